@@ -1,0 +1,39 @@
+# bessgym: `make run` (main job on the synthetic market) and `make test` (ruff + pytest) on a fresh machine.
+# Both create .venv when missing and install everything with constraints.txt, where torch is pinned.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench calibrate clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# torch first, from the pin, so that nothing pulls a CUDA build
+	$(PIP) install --quiet -c constraints.txt torch
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/bessgym run --out runs/main
+
+test: $(STAMP)
+	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+calibrate: $(STAMP)
+	$(BIN)/bessgym data synth --start 2024-01-01 --end 2025-01-01 --seed 0 --out runs/synthetic_2024.parquet
+	$(BIN)/bessgym data calibrate --synthetic runs/synthetic_2024.parquet --png runs/calibration.png
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

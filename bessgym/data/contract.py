@@ -1,0 +1,251 @@
+"""The market data contract: one quarter-hourly table per market area, UTC index, units in column names.
+
+Every table that enters bessgym passes :func:`validate`. Errors are :class:`MarketDataError` and name the
+source, the column and the first offending timestamp, so that a bad file is fixed once rather than debugged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bessgym._io import atomic_path
+
+QUARTER_HOUR = pd.Timedelta(minutes=15)
+INDEX_NAME = "timestamp"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of the contract.
+
+    ``low``/``high`` bound plausible values: outside them a value is rejected as a unit or data error.
+    ``min_typical_abs`` catches a scale error: a price column whose 95th percentile of |value| stays below it
+    looks like EUR/kWh rather than EUR/MWh.
+    """
+
+    name: str
+    unit: str
+    description: str
+    low: float
+    high: float
+    min_typical_abs: float | None = None
+
+
+_PRICE_LIMIT_EUR_MWH = 15_000.0  # the widest cap of any product (aFRR energy transitional cap)
+
+COLUMNS: dict[str, ColumnSpec] = {
+    c.name: c
+    for c in [
+        ColumnSpec("da_price", "EUR/MWh", "day-ahead clearing price", -500.0, 4_000.0, 2.0),
+        ColumnSpec("ida1_price", "EUR/MWh", "intraday auction IDA1 price", -9_999.0, 9_999.0, 2.0),
+        ColumnSpec("ida2_price", "EUR/MWh", "intraday auction IDA2 price", -9_999.0, 9_999.0, 2.0),
+        ColumnSpec("ida3_price", "EUR/MWh", "intraday auction IDA3 price (12:00-24:00 only)", -9_999.0, 9_999.0, 2.0),
+        ColumnSpec("id1_price", "EUR/MWh", "intraday continuous ID1 index", -9_999.0, 9_999.0, 2.0),
+        ColumnSpec("fcr_price", "EUR/MW/h", "FCR settlement price of the 4 h block divided by 4", -100.0, 5_000.0),
+        ColumnSpec("afrr_cap_pos_price", "EUR/MW/h", "aFRR POS average capacity price", -100.0, 5_000.0),
+        ColumnSpec("afrr_cap_neg_price", "EUR/MW/h", "aFRR NEG average capacity price", -100.0, 5_000.0),
+        ColumnSpec("afrr_cap_pos_marginal", "EUR/MW/h", "aFRR POS marginal capacity price", -100.0, 20_000.0),
+        ColumnSpec("afrr_cap_neg_marginal", "EUR/MW/h", "aFRR NEG marginal capacity price", -100.0, 20_000.0),
+        ColumnSpec(
+            "afrr_energy_pos_price",
+            "EUR/MWh",
+            "aFRR POS energy marginal price (paid to the provider)",
+            -_PRICE_LIMIT_EUR_MWH,
+            _PRICE_LIMIT_EUR_MWH,
+        ),
+        ColumnSpec(
+            "afrr_energy_neg_price",
+            "EUR/MWh",
+            "aFRR NEG energy marginal price (paid by the provider for the energy it absorbs; negative = paid to it)",
+            -_PRICE_LIMIT_EUR_MWH,
+            _PRICE_LIMIT_EUR_MWH,
+        ),
+        ColumnSpec("afrr_activation_pos", "1", "share of the quarter-hour with POS aFRR activation", 0.0, 1.0),
+        ColumnSpec("afrr_activation_neg", "1", "share of the quarter-hour with NEG aFRR activation", 0.0, 1.0),
+        ColumnSpec("imbalance_price", "EUR/MWh", "reBAP imbalance price", -_PRICE_LIMIT_EUR_MWH, _PRICE_LIMIT_EUR_MWH),
+        ColumnSpec("pv_per_mwp", "MW/MWp", "PV production per MW peak", 0.0, 1.2),
+    ]
+}
+REQUIRED_COLUMNS: tuple[str, ...] = ("da_price",)
+# Products that do not exist at every timestamp (IDA3 covers only 12:00-24:00, IDA started 13 Jun 2024).
+NAN_ALLOWED: frozenset[str] = frozenset({"ida1_price", "ida2_price", "ida3_price"})
+
+
+class MarketDataError(ValueError):
+    """A market table breaks the contract. The message names source, column and first bad timestamp."""
+
+    def __init__(
+        self, problem: str, *, source: str = "<table>", column: str | None = None, timestamp: object = None
+    ) -> None:
+        where = [f"{source}"]
+        if column is not None:
+            where.append(f"column {column!r}")
+        if timestamp is not None:
+            where.append(f"at {timestamp}")
+        super().__init__(f"{', '.join(where)}: {problem}")
+        self.source, self.column, self.timestamp, self.problem = source, column, timestamp, problem
+
+
+def validate(
+    df: pd.DataFrame, *, source: str = "<table>", required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> pd.DataFrame:
+    """Check ``df`` against the contract and return it with a UTC index named ``timestamp``.
+
+    A tz-aware index in another zone is converted to UTC (no information is lost); everything else that
+    breaks the contract raises :class:`MarketDataError`.
+    """
+    index = df.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise MarketDataError(f"index must be a DatetimeIndex, got {type(index).__name__}", source=source)
+    if len(index) == 0:
+        raise MarketDataError("table is empty", source=source)
+    if index.tz is None:
+        raise MarketDataError(
+            "timestamps have no time zone (local time is ambiguous at daylight-saving changes); "
+            "localise them, e.g. index.tz_localize('Europe/Berlin', ambiguous='infer'), or give UTC",
+            source=source,
+            timestamp=index[0],
+        )
+    df = df.copy()
+    df.index = index.tz_convert("UTC").rename(INDEX_NAME)
+    _check_index(df.index, source)
+    for name in required:
+        if name not in df.columns:
+            raise MarketDataError(f"required column is missing (columns: {list(df.columns)})", source=source,
+                                  column=name)
+    for name in df.columns:
+        if name in COLUMNS:
+            _check_column(df[name], COLUMNS[name], source, required=name in required)
+    return df
+
+
+def _check_index(index: pd.DatetimeIndex, source: str) -> None:
+    ns = index.as_unit("ns").asi8  # pandas 3 may hold s/ms/us resolutions
+    dup = index.duplicated()
+    if dup.any():
+        raise MarketDataError("duplicated timestamp", source=source, timestamp=index[dup.argmax()])
+    step = np.diff(ns)
+    if (step < 0).any():
+        raise MarketDataError("index is not monotonic increasing", source=source,
+                              timestamp=index[int(np.argmax(step < 0)) + 1])
+    off_grid = (ns % QUARTER_HOUR.value) != 0
+    if off_grid.any():
+        raise MarketDataError("timestamp is not on the quarter-hour grid", source=source,
+                              timestamp=index[off_grid.argmax()])
+    gaps = step != QUARTER_HOUR.value
+    if gaps.any():
+        i = int(np.argmax(gaps))
+        missing = step[i] // QUARTER_HOUR.value - 1
+        raise MarketDataError(f"gap of {missing} missing quarter-hour(s) after this timestamp "
+                              "(use fill_gaps() to repair explicitly)", source=source, timestamp=index[i])
+
+
+def _check_column(col: pd.Series, spec: ColumnSpec, source: str, *, required: bool) -> None:
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise MarketDataError(f"values must be numeric [{spec.unit}], got dtype {col.dtype} "
+                              "(a decimal comma or a wrong delimiter?)", source=source, column=spec.name)
+    values = col.to_numpy(dtype=float)
+    nan = np.isnan(values)
+    if nan.any() and (required or spec.name not in NAN_ALLOWED):
+        raise MarketDataError("missing value (NaN)", source=source, column=spec.name, timestamp=col.index[nan.argmax()])
+    finite = values[~nan]
+    if finite.size == 0:
+        return
+    bad = (values < spec.low) | (values > spec.high)
+    if bad.any():
+        raise MarketDataError(f"value {values[bad.argmax()]:g} is outside the plausible range "
+                              f"[{spec.low:g}, {spec.high:g}] {spec.unit}", source=source, column=spec.name,
+                              timestamp=col.index[bad.argmax()])
+    if spec.min_typical_abs is not None and finite.size >= 96:
+        typical = float(np.percentile(np.abs(finite), 95))
+        if typical < spec.min_typical_abs:
+            raise MarketDataError(f"95 % of |values| are below {spec.min_typical_abs:g}: this looks like EUR/kWh, "
+                                  f"the contract wants {spec.unit} (multiply by 1000)", source=source,
+                                  column=spec.name, timestamp=col.index[0])
+
+
+def fill_gaps(df: pd.DataFrame, *, limit_quarter_hours: int = 8) -> tuple[pd.DataFrame, int]:
+    """Reindex a tz-aware table onto the full quarter-hour grid and interpolate short gaps.
+
+    Returns the repaired table and the number of points filled. Gaps longer than ``limit_quarter_hours`` stay
+    NaN so that validation still reports them: we repair missing data, we do not invent days.
+    """
+    full = pd.date_range(df.index[0], df.index[-1], freq=QUARTER_HOUR, name=df.index.name)
+    out = df.reindex(full)
+    before = out.isna().to_numpy().sum()
+    out = out.interpolate(method="time", limit=limit_quarter_hours, limit_area="inside")
+    return out, int(before - out.isna().to_numpy().sum())
+
+
+def read_table(path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.DataFrame:
+    """Read a contract table from parquet or CSV (first column: ISO timestamps with offset) and validate it."""
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise MarketDataError("file not found", source=source)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise MarketDataError(f"not a readable parquet file ({exc})", source=source) from exc
+        if not isinstance(df.index, pd.DatetimeIndex) and INDEX_NAME in df.columns:
+            df = df.set_index(INDEX_NAME)
+    elif suffix == ".csv":
+        df = _read_contract_csv(path)
+    else:
+        raise MarketDataError(f"unsupported file type {suffix!r}: use .parquet or .csv", source=source)
+    return validate(df, source=source, required=required)
+
+
+def _read_contract_csv(path: Path) -> pd.DataFrame:
+    source = str(path)
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise MarketDataError(f"malformed CSV ({exc})", source=source) from exc
+    if df.shape[1] == 1 and ";" in str(df.columns[0]):
+        raise MarketDataError("the file is ';'-separated; contract CSV files use ',' and a '.' decimal mark "
+                              "(public SMARD exports go through bessgym.data.loaders.read_smard)", source=source)
+    first = df.columns[0]
+    raw = df[first].astype(str)
+    if not raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).all():
+        bad = raw[~raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)].iloc[0]
+        raise MarketDataError("timestamps have no time zone (write them as ISO 8601 with an offset, e.g. "
+                              "2024-01-01T00:00:00+00:00)", source=source, column=str(first), timestamp=bad)
+    try:
+        index = pd.to_datetime(raw, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise MarketDataError(f"unparseable timestamp ({exc})", source=source, column=str(first)) from exc
+    df = df.drop(columns=first).set_axis(pd.DatetimeIndex(index, name=INDEX_NAME), axis=0)
+    return df
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Validate and write a contract table atomically (temporary file, then rename); parquet or CSV by suffix."""
+    path = Path(path)
+    df = validate(df, source=str(path), required=())
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise MarketDataError(f"unsupported file type {suffix!r}: use .parquet or .csv", source=str(path))
+    with atomic_path(path) as tmp:
+        if suffix == ".parquet":
+            df.to_parquet(tmp)
+        else:
+            out = df.copy()
+            out.index = out.index.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+            out.index.name = INDEX_NAME
+            out.to_csv(tmp)
+    return path
+
+
+def require_columns(df: pd.DataFrame, columns: tuple[str, ...] | list[str], *, user: str) -> None:
+    """Raise a :class:`MarketDataError` naming the first column ``user`` needs that ``df`` lacks."""
+    for name in columns:
+        if name not in df.columns:
+            raise MarketDataError(f"{user} needs this column, which the table does not have", column=name)

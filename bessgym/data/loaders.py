@@ -1,0 +1,436 @@
+"""Loaders that convert public German market data formats into the contract.
+
+Each ``read_*`` function returns a DataFrame on a UTC quarter-hour index with contract column names and
+raises :class:`~bessgym.data.contract.MarketDataError` naming the file, column and timestamp on bad input.
+:func:`combine` joins several of them into one validated contract table.
+
+Formats: SMARD CSV exports (German and English), regelleistung.net capacity results (xlsx/csv, current
+and pre-Nov-2020 layouts), energy-charts CSV and JSON, OPSD time series, netztransparenz CSV (reBAP, aFRR
+energy prices).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bessgym.data.calendar import MARKET_TZ, QUARTER_HOUR, blocks_to_quarter_hourly, hourly_to_quarter_hourly
+from bessgym.data.contract import MarketDataError, fill_gaps, validate
+
+# Approximate installed German PV capacity at year end [MWp] (Bundesnetzagentur Marktstammdatenregister),
+# used to turn national PV generation [MW] into a per-MWp profile when no capacity column is given.
+GERMAN_PV_CAPACITY_MWP = {2018: 45_000, 2019: 49_000, 2020: 54_000, 2021: 60_000, 2022: 67_000,
+                          2023: 82_000, 2024: 99_000, 2025: 115_000}
+
+
+def _src(path: str | Path) -> str:
+    return str(path)
+
+
+def _sniff(path: Path) -> str:
+    """First line of a text file (BOM stripped), or a MarketDataError for a missing or binary file."""
+    if not path.exists():
+        raise MarketDataError("file not found", source=_src(path))
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            return fh.readline()
+    except UnicodeDecodeError as exc:
+        raise MarketDataError("not a UTF-8 text file", source=_src(path)) from exc
+
+
+def _german_number(values: pd.Series, *, source: str, column: str) -> pd.Series:
+    """Parse '1.234,56' / '-' / 'N.A.' into floats; anything else unparseable is an error."""
+    text = values.astype("string").str.strip()
+    missing = text.isin(["-", "", "N.A.", "n/a", "NA"]) | text.isna()
+    cleaned = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    out = pd.to_numeric(cleaned.where(~missing), errors="coerce")
+    bad = out.isna() & ~missing
+    if bad.any():
+        raise MarketDataError(f"unparseable number {text[bad].iloc[0]!r}", source=source, column=column,
+                              timestamp=values.index[bad.argmax()])
+    return out.astype(float)
+
+
+def _localise(naive: pd.DatetimeIndex, *, source: str) -> pd.DatetimeIndex:
+    """Berlin local wall-clock times in file order -> UTC. A fall-back day lists 02:00-03:00 twice."""
+    if naive.has_duplicates:
+        ambiguous = "infer"
+    else:
+        ambiguous = "NaT"
+    try:
+        local = naive.tz_localize(MARKET_TZ, ambiguous=ambiguous, nonexistent="NaT")
+    except Exception as exc:  # pytz/zoneinfo raise AmbiguousTimeError or ValueError
+        raise MarketDataError(f"local times cannot be mapped to UTC around a daylight-saving change ({exc}); "
+                              "a fall-back day must list the doubled hour twice, in order", source=source) from exc
+    if local.isna().any():
+        i = int(np.argmax(local.isna()))
+        problem = ("ambiguous local time (the doubled hour of a fall-back day appears only once)"
+                   if ambiguous == "NaT" and _is_ambiguous(naive[i]) else
+                   "non-existent local time (the skipped hour of a spring-forward day)")
+        raise MarketDataError(problem, source=source, timestamp=naive[i])
+    return local.tz_convert("UTC")
+
+
+def _is_ambiguous(ts: pd.Timestamp) -> bool:
+    try:
+        ts.tz_localize(MARKET_TZ, ambiguous="raise")
+    except Exception:
+        return True
+    return False
+
+
+def _to_quarter_hours(series: pd.Series, *, source: str) -> pd.Series:
+    """Put a UTC series of 15-min or 60-min resolution onto quarter-hours (hourly values are repeated)."""
+    if series.index.has_duplicates:
+        dup = series.index[series.index.duplicated()][0]
+        raise MarketDataError("duplicated timestamp", source=source, column=str(series.name), timestamp=dup)
+    step = pd.Series(series.index).diff().median()
+    if step == pd.Timedelta(hours=1):
+        return hourly_to_quarter_hourly(series)
+    if step == QUARTER_HOUR:
+        return series
+    raise MarketDataError(f"unsupported resolution {step}; expected 15 min or 1 h", source=source,
+                          column=str(series.name))
+
+
+# --------------------------------------------------------------------------------------------- SMARD
+
+_SMARD_DA_COLUMNS = ("Deutschland/Luxemburg", "Germany/Luxembourg")
+_SMARD_DA_LEGACY = ("DE/AT/LU", "Germany/Austria/Luxembourg")  # bidding zone before 1 Oct 2018
+
+
+def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.DataFrame:
+    """Read a SMARD CSV export: wholesale prices -> ``da_price``; generation forecast -> ``pv_per_mwp``.
+
+    German exports (``Datum von;Datum bis;...``, decimal comma) and English ones (``Date;Time of day;...``)
+    are accepted; timestamps are Berlin local time and go to UTC. DE-LU prices fall back to DE-AT-LU before
+    the bidding zone split of 1 Oct 2018. The PV forecast [MWh per interval] is divided by
+    ``pv_capacity_mwp`` or, if absent, by :data:`GERMAN_PV_CAPACITY_MWP` of the year.
+    """
+    path = Path(path)
+    source = _src(path)
+    header = _sniff(path)
+    if ";" not in header:
+        raise MarketDataError(f"SMARD exports are ';'-separated; header is {header.strip()[:80]!r}", source=source)
+    raw = pd.read_csv(path, sep=";", dtype=str, encoding="utf-8-sig")
+    cols = list(raw.columns)
+    if cols[:2] == ["Datum von", "Datum bis"]:
+        naive = pd.to_datetime(raw["Datum von"], format="%d.%m.%Y %H:%M", errors="coerce")
+    elif cols[:2] == ["Date", "Time of day"]:
+        naive = pd.to_datetime(raw["Date"] + " " + raw["Time of day"], format="%b %d, %Y %I:%M %p", errors="coerce")
+    else:
+        raise MarketDataError(f"unexpected SMARD header {cols[:3]}", source=source)
+    if naive.isna().any():
+        i = int(np.argmax(naive.isna()))
+        raise MarketDataError(f"unparseable date in row {i + 2}: {raw.iloc[i, 0]!r}", source=source, column=cols[0])
+    index = _localise(pd.DatetimeIndex(naive), source=source)
+    raw.index = index
+
+    def find(names: tuple[str, ...]) -> str | None:
+        return next((c for c in cols if any(c.startswith(n) for n in names)), None)
+
+    if (da_col := find(_SMARD_DA_COLUMNS)) is not None:
+        price = _german_number(raw[da_col], source=source, column=da_col) if cols[0] == "Datum von" else \
+            pd.to_numeric(raw[da_col].replace("-", np.nan), errors="coerce")
+        if (legacy := find(_SMARD_DA_LEGACY)) is not None:
+            old = _german_number(raw[legacy], source=source, column=legacy) if cols[0] == "Datum von" else \
+                pd.to_numeric(raw[legacy].replace("-", np.nan), errors="coerce")
+            price = price.fillna(old)
+        if price.isna().any():
+            raise MarketDataError("missing price", source=source, column=da_col,
+                                  timestamp=price.index[int(np.argmax(price.isna()))])
+        return pd.DataFrame({"da_price": _to_quarter_hours(price.rename("da_price"), source=source)})
+    if (pv_col := find(("Photovoltaik [MWh]", "Photovoltaics [MWh]"))) is not None:
+        energy = _german_number(raw[pv_col], source=source, column=pv_col)
+        step_h = pd.Series(index).diff().median() / pd.Timedelta(hours=1)
+        power_mw = (energy / step_h).fillna(0.0)
+        cap = pv_capacity_mwp if pv_capacity_mwp is not None else _pv_capacity(power_mw.index)
+        return pd.DataFrame({"pv_per_mwp": _to_quarter_hours((power_mw / cap).rename("pv_per_mwp"), source=source)})
+    raise MarketDataError(f"no DE-LU price or PV column found among {cols}", source=source)
+
+
+def _pv_capacity(index: pd.DatetimeIndex) -> np.ndarray:
+    """Installed German PV [MWp] at each timestamp, interpolated linearly between year ends."""
+    years = np.array(sorted(GERMAN_PV_CAPACITY_MWP))
+    t = index.year.to_numpy() + (index.dayofyear.to_numpy() - 1) / 365.25
+    return np.interp(t, years + 1.0, [GERMAN_PV_CAPACITY_MWP[y] for y in years])
+
+
+# ---------------------------------------------------------------------------------- regelleistung.net
+
+_PRODUCT = re.compile(r"^(POS|NEG|NEGPOS)_(\d\d)_(\d\d)$")
+
+
+def read_regelleistung(path: str | Path) -> pd.DataFrame:
+    """Read regelleistung.net capacity results (FCR or aFRR; xlsx or csv; current or pre-Nov-2020 layout).
+
+    aFRR -> ``afrr_cap_{pos,neg}_price`` (GERMANY average) and ``afrr_cap_{pos,neg}_marginal`` [EUR/MW/h];
+    FCR -> ``fcr_price`` = settlement price per block / block hours [EUR/MW/h]. The old layout quotes capacity
+    in EUR/MW per 4 h block; it is converted to EUR/MW/h. Rows give a local delivery date and a product
+    ``POS_00_04``; values are spread over the quarter-hours of their block.
+    """
+    path = Path(path)
+    source = _src(path)
+    if not path.exists():
+        raise MarketDataError("file not found", source=source)
+    if path.suffix.lower() == ".xlsx":
+        try:
+            raw = pd.read_excel(path, sheet_name=0)
+        except Exception as exc:  # openpyxl raises several types for a corrupt file
+            raise MarketDataError(f"not a readable xlsx file ({exc})", source=source) from exc
+    elif path.suffix.lower() == ".csv":
+        header = _sniff(path)
+        raw = pd.read_csv(path, sep=";" if header.count(";") > header.count(",") else ",", dtype=str)
+    else:
+        raise MarketDataError(f"unsupported file type {path.suffix!r}: use .xlsx or .csv", source=source)
+    for needed in ("DATE_FROM", "PRODUCT", "TYPE_OF_RESERVES"):
+        if needed not in raw.columns:
+            raise MarketDataError(f"unexpected layout: no {needed} column (columns: {list(raw.columns)[:8]}...)",
+                                  source=source, column=needed)
+    kind = str(raw["TYPE_OF_RESERVES"].iloc[0]).strip()
+    products = raw["PRODUCT"].astype(str).str.strip()
+    parts = products.str.extract(_PRODUCT)
+    if parts[0].isna().any():
+        bad = products[parts[0].isna()].iloc[0]
+        raise MarketDataError(f"unsupported product {bad!r} (expected e.g. POS_00_04)", source=source,
+                              column="PRODUCT")
+    date = _parse_dates(raw["DATE_FROM"], source=source)
+    start_hour = parts[1].astype(int).to_numpy()
+    block_hours = (parts[2].astype(int) - parts[1].astype(int)).to_numpy()
+    starts_local = pd.DatetimeIndex(date) + pd.to_timedelta(start_hour, unit="h")
+    starts = starts_local.tz_localize(MARKET_TZ, ambiguous="NaT", nonexistent="shift_forward")
+
+    def column(*candidates: str) -> str:
+        for c in candidates:
+            if c in raw.columns:
+                return c
+        raise MarketDataError(f"none of the price columns {candidates} is present", source=source, column=candidates[0])
+
+    def values(col: str) -> np.ndarray:
+        v = raw[col]
+        if v.dtype == object or str(v.dtype).startswith("string"):
+            v = pd.to_numeric(v.astype(str).str.replace(",", ".", regex=False), errors="coerce")
+        return v.to_numpy(dtype=float)
+
+    direction = parts[0].to_numpy()
+    out: dict[str, pd.Series] = {}
+    index = _block_grid(starts)
+    if kind == "FCR":
+        col = column("GERMANY_SETTLEMENTCAPACITY_PRICE_[EUR/MW]", "DE_SETTLEMENTCAPACITY_PRICE_[EUR/MW]")
+        per_h = values(col) / block_hours
+        out["fcr_price"] = blocks_to_quarter_hourly(pd.Series(per_h, index=starts), index)
+    elif kind == "aFRR":
+        new = "GERMANY_AVERAGE_CAPACITY_PRICE_[(EUR/MW)/h]" in raw.columns
+        unit = "[(EUR/MW)/h]" if new else "[EUR/MW]"
+        for name, stat in (("price", "AVERAGE"), ("marginal", "MARGINAL")):
+            col = column(f"GERMANY_{stat}_CAPACITY_PRICE_{unit}", f"DE_{stat}_CAPACITY_PRICE_{unit}")
+            v = values(col) / (1.0 if new else block_hours)
+            for d in ("POS", "NEG"):
+                mask = direction == d
+                out[f"afrr_cap_{d.lower()}_{name}"] = blocks_to_quarter_hourly(
+                    pd.Series(v[mask], index=starts[mask]), index)
+    else:
+        raise MarketDataError(f"unsupported reserve type {kind!r} (FCR or aFRR)", source=source,
+                              column="TYPE_OF_RESERVES")
+    df = pd.DataFrame(out)
+    if df.isna().any().any():
+        col = df.columns[df.isna().any()][0]
+        raise MarketDataError("a 4 h block has no value (missing product row)", source=source, column=col,
+                              timestamp=df.index[int(np.argmax(df[col].isna()))])
+    return df
+
+
+def _parse_dates(values: pd.Series, *, source: str) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.normalize()
+    text = values.astype(str).str.strip()
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S"):
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if parsed.notna().all():
+            return parsed.dt.normalize()
+    raise MarketDataError(f"unparseable date {text.iloc[0]!r}", source=source, column="DATE_FROM")
+
+
+def _block_grid(starts: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """UTC quarter-hours from the first block's day to the end of the last block's day."""
+    first = starts.min().tz_convert(MARKET_TZ).normalize()
+    last = starts.max().tz_convert(MARKET_TZ).normalize() + pd.Timedelta(days=1)
+    last = last.tz_localize(None).tz_localize(MARKET_TZ)
+    return pd.date_range(first.tz_convert("UTC"), last.tz_convert("UTC"), freq=QUARTER_HOUR, inclusive="left",
+                         name="timestamp")
+
+
+# -------------------------------------------------------------------------------------- energy-charts
+
+def read_energy_charts(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.DataFrame:
+    """Read energy-charts data: API JSON (price or public_power) or CSV exports.
+
+    CSV: a UTC column (``datetime_utc``/``timestamp_unix``) or ISO timestamps with offset in the first
+    column; ``day_ahead_price_eur_mwh`` or a column whose header names a day-ahead price -> ``da_price``;
+    ``solar_mw_avg`` -> ``pv_per_mwp`` (divided by the installed capacity).
+    JSON: ``{"unix_seconds": [...], "price": [...]}`` -> ``da_price``; ``{"unix_seconds": [...],
+    "production_types": [{"name": "Solar", "data": [...]}]}`` -> ``pv_per_mwp``.
+    """
+    path = Path(path)
+    source = _src(path)
+    if path.suffix.lower() == ".json":
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MarketDataError(f"malformed JSON ({exc})", source=source) from exc
+        if "unix_seconds" not in payload:
+            raise MarketDataError("no 'unix_seconds' key: not an energy-charts API response", source=source)
+        index = pd.to_datetime(np.asarray(payload["unix_seconds"], dtype="int64"), unit="s", utc=True)
+        if "price" in payload:
+            series = {"da_price": pd.Series(payload["price"], index=index, dtype=float)}
+        else:
+            solar = [p for p in payload.get("production_types", []) if str(p.get("name", "")).lower() == "solar"]
+            if not solar:
+                raise MarketDataError("neither 'price' nor a 'Solar' production type", source=source)
+            series = {"solar_mw": pd.Series(solar[0]["data"], index=index, dtype=float)}
+    else:
+        header = _sniff(path)
+        raw = pd.read_csv(path, sep=";" if header.count(";") > header.count(",") else ",", encoding="utf-8-sig")
+        if "datetime_utc" in raw.columns:
+            index = pd.to_datetime(raw["datetime_utc"], utc=True)
+        elif "timestamp_unix" in raw.columns:
+            index = pd.to_datetime(raw["timestamp_unix"], unit="s", utc=True)
+        else:  # energy-charts chart export: first column local time with offset, a units row below the header
+            first = raw.columns[0]
+            raw = raw[raw[first].notna()]
+            text = raw[first].astype(str).str.strip()
+            offset = text.str.extract(r"([+-]\d\d:?\d\d|Z)$")[0]
+            foreign = ~offset.isin(["+01:00", "+02:00", "+00:00", "Z"])
+            if foreign.any():
+                raise MarketDataError(f"offset {offset[foreign].iloc[0]!r} is neither UTC nor CET/CEST "
+                                      "(missing or corrupt time-zone offset)", source=source, column=str(first),
+                                      timestamp=text[foreign].iloc[0])
+            index = pd.to_datetime(text, utc=True, format="ISO8601")
+        series = {}
+        price_col = next((c for c in raw.columns if c == "day_ahead_price_eur_mwh" or "Day Ahead" in c), None)
+        if price_col is not None:
+            series["da_price"] = pd.Series(pd.to_numeric(raw[price_col], errors="coerce").to_numpy(), index=index)
+        if "solar_mw_avg" in raw.columns:
+            series["solar_mw"] = pd.Series(raw["solar_mw_avg"].to_numpy(dtype=float), index=index)
+        if not series:
+            raise MarketDataError(f"no day-ahead price or solar column among {list(raw.columns)}", source=source)
+    out = {}
+    for name, s in series.items():
+        s.index = pd.DatetimeIndex(s.index, name="timestamp")
+        if name == "solar_mw":
+            cap = pv_capacity_mwp if pv_capacity_mwp is not None else _pv_capacity(s.index)
+            name, s = "pv_per_mwp", (s / cap).clip(lower=0.0)
+        out[name] = _to_quarter_hours(s.rename(name), source=source)
+    return pd.DataFrame(out)
+
+
+# ------------------------------------------------------------------------------------------------ OPSD
+
+def read_opsd(path: str | Path, *, pv_capacity_mwp: float | None = None, country: str = "DE") -> pd.DataFrame:
+    """Read an OPSD ``time_series_60min`` file: ``{country}_solar_generation_actual`` [MW] -> ``pv_per_mwp``.
+
+    The capacity is ``{country}_solar_capacity`` if the file has it, else ``pv_capacity_mwp``, else the
+    German year-end figure. A ``{country}_..._price_day_ahead`` column, if present, becomes ``da_price``.
+    """
+    path = Path(path)
+    source = _src(path)
+    _sniff(path)
+    raw = pd.read_csv(path)
+    if "utc_timestamp" not in raw.columns:
+        raise MarketDataError("no 'utc_timestamp' column: not an OPSD time series", source=source)
+    index = pd.DatetimeIndex(pd.to_datetime(raw["utc_timestamp"], utc=True), name="timestamp")
+    raw.index = index
+    solar_col = f"{country}_solar_generation_actual"
+    if solar_col not in raw.columns:
+        raise MarketDataError("column missing", source=source, column=solar_col)
+    solar = raw[solar_col].astype(float)  # OPSD leaves some hours blank: combine(fill=True) repairs them
+    if f"{country}_solar_capacity" in raw.columns:
+        cap = raw[f"{country}_solar_capacity"].astype(float).to_numpy()
+    else:
+        cap = pv_capacity_mwp if pv_capacity_mwp is not None else _pv_capacity(index)
+    out = {"pv_per_mwp": _to_quarter_hours((solar / cap).clip(lower=0.0).rename("pv_per_mwp"), source=source)}
+    price_cols = [c for c in raw.columns if c.startswith(country) and c.endswith("price_day_ahead")]
+    if price_cols:
+        out["da_price"] = _to_quarter_hours(raw[price_cols[0]].astype(float).rename("da_price"), source=source)
+    return pd.DataFrame(out)
+
+
+# -------------------------------------------------------------------------------------- netztransparenz
+
+_NT_ZONES = {"UTC": "UTC", "CET": "Etc/GMT-1", "MEZ": "Etc/GMT-1", "CEST": "Etc/GMT-2", "MESZ": "Etc/GMT-2"}
+
+
+def read_netztransparenz(path: str | Path) -> pd.DataFrame:
+    """Read a netztransparenz.de CSV (``Datum;Zeitzone;von;bis;...``, decimal comma).
+
+    ``reBAP unterdeckt`` -> ``imbalance_price`` (single price since 2020, so equal to ``ueberdeckt``);
+    ``Deutschland (Positiv)`` / ``Deutschland (Negativ)`` of an aFRR energy price export ->
+    ``afrr_energy_pos_price`` / ``afrr_energy_neg_price`` [EUR/MWh]. The ``Zeitzone`` column (UTC, CET/MEZ,
+    CEST/MESZ) fixes each row's offset, so daylight-saving days need no guessing.
+    """
+    path = Path(path)
+    source = _src(path)
+    header = _sniff(path)
+    if not header.startswith("Datum;"):
+        raise MarketDataError(f"unexpected header {header.strip()[:60]!r}; expected 'Datum;Zeitzone;von;bis;...'",
+                              source=source)
+    raw = pd.read_csv(path, sep=";", dtype=str, encoding="utf-8-sig")
+    for needed in ("Zeitzone", "von"):
+        if needed not in raw.columns:
+            raise MarketDataError("column missing", source=source, column=needed)
+    zones = raw["Zeitzone"].str.strip().str.upper()
+    unknown = ~zones.isin(list(_NT_ZONES))
+    if unknown.any():
+        raise MarketDataError(f"unknown time zone {zones[unknown].iloc[0]!r}", source=source, column="Zeitzone")
+    naive = pd.to_datetime(raw["Datum"].str.strip() + " " + raw["von"].str.strip(), format="%d.%m.%Y %H:%M",
+                           errors="coerce")
+    if naive.isna().any():
+        i = int(np.argmax(naive.isna()))
+        raise MarketDataError(f"unparseable date/time in row {i + 2}", source=source, column="Datum")
+    offset_h = zones.map({"UTC": 0, "CET": 1, "MEZ": 1, "CEST": 2, "MESZ": 2}).to_numpy()
+    index = pd.DatetimeIndex(naive - pd.to_timedelta(offset_h, unit="h"), name="timestamp").tz_localize("UTC")
+    raw.index = index
+    out = {}
+    if "reBAP unterdeckt" in raw.columns:
+        out["imbalance_price"] = _german_number(raw["reBAP unterdeckt"], source=source, column="reBAP unterdeckt")
+    if "Deutschland (Positiv)" in raw.columns:
+        out["afrr_energy_pos_price"] = _german_number(raw["Deutschland (Positiv)"], source=source,
+                                                      column="Deutschland (Positiv)")
+        out["afrr_energy_neg_price"] = _german_number(raw["Deutschland (Negativ)"], source=source,
+                                                      column="Deutschland (Negativ)")
+    if not out:
+        raise MarketDataError(f"no reBAP or 'Deutschland (Positiv/Negativ)' columns among {list(raw.columns)}",
+                              source=source)
+    return pd.DataFrame({k: _to_quarter_hours(v.rename(k), source=source) for k, v in out.items()})
+
+
+# ---------------------------------------------------------------------------------------------- combine
+
+def combine(frames: list[pd.DataFrame], *, fill: bool = False, source: str = "combined") -> tuple[pd.DataFrame, int]:
+    """Outer-join loader outputs on their common time span and validate the result.
+
+    Columns are cut to the span that all frames cover. With ``fill``, short gaps (up to 2 h) are
+    interpolated and their count returned; otherwise any gap is an error naming its first timestamp.
+    """
+    if not frames:
+        raise MarketDataError("nothing to combine", source=source)
+    seen: dict[str, int] = {}
+    for i, f in enumerate(frames):
+        for c in f.columns:
+            if c in seen:
+                raise MarketDataError(f"column given by two inputs (#{seen[c] + 1} and #{i + 1})", source=source,
+                                      column=c)
+            seen[c] = i
+    start = max(f.index.min() for f in frames)
+    end = min(f.index.max() for f in frames)
+    if start > end:
+        raise MarketDataError("the inputs do not overlap in time", source=source)
+    df = pd.concat([f.loc[start:end] for f in frames], axis=1).sort_index()
+    filled = 0
+    if fill:
+        df, filled = fill_gaps(df)
+    return validate(df, source=source), filled
