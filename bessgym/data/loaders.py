@@ -68,27 +68,22 @@ def _localise(naive: pd.DatetimeIndex, *, source: str) -> pd.DatetimeIndex:
                               "a fall-back day must list the doubled hour twice, in order", source=source) from exc
     if local.isna().any():
         i = int(np.argmax(local.isna()))
-        problem = ("ambiguous local time (the doubled hour of a fall-back day appears only once)"
-                   if ambiguous == "NaT" and _is_ambiguous(naive[i]) else
-                   "non-existent local time (the skipped hour of a spring-forward day)")
+        skipped = pd.isna(naive[i].tz_localize(MARKET_TZ, ambiguous=True, nonexistent="NaT"))
+        problem = ("non-existent local time (the skipped hour of a spring-forward day)" if skipped else
+                   "ambiguous local time (the doubled hour of a fall-back day appears only once)")
         raise MarketDataError(problem, source=source, timestamp=naive[i])
     return local.tz_convert("UTC")
 
 
-def _is_ambiguous(ts: pd.Timestamp) -> bool:
-    try:
-        ts.tz_localize(MARKET_TZ, ambiguous="raise")
-    except Exception:
-        return True
-    return False
+def _to_quarter_hours(series: pd.Series, *, source: str, step: pd.Timedelta | None = None) -> pd.Series:
+    """Put a UTC series of 15-min or 60-min resolution onto quarter-hours (hourly values are repeated).
 
-
-def _to_quarter_hours(series: pd.Series, *, source: str) -> pd.Series:
-    """Put a UTC series of 15-min or 60-min resolution onto quarter-hours (hourly values are repeated)."""
+    The resolution is the median step of the index unless the format states it (``step``).
+    """
     if series.index.has_duplicates:
         dup = series.index[series.index.duplicated()][0]
         raise MarketDataError("duplicated timestamp", source=source, column=str(series.name), timestamp=dup)
-    step = pd.Series(series.index).diff().median()
+    step = step if step is not None else pd.Series(series.index).diff().median()
     if step == pd.Timedelta(hours=1):
         return hourly_to_quarter_hourly(series)
     if step == QUARTER_HOUR:
@@ -156,7 +151,7 @@ def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.
 def _pv_capacity(index: pd.DatetimeIndex) -> np.ndarray:
     """Installed German PV [MWp] at each timestamp, interpolated linearly between year ends."""
     years = np.array(sorted(GERMAN_PV_CAPACITY_MWP))
-    t = index.year.to_numpy() + (index.dayofyear.to_numpy() - 1) / 365.25
+    t = index.year.to_numpy() + (index.day_of_year.to_numpy() - 1) / 365.25
     return np.interp(t, years + 1.0, [GERMAN_PV_CAPACITY_MWP[y] for y in years])
 
 
@@ -405,7 +400,7 @@ def read_netztransparenz(path: str | Path) -> pd.DataFrame:
     if not out:
         raise MarketDataError(f"no reBAP or 'Deutschland (Positiv/Negativ)' columns among {list(raw.columns)}",
                               source=source)
-    return pd.DataFrame({k: _to_quarter_hours(v.rename(k), source=source) for k, v in out.items()})
+    return pd.DataFrame({k: _to_quarter_hours(v.rename(k), source=source, step=QUARTER_HOUR) for k, v in out.items()})
 
 
 # ---------------------------------------------------------------------------------------------- combine

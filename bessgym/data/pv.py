@@ -88,7 +88,7 @@ def pv_per_mwp(
         erbs["dni"], ghi, erbs["dhi"], model="isotropic", albedo=0.2,
     )["poa_global"]
     poa = np.nan_to_num(np.asarray(poa, dtype=float), nan=0.0)
-    temp_air_c = 10.0 - 9.0 * np.cos(2 * np.pi * (mid.dayofyear.to_numpy() - 15) / 365.25) + 0.01 * poa
+    temp_air_c = 10.0 - 9.0 * np.cos(2 * np.pi * (mid.day_of_year.to_numpy() - 15) / 365.25) + 0.01 * poa
     temp_cell_c = pvlib.temperature.faiman(poa, temp_air_c, wind_speed=2.0)
     dc = pvlib.pvsystem.pvwatts_dc(poa, temp_cell_c, pdc0=1.0, gamma_pdc=site.gamma_pdc_per_k)
     ac = np.asarray(dc, dtype=float) * (1.0 - site.losses)

@@ -55,22 +55,22 @@ class DayAheadModel:
     spike_threshold_eur_mwh, spike_scale_eur_mwh : above the threshold prices rise quadratically [EUR/MWh].
     """
 
-    level_eur_mwh: float = 74.0
-    seasonal_amplitude: float = 0.12
-    level_sigma: float = 0.30
-    level_persistence: float = 0.75
+    level_eur_mwh: float = 81.40
+    seasonal_amplitude: float = 0.122
+    level_sigma: float = 0.241
+    level_persistence: float = 0.581
     weekday_factor: tuple[float, ...] = (1.04, 1.08, 1.10, 1.08, 1.02, 0.86, 0.74)
     hour_shape: tuple[float, ...] = (
-        0.90, 0.84, 0.81, 0.79, 0.80, 0.86, 1.04, 1.22, 1.25, 1.15, 1.05, 0.98,
-        0.92, 0.89, 0.90, 0.96, 1.06, 1.22, 1.38, 1.50, 1.43, 1.21, 1.08, 0.95,
+        1.008, 0.942, 0.905, 0.880, 0.887, 0.954, 1.145, 1.398, 1.547, 1.626, 1.707, 1.747,
+        1.688, 1.561, 1.463, 1.481, 1.531, 1.615, 1.626, 1.637, 1.533, 1.310, 1.183, 1.052,
     )
-    pv_sensitivity: float = 1.6
+    pv_sensitivity: float = 1.830
     pv_floor_eur_mwh: float = -5.0
-    noise_sigma: float = 0.16
-    noise_persistence: float = 0.85
-    zero_stickiness_eur_mwh: float = 8.0
-    negative_slope: float = 0.5
-    spike_threshold_eur_mwh: float = 180.0
+    noise_sigma: float = 0.222
+    noise_persistence: float = 0.668
+    zero_stickiness_eur_mwh: float = 8.72
+    negative_slope: float = 0.467
+    spike_threshold_eur_mwh: float = 156.2
     spike_scale_eur_mwh: float = 250.0
 
 
@@ -112,17 +112,17 @@ class ReserveModel:
 
     fcr: ReserveProduct = ReserveProduct(
         65.1 / 4, (0.62, 0.78, 1.20, 1.59, 1.10, 0.71),
-        (0.67, 0.51, 0.52, 1.13, 1.31, 1.58, 1.34, 1.30, 1.25, 0.87, 0.77, 0.74), 0.42, 0.75, 0.0,
+        (0.67, 0.51, 0.52, 1.13, 1.31, 1.58, 1.34, 1.30, 1.25, 0.87, 0.77, 0.74), 0.42, 0.85, 0.0,
     )
     afrr_pos: ReserveProduct = ReserveProduct(
         13.1, (0.37, 0.73, 1.29, 0.77, 1.62, 1.21),
-        (0.48, 0.37, 0.45, 0.96, 1.14, 1.59, 1.20, 1.15, 1.14, 1.11, 1.26, 1.16), 0.55, 0.30, 0.9,
+        (0.48, 0.37, 0.45, 0.96, 1.14, 1.59, 1.20, 1.15, 1.14, 1.11, 1.26, 1.16), 0.55, 0.20, 0.9,
     )
     afrr_neg: ReserveProduct = ReserveProduct(
         10.8, (0.68, 0.58, 1.25, 2.45, 0.80, 0.23),
-        (0.58, 0.47, 0.48, 0.94, 1.28, 1.83, 1.41, 1.56, 1.49, 0.93, 0.45, 0.56), 0.60, 0.75, 0.9,
+        (0.58, 0.47, 0.48, 0.94, 1.28, 1.83, 1.41, 1.56, 1.49, 0.93, 0.45, 0.56), 0.55, 0.85, 0.9,
     )
-    daily_persistence: float = 0.75
+    daily_persistence: float = 0.6
     block_persistence: float = 0.6
 
 
@@ -229,13 +229,24 @@ def _hourly_mean(values: np.ndarray, hour_id: np.ndarray) -> np.ndarray:
     return (sums / np.maximum(counts, 1))[hour_id]
 
 
+def _intra_hour_ramp(hourly: np.ndarray, cal: _Calendar) -> np.ndarray:
+    """Quarter-hour offsets [EUR/MWh] along the slope between neighbouring hours (-3/8 ... +3/8 of it).
+
+    ``hourly`` holds each quarter-hour's hourly value; the slope is taken over one value per hour.
+    """
+    per_hour = np.bincount(cal.hour_id, weights=hourly) / np.maximum(np.bincount(cal.hour_id), 1)
+    slope = np.gradient(per_hour) if len(per_hour) > 1 else np.zeros(1)  # EUR/MWh per hour
+    position = cal.index.minute.to_numpy() / 15.0 - 1.5
+    return slope[cal.hour_id] * position / 4.0
+
+
 def _day_ahead(
     cal: _Calendar, pv_national: np.ndarray, m: DayAheadModel, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Day-ahead price [EUR/MWh] per quarter-hour and the daily level behind it [EUR/MWh]."""
     days = cal.days
-    season = np.cos(2 * np.pi * (days.dayofyear.to_numpy() - 15) / 365.25)
-    weekday = days.dayofweek.to_numpy().copy()
+    season = np.cos(2 * np.pi * (days.day_of_year.to_numpy() - 15) / 365.25)
+    weekday = days.day_of_week.to_numpy().copy()
     holiday = np.array([(d.month, d.day) in _HOLIDAYS_MD for d in days])
     weekday[holiday] = 6
     log_level = m.level_sigma * ar1(rng, len(days), m.level_persistence)
@@ -250,8 +261,9 @@ def _day_ahead(
     pv_pull = np.clip(m.pv_sensitivity * pv_national, 0.0, 1.5)
     fundamental = level * (shape + noise) * (1 - pv_pull) + m.pv_floor_eur_mwh * pv_pull
     hourly = _hourly_mean(fundamental, cal.hour_id)
+    # A 15-minute product prices the ramp within the hour that an hourly product leaves to intraday.
     quarter_hourly = cal.index.tz_convert(MARKET_TZ).date >= DA_15MIN_FROM
-    price = np.where(quarter_hourly, fundamental, hourly)
+    price = np.where(quarter_hourly, fundamental + _intra_hour_ramp(hourly, cal), hourly)
     k = m.zero_stickiness_eur_mwh
     price = price - k * np.tanh(price / k) if k > 0 else price
     price = np.where(price < 0, price * m.negative_slope, price)
@@ -265,10 +277,8 @@ def _intraday(
 ) -> tuple[np.ndarray, ...]:
     """IDA1, IDA2, IDA3 and ID1 [EUR/MWh]: DA plus the intra-hour ramp plus cumulative gate increments."""
     n = len(da)
-    # Hourly DA leaves the within-hour ramp to intraday: quarter-hours move along the slope between hours.
-    slope = np.gradient(_hourly_mean(da, cal.hour_id)) * 4  # per hour
-    position = (cal.index.minute.to_numpy() / 15.0 - 1.5) / 4.0
-    ramp = np.where(np.isclose(_hourly_mean(da, cal.hour_id), da), slope * position, 0.0)
+    hourly = _hourly_mean(da, cal.hour_id)
+    ramp = np.where(cal.index.tz_convert(MARKET_TZ).date >= DA_15MIN_FROM, 0.0, _intra_hour_ramp(hourly, cal))
     vol = np.exp(m.vol_of_vol * rng.standard_normal(int(cal.hour_id[-1]) + 1) - m.vol_of_vol**2 / 2)[cal.hour_id]
     scale = (m.increment_base_eur_mwh + m.increment_share * np.abs(level)) * vol
     increments = [w * scale * ar1(rng, n, m.persistence) for w in m.gate_weights]

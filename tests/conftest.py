@@ -1,0 +1,33 @@
+"""Shared fixtures: the real data folder (../shared/data/real, skipped when absent) and small tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real market files not found at {REAL_DATA}")
+    return REAL_DATA
+
+
+def real_file(name: str) -> Path:
+    path = REAL_DATA / name
+    if not path.exists():
+        pytest.skip(f"real market file {name} not found in {REAL_DATA}")
+    return path
+
+
+def contract_table(days: int = 2, start: str = "2024-03-01", **columns: np.ndarray) -> pd.DataFrame:
+    """A valid quarter-hourly UTC table with a simple da_price, plus any given columns."""
+    index = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=96 * days, freq="15min", name="timestamp")
+    data = {"da_price": 50.0 + 30.0 * np.sin(np.arange(len(index)) * 2 * np.pi / 96)}
+    data.update(columns)
+    return pd.DataFrame(data, index=index)

@@ -1,0 +1,53 @@
+"""Calibration statistics: hand-checkable cases, and the published 2024 figures recomputed from real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import real_file
+
+from bessgym.data import calibration, delivery_day_index
+from bessgym.data import loaders as L
+
+
+def test_statistics_of_a_hand_made_day():
+    idx = delivery_day_index("2024-06-05")  # a 96-quarter-hour day
+    hourly = np.array([10.0] * 8 + [-20.0] * 4 + [50.0] * 8 + [100.0] * 4)  # local hours 0..23
+    df = pd.DataFrame({"da_price": np.repeat(hourly, 4)}, index=idx)
+    stats = calibration.day_ahead_statistics(df["da_price"])
+    assert stats["da_mean"] == pytest.approx(hourly.mean())
+    assert stats["da_negative_hours"] == 4
+    assert stats["da_daily_spread"] == 120.0
+    assert stats["da_top4_minus_bottom4"] == 120.0  # top four 100, bottom four -20
+    assert stats["da_hour_09"] == -20.0 and stats["da_hour_23"] == 100.0
+
+
+def test_compare_uses_a_price_floor_for_targets_near_zero():
+    c = calibration.compare({"da_p5": 1.2, "da_mean": 92.0}, {"da_p5": 0.0, "da_mean": 78.5})
+    assert c.table.loc["da_p5", "rel_error"] == pytest.approx(0.12)  # 1.2 / max(0, 10)
+    assert bool(c.table.loc["da_p5", "within"])
+    assert c.table.loc["da_mean", "rel_error"] == pytest.approx(13.5 / 78.5)
+    assert not bool(c.table.loc["da_mean", "within"])  # 17.2 % > 15 %
+    assert c.failures() == ["da_mean"]
+
+
+@pytest.mark.realdata
+def test_our_statistics_reproduce_the_published_2024_figures_from_real_data():
+    """The statistic definitions are checked against MARKET_FACTS.md by recomputing them from SMARD."""
+    df = L.read_smard(real_file("smard_Gro_handelspreise_202301010000_202501010000_Stunde.csv"))
+    local_year = df.index.tz_convert("Europe/Berlin").year
+    stats = calibration.day_ahead_statistics(df["da_price"][local_year == 2024])
+    for key, published in calibration.TARGETS_2024.items():
+        if key in stats:
+            assert stats[key] == pytest.approx(published, abs=max(0.02 * abs(published), 0.6)), key
+
+
+@pytest.mark.realdata
+def test_real_reserve_statistics_match_published_2024_figures():
+    real = pd.read_parquet(real_file("derived/real_2024_contract.parquet"))
+    stats = calibration.reserve_statistics(real)
+    for key in ("fcr_block_mean", "afrr_cap_pos_mean", "afrr_cap_neg_mean", "fcr_block_std",
+                "corr_fcr_afrr_neg", "corr_fcr_afrr_pos"):
+        published = calibration.TARGETS_2024[key]
+        assert stats[key] == pytest.approx(published, abs=0.02 * abs(published) + 0.01), key
