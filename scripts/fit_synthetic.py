@@ -20,10 +20,11 @@ from bessgym.data import calibration
 from bessgym.data.calendar import quarter_hours
 from bessgym.data.synthetic import DayAheadModel, SyntheticMarketConfig, _Calendar, _day_ahead, _pv
 
-FITTED = ("level_eur_mwh", "level_sigma", "level_persistence", "seasonal_amplitude", "pv_sensitivity",
+FITTED = ("level_eur_mwh", "level_sigma", "level_persistence", "pv_sensitivity",
           "noise_sigma", "noise_persistence", "zero_stickiness_eur_mwh", "negative_slope",
           "spike_threshold_eur_mwh")
 HOURS = [f"da_hour_{h:02d}" for h in range(24)]
+MONTHS = [f"da_month_{m:02d}" for m in range(1, 13)]
 SCALARS = [k for k in calibration.TOLERANCES if k.startswith("da_") and k not in HOURS]
 # p95 sits close to its tolerance when the hour shape compensates the mean PV effect; weigh it up.
 WEIGHTS = pd.Series({k: 3.0 if k == "da_p95" else 1.0 for k in SCALARS})
@@ -49,11 +50,18 @@ def _stats(model: DayAheadModel, cases) -> list[dict[str, float]]:
 
 
 def _fit_shape(model: DayAheadModel, cases, rounds: int = 4) -> DayAheadModel:
-    target = np.array([calibration.TARGETS_2024[k] for k in HOURS])
+    """Fixed point for the hour shape (additive) and the month factors (multiplicative)."""
+    hour_target = np.array([calibration.TARGETS_2024[k] for k in HOURS])
+    month_target = np.array([calibration.TARGETS_2024[k] for k in MONTHS])
     for _ in range(rounds):
-        got = np.mean([[s[k] for k in HOURS] for s in _stats(model, cases)], axis=0)
-        shape = np.asarray(model.hour_shape) + 0.8 * (target - got) / model.level_eur_mwh
-        model = dataclasses.replace(model, hour_shape=tuple(np.round(np.clip(shape, 0.2, 4.0), 3)))
+        stats = _stats(model, cases)
+        hours = np.mean([[s[k] for k in HOURS] for s in stats], axis=0)
+        months = np.mean([[s[k] for k in MONTHS] for s in stats], axis=0)
+        shape = np.asarray(model.hour_shape) + 0.8 * (hour_target - hours) / model.level_eur_mwh
+        factor = np.asarray(model.month_factor) * (month_target / np.maximum(months, 5.0)) ** 0.8
+        factor /= factor.mean()
+        model = dataclasses.replace(model, hour_shape=tuple(np.round(np.clip(shape, 0.2, 4.0), 3)),
+                                    month_factor=tuple(np.round(factor, 3)))
     return model
 
 
@@ -95,7 +103,7 @@ def main() -> None:
     minimize(objective, x0, method="Nelder-Mead", options={"maxfev": args.iterations, "xatol": 1e-3})
     best = _fit_shape(state["model"], cases, rounds=4)
     print("\nbest loss", _loss(best, cases))
-    for name in (*FITTED, "hour_shape"):
+    for name in (*FITTED, "hour_shape", "month_factor"):
         value = getattr(best, name)
         print(f"{name} = {tuple(float(v) for v in value) if isinstance(value, tuple) else round(value, 3)}")
 

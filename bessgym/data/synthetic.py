@@ -4,7 +4,7 @@ The model is structural where it matters for storage revenue and statistical els
 
 - PV (pvlib, :mod:`bessgym.data.pv`) is generated first; its smooth national counterpart pushes the day-ahead
   price down at midday, so the trough, negative prices and summer spreads come from the sun, not from a table.
-- Day-ahead [EUR/MWh]: a daily log-level (AR(1), seasonal, weekday factors) times an hour-of-day shape, minus
+- Day-ahead [EUR/MWh]: a daily log-level (AR(1), monthly and weekday factors) times an hour-of-day shape, minus
   the PV effect, plus an hourly AR(1) residual; prices below zero are compressed (renewables bid near zero)
   and the top end is convex (scarcity). Hourly before 1 Oct 2025, quarter-hourly after (rules_for).
 - Intraday [EUR/MWh]: information arrives gate by gate, so IDA1, IDA2, IDA3 and ID1 are DA plus the
@@ -42,7 +42,7 @@ class DayAheadModel:
     Attributes
     ----------
     level_eur_mwh : median daily price level [EUR/MWh].
-    seasonal_amplitude : relative winter excess of the level (cosine peaking mid-January) [-].
+    month_factor : level multipliers January..December (fuel prices, demand and wind seasons) [-].
     level_sigma, level_persistence : std [-] and daily AR(1) coefficient of the log-level.
     weekday_factor : level multipliers Monday..Sunday (public holidays count as Sunday) [-].
     hour_shape : level multipliers by local hour 0..23 before the PV effect [-].
@@ -55,22 +55,23 @@ class DayAheadModel:
     spike_threshold_eur_mwh, spike_scale_eur_mwh : above the threshold prices rise quadratically [EUR/MWh].
     """
 
-    level_eur_mwh: float = 81.40
-    seasonal_amplitude: float = 0.122
-    level_sigma: float = 0.241
-    level_persistence: float = 0.581
+    level_eur_mwh: float = 67.81
+    month_factor: tuple[float, ...] = (0.768, 0.752, 0.834, 0.913, 1.084, 1.207, 1.085, 1.144, 1.074, 0.970, 1.183,
+                                       0.986)
+    level_sigma: float = 0.237
+    level_persistence: float = 0.612
     weekday_factor: tuple[float, ...] = (1.04, 1.08, 1.10, 1.08, 1.02, 0.86, 0.74)
     hour_shape: tuple[float, ...] = (
-        1.008, 0.942, 0.905, 0.880, 0.887, 0.954, 1.145, 1.398, 1.547, 1.626, 1.707, 1.747,
-        1.688, 1.561, 1.463, 1.481, 1.531, 1.615, 1.626, 1.637, 1.533, 1.310, 1.183, 1.052,
+        1.211, 1.132, 1.088, 1.060, 1.069, 1.148, 1.383, 1.707, 1.913, 2.045, 2.194, 2.291,
+        2.243, 2.089, 1.954, 1.954, 1.986, 2.049, 2.020, 1.997, 1.845, 1.572, 1.421, 1.263,
     )
-    pv_sensitivity: float = 1.830
+    pv_sensitivity: float = 1.825
     pv_floor_eur_mwh: float = -5.0
-    noise_sigma: float = 0.222
-    noise_persistence: float = 0.668
-    zero_stickiness_eur_mwh: float = 8.72
-    negative_slope: float = 0.467
-    spike_threshold_eur_mwh: float = 156.2
+    noise_sigma: float = 0.223
+    noise_persistence: float = 0.686
+    zero_stickiness_eur_mwh: float = 9.10
+    negative_slope: float = 0.484
+    spike_threshold_eur_mwh: float = 160.2
     spike_scale_eur_mwh: float = 250.0
 
 
@@ -245,12 +246,11 @@ def _day_ahead(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Day-ahead price [EUR/MWh] per quarter-hour and the daily level behind it [EUR/MWh]."""
     days = cal.days
-    season = np.cos(2 * np.pi * (days.day_of_year.to_numpy() - 15) / 365.25)
     weekday = days.day_of_week.to_numpy().copy()
     holiday = np.array([(d.month, d.day) in _HOLIDAYS_MD for d in days])
     weekday[holiday] = 6
     log_level = m.level_sigma * ar1(rng, len(days), m.level_persistence)
-    level_day = m.level_eur_mwh * np.exp(log_level) * (1 + m.seasonal_amplitude * season)
+    level_day = m.level_eur_mwh * np.exp(log_level) * np.asarray(m.month_factor)[days.month.to_numpy() - 1]
     level_day *= np.asarray(m.weekday_factor)[weekday]
     level = level_day[cal.day]
 

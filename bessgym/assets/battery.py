@@ -1,0 +1,145 @@
+"""Battery physics as array-in/array-out functions over N assets.
+
+Sign convention: positive power is discharge (export), negative is charge. Energies in MWh, powers in MW,
+durations in hours. The single env, the vector env and the LP checks all call these functions.
+
+Energy balance of one step of length dt [h]::
+
+    soc' = soc + eta_c * P_ch * dt - P_dis / eta_d * dt - P_aux * dt
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatterySpec:
+    """One battery, validated at construction.
+
+    Attributes
+    ----------
+    power_mw : rated charge and discharge power at the grid connection [MW].
+    energy_mwh : nameplate energy [MWh].
+    eta_charge, eta_discharge : one-way efficiencies [-] (0.95 each = 90.25 % round trip).
+    soc_min, soc_max : usable state-of-charge window as fractions of ``energy_mwh`` [-].
+    soc_initial : state of charge at the first reset [-].
+    max_cycles_per_day : full equivalent cycles per Berlin delivery day [-]; discharged energy per day may not
+        exceed ``max_cycles_per_day`` times the usable energy (trading only; reserve activations still count).
+    aux_power_mw : auxiliary consumption drawn from the battery (HVAC, BMS) [MW].
+    degradation_cost_eur_mwh : throughput cost per MWh discharged [EUR/MWh].
+    """
+
+    power_mw: float = 10.0
+    energy_mwh: float = 20.0
+    eta_charge: float = 0.95
+    eta_discharge: float = 0.95
+    soc_min: float = 0.1
+    soc_max: float = 0.9
+    soc_initial: float = 0.5
+    max_cycles_per_day: float = 2.0
+    aux_power_mw: float = 0.0
+    degradation_cost_eur_mwh: float = 0.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.power_mw > 0, "power_mw must be > 0"),
+            (self.energy_mwh > 0, "energy_mwh must be > 0"),
+            (0 < self.eta_charge <= 1, "eta_charge must be in (0, 1]"),
+            (0 < self.eta_discharge <= 1, "eta_discharge must be in (0, 1]"),
+            (0 <= self.soc_min < self.soc_max <= 1, "need 0 <= soc_min < soc_max <= 1"),
+            (self.soc_min <= self.soc_initial <= self.soc_max, "soc_initial must lie in [soc_min, soc_max]"),
+            (self.max_cycles_per_day > 0, "max_cycles_per_day must be > 0"),
+            (0 <= self.aux_power_mw < self.power_mw, "aux_power_mw must be in [0, power_mw)"),
+            (self.degradation_cost_eur_mwh >= 0, "degradation_cost_eur_mwh must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok or any(np.isnan(getattr(self, f.name)) for f in fields(self)):
+                raise ValueError(f"BatterySpec: {message} (got {self})")
+
+    @property
+    def usable_energy_mwh(self) -> float:
+        return self.energy_mwh * (self.soc_max - self.soc_min)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Battery parameters as arrays over N assets (the hot path never loops over assets)."""
+
+    power_mw: np.ndarray
+    energy_mwh: np.ndarray
+    eta_charge: np.ndarray
+    eta_discharge: np.ndarray
+    soc_min_mwh: np.ndarray
+    soc_max_mwh: np.ndarray
+    soc_initial_mwh: np.ndarray
+    max_daily_discharge_mwh: np.ndarray
+    aux_power_mw: np.ndarray
+    degradation_cost_eur_mwh: np.ndarray
+
+    @classmethod
+    def of(cls, specs: list[BatterySpec] | tuple[BatterySpec, ...]) -> Fleet:
+        def arr(name: str) -> np.ndarray:
+            return np.array([getattr(s, name) for s in specs], dtype=float)
+
+        energy = arr("energy_mwh")
+        return cls(
+            power_mw=arr("power_mw"),
+            energy_mwh=energy,
+            eta_charge=arr("eta_charge"),
+            eta_discharge=arr("eta_discharge"),
+            soc_min_mwh=arr("soc_min") * energy,
+            soc_max_mwh=arr("soc_max") * energy,
+            soc_initial_mwh=arr("soc_initial") * energy,
+            max_daily_discharge_mwh=arr("max_cycles_per_day") * np.array([s.usable_energy_mwh for s in specs]),
+            aux_power_mw=arr("aux_power_mw"),
+            degradation_cost_eur_mwh=arr("degradation_cost_eur_mwh"),
+        )
+
+    def __len__(self) -> int:
+        return len(self.power_mw)
+
+
+def soc_next(
+    soc_mwh: np.ndarray, power_mw: np.ndarray, dt_h: float, eta_c: np.ndarray, eta_d: np.ndarray,
+    aux_mw: np.ndarray,
+) -> np.ndarray:
+    """State of charge after delivering net ``power_mw`` (+ discharge, - charge) for ``dt_h`` [MWh]."""
+    charge = np.maximum(-power_mw, 0.0)
+    discharge = np.maximum(power_mw, 0.0)
+    return soc_mwh + (eta_c * charge - discharge / eta_d - aux_mw) * dt_h
+
+
+def power_bounds(
+    soc_mwh: np.ndarray, lower_mwh: np.ndarray, upper_mwh: np.ndarray, dt_h: float, fleet: Fleet,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Largest discharge and charge power [MW] (both >= 0) that keep SoC within [lower, upper] after dt_h.
+
+    Only energy is checked here; power ratings are applied by the caller, which knows the reserves. When SoC is
+    already outside the band the bound in that direction is 0 (never a forced move).
+    """
+    aux = fleet.aux_power_mw * dt_h
+    max_dis = (soc_mwh - aux - lower_mwh) * fleet.eta_discharge / dt_h
+    max_ch = (upper_mwh - soc_mwh + aux) / (fleet.eta_charge * dt_h)
+    return np.maximum(max_dis, 0.0), np.maximum(max_ch, 0.0)
+
+
+def reserve_energy(
+    fcr_mw: np.ndarray, afrr_pos_mw: np.ndarray, afrr_neg_mw: np.ndarray, fcr_hold_h: float, afrr_hold_h: float,
+    eta_charge: np.ndarray, eta_discharge: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energy [MWh] to keep above soc_min (up) and below soc_max (down) for committed reserves.
+
+    FCR is symmetric and held for ``fcr_hold_h`` of full activation in each direction; aFRR POS and NEG for
+    ``afrr_hold_h``. Converted through the efficiencies (shaped to broadcast against the volumes) to SoC energy.
+    """
+    up = (fcr_mw * fcr_hold_h + afrr_pos_mw * afrr_hold_h) / eta_discharge
+    down = (fcr_mw * fcr_hold_h + afrr_neg_mw * afrr_hold_h) * eta_charge
+    return up, down
+
+
+def split_flows(power_mw: np.ndarray, dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Charged and discharged energy at the grid side [MWh] of a net power [MW]."""
+    return np.maximum(-power_mw, 0.0) * dt_h, np.maximum(power_mw, 0.0) * dt_h

@@ -1,0 +1,31 @@
+"""Price-taker clearing rules (vectorised).
+
+A sell offer is accepted when its price is at or below the clearing price, a buy offer when at or above.
+Pay-as-cleared pays the clearing price, pay-as-bid the offer's own price. Volumes are rounded down to the
+product's increment and dropped below its minimum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def accepted_sell(offer_price: np.ndarray, clearing_price: np.ndarray) -> np.ndarray:
+    """Sell (supply) offers accepted by a clearing price."""
+    return offer_price <= clearing_price
+
+
+def accepted_buy(offer_price: np.ndarray, clearing_price: np.ndarray) -> np.ndarray:
+    """Buy (demand) offers accepted by a clearing price."""
+    return offer_price >= clearing_price
+
+
+def settlement_price(offer_price: np.ndarray, clearing_price: np.ndarray, *, pay_as_bid: bool) -> np.ndarray:
+    """Price an accepted offer is paid."""
+    return offer_price if pay_as_bid else clearing_price
+
+
+def round_volume(volume_mw: np.ndarray, min_mw: float, step_mw: float) -> np.ndarray:
+    """Round |volume| down to the increment; volumes below the minimum become 0 (sign kept)."""
+    magnitude = np.floor(np.abs(volume_mw) / step_mw + 1e-9) * step_mw
+    return np.sign(volume_mw) * np.where(magnitude >= min_mw - 1e-9, magnitude, 0.0)
