@@ -149,7 +149,11 @@ class MarketArrays:
 
 @dataclass
 class DayState:
-    """Commitments of all assets for the current delivery day (arrays (N, ...))."""
+    """Commitments of all assets for the current delivery day (arrays (N, ...)) and what follows from them.
+
+    The per-quarter-hour arrays (``*_q``, ``lo``, ``hi``) are derived once whenever commitments change, so
+    a delivery step only indexes them.
+    """
 
     n_qh: int
     start: int  # position of the day's first quarter-hour in the market arrays
@@ -162,12 +166,19 @@ class DayState:
     afrr_pos_price: np.ndarray  # paid price (pay-as-bid) [EUR/MW/h]
     afrr_neg_price: np.ndarray
     positions: np.ndarray  # (N, 4, n_qh): DA, IDA1, IDA2, IDA3 [MW, + = sell]
-    forecasts: dict[str, np.ndarray] = field(default_factory=dict)  # (N, 2 days of quarter-hours)
-    discharged_mwh: np.ndarray | None = None  # (N,) trading discharge today, for the cycle limit
-
-    @property
-    def committed_mw(self) -> np.ndarray:
-        return self.positions.sum(axis=1)
+    committed_mw: np.ndarray  # (N, n_qh): positions summed
+    prices: np.ndarray  # (4, n_qh): DA, IDA1, IDA2, IDA3 prices [EUR/MWh] (0 where the product is absent)
+    discharged_mwh: np.ndarray  # (N,) trading discharge today, for the cycle limit
+    forecasts: dict[str, np.ndarray] = field(default_factory=dict)  # (N, up to 2 days of quarter-hours)
+    # derived from the reserves:
+    fcr_q: np.ndarray = field(default=None)  # (N, n_qh) [MW]
+    pos_q: np.ndarray = field(default=None)
+    neg_q: np.ndarray = field(default=None)
+    up_cap: np.ndarray = field(default=None)  # power left for discharge after reserves [MW]
+    down_cap: np.ndarray = field(default=None)  # power left for charge after reserves [MW]
+    lo: np.ndarray = field(default=None)  # SoC band keeping reserve headroom [MWh]
+    hi: np.ndarray = field(default=None)
+    capacity_cash: np.ndarray = field(default=None)  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment [EUR]
 
 
 class Simulator:
@@ -180,14 +191,20 @@ class Simulator:
         self.day: DayState | None = None
         self.day_number = 0
         self.rng = np.random.default_rng(0)
-        cols = market.columns
-        self._da = cols["da_price"]
-        self._rebap = cols.get("imbalance_price") if config.has("imbalance") else None
         self._zeros = np.zeros(len(market.index))
+        self._da = market.columns["da_price"]
+        self._rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
+        self._id1 = self.col("id1_price")
+        self._afrr = config.has("afrr_energy")
+        if self._afrr:
+            self._afrr_cols = tuple(market.columns[c] for c in PRODUCT_COLUMNS["afrr_energy"])
+        self._inv_eta_c = 1.0 / fleet.eta_charge
+        self._aux_mwh = fleet.aux_power_mw * DT_H
 
     def col(self, name: str) -> np.ndarray:
-        """A market column, or zeros when the product is not configured."""
-        return self.market.columns.get(name, self._zeros)
+        """A market column with NaN as 0 (products absent at a timestamp), or zeros when it is not there."""
+        values = self.market.columns.get(name)
+        return self._zeros if values is None else np.nan_to_num(values, nan=0.0)
 
     # ----------------------------------------------------------------------------------------- days
 
@@ -195,69 +212,65 @@ class Simulator:
         """Open delivery day ``day_number`` of the market arrays: empty commitments, fresh forecasts."""
         self.rng = rng
         self.day_number = day_number
-        sl = self.market.day_slices[day_number]
+        m, cfg = self.market, self.config
+        sl = m.day_slices[day_number]
         n_qh = sl.stop - sl.start
-        rules = rules_for(self.market.dates[day_number])
-        timeline = day_timeline(self.market.local_hour[sl], rules)
-        if not (self.config.has("ida") and rules.has_ida):
-            timeline = [t for t in timeline if t[0] not in (Stage.IDA1, Stage.IDA2, Stage.IDA3)]
-        if not self.config.has("day_ahead"):
-            timeline = [t for t in timeline if t[0] != Stage.DAY_AHEAD]
-        if not ({"fcr", "afrr_capacity"} & set(self.config.products)):
-            timeline = [t for t in timeline if t[0] != Stage.CAPACITY]
+        rules = rules_for(m.dates[day_number])
+        timeline = day_timeline(m.local_hour[sl], rules)
+        skip = set()
+        if not (cfg.has("ida") and rules.has_ida):
+            skip |= {Stage.IDA1, Stage.IDA2, Stage.IDA3}
+        if not cfg.has("day_ahead"):
+            skip.add(Stage.DAY_AHEAD)
+        if not ({"fcr", "afrr_capacity"} & set(cfg.products)):
+            skip.add(Stage.CAPACITY)
+        timeline = [t for t in timeline if t[0] not in skip]
         zeros6 = np.zeros((self.n, N_BLOCKS))
+        prices = np.stack([self._da[sl]] + [self.col(f"ida{k}_price")[sl] for k in (1, 2, 3)])
         self.day = DayState(
-            n_qh=n_qh, start=sl.start, rules=rules, timeline=timeline, block=self.market.block[sl],
+            n_qh=n_qh, start=sl.start, rules=rules, timeline=timeline, block=m.block[sl],
             fcr_mw=zeros6.copy(), afrr_pos_mw=zeros6.copy(), afrr_neg_mw=zeros6.copy(),
-            afrr_pos_price=zeros6.copy(), afrr_neg_price=zeros6.copy(),
-            positions=np.zeros((self.n, 4, n_qh)), discharged_mwh=np.zeros(self.n),
+            afrr_pos_price=zeros6.copy(), afrr_neg_price=zeros6.copy(), positions=np.zeros((self.n, 4, n_qh)),
+            committed_mw=np.zeros((self.n, n_qh)), prices=prices, discharged_mwh=np.zeros(self.n),
         )
-        window = slice(sl.start, min(sl.start + 2 * MAX_QUARTER_HOURS, len(self.market.index)))
+        window = slice(sl.start, min(sl.start + 2 * MAX_QUARTER_HOURS, len(m.index)))
         for name in ("da_price", "id1_price", "fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price"):
-            if name in self.market.columns:
-                realised = self.market.columns[name][window]
-                self.day.forecasts[name] = self.forecaster.forecast(name, realised, self.n, rng)
-        self._fcr_response = self._frequency_response(n_qh) if self.config.fcr_activation == "frequency" else None
+            if name in m.columns:
+                self.day.forecasts[name] = self.forecaster.forecast(name, m.columns[name][window], self.n, rng)
+        self._fcr_response = self._frequency_response(n_qh) if cfg.fcr_activation == "frequency" else None
+        self._derive()
         return self.day
+
+    def _derive(self) -> None:
+        """Per-quarter-hour reserves, power rooms, SoC bands and capacity payments of the day."""
+        d, f, cfg = self.day, self.fleet, self.config
+        b = d.block
+        d.fcr_q, d.pos_q, d.neg_q = d.fcr_mw[:, b], d.afrr_pos_mw[:, b], d.afrr_neg_mw[:, b]
+        p = f.power_mw[:, None]
+        d.up_cap = np.maximum(p - d.fcr_q - d.pos_q, 0.0)
+        d.down_cap = np.maximum(p - d.fcr_q - d.neg_q, 0.0)
+        hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
+        up, down = reserve_energy(d.fcr_q, d.pos_q, d.neg_q, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
+                                  f.eta_discharge[:, None])
+        d.lo = f.soc_min_mwh[:, None] + up
+        d.hi = np.maximum(f.soc_max_mwh[:, None] - down, d.lo)
+        fcr_price = self.col("fcr_price")[d.start:d.start + d.n_qh]
+        d.capacity_cash = np.stack([d.fcr_q * fcr_price, d.pos_q * d.afrr_pos_price[:, b],
+                                    d.neg_q * d.afrr_neg_price[:, b]]) * DT_H
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:
         """Mean FCR response per quarter-hour in [-1, 1] (+ = discharge) from an OU frequency deviation."""
-        # 10 s resolution, 90 per quarter-hour; std ~ 25 mHz with a few-minute memory; linear droop,
-        # full activation at 200 mHz, 10 mHz deadband. Positive response when frequency is low.
-        steps = n_qh * 90
-        phi = np.exp(-10.0 / 300.0)
-        eps = self.rng.standard_normal((self.n, steps)) * 0.025 * np.sqrt(1 - phi**2)
         from scipy.signal import lfilter
 
+        # 10 s resolution, 90 per quarter-hour; std ~ 25 mHz with a few minutes of memory; linear droop with
+        # full activation at 200 mHz and a 10 mHz deadband. Low frequency -> discharge.
+        phi = np.exp(-10.0 / 300.0)
+        eps = self.rng.standard_normal((self.n, n_qh * 90)) * 0.025 * np.sqrt(1 - phi**2)
         df_hz = lfilter([1.0], [1.0, -phi], eps, axis=1)
         dead = np.sign(df_hz) * np.maximum(np.abs(df_hz) - 0.010, 0.0)
-        response = np.clip(-dead / 0.190, -1.0, 1.0)
-        return response.reshape(self.n, n_qh, 90).mean(axis=2)
+        return np.clip(-dead / 0.190, -1.0, 1.0).reshape(self.n, n_qh, 90).mean(axis=2)
 
     # ------------------------------------------------------------------------------------- stages
-
-    def free_power(self) -> tuple[np.ndarray, np.ndarray]:
-        """Power left for energy markets per quarter-hour after reserves: (discharge, charge) [MW], (N, n_qh)."""
-        d = self.day
-        up = self.fleet.power_mw[:, None] - (d.fcr_mw + d.afrr_pos_mw)[:, d.block]
-        down = self.fleet.power_mw[:, None] - (d.fcr_mw + d.afrr_neg_mw)[:, d.block]
-        return np.maximum(up, 0.0), np.maximum(down, 0.0)
-
-    def soc_band(self, q: slice | int) -> tuple[np.ndarray, np.ndarray]:
-        """SoC band [MWh] that keeps the reserve headroom of the blocks of quarter-hours ``q``."""
-        d, f = self.day, self.fleet
-        blocks = d.block[q]
-        fcr = d.fcr_mw[:, blocks]
-        shape = (-1, *([1] * (fcr.ndim - 1)))  # per-asset arrays broadcast against (N,) or (N, n)
-        up, down = reserve_energy(fcr, d.afrr_pos_mw[:, blocks], d.afrr_neg_mw[:, blocks], self._fcr_hold_h(),
-                                  self.config.afrr_hold_h, f.eta_charge.reshape(shape), f.eta_discharge.reshape(shape))
-        lo = f.soc_min_mwh.reshape(shape) + up
-        hi = f.soc_max_mwh.reshape(shape) - down
-        return lo, np.maximum(hi, lo)
-
-    def _fcr_hold_h(self) -> float:
-        hold = self.config.fcr_hold_h
-        return hold if hold is not None else self.day.rules.fcr_energy_reserve_min / 60
 
     def apply_capacity(self, action: np.ndarray) -> dict[str, np.ndarray]:
         """Offer FCR and aFRR capacity for the 6 blocks; price-taker FCR, pay-as-bid aFRR."""
@@ -265,38 +278,33 @@ class Simulator:
         a = action.reshape(self.n, 5, N_BLOCKS)
         p = f.power_mw[:, None]
         cap = p * cfg.ancillary_max_share
-        fcr = (np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * p) if cfg.has("fcr") else np.zeros_like(a[:, 0])
-        fcr = np.minimum(fcr, cap)
+        fcr = np.minimum(np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * p, cap) * cfg.has("fcr")
         on = cfg.has("afrr_capacity")
         pos = np.clip(a[:, 1], 0, 1) * (cap - fcr) * on
         neg = np.clip(a[:, 2], 0, 1) * (cap - fcr) * on
-        # Energy: the reserves of a block must fit the usable window together.
-        up, down = reserve_energy(fcr, pos, neg, self._fcr_hold_h(), cfg.afrr_hold_h, f.eta_charge[:, None],
+        # The reserves of a block must fit the usable energy window together.
+        hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
+        up, down = reserve_energy(fcr, pos, neg, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
                                   f.eta_discharge[:, None])
-        usable = (f.soc_max_mwh - f.soc_min_mwh)[:, None]
-        scale = np.minimum(1.0, usable / np.maximum(up + down, 1e-12))
+        scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
         rules = d.rules
-        fcr = round_volume(fcr * scale, rules.min_bid_mw, rules.bid_step_mw)
-        pos = round_volume(pos * scale, rules.min_bid_mw, rules.bid_step_mw)
-        neg = round_volume(neg * scale, rules.min_bid_mw, rules.bid_step_mw)
-        starts = self._block_starts()
+        fcr, pos, neg = (round_volume(x * scale, rules.min_bid_mw, rules.bid_step_mw) for x in (fcr, pos, neg))
+        starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
         band = cfg.capacity_price_band
-        offer_pos = d.forecasts.get("afrr_cap_pos_price", np.zeros((self.n, 1)))[:, starts - d.start] if on else 0
-        offer_neg = d.forecasts.get("afrr_cap_neg_price", np.zeros((self.n, 1)))[:, starts - d.start] if on else 0
-        offer_pos = np.maximum(offer_pos * (1 + band * a[:, 3]), 0.0)
-        offer_neg = np.maximum(offer_neg * (1 + band * a[:, 4]), 0.0)
-        clear_pos = self.market.columns.get("afrr_cap_pos_marginal", self.col("afrr_cap_pos_price"))[starts]
-        clear_neg = self.market.columns.get("afrr_cap_neg_marginal", self.col("afrr_cap_neg_price"))[starts]
+        no_forecast = np.zeros((self.n, d.n_qh))
+        offer_pos = d.forecasts.get("afrr_cap_pos_price", no_forecast)[:, starts - d.start] * (1 + band * a[:, 3])
+        offer_neg = d.forecasts.get("afrr_cap_neg_price", no_forecast)[:, starts - d.start] * (1 + band * a[:, 4])
+        offer_pos, offer_neg = np.maximum(offer_pos, 0.0), np.maximum(offer_neg, 0.0)
+        cols = self.market.columns
+        clear_pos = cols.get("afrr_cap_pos_marginal", self.col("afrr_cap_pos_price"))[starts]
+        clear_neg = cols.get("afrr_cap_neg_marginal", self.col("afrr_cap_neg_price"))[starts]
         won_pos, won_neg = offer_pos <= clear_pos, offer_neg <= clear_neg
         d.fcr_mw = fcr
         d.afrr_pos_mw, d.afrr_neg_mw = np.where(won_pos, pos, 0.0), np.where(won_neg, neg, 0.0)
         d.afrr_pos_price, d.afrr_neg_price = np.where(won_pos, offer_pos, 0.0), np.where(won_neg, offer_neg, 0.0)
+        self._derive()
         return {"fcr_mw": fcr, "afrr_pos_mw": d.afrr_pos_mw, "afrr_neg_mw": d.afrr_neg_mw,
                 "afrr_pos_offered_mw": pos, "afrr_neg_offered_mw": neg}
-
-    def _block_starts(self) -> np.ndarray:
-        d = self.day
-        return d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
 
     def apply_auction(self, stage: Stage, action: np.ndarray, q_from: int = 0) -> dict[str, np.ndarray]:
         """Day-ahead or intraday-auction positions, as shares of free power, made feasible along the day.
@@ -306,7 +314,6 @@ class Simulator:
         d = self.day
         k = {Stage.DAY_AHEAD: 0, Stage.IDA1: 1, Stage.IDA2: 2, Stage.IDA3: 3}[stage]
         a = np.clip(action[:, : d.n_qh], -1.0, 1.0)
-        free_up, free_down = self.free_power()
         mtu = 4 if (stage == Stage.DAY_AHEAD and d.rules.da_resolution_min == 60) else 1
         if mtu == 4:  # hourly product: one value per hour
             a = a.reshape(self.n, -1, 4).mean(axis=2).repeat(4, axis=1)
@@ -315,131 +322,118 @@ class Simulator:
         if stage == Stage.IDA3:
             open_q &= self.market.local_hour[d.start:d.start + d.n_qh] >= IDA3_FIRST_HOUR
         before = d.committed_mw
-        wanted = before + np.where(open_q, np.where(a >= 0, a * free_up, a * free_down), 0.0)
-        feasible = self._feasible_plan(wanted, before, q_from, mtu)
-        delta = round_volume(feasible - before, d.rules.wholesale_min_bid_mw, d.rules.wholesale_min_bid_mw)
-        d.positions[:, k] += np.where(open_q, delta, 0.0)
-        return {"position_mw": d.positions[:, k]}
+        wanted = before + np.where(open_q, np.where(a >= 0, a * d.up_cap, a * d.down_cap), 0.0)
+        feasible = self._feasible_plan(wanted, q_from, mtu)
+        step = d.rules.wholesale_min_bid_mw
+        delta = np.where(open_q, round_volume(feasible - before, step, step), 0.0)
+        d.positions[:, k] += delta
+        d.committed_mw = before + delta
+        clipped = np.abs(wanted - before - delta).sum(axis=1)  # requested minus booked, MW over quarter-hours
+        return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
 
-    def _feasible_plan(self, wanted: np.ndarray, before: np.ndarray, q_from: int, mtu: int) -> np.ndarray:
+    def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int) -> np.ndarray:
         """Clip a wanted net schedule so that SoC, reserve headroom, power and the cycle limit hold.
 
-        Simulated forward from the current SoC (no activations assumed), one market time unit at a time.
-        Quarter-hours before ``q_from`` keep ``before``. Returns the feasible schedule (N, n_qh).
+        Simulated forward from the current SoC (no activations assumed), one market time unit at a time;
+        quarter-hours before ``q_from`` keep the committed schedule. Returns the feasible schedule (N, n_qh).
         """
         d, f = self.day, self.fleet
-        out = before.copy()
+        out = d.committed_mw.copy()
         soc = self.soc_mwh.copy()
         budget = f.max_daily_discharge_mwh - d.discharged_mwh
-        free_up, free_down = self.free_power()
-        lo_band, hi_band = self.soc_band(slice(0, d.n_qh))
-        for q0 in range(q_from - q_from % mtu, d.n_qh, mtu):  # <= 100 steps per decision, vectorised over assets
-            q = slice(q0, q0 + mtu)
-            dur = mtu * DT_H
-            lo, hi = lo_band[:, q0], hi_band[:, q0]
-            p_lo, p_hi = _net_power_range(soc, lo, hi, dur, f)
-            p_hi = np.minimum(np.minimum(p_hi, free_up[:, q].min(axis=1)), budget / dur)
-            p_lo = np.maximum(p_lo, -free_down[:, q].min(axis=1))
-            p = np.clip(wanted[:, q0], np.minimum(p_lo, 0.0), np.maximum(p_hi, 0.0))
+        dur = mtu * DT_H
+        first = q_from - q_from % mtu
+        # Power rooms of an MTU are the tightest of its quarter-hours; reserve bands are constant within it.
+        up = d.up_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.up_cap[:, first:]
+        down = d.down_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.down_cap[:, first:]
+        lo, hi = d.lo[:, first::mtu], d.hi[:, first::mtu]
+        target = wanted[:, first::mtu]
+        for j in range(target.shape[1]):  # <= 100 steps per auction, vectorised over assets
+            q0 = first + j * mtu
             if q0 < q_from:
-                p = before[:, q0]
-            out[:, q] = p[:, None]
+                p = out[:, q0]
+            else:
+                p_lo, p_hi = _net_power_range(soc, lo[:, j], hi[:, j], dur, f)
+                p_hi = np.minimum(np.minimum(p_hi, up[:, j]), budget / dur)
+                p_lo = np.maximum(p_lo, -down[:, j])
+                p = np.minimum(np.maximum(target[:, j], np.minimum(p_lo, 0.0)), np.maximum(p_hi, 0.0))
+                out[:, q0:q0 + mtu] = p[:, None]
             soc = soc_next(soc, p, dur, f.eta_charge, f.eta_discharge, f.aux_power_mw)
             budget = budget - np.maximum(p, 0.0) * dur
         return out
 
     # ---------------------------------------------------------------------------------- delivery
 
-    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """One delivery quarter-hour. Returns (reward (N,), cash flows by product, physical report)."""
-        d, f, cfg, m = self.day, self.fleet, self.config, self.market
+    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One delivery quarter-hour. Returns the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
+        d, f, cfg = self.day, self.fleet, self.config
         t = d.start + q
-        b = d.block[q]
         da = self._da[t]
-        fcr_mw, pos_cap, neg_cap = d.fcr_mw[:, b], d.afrr_pos_mw[:, b], d.afrr_neg_mw[:, b]
-        scheduled = d.positions[:, :, q].sum(axis=1)
+        soc = self.soc_mwh
+        scheduled = d.committed_mw[:, q]
 
         # Room for an intraday trade: power after reserves and positions, energy within the reserve band.
-        lo, hi = self.soc_band(q)
-        p_lo, p_hi = _net_power_range(self.soc_mwh, lo, hi, DT_H, f)
+        p_lo, p_hi = _net_power_range(soc, d.lo[:, q], d.hi[:, q], DT_H, f)
         budget = (f.max_daily_discharge_mwh - d.discharged_mwh) / DT_H
-        up_room = np.maximum(np.minimum(np.minimum(f.power_mw - fcr_mw - pos_cap, p_hi), budget) - scheduled, 0.0)
-        down_room = np.maximum(scheduled - np.maximum(-(f.power_mw - fcr_mw - neg_cap), p_lo), 0.0)
         a = action
-        trade = np.where(a[:, 0] >= 0, a[:, 0] * up_room, a[:, 0] * down_room) if cfg.has("intraday") else 0.0 * da
-        trade = round_volume(trade, d.rules.wholesale_min_bid_mw, d.rules.wholesale_min_bid_mw)
+        if cfg.has("intraday"):
+            up_room = np.maximum(np.minimum(np.minimum(d.up_cap[:, q], p_hi), budget) - scheduled, 0.0)
+            down_room = np.maximum(scheduled - np.maximum(-d.down_cap[:, q], p_lo), 0.0)
+            trade = a[:, 0] * np.where(a[:, 0] >= 0, up_room, down_room)
+            trade = round_volume(trade, d.rules.wholesale_min_bid_mw, d.rules.wholesale_min_bid_mw)
+        else:
+            trade = np.zeros(self.n)
         schedule = scheduled + trade
 
-        # aFRR energy: awarded capacity must be offered; free power may be offered too.
-        if cfg.has("afrr_energy"):
-            free_pos = np.maximum(f.power_mw - fcr_mw - pos_cap - np.maximum(schedule, 0.0), 0.0)
-            free_neg = np.maximum(f.power_mw - fcr_mw - neg_cap - np.maximum(-schedule, 0.0), 0.0)
-            vol_pos = pos_cap + np.clip(a[:, 3], 0, 1) * free_pos
-            vol_neg = neg_cap + np.clip(a[:, 4], 0, 1) * free_neg
-            price_pos = da + cfg.energy_price_band_eur_mwh * a[:, 1]
-            price_neg = da + cfg.energy_price_band_eur_mwh * a[:, 2]
-            marg_pos, marg_neg = m.columns["afrr_energy_pos_price"][t], m.columns["afrr_energy_neg_price"][t]
-            act_pos = np.where(price_pos <= marg_pos, vol_pos, 0.0) * m.columns["afrr_activation_pos"][t]
-            act_neg = np.where(price_neg >= marg_neg, vol_neg, 0.0) * m.columns["afrr_activation_neg"][t]
+        # aFRR energy: awarded capacity must be offered; free power may be offered too (merit order, 4 s cycle).
+        if self._afrr:
+            marg_pos, marg_neg, share_pos, share_neg = (c[t] for c in self._afrr_cols)
+            pos_cap, neg_cap = d.pos_q[:, q], d.neg_q[:, q]
+            free_pos = np.maximum(d.up_cap[:, q] - np.maximum(schedule, 0.0), 0.0)
+            free_neg = np.maximum(d.down_cap[:, q] - np.maximum(-schedule, 0.0), 0.0)
+            band = cfg.energy_price_band_eur_mwh
+            act_pos = (pos_cap + np.clip(a[:, 3], 0, 1) * free_pos) * (da + band * a[:, 1] <= marg_pos) * share_pos
+            act_neg = (neg_cap + np.clip(a[:, 4], 0, 1) * free_neg) * (da + band * a[:, 2] >= marg_neg) * share_neg
         else:
             marg_pos = marg_neg = 0.0
             act_pos = act_neg = np.zeros(self.n)
-        fcr_power = fcr_mw * self._fcr_response[:, q] if self._fcr_response is not None else np.zeros(self.n)
-        reserve = act_pos - act_neg + fcr_power
+        reserve = act_pos - act_neg
+        if self._fcr_response is not None:
+            reserve = reserve + d.fcr_q[:, q] * self._fcr_response[:, q]
 
         # Physics: SoC within its hard limits, power within rating. Reserves first, then the schedule.
-        h_lo, h_hi = _net_power_range(self.soc_mwh, f.soc_min_mwh, f.soc_max_mwh, DT_H, f)
+        h_lo, h_hi = _net_power_range(soc, f.soc_min_mwh, f.soc_max_mwh, DT_H, f)
         h_lo, h_hi = np.maximum(h_lo, -f.power_mw), np.minimum(h_hi, f.power_mw)
-        served_reserve = np.clip(reserve, h_lo, h_hi)
-        served_schedule = np.clip(schedule, h_lo - served_reserve, h_hi - served_reserve)
+        served_reserve = np.minimum(np.maximum(reserve, h_lo), h_hi)
+        served_schedule = np.minimum(np.maximum(schedule, h_lo - served_reserve), h_hi - served_reserve)
         power = served_reserve + served_schedule
         undelivered = np.abs(reserve - served_reserve) * DT_H
-        # Undelivered activation is not paid: take it off the direction the net reserve ran in.
-        short_pos = np.where(reserve > 0, undelivered, 0.0)
-        short_neg = np.where(reserve < 0, undelivered, 0.0)
-        e_pos = np.maximum(act_pos * DT_H - short_pos, 0.0)
-        e_neg = np.maximum(act_neg * DT_H - short_neg, 0.0)
+        # Undelivered activation is not paid: it comes off the direction the net reserve ran in.
+        e_pos = np.maximum(act_pos * DT_H - np.where(reserve > 0, undelivered, 0.0), 0.0)
+        e_neg = np.maximum(act_neg * DT_H - np.where(reserve < 0, undelivered, 0.0), 0.0)
         deviation = (served_schedule - schedule) * DT_H
 
-        soc_before = self.soc_mwh
-        self.soc_mwh = soc_next(soc_before, power, DT_H, f.eta_charge, f.eta_discharge, f.aux_power_mw)
+        self.soc_mwh = soc_next(soc, power, DT_H, f.eta_charge, f.eta_discharge, f.aux_power_mw)
         charged, discharged = np.maximum(-power, 0.0) * DT_H, np.maximum(power, 0.0) * DT_H
         d.discharged_mwh = d.discharged_mwh + np.maximum(served_schedule, 0.0) * DT_H
 
-        cash = self._settle(t, q, b, trade, e_pos, e_neg, marg_pos, marg_neg, deviation, undelivered, discharged)
-        reward = np.sum(list(cash.values()), axis=0)
+        cash = np.empty((len(st.CASH_FLOWS), self.n))
+        cash[0:3] = d.capacity_cash[:, :, q]
+        cash[3] = e_pos * marg_pos
+        cash[4] = -e_neg * marg_neg
+        cash[5:9] = (d.positions[:, :, q] * d.prices[:, q]).T * DT_H
+        cash[9] = st.intraday_revenue(trade, self._id1[t], cfg.intraday_fee_eur_mwh, DT_H)
+        if self._rebap is not None:
+            cash[10] = st.imbalance_settlement(deviation, self._rebap[t])
+        else:
+            cash[10] = st.imbalance_settlement(deviation, da) - np.abs(deviation) * cfg.imbalance_markup_eur_mwh
+        cash[11] = st.non_delivery_penalty(undelivered, cfg.non_delivery_penalty_eur_mwh)
+        cash[12] = -discharged * f.degradation_cost_eur_mwh
         report = {"power_mw": power, "schedule_mw": schedule, "trade_mw": trade, "deviation_mwh": deviation,
                   "undelivered_mwh": undelivered, "afrr_pos_mwh": e_pos, "afrr_neg_mwh": e_neg,
-                  "reserve_mwh": served_reserve * DT_H, "charged_mwh": charged,
-                  "discharged_mwh": discharged, "aux_mwh": f.aux_power_mw * DT_H, "soc_before_mwh": soc_before,
-                  "soc_mwh": self.soc_mwh}
-        return reward, cash, report
-
-    def _settle(self, t, q, b, trade, e_pos, e_neg, marg_pos, marg_neg, deviation, undelivered, discharged):
-        d, cfg, f = self.day, self.config, self.fleet
-        pos = d.positions[:, :, q]
-        zero = np.zeros(self.n)
-        da = self._da[t]
-        if self._rebap is not None:
-            imbalance = st.imbalance_settlement(deviation, self._rebap[t])
-        else:
-            imbalance = st.imbalance_settlement(deviation, da) - np.abs(deviation) * cfg.imbalance_markup_eur_mwh
-        e_pos_rev, e_neg_rev = st.afrr_energy_revenue(e_pos, e_neg, marg_pos, marg_neg)
-        return {
-            "fcr": st.capacity_revenue(d.fcr_mw[:, b], self.col("fcr_price")[t], DT_H),
-            "afrr_cap_pos": st.capacity_revenue(d.afrr_pos_mw[:, b], d.afrr_pos_price[:, b], DT_H),
-            "afrr_cap_neg": st.capacity_revenue(d.afrr_neg_mw[:, b], d.afrr_neg_price[:, b], DT_H),
-            "afrr_energy_pos": e_pos_rev + zero,
-            "afrr_energy_neg": e_neg_rev + zero,
-            "day_ahead": st.energy_revenue(pos[:, 0], da, DT_H),
-            "ida1": st.energy_revenue(pos[:, 1], self.col("ida1_price")[t], DT_H) if pos[:, 1].any() else zero,
-            "ida2": st.energy_revenue(pos[:, 2], self.col("ida2_price")[t], DT_H) if pos[:, 2].any() else zero,
-            "ida3": st.energy_revenue(pos[:, 3], self.col("ida3_price")[t], DT_H) if pos[:, 3].any() else zero,
-            "intraday": st.intraday_revenue(trade, self.col("id1_price")[t], cfg.intraday_fee_eur_mwh, DT_H) + zero,
-            "imbalance": imbalance,
-            "penalty": st.non_delivery_penalty(undelivered, cfg.non_delivery_penalty_eur_mwh),
-            "degradation": -discharged * f.degradation_cost_eur_mwh,
-        }
+                  "reserve_mwh": served_reserve * DT_H, "charged_mwh": charged, "discharged_mwh": discharged,
+                  "aux_mwh": self._aux_mwh, "soc_before_mwh": soc, "soc_mwh": self.soc_mwh}
+        return cash, report
 
 
 def _net_power_range(

@@ -1,0 +1,158 @@
+"""Walks a Simulator through the stages of consecutive delivery days, hands each stage to the agent or a
+delegate, and accumulates cash flows between agent decisions. Shared by the single and the vector env."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from bessgym.assets.degradation import CycleAgeing, soh_loss
+from bessgym.envs.core import ACTION_WIDTH, Simulator
+from bessgym.envs.delegates import Delegate, NoOp
+from bessgym.envs.observation import observe
+from bessgym.market.products import IDA3_FIRST_HOUR, Stage
+from bessgym.market.settlement import CASH_FLOWS
+
+STAGE_BY_NAME = {s.name.lower(): s for s in Stage}
+
+
+def parse_stages(names: tuple[str, ...] | list[str] | None) -> frozenset[Stage]:
+    """Stage names ('capacity', 'day_ahead', 'ida1'..'ida3', 'intraday_auctions', 'delivery') -> stages."""
+    if names is None:
+        return frozenset(Stage)
+    out: set[Stage] = set()
+    for name in names:
+        if name == "intraday_auctions":
+            out |= {Stage.IDA1, Stage.IDA2, Stage.IDA3}
+        elif name in STAGE_BY_NAME:
+            out.add(STAGE_BY_NAME[name])
+        else:
+            raise ValueError(f"unknown stage {name!r}; choose from {sorted(STAGE_BY_NAME)} or 'intraday_auctions'")
+    if not out:
+        raise ValueError("agent_stages is empty: the agent must decide at least one stage")
+    return frozenset(out)
+
+
+class Runner:
+    """Episode state of N assets: position in the timeline, pending cash, SoC trace for ageing."""
+
+    def __init__(self, sim: Simulator, agent_stages: frozenset[Stage], delegates: Mapping[Stage, Delegate],
+                 horizon_qh: int, *, track_soh: bool, ageing: CycleAgeing = CycleAgeing()) -> None:
+        self.sim, self.agent_stages, self.horizon_qh = sim, agent_stages, horizon_qh
+        self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
+        self.width = max(ACTION_WIDTH[s] for s in agent_stages)
+        self.track_soh, self.ageing = track_soh, ageing
+        self.done = True
+
+    # --------------------------------------------------------------------------------- lifecycle
+
+    def reset(self, first_day: int, n_days: int, rng: np.random.Generator) -> None:
+        sim = self.sim
+        sim.soc_mwh = sim.fleet.soc_initial_mwh.copy()
+        self.rng, self.first_day, self.last_day = rng, first_day, first_day + n_days - 1
+        self.soh = np.ones(sim.n)
+        self.done = False
+        self._zero_pending()
+        self._open_day(first_day)
+        self._advance()
+        if self.done:
+            raise ValueError(f"no stage of {sorted(s.name.lower() for s in self.agent_stages)} occurs in the "
+                             f"episode starting {sim.market.dates[first_day]} (e.g. intraday auctions before "
+                             "13 Jun 2024, or products switched off in MarketConfig)")
+
+    def _open_day(self, day: int) -> None:
+        self.sim.start_day(day, self.rng)
+        self.position = 0
+        self.capacity_cleared = False
+        self.da_cleared = False
+        self.soc_trace = [self.sim.soc_mwh.copy()] if self.track_soh else []
+
+    def _zero_pending(self) -> None:
+        self.pending = np.zeros((len(CASH_FLOWS), self.sim.n))
+        self.report: dict[str, np.ndarray] = {}
+        self.clipped_mw = np.zeros(self.sim.n)
+
+    @property
+    def current(self) -> tuple[Stage, int]:
+        return self.sim.day.timeline[self.position]
+
+    def next_delivery_q(self) -> int:
+        """Quarter-hour of the next delivery step (where an intra-day decision takes effect)."""
+        for stage, q in self.sim.day.timeline[self.position:]:
+            if stage == Stage.DELIVERY:
+                return q
+        return self.sim.day.n_qh
+
+    # ------------------------------------------------------------------------------------- steps
+
+    def step(self, action: np.ndarray) -> None:
+        """Apply the agent's (N, width) action at the current stage, then run delegates to the next decision."""
+        self._zero_pending()
+        stage, q = self.current
+        self._apply(stage, q, action[:, : ACTION_WIDTH[stage]])
+        self.position += 1
+        self._advance()
+
+    def _advance(self) -> None:
+        while True:
+            if self.position >= len(self.sim.day.timeline):
+                self._close_day()
+                if self.sim.day_number >= self.last_day:
+                    self.done = True
+                    return
+                self._open_day(self.sim.day_number + 1)
+            stage, q = self.current
+            if stage in self.agent_stages:
+                return
+            self._apply(stage, q, self.delegates[stage].act(self.sim, stage, q))
+            self.position += 1
+
+    def _apply(self, stage: Stage, q: int, action: np.ndarray) -> None:
+        sim = self.sim
+        if stage == Stage.DELIVERY:
+            cash, self.report = sim.deliver(q, action)
+            self.pending += cash
+            if self.track_soh:
+                self.soc_trace.append(sim.soc_mwh.copy())
+            return
+        if stage == Stage.CAPACITY:
+            sim.apply_capacity(action)  # feasible by construction: volumes are shares of what is left
+            self.capacity_cleared = True
+            return
+        q_from = self.next_delivery_q() if stage == Stage.IDA3 else 0
+        self.clipped_mw += sim.apply_auction(stage, action, q_from=q_from)["clipped_mw"]
+        if stage == Stage.DAY_AHEAD:
+            self.da_cleared = True
+
+    def _close_day(self) -> None:
+        if self.track_soh and len(self.soc_trace) > 2:
+            trace = np.stack(self.soc_trace, axis=1) / self.sim.fleet.energy_mwh[:, None]
+            self.soh -= np.array([soh_loss(trace[i], self.ageing) for i in range(self.sim.n)])  # once a day
+
+    # ------------------------------------------------------------------------------------ output
+
+    def observation(self) -> np.ndarray:
+        stage, q = self.current if not self.done else (Stage.DELIVERY, self.sim.day.n_qh - 1)
+        q = self.next_delivery_q() if stage == Stage.IDA3 else q
+        return observe(self.sim, stage, q, self.horizon_qh, capacity_cleared=self.capacity_cleared,
+                       da_cleared=self.da_cleared)
+
+    def action_mask(self) -> np.ndarray:
+        """Which entries of the action count in the current stage (the rest is ignored)."""
+        mask = np.zeros(self.width, dtype=bool)
+        if self.done:
+            return mask
+        stage, _ = self.current
+        n = ACTION_WIDTH[stage]
+        if stage in (Stage.DAY_AHEAD, Stage.IDA1, Stage.IDA2, Stage.IDA3):
+            n = self.sim.day.n_qh
+        mask[:n] = True
+        if stage == Stage.IDA3:
+            d = self.sim.day
+            mask[:n] = self.sim.market.local_hour[d.start:d.start + n] >= IDA3_FIRST_HOUR
+            mask[: self.next_delivery_q()] = False
+        return mask
+
+    def reward(self) -> np.ndarray:
+        return self.pending.sum(axis=0)

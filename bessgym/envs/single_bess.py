@@ -1,0 +1,228 @@
+"""One battery in the sequential German markets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+
+from bessgym.assets.battery import BatterySpec, Fleet
+from bessgym.assets.degradation import CycleAgeing
+from bessgym.envs.core import MarketArrays, MarketConfig, Simulator
+from bessgym.envs.delegates import Delegate, SpreadTrader
+from bessgym.envs.episode import STAGE_BY_NAME, Runner, parse_stages
+from bessgym.envs.forecast import Forecaster, make_forecaster
+from bessgym.envs.observation import OBS_LIMIT, observation_size
+from bessgym.market.products import STAGE_NAMES, Stage
+from bessgym.market.settlement import CASH_FLOWS
+
+
+def load_market(market: pd.DataFrame | str | os.PathLike[str] | None) -> MarketArrays:
+    """A contract table, a path to one, or None for the built-in synthetic 2024 market, as arrays."""
+    if market is None:
+        return synthetic_default_arrays()
+    if isinstance(market, str | os.PathLike):
+        from bessgym.data import read_table
+
+        return MarketArrays.from_frame(read_table(market), source=str(market))
+    if isinstance(market, pd.DataFrame):
+        return MarketArrays.from_frame(market)
+    raise TypeError(f"market must be a DataFrame, a file path or None, got {type(market).__name__}")
+
+
+_DEFAULT: dict[str, MarketArrays] = {}
+
+
+def synthetic_default_arrays() -> MarketArrays:
+    """The synthetic 2024 market (seed 0), generated once per process."""
+    if "arrays" not in _DEFAULT:
+        from bessgym.data import synthetic
+
+        _DEFAULT["arrays"] = MarketArrays.from_frame(synthetic.generate("2024-01-01", "2025-01-01", seed=0),
+                                                     source="synthetic 2024")
+    return _DEFAULT["arrays"]
+
+
+class SingleBESSEnv(gym.Env):
+    """A battery bidding into FCR, aFRR, day-ahead, intraday auctions and intraday continuous, day by day.
+
+    ## Description
+
+    Each Berlin delivery day is a sequence of decision stages in gate order: ``capacity`` (FCR and aFRR
+    capacity for the six 4 h blocks), ``day_ahead`` (a position per quarter-hour), ``ida1`` and ``ida2``
+    (intraday auctions, from 13 Jun 2024), then one ``delivery`` step per quarter-hour (92, 96 or 100), with
+    ``ida3`` inserted at its gate (10:00, for 12:00-24:00). Stages the agent does not decide go to a delegate
+    policy (default: a rule-based day-ahead spread trader; no offers elsewhere). Physics is always enforced:
+    any action in the box is mapped onto a feasible decision, and the clipping is reported in ``info``.
+
+    ## Action Space
+
+    ``Box(-1, 1, (W,), float32)`` with W the widest stage the agent decides; ``info["action_mask"]`` says
+    which entries count in the coming stage.
+
+    | stage | entries | meaning |
+    |---|---|---|
+    | capacity | 0-5 | FCR volume per block, share of ``fcr_max_share`` x power (<= 0: no offer) |
+    | capacity | 6-11, 12-17 | aFRR POS, NEG volume per block, share of the power FCR leaves (<= 0: none) |
+    | capacity | 18-23, 24-29 | aFRR POS, NEG capacity price: forecast x (1 + 0.5 a) [EUR/MW/h], pay-as-bid |
+    | day_ahead | 0..n_qh-1 | position per quarter-hour, share of free power: + sell (discharge), - buy |
+    | ida1-3 | 0..n_qh-1 | change of position per quarter-hour, as for day_ahead (ida3: 12:00-24:00) |
+    | delivery | 0 | intraday continuous trade for this quarter-hour, share of the feasible room |
+    | delivery | 1, 2 | aFRR energy POS, NEG offer price: DA price + 250 a [EUR/MWh] |
+    | delivery | 3, 4 | extra aFRR energy POS, NEG volume without capacity award, share of free power |
+
+    Volumes are rounded to the product's increment (1 MW reserves, 0.1 MW energy). Day-ahead is hourly before
+    1 Oct 2025: the four quarter-hours of an hour are averaged.
+
+    ## Observation Space
+
+    ``Box(-1000, 1000, (35 + 3H,), float32)``, H = ``horizon_qh`` (default 96): stage one-hot, SoC, cycles
+    used, time features, current reserves, the next H quarter-hours of committed position, DA price (forecast
+    before its gate, realised after) and ID1 forecast, and the day's reserve prices (see
+    :mod:`bessgym.envs.observation`).
+
+    ## Rewards
+
+    The cash flow of the step in EUR times ``reward_scale``: capacity payments, aFRR energy, day-ahead,
+    intraday auction and continuous revenues, imbalance settlement of every deviation at reBAP, non-delivery
+    penalties, and degradation cost. Money flows at delivery, so capacity and auction decisions are paid in
+    the delivery steps that follow. ``info["cash_flow_eur"]`` holds the breakdown, which sums to the reward.
+
+    ## Episode End
+
+    The episode is truncated after ``episode_days`` delivery days (running out of data is truncation, never
+    termination); there is no terminal state. SoC rolls over from day to day.
+
+    ## Arguments
+
+    - ``market``: contract DataFrame, path, or None for the built-in synthetic 2024 market.
+    - ``battery``: :class:`~bessgym.assets.BatterySpec` (default 10 MW / 20 MWh, 95 %/95 %, SoC 10-90 %).
+    - ``market_config``: :class:`~bessgym.envs.core.MarketConfig` (products, fees, holding times, penalties).
+    - ``episode_days`` (1), ``start_day`` (None: random whole day, from ``reset(seed=...)``).
+    - ``agent_stages``: names of the stages the agent decides (default all); ``delegates``: stage name ->
+      delegate for the others.
+    - ``forecast``: ``"perfect"``, ``"noisy"`` (``forecast_sigma`` = 10 %) or a forecaster object.
+    - ``horizon_qh`` (96), ``reward_scale`` (1.0), ``track_soh`` (True: rainflow state of health in info).
+
+    ## Registered variants
+
+    - ``bessgym/SingleBESS-v0``: the agent decides every stage.
+    - ``bessgym/SingleBESSIntraday-v0``: the agent decides only delivery steps (5 actions); day-ahead goes to
+      the spread trader, capacity to no offer.
+    - ``bessgym/SingleBESSCapacity-v0``: the agent decides only the capacity stage (one step per day).
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        market: pd.DataFrame | str | None = None,
+        battery: BatterySpec = BatterySpec(),
+        market_config: MarketConfig = MarketConfig(),
+        *,
+        episode_days: int = 1,
+        start_day: dt.date | str | None = None,
+        agent_stages: tuple[str, ...] | None = None,
+        delegates: Mapping[str, Delegate] | None = None,
+        forecast: str | Forecaster = "perfect",
+        forecast_sigma: float = 0.10,
+        horizon_qh: int = 96,
+        reward_scale: float = 1.0,
+        track_soh: bool = True,
+        ageing: CycleAgeing = CycleAgeing(),
+    ) -> None:
+        arrays = load_market(market)
+        arrays.require(market_config, user=type(self).__name__)
+        if episode_days < 1 or episode_days > len(arrays.dates):
+            raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, got {episode_days}")
+        if horizon_qh < 1:
+            raise ValueError(f"horizon_qh must be >= 1, got {horizon_qh}")
+        self._start = None if start_day is None else _day_position(arrays, start_day, episode_days)
+        self.episode_days, self.reward_scale = episode_days, float(reward_scale)
+        sim = Simulator(arrays, Fleet.of([battery]), market_config, make_forecaster(forecast, forecast_sigma))
+        delegate_map = {Stage.DAY_AHEAD: SpreadTrader()}
+        for name, delegate in (delegates or {}).items():
+            delegate_map[STAGE_BY_NAME[name]] = delegate
+        self._runner = Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, track_soh=track_soh,
+                              ageing=ageing)
+        self.battery, self.market_config = battery, market_config
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
+        size = observation_size(horizon_qh)
+        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
+
+    @property
+    def simulator(self) -> Simulator:
+        return self._runner.sim
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        n_days = len(self._runner.sim.market.dates)
+        if options and "start_day" in options:
+            first = _day_position(self._runner.sim.market, options["start_day"], self.episode_days)
+        elif self._start is not None:
+            first = self._start
+        else:
+            first = int(self.np_random.integers(0, n_days - self.episode_days + 1))
+        self._runner.reset(first, self.episode_days, self.np_random)
+        return self._runner.observation()[0], self._info()
+
+    def step(self, action):
+        if self._runner.done:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        _check_action(action, self._runner)
+        self._runner.step(action[None, :])
+        reward = float(self._runner.reward()[0]) * self.reward_scale
+        done = self._runner.done
+        return self._runner.observation()[0], reward, False, done, self._info()
+
+    def _info(self) -> dict[str, Any]:
+        r = self._runner
+        stage, q = (r.current if not r.done else (Stage.DELIVERY, -1))
+        info = {
+            "stage": STAGE_NAMES[stage] if not r.done else "done",
+            "action_mask": r.action_mask(),
+            "cash_flow_eur": dict(zip(CASH_FLOWS, r.pending[:, 0].tolist(), strict=True)),
+            "soc_mwh": float(r.sim.soc_mwh[0]),
+            "delivery_date": r.sim.market.dates[r.sim.day_number].isoformat(),
+            "quarter_hour": q,
+            "clipped_mw": float(r.clipped_mw[0]),
+            "soh": float(r.soh[0]),
+        }
+        if r.report:
+            info["physics"] = {k: float(v[0]) for k, v in r.report.items()}
+        return info
+
+
+def _day_position(arrays: MarketArrays, day: dt.date | str, episode_days: int) -> int:
+    target = pd.Timestamp(day).date()
+    if target not in arrays.dates:
+        raise ValueError(f"start_day {target} is not a complete delivery day of the market "
+                         f"({arrays.dates[0]} .. {arrays.dates[-1]})")
+    pos = arrays.dates.index(target)
+    if pos + episode_days > len(arrays.dates):
+        raise ValueError(f"start_day {target} leaves fewer than episode_days={episode_days} days of data")
+    return pos
+
+
+def _check_action(action: np.ndarray, runner: Runner) -> None:
+    """Reject NaN/inf and out-of-space actions with the offending entry and stage named."""
+    stage = STAGE_NAMES[runner.current[0]]
+    if action.shape != (runner.width,):
+        raise ValueError(f"action has shape {action.shape}, expected ({runner.width},) (stage {stage})")
+    bad = ~np.isfinite(action)
+    if bad.any():
+        raise ValueError(f"action[{int(np.argmax(bad))}] is {action[bad][0]} (stage {stage}): actions must be finite")
+    out = np.abs(action) > 1.0 + 1e-6
+    if out.any():
+        i = int(np.argmax(out))
+        raise ValueError(f"action[{i}] = {action[i]:g} is outside [-1, 1] (stage {stage})")

@@ -1,0 +1,125 @@
+"""A native batched vector env: N batteries stepped as one set of arrays by the same simulation core.
+
+All sub-envs run in lock-step through the same delivery days (same start day, same stages), so one step
+is one call of the core for all N; they differ by battery, forecast noise, actions and FCR activation.
+Episodes end together and are reset in the same step (``AutoresetMode.SAME_STEP``): the returned
+observation is the new episode's, the last one is in ``infos["final_obs"]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from bessgym.assets.battery import BatterySpec, Fleet
+from bessgym.envs.core import MarketConfig, Simulator
+from bessgym.envs.delegates import Delegate, SpreadTrader
+from bessgym.envs.episode import STAGE_BY_NAME, Runner, parse_stages
+from bessgym.envs.forecast import Forecaster, make_forecaster
+from bessgym.envs.observation import OBS_LIMIT, observation_size
+from bessgym.envs.single_bess import _day_position, load_market
+from bessgym.market.products import STAGE_NAMES, Stage
+from bessgym.market.settlement import CASH_FLOWS
+
+
+class BESSVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` batteries in the markets of :class:`~bessgym.envs.SingleBESSEnv`, batched.
+
+    Takes the arguments of ``SingleBESSEnv`` (``battery`` may be one spec or one per sub-env), plus
+    ``num_envs``. ``track_soh`` is off by default (rainflow runs per asset at day end). Rewards, SoC and the
+    cash-flow breakdown are arrays over sub-envs; the stage and the action mask are shared (lock-step).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 16,
+        market: pd.DataFrame | str | None = None,
+        battery: BatterySpec | Sequence[BatterySpec] = BatterySpec(),
+        market_config: MarketConfig = MarketConfig(),
+        *,
+        episode_days: int = 1,
+        start_day: dt.date | str | None = None,
+        agent_stages: tuple[str, ...] | None = None,
+        delegates: Mapping[str, Delegate] | None = None,
+        forecast: str | Forecaster = "perfect",
+        forecast_sigma: float = 0.10,
+        horizon_qh: int = 96,
+        reward_scale: float = 1.0,
+        track_soh: bool = False,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        specs = [battery] * num_envs if isinstance(battery, BatterySpec) else list(battery)
+        if len(specs) != num_envs:
+            raise ValueError(f"got {len(specs)} battery specs for num_envs={num_envs}")
+        arrays = load_market(market)
+        arrays.require(market_config, user=type(self).__name__)
+        if not 1 <= episode_days <= len(arrays.dates):
+            raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, got {episode_days}")
+        self.num_envs, self.episode_days, self.reward_scale = num_envs, episode_days, float(reward_scale)
+        self._start = None if start_day is None else _day_position(arrays, start_day, episode_days)
+        sim = Simulator(arrays, Fleet.of(specs), market_config, make_forecaster(forecast, forecast_sigma))
+        delegate_map = {Stage.DAY_AHEAD: SpreadTrader()}
+        for name, delegate in (delegates or {}).items():
+            delegate_map[STAGE_BY_NAME[name]] = delegate
+        self._runner = Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, track_soh=track_soh)
+        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
+        self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (observation_size(horizon_qh),),
+                                                       np.float32)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._false = np.zeros(num_envs, dtype=bool)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._begin(options)
+        return self._runner.observation(), self._infos()
+
+    def _begin(self, options: dict[str, Any] | None = None) -> None:
+        n_days = len(self._runner.sim.market.dates)
+        if options and "start_day" in options:
+            first = _day_position(self._runner.sim.market, options["start_day"], self.episode_days)
+        elif self._start is not None:
+            first = self._start
+        else:
+            first = int(self.np_random.integers(0, n_days - self.episode_days + 1))
+        self._runner.reset(first, self.episode_days, self.np_random)
+
+    def step(self, actions):
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.shape != self.action_space.shape:
+            raise ValueError(f"actions have shape {actions.shape}, expected {self.action_space.shape}")
+        if not np.isfinite(actions).all() or np.abs(actions).max() > 1.0 + 1e-6:
+            bad = np.argwhere(~np.isfinite(actions) | (np.abs(actions) > 1.0 + 1e-6))[0]
+            raise ValueError(f"actions[{bad[0]}, {bad[1]}] = {actions[tuple(bad)]} is not a finite value in [-1, 1] "
+                             f"(stage {STAGE_NAMES[self._runner.current[0]]})")
+        r = self._runner
+        r.step(actions)
+        rewards = r.reward() * self.reward_scale
+        infos = self._infos()
+        truncated = np.full(self.num_envs, r.done)
+        if r.done:
+            infos["final_obs"] = r.observation()
+            infos["_final_obs"] = np.ones(self.num_envs, dtype=bool)
+            infos["final_info"] = self._infos()
+            self._begin()
+        return r.observation(), rewards, self._false.copy(), truncated, infos
+
+    def _infos(self) -> dict[str, Any]:
+        r = self._runner
+        return {
+            "stage": STAGE_NAMES[r.current[0]] if not r.done else "done",
+            "action_mask": r.action_mask(),
+            "cash_flow_eur": dict(zip(CASH_FLOWS, r.pending, strict=True)),
+            "soc_mwh": r.sim.soc_mwh,
+            "clipped_mw": r.clipped_mw,
+        }
