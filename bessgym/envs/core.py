@@ -252,8 +252,16 @@ class Simulator:
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
         up, down = reserve_energy(d.fcr_q, d.pos_q, d.neg_q, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
                                   f.eta_discharge[:, None])
-        d.lo = f.soc_min_mwh[:, None] + up
-        d.hi = np.maximum(f.soc_max_mwh[:, None] - down, d.lo)
+        lo = f.soc_min_mwh[:, None] + up
+        hi = np.maximum(f.soc_max_mwh[:, None] - down, lo)
+        # Backward pass: the end-of-step band of q must leave the band of q+1 reachable with the power that
+        # is free for energy markets (a block with larger reserves needs its headroom in time).
+        charge_in = (d.down_cap * f.eta_charge[:, None] - f.aux_power_mw[:, None]) * DT_H
+        discharge_out = (d.up_cap / f.eta_discharge[:, None] + f.aux_power_mw[:, None]) * DT_H
+        for q in range(d.n_qh - 2, -1, -1):  # once per capacity decision, vectorised over assets
+            lo[:, q] = np.maximum(lo[:, q], lo[:, q + 1] - charge_in[:, q + 1])
+            hi[:, q] = np.minimum(hi[:, q], hi[:, q + 1] + discharge_out[:, q + 1])
+        d.lo, d.hi = lo, np.maximum(hi, lo)
         fcr_price = self.col("fcr_price")[d.start:d.start + d.n_qh]
         d.capacity_cash = np.stack([d.fcr_q * fcr_price, d.pos_q * d.afrr_pos_price[:, b],
                                     d.neg_q * d.afrr_neg_price[:, b]]) * DT_H
@@ -323,19 +331,19 @@ class Simulator:
             open_q &= self.market.local_hour[d.start:d.start + d.n_qh] >= IDA3_FIRST_HOUR
         before = d.committed_mw
         wanted = before + np.where(open_q, np.where(a >= 0, a * d.up_cap, a * d.down_cap), 0.0)
-        feasible = self._feasible_plan(wanted, q_from, mtu)
-        step = d.rules.wholesale_min_bid_mw
-        delta = np.where(open_q, round_volume(feasible - before, step, step), 0.0)
+        feasible = self._feasible_plan(wanted, q_from, mtu, step_mw=d.rules.wholesale_min_bid_mw)
+        delta = np.where(open_q, feasible - before, 0.0)
         d.positions[:, k] += delta
         d.committed_mw = before + delta
         clipped = np.abs(wanted - before - delta).sum(axis=1)  # requested minus booked, MW over quarter-hours
         return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
 
-    def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int) -> np.ndarray:
+    def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int, step_mw: float) -> np.ndarray:
         """Clip a wanted net schedule so that SoC, reserve headroom, power and the cycle limit hold.
 
         Simulated forward from the current SoC (no activations assumed), one market time unit at a time;
-        quarter-hours before ``q_from`` keep the committed schedule. Returns the feasible schedule (N, n_qh).
+        quarter-hours before ``q_from`` keep the committed schedule. Each power is rounded towards zero onto
+        the ``step_mw`` grid inside the loop, so the result is both feasible and tradable. Returns (N, n_qh).
         """
         d, f = self.day, self.fleet
         out = d.committed_mw.copy()
@@ -346,7 +354,8 @@ class Simulator:
         # Power rooms of an MTU are the tightest of its quarter-hours; reserve bands are constant within it.
         up = d.up_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.up_cap[:, first:]
         down = d.down_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.down_cap[:, first:]
-        lo, hi = d.lo[:, first::mtu], d.hi[:, first::mtu]
+        lo = d.lo[:, first:].reshape(self.n, -1, mtu).max(axis=2)  # tightest band within each MTU
+        hi = d.hi[:, first:].reshape(self.n, -1, mtu).min(axis=2)
         target = wanted[:, first::mtu]
         for j in range(target.shape[1]):  # <= 100 steps per auction, vectorised over assets
             q0 = first + j * mtu
@@ -354,9 +363,12 @@ class Simulator:
                 p = out[:, q0]
             else:
                 p_lo, p_hi = _net_power_range(soc, lo[:, j], hi[:, j], dur, f)
-                p_hi = np.minimum(np.minimum(p_hi, up[:, j]), budget / dur)
+                p_hi = np.minimum(np.minimum(p_hi, up[:, j]), np.maximum(budget, 0.0) / dur)
                 p_lo = np.maximum(p_lo, -down[:, j])
-                p = np.minimum(np.maximum(target[:, j], np.minimum(p_lo, 0.0)), np.maximum(p_hi, 0.0))
+                # Outside the band (p_lo > p_hi) the plan moves towards it as fast as free power allows.
+                p = np.where(p_lo <= p_hi, np.minimum(np.maximum(target[:, j], p_lo), p_hi),
+                             np.where(p_hi < 0, -down[:, j], np.minimum(up[:, j], np.maximum(p_lo, 0.0))))
+                p = np.trunc(p / step_mw + np.sign(p) * 1e-9) * step_mw
                 out[:, q0:q0 + mtu] = p[:, None]
             soc = soc_next(soc, p, dur, f.eta_charge, f.eta_discharge, f.aux_power_mw)
             budget = budget - np.maximum(p, 0.0) * dur
@@ -372,14 +384,19 @@ class Simulator:
         soc = self.soc_mwh
         scheduled = d.committed_mw[:, q]
 
-        # Room for an intraday trade: power after reserves and positions, energy within the reserve band.
+        # Intraday trade range: power after reserves, SoC within the reserve band, the cycle budget. When the
+        # schedule itself leaves the band (e.g. after activations), the range excludes 0: the trade is forced
+        # towards the band, as an operator restores headroom on the intraday market.
         p_lo, p_hi = _net_power_range(soc, d.lo[:, q], d.hi[:, q], DT_H, f)
         budget = (f.max_daily_discharge_mwh - d.discharged_mwh) / DT_H
+        up_cap, down_cap = d.up_cap[:, q], d.down_cap[:, q]
+        t_lo = np.maximum(-down_cap, p_lo) - scheduled
+        t_hi = np.minimum(np.minimum(up_cap, p_hi), np.maximum(budget, p_lo)) - scheduled
         a = action
         if cfg.has("intraday"):
-            up_room = np.maximum(np.minimum(np.minimum(d.up_cap[:, q], p_hi), budget) - scheduled, 0.0)
-            down_room = np.maximum(scheduled - np.maximum(-d.down_cap[:, q], p_lo), 0.0)
-            trade = a[:, 0] * np.where(a[:, 0] >= 0, up_room, down_room)
+            wanted = a[:, 0] * np.where(a[:, 0] >= 0, np.maximum(t_hi, 0.0), np.maximum(-t_lo, 0.0))
+            trade = np.where(t_lo <= t_hi, np.minimum(np.maximum(wanted, t_lo), t_hi),
+                             np.where(p_hi < -down_cap, -down_cap, up_cap) - scheduled)
             trade = round_volume(trade, d.rules.wholesale_min_bid_mw, d.rules.wholesale_min_bid_mw)
         else:
             trade = np.zeros(self.n)

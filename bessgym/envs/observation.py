@@ -10,7 +10,7 @@
 | positions | H | committed net position of the next H quarter-hours / power (0 past the day) | - |
 | day-ahead | H | DA price of the next H quarter-hours: realised after its gate, forecast before | 1/100 EUR/MWh |
 | intraday | H | ID1 forecast of the next H quarter-hours | 1/100 EUR/MWh |
-| reserve prices | 18 | FCR, aFRR POS, aFRR NEG capacity price of the day's 6 blocks: forecast before the auction | 1/20 EUR/MW/h |
+| reserve prices | 18 | FCR, aFRR POS, NEG capacity price of the 6 blocks, forecast before the auction | 1/20 EUR/MW/h |
 
 The window of the next H quarter-hours starts at the day's first quarter-hour before delivery and at the
 current quarter-hour during delivery; it reaches into the next day's forecasts.

@@ -10,7 +10,7 @@ _VECTOR = "bessgym.envs.vector:BESSVectorEnv"
 VARIANTS: dict[str, dict] = {
     "bessgym/SingleBESS-v0": {},
     "bessgym/SingleBESSIntraday-v0": {"agent_stages": ("delivery",)},
-    "bessgym/SingleBESSCapacity-v0": {"agent_stages": ("capacity",)},
+    "bessgym/SingleBESSCapacity-v0": {"agent_stages": ("capacity",), "episode_days": 7},
 }
 
 

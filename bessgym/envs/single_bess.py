@@ -114,7 +114,8 @@ class SingleBESSEnv(gym.Env):
     - ``bessgym/SingleBESS-v0``: the agent decides every stage.
     - ``bessgym/SingleBESSIntraday-v0``: the agent decides only delivery steps (5 actions); day-ahead goes to
       the spread trader, capacity to no offer.
-    - ``bessgym/SingleBESSCapacity-v0``: the agent decides only the capacity stage (one step per day).
+    - ``bessgym/SingleBESSCapacity-v0``: the agent decides only the capacity stage (one step per day, episodes
+      of 7 days).
 
     ## Version History
 
