@@ -205,3 +205,21 @@ def test_stable_baselines3_ppo_runs_2000_steps(june):
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(action)
+
+
+def test_wrappers_record_revenue_and_dispatch(june):
+    from bessgym.envs.wrappers import EpisodeRevenue, RecordDispatch
+
+    env = RecordDispatch(EpisodeRevenue(SingleBESSEnv(june, agent_stages=("delivery",), track_soh=False)))
+    env.reset(seed=0)
+    total, done = 0.0, False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(np.full(5, 0.3, dtype=np.float32))
+        total += reward
+        done = terminated or truncated
+    assert info["episode_revenue_eur"] == pytest.approx(total)
+    frame = env.frame()
+    assert len(frame) == 96 and (frame["stage"] == "delivery").all()
+    assert frame["quarter_hour"].tolist() == list(range(96))
+    cash = frame[[c for c in frame if c.startswith("cash_")]].sum(axis=1)
+    assert np.allclose(cash, frame["reward"])

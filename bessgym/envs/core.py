@@ -179,6 +179,7 @@ class DayState:
     lo: np.ndarray = field(default=None)  # SoC band keeping reserve headroom [MWh]
     hi: np.ndarray = field(default=None)
     capacity_cash: np.ndarray = field(default=None)  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment [EUR]
+    version: int = 0  # bumped whenever commitments change (observation caches key on it)
 
 
 class Simulator:
@@ -265,6 +266,7 @@ class Simulator:
         fcr_price = self.col("fcr_price")[d.start:d.start + d.n_qh]
         d.capacity_cash = np.stack([d.fcr_q * fcr_price, d.pos_q * d.afrr_pos_price[:, b],
                                     d.neg_q * d.afrr_neg_price[:, b]]) * DT_H
+        d.version += 1
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:
         """Mean FCR response per quarter-hour in [-1, 1] (+ = discharge) from an OU frequency deviation."""
@@ -331,12 +333,35 @@ class Simulator:
             open_q &= self.market.local_hour[d.start:d.start + d.n_qh] >= IDA3_FIRST_HOUR
         before = d.committed_mw
         wanted = before + np.where(open_q, np.where(a >= 0, a * d.up_cap, a * d.down_cap), 0.0)
-        feasible = self._feasible_plan(wanted, q_from, mtu, step_mw=d.rules.wholesale_min_bid_mw)
+        step_mw = d.rules.wholesale_min_bid_mw
+        if self._is_feasible(wanted, q_from, step_mw):  # e.g. an unchanged or delegated schedule
+            feasible = wanted
+        else:
+            feasible = self._feasible_plan(wanted, q_from, mtu, step_mw)
         delta = np.where(open_q, feasible - before, 0.0)
         d.positions[:, k] += delta
         d.committed_mw = before + delta
+        d.version += 1
         clipped = np.abs(wanted - before - delta).sum(axis=1)  # requested minus booked, MW over quarter-hours
         return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
+
+    def _is_feasible(self, schedule: np.ndarray, q_from: int, step_mw: float) -> bool:
+        """Whether a schedule already meets every constraint of :meth:`_feasible_plan` for all assets.
+
+        Checked at once with cumulative sums, so the sequential plan only runs when something must change.
+        """
+        d, f = self.day, self.fleet
+        p = schedule[:, q_from:]
+        if not np.allclose(p, np.round(p / step_mw) * step_mw, atol=1e-9):
+            return False
+        if (p > d.up_cap[:, q_from:] + 1e-9).any() or (p < -d.down_cap[:, q_from:] - 1e-9).any():
+            return False
+        flow = np.where(p > 0, -p / f.eta_discharge[:, None], -p * f.eta_charge[:, None]) - f.aux_power_mw[:, None]
+        soc = self.soc_mwh[:, None] + np.cumsum(flow, axis=1) * DT_H
+        discharged = np.cumsum(np.maximum(p, 0.0), axis=1) * DT_H
+        budget = (f.max_daily_discharge_mwh - d.discharged_mwh)[:, None]
+        return bool((soc >= d.lo[:, q_from:] - 1e-9).all() and (soc <= d.hi[:, q_from:] + 1e-9).all()
+                    and (discharged <= budget + 1e-9).all())
 
     def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int, step_mw: float) -> np.ndarray:
         """Clip a wanted net schedule so that SoC, reserve headroom, power and the cycle limit hold.
@@ -366,8 +391,11 @@ class Simulator:
                 p_hi = np.minimum(np.minimum(p_hi, up[:, j]), np.maximum(budget, 0.0) / dur)
                 p_lo = np.maximum(p_lo, -down[:, j])
                 # Outside the band (p_lo > p_hi) the plan moves towards it as fast as free power allows.
-                p = np.where(p_lo <= p_hi, np.minimum(np.maximum(target[:, j], p_lo), p_hi),
-                             np.where(p_hi < 0, -down[:, j], np.minimum(up[:, j], np.maximum(p_lo, 0.0))))
+                p = np.minimum(np.maximum(target[:, j], p_lo), p_hi)
+                conflict = p_lo > p_hi
+                if conflict.any():  # outside the band: move towards it as fast as free power allows
+                    towards = np.where(p_hi < 0, -down[:, j], np.minimum(up[:, j], np.maximum(p_lo, 0.0)))
+                    p = np.where(conflict, towards, p)
                 p = np.trunc(p / step_mw + np.sign(p) * 1e-9) * step_mw
                 out[:, q0:q0 + mtu] = p[:, None]
             soc = soc_next(soc, p, dur, f.eta_charge, f.eta_discharge, f.aux_power_mw)
@@ -394,9 +422,12 @@ class Simulator:
         t_hi = np.minimum(np.minimum(up_cap, p_hi), np.maximum(budget, p_lo)) - scheduled
         a = action
         if cfg.has("intraday"):
-            wanted = a[:, 0] * np.where(a[:, 0] >= 0, np.maximum(t_hi, 0.0), np.maximum(-t_lo, 0.0))
-            trade = np.where(t_lo <= t_hi, np.minimum(np.maximum(wanted, t_lo), t_hi),
-                             np.where(p_hi < -down_cap, -down_cap, up_cap) - scheduled)
+            a0 = a[:, 0]
+            wanted = np.maximum(a0, 0.0) * np.maximum(t_hi, 0.0) + np.minimum(a0, 0.0) * np.maximum(-t_lo, 0.0)
+            trade = np.minimum(np.maximum(wanted, t_lo), t_hi)
+            conflict = t_lo > t_hi
+            if conflict.any():  # the band is out of reach this step: move towards it at full free power
+                trade = np.where(conflict, np.where(p_hi < -down_cap, -down_cap, up_cap) - scheduled, trade)
             trade = round_volume(trade, d.rules.wholesale_min_bid_mw, d.rules.wholesale_min_bid_mw)
         else:
             trade = np.zeros(self.n)
@@ -409,8 +440,8 @@ class Simulator:
             free_pos = np.maximum(d.up_cap[:, q] - np.maximum(schedule, 0.0), 0.0)
             free_neg = np.maximum(d.down_cap[:, q] - np.maximum(-schedule, 0.0), 0.0)
             band = cfg.energy_price_band_eur_mwh
-            act_pos = (pos_cap + np.clip(a[:, 3], 0, 1) * free_pos) * (da + band * a[:, 1] <= marg_pos) * share_pos
-            act_neg = (neg_cap + np.clip(a[:, 4], 0, 1) * free_neg) * (da + band * a[:, 2] >= marg_neg) * share_neg
+            act_pos = (pos_cap + np.maximum(a[:, 3], 0.0) * free_pos) * (da + band * a[:, 1] <= marg_pos) * share_pos
+            act_neg = (neg_cap + np.maximum(a[:, 4], 0.0) * free_neg) * (da + band * a[:, 2] >= marg_neg) * share_neg
         else:
             marg_pos = marg_neg = 0.0
             act_pos = act_neg = np.zeros(self.n)
@@ -426,8 +457,8 @@ class Simulator:
         power = served_reserve + served_schedule
         undelivered = np.abs(reserve - served_reserve) * DT_H
         # Undelivered activation is not paid: it comes off the direction the net reserve ran in.
-        e_pos = np.maximum(act_pos * DT_H - np.where(reserve > 0, undelivered, 0.0), 0.0)
-        e_neg = np.maximum(act_neg * DT_H - np.where(reserve < 0, undelivered, 0.0), 0.0)
+        e_pos = np.maximum(act_pos * DT_H - undelivered * (reserve > 0), 0.0)
+        e_neg = np.maximum(act_neg * DT_H - undelivered * (reserve < 0), 0.0)
         deviation = (served_schedule - schedule) * DT_H
 
         self.soc_mwh = soc_next(soc, power, DT_H, f.eta_charge, f.eta_discharge, f.aux_power_mw)
@@ -459,12 +490,12 @@ def _net_power_range(
     """Range [p_lo, p_hi] of net power (+ discharge) that keeps SoC in [lower, upper] after ``dur_h``.
 
     Auxiliary consumption is included; when it alone would push SoC below ``lower``, p_hi is negative
-    (the battery must charge). Assumes lower <= upper.
+    (the battery must charge). Written with min/max rather than ``where``: this runs every step.
     """
     aux = f.aux_power_mw * dur_h
     room_down = soc - aux - lower  # energy that may leave the cells
     room_up = upper - soc + aux  # energy that may enter
-    p_hi = np.where(room_down >= 0, room_down * f.eta_discharge, room_down / f.eta_charge) / dur_h
-    p_lo = -np.where(room_up >= 0, room_up / f.eta_charge, room_up * f.eta_discharge) / dur_h
+    inv_c = 1.0 / f.eta_charge
+    p_hi = (np.maximum(room_down, 0.0) * f.eta_discharge + np.minimum(room_down, 0.0) * inv_c) / dur_h
+    p_lo = -(np.maximum(room_up, 0.0) * inv_c + np.minimum(room_up, 0.0) * f.eta_discharge) / dur_h
     return p_lo, np.maximum(p_hi, p_lo)
-

@@ -10,7 +10,7 @@ import numpy as np
 from bessgym.assets.degradation import CycleAgeing, soh_loss
 from bessgym.envs.core import ACTION_WIDTH, Simulator
 from bessgym.envs.delegates import Delegate, NoOp
-from bessgym.envs.observation import observe
+from bessgym.envs.observation import ObservationBuilder
 from bessgym.market.products import IDA3_FIRST_HOUR, Stage
 from bessgym.market.settlement import CASH_FLOWS
 
@@ -43,6 +43,7 @@ class Runner:
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(ACTION_WIDTH[s] for s in agent_stages)
         self.track_soh, self.ageing = track_soh, ageing
+        self._observe = ObservationBuilder(sim, horizon_qh)
         self.done = True
 
     # --------------------------------------------------------------------------------- lifecycle
@@ -135,8 +136,7 @@ class Runner:
     def observation(self) -> np.ndarray:
         stage, q = self.current if not self.done else (Stage.DELIVERY, self.sim.day.n_qh - 1)
         q = self.next_delivery_q() if stage == Stage.IDA3 else q
-        return observe(self.sim, stage, q, self.horizon_qh, capacity_cleared=self.capacity_cleared,
-                       da_cleared=self.da_cleared)
+        return self._observe(stage, q, capacity_cleared=self.capacity_cleared, da_cleared=self.da_cleared)
 
     def action_mask(self) -> np.ndarray:
         """Which entries of the action count in the current stage (the rest is ignored)."""

@@ -33,51 +33,70 @@ def observation_size(horizon_qh: int) -> int:
     return N_FIXED + 3 * horizon_qh + 3 * N_BLOCKS
 
 
-def observe(sim: Simulator, stage: Stage, q: int, horizon_qh: int, *, capacity_cleared: bool,
-            da_cleared: bool) -> np.ndarray:
-    """Observation (N, observation_size) as float32 for the decision at (stage, q)."""
-    d, f, m = sim.day, sim.fleet, sim.market
-    n, h = sim.n, horizon_qh
-    w0 = max(q, 0)  # -1 before delivery: the window starts at the day's first quarter-hour
-    t = d.start + min(w0, d.n_qh - 1)
-    out = np.empty((n, observation_size(h)), dtype=np.float32)
-    out[:, :6] = 0.0
-    out[:, int(stage)] = 1.0
-    out[:, 6] = (sim.soc_mwh - f.soc_min_mwh) / (f.soc_max_mwh - f.soc_min_mwh)
-    out[:, 7] = d.discharged_mwh / f.max_daily_discharge_mwh
-    tod = 2 * np.pi * (m.local_hour[t] + m.local_minute[t] / 60.0) / 24.0
-    dow = 2 * np.pi * m.day_of_week[t] / 7.0
-    doy = 2 * np.pi * m.day_of_year[t] / 365.25
-    out[:, 8:14] = (np.sin(tod), np.cos(tod), np.sin(dow), np.cos(dow), np.sin(doy), np.cos(doy))
-    b = d.block[min(w0, d.n_qh - 1)]
-    p = f.power_mw
-    out[:, 14] = d.fcr_mw[:, b] / p
-    out[:, 15] = d.afrr_pos_mw[:, b] / p
-    out[:, 16] = d.afrr_neg_mw[:, b] / p  # the same block's values as d.fcr_q etc.
-    i = N_FIXED
-    committed = d.committed_mw[:, w0:w0 + h]
-    out[:, i:i + h] = 0.0
-    out[:, i:i + committed.shape[1]] = committed / p[:, None]
-    i += h
-    out[:, i:i + h] = _window(d.forecasts["da_price"], w0, h) * PRICE_SCALE
-    if da_cleared:
-        realised = m.columns["da_price"][d.start + w0:d.start + d.n_qh][: h]
-        out[:, i:i + realised.shape[0]] = realised * PRICE_SCALE
-    i += h
-    id_fc = d.forecasts.get("id1_price", d.forecasts["da_price"])
-    out[:, i:i + h] = _window(id_fc, w0, h) * PRICE_SCALE
-    i += h
-    starts = np.searchsorted(d.block, np.arange(N_BLOCKS))
-    for k, name in enumerate(("fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price")):
-        if capacity_cleared and name in m.columns:
-            values = np.broadcast_to(m.columns[name][d.start + starts], (n, N_BLOCKS))
-        elif name in d.forecasts:
-            values = d.forecasts[name][:, starts]
-        else:
-            values = np.zeros((n, N_BLOCKS))
-        out[:, i + k * N_BLOCKS:i + (k + 1) * N_BLOCKS] = values * RESERVE_SCALE
-    np.clip(out, -OBS_LIMIT, OBS_LIMIT, out=out)
-    return out
+class ObservationBuilder:
+    """Observations of a simulator's N assets. The day's windows (positions, prices, time features) are built
+    once and rebuilt only when commitments change, so a step copies a few slices."""
+
+    def __init__(self, sim: Simulator, horizon_qh: int) -> None:
+        self.sim, self.h = sim, horizon_qh
+        self.size = observation_size(horizon_qh)
+        self._key: tuple | None = None
+
+    def __call__(self, stage: Stage, q: int, *, capacity_cleared: bool, da_cleared: bool) -> np.ndarray:
+        """Observation (N, size) as float32 for the decision at (stage, q); q = -1 before delivery."""
+        sim, h = self.sim, self.h
+        d, f = sim.day, sim.fleet
+        self._prepare(capacity_cleared, da_cleared)
+        w0 = max(q, 0)  # the window starts at the day's first quarter-hour before delivery
+        qq = min(w0, d.n_qh - 1)
+        out = np.empty((sim.n, self.size), dtype=np.float32)
+        out[:, :6] = 0.0
+        out[:, int(stage)] = 1.0
+        out[:, 6] = (sim.soc_mwh - f.soc_min_mwh) / (f.soc_max_mwh - f.soc_min_mwh)
+        out[:, 7] = d.discharged_mwh / f.max_daily_discharge_mwh
+        out[:, 8:14] = self._time[qq]
+        out[:, 14:17] = self._reserves[:, qq]
+        i = N_FIXED
+        out[:, i:i + h] = self._committed[:, w0:w0 + h]
+        out[:, i + h:i + 2 * h] = self._da[:, w0:w0 + h]
+        out[:, i + 2 * h:i + 3 * h] = self._id[:, w0:w0 + h]
+        out[:, i + 3 * h:] = self._reserve_prices
+        return out
+
+    def _prepare(self, capacity_cleared: bool, da_cleared: bool) -> None:
+        sim, h = self.sim, self.h
+        d, f, m = sim.day, sim.fleet, sim.market
+        key = (id(d), d.version, capacity_cleared, da_cleared)
+        if key == self._key:
+            return
+        n_qh, span = d.n_qh, slice(d.start, d.start + d.n_qh)
+        tod = 2 * np.pi * (m.local_hour[span] + m.local_minute[span] / 60.0) / 24.0
+        dow = 2 * np.pi * m.day_of_week[span] / 7.0
+        doy = 2 * np.pi * m.day_of_year[span] / 365.25
+        self._time = np.stack([np.sin(tod), np.cos(tod), np.sin(dow), np.cos(dow), np.sin(doy), np.cos(doy)], axis=1)
+        p = f.power_mw[:, None, None]
+        self._reserves = np.stack([d.fcr_q, d.pos_q, d.neg_q], axis=2) / p
+        self._committed = np.zeros((sim.n, n_qh + h))
+        self._committed[:, :n_qh] = d.committed_mw / f.power_mw[:, None]
+        self._da = _window(d.forecasts["da_price"], 0, n_qh + h).copy()
+        if da_cleared:
+            self._da[:, :n_qh] = m.columns["da_price"][span]
+        self._da *= PRICE_SCALE
+        self._id = _window(d.forecasts.get("id1_price", d.forecasts["da_price"]), 0, n_qh + h) * PRICE_SCALE
+        starts = np.searchsorted(d.block, np.arange(N_BLOCKS))
+        prices = []
+        for name in ("fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price"):
+            if capacity_cleared and name in m.columns:
+                prices.append(np.broadcast_to(m.columns[name][d.start + starts], (sim.n, N_BLOCKS)))
+            elif name in d.forecasts:
+                prices.append(d.forecasts[name][:, starts])
+            else:
+                prices.append(np.zeros((sim.n, N_BLOCKS)))
+        self._reserve_prices = np.concatenate(prices, axis=1) * RESERVE_SCALE
+        # Cached as float32 and clipped once here; the per-step parts (SoC, cycles) are bounded by physics.
+        for name in ("_time", "_reserves", "_committed", "_da", "_id", "_reserve_prices"):
+            setattr(self, name, np.clip(getattr(self, name), -OBS_LIMIT, OBS_LIMIT).astype(np.float32))
+        self._key = key
 
 
 def _window(values: np.ndarray, start: int, length: int) -> np.ndarray:

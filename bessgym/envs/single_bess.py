@@ -164,6 +164,15 @@ class SingleBESSEnv(gym.Env):
     def simulator(self) -> Simulator:
         return self._runner.sim
 
+    @property
+    def decision_point(self) -> tuple[str, str, int]:
+        """The coming decision: stage name, delivery date (ISO), quarter-hour (-1 before delivery)."""
+        r = self._runner
+        if r.done:
+            return "done", r.sim.market.dates[r.sim.day_number].isoformat(), -1
+        stage, q = r.current
+        return STAGE_NAMES[stage], r.sim.market.dates[r.sim.day_number].isoformat(), q
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         n_days = len(self._runner.sim.market.dates)
@@ -188,13 +197,13 @@ class SingleBESSEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         r = self._runner
-        stage, q = (r.current if not r.done else (Stage.DELIVERY, -1))
+        stage, delivery_date, q = self.decision_point
         info = {
-            "stage": STAGE_NAMES[stage] if not r.done else "done",
+            "stage": stage,
             "action_mask": r.action_mask(),
             "cash_flow_eur": dict(zip(CASH_FLOWS, r.pending[:, 0].tolist(), strict=True)),
             "soc_mwh": float(r.sim.soc_mwh[0]),
-            "delivery_date": r.sim.market.dates[r.sim.day_number].isoformat(),
+            "delivery_date": delivery_date,
             "quarter_hour": q,
             "clipped_mw": float(r.clipped_mw[0]),
             "soh": float(r.soh[0]),

@@ -28,4 +28,6 @@ def settlement_price(offer_price: np.ndarray, clearing_price: np.ndarray, *, pay
 def round_volume(volume_mw: np.ndarray, min_mw: float, step_mw: float) -> np.ndarray:
     """Round |volume| down to the increment; volumes below the minimum become 0 (sign kept)."""
     magnitude = np.floor(np.abs(volume_mw) / step_mw + 1e-9) * step_mw
-    return np.sign(volume_mw) * np.where(magnitude >= min_mw - 1e-9, magnitude, 0.0)
+    if min_mw > step_mw:  # a minimum above the increment drops small volumes entirely
+        magnitude = np.where(magnitude >= min_mw - 1e-9, magnitude, 0.0)
+    return np.copysign(magnitude, volume_mw)
