@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import env_speed  # benchmarks/ is on sys.path when run as a script
+
 from bessgym._io import atomic_path
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
@@ -48,13 +50,21 @@ def main() -> None:
     afrr = REAL / "RESULT_OVERVIEW_CAPACITY_MARKET_aFRR_2024-01-01_2024-08-31.xlsx"
     if afrr.exists():
         results["read_regelleistung_xlsx_8m_s"] = best_of(lambda: L.read_regelleistung(afrr), repeat=1)
+    rates = {
+        "single_env_steps_per_s": max(env_speed.single_env_steps_per_s(10_000) for _ in range(3)),
+        "single_env_intraday_only_steps_per_s": max(
+            env_speed.single_env_steps_per_s(10_000, agent_stages=("delivery",)) for _ in range(3)),
+        "vector_env_1024_steps_per_s": max(env_speed.vector_env_steps_per_s(1024, 1_000) for _ in range(3)),
+    }
 
     print(f"bessgym benchmarks on {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     for name, value in results.items():
-        print(f"  {name:<32} {value * 1000:9.1f} ms")
+        print(f"  {name:<40} {value * 1000:12.1f} ms")
+    for name, value in rates.items():
+        print(f"  {name:<40} {value:12,.0f}")
     if args.json:
         with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(results, indent=2))
+            tmp.write_text(json.dumps(results | rates, indent=2))
 
 
 if __name__ == "__main__":
