@@ -165,6 +165,49 @@ def _comparison_table(comparison, *, real_label: str) -> Table:
     return table
 
 
+@app.command("index")
+def index_cmd(
+    out: Annotated[Path, typer.Option(help="Output directory for daily.csv, rolling.csv and charts.")],
+    data: Annotated[Path | None, typer.Option(help="Contract table (.parquet/.csv); default: synthetic 2024.")] = None,
+    energy_mwh: Annotated[float, typer.Option(help="Usable energy of the battery [MWh].")] = 2.0,
+    power_mw: Annotated[float, typer.Option(help="Power of the battery [MW]; results are per MW.")] = 1.0,
+    round_trip: Annotated[float, typer.Option(help="AC/AC round-trip efficiency [-].")] = 0.90,
+    cycles: Annotated[float, typer.Option(help="Full cycles per day [-].")] = 2.0,
+) -> None:
+    """The BESS revenue index: daily revenue per MW of each strategy, rolling averages and charts."""
+    from rich.progress import Progress
+
+    from agents.index import IndexBattery, index_revenues
+    from bessgym.data import read_table, synthetic
+    from experiments.index_report import write_index
+
+    if power_mw <= 0 or energy_mwh <= 0 or not 0 < round_trip <= 1 or cycles <= 0:
+        raise _fail(ValueError("--power-mw, --energy-mwh and --cycles must be > 0, --round-trip in (0, 1]"))
+    try:
+        market = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
+    except MarketDataError as exc:
+        raise _fail(exc) from exc
+    battery = IndexBattery(duration_h=energy_mwh / power_mw, round_trip=round_trip, cycles_per_day=cycles)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("index, day by day", total=None)
+        result = index_revenues(market, battery,
+                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+    paths = write_index(result, out)
+    table = Table(title=f"Revenue index, {battery.duration_h:g} h battery: annualised EUR/MW/year "
+                        f"({result.daily.index[0]} .. {result.daily.index[-1]}, {len(result.daily)} days)")
+    for col in ("strategy", "EUR/MW/year", "last 365 d", "last 30 d"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    rolling = result.rolling()
+    for name, value in result.annualised().items():
+        last365, last30 = rolling[f"{name}_365d"].iloc[-1], rolling[f"{name}_30d"].iloc[-1]
+        table.add_row(name, f"{value:,.0f}", "-" if last365 != last365 else f"{last365:,.0f}",
+                      "-" if last30 != last30 else f"{last30:,.0f}")
+    for name, reason in result.skipped.items():
+        table.add_row(f"[yellow]{name}[/]", "skipped", reason, "")
+    console.print(table)
+    console.print("written: " + ", ".join(str(p) for p in paths.values()))
+
+
 @app.command("run")
 def run(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/main"),

@@ -1,0 +1,272 @@
+"""A battery LP on pyomo + HiGHS, built once per horizon length and re-solved with new parameters.
+
+Sets: quarter-hours t = 0..T-1, hours h (for hourly day-ahead), 4 h blocks b = 0..5 (3/5 h on DST days).
+Decisions [MW]: charge ``ch`` and discharge ``dis`` at the grid, day-ahead position ``da`` (hourly or per
+quarter-hour), intraday buys/sells ``id_buy``/``id_sell``, reserves ``fcr``/``pos``/``neg`` per block.
+SoC ``soc`` [MWh] is the end-of-step state.
+
+The constraint families follow the env's physics (bessgym.assets, bessgym.envs.core), so a schedule the LP
+finds is one the env executes; one builder per family, with its equation in the docstring. Prices and the
+start SoC are mutable parameters: :class:`BatteryLP` keeps the model and the persistent HiGHS instance and
+only updates them between solves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from bessgym.assets.battery import BatterySpec
+
+DT_H = 0.25
+
+
+@dataclass(frozen=True)
+class LPProducts:
+    """Which markets the LP trades and on what terms.
+
+    Attributes
+    ----------
+    day_ahead : trade the day-ahead price; ``hourly_day_ahead`` makes positions constant within hours.
+    intraday : trade the intraday (ID1) price per quarter-hour, paying ``intraday_fee_eur_mwh`` on |volume|.
+    fcr, afrr_capacity : offer reserves per block; ``afrr_energy``: include expected aFRR activation energy.
+    fcr_hold_h, afrr_hold_h : energy held per MW of reserve in each direction [h].
+    ancillary_max_share, fcr_max_share : power shares allowed in reserves [-].
+    integer_reserves : reserves in whole MW (the env's 1 MW increments), making the model a MILP.
+    exclusive_charge : forbid simultaneous charge and discharge with binaries (only matters at negative prices).
+    """
+
+    day_ahead: bool = True
+    hourly_day_ahead: bool = True
+    intraday: bool = False
+    intraday_fee_eur_mwh: float = 0.0
+    fcr: bool = False
+    afrr_capacity: bool = False
+    afrr_energy: bool = False
+    fcr_hold_h: float = 0.25
+    afrr_hold_h: float = 1.0
+    ancillary_max_share: float = 1.0
+    fcr_max_share: float = 1.0
+    integer_reserves: bool = False
+    exclusive_charge: bool = False
+
+
+@dataclass(frozen=True)
+class LPResult:
+    """One solve: the objective [EUR] and the schedule as arrays over the horizon."""
+
+    objective_eur: float
+    charge_mw: np.ndarray
+    discharge_mw: np.ndarray
+    soc_mwh: np.ndarray
+    day_ahead_mw: np.ndarray
+    intraday_mw: np.ndarray  # + sell, - buy
+    fcr_mw: np.ndarray  # per block
+    afrr_pos_mw: np.ndarray
+    afrr_neg_mw: np.ndarray
+
+
+def block_of(n_qh: int) -> np.ndarray:
+    """Block index of each quarter-hour of a Berlin day with n_qh quarter-hours (DST in the first block)."""
+    first = {92: 12, 96: 16, 100: 20}[n_qh]
+    return np.concatenate([np.zeros(first, int), np.repeat(np.arange(1, 6), 16)])
+
+
+def add_power_limits(m: pyo.ConcreteModel) -> None:
+    """dis_t + fcr_b(t) + pos_b(t) <= P;  ch_t + fcr_b(t) + neg_b(t) <= P;
+    fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P  (s: ancillary share)."""
+    m.up_limit = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.P)
+    m.down_limit = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]] <= m.P)
+    m.anc_up = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.pos[b] <= m.anc_share * m.P)
+    m.anc_down = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.neg[b] <= m.anc_share * m.P)
+
+
+def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
+    """dis_t - ch_t = da_t + sell_t - buy_t; with hourly day-ahead da_t = da_h(t)."""
+    if hourly:
+        m.da_link = pyo.Constraint(m.T, rule=lambda m, t: m.da[t] == m.da_hour[t // 4])
+    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] == m.da[t] + m.id_sell[t] - m.id_buy[t])
+
+
+def add_soc_balance(m: pyo.ConcreteModel) -> None:
+    """soc_t = soc_{t-1} + (eta_c ch_t - dis_t / eta_d - aux) dt
+    - pos_b(t) a+_t / eta_d dt + neg_b(t) a-_t eta_c dt   (expected aFRR activation), soc_{-1} = soc0."""
+
+    def rule(m, t):
+        prev = m.soc0 if t == 0 else m.soc[t - 1]
+        activation = (-m.pos[m.blk[t]] * m.act_pos[t] / m.eta_d + m.neg[m.blk[t]] * m.act_neg[t] * m.eta_c)
+        return m.soc[t] == prev + (m.eta_c * m.ch[t] - m.dis[t] / m.eta_d - m.aux + activation) * DT_H
+
+    m.soc_balance = pyo.Constraint(m.T, rule=rule)
+
+
+def add_reserve_headroom(m: pyo.ConcreteModel) -> None:
+    """soc_t >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d;  soc_t <= soc_max - (h_f fcr_b + h_a neg_b) eta_c."""
+    m.headroom_low = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] >= m.soc_min + (
+        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.pos[m.blk[t]]) / m.eta_d)
+    m.headroom_high = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] <= m.soc_max - (
+        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.neg[m.blk[t]]) * m.eta_c)
+
+
+def add_cycle_limit(m: pyo.ConcreteModel) -> None:
+    """sum_t dis_t dt <= cycles * usable energy (trading discharge of the day)."""
+    m.cycles = pyo.Constraint(expr=sum(m.dis[t] for t in m.T) * DT_H <= m.max_discharge_mwh)
+
+
+def add_terminal_soc(m: pyo.ConcreteModel) -> None:
+    """soc_end_min <= soc_{T-1} <= soc_end_max (equal bounds fix the end state, e.g. 50 % for the index)."""
+    last = m.T.last()
+    m.end_low = pyo.Constraint(expr=m.soc[last] >= m.soc_end_min)
+    m.end_high = pyo.Constraint(expr=m.soc[last] <= m.soc_end_max)
+
+
+def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
+    """ch_t <= P u_t, dis_t <= P (1 - u_t), u binary: no simultaneous charge and discharge."""
+    m.u = pyo.Var(m.T, domain=pyo.Binary)
+    m.ch_excl = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] <= m.P * m.u[t])
+    m.dis_excl = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] <= m.P * (1 - m.u[t]))
+
+
+def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: float):
+    """Revenue [EUR]: energy trades, reserve capacity, expected aFRR energy, minus throughput cost.
+
+    Only the enabled products contribute terms, so a re-solve updates no more coefficients than needed.
+    """
+    terms = []
+    for t in m.T:
+        b = m.blk[t]
+        term = -degradation_eur_mwh * m.dis[t]
+        if products.day_ahead:
+            term += m.price_da[t] * m.da[t]
+        if products.intraday:
+            fee = products.intraday_fee_eur_mwh
+            term += (m.price_id[t] - fee) * m.id_sell[t] - (m.price_id[t] + fee) * m.id_buy[t]
+        if products.fcr:
+            term += m.price_fcr[t] * m.fcr[b]
+        if products.afrr_capacity:
+            term += m.price_pos[t] * m.pos[b] + m.price_neg[t] * m.neg[b]
+        if products.afrr_energy:
+            term += m.act_pos[t] * m.energy_pos[t] * m.pos[b] - m.act_neg[t] * m.energy_neg[t] * m.neg[b]
+        terms.append(term * DT_H)
+    return sum(terms)
+
+
+class BatteryLP:
+    """A persistent daily (or any-length) battery model; :meth:`solve` updates parameters and re-solves."""
+
+    def __init__(self, battery: BatterySpec, products: LPProducts, n_qh: int, *, blocks: np.ndarray | None = None):
+        from pyomo.contrib.appsi.solvers import Highs
+
+        self.battery, self.products, self.n_qh = battery, products, n_qh
+        blocks = block_of(n_qh) if blocks is None else np.asarray(blocks)
+        self.n_blocks = int(blocks.max()) + 1
+        self.blocks = blocks
+        m = pyo.ConcreteModel()
+        m.T = pyo.RangeSet(0, n_qh - 1)
+        m.B = pyo.RangeSet(0, self.n_blocks - 1)
+        m.H = pyo.RangeSet(0, (n_qh + 3) // 4 - 1)
+        m.blk = {t: int(blocks[t]) for t in range(n_qh)}
+        b = battery
+        m.P, m.eta_c, m.eta_d, m.aux = b.power_mw, b.eta_charge, b.eta_discharge, b.aux_power_mw
+        m.soc_min, m.soc_max = b.soc_min * b.energy_mwh, b.soc_max * b.energy_mwh
+        m.hold_f, m.hold_a = products.fcr_hold_h, products.afrr_hold_h
+        m.anc_share = products.ancillary_max_share
+        m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_cycles_per_day * b.usable_energy_mwh)
+        for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "act_pos", "act_neg",
+                     "energy_pos", "energy_neg"):
+            setattr(m, name, pyo.Param(m.T, mutable=True, initialize=0.0))
+        m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial * b.energy_mwh)
+        m.soc_end_min = pyo.Param(mutable=True, initialize=m.soc_min)
+        m.soc_end_max = pyo.Param(mutable=True, initialize=m.soc_max)
+        p = b.power_mw
+        m.ch = pyo.Var(m.T, bounds=(0, p))
+        m.dis = pyo.Var(m.T, bounds=(0, p))
+        m.soc = pyo.Var(m.T, bounds=(m.soc_min, m.soc_max))
+        m.da = pyo.Var(m.T, bounds=(-p, p) if products.day_ahead else (0, 0))
+        if products.day_ahead and products.hourly_day_ahead:
+            m.da_hour = pyo.Var(m.H, bounds=(-p, p))
+        id_cap = (0, 2 * p) if products.intraday else (0, 0)
+        m.id_buy = pyo.Var(m.T, bounds=id_cap)
+        m.id_sell = pyo.Var(m.T, bounds=id_cap)
+        reserve_domain = pyo.NonNegativeIntegers if products.integer_reserves else pyo.NonNegativeReals
+        fcr_cap = products.fcr_max_share * p if products.fcr else 0.0
+        afrr_cap = p if products.afrr_capacity else 0.0
+        m.fcr = pyo.Var(m.B, domain=reserve_domain, bounds=(0, fcr_cap))
+        m.pos = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
+        m.neg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
+
+        add_power_limits(m)
+        add_trading_balance(m, hourly=products.day_ahead and products.hourly_day_ahead)
+        add_soc_balance(m)
+        add_reserve_headroom(m)
+        add_cycle_limit(m)
+        add_terminal_soc(m)
+        if products.exclusive_charge:
+            add_exclusive_charge(m)
+        m.obj = pyo.Objective(sense=pyo.maximize, expr=_objective(m, products, b.degradation_cost_eur_mwh))
+        self.model = m
+        self.solver = Highs()
+        self.solver.config.stream_solver = False
+        self.solver.config.load_solution = True
+        # Between solves only mutable parameters change: skip appsi's structural checks.
+        update = self.solver.update_config
+        update.check_for_new_or_removed_constraints = False
+        update.check_for_new_or_removed_vars = False
+        update.check_for_new_or_removed_params = False
+        update.check_for_new_objective = False
+        update.update_constraints = False
+        update.update_vars = False
+        update.update_named_expressions = False
+
+    def solve(
+        self,
+        *,
+        price_da: np.ndarray | None = None,
+        price_id: np.ndarray | None = None,
+        price_fcr: np.ndarray | None = None,
+        price_pos: np.ndarray | None = None,
+        price_neg: np.ndarray | None = None,
+        act_pos: np.ndarray | None = None,
+        act_neg: np.ndarray | None = None,
+        energy_pos: np.ndarray | None = None,
+        energy_neg: np.ndarray | None = None,
+        soc0_mwh: float | None = None,
+        soc_end_mwh: tuple[float, float] | None = None,
+        max_discharge_mwh: float | None = None,
+    ) -> LPResult:
+        """Set the given parameters (per quarter-hour arrays; omitted ones keep their values) and solve."""
+        m = self.model
+        for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
+                             ("price_pos", price_pos), ("price_neg", price_neg), ("act_pos", act_pos),
+                             ("act_neg", act_neg), ("energy_pos", energy_pos), ("energy_neg", energy_neg)):
+            if values is not None:
+                values = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+                if values.shape != (self.n_qh,):
+                    raise ValueError(f"{name} has shape {values.shape}, expected ({self.n_qh},)")
+                getattr(m, name).store_values(dict(enumerate(values.tolist())))
+        if soc0_mwh is not None:
+            m.soc0.set_value(float(soc0_mwh))
+        if soc_end_mwh is not None:
+            m.soc_end_min.set_value(float(soc_end_mwh[0]))
+            m.soc_end_max.set_value(float(soc_end_mwh[1]))
+        if max_discharge_mwh is not None:
+            m.max_discharge_mwh.set_value(float(max_discharge_mwh))
+        result = self.solver.solve(m)
+        status = str(result.termination_condition)
+        if "optimal" not in status.lower():
+            raise RuntimeError(f"HiGHS did not find an optimum ({status}); check the start SoC and end bounds")
+        return self._result(float(result.best_feasible_objective))
+
+    def _result(self, objective: float) -> LPResult:
+        m = self.model
+
+        def arr(var, index) -> np.ndarray:
+            return np.array([var[i].value or 0.0 for i in index])
+
+        return LPResult(
+            objective_eur=objective, charge_mw=arr(m.ch, m.T), discharge_mw=arr(m.dis, m.T), soc_mwh=arr(m.soc, m.T),
+            day_ahead_mw=arr(m.da, m.T), intraday_mw=arr(m.id_sell, m.T) - arr(m.id_buy, m.T),
+            fcr_mw=arr(m.fcr, m.B), afrr_pos_mw=arr(m.pos, m.B), afrr_neg_mw=arr(m.neg, m.B),
+        )

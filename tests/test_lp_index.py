@@ -1,0 +1,112 @@
+"""LP baselines and the revenue index: hand-checkable days, brute force on tiny cases, real-data figure."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import real_file
+
+from agents.index import IndexBattery, index_revenues
+from agents.lp.model import BatteryLP, LPProducts
+from bessgym.assets import BatterySpec
+from bessgym.data import delivery_day_index
+
+ETA = np.sqrt(0.9)
+
+
+def one_day(**columns: np.ndarray | float) -> pd.DataFrame:
+    idx = delivery_day_index("2024-03-05")
+    return pd.DataFrame({k: np.broadcast_to(v, len(idx)).astype(float) for k, v in columns.items()}, index=idx)
+
+
+def test_each_index_strategy_on_a_hand_checkable_day():
+    step = np.r_[np.zeros(48), np.full(48, 100.0)]  # 12 h at 0 EUR/MWh, then 12 h at 100
+    day = one_day(da_price=step, id1_price=step, fcr_price=20.0, afrr_cap_pos_price=10.0, afrr_cap_neg_price=8.0)
+    r = index_revenues(day).daily.iloc[0]
+    assert r["fcr"] == pytest.approx(0.8 * 20 * 24)  # 384
+    assert r["afrr_capacity"] == pytest.approx(max(10, 8) * 24)  # 240
+    # 1 MW / 2 MWh from SoC 50 % back to 50 %: fill up for free, then sell 1 MWh of cells at 100 x sqrt(0.9)
+    assert r["trading"] == pytest.approx(100 * ETA, rel=1e-6)
+    assert r["day_ahead_trading"] == pytest.approx(100 * ETA, rel=1e-6)
+    # half in symmetric aFRR (0.5 MW each way), half traded: 0.5 MWh of cells sold at 100 x sqrt(0.9)
+    assert r["afrr_and_trading"] == pytest.approx(0.5 * (240 + 192) + 0.5 * 100 * ETA, rel=1e-6)
+    assert r["daily_optimization"] == pytest.approx(384)
+
+
+def test_trading_respects_the_cycle_limit():
+    saw = np.tile(np.r_[np.zeros(4), np.full(4, 100.0)], 12)  # 12 chances a day to buy at 0 and sell at 100
+    day = one_day(da_price=saw, id1_price=saw)
+    one = index_revenues(day, IndexBattery(cycles_per_day=1.0), strategies=("trading",)).daily.iloc[0, 0]
+    two = index_revenues(day, IndexBattery(cycles_per_day=2.0), strategies=("trading",)).daily.iloc[0, 0]
+    # a full cycle is 2 MWh discharged at the grid (as in the env): 2 MWh sold at 100, bought for free
+    assert one == pytest.approx(2 * 100, rel=1e-6)
+    assert two == pytest.approx(2 * one, rel=1e-6)
+
+
+def test_missing_columns_skip_strategies_with_the_column_named():
+    r = index_revenues(one_day(da_price=50.0))
+    assert list(r.daily.columns) == ["day_ahead_trading"]
+    assert r.skipped["fcr"] == "needs column 'fcr_price'"
+    assert r.skipped["trading"] == "needs column 'id1_price'"
+    assert "fcr" in r.skipped["daily_optimization"]
+
+
+def _brute_force(prices: np.ndarray, b: BatterySpec, levels: np.ndarray, end: tuple[float, float]) -> float:
+    """Best revenue over every schedule on a power grid whose end SoC lies in ``end`` [MWh]."""
+    best = -np.inf
+    for powers in itertools.product(levels, repeat=len(prices)):
+        soc, value, ok = b.soc_initial * b.energy_mwh, 0.0, True
+        for p, price in zip(powers, prices, strict=True):
+            soc += (-p / b.eta_discharge if p > 0 else -p * b.eta_charge) * 0.25
+            value += p * price * 0.25
+            ok &= b.soc_min * b.energy_mwh - 1e-9 <= soc <= b.soc_max * b.energy_mwh + 1e-9
+        if ok and end[0] - 1e-9 <= soc <= end[1] + 1e-9:
+            best = max(best, value)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lp_matches_brute_force_on_tiny_cases(seed):
+    rng = np.random.default_rng(seed)
+    prices = rng.uniform(-20, 100, 5).round(1)
+    # lossless with power steps that keep SoC on a grid: the optimum lies on the brute-force grid
+    b = BatterySpec(power_mw=1.0, energy_mwh=0.5, eta_charge=1.0, eta_discharge=1.0, soc_min=0.0, soc_max=1.0,
+                    soc_initial=0.5, max_cycles_per_day=10.0)
+    lp = BatteryLP(b, LPProducts(hourly_day_ahead=False, exclusive_charge=True), 5, blocks=np.zeros(5, int))
+    result = lp.solve(price_da=prices, soc0_mwh=0.25, soc_end_mwh=(0.25, 0.25))
+    brute = _brute_force(prices, b, np.linspace(-1, 1, 5), (0.25, 0.25))
+    assert result.objective_eur == pytest.approx(brute, abs=1e-6)
+    # with losses the LP (continuous) is at least as good as any grid schedule
+    lossy = BatterySpec(**{**b.__dict__, "eta_charge": 0.9, "eta_discharge": 0.9})
+    lp = BatteryLP(lossy, LPProducts(hourly_day_ahead=False, exclusive_charge=True), 5, blocks=np.zeros(5, int))
+    free_end = lp.solve(price_da=prices, soc0_mwh=0.25, soc_end_mwh=(0.0, 0.5)).objective_eur
+    assert free_end >= _brute_force(prices, lossy, np.linspace(-1, 1, 9), (0.0, 0.5)) - 1e-9
+
+
+def test_lp_with_reserves_keeps_headroom_and_power():
+    b = BatterySpec(power_mw=10, energy_mwh=20, soc_initial=0.5)
+    products = LPProducts(day_ahead=True, hourly_day_ahead=False, fcr=True, afrr_capacity=True, integer_reserves=True)
+    lp = BatteryLP(b, products, 96)
+    rng = np.random.default_rng(0)
+    r = lp.solve(price_da=rng.normal(80, 40, 96), price_fcr=np.full(96, 15.0), price_pos=np.full(96, 12.0),
+                 price_neg=np.full(96, 9.0), soc0_mwh=10.0, soc_end_mwh=(10.0, 10.0))
+    blocks = np.repeat(np.arange(6), 16)
+    assert np.allclose(r.fcr_mw, np.round(r.fcr_mw)) and (r.fcr_mw + r.afrr_pos_mw <= 10 + 1e-6).all()
+    assert (r.discharge_mw + r.fcr_mw[blocks] + r.afrr_pos_mw[blocks] <= 10 + 1e-6).all()
+    low = 2 + (0.25 * r.fcr_mw[blocks] + r.afrr_pos_mw[blocks]) / 0.95
+    high = 18 - (0.25 * r.fcr_mw[blocks] + r.afrr_neg_mw[blocks]) * 0.95
+    assert (r.soc_mwh >= low - 1e-6).all() and (r.soc_mwh <= high + 1e-6).all()
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_smard_2024_day_ahead_trading_lands_near_77k():
+    from bessgym.data import loaders
+
+    da = loaders.read_smard(real_file("smard_Gro_handelspreise_202301010000_202501010000_Stunde.csv"))
+    da = da[da.index.tz_convert("Europe/Berlin").year == 2024]
+    r = index_revenues(da, strategies=("day_ahead_trading",))
+    assert r.annualised()["day_ahead_trading"] == pytest.approx(77_000, rel=0.05)
