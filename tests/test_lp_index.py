@@ -110,3 +110,27 @@ def test_real_smard_2024_day_ahead_trading_lands_near_77k():
     da = da[da.index.tz_convert("Europe/Berlin").year == 2024]
     r = index_revenues(da, strategies=("day_ahead_trading",))
     assert r.annualised()["day_ahead_trading"] == pytest.approx(77_000, rel=0.05)
+
+
+@pytest.mark.parametrize("wholesale", ["day_ahead", "intraday"])
+@pytest.mark.parametrize("reserves", [False, True])
+def test_lp_policy_in_the_env_reproduces_its_objective(wholesale, reserves):
+    """The env and the LP agree on the accounting: the LP's plan, executed by SingleBESS, pays its objective."""
+    from agents.lp.delegate import DailyLPPolicy, run_episode
+    from bessgym.data import synthetic
+    from bessgym.envs import MarketConfig, SingleBESSEnv
+
+    market = synthetic.generate("2024-06-20", "2024-06-24", seed=1)
+    products = {wholesale, "imbalance"} | ({"fcr", "afrr_capacity"} if reserves else set())
+    cfg = MarketConfig(products=frozenset(products), wholesale_increments=False)
+    env = SingleBESSEnv(market, market_config=cfg, episode_days=3, track_soh=False,
+                        agent_stages=("capacity", "day_ahead", "delivery"))
+    policy = DailyLPPolicy(wholesale, end_soc=0.5)
+    paid = run_episode(env, policy, seed=0, start_day="2024-06-21")
+    planned = float(np.sum(policy.objectives))
+    assert paid == pytest.approx(planned, rel=1e-3)
+    # with the exchange's 0.1 MW increments the plan is rounded towards zero and can only lose a little
+    env_rule = SingleBESSEnv(market, market_config=MarketConfig(products=frozenset(products)), episode_days=3,
+                             track_soh=False, agent_stages=("capacity", "day_ahead", "delivery"))
+    rounded = run_episode(env_rule, DailyLPPolicy(wholesale, end_soc=0.5), seed=0, start_day="2024-06-21")
+    assert planned * 0.99 < rounded <= planned * 1.0005

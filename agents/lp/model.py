@@ -35,6 +35,8 @@ class LPProducts:
     fcr_hold_h, afrr_hold_h : energy held per MW of reserve in each direction [h].
     ancillary_max_share, fcr_max_share : power shares allowed in reserves [-].
     integer_reserves : reserves in whole MW (the env's 1 MW increments), making the model a MILP.
+    volume_step_mw : trade day-ahead and intraday volumes in multiples of this [MW] (the env's 0.1 MW
+        increment), making the model a MILP; None trades continuous volumes.
     exclusive_charge : forbid simultaneous charge and discharge with binaries (only matters at negative prices).
     """
 
@@ -50,6 +52,7 @@ class LPProducts:
     ancillary_max_share: float = 1.0
     fcr_max_share: float = 1.0
     integer_reserves: bool = False
+    volume_step_mw: float | None = None
     exclusive_charge: bool = False
 
 
@@ -120,6 +123,19 @@ def add_terminal_soc(m: pyo.ConcreteModel) -> None:
     last = m.T.last()
     m.end_low = pyo.Constraint(expr=m.soc[last] >= m.soc_end_min)
     m.end_high = pyo.Constraint(expr=m.soc[last] <= m.soc_end_max)
+
+
+def add_volume_grid(m: pyo.ConcreteModel, step_mw: float, hourly: bool) -> None:
+    """da = step k_da, buy = step k_buy, sell = step k_sell with integer k (the exchange's volume increment)."""
+    p = m.P
+    bound = int(np.ceil(2 * p / step_mw))
+    m.k_da = pyo.Var(m.H if hourly else m.T, domain=pyo.Integers, bounds=(-bound, bound))
+    m.k_buy = pyo.Var(m.T, domain=pyo.NonNegativeIntegers, bounds=(0, bound))
+    m.k_sell = pyo.Var(m.T, domain=pyo.NonNegativeIntegers, bounds=(0, bound))
+    da = m.da_hour if hourly else m.da
+    m.da_grid = pyo.Constraint(m.H if hourly else m.T, rule=lambda m, i: da[i] == step_mw * m.k_da[i])
+    m.buy_grid = pyo.Constraint(m.T, rule=lambda m, t: m.id_buy[t] == step_mw * m.k_buy[t])
+    m.sell_grid = pyo.Constraint(m.T, rule=lambda m, t: m.id_sell[t] == step_mw * m.k_sell[t])
 
 
 def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
@@ -203,6 +219,8 @@ class BatteryLP:
         add_reserve_headroom(m)
         add_cycle_limit(m)
         add_terminal_soc(m)
+        if products.volume_step_mw is not None:
+            add_volume_grid(m, products.volume_step_mw, hourly=products.day_ahead and products.hourly_day_ahead)
         if products.exclusive_charge:
             add_exclusive_charge(m)
         m.obj = pyo.Objective(sense=pyo.maximize, expr=_objective(m, products, b.degradation_cost_eur_mwh))

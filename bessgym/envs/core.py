@@ -67,6 +67,9 @@ class MarketConfig:
     energy_price_band_eur_mwh : aFRR energy offer = DA price + band x a [EUR/MWh].
     non_delivery_penalty_eur_mwh : penalty per MWh of activation the battery could not serve [EUR/MWh].
     imbalance_markup_eur_mwh : markup on |deviation| when no reBAP column is used [EUR/MWh].
+    wholesale_increments : round day-ahead, intraday-auction and continuous volumes to the exchange's 0.1 MW
+        increment (the rule). False trades continuous volumes: a research switch for comparing with
+        continuous LPs, whose optimum is not on the grid.
     """
 
     products: frozenset[str] = frozenset(PRODUCTS)
@@ -80,6 +83,7 @@ class MarketConfig:
     energy_price_band_eur_mwh: float = 250.0
     non_delivery_penalty_eur_mwh: float = 1_000.0
     imbalance_markup_eur_mwh: float = 50.0
+    wholesale_increments: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.products) - set(PRODUCTS)
@@ -333,7 +337,7 @@ class Simulator:
             open_q &= self.market.local_hour[d.start:d.start + d.n_qh] >= IDA3_FIRST_HOUR
         before = d.committed_mw
         wanted = before + np.where(open_q, np.where(a >= 0, a * d.up_cap, a * d.down_cap), 0.0)
-        step_mw = d.rules.wholesale_min_bid_mw
+        step_mw = self._wholesale_step()
         if self._is_feasible(wanted, q_from, step_mw):  # e.g. an unchanged or delegated schedule
             feasible = wanted
         else:
@@ -345,14 +349,18 @@ class Simulator:
         clipped = np.abs(wanted - before - delta).sum(axis=1)  # requested minus booked, MW over quarter-hours
         return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
 
-    def _is_feasible(self, schedule: np.ndarray, q_from: int, step_mw: float) -> bool:
+    def _wholesale_step(self) -> float | None:
+        """The exchange's volume increment [MW], or None when MarketConfig.wholesale_increments is off."""
+        return self.day.rules.wholesale_min_bid_mw if self.config.wholesale_increments else None
+
+    def _is_feasible(self, schedule: np.ndarray, q_from: int, step_mw: float | None) -> bool:
         """Whether a schedule already meets every constraint of :meth:`_feasible_plan` for all assets.
 
         Checked at once with cumulative sums, so the sequential plan only runs when something must change.
         """
         d, f = self.day, self.fleet
         p = schedule[:, q_from:]
-        if not np.allclose(p, np.round(p / step_mw) * step_mw, atol=1e-9):
+        if step_mw is not None and not np.allclose(p, np.round(p / step_mw) * step_mw, atol=1e-6 * step_mw):
             return False
         if (p > d.up_cap[:, q_from:] + 1e-9).any() or (p < -d.down_cap[:, q_from:] - 1e-9).any():
             return False
@@ -363,7 +371,7 @@ class Simulator:
         return bool((soc >= d.lo[:, q_from:] - 1e-9).all() and (soc <= d.hi[:, q_from:] + 1e-9).all()
                     and (discharged <= budget + 1e-9).all())
 
-    def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int, step_mw: float) -> np.ndarray:
+    def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int, step_mw: float | None) -> np.ndarray:
         """Clip a wanted net schedule so that SoC, reserve headroom, power and the cycle limit hold.
 
         Simulated forward from the current SoC (no activations assumed), one market time unit at a time;
@@ -396,13 +404,33 @@ class Simulator:
                 if conflict.any():  # outside the band: move towards it as fast as free power allows
                     towards = np.where(p_hi < 0, -down[:, j], np.minimum(up[:, j], np.maximum(p_lo, 0.0)))
                     p = np.where(conflict, towards, p)
-                p = np.trunc(p / step_mw + np.sign(p) * 1e-9) * step_mw
+                if step_mw is not None:
+                    p = round_volume(p, step_mw, step_mw)
                 out[:, q0:q0 + mtu] = p[:, None]
             soc = soc_next(soc, p, dur, f.eta_charge, f.eta_discharge, f.aux_power_mw)
             budget = budget - np.maximum(p, 0.0) * dur
         return out
 
     # ---------------------------------------------------------------------------------- delivery
+
+    def trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray]:
+        """Range [lo, hi] of the intraday trade [MW] (+ sell) at delivery quarter-hour ``q`` for each asset.
+
+        Power after reserves and positions, SoC within the reserve band, the cycle budget. When the schedule
+        itself leaves the band (e.g. after activations) the range excludes 0: the trade is forced towards the
+        band, as an operator restores headroom on the intraday market.
+        """
+        t_lo, t_hi, _ = self._trade_range(q)
+        return t_lo, t_hi
+
+    def _trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        d, f = self.day, self.fleet
+        scheduled = d.committed_mw[:, q]
+        p_lo, p_hi = _net_power_range(self.soc_mwh, d.lo[:, q], d.hi[:, q], DT_H, f)
+        budget = (f.max_daily_discharge_mwh - d.discharged_mwh) / DT_H
+        t_lo = np.maximum(-d.down_cap[:, q], p_lo) - scheduled
+        t_hi = np.minimum(np.minimum(d.up_cap[:, q], p_hi), np.maximum(budget, p_lo)) - scheduled
+        return t_lo, t_hi, p_hi
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One delivery quarter-hour. Returns the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
@@ -412,14 +440,8 @@ class Simulator:
         soc = self.soc_mwh
         scheduled = d.committed_mw[:, q]
 
-        # Intraday trade range: power after reserves, SoC within the reserve band, the cycle budget. When the
-        # schedule itself leaves the band (e.g. after activations), the range excludes 0: the trade is forced
-        # towards the band, as an operator restores headroom on the intraday market.
-        p_lo, p_hi = _net_power_range(soc, d.lo[:, q], d.hi[:, q], DT_H, f)
-        budget = (f.max_daily_discharge_mwh - d.discharged_mwh) / DT_H
+        t_lo, t_hi, p_hi = self._trade_range(q)
         up_cap, down_cap = d.up_cap[:, q], d.down_cap[:, q]
-        t_lo = np.maximum(-down_cap, p_lo) - scheduled
-        t_hi = np.minimum(np.minimum(up_cap, p_hi), np.maximum(budget, p_lo)) - scheduled
         a = action
         if cfg.has("intraday"):
             a0 = a[:, 0]
@@ -428,7 +450,9 @@ class Simulator:
             conflict = t_lo > t_hi
             if conflict.any():  # the band is out of reach this step: move towards it at full free power
                 trade = np.where(conflict, np.where(p_hi < -down_cap, -down_cap, up_cap) - scheduled, trade)
-            trade = round_volume(trade, d.rules.wholesale_min_bid_mw, d.rules.wholesale_min_bid_mw)
+            step_mw = self._wholesale_step()
+            if step_mw is not None:
+                trade = round_volume(trade, step_mw, step_mw)
         else:
             trade = np.zeros(self.n)
         schedule = scheduled + trade

@@ -25,9 +25,14 @@ def settlement_price(offer_price: np.ndarray, clearing_price: np.ndarray, *, pay
     return offer_price if pay_as_bid else clearing_price
 
 
+# Actions arrive as float32 (the action space's dtype): 0.9 x 10 MW is 8.9999998 MW. Rounding down to an
+# increment must not lose a whole step to that, so volumes within 1e-5 of a step below a grid point count as on it.
+GRID_TOLERANCE = 1e-5
+
+
 def round_volume(volume_mw: np.ndarray, min_mw: float, step_mw: float) -> np.ndarray:
     """Round |volume| down to the increment; volumes below the minimum become 0 (sign kept)."""
-    magnitude = np.floor(np.abs(volume_mw) / step_mw + 1e-9) * step_mw
+    magnitude = np.floor(np.abs(volume_mw) / step_mw + GRID_TOLERANCE) * step_mw
     if min_mw > step_mw:  # a minimum above the increment drops small volumes entirely
         magnitude = np.where(magnitude >= min_mw - 1e-9, magnitude, 0.0)
     return np.copysign(magnitude, volume_mw)

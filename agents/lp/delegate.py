@@ -1,0 +1,178 @@
+"""LP strategies as env policies: solve the delivery day, then answer every stage with the matching action.
+
+:class:`DailyLPPolicy` implements the env's delegate protocol (``act(sim, stage, q)``), so it can decide any
+stage of ``SingleBESSEnv``/``BESSVectorEnv`` or drive a whole episode with :func:`run_episode`. At the first
+stage of each day it solves one LP per asset on the env's forecasts (perfect foresight with
+``forecast="perfect"``, the multi-market methodology's noisy prices with ``"noisy"``), from the asset's
+current SoC, and maps the plan onto the env's normalised actions exactly (the inverse of the env's mapping).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.lp.model import BatteryLP, LPProducts, LPResult, block_of
+from bessgym.assets.battery import BatterySpec
+from bessgym.envs.core import ACTION_WIDTH, Simulator
+from bessgym.market.products import N_BLOCKS, Stage
+
+WHOLESALE = ("day_ahead", "intraday")
+
+
+def lp_products_for(sim: Simulator, wholesale: str) -> LPProducts:
+    """The LP products and terms that match a simulator's market configuration, trading one wholesale market.
+
+    The env makes every auction's committed schedule physically feasible when it is bid, so a day-ahead
+    sale that only an intraday buy-back would make feasible ("virtual" DA/ID spread) cannot be executed;
+    the LP therefore trades either day-ahead or intraday continuous, as both reference methodologies do.
+    aFRR energy follows the multi-market methodology: capacity is held, energy is bid high enough not to be
+    activated, so the LP carries no activation energy (``act`` offers at the edges of the price band).
+    """
+    if wholesale not in WHOLESALE:
+        raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
+    cfg = sim.config
+    if not cfg.has(wholesale):
+        raise ValueError(f"the env's MarketConfig has no {wholesale!r} product for the LP to trade")
+    return LPProducts(
+        day_ahead=wholesale == "day_ahead", hourly_day_ahead=sim.day.rules.da_resolution_min == 60,
+        intraday=wholesale == "intraday", intraday_fee_eur_mwh=cfg.intraday_fee_eur_mwh,
+        fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"), afrr_energy=False,
+        fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else sim.day.rules.fcr_energy_reserve_min / 60,
+        afrr_hold_h=cfg.afrr_hold_h, ancillary_max_share=cfg.ancillary_max_share, fcr_max_share=cfg.fcr_max_share,
+        integer_reserves=True,
+    )
+
+
+class DailyLPPolicy:
+    """Perfect- or imperfect-hindsight multi-market LP, one delivery day at a time.
+
+    ``wholesale``: ``"day_ahead"`` or ``"intraday"`` (see :func:`lp_products_for`). ``end_soc``: the SoC
+    fraction each day must end at (None keeps the day's start SoC), so revenue is not bought by emptying the
+    battery at the horizon. ``objectives`` collects each solved day's LP objective [EUR] per asset, to
+    compare with what the env paid.
+    """
+
+    def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None) -> None:
+        if wholesale not in WHOLESALE:
+            raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
+        self.wholesale, self.end_soc = wholesale, end_soc
+        self._models: dict[tuple, BatteryLP] = {}
+        self._plan: list[LPResult] = []
+        self._day_key: tuple | None = None
+        self.objectives: list[np.ndarray] = []
+
+    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
+        self._ensure_plan(sim)
+        if stage == Stage.CAPACITY:
+            return self._capacity_action(sim)
+        if stage == Stage.DAY_AHEAD:
+            return self._day_ahead_action(sim)
+        if stage == Stage.DELIVERY:
+            return self._delivery_action(sim, q)
+        return np.zeros((sim.n, ACTION_WIDTH[stage]))  # intraday auctions: the plan needs no change
+
+    # ------------------------------------------------------------------------------------ planning
+
+    def _ensure_plan(self, sim: Simulator) -> None:
+        key = (id(sim), sim.day_number, id(sim.day))
+        if key == self._day_key:
+            return
+        self._day_key = key
+        d, f = sim.day, sim.fleet
+        products = lp_products_for(sim, self.wholesale)
+        da_real = sim.market.columns["da_price"][d.start:d.start + d.n_qh]
+        plans, objectives = [], []
+        for i in range(sim.n):  # one LP per asset, once a day
+            fc = {name: v[i, : d.n_qh] for name, v in d.forecasts.items()}
+            prices = np.concatenate([fc.get("da_price", da_real), fc.get("id1_price", da_real)])
+            exclusive = bool((prices < 0).any())
+            lp = self._model(_spec_of(f, i), products, d.n_qh, exclusive)
+            soc0 = float(sim.soc_mwh[i])
+            end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh[i]
+            end = float(np.clip(end, f.soc_min_mwh[i], f.soc_max_mwh[i]))
+            result = lp.solve(
+                price_da=fc.get("da_price", da_real), price_id=fc.get("id1_price", np.zeros(d.n_qh)),
+                price_fcr=fc.get("fcr_price", np.zeros(d.n_qh)),
+                price_pos=fc.get("afrr_cap_pos_price", np.zeros(d.n_qh)),
+                price_neg=fc.get("afrr_cap_neg_price", np.zeros(d.n_qh)),
+                soc0_mwh=soc0, soc_end_mwh=(end, end),
+                max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - d.discharged_mwh[i]))
+            plans.append(result)
+            objectives.append(result.objective_eur)
+        self._plan = plans
+        self.objectives.append(np.array(objectives))
+
+    def _model(self, spec: BatterySpec, products: LPProducts, n_qh: int, exclusive: bool) -> BatteryLP:
+        key = (spec, products, n_qh, exclusive)
+        if key not in self._models:
+            self._models[key] = BatteryLP(spec, LPProducts(**{**products.__dict__, "exclusive_charge": exclusive}),
+                                          n_qh, blocks=block_of(n_qh))
+        return self._models[key]
+
+    # ------------------------------------------------------------------------- plan -> env actions
+
+    def _capacity_action(self, sim: Simulator) -> np.ndarray:
+        f, cfg = sim.fleet, sim.config
+        a = np.zeros((sim.n, 5, N_BLOCKS))
+        fcr = np.round([p.fcr_mw for p in self._plan])
+        pos = np.round([p.afrr_pos_mw for p in self._plan])
+        neg = np.round([p.afrr_neg_mw for p in self._plan])
+        p = f.power_mw[:, None]
+        cap = p * cfg.ancillary_max_share
+        a[:, 0] = _ratio(fcr, cfg.fcr_max_share * p)
+        a[:, 1] = _ratio(pos, cap - fcr)
+        a[:, 2] = _ratio(neg, cap - fcr)
+        return a.reshape(sim.n, -1)  # capacity price offers at the forecast price (entries 3, 4 = 0)
+
+    def _day_ahead_action(self, sim: Simulator) -> np.ndarray:
+        d = sim.day
+        a = np.zeros((sim.n, ACTION_WIDTH[Stage.DAY_AHEAD]))
+        da = np.array([p.day_ahead_mw for p in self._plan])
+        a[:, : d.n_qh] = np.where(da >= 0, _ratio(da, d.up_cap), _ratio(da, d.down_cap))
+        return a
+
+    def _delivery_action(self, sim: Simulator, q: int) -> np.ndarray:
+        a = np.zeros((sim.n, ACTION_WIDTH[Stage.DELIVERY]))
+        trade = np.array([p.intraday_mw[q] for p in self._plan])
+        lo, hi = sim.trade_range(q)
+        a[:, 0] = np.where(trade >= 0, _ratio(trade, hi), _ratio(trade, -lo))
+        a[:, 1], a[:, 2] = 1.0, -1.0  # aFRR energy offers at DA +- the band: held, not activated
+        return a
+
+
+def _ratio(value: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """value / denominator in [-1, 1], 0 where the denominator is 0 (nothing to offer)."""
+    den = np.broadcast_to(denominator, np.shape(value))
+    out = np.divide(value, den, out=np.zeros(np.shape(value)), where=np.abs(den) > 1e-12)
+    return np.clip(out, -1.0, 1.0)
+
+
+def _spec_of(f, i: int) -> BatterySpec:
+    e = float(f.energy_mwh[i])
+    usable = float(f.soc_max_mwh[i] - f.soc_min_mwh[i])
+    return BatterySpec(power_mw=float(f.power_mw[i]), energy_mwh=e, eta_charge=float(f.eta_charge[i]),
+                       eta_discharge=float(f.eta_discharge[i]), soc_min=float(f.soc_min_mwh[i]) / e,
+                       soc_max=float(f.soc_max_mwh[i]) / e, soc_initial=float(f.soc_initial_mwh[i]) / e,
+                       max_cycles_per_day=float(f.max_daily_discharge_mwh[i]) / usable,
+                       aux_power_mw=float(f.aux_power_mw[i]),
+                       degradation_cost_eur_mwh=float(f.degradation_cost_eur_mwh[i]))
+
+
+def run_episode(env, policy: DailyLPPolicy, *, seed: int | None = None, start_day=None) -> float:
+    """Drive every agent decision of a SingleBESSEnv with ``policy``; returns the episode's revenue [EUR]."""
+    options = {"start_day": start_day} if start_day is not None else None
+    env.reset(seed=seed, options=options)
+    sim = env.unwrapped.simulator
+    total, done = 0.0, False
+    while not done:
+        stage_name, _, q = env.unwrapped.decision_point
+        stage = Stage[stage_name.upper()]
+        action = policy.act(sim, stage, q)[0]
+        width = env.action_space.shape[0]
+        padded = np.zeros(width, dtype=np.float32)
+        padded[: min(width, action.shape[0])] = action[:width]
+        _, reward, terminated, truncated, _ = env.step(padded)
+        total += reward
+        done = terminated or truncated
+    return total
+
