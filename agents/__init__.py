@@ -1,0 +1,26 @@
+"""Reference agents: LP baselines (pyomo + HiGHS), the revenue index and the multi-market methodology.
+
+Every strategy answers the same call: run it on market data (``agents.index.index_revenues``) or in an env
+(``agents.lp.delegate.run_policy``) and get a tidy table of revenues per day (and product).
+"""
+
+from agents.index import STRATEGIES, IndexBattery, IndexResult, index_revenues
+from agents.lp.delegate import DailyLPPolicy, run_policy
+from agents.lp.horizon import solve_horizon
+from agents.lp.model import BatteryLP, LPProducts, LPResult
+from agents.multimarket import MultiMarketPolicy, run_multi_market
+
+__all__ = [
+    "STRATEGIES",
+    "BatteryLP",
+    "DailyLPPolicy",
+    "IndexBattery",
+    "IndexResult",
+    "LPProducts",
+    "LPResult",
+    "MultiMarketPolicy",
+    "index_revenues",
+    "run_multi_market",
+    "run_policy",
+    "solve_horizon",
+]

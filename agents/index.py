@@ -94,7 +94,7 @@ class _TradingLPs:
             self._models[key] = BatteryLP(self.battery, products, n)
         b = self.battery
         half = 0.5 * b.energy_mwh
-        return self._models[key].solve(price_da=prices, soc0_mwh=half, soc_end_mwh=(half, half)).objective_eur
+        return self._models[key].value(price_da=prices, soc0_mwh=half, soc_end_mwh=(half, half))
 
 
 def index_revenues(

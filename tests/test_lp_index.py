@@ -116,7 +116,7 @@ def test_real_smard_2024_day_ahead_trading_lands_near_77k():
 @pytest.mark.parametrize("reserves", [False, True])
 def test_lp_policy_in_the_env_reproduces_its_objective(wholesale, reserves):
     """The env and the LP agree on the accounting: the LP's plan, executed by SingleBESS, pays its objective."""
-    from agents.lp.delegate import DailyLPPolicy, run_episode
+    from agents.lp.delegate import DailyLPPolicy, run_policy
     from bessgym.data import synthetic
     from bessgym.envs import MarketConfig, SingleBESSEnv
 
@@ -126,11 +126,62 @@ def test_lp_policy_in_the_env_reproduces_its_objective(wholesale, reserves):
     env = SingleBESSEnv(market, market_config=cfg, episode_days=3, track_soh=False,
                         agent_stages=("capacity", "day_ahead", "delivery"))
     policy = DailyLPPolicy(wholesale, end_soc=0.5)
-    paid = run_episode(env, policy, seed=0, start_day="2024-06-21")
+    paid = run_policy(env, policy, seed=0, start_day="2024-06-21")["total"].sum()
     planned = float(np.sum(policy.objectives))
     assert paid == pytest.approx(planned, rel=1e-3)
     # with the exchange's 0.1 MW increments the plan is rounded towards zero and can only lose a little
     env_rule = SingleBESSEnv(market, market_config=MarketConfig(products=frozenset(products)), episode_days=3,
                              track_soh=False, agent_stages=("capacity", "day_ahead", "delivery"))
-    rounded = run_episode(env_rule, DailyLPPolicy(wholesale, end_soc=0.5), seed=0, start_day="2024-06-21")
+    rounded = run_policy(env_rule, DailyLPPolicy(wholesale, end_soc=0.5), seed=0,
+                         start_day="2024-06-21")["total"].sum()
     assert planned * 0.99 < rounded <= planned * 1.0005
+
+
+def test_joint_horizon_lp_is_a_relaxation_of_the_daily_lps():
+    """Daily plans that start and end at the same SoC are feasible for the joint model: joint >= sum of days."""
+    from agents.lp.horizon import solve_horizon
+    from bessgym.data import synthetic
+
+    market = synthetic.generate("2024-03-05", "2024-03-08", seed=2)
+    battery = IndexBattery().spec(power_mw=10.0)
+    products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True)
+    joint = solve_horizon(market, battery, products).objective_eur
+    daily = 0.0
+    for start in (0, 96, 192):
+        lp = BatteryLP(battery, products, 96)
+        day = market.iloc[start:start + 96]
+        half = 0.5 * battery.energy_mwh
+        daily += lp.solve(price_da=day["da_price"].to_numpy(), price_fcr=day["fcr_price"].to_numpy(),
+                          price_pos=day["afrr_cap_pos_price"].to_numpy(),
+                          price_neg=day["afrr_cap_neg_price"].to_numpy(), soc0_mwh=half,
+                          soc_end_mwh=(half, half)).objective_eur
+    assert joint >= daily - 1e-6
+    assert joint < 1.2 * daily  # linking days helps, but only at the margins
+    with pytest.raises(ValueError, match="'id1_price'"):
+        solve_horizon(market.drop(columns=["id1_price"]), battery, LPProducts(day_ahead=False, intraday=True))
+
+
+@pytest.mark.parametrize("forecast", ["perfect", "noisy"])
+def test_multi_market_methodology_respects_its_rules(forecast):
+    from agents import multimarket
+    from bessgym.data import synthetic
+    from bessgym.envs import SingleBESSEnv
+    from bessgym.market.products import Stage
+
+    market = synthetic.generate("2024-06-20", "2024-06-23", seed=3)
+    daily = multimarket.run_multi_market(market, energy_mwh=20.0, forecast=forecast, start_day="2024-06-20", days=2)
+    assert list(daily.index.astype(str)) == ["2024-06-20", "2024-06-21"]
+    assert (daily[["fcr", "afrr_cap_pos", "afrr_cap_neg", "day_ahead"]].sum() > 0).all()
+    assert daily["penalty"].sum() == 0.0
+    assert daily["intraday"].sum() == 0.0  # the methodology does not trade intraday
+    assert np.allclose(daily.drop(columns="total").sum(axis=1), daily["total"])
+    # the rules: FCR at most 80 % of power, reserves in one direction at most 80 %
+    env = SingleBESSEnv(market, multimarket.battery(20.0), multimarket.market_config(), forecast=forecast,
+                        agent_stages=("capacity",), start_day="2024-06-20", track_soh=False)
+    env.reset(seed=0)
+    sim = env.simulator
+    policy = multimarket.MultiMarketPolicy()
+    env.step(policy.act(sim, Stage.CAPACITY, -1)[0].astype(np.float32))
+    d = sim.day
+    assert (d.fcr_mw <= 8.0).all()
+    assert (d.fcr_mw + d.afrr_pos_mw <= 8.0).all() and (d.fcr_mw + d.afrr_neg_mw <= 8.0).all()

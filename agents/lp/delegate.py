@@ -10,6 +10,7 @@ current SoC, and maps the plan onto the env's normalised actions exactly (the in
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from agents.lp.model import BatteryLP, LPProducts, LPResult, block_of
 from bessgym.assets.battery import BatterySpec
@@ -52,10 +53,12 @@ class DailyLPPolicy:
     compare with what the env paid.
     """
 
-    def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None) -> None:
+    def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None, *,
+                 reoptimise_after_capacity: bool = False) -> None:
         if wholesale not in WHOLESALE:
             raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
         self.wholesale, self.end_soc = wholesale, end_soc
+        self.reoptimise_after_capacity = reoptimise_after_capacity
         self._models: dict[tuple, BatteryLP] = {}
         self._plan: list[LPResult] = []
         self._day_key: tuple | None = None
@@ -66,6 +69,8 @@ class DailyLPPolicy:
         if stage == Stage.CAPACITY:
             return self._capacity_action(sim)
         if stage == Stage.DAY_AHEAD:
+            if self.reoptimise_after_capacity:
+                self._plan_day(sim, awarded=True)
             return self._day_ahead_action(sim)
         if stage == Stage.DELIVERY:
             return self._delivery_action(sim, q)
@@ -78,29 +83,38 @@ class DailyLPPolicy:
         if key == self._day_key:
             return
         self._day_key = key
+        self.objectives.append(np.zeros(sim.n))
+        self._plan_day(sim, awarded=False)
+
+    def _plan_day(self, sim: Simulator, *, awarded: bool) -> None:
+        """Solve each asset's day on the env's forecasts from its current SoC; with ``awarded`` the reserves
+        are fixed to what the capacity auction gave (the methodology's sequential step)."""
         d, f = sim.day, sim.fleet
         products = lp_products_for(sim, self.wholesale)
         da_real = sim.market.columns["da_price"][d.start:d.start + d.n_qh]
-        plans, objectives = [], []
-        for i in range(sim.n):  # one LP per asset, once a day
+        plans = []
+        for i in range(sim.n):  # one LP per asset, once or twice a day
             fc = {name: v[i, : d.n_qh] for name, v in d.forecasts.items()}
             prices = np.concatenate([fc.get("da_price", da_real), fc.get("id1_price", da_real)])
-            exclusive = bool((prices < 0).any())
-            lp = self._model(_spec_of(f, i), products, d.n_qh, exclusive)
+            lp = self._model(_spec_of(f, i), products, d.n_qh, bool((prices < 0).any()))
+            if awarded:
+                lp.fix_reserves(d.fcr_mw[i], d.afrr_pos_mw[i], d.afrr_neg_mw[i])
             soc0 = float(sim.soc_mwh[i])
             end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh[i]
             end = float(np.clip(end, f.soc_min_mwh[i], f.soc_max_mwh[i]))
-            result = lp.solve(
-                price_da=fc.get("da_price", da_real), price_id=fc.get("id1_price", np.zeros(d.n_qh)),
-                price_fcr=fc.get("fcr_price", np.zeros(d.n_qh)),
-                price_pos=fc.get("afrr_cap_pos_price", np.zeros(d.n_qh)),
-                price_neg=fc.get("afrr_cap_neg_price", np.zeros(d.n_qh)),
-                soc0_mwh=soc0, soc_end_mwh=(end, end),
-                max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - d.discharged_mwh[i]))
-            plans.append(result)
-            objectives.append(result.objective_eur)
+            try:
+                plans.append(lp.solve(
+                    price_da=fc.get("da_price", da_real), price_id=fc.get("id1_price", np.zeros(d.n_qh)),
+                    price_fcr=fc.get("fcr_price", np.zeros(d.n_qh)),
+                    price_pos=fc.get("afrr_cap_pos_price", np.zeros(d.n_qh)),
+                    price_neg=fc.get("afrr_cap_neg_price", np.zeros(d.n_qh)),
+                    soc0_mwh=soc0, soc_end_mwh=(end, end),
+                    max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - d.discharged_mwh[i])))
+            finally:
+                if awarded:
+                    lp.fix_reserves(None, None, None)
         self._plan = plans
-        self.objectives.append(np.array(objectives))
+        self.objectives[-1] = np.array([p.objective_eur for p in plans])
 
     def _model(self, spec: BatterySpec, products: LPProducts, n_qh: int, exclusive: bool) -> BatteryLP:
         key = (spec, products, n_qh, exclusive)
@@ -158,21 +172,28 @@ def _spec_of(f, i: int) -> BatterySpec:
                        degradation_cost_eur_mwh=float(f.degradation_cost_eur_mwh[i]))
 
 
-def run_episode(env, policy: DailyLPPolicy, *, seed: int | None = None, start_day=None) -> float:
-    """Drive every agent decision of a SingleBESSEnv with ``policy``; returns the episode's revenue [EUR]."""
+def run_policy(env, policy, *, seed: int | None = None, start_day=None) -> pd.DataFrame:
+    """Drive every agent decision of a SingleBESSEnv with a delegate-protocol policy.
+
+    Returns a tidy table: one row per delivery day, one column per cash flow [EUR] and their ``total``.
+    """
     options = {"start_day": start_day} if start_day is not None else None
     env.reset(seed=seed, options=options)
     sim = env.unwrapped.simulator
-    total, done = 0.0, False
+    width = env.action_space.shape[0]
+    rows: dict[str, dict[str, float]] = {}
+    done = False
     while not done:
-        stage_name, _, q = env.unwrapped.decision_point
-        stage = Stage[stage_name.upper()]
-        action = policy.act(sim, stage, q)[0]
-        width = env.action_space.shape[0]
-        padded = np.zeros(width, dtype=np.float32)
-        padded[: min(width, action.shape[0])] = action[:width]
-        _, reward, terminated, truncated, _ = env.step(padded)
-        total += reward
+        stage_name, delivery_date, q = env.unwrapped.decision_point
+        action = np.zeros(width, dtype=np.float32)
+        proposal = policy.act(sim, Stage[stage_name.upper()], q)[0]
+        action[: min(width, proposal.shape[0])] = proposal[:width]
+        _, _, terminated, truncated, info = env.step(action)
+        row = rows.setdefault(delivery_date, dict.fromkeys(info["cash_flow_eur"], 0.0))
+        for product, eur in info["cash_flow_eur"].items():
+            row[product] += eur
         done = terminated or truncated
-    return total
-
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index = pd.Index([pd.Timestamp(d).date() for d in table.index], name="delivery_date")
+    table["total"] = table.sum(axis=1)
+    return table

@@ -238,7 +238,38 @@ class BatteryLP:
         update.update_vars = False
         update.update_named_expressions = False
 
-    def solve(
+    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
+        """Fix the reserve volumes per block (e.g. awards already won), or free them again with None."""
+        m = self.model
+        for var, values in ((m.fcr, fcr_mw), (m.pos, pos_mw), (m.neg, neg_mw)):
+            for b in m.B:
+                if values is None:
+                    var[b].unfix()
+                else:
+                    var[b].fix(float(values[b]))
+        self.solver.update_config.update_vars = True  # appsi must look at variable bounds/fixing again
+
+    def value(self, **parameters) -> float:
+        """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without loading the schedule."""
+        self.solver.config.load_solution = False
+        try:
+            return self._run(**parameters)
+        finally:
+            self.solver.config.load_solution = True
+
+    def solve(self, **parameters) -> LPResult:
+        """Set the given parameters (see :meth:`_set`), solve, and return the objective and the schedule."""
+        return self._result(self._run(**parameters))
+
+    def _run(self, **parameters) -> float:
+        self._set(**parameters)
+        result = self.solver.solve(self.model)
+        status = str(result.termination_condition)
+        if "optimal" not in status.lower():
+            raise RuntimeError(f"HiGHS did not find an optimum ({status}); check the start SoC and end bounds")
+        return float(result.best_feasible_objective)
+
+    def _set(
         self,
         *,
         price_da: np.ndarray | None = None,
@@ -253,8 +284,10 @@ class BatteryLP:
         soc0_mwh: float | None = None,
         soc_end_mwh: tuple[float, float] | None = None,
         max_discharge_mwh: float | None = None,
-    ) -> LPResult:
-        """Set the given parameters (per quarter-hour arrays; omitted ones keep their values) and solve."""
+    ) -> None:
+        """Set parameters: per quarter-hour arrays, start SoC, end SoC bounds, discharge budget [MWh].
+
+        Omitted ones keep their values from the previous solve."""
         m = self.model
         for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
                              ("price_pos", price_pos), ("price_neg", price_neg), ("act_pos", act_pos),
@@ -271,11 +304,6 @@ class BatteryLP:
             m.soc_end_max.set_value(float(soc_end_mwh[1]))
         if max_discharge_mwh is not None:
             m.max_discharge_mwh.set_value(float(max_discharge_mwh))
-        result = self.solver.solve(m)
-        status = str(result.termination_condition)
-        if "optimal" not in status.lower():
-            raise RuntimeError(f"HiGHS did not find an optimum ({status}); check the start SoC and end bounds")
-        return self._result(float(result.best_feasible_objective))
 
     def _result(self, objective: float) -> LPResult:
         m = self.model

@@ -1,0 +1,58 @@
+"""The multi-market methodology (../shared/MARKET_FACTS.md) as a named strategy in the env.
+
+10 MW with 10/20/40 MWh, 95 % charge and discharge efficiency, at most 2 cycles a day, SoC 10-90 % rolling
+from day to day; price-taker; at most 80 % of power in ancillary services; FCR derated 20 % with 30 min of
+energy reserved; aFRR capacity with 1 h reserved; sequence: ancillary capacity first (fixed once won), then
+day-ahead (re-optimised around the awards). Perfect hindsight uses the realised prices; imperfect hindsight
+decides on prices with 10 % Gaussian noise and is settled on the realised ones (``forecast="noisy"``).
+
+The capacity's obligatory energy offers are placed "high enough not to be activated" (at the edges of the
+env's offer band). The methodology's separate energy-only bids at DA +50 % (POS) / -50 % (NEG) are not
+placed: the env prices all of a direction's offered aFRR energy at one price, and a battery without
+intraday trading cannot restore the SoC those activations drain (on the synthetic market they cost far more
+in non-delivery penalties than they earn).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from agents.lp.delegate import DailyLPPolicy, run_policy
+from bessgym.assets.battery import BatterySpec
+from bessgym.envs.core import MarketConfig
+
+ENERGY_OPTIONS_MWH = (10.0, 20.0, 40.0)
+
+
+def battery(energy_mwh: float = 20.0) -> BatterySpec:
+    return BatterySpec(power_mw=10.0, energy_mwh=energy_mwh, eta_charge=0.95, eta_discharge=0.95, soc_min=0.1,
+                       soc_max=0.9, soc_initial=0.5, max_cycles_per_day=2.0)
+
+
+def market_config() -> MarketConfig:
+    return MarketConfig(products=frozenset({"fcr", "afrr_capacity", "afrr_energy", "day_ahead", "imbalance"}),
+                        fcr_hold_h=0.5, afrr_hold_h=1.0, ancillary_max_share=0.8, fcr_max_share=0.8)
+
+
+class MultiMarketPolicy(DailyLPPolicy):
+    """Preliminary LP of capacity and day-ahead; awards fixed; day-ahead re-solved around them."""
+
+    def __init__(self) -> None:
+        super().__init__("day_ahead", end_soc=None, reoptimise_after_capacity=True)
+
+
+def run_multi_market(market: pd.DataFrame, *, energy_mwh: float = 20.0, days: int | None = None,
+                     start_day=None, forecast: str = "perfect", seed: int = 0) -> pd.DataFrame:
+    """Daily revenues by product [EUR] of the methodology on ``market`` (perfect or ``"noisy"`` hindsight)."""
+    from bessgym.envs import SingleBESSEnv
+
+    env = SingleBESSEnv(market, battery(energy_mwh), market_config(), forecast=forecast, track_soh=False,
+                        agent_stages=("capacity", "day_ahead", "delivery"),
+                        episode_days=days or _whole_days(market), start_day=start_day)
+    return run_policy(env, MultiMarketPolicy(), seed=seed, start_day=start_day)
+
+
+def _whole_days(market: pd.DataFrame) -> int:
+    from bessgym.envs.core import MarketArrays
+
+    return len(MarketArrays.from_frame(market).dates)
