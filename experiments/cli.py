@@ -175,11 +175,8 @@ def index_cmd(
     cycles: Annotated[float, typer.Option(help="Full cycles per day [-].")] = 2.0,
 ) -> None:
     """The BESS revenue index: daily revenue per MW of each strategy, rolling averages and charts."""
-    from rich.progress import Progress
-
-    from agents.index import IndexBattery, index_revenues
+    from agents.index import IndexBattery
     from bessgym.data import read_table, synthetic
-    from experiments.index_report import write_index
 
     if power_mw <= 0 or energy_mwh <= 0 or not 0 < round_trip <= 1 or cycles <= 0:
         raise _fail(ValueError("--power-mw, --energy-mwh and --cycles must be > 0, --round-trip in (0, 1]"))
@@ -188,24 +185,7 @@ def index_cmd(
     except MarketDataError as exc:
         raise _fail(exc) from exc
     battery = IndexBattery(duration_h=energy_mwh / power_mw, round_trip=round_trip, cycles_per_day=cycles)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("index, day by day", total=None)
-        result = index_revenues(market, battery,
-                                progress=lambda done, total: progress.update(task, completed=done, total=total))
-    paths = write_index(result, out)
-    table = Table(title=f"Revenue index, {battery.duration_h:g} h battery: annualised EUR/MW/year "
-                        f"({result.daily.index[0]} .. {result.daily.index[-1]}, {len(result.daily)} days)")
-    for col in ("strategy", "EUR/MW/year", "last 365 d", "last 30 d"):
-        table.add_column(col, justify="left" if col == "strategy" else "right")
-    rolling = result.rolling()
-    for name, value in result.annualised().items():
-        last365, last30 = rolling[f"{name}_365d"].iloc[-1], rolling[f"{name}_30d"].iloc[-1]
-        table.add_row(name, f"{value:,.0f}", "-" if last365 != last365 else f"{last365:,.0f}",
-                      "-" if last30 != last30 else f"{last30:,.0f}")
-    for name, reason in result.skipped.items():
-        table.add_row(f"[yellow]{name}[/]", "skipped", reason, "")
-    console.print(table)
-    console.print("written: " + ", ".join(str(p) for p in paths.values()))
+    _print_index(market, out, title=str(data) if data is not None else "synthetic 2024", battery=battery)
 
 
 @app.command("run")
@@ -214,7 +194,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
     year: Annotated[int, typer.Option(help="Calendar year to synthesise (2024 = calibration year).")] = 2024,
 ) -> None:
-    """The main job: synthesise a market year, summarise it and check its calibration."""
+    """The main job: synthesise a market year, summarise it, check its calibration, compute the index baselines."""
     from bessgym.data import calibration, synthetic, write_table
 
     out.mkdir(parents=True, exist_ok=True)
@@ -238,6 +218,35 @@ def run(
     failures = comparison.failures()
     verdict = "[green]all within tolerance[/]" if not failures else f"[yellow]outside:[/] {failures}"
     console.print(f"calibration vs published 2024: {verdict}\nchart: [bold]{png}[/]")
+    _print_index(df, out / "index", title=f"synthetic {year}, seed {seed}")
+
+
+def _print_index(market, out: Path, *, title: str, battery=None) -> None:
+    """Run the revenue index strategies on ``market`` with a progress bar, write and print the results."""
+    from rich.progress import Progress
+
+    from agents.index import IndexBattery, index_revenues
+    from experiments.index_report import write_index
+
+    battery = battery or IndexBattery()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("revenue index, day by day", total=None)
+        result = index_revenues(market, battery,
+                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+    paths = write_index(result, out)
+    table = Table(title=f"Revenue index, {battery.duration_h:g} h battery, {title}: annualised EUR/MW/year "
+                        f"({result.daily.index[0]} .. {result.daily.index[-1]}, {len(result.daily)} days)")
+    for col in ("strategy", "EUR/MW/year", "last 365 d", "last 30 d"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    rolling = result.rolling()
+    for name, value in result.annualised().items():
+        last365, last30 = rolling[f"{name}_365d"].iloc[-1], rolling[f"{name}_30d"].iloc[-1]
+        table.add_row(name, f"{value:,.0f}", "-" if last365 != last365 else f"{last365:,.0f}",
+                      "-" if last30 != last30 else f"{last30:,.0f}")
+    for name, reason in result.skipped.items():
+        table.add_row(f"[yellow]{name}[/]", "skipped", reason, "")
+    console.print(table)
+    console.print("written: " + ", ".join(str(p) for p in paths.values()))
 
 
 if __name__ == "__main__":
