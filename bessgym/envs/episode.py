@@ -3,13 +3,19 @@ delegate, and accumulates cash flows between agent decisions. Shared by the sing
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from bessgym.assets.battery import BatterySpec, Fleet
 from bessgym.assets.degradation import CycleAgeing, soh_loss
-from bessgym.envs.core import ACTION_WIDTH, Simulator
-from bessgym.envs.delegates import Delegate, NoOp
+from bessgym.envs.core import ACTION_WIDTH, MarketArrays, MarketConfig, Simulator
+from bessgym.envs.delegates import Delegate, NoOp, SpreadTrader
+from bessgym.envs.forecast import Forecaster, make_forecaster
 from bessgym.envs.observation import ObservationBuilder
 from bessgym.market.products import IDA3_FIRST_HOUR, Stage
 from bessgym.market.settlement import CASH_FLOWS
@@ -32,6 +38,76 @@ def parse_stages(names: tuple[str, ...] | list[str] | None) -> frozenset[Stage]:
     if not out:
         raise ValueError("agent_stages is empty: the agent must decide at least one stage")
     return frozenset(out)
+
+
+_DEFAULT: dict[str, MarketArrays] = {}
+
+
+def synthetic_default_arrays() -> MarketArrays:
+    """The synthetic 2024 market (seed 0), generated once per process."""
+    if "arrays" not in _DEFAULT:
+        from bessgym.data import synthetic
+
+        _DEFAULT["arrays"] = MarketArrays.from_frame(synthetic.generate("2024-01-01", "2025-01-01", seed=0),
+                                                     source="synthetic 2024")
+    return _DEFAULT["arrays"]
+
+
+def load_market(market: pd.DataFrame | str | os.PathLike[str] | None) -> MarketArrays:
+    """A contract table, a path to one, or None for the built-in synthetic 2024 market, as arrays."""
+    if market is None:
+        return synthetic_default_arrays()
+    if isinstance(market, str | os.PathLike):
+        from bessgym.data import read_table
+
+        return MarketArrays.from_frame(read_table(market), source=str(market))
+    if isinstance(market, pd.DataFrame):
+        return MarketArrays.from_frame(market)
+    raise TypeError(f"market must be a DataFrame, a file path or None, got {type(market).__name__}")
+
+
+def day_position(arrays: MarketArrays, day: dt.date | str, episode_days: int) -> int:
+    """Position of delivery day ``day`` in the market, checked to leave ``episode_days`` days of data."""
+    target = pd.Timestamp(day).date()
+    if target not in arrays.dates:
+        raise ValueError(f"start_day {target} is not a complete delivery day of the market "
+                         f"({arrays.dates[0]} .. {arrays.dates[-1]})")
+    pos = arrays.dates.index(target)
+    if pos + episode_days > len(arrays.dates):
+        raise ValueError(f"start_day {target} leaves fewer than episode_days={episode_days} days of data")
+    return pos
+
+
+def make_runner(
+    market: pd.DataFrame | str | None, batteries: Sequence[BatterySpec], market_config: MarketConfig, *,
+    episode_days: int, agent_stages: tuple[str, ...] | None, delegates: Mapping[str, Delegate] | None,
+    forecast: str | Forecaster, forecast_sigma: float, horizon_qh: int, track_soh: bool, ageing: CycleAgeing,
+    user: str,
+) -> Runner:
+    """Validate an env's arguments and build its simulator and runner (shared by the single and vector env)."""
+    arrays = load_market(market)
+    arrays.require(market_config, user=user)
+    if not 1 <= episode_days <= len(arrays.dates):
+        raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, got {episode_days}")
+    if horizon_qh < 1:
+        raise ValueError(f"horizon_qh must be >= 1, got {horizon_qh}")
+    sim = Simulator(arrays, Fleet.of(batteries), market_config, make_forecaster(forecast, forecast_sigma))
+    delegate_map: dict[Stage, Delegate] = {Stage.DAY_AHEAD: SpreadTrader()}
+    for name, delegate in (delegates or {}).items():
+        if name not in STAGE_BY_NAME:
+            raise ValueError(f"delegates: unknown stage {name!r}; choose from {sorted(STAGE_BY_NAME)}")
+        delegate_map[STAGE_BY_NAME[name]] = delegate
+    return Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, track_soh=track_soh, ageing=ageing)
+
+
+def first_day(arrays: MarketArrays, episode_days: int, fixed: int | None, options: dict[str, Any] | None,
+              rng: np.random.Generator) -> int:
+    """The episode's first day: ``options["start_day"]``, else the env's fixed start, else a random whole day."""
+    if options and "start_day" in options:
+        return day_position(arrays, options["start_day"], episode_days)
+    if fixed is not None:
+        return fixed
+    return int(rng.integers(0, len(arrays.dates) - episode_days + 1))
 
 
 class Runner:

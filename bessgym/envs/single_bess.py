@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,41 +10,15 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from bessgym.assets.battery import BatterySpec, Fleet
+from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
-from bessgym.envs.core import MarketArrays, MarketConfig, Simulator
-from bessgym.envs.delegates import Delegate, SpreadTrader
-from bessgym.envs.episode import STAGE_BY_NAME, Runner, parse_stages
-from bessgym.envs.forecast import Forecaster, make_forecaster
+from bessgym.envs.core import MarketConfig, Simulator
+from bessgym.envs.delegates import Delegate
+from bessgym.envs.episode import Runner, day_position, first_day, make_runner
+from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
-from bessgym.market.products import STAGE_NAMES, Stage
+from bessgym.market.products import STAGE_NAMES
 from bessgym.market.settlement import CASH_FLOWS
-
-
-def load_market(market: pd.DataFrame | str | os.PathLike[str] | None) -> MarketArrays:
-    """A contract table, a path to one, or None for the built-in synthetic 2024 market, as arrays."""
-    if market is None:
-        return synthetic_default_arrays()
-    if isinstance(market, str | os.PathLike):
-        from bessgym.data import read_table
-
-        return MarketArrays.from_frame(read_table(market), source=str(market))
-    if isinstance(market, pd.DataFrame):
-        return MarketArrays.from_frame(market)
-    raise TypeError(f"market must be a DataFrame, a file path or None, got {type(market).__name__}")
-
-
-_DEFAULT: dict[str, MarketArrays] = {}
-
-
-def synthetic_default_arrays() -> MarketArrays:
-    """The synthetic 2024 market (seed 0), generated once per process."""
-    if "arrays" not in _DEFAULT:
-        from bessgym.data import synthetic
-
-        _DEFAULT["arrays"] = MarketArrays.from_frame(synthetic.generate("2024-01-01", "2025-01-01", seed=0),
-                                                     source="synthetic 2024")
-    return _DEFAULT["arrays"]
 
 
 class SingleBESSEnv(gym.Env):
@@ -141,20 +114,13 @@ class SingleBESSEnv(gym.Env):
         track_soh: bool = True,
         ageing: CycleAgeing = CycleAgeing(),
     ) -> None:
-        arrays = load_market(market)
-        arrays.require(market_config, user=type(self).__name__)
-        if episode_days < 1 or episode_days > len(arrays.dates):
-            raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, got {episode_days}")
-        if horizon_qh < 1:
-            raise ValueError(f"horizon_qh must be >= 1, got {horizon_qh}")
-        self._start = None if start_day is None else _day_position(arrays, start_day, episode_days)
+        self._runner = make_runner(market, [battery], market_config, episode_days=episode_days,
+                                   agent_stages=agent_stages, delegates=delegates, forecast=forecast,
+                                   forecast_sigma=forecast_sigma, horizon_qh=horizon_qh, track_soh=track_soh,
+                                   ageing=ageing, user=type(self).__name__)
+        arrays = self._runner.sim.market
+        self._start = None if start_day is None else day_position(arrays, start_day, episode_days)
         self.episode_days, self.reward_scale = episode_days, float(reward_scale)
-        sim = Simulator(arrays, Fleet.of([battery]), market_config, make_forecaster(forecast, forecast_sigma))
-        delegate_map = {Stage.DAY_AHEAD: SpreadTrader()}
-        for name, delegate in (delegates or {}).items():
-            delegate_map[STAGE_BY_NAME[name]] = delegate
-        self._runner = Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, track_soh=track_soh,
-                              ageing=ageing)
         self.battery, self.market_config = battery, market_config
         self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         size = observation_size(horizon_qh)
@@ -175,13 +141,7 @@ class SingleBESSEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        n_days = len(self._runner.sim.market.dates)
-        if options and "start_day" in options:
-            first = _day_position(self._runner.sim.market, options["start_day"], self.episode_days)
-        elif self._start is not None:
-            first = self._start
-        else:
-            first = int(self.np_random.integers(0, n_days - self.episode_days + 1))
+        first = first_day(self._runner.sim.market, self.episode_days, self._start, options, self.np_random)
         self._runner.reset(first, self.episode_days, self.np_random)
         return self._runner.observation()[0], self._info()
 
@@ -211,17 +171,6 @@ class SingleBESSEnv(gym.Env):
         if r.report:
             info["physics"] = {k: float(v[0]) for k, v in r.report.items()}
         return info
-
-
-def _day_position(arrays: MarketArrays, day: dt.date | str, episode_days: int) -> int:
-    target = pd.Timestamp(day).date()
-    if target not in arrays.dates:
-        raise ValueError(f"start_day {target} is not a complete delivery day of the market "
-                         f"({arrays.dates[0]} .. {arrays.dates[-1]})")
-    pos = arrays.dates.index(target)
-    if pos + episode_days > len(arrays.dates):
-        raise ValueError(f"start_day {target} leaves fewer than episode_days={episode_days} days of data")
-    return pos
 
 
 def _check_action(action: np.ndarray, runner: Runner) -> None:

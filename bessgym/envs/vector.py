@@ -18,14 +18,14 @@ import pandas as pd
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from bessgym.assets.battery import BatterySpec, Fleet
-from bessgym.envs.core import MarketConfig, Simulator
-from bessgym.envs.delegates import Delegate, SpreadTrader
-from bessgym.envs.episode import STAGE_BY_NAME, Runner, parse_stages
-from bessgym.envs.forecast import Forecaster, make_forecaster
+from bessgym.assets.battery import BatterySpec
+from bessgym.assets.degradation import CycleAgeing
+from bessgym.envs.core import MarketConfig
+from bessgym.envs.delegates import Delegate
+from bessgym.envs.episode import day_position, first_day, make_runner
+from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
-from bessgym.envs.single_bess import _day_position, load_market
-from bessgym.market.products import STAGE_NAMES, Stage
+from bessgym.market.products import STAGE_NAMES
 from bessgym.market.settlement import CASH_FLOWS
 
 
@@ -61,17 +61,13 @@ class BESSVectorEnv(gym.vector.VectorEnv):
         specs = [battery] * num_envs if isinstance(battery, BatterySpec) else list(battery)
         if len(specs) != num_envs:
             raise ValueError(f"got {len(specs)} battery specs for num_envs={num_envs}")
-        arrays = load_market(market)
-        arrays.require(market_config, user=type(self).__name__)
-        if not 1 <= episode_days <= len(arrays.dates):
-            raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, got {episode_days}")
+        self._runner = make_runner(market, specs, market_config, episode_days=episode_days,
+                                   agent_stages=agent_stages, delegates=delegates, forecast=forecast,
+                                   forecast_sigma=forecast_sigma, horizon_qh=horizon_qh, track_soh=track_soh,
+                                   ageing=CycleAgeing(), user=type(self).__name__)
         self.num_envs, self.episode_days, self.reward_scale = num_envs, episode_days, float(reward_scale)
-        self._start = None if start_day is None else _day_position(arrays, start_day, episode_days)
-        sim = Simulator(arrays, Fleet.of(specs), market_config, make_forecaster(forecast, forecast_sigma))
-        delegate_map = {Stage.DAY_AHEAD: SpreadTrader()}
-        for name, delegate in (delegates or {}).items():
-            delegate_map[STAGE_BY_NAME[name]] = delegate
-        self._runner = Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, track_soh=track_soh)
+        arrays = self._runner.sim.market
+        self._start = None if start_day is None else day_position(arrays, start_day, episode_days)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (observation_size(horizon_qh),),
                                                        np.float32)
@@ -85,13 +81,7 @@ class BESSVectorEnv(gym.vector.VectorEnv):
         return self._runner.observation(), self._infos()
 
     def _begin(self, options: dict[str, Any] | None = None) -> None:
-        n_days = len(self._runner.sim.market.dates)
-        if options and "start_day" in options:
-            first = _day_position(self._runner.sim.market, options["start_day"], self.episode_days)
-        elif self._start is not None:
-            first = self._start
-        else:
-            first = int(self.np_random.integers(0, n_days - self.episode_days + 1))
+        first = first_day(self._runner.sim.market, self.episode_days, self._start, options, self.np_random)
         self._runner.reset(first, self.episode_days, self.np_random)
 
     def step(self, actions):
