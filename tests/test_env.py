@@ -120,7 +120,7 @@ def test_episode_is_truncated_never_terminated(june):
 ACTION_VALUES = st.one_of(st.sampled_from([-1.0, 0.0, 1.0]), st.floats(-1, 1, allow_nan=False))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     actions=st.lists(st.lists(ACTION_VALUES, min_size=100, max_size=100), min_size=1, max_size=8),
     power=st.sampled_from([1.0, 5.0, 10.0]), hours=st.sampled_from([0.5, 1.0, 2.0, 4.0]),

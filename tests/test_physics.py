@@ -215,3 +215,18 @@ def test_rainflow_soh_counts_deeper_cycles_as_more_damage():
     two_half = soh_loss(np.array([0.25, 0.75, 0.25, 0.75, 0.25]), ageing)  # two cycles of half depth
     assert 0 < two_half < one_full
     assert soh_loss(np.full(10, 0.5), ageing) == 0.0
+
+
+def test_exhausted_cycle_budget_stops_discharge_but_never_forces_trades():
+    s = sim(BatterySpec(soc_initial=0.1))  # at soc_min
+    s.day.discharged_mwh[:] = 100.0  # far beyond the daily budget
+    lo, hi = s.trade_range(0)
+    assert hi[0] <= 0.0 and lo[0] < 0.0  # no sale possible, buying still allowed
+    _, report = s.deliver(0, np.array([[1.0, 0, 0, 0, 0]]))  # the agent wants to sell
+    assert report["trade_mw"][0] == 0.0 and report["deviation_mwh"][0] == 0.0
+    full = sim(BatterySpec(soc_initial=0.9))  # at soc_max, 2 MW aFRR NEG needs room below it
+    full.day.discharged_mwh[:] = 100.0
+    full.day.afrr_neg_mw[0, :] = 2.0
+    full._derive()
+    _, report = full.deliver(0, np.array([[-1.0, 0, 0, 0, 0]]))  # the agent wants to buy
+    assert report["trade_mw"][0] > 0.0  # headroom is restored by selling, budget or not

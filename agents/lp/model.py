@@ -93,14 +93,16 @@ def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
     m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] == m.da[t] + m.id_sell[t] - m.id_buy[t])
 
 
-def add_soc_balance(m: pyo.ConcreteModel) -> None:
-    """soc_t = soc_{t-1} + (eta_c ch_t - dis_t / eta_d - aux) dt
-    - pos_b(t) a+_t / eta_d dt + neg_b(t) a-_t eta_c dt   (expected aFRR activation), soc_{-1} = soc0."""
+def add_soc_balance(m: pyo.ConcreteModel, activation: bool) -> None:
+    """soc_t = soc_{t-1} + (eta_c ch_t - dis_t / eta_d - aux) dt, soc_{-1} = soc0; with ``activation`` also
+    - pos_b(t) a+_t / eta_d dt + neg_b(t) a-_t eta_c dt   (expected aFRR activation energy)."""
 
     def rule(m, t):
         prev = m.soc0 if t == 0 else m.soc[t - 1]
-        activation = (-m.pos[m.blk[t]] * m.act_pos[t] / m.eta_d + m.neg[m.blk[t]] * m.act_neg[t] * m.eta_c)
-        return m.soc[t] == prev + (m.eta_c * m.ch[t] - m.dis[t] / m.eta_d - m.aux + activation) * DT_H
+        flow = m.eta_c * m.ch[t] - m.dis[t] / m.eta_d - m.aux
+        if activation:
+            flow += -m.pos[m.blk[t]] * m.act_pos[t] / m.eta_d + m.neg[m.blk[t]] * m.act_neg[t] * m.eta_c
+        return m.soc[t] == prev + flow * DT_H
 
     m.soc_balance = pyo.Constraint(m.T, rule=rule)
 
@@ -213,10 +215,13 @@ class BatteryLP:
         m.pos = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
         m.neg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
 
-        add_power_limits(m)
+        reserves = products.fcr or products.afrr_capacity
+        if reserves:  # without reserves both families are plain variable bounds
+            add_power_limits(m)
         add_trading_balance(m, hourly=products.day_ahead and products.hourly_day_ahead)
-        add_soc_balance(m)
-        add_reserve_headroom(m)
+        add_soc_balance(m, activation=products.afrr_energy)
+        if reserves:
+            add_reserve_headroom(m)
         add_cycle_limit(m)
         add_terminal_soc(m)
         if products.volume_step_mw is not None:

@@ -429,8 +429,9 @@ class Simulator:
         p_lo, p_hi = _net_power_range(self.soc_mwh, d.lo[:, q], d.hi[:, q], DT_H, f)
         budget = (f.max_daily_discharge_mwh - d.discharged_mwh) / DT_H
         t_lo = np.maximum(-d.down_cap[:, q], p_lo) - scheduled
-        t_hi = np.minimum(np.minimum(d.up_cap[:, q], p_hi), np.maximum(budget, p_lo)) - scheduled
-        return t_lo, t_hi, p_hi
+        # an exhausted cycle budget stops further discharge, but never blocks one the band requires
+        t_hi = np.minimum(np.minimum(d.up_cap[:, q], p_hi), np.maximum(np.maximum(budget, 0.0), p_lo)) - scheduled
+        return t_lo, t_hi, p_lo
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One delivery quarter-hour. Returns the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
@@ -440,7 +441,7 @@ class Simulator:
         soc = self.soc_mwh
         scheduled = d.committed_mw[:, q]
 
-        t_lo, t_hi, p_hi = self._trade_range(q)
+        t_lo, t_hi, p_lo = self._trade_range(q)
         up_cap, down_cap = d.up_cap[:, q], d.down_cap[:, q]
         a = action
         if cfg.has("intraday"):
@@ -449,7 +450,8 @@ class Simulator:
             trade = np.minimum(np.maximum(wanted, t_lo), t_hi)
             conflict = t_lo > t_hi
             if conflict.any():  # the band is out of reach this step: move towards it at full free power
-                trade = np.where(conflict, np.where(p_hi < -down_cap, -down_cap, up_cap) - scheduled, trade)
+                towards = np.where(p_lo > 0, up_cap, -down_cap)  # above the band: discharge; below: charge
+                trade = np.where(conflict, towards - scheduled, trade)
             step_mw = self._wholesale_step()
             if step_mw is not None:
                 trade = round_volume(trade, step_mw, step_mw)
