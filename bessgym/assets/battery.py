@@ -112,20 +112,6 @@ def soc_next(
     return soc_mwh + (eta_c * charge - discharge / eta_d - aux_mw) * dt_h
 
 
-def power_bounds(
-    soc_mwh: np.ndarray, lower_mwh: np.ndarray, upper_mwh: np.ndarray, dt_h: float, fleet: Fleet,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Largest discharge and charge power [MW] (both >= 0) that keep SoC within [lower, upper] after dt_h.
-
-    Only energy is checked here; power ratings are applied by the caller, which knows the reserves. When SoC is
-    already outside the band the bound in that direction is 0 (never a forced move).
-    """
-    aux = fleet.aux_power_mw * dt_h
-    max_dis = (soc_mwh - aux - lower_mwh) * fleet.eta_discharge / dt_h
-    max_ch = (upper_mwh - soc_mwh + aux) / (fleet.eta_charge * dt_h)
-    return np.maximum(max_dis, 0.0), np.maximum(max_ch, 0.0)
-
-
 def reserve_energy(
     fcr_mw: np.ndarray, afrr_pos_mw: np.ndarray, afrr_neg_mw: np.ndarray, fcr_hold_h: float, afrr_hold_h: float,
     eta_charge: np.ndarray, eta_discharge: np.ndarray,

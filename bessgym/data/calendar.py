@@ -81,8 +81,3 @@ def blocks_to_quarter_hourly(block_values: pd.Series, index: pd.DatetimeIndex) -
     if values.index.duplicated().any():
         raise ValueError(f"duplicated 4 h block at {values.index[values.index.duplicated()][0]}")
     return pd.Series(values.reindex(key_dst).to_numpy(), index=index, name=block_values.name)
-
-
-def quarter_hourly_to_hourly(series: pd.Series) -> pd.Series:
-    """Mean over each UTC hour (e.g. to compare 15-min prices with hourly statistics)."""
-    return series.resample("h").mean()

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bessgym.assets.battery import Fleet, reserve_energy, soc_next
+from bessgym.assets.battery import Fleet, reserve_energy, soc_next, split_flows
+from bessgym.assets.degradation import throughput_cost_eur
 from bessgym.data.calendar import MARKET_TZ, split_days
 from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs.forecast import Forecaster
 from bessgym.market import settlement as st
-from bessgym.market.clearing import round_volume
+from bessgym.market.clearing import accepted_buy, accepted_sell, round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
 
 DT_H = 0.25
@@ -268,8 +269,9 @@ class Simulator:
             hi[:, q] = np.minimum(hi[:, q], hi[:, q + 1] + discharge_out[:, q + 1])
         d.lo, d.hi = lo, np.maximum(hi, lo)
         fcr_price = self.col("fcr_price")[d.start:d.start + d.n_qh]
-        d.capacity_cash = np.stack([d.fcr_q * fcr_price, d.pos_q * d.afrr_pos_price[:, b],
-                                    d.neg_q * d.afrr_neg_price[:, b]]) * DT_H
+        d.capacity_cash = np.stack([st.capacity_revenue(d.fcr_q, fcr_price, DT_H),
+                                    st.capacity_revenue(d.pos_q, d.afrr_pos_price[:, b], DT_H),
+                                    st.capacity_revenue(d.neg_q, d.afrr_neg_price[:, b], DT_H)])
         d.version += 1
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:
@@ -312,7 +314,7 @@ class Simulator:
         cols = self.market.columns
         clear_pos = cols.get("afrr_cap_pos_marginal", self.col("afrr_cap_pos_price"))[starts]
         clear_neg = cols.get("afrr_cap_neg_marginal", self.col("afrr_cap_neg_price"))[starts]
-        won_pos, won_neg = offer_pos <= clear_pos, offer_neg <= clear_neg
+        won_pos, won_neg = accepted_sell(offer_pos, clear_pos), accepted_sell(offer_neg, clear_neg)
         d.fcr_mw = fcr
         d.afrr_pos_mw, d.afrr_neg_mw = np.where(won_pos, pos, 0.0), np.where(won_neg, neg, 0.0)
         d.afrr_pos_price, d.afrr_neg_price = np.where(won_pos, offer_pos, 0.0), np.where(won_neg, offer_neg, 0.0)
@@ -466,8 +468,11 @@ class Simulator:
             free_pos = np.maximum(d.up_cap[:, q] - np.maximum(schedule, 0.0), 0.0)
             free_neg = np.maximum(d.down_cap[:, q] - np.maximum(-schedule, 0.0), 0.0)
             band = cfg.energy_price_band_eur_mwh
-            act_pos = (pos_cap + np.maximum(a[:, 3], 0.0) * free_pos) * (da + band * a[:, 1] <= marg_pos) * share_pos
-            act_neg = (neg_cap + np.maximum(a[:, 4], 0.0) * free_neg) * (da + band * a[:, 2] >= marg_neg) * share_neg
+            # POS energy is sold to the TSO, NEG energy bought from it (the provider pays the NEG price)
+            won_pos = accepted_sell(da + band * a[:, 1], marg_pos)
+            won_neg = accepted_buy(da + band * a[:, 2], marg_neg)
+            act_pos = (pos_cap + np.maximum(a[:, 3], 0.0) * free_pos) * won_pos * share_pos
+            act_neg = (neg_cap + np.maximum(a[:, 4], 0.0) * free_neg) * won_neg * share_neg
         else:
             marg_pos = marg_neg = 0.0
             act_pos = act_neg = np.zeros(self.n)
@@ -488,21 +493,20 @@ class Simulator:
         deviation = (served_schedule - schedule) * DT_H
 
         self.soc_mwh = soc_next(soc, power, DT_H, f.eta_charge, f.eta_discharge, f.aux_power_mw)
-        charged, discharged = np.maximum(-power, 0.0) * DT_H, np.maximum(power, 0.0) * DT_H
+        charged, discharged = split_flows(power, DT_H)
         d.discharged_mwh = d.discharged_mwh + np.maximum(served_schedule, 0.0) * DT_H
 
         cash = np.empty((len(st.CASH_FLOWS), self.n))
         cash[0:3] = d.capacity_cash[:, :, q]
-        cash[3] = e_pos * marg_pos
-        cash[4] = -e_neg * marg_neg
-        cash[5:9] = (d.positions[:, :, q] * d.prices[:, q]).T * DT_H
+        cash[3], cash[4] = st.afrr_energy_revenue(e_pos, e_neg, marg_pos, marg_neg)
+        cash[5:9] = st.energy_revenue(d.positions[:, :, q], d.prices[:, q], DT_H).T
         cash[9] = st.intraday_revenue(trade, self._id1[t], cfg.intraday_fee_eur_mwh, DT_H)
         if self._rebap is not None:
             cash[10] = st.imbalance_settlement(deviation, self._rebap[t])
         else:
             cash[10] = st.imbalance_settlement(deviation, da) - np.abs(deviation) * cfg.imbalance_markup_eur_mwh
         cash[11] = st.non_delivery_penalty(undelivered, cfg.non_delivery_penalty_eur_mwh)
-        cash[12] = -discharged * f.degradation_cost_eur_mwh
+        cash[12] = -throughput_cost_eur(discharged, f.degradation_cost_eur_mwh)
         report = {"power_mw": power, "schedule_mw": schedule, "trade_mw": trade, "deviation_mwh": deviation,
                   "undelivered_mwh": undelivered, "afrr_pos_mwh": e_pos, "afrr_neg_mwh": e_neg,
                   "reserve_mwh": served_reserve * DT_H, "charged_mwh": charged, "discharged_mwh": discharged,
