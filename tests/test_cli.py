@@ -73,3 +73,28 @@ def test_console_script_is_installed_and_import_stays_light():
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_index_command_writes_tables_and_charts_and_names_skipped_strategies(tmp_path):
+    from bessgym.data import synthetic, write_table
+
+    full = write_table(synthetic.generate("2024-05-06", "2024-05-13", seed=2), tmp_path / "week.parquet")
+    out = tmp_path / "index"
+    result = runner.invoke(app, ["index", "--data", str(full), "--out", str(out), "--energy-mwh", "2",
+                                 "--power-mw", "1"])
+    assert result.exit_code == 0, result.output
+    daily = pd.read_csv(out / "daily.csv", index_col=0)
+    assert len(daily) == 7
+    assert list(daily.columns) == ["fcr", "afrr_capacity", "trading", "day_ahead_trading", "afrr_and_trading",
+                                   "daily_optimization"]
+    assert (daily["daily_optimization"] >= daily[["fcr", "afrr_capacity", "trading",
+                                                  "afrr_and_trading"]].max(axis=1) - 1e-6).all()
+    rolling = pd.read_csv(out / "rolling.csv", index_col=0)
+    assert "trading_30d" in rolling and "trading_365d" in rolling
+    assert (out / "rolling_30d.png").stat().st_size > 10_000
+    da_only = write_table(synthetic.generate("2024-05-06", "2024-05-08", seed=2)[["da_price"]], tmp_path / "da.csv")
+    result = runner.invoke(app, ["index", "--data", str(da_only), "--out", str(tmp_path / "da")])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "needs column 'fcr_price'" in result.output
+    bad = runner.invoke(app, ["index", "--out", str(tmp_path / "x"), "--round-trip", "1.5"])
+    assert bad.exit_code == 2 and "--round-trip" in bad.output

@@ -180,7 +180,6 @@ class BatteryLP:
         self.battery, self.products, self.n_qh = battery, products, n_qh
         blocks = block_of(n_qh) if blocks is None else np.asarray(blocks)
         self.n_blocks = int(blocks.max()) + 1
-        self.blocks = blocks
         m = pyo.ConcreteModel()
         m.T = pyo.RangeSet(0, n_qh - 1)
         m.B = pyo.RangeSet(0, self.n_blocks - 1)

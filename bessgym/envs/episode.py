@@ -115,7 +115,7 @@ class Runner:
 
     def __init__(self, sim: Simulator, agent_stages: frozenset[Stage], delegates: Mapping[Stage, Delegate],
                  horizon_qh: int, *, track_soh: bool, ageing: CycleAgeing = CycleAgeing()) -> None:
-        self.sim, self.agent_stages, self.horizon_qh = sim, agent_stages, horizon_qh
+        self.sim, self.agent_stages = sim, agent_stages
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(ACTION_WIDTH[s] for s in agent_stages)
         self.track_soh, self.ageing = track_soh, ageing
