@@ -465,8 +465,8 @@ class Simulator:
         if self._afrr:
             marg_pos, marg_neg, share_pos, share_neg = (c[t] for c in self._afrr_cols)
             pos_cap, neg_cap = d.pos_q[:, q], d.neg_q[:, q]
-            free_pos = np.maximum(d.up_cap[:, q] - np.maximum(schedule, 0.0), 0.0)
-            free_neg = np.maximum(d.down_cap[:, q] - np.maximum(-schedule, 0.0), 0.0)
+            free_pos = np.maximum(up_cap - np.maximum(schedule, 0.0), 0.0)
+            free_neg = np.maximum(down_cap - np.maximum(-schedule, 0.0), 0.0)
             band = cfg.energy_price_band_eur_mwh
             # POS energy is sold to the TSO, NEG energy bought from it (the provider pays the NEG price)
             won_pos = accepted_sell(da + band * a[:, 1], marg_pos)
