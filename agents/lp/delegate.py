@@ -96,7 +96,7 @@ class DailyLPPolicy:
         for i in range(sim.n):  # one LP per asset, once or twice a day
             fc = {name: v[i, : d.n_qh] for name, v in d.forecasts.items()}
             prices = np.concatenate([fc.get("da_price", da_real), fc.get("id1_price", da_real)])
-            lp = self._model(_spec_of(f, i), products, d.n_qh, bool((prices < 0).any()))
+            lp = self._model(f.specs[i], products, d.n_qh, bool((prices < 0).any()))
             if awarded:
                 lp.fix_reserves(d.fcr_mw[i], d.afrr_pos_mw[i], d.afrr_neg_mw[i])
             soc0 = float(sim.soc_mwh[i])
@@ -159,17 +159,6 @@ def _ratio(value: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     den = np.broadcast_to(denominator, np.shape(value))
     out = np.divide(value, den, out=np.zeros(np.shape(value)), where=np.abs(den) > 1e-12)
     return np.clip(out, -1.0, 1.0)
-
-
-def _spec_of(f, i: int) -> BatterySpec:
-    e = float(f.energy_mwh[i])
-    usable = float(f.soc_max_mwh[i] - f.soc_min_mwh[i])
-    return BatterySpec(power_mw=float(f.power_mw[i]), energy_mwh=e, eta_charge=float(f.eta_charge[i]),
-                       eta_discharge=float(f.eta_discharge[i]), soc_min=float(f.soc_min_mwh[i]) / e,
-                       soc_max=float(f.soc_max_mwh[i]) / e, soc_initial=float(f.soc_initial_mwh[i]) / e,
-                       max_cycles_per_day=float(f.max_daily_discharge_mwh[i]) / usable,
-                       aux_power_mw=float(f.aux_power_mw[i]),
-                       degradation_cost_eur_mwh=float(f.degradation_cost_eur_mwh[i]))
 
 
 def run_policy(env, policy, *, seed: int | None = None, start_day=None) -> pd.DataFrame:

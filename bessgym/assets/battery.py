@@ -78,6 +78,7 @@ class Fleet:
     max_daily_discharge_mwh: np.ndarray
     aux_power_mw: np.ndarray
     degradation_cost_eur_mwh: np.ndarray
+    specs: tuple[BatterySpec, ...]  # what the arrays were made from (e.g. one LP per asset)
 
     @classmethod
     def of(cls, specs: list[BatterySpec] | tuple[BatterySpec, ...]) -> Fleet:
@@ -96,6 +97,7 @@ class Fleet:
             max_daily_discharge_mwh=arr("max_cycles_per_day") * np.array([s.usable_energy_mwh for s in specs]),
             aux_power_mw=arr("aux_power_mw"),
             degradation_cost_eur_mwh=arr("degradation_cost_eur_mwh"),
+            specs=tuple(specs),
         )
 
     def __len__(self) -> int:

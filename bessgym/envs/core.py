@@ -204,7 +204,6 @@ class Simulator:
         self._afrr = config.has("afrr_energy")
         if self._afrr:
             self._afrr_cols = tuple(market.columns[c] for c in PRODUCT_COLUMNS["afrr_energy"])
-        self._inv_eta_c = 1.0 / fleet.eta_charge
         self._aux_mwh = fleet.aux_power_mw * DT_H
 
     def col(self, name: str) -> np.ndarray:
@@ -366,8 +365,8 @@ class Simulator:
             return False
         if (p > d.up_cap[:, q_from:] + 1e-9).any() or (p < -d.down_cap[:, q_from:] - 1e-9).any():
             return False
-        flow = np.where(p > 0, -p / f.eta_discharge[:, None], -p * f.eta_charge[:, None]) - f.aux_power_mw[:, None]
-        soc = self.soc_mwh[:, None] + np.cumsum(flow, axis=1) * DT_H
+        steps = soc_next(0.0, p, DT_H, f.eta_charge[:, None], f.eta_discharge[:, None], f.aux_power_mw[:, None])
+        soc = self.soc_mwh[:, None] + np.cumsum(steps, axis=1)
         discharged = np.cumsum(np.maximum(p, 0.0), axis=1) * DT_H
         budget = (f.max_daily_discharge_mwh - d.discharged_mwh)[:, None]
         return bool((soc >= d.lo[:, q_from:] - 1e-9).all() and (soc <= d.hi[:, q_from:] + 1e-9).all()
@@ -386,10 +385,10 @@ class Simulator:
         budget = f.max_daily_discharge_mwh - d.discharged_mwh
         dur = mtu * DT_H
         first = q_from - q_from % mtu
-        # Power rooms of an MTU are the tightest of its quarter-hours; reserve bands are constant within it.
+        # Power rooms and reserve bands of an MTU are the tightest of its quarter-hours.
         up = d.up_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.up_cap[:, first:]
         down = d.down_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.down_cap[:, first:]
-        lo = d.lo[:, first:].reshape(self.n, -1, mtu).max(axis=2)  # tightest band within each MTU
+        lo = d.lo[:, first:].reshape(self.n, -1, mtu).max(axis=2)
         hi = d.hi[:, first:].reshape(self.n, -1, mtu).min(axis=2)
         target = wanted[:, first::mtu]
         for j in range(target.shape[1]):  # <= 100 steps per auction, vectorised over assets
@@ -400,7 +399,6 @@ class Simulator:
                 p_lo, p_hi = _net_power_range(soc, lo[:, j], hi[:, j], dur, f)
                 p_hi = np.minimum(np.minimum(p_hi, up[:, j]), np.maximum(budget, 0.0) / dur)
                 p_lo = np.maximum(p_lo, -down[:, j])
-                # Outside the band (p_lo > p_hi) the plan moves towards it as fast as free power allows.
                 p = np.minimum(np.maximum(target[:, j], p_lo), p_hi)
                 conflict = p_lo > p_hi
                 if conflict.any():  # outside the band: move towards it as fast as free power allows

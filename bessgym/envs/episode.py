@@ -80,7 +80,8 @@ def day_position(arrays: MarketArrays, day: dt.date | str, episode_days: int) ->
 
 def make_runner(
     market: pd.DataFrame | str | None, batteries: Sequence[BatterySpec], market_config: MarketConfig, *,
-    episode_days: int, agent_stages: tuple[str, ...] | None, delegates: Mapping[str, Delegate] | None,
+    episode_days: int, start_day: dt.date | str | None, agent_stages: tuple[str, ...] | None,
+    delegates: Mapping[str, Delegate] | None,
     forecast: str | Forecaster, forecast_sigma: float, horizon_qh: int, track_soh: bool, ageing: CycleAgeing,
     user: str,
 ) -> Runner:
@@ -97,25 +98,19 @@ def make_runner(
         if name not in STAGE_BY_NAME:
             raise ValueError(f"delegates: unknown stage {name!r}; choose from {sorted(STAGE_BY_NAME)}")
         delegate_map[STAGE_BY_NAME[name]] = delegate
-    return Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, track_soh=track_soh, ageing=ageing)
-
-
-def first_day(arrays: MarketArrays, episode_days: int, fixed: int | None, options: dict[str, Any] | None,
-              rng: np.random.Generator) -> int:
-    """The episode's first day: ``options["start_day"]``, else the env's fixed start, else a random whole day."""
-    if options and "start_day" in options:
-        return day_position(arrays, options["start_day"], episode_days)
-    if fixed is not None:
-        return fixed
-    return int(rng.integers(0, len(arrays.dates) - episode_days + 1))
+    fixed_start = None if start_day is None else day_position(arrays, start_day, episode_days)
+    return Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, episode_days=episode_days,
+                  fixed_start=fixed_start, track_soh=track_soh, ageing=ageing)
 
 
 class Runner:
     """Episode state of N assets: position in the timeline, pending cash, SoC trace for ageing."""
 
     def __init__(self, sim: Simulator, agent_stages: frozenset[Stage], delegates: Mapping[Stage, Delegate],
-                 horizon_qh: int, *, track_soh: bool, ageing: CycleAgeing = CycleAgeing()) -> None:
+                 horizon_qh: int, *, episode_days: int, fixed_start: int | None, track_soh: bool,
+                 ageing: CycleAgeing = CycleAgeing()) -> None:
         self.sim, self.agent_stages = sim, agent_stages
+        self.episode_days, self.fixed_start = episode_days, fixed_start
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(ACTION_WIDTH[s] for s in agent_stages)
         self.track_soh, self.ageing = track_soh, ageing
@@ -124,10 +119,21 @@ class Runner:
 
     # --------------------------------------------------------------------------------- lifecycle
 
-    def reset(self, first_day: int, n_days: int, rng: np.random.Generator) -> None:
+    def begin(self, options: dict[str, Any] | None, rng: np.random.Generator) -> None:
+        """Start an episode on ``options["start_day"]``, else the fixed start day, else a random whole day."""
+        dates = self.sim.market.dates
+        if options and "start_day" in options:
+            first = day_position(self.sim.market, options["start_day"], self.episode_days)
+        elif self.fixed_start is not None:
+            first = self.fixed_start
+        else:
+            first = int(rng.integers(0, len(dates) - self.episode_days + 1))
+        self.reset(first, rng)
+
+    def reset(self, first_day: int, rng: np.random.Generator) -> None:
         sim = self.sim
         sim.soc_mwh = sim.fleet.soc_initial_mwh.copy()
-        self.rng, self.first_day, self.last_day = rng, first_day, first_day + n_days - 1
+        self.rng, self.last_day = rng, first_day + self.episode_days - 1
         self.soh = np.ones(sim.n)
         self.done = False
         self._zero_pending()

@@ -14,7 +14,7 @@ from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.envs.core import MarketConfig, Simulator
 from bessgym.envs.delegates import Delegate
-from bessgym.envs.episode import Runner, day_position, first_day, make_runner
+from bessgym.envs.episode import Runner, make_runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.market.products import STAGE_NAMES
@@ -115,12 +115,10 @@ class SingleBESSEnv(gym.Env):
         ageing: CycleAgeing = CycleAgeing(),
     ) -> None:
         self._runner = make_runner(market, [battery], market_config, episode_days=episode_days,
-                                   agent_stages=agent_stages, delegates=delegates, forecast=forecast,
-                                   forecast_sigma=forecast_sigma, horizon_qh=horizon_qh, track_soh=track_soh,
-                                   ageing=ageing, user=type(self).__name__)
-        arrays = self._runner.sim.market
-        self._start = None if start_day is None else day_position(arrays, start_day, episode_days)
-        self.episode_days, self.reward_scale = episode_days, float(reward_scale)
+                                   start_day=start_day, agent_stages=agent_stages, delegates=delegates,
+                                   forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
+                                   track_soh=track_soh, ageing=ageing, user=type(self).__name__)
+        self.reward_scale = float(reward_scale)
         self.battery, self.market_config = battery, market_config
         self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         size = observation_size(horizon_qh)
@@ -141,8 +139,7 @@ class SingleBESSEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        first = first_day(self._runner.sim.market, self.episode_days, self._start, options, self.np_random)
-        self._runner.reset(first, self.episode_days, self.np_random)
+        self._runner.begin(options, self.np_random)
         return self._runner.observation()[0], self._info()
 
     def step(self, action):

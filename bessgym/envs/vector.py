@@ -22,7 +22,7 @@ from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.envs.core import MarketConfig
 from bessgym.envs.delegates import Delegate
-from bessgym.envs.episode import day_position, first_day, make_runner
+from bessgym.envs.episode import make_runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.market.products import STAGE_NAMES
@@ -62,12 +62,10 @@ class BESSVectorEnv(gym.vector.VectorEnv):
         if len(specs) != num_envs:
             raise ValueError(f"got {len(specs)} battery specs for num_envs={num_envs}")
         self._runner = make_runner(market, specs, market_config, episode_days=episode_days,
-                                   agent_stages=agent_stages, delegates=delegates, forecast=forecast,
-                                   forecast_sigma=forecast_sigma, horizon_qh=horizon_qh, track_soh=track_soh,
-                                   ageing=CycleAgeing(), user=type(self).__name__)
-        self.num_envs, self.episode_days, self.reward_scale = num_envs, episode_days, float(reward_scale)
-        arrays = self._runner.sim.market
-        self._start = None if start_day is None else day_position(arrays, start_day, episode_days)
+                                   start_day=start_day, agent_stages=agent_stages, delegates=delegates,
+                                   forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
+                                   track_soh=track_soh, ageing=CycleAgeing(), user=type(self).__name__)
+        self.num_envs, self.reward_scale = num_envs, float(reward_scale)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (observation_size(horizon_qh),),
                                                        np.float32)
@@ -77,12 +75,8 @@ class BESSVectorEnv(gym.vector.VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self._begin(options)
+        self._runner.begin(options, self.np_random)
         return self._runner.observation(), self._infos()
-
-    def _begin(self, options: dict[str, Any] | None = None) -> None:
-        first = first_day(self._runner.sim.market, self.episode_days, self._start, options, self.np_random)
-        self._runner.reset(first, self.episode_days, self.np_random)
 
     def step(self, actions):
         actions = np.asarray(actions, dtype=np.float64)
@@ -101,7 +95,7 @@ class BESSVectorEnv(gym.vector.VectorEnv):
             infos["final_obs"] = r.observation()
             infos["_final_obs"] = np.ones(self.num_envs, dtype=bool)
             infos["final_info"] = self._infos()
-            self._begin()
+            self._runner.begin(None, self.np_random)
         return r.observation(), rewards, self._false.copy(), truncated, infos
 
     def _infos(self) -> dict[str, Any]:
