@@ -81,6 +81,9 @@ def test_smard_english_export_falls_back_to_de_at_lu(tmp_path):
     df = L.read_smard(path)
     assert df["da_price"].iloc[::4].tolist() == [40.5, 41.5, 59.53]
     assert df.index[0] == pd.Timestamp("2018-09-30 20:00", tz="UTC")
+    path.write_text("\n".join([*rows[:3], "Oct 1, 2018;12:00 AM;n.v.;-"]) + "\n", encoding="utf-8")
+    with pytest.raises(MarketDataError, match="en.csv, column 'Germany/Luxembourg.*unparseable number 'n.v.'"):
+        L.read_smard(path)
 
 
 def _regelleistung_frame(unit: str, prefix: str = "GERMANY") -> pd.DataFrame:

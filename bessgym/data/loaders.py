@@ -27,26 +27,24 @@ GERMAN_PV_CAPACITY_MWP = {2018: 45_000, 2019: 49_000, 2020: 54_000, 2021: 60_000
                           2023: 82_000, 2024: 99_000, 2025: 115_000}
 
 
-def _src(path: str | Path) -> str:
-    return str(path)
-
-
 def _sniff(path: Path) -> str:
     """First line of a text file (BOM stripped), or a MarketDataError for a missing or binary file."""
     if not path.exists():
-        raise MarketDataError("file not found", source=_src(path))
+        raise MarketDataError("file not found", source=str(path))
     try:
         with path.open(encoding="utf-8-sig") as fh:
             return fh.readline()
     except UnicodeDecodeError as exc:
-        raise MarketDataError("not a UTF-8 text file", source=_src(path)) from exc
+        raise MarketDataError("not a UTF-8 text file", source=str(path)) from exc
 
 
-def _german_number(values: pd.Series, *, source: str, column: str) -> pd.Series:
-    """Parse '1.234,56' / '-' / 'N.A.' into floats; anything else unparseable is an error."""
+def _number(values: pd.Series, *, source: str, column: str, decimal: str = ",") -> pd.Series:
+    """Parse exported numbers ('1.234,56' with a decimal comma, '1,234.56' with a decimal point); '-', '' and
+    'N.A.' are missing. Anything else unparseable is an error naming the value."""
+    thousands = "." if decimal == "," else ","
     text = values.astype("string").str.strip()
     missing = text.isin(["-", "", "N.A.", "n/a", "NA"]) | text.isna()
-    cleaned = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    cleaned = text.str.replace(thousands, "", regex=False).str.replace(decimal, ".", regex=False)
     out = pd.to_numeric(cleaned.where(~missing), errors="coerce")
     bad = out.isna() & ~missing
     if bad.any():
@@ -107,7 +105,7 @@ def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.
     ``pv_capacity_mwp`` or, if absent, by :data:`GERMAN_PV_CAPACITY_MWP` of the year.
     """
     path = Path(path)
-    source = _src(path)
+    source = str(path)
     header = _sniff(path)
     if ";" not in header:
         raise MarketDataError(f"SMARD exports are ';'-separated; header is {header.strip()[:80]!r}", source=source)
@@ -128,19 +126,21 @@ def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.
     def find(names: tuple[str, ...]) -> str | None:
         return next((c for c in cols if any(c.startswith(n) for n in names)), None)
 
+    decimal = "," if cols[0] == "Datum von" else "."  # German exports use a decimal comma
+
+    def number(col: str) -> pd.Series:
+        return _number(raw[col], source=source, column=col, decimal=decimal)
+
     if (da_col := find(_SMARD_DA_COLUMNS)) is not None:
-        price = _german_number(raw[da_col], source=source, column=da_col) if cols[0] == "Datum von" else \
-            pd.to_numeric(raw[da_col].replace("-", np.nan), errors="coerce")
+        price = number(da_col)
         if (legacy := find(_SMARD_DA_LEGACY)) is not None:
-            old = _german_number(raw[legacy], source=source, column=legacy) if cols[0] == "Datum von" else \
-                pd.to_numeric(raw[legacy].replace("-", np.nan), errors="coerce")
-            price = price.fillna(old)
+            price = price.fillna(number(legacy))
         if price.isna().any():
             raise MarketDataError("missing price", source=source, column=da_col,
                                   timestamp=price.index[int(np.argmax(price.isna()))])
         return pd.DataFrame({"da_price": _to_quarter_hours(price.rename("da_price"), source=source)})
     if (pv_col := find(("Photovoltaik [MWh]", "Photovoltaics [MWh]"))) is not None:
-        energy = _german_number(raw[pv_col], source=source, column=pv_col)
+        energy = number(pv_col)
         step_h = pd.Series(index).diff().median() / pd.Timedelta(hours=1)
         power_mw = (energy / step_h).fillna(0.0)
         cap = pv_capacity_mwp if pv_capacity_mwp is not None else _pv_capacity(power_mw.index)
@@ -169,7 +169,7 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
     ``POS_00_04``; values are spread over the quarter-hours of their block.
     """
     path = Path(path)
-    source = _src(path)
+    source = str(path)
     if not path.exists():
         raise MarketDataError("file not found", source=source)
     if path.suffix.lower() == ".xlsx":
@@ -271,7 +271,7 @@ def read_energy_charts(path: str | Path, *, pv_capacity_mwp: float | None = None
     "production_types": [{"name": "Solar", "data": [...]}]}`` -> ``pv_per_mwp``.
     """
     path = Path(path)
-    source = _src(path)
+    source = str(path)
     if path.suffix.lower() == ".json":
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
@@ -332,7 +332,7 @@ def read_opsd(path: str | Path, *, pv_capacity_mwp: float | None = None, country
     German year-end figure. A ``{country}_..._price_day_ahead`` column, if present, becomes ``da_price``.
     """
     path = Path(path)
-    source = _src(path)
+    source = str(path)
     _sniff(path)
     raw = pd.read_csv(path)
     if "utc_timestamp" not in raw.columns:
@@ -368,7 +368,7 @@ def read_netztransparenz(path: str | Path) -> pd.DataFrame:
     CEST/MESZ) fixes each row's offset, so daylight-saving days need no guessing.
     """
     path = Path(path)
-    source = _src(path)
+    source = str(path)
     header = _sniff(path)
     if not header.startswith("Datum;"):
         raise MarketDataError(f"unexpected header {header.strip()[:60]!r}; expected 'Datum;Zeitzone;von;bis;...'",
@@ -391,11 +391,11 @@ def read_netztransparenz(path: str | Path) -> pd.DataFrame:
     raw.index = index
     out = {}
     if "reBAP unterdeckt" in raw.columns:
-        out["imbalance_price"] = _german_number(raw["reBAP unterdeckt"], source=source, column="reBAP unterdeckt")
+        out["imbalance_price"] = _number(raw["reBAP unterdeckt"], source=source, column="reBAP unterdeckt")
     if "Deutschland (Positiv)" in raw.columns:
-        out["afrr_energy_pos_price"] = _german_number(raw["Deutschland (Positiv)"], source=source,
+        out["afrr_energy_pos_price"] = _number(raw["Deutschland (Positiv)"], source=source,
                                                       column="Deutschland (Positiv)")
-        out["afrr_energy_neg_price"] = _german_number(raw["Deutschland (Negativ)"], source=source,
+        out["afrr_energy_neg_price"] = _number(raw["Deutschland (Negativ)"], source=source,
                                                       column="Deutschland (Negativ)")
     if not out:
         raise MarketDataError(f"no reBAP or 'Deutschland (Positiv/Negativ)' columns among {list(raw.columns)}",
