@@ -196,40 +196,206 @@ def index_cmd(
     _print_index(market, out, title=str(data) if data is not None else "synthetic 2024", battery=battery)
 
 
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Experiment YAML; default: the main job's.")]
+
+
+def _config(path: Path | None, overrides: list[str] | None = None):
+    """Load and validate the configuration; ``key=value`` overrides are YAML values (``train.seed=3``)."""
+    import yaml
+
+    from experiments.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+        pairs = {}
+        for item in overrides or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set {item!r}: expected key=value, e.g. battery.energy_mwh=4")
+            pairs[key.strip()] = yaml.safe_load(value)
+        return config.with_overrides(pairs) if pairs else config
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+
+
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a field: key=value (repeatable).")]
+
+
+@app.command("train")
+def train_cmd(
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory; default runs/<name>/train.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+    overrides: SetOption = None,
+) -> None:
+    """Train an RL agent (PPO or SAC) on the training market, with evaluation against the index."""
+    cfg = _config(config, overrides)
+    out = out or Path("runs") / cfg.name / "train"
+    model_dir = _train(cfg, out, resume=resume)
+    console.print(f"model: [bold]{model_dir}[/] (ONNX: {model_dir / 'policy.onnx'})")
+
+
+def _train(cfg, out: Path, *, resume: bool) -> Path:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from experiments.config import ConfigError
+    from experiments.train import train
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"training {cfg.train.algorithm.upper()}", total=cfg.train.total_steps)
+
+        def report(steps: int, metrics: dict[str, float]) -> None:
+            console.print(f"  step {steps:,}: {metrics['annualised_eur_per_mw_year']:,.0f} EUR/MW/year on the "
+                          f"evaluation days, {metrics.get('share_of_pf_lp', float('nan')):.1%} of the PF LP")
+
+        try:
+            result = train(cfg, out, resume=resume, progress=lambda n: progress.update(task, completed=n),
+                           report=report)
+        except KeyboardInterrupt:
+            console.print(f"[yellow]interrupted[/]: checkpoint saved; continue with --resume --out {out}")
+            raise typer.Exit(code=130) from None
+        except (ConfigError, FileNotFoundError, MarketDataError, ValueError) as exc:
+            raise _fail(exc) from exc
+        progress.update(task, completed=result.steps)
+    return result.model_dir
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    config: ConfigOption = None,
+    model: Annotated[Path | None, typer.Option(help="Trained agent folder (bessgym train's model/).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<name>/evaluate.")] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Evaluate every configured strategy on the held-out market; log to MLflow and print the comparison."""
+    cfg = _config(config, overrides)
+    if model is None and "trained" in cfg.evaluate.strategies:
+        cfg = cfg.with_overrides({"evaluate.strategies": [s for s in cfg.evaluate.strategies if s != "trained"]})
+        console.print("[yellow]no --model: the trained agent is left out[/]")
+    _evaluate(cfg, out or Path("runs") / cfg.name / "evaluate", model)
+
+
+def _evaluate(cfg, out: Path, model: Path | None, index=None) -> None:
+    from experiments.report import evaluate_run
+
+    try:
+        with console.status("evaluating") as status:
+            report = evaluate_run(cfg, out, model_dir=model, index=index,
+                                  progress=lambda what: status.update(f"evaluating: {what}"))
+    except (MarketDataError, ValueError, FileNotFoundError) as exc:
+        raise _fail(exc) from exc
+    console.print(_frame_table(report.comparison, f"{cfg.name} on {cfg.eval_market.label()}"))
+    console.print(f"per strategy: revenue.csv, dispatch.png, rolling.png in [bold]{out}[/]/<strategy>/; "
+                  f"MLflow run {report.run_id[:8]} (mlflow ui)")
+
+
+def _frame_table(frame, title: str) -> Table:
+    from experiments.tracking import SUMMARY_METRICS
+
+    table = Table(title=title)
+    table.add_column(frame.index.name or "", justify="left")
+    for col in frame.columns:
+        table.add_column(SUMMARY_METRICS.get(col, col), justify="right")
+    for name, row in frame.iterrows():
+        cells = []
+        for col, value in row.items():
+            if value is None or value != value:
+                cells.append("-")
+            elif col.startswith("share"):
+                cells.append(f"{value:.1%}")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.2f}" if col == "cycles_per_day" else f"{value:,.0f}")
+            else:
+                cells.append(str(value))
+        table.add_row(str(name), *cells)
+    return table
+
+
+@app.command("compare")
+def compare_cmd(
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment (the config name); default all.")] = None,
+    max_runs: Annotated[int, typer.Option(help="Newest runs to show.")] = 30,
+) -> None:
+    """Print MLflow runs side by side: strategy, EUR/MW/year, share of the PF LP, cycles, penalties."""
+    from experiments.tracking import runs_table
+
+    table = runs_table(experiment, max_runs)
+    if table.empty:
+        console.print(f"no runs{f' in experiment {experiment!r}' if experiment else ''} "
+                      "(set MLFLOW_TRACKING_URI to read another store)")
+        raise typer.Exit(code=1)
+    table["started"] = table["started"].dt.strftime("%Y-%m-%d %H:%M")
+    console.print(_frame_table(table.set_index("run"), f"MLflow runs{f': {experiment}' if experiment else ''}"))
+
+
+@app.command("sweep")
+def sweep_cmd(
+    grid: Annotated[Path, typer.Option(help="YAML: dotted keys -> lists of values, e.g. train.seed: [0, 1].")],
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<name>/sweep.")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel processes (local backend).")] = 2,
+    backend: Annotated[str, typer.Option(help="local (process pool) or ray (pip install 'bessgym[ray]').")] = "local",
+    overrides: SetOption = None,
+) -> None:
+    """Run a grid of configurations in parallel; each point is logged to MLflow, failures are reported."""
+    from experiments.config import ConfigError
+    from experiments.sweep import load_grid, sweep
+
+    cfg = _config(config, overrides)
+    out = out or Path("runs") / cfg.name / "sweep"
+    try:
+        points = load_grid(grid)
+        results = sweep(cfg, points, out, workers=workers, backend=backend,
+                        on_done=lambda i, r: console.print(f"point {i}: {r['status']} {r.get('error', '')}"))
+    except (ConfigError, RuntimeError, ValueError) as exc:
+        raise _fail(exc) from exc
+    console.print(_frame_table(results.drop(columns=["run_id"], errors="ignore"), f"sweep {grid}"))
+    console.print(f"results: [bold]{out / 'results.csv'}[/]")
+    failed = results[results["status"] != "ok"]
+    if len(failed):
+        console.print(f"[red]{len(failed)} of {len(results)} point(s) failed[/]: see error above and "
+                      f"{out}/point_NNN/result.json; rerun the sweep to retry them")
+        raise typer.Exit(code=1)
+
+
 @app.command("run")
 def run(
+    config: ConfigOption = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/main"),
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 0,
-    year: Annotated[int, typer.Option(help="Calendar year to synthesise (2024 = calibration year).")] = 2024,
+    overrides: SetOption = None,
 ) -> None:
-    """The main job: synthesise a market year, summarise it, check its calibration, compute the index baselines."""
-    from bessgym.data import COLUMNS, calibration, synthetic, write_table
+    """The main job: check the synthetic market, compute the index baselines on the held-out year, train PPO,
+    evaluate every strategy on the held-out year, log it all to MLflow and print the comparison."""
+    from bessgym.data import calibration
 
+    cfg = _config(config, overrides)
     out.mkdir(parents=True, exist_ok=True)
-    with console.status(f"generating synthetic {year} (seed {seed})"):
-        df = synthetic.generate(dt.date(year, 1, 1), dt.date(year + 1, 1, 1), seed=seed)
-    path = write_table(df, out / f"synthetic_{year}_seed{seed}.parquet")
-    console.print(f"market table: [bold]{path}[/] ({len(df):,} quarter-hours)")
-    summary = Table(title=f"synthetic {year}, seed {seed}: column summary")
-    for col in ("column", "unit", "mean", "std", "p5", "p95", "min", "max"):
-        summary.add_column(col, justify="left" if col in ("column", "unit") else "right")
-    for name in df.columns:
-        s = df[name].dropna()
-        summary.add_row(name, COLUMNS[name].unit, *(f"{v:.2f}" for v in (
-            s.mean(), s.std(), s.quantile(0.05), s.quantile(0.95), s.min(), s.max())))
-    console.print(summary)
-    comparison = calibration.compare(calibration.market_statistics(df), calibration.TARGETS_2024)
-    console.print(_comparison_table(comparison, real_label="published 2024"))
-    png = calibration.plot_comparison(df, None, comparison, out / "calibration.png")
-    with atomic_path(out / "calibration.csv") as tmp:
-        comparison.table.to_csv(tmp)
+    with console.status(f"loading the training market ({cfg.train_market.label()})"):
+        train_frame = cfg.train_market.load()
+    comparison = calibration.compare(calibration.market_statistics(train_frame), calibration.TARGETS_2024)
     failures = comparison.failures()
     verdict = "[green]all within tolerance[/]" if not failures else f"[yellow]outside:[/] {failures}"
-    console.print(f"calibration vs published 2024: {verdict}\nchart: [bold]{png}[/]")
-    _print_index(df, out / "index", title=f"synthetic {year}, seed {seed}")
+    console.print(f"1/4 training market {cfg.train_market.label()}: calibration vs published 2024: {verdict}")
+    with atomic_path(out / "calibration.csv") as tmp:
+        comparison.table.to_csv(tmp)
+
+    console.print(f"2/4 revenue index on the held-out market ({cfg.eval_market.label()})")
+    from experiments.evaluate import evaluation_period
+
+    period, _ = evaluation_period(cfg, cfg.eval_market.load())
+    index = _print_index(period, out / "index", title=cfg.eval_market.label(), battery=cfg.battery.index_battery())
+    model_dir = None
+    if "trained" in cfg.evaluate.strategies:
+        console.print(f"3/4 training {cfg.train.algorithm.upper()} for {cfg.train.total_steps:,} steps")
+        model_dir = _train(cfg, out / "train", resume=False)
+    console.print("4/4 evaluating every strategy on the held-out market")
+    _evaluate(cfg, out / "evaluate", model_dir, index=index)
+    console.print(f"calibration: {out / 'calibration.csv'}; index: {out / 'index'}; compare runs: bessgym compare "
+                  f"--experiment {cfg.name}")
 
 
-def _print_index(market, out: Path, *, title: str, battery=None) -> None:
+def _print_index(market, out: Path, *, title: str, battery=None):
     """Run the revenue index strategies on ``market`` with a progress bar, write and print the results."""
     from rich.progress import Progress
 
@@ -255,6 +421,7 @@ def _print_index(market, out: Path, *, title: str, battery=None) -> None:
         table.add_row(f"[yellow]{name}[/]", "skipped", reason, "")
     console.print(table)
     console.print("written: " + ", ".join(str(p) for p in paths.values()))
+    return result
 
 
 if __name__ == "__main__":

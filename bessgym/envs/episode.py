@@ -53,10 +53,12 @@ def synthetic_default_arrays() -> MarketArrays:
     return _DEFAULT["arrays"]
 
 
-def load_market(market: pd.DataFrame | str | os.PathLike[str] | None) -> MarketArrays:
-    """A contract table, a path to one, or None for the built-in synthetic 2024 market, as arrays."""
+def load_market(market: pd.DataFrame | str | os.PathLike[str] | MarketArrays | None) -> MarketArrays:
+    """A contract table, a path to one, arrays made from one, or None for the synthetic 2024 market."""
     if market is None:
         return synthetic_default_arrays()
+    if isinstance(market, MarketArrays):
+        return market
     if isinstance(market, str | os.PathLike):
         from bessgym.data import read_table
 
@@ -79,7 +81,7 @@ def day_position(arrays: MarketArrays, day: dt.date | str, episode_days: int) ->
 
 
 def make_runner(
-    market: pd.DataFrame | str | None, batteries: Sequence[BatterySpec], market_config: MarketConfig, *,
+    market: pd.DataFrame | str | MarketArrays | None, batteries: Sequence[BatterySpec], market_config: MarketConfig, *,
     episode_days: int, start_day: dt.date | str | None, agent_stages: tuple[str, ...] | None,
     delegates: Mapping[str, Delegate] | None,
     forecast: str | Forecaster, forecast_sigma: float, horizon_qh: int, track_soh: bool, ageing: CycleAgeing,
@@ -116,6 +118,7 @@ class Runner:
         self.track_soh, self.ageing = track_soh, ageing
         self._observe = ObservationBuilder(sim, horizon_qh)
         self.done = True
+        self.dispatch: list[dict[str, np.ndarray]] | None = None  # a list: delivery steps are recorded into it
 
     # --------------------------------------------------------------------------------- lifecycle
 
@@ -196,6 +199,8 @@ class Runner:
         if stage == Stage.DELIVERY:
             cash, self.report = sim.deliver(q, action)
             self.pending += cash
+            if self.dispatch is not None:
+                self._record(q, cash)
             if self.track_soh:
                 self.soc_trace.append(sim.soc_mwh.copy())
             return
@@ -207,6 +212,17 @@ class Runner:
         self.clipped_mw += sim.apply_auction(stage, action, q_from=q_from)["clipped_mw"]
         if stage == Stage.DAY_AHEAD:
             self.da_cleared = True
+
+    def _record(self, q: int, cash: np.ndarray) -> None:
+        """One delivery quarter-hour of every asset, for dispatch tables and plots (only when enabled)."""
+        d, r = self.sim.day, self.report
+        self.dispatch.append({
+            "t": d.start + q, "soc_mwh": r["soc_mwh"], "power_mw": r["power_mw"],
+            "day_ahead_mw": d.positions[:, 0, q].copy(), "ida_mw": d.positions[:, 1:, q].sum(axis=1),
+            "intraday_mw": r["trade_mw"], "fcr_mw": d.fcr_q[:, q].copy(), "afrr_pos_mw": d.pos_q[:, q].copy(),
+            "afrr_neg_mw": d.neg_q[:, q].copy(), "afrr_pos_mwh": r["afrr_pos_mwh"], "afrr_neg_mwh": r["afrr_neg_mwh"],
+            "cash_eur": cash,
+        })
 
     def _close_day(self) -> None:
         if self.track_soh and len(self.soc_trace) > 2:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
-from bessgym.envs.core import MarketConfig, Simulator
+from bessgym.envs.core import MarketArrays, MarketConfig, Simulator
 from bessgym.envs.delegates import Delegate
 from bessgym.envs.episode import Runner, make_runner
 from bessgym.envs.forecast import Forecaster
@@ -73,7 +73,7 @@ class SingleBESSEnv(gym.Env):
 
     ## Arguments
 
-    - ``market``: contract DataFrame, path, or None for the built-in synthetic 2024 market.
+    - ``market``: contract DataFrame, path, ``MarketArrays`` (shared by envs), or None for the synthetic 2024 market.
     - ``battery``: :class:`~bessgym.assets.BatterySpec` (default 10 MW / 20 MWh, 95 %/95 %, SoC 10-90 %).
     - ``market_config``: :class:`~bessgym.envs.core.MarketConfig` (products, fees, holding times, penalties).
     - ``episode_days`` (1), ``start_day`` (None: random whole day, from ``reset(seed=...)``).
@@ -99,7 +99,7 @@ class SingleBESSEnv(gym.Env):
 
     def __init__(
         self,
-        market: pd.DataFrame | str | None = None,
+        market: pd.DataFrame | str | MarketArrays | None = None,
         battery: BatterySpec = BatterySpec(),
         market_config: MarketConfig = MarketConfig(),
         *,

@@ -20,7 +20,7 @@ from gymnasium.vector.utils import batch_space
 
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
-from bessgym.envs.core import MarketConfig
+from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.delegates import Delegate
 from bessgym.envs.episode import make_runner
 from bessgym.envs.forecast import Forecaster
@@ -42,7 +42,7 @@ class BESSVectorEnv(gym.vector.VectorEnv):
     def __init__(
         self,
         num_envs: int = 16,
-        market: pd.DataFrame | str | None = None,
+        market: pd.DataFrame | str | MarketArrays | None = None,
         battery: BatterySpec | Sequence[BatterySpec] = BatterySpec(),
         market_config: MarketConfig = MarketConfig(),
         *,

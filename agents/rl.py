@@ -1,0 +1,187 @@
+"""Reinforcement-learning agents: stable-baselines3 PPO and SAC with their observation normalisation.
+
+Observations and rewards are normalised by SB3's ``VecNormalize`` during training. The observation
+statistics belong to the policy, so they are saved beside the model (``vecnormalize.pkl``), applied by
+:class:`RLAgent` at inference and folded into the ONNX export: a deployed policy takes raw observations.
+Reward normalisation only shapes training and is never applied when evaluating.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import pickle
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
+from stable_baselines3.sac.policies import SACPolicy
+
+from agents.base import Agent
+from bessgym._io import atomic_path
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+
+# Defaults for daily episodes of 96 quarter-hour steps: gamma 0.99 looks about a day ahead.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "ppo": {"n_steps": 512, "batch_size": 256, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.99,
+            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "policy_kwargs": {"net_arch": [128, 128]}},
+    "sac": {"learning_rate": 3e-4, "buffer_size": 200_000, "batch_size": 256, "learning_starts": 2_000,
+            "gamma": 0.99, "tau": 0.005, "train_freq": 1, "policy_kwargs": {"net_arch": [256, 256]}},
+}
+MODEL_FILE, NORM_FILE, META_FILE, ONNX_FILE = "model.zip", "vecnormalize.pkl", "agent.json", "policy.onnx"
+
+
+def make_vec_env(env_fn: Callable[[], gym.Env], n_envs: int, *, seed: int, normalize_obs: bool = True,
+                 normalize_reward: bool = True, gamma: float = 0.99) -> VecNormalize:
+    """``n_envs`` copies of ``env_fn()`` with episode statistics and (optionally) normalisation, seeded."""
+    if n_envs < 1:
+        raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+    venv = VecMonitor(DummyVecEnv([env_fn] * n_envs))
+    venv.seed(seed)
+    return VecNormalize(venv, norm_obs=normalize_obs, norm_reward=normalize_reward, gamma=gamma, clip_obs=10.0)
+
+
+def build_model(algorithm: str, venv: VecEnv, *, seed: int, **overrides: Any) -> BaseAlgorithm:
+    """A new SB3 model with :data:`DEFAULTS` updated by ``overrides`` (SB3 keyword arguments)."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {sorted(ALGORITHMS)}")
+    kwargs = {**DEFAULTS[algorithm], **overrides}
+    if isinstance(venv, VecNormalize):
+        venv.gamma = kwargs["gamma"]  # the reward normaliser discounts like the algorithm
+    return ALGORITHMS[algorithm]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
+
+
+class RLAgent(Agent):
+    """A trained SB3 policy with its observation statistics; acts deterministically on raw observations."""
+
+    def __init__(self, model: BaseAlgorithm, normalizer: VecNormalize | None, *, algorithm: str,
+                 name: str | None = None) -> None:
+        self.model, self.normalizer, self.algorithm = model, normalizer, algorithm
+        self.name = name or algorithm
+
+    def normalize(self, observation: np.ndarray) -> np.ndarray:
+        if self.normalizer is None or not self.normalizer.norm_obs:
+            return np.asarray(observation, dtype=np.float32)
+        return self.normalizer.normalize_obs(np.asarray(observation, dtype=np.float32)).astype(np.float32)
+
+    def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        action, _ = self.model.predict(self.normalize(observation), deterministic=True)
+        return np.asarray(action, dtype=np.float32)
+
+    # ------------------------------------------------------------------------------ persistence
+
+    def save(self, directory: Path) -> Path:
+        """Model, observation statistics and metadata into ``directory`` (each file written atomically)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / MODEL_FILE) as tmp:
+            self.model.save(tmp)
+            _move_zip(tmp)
+        if self.normalizer is not None:
+            with atomic_path(directory / NORM_FILE) as tmp, open(tmp, "wb") as fh:
+                pickle.dump(self.normalizer, fh)
+        with atomic_path(directory / META_FILE) as tmp:
+            tmp.write_text(json.dumps({"algorithm": self.algorithm, "name": self.name}))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, env: VecEnv | None = None) -> RLAgent:
+        """Load what :meth:`save` wrote; ``env`` is only needed to continue training."""
+        meta_path = directory / META_FILE
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{meta_path}: not a saved RL agent (missing {META_FILE})")
+        meta = json.loads(meta_path.read_text())
+        model = ALGORITHMS[meta["algorithm"]].load(directory / MODEL_FILE, env=env, device="cpu")
+        normalizer = None
+        if (directory / NORM_FILE).exists():
+            with open(directory / NORM_FILE, "rb") as fh:
+                normalizer = pickle.load(fh)  # our own file, written by save()
+            normalizer.training = False
+        return cls(model, normalizer, algorithm=meta["algorithm"], name=meta["name"])
+
+    def export_onnx(self, path: Path) -> Path:
+        """The deterministic policy as ONNX: raw observation ``obs`` (batch, n) -> ``action`` (batch, m)."""
+        n_obs = self.model.observation_space.shape[0]
+        module = _OnnxPolicy(self.model, self.normalizer).eval()
+        sample = torch.zeros((1, n_obs), dtype=torch.float32)
+        with torch.no_grad(), atomic_path(path) as tmp, _quiet_exporter():
+            program = torch.onnx.export(module, (sample,), input_names=["obs"], output_names=["action"],
+                                        dynamic_shapes={"obs": {0: torch.export.Dim("batch")}}, dynamo=True,
+                                        verbose=False)
+            program.save(str(tmp))
+        return path
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporter prints its stages and warns about operators of packages we do not use."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _move_zip(tmp: Path) -> None:
+    """SB3 appends ``.zip`` to a path without that suffix; put the file where the atomic writer expects it."""
+    written = tmp.with_name(tmp.name + ".zip")
+    if written.exists():
+        written.replace(tmp)
+
+
+class _OnnxPolicy(torch.nn.Module):
+    """Normalisation, the policy network and clipping as one traceable module."""
+
+    def __init__(self, model: BaseAlgorithm, normalizer: VecNormalize | None) -> None:
+        super().__init__()
+        self.policy = model.policy
+        norm = normalizer if normalizer is not None and normalizer.norm_obs else None
+        n = model.observation_space.shape[0]
+        mean = norm.obs_rms.mean if norm else np.zeros(n)
+        std = np.sqrt(norm.obs_rms.var + norm.epsilon) if norm else np.ones(n)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        self.clip_obs = float(norm.clip_obs) if norm else float("inf")
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = torch.clamp((obs - self.mean) / self.std, -self.clip_obs, self.clip_obs)
+        return torch.clamp(_deterministic_action(self.policy, x), -1.0, 1.0)
+
+
+def _deterministic_action(policy: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The distribution's mode, computed without building the distribution (which cannot be exported)."""
+    if isinstance(policy, SACPolicy):
+        mean, _, _ = policy.actor.get_action_dist_params(x)
+        return torch.tanh(mean)  # SAC squashes; the action space is [-1, 1], so no rescaling
+    if isinstance(policy, ActorCriticPolicy):
+        features = policy.extract_features(x, policy.pi_features_extractor)
+        return policy.action_net(policy.mlp_extractor.forward_actor(features))
+    raise TypeError(f"cannot export a {type(policy).__name__}")
+
+
+class OnnxAgent(Agent):
+    """An exported policy run by onnxruntime: what a deployment loads (no SB3 or torch needed)."""
+
+    def __init__(self, path: Path, name: str = "onnx") -> None:
+        import onnxruntime
+
+        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.name = name
+
+    def act(self, observation: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
+        obs = np.asarray(observation, dtype=np.float32).reshape(1, -1)
+        return self.session.run(["action"], {"obs": obs})[0][0]

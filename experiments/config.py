@@ -1,0 +1,231 @@
+"""Typed experiment configuration, read from YAML and validated with errors that name file and field.
+
+The defaults are the main job (``make run``): a 1 MW / 2 MWh battery as in the revenue index (90 % round
+trip, SoC 0-100 %, 2 cycles a day) that learns intraday continuous trading with PPO on the synthetic 2024
+market (seed 0), evaluated on a held-out synthetic 2025 (seed 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bessgym.assets.battery import BatterySpec
+from bessgym.envs.core import PRODUCTS, MarketConfig
+
+STRATEGIES = ("trained", "lp", "lp_noisy", "price_threshold", "time_of_day", "idle")
+Strategy = Literal[STRATEGIES]  # a tuple subscript: the same as listing the names
+StageName = Literal["capacity", "day_ahead", "ida1", "ida2", "ida3", "intraday_auctions", "delivery"]
+Product = Literal[PRODUCTS]
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be read or does not validate; the message names file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MarketSpec(_Strict):
+    """A contract table: a file (``path``) or a synthetic market (``synthetic_seed``), cut to [start, end)."""
+
+    path: Path | None = None
+    synthetic_seed: int | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MarketSpec:
+        if (self.path is None) == (self.synthetic_seed is None):
+            raise ValueError("give exactly one of path (a contract table) or synthetic_seed")
+        if self.synthetic_seed is not None and (self.start is None or self.end is None):
+            raise ValueError("a synthetic market needs start and end dates")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+    def load(self) -> pd.DataFrame:
+        """The validated contract table (UTC index), limited to delivery days start .. end (exclusive)."""
+        from bessgym.data import read_table, synthetic
+        from bessgym.data.calendar import MARKET_TZ
+
+        if self.synthetic_seed is not None:
+            return synthetic.generate(self.start, self.end, seed=self.synthetic_seed)
+        df = read_table(self.path)
+        local_dates = df.index.tz_convert(MARKET_TZ).date
+        keep = [True] * len(df)
+        if self.start is not None:
+            keep = [k and d >= self.start for k, d in zip(keep, local_dates, strict=True)]
+        if self.end is not None:
+            keep = [k and d < self.end for k, d in zip(keep, local_dates, strict=True)]
+        return df[keep]
+
+    def label(self) -> str:
+        span = f"{self.start or '...'}..{self.end or '...'}"
+        return f"synthetic seed {self.synthetic_seed} {span}" if self.path is None else f"{self.path} {span}"
+
+
+_ETA = math.sqrt(0.9)
+
+
+class BatteryConfig(_Strict):
+    """:class:`~bessgym.assets.BatterySpec` fields; the default is the revenue index's 2 h battery at 1 MW."""
+
+    power_mw: float = 1.0
+    energy_mwh: float = 2.0
+    eta_charge: float = _ETA
+    eta_discharge: float = _ETA
+    soc_min: float = 0.0
+    soc_max: float = 1.0
+    soc_initial: float = 0.5
+    max_cycles_per_day: float = 2.0
+    aux_power_mw: float = 0.0
+    degradation_cost_eur_mwh: float = 0.0
+
+    @model_validator(mode="after")
+    def _physical(self) -> BatteryConfig:
+        self.spec()  # BatterySpec's own checks, reported as this field's error
+        return self
+
+    def spec(self) -> BatterySpec:
+        return BatterySpec(**self.model_dump())
+
+    def index_battery(self):
+        """The revenue index battery of the same usable duration, round trip and cycle limit."""
+        from agents.index import IndexBattery
+
+        return IndexBattery(duration_h=self.energy_mwh * (self.soc_max - self.soc_min) / self.power_mw,
+                            round_trip=self.eta_charge * self.eta_discharge, cycles_per_day=self.max_cycles_per_day)
+
+
+class EnvConfig(_Strict):
+    """The single-battery env: which stages the agent decides, which products exist, forecasts."""
+
+    agent_stages: list[StageName] = Field(default_factory=lambda: ["delivery"], min_length=1)
+    products: list[Product] = Field(default_factory=lambda: ["intraday", "imbalance"], min_length=1)
+    day_ahead_delegate: Literal["none", "spread"] = "spread"
+    episode_days: int = Field(1, ge=1)
+    forecast: Literal["perfect", "noisy"] = "perfect"
+    forecast_sigma: float = Field(0.10, ge=0)
+    intraday_fee_eur_mwh: float = Field(0.2, ge=0)
+    wholesale_increments: bool = True
+    horizon_qh: int = Field(96, ge=1, le=192)
+
+    def market_config(self) -> MarketConfig:
+        return MarketConfig(products=frozenset(self.products), intraday_fee_eur_mwh=self.intraday_fee_eur_mwh,
+                            wholesale_increments=self.wholesale_increments)
+
+    def wholesale(self) -> str:
+        """The market an LP baseline trades: intraday continuous when configured, else day-ahead."""
+        return "intraday" if "intraday" in self.products else "day_ahead"
+
+
+class TrainConfig(_Strict):
+    """RL training: algorithm, budget, normalisation, evaluation and checkpoint cadence."""
+
+    algorithm: Literal["ppo", "sac"] = "ppo"
+    total_steps: int = Field(300_000, ge=1)
+    n_envs: int = Field(8, ge=1)
+    seed: int = 0
+    normalize_obs: bool = True
+    normalize_reward: bool = True
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    eval_every_steps: int = Field(100_000, ge=1)
+    eval_days: int = Field(14, ge=1)
+    checkpoint_every_steps: int = Field(50_000, ge=1)
+    torch_threads: int = Field(1, ge=1)
+
+
+class EvaluateConfig(_Strict):
+    """Which strategies to evaluate on the held-out market, over how many days (None: all)."""
+
+    strategies: list[Strategy] = Field(default_factory=lambda: list(STRATEGIES), min_length=1)
+    days: int | None = Field(None, ge=1)
+    dispatch_days: int = Field(3, ge=1)
+    seed: int = 0
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: markets to train and evaluate on, the battery, the env, training and evaluation."""
+
+    name: str = Field("intraday-ppo", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    train_market: MarketSpec = MarketSpec(synthetic_seed=0, start=dt.date(2024, 1, 1), end=dt.date(2025, 1, 1))
+    eval_market: MarketSpec = MarketSpec(synthetic_seed=1, start=dt.date(2025, 1, 1), end=dt.date(2026, 1, 1))
+    battery: BatteryConfig = BatteryConfig()
+    env: EnvConfig = EnvConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+    def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:
+        """A copy with dotted keys replaced (``{"battery.energy_mwh": 4}``), validated again."""
+        data = self.model_dump(mode="json")
+        for key, value in overrides.items():
+            node = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"override {key!r}: {part!r} is not a section of the configuration")
+                node = node[part]
+            node[leaf] = value  # an unknown leaf is rejected by validation (extra fields are forbidden)
+        return parse_config(data, source="overrides")
+
+    def flat(self) -> dict[str, str]:
+        """Dotted key -> value, for MLflow params."""
+        out: dict[str, str] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, dict) and value:
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else k, v)
+            else:
+                out[prefix] = str(value)
+
+        walk("", self.model_dump(mode="json"))
+        return out
+
+
+def parse_config(data: Any, *, source: str) -> ExperimentConfig:
+    """Validate a mapping; every problem is listed as ``source: field.path: message``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+                 for err in exc.errors()]
+        raise ConfigError("invalid configuration\n" + "\n".join(lines)) from None
+
+
+def load_config(path: Path | None) -> ExperimentConfig:
+    """Read a YAML experiment file (None: the defaults)."""
+    if path is None:
+        return ExperimentConfig()
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_config(data, source=str(path))
+
+
+def dump_config(config: ExperimentConfig, path: Path) -> Path:
+    """Write the configuration as YAML (atomically), so a run records exactly what it ran."""
+    from bessgym._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return path

@@ -1,0 +1,166 @@
+"""Evaluate strategies on a held-out market: one long episode per strategy, every quarter-hour recorded.
+
+Revenues come from the env's own settlement (the per-quarter-hour cash flows), so what a strategy is
+credited with is exactly the reward the env paid it. Metrics are per MW of battery power and annualised
+(mean daily revenue x 365), the unit of the revenue index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agents.base import Agent, DelegateAgent, Idle, PriceThreshold, TimeOfDay
+from agents.index import IndexResult, index_revenues
+from agents.lp.delegate import DailyLPPolicy
+from bessgym.data.calendar import MARKET_TZ
+from bessgym.envs.core import DT_H, MarketArrays
+from bessgym.envs.delegates import NoOp, SpreadTrader
+from bessgym.envs.single_bess import SingleBESSEnv
+from bessgym.market.settlement import CASH_FLOWS
+from experiments.config import ExperimentConfig
+
+DISPATCH_COLUMNS = ("soc_mwh", "power_mw", "day_ahead_mw", "ida_mw", "intraday_mw", "fcr_mw", "afrr_pos_mw",
+                    "afrr_neg_mw", "afrr_pos_mwh", "afrr_neg_mwh")
+
+
+def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
+             episode_days: int | None = None, start_day=None) -> SingleBESSEnv:
+    """The configured single-battery env on ``market`` (arrays shared between envs)."""
+    env = config.env
+    delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
+    return SingleBESSEnv(market, config.battery.spec(), env.market_config(),
+                         episode_days=episode_days or env.episode_days, start_day=start_day,
+                         agent_stages=tuple(env.agent_stages), delegates=delegates,
+                         forecast=forecast or env.forecast, forecast_sigma=env.forecast_sigma,
+                         horizon_qh=env.horizon_qh, track_soh=False)
+
+
+def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None = None) -> Agent:
+    """The agent behind a strategy name (``trained`` loads the RL agent saved in ``model_dir``)."""
+    if strategy == "trained":
+        from agents.rl import RLAgent
+
+        if model_dir is None:
+            raise ValueError("strategy 'trained' needs a model directory (train first, or pass --model)")
+        return RLAgent.load(model_dir)
+    if strategy in ("lp", "lp_noisy"):
+        return DelegateAgent(DailyLPPolicy(wholesale=config.env.wholesale()), name=strategy)
+    if strategy == "price_threshold":
+        return PriceThreshold(horizon_qh=config.env.horizon_qh, lookahead_qh=config.env.horizon_qh)
+    if strategy == "time_of_day":
+        return TimeOfDay()
+    if strategy == "idle":
+        return Idle()
+    raise ValueError(f"unknown strategy {strategy!r}")
+
+
+@dataclass
+class Evaluation:
+    """What one strategy did: every delivery quarter-hour (UTC index) with prices, dispatch and cash flows."""
+
+    strategy: str
+    dispatch: pd.DataFrame
+    power_mw: float
+    usable_mwh: float
+
+    def daily(self) -> pd.DataFrame:
+        """Cash flows per Berlin delivery day and product [EUR], and their ``total``."""
+        cash = self.dispatch[[f"cash_{p}_eur" for p in CASH_FLOWS]]
+        cash.columns = list(CASH_FLOWS)
+        days = pd.Index(self.dispatch.index.tz_convert(MARKET_TZ).date, name="delivery_date")
+        table = cash.groupby(days).sum()
+        table["total"] = table.sum(axis=1)
+        return table
+
+    def metrics(self, *, lp_eur: float | None = None, index: pd.Series | None = None) -> dict[str, float]:
+        """Annualised EUR/MW/year (total and per product), share of the perfect-foresight LP and of the
+        index strategies (``index``: their annualised EUR/MW/year on the same days), cycles, penalties."""
+        daily = self.daily()
+        n_days = len(daily)
+        per_mw_year = 365.0 / n_days / self.power_mw
+        total = float(daily["total"].sum())
+        out = {"revenue_eur": total, "days": float(n_days), "annualised_eur_per_mw_year": total * per_mw_year}
+        for product in CASH_FLOWS:
+            out[f"annualised_{product}_eur_per_mw_year"] = float(daily[product].sum()) * per_mw_year
+        discharged = float(np.maximum(self.dispatch["power_mw"].to_numpy(), 0.0).sum() * DT_H)
+        out["cycles_per_day"] = discharged / self.usable_mwh / n_days
+        out["penalties_eur"] = 0.0 - float(daily["penalty"].sum())  # paid, as a positive number
+        out["imbalance_eur"] = float(daily["imbalance"].sum())
+        if lp_eur is not None and lp_eur > 0:
+            out["share_of_pf_lp"] = total / lp_eur
+        for name, value in (index if index is not None else pd.Series(dtype=float)).items():
+            if value > 0:
+                out[f"share_of_index_{name}"] = out["annualised_eur_per_mw_year"] / value
+        return out
+
+
+def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0) -> Evaluation:
+    """One episode of ``env`` (all its days) driven by ``agent``; returns the recorded quarter-hours."""
+    obs, info = env.reset(seed=seed)
+    agent.reset(env)
+    runner = env.unwrapped._runner
+    runner.dispatch = []
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+        done = terminated or truncated
+    log, runner.dispatch = runner.dispatch, None
+    return Evaluation(agent.name, dispatch_frame(log, env.unwrapped.simulator.market), env.unwrapped.battery.power_mw,
+                      _usable_mwh(env))
+
+
+def _usable_mwh(env: SingleBESSEnv) -> float:
+    b = env.unwrapped.battery
+    return b.energy_mwh * (b.soc_max - b.soc_min)
+
+
+def dispatch_frame(log: list[dict[str, np.ndarray]], market: MarketArrays, asset: int = 0) -> pd.DataFrame:
+    """The runner's delivery records of one asset as a table indexed by UTC quarter-hour."""
+    t = np.array([rec["t"] for rec in log])
+    data = {"da_price": market.columns["da_price"][t]}
+    if "id1_price" in market.columns:
+        data["id1_price"] = market.columns["id1_price"][t]
+    for key in DISPATCH_COLUMNS:
+        data[key] = np.array([rec[key][asset] for rec in log])
+    cash = np.array([rec["cash_eur"][:, asset] for rec in log])
+    for k, product in enumerate(CASH_FLOWS):
+        data[f"cash_{product}_eur"] = cash[:, k]
+    return pd.DataFrame(data, index=market.index[t])
+
+
+def evaluation_period(config: ExperimentConfig, frame: pd.DataFrame) -> tuple[pd.DataFrame, MarketArrays]:
+    """The evaluated whole delivery days of a held-out table (``config.evaluate.days``, default all), as a
+    table (for the index) and as env arrays."""
+    market = MarketArrays.from_frame(frame, source=config.eval_market.label())
+    days = min(config.evaluate.days or len(market.dates), len(market.dates))
+    period = frame.iloc[market.day_slices[0].start:market.day_slices[days - 1].stop]
+    return period, MarketArrays.from_frame(period, source=config.eval_market.label())
+
+
+def index_baseline(config: ExperimentConfig, market: pd.DataFrame) -> IndexResult:
+    """The revenue index strategies for the configured battery's duration, efficiency and cycle limit."""
+    return index_revenues(market, config.battery.index_battery())
+
+
+def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model_dir: Path | None = None,
+                        progress: Callable[[str], None] | None = None) -> dict[str, Evaluation]:
+    """Every configured strategy over the evaluation days (``config.evaluate.days``, default all), from the
+    first day. The perfect-foresight LP (``lp``) always runs: it is the reference of ``share_of_pf_lp``."""
+    strategies = list(dict.fromkeys(["lp", *config.evaluate.strategies]))
+    days = min(config.evaluate.days or len(market.dates), len(market.dates))
+    out: dict[str, Evaluation] = {}
+    for strategy in strategies:
+        if progress is not None:
+            progress(strategy)
+        forecast = {"lp": "perfect", "lp_noisy": "noisy"}.get(strategy)  # the others: as configured
+        env = make_env(config, market, forecast=forecast,
+                       episode_days=days, start_day=market.dates[0])
+        evaluation = run_agent(make_agent(strategy, config, model_dir), env, seed=config.evaluate.seed)
+        evaluation.strategy = strategy
+        out[strategy] = evaluation
+    return out

@@ -1,0 +1,174 @@
+"""``bessgym sweep``: a grid of configurations, each trained (when it evaluates a trained agent) and
+evaluated in its own process, on a local process pool or on Ray.
+
+Each point writes ``<out>/point_NNN/`` and logs to MLflow like ``bessgym evaluate``; ``results.csv`` is
+rewritten after every finished point. A failed point is recorded with its error and the others go on. A
+rerun skips the points already finished with the same overrides, so an interrupted sweep is resumed by
+running it again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from bessgym._io import atomic_path
+from experiments.config import ConfigError, ExperimentConfig
+
+BACKENDS = ("local", "ray")
+
+
+def load_grid(path: Path) -> dict[str, list[Any]]:
+    """A YAML mapping of dotted configuration keys to lists of values."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the grid ({exc})") from None
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"{path}: the grid must map configuration keys (e.g. battery.energy_mwh) to value lists")
+    for key, values in data.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{path}: {key}: give a non-empty list of values, got {values!r}")
+    return data
+
+
+def grid_points(base: ExperimentConfig, grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, each validated against ``base`` before anything runs."""
+    keys = list(grid)
+    points = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+    for point in points:
+        base.with_overrides(point)  # a bad value fails the sweep up front, naming the field
+    return points
+
+
+def run_point(config_data: dict[str, Any], overrides: dict[str, Any], out: str) -> dict[str, Any]:
+    """Train (if needed) and evaluate one point; never raises: a failure comes back as ``error``."""
+    from experiments.config import parse_config
+    from experiments.report import evaluate_run
+    from experiments.train import train
+
+    folder = Path(out)
+    try:
+        config = parse_config(config_data, source="sweep").with_overrides(overrides)
+        model_dir = None
+        if "trained" in config.evaluate.strategies:
+            model_dir = train(config, folder / "train").model_dir
+        report = evaluate_run(config, folder / "evaluate", model_dir=model_dir)
+        result = {"status": "ok", "run_id": report.run_id,
+                  **{f"{s}_eur_per_mw_year": m["annualised_eur_per_mw_year"] for s, m in report.metrics.items()}}
+        if "trained" in report.metrics:
+            result["trained_share_of_pf_lp"] = report.metrics["trained"].get("share_of_pf_lp")
+    except Exception as exc:
+        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    with atomic_path(folder / "result.json") as tmp:
+        tmp.write_text(json.dumps({"overrides": overrides, **result}, default=str))
+    return result
+
+
+def sweep(base: ExperimentConfig, grid: dict[str, list[Any]], out: Path, *, workers: int = 2,
+          backend: str = "local", on_done: Callable[[int, dict[str, Any]], None] | None = None) -> pd.DataFrame:
+    """Run every grid point; returns (and writes to ``results.csv``) one row per point."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    points = grid_points(base, grid)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, point in enumerate(points):
+        previous = _finished(out / f"point_{i:03d}", point)
+        if previous is not None:
+            results[i] = previous
+        else:
+            todo.append(i)
+    _prepare_store(base)
+    data = base.model_dump(mode="json")
+    jobs = [(i, (data, points[i], str(out / f"point_{i:03d}"))) for i in todo]
+
+    def finish(i: int, result: dict[str, Any]) -> None:
+        results[i] = {"overrides": points[i], **result}
+        _write_results(points, results, out)
+        if on_done is not None:
+            on_done(i, result)
+
+    if backend == "ray":
+        _run_ray(jobs, finish)
+    else:
+        _run_local(jobs, finish, workers)
+    return _write_results(points, results, out)
+
+
+def _run_local(jobs: list, finish: Callable, workers: int) -> None:
+    # spawn: a fresh interpreter per worker, no inherited torch threads or MLflow state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pending = {pool.submit(run_point, *args): i for i, args in jobs}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = pending.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    result = {"status": "failed", "error": f"worker died: {type(exc).__name__}: {exc}"}
+                finish(i, result)
+
+
+def _run_ray(jobs: list, finish: Callable) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("--backend ray needs Ray: pip install 'bessgym[ray]'") from None
+    ray.init(ignore_reinit_error=True)
+    remote = ray.remote(run_point)
+    pending = {remote.remote(*args): i for i, args in jobs}
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            i = pending.pop(ref)
+            try:
+                result = ray.get(ref)
+            except Exception as exc:
+                result = {"status": "failed", "error": f"ray task failed: {type(exc).__name__}: {exc}"}
+            finish(i, result)
+
+
+def _finished(folder: Path, overrides: dict[str, Any]) -> dict[str, Any] | None:
+    """A point's earlier successful result, if it ran with the same overrides."""
+    path = folder / "result.json"
+    if not path.exists():
+        return None
+    previous = json.loads(path.read_text())
+    same = previous.get("overrides") == json.loads(json.dumps(overrides, default=str))
+    return previous if same and previous.get("status") == "ok" else None
+
+
+def _prepare_store(base: ExperimentConfig) -> None:
+    """Create the MLflow store and experiment once, before workers write to it concurrently."""
+    import mlflow
+
+    from experiments import tracking
+
+    tracking.quiet()
+    mlflow.set_experiment(base.name)
+
+
+def _write_results(points: list[dict[str, Any]], results: dict[int, dict[str, Any]], out: Path) -> pd.DataFrame:
+    rows = []
+    for i, point in enumerate(points):
+        r = results.get(i, {"status": "pending"})
+        rows.append({"point": i, **{k: v for k, v in point.items()},
+                     **{k: v for k, v in r.items() if k not in ("overrides", "traceback")}})
+    table = pd.DataFrame(rows).set_index("point")
+    with atomic_path(out / "results.csv") as tmp:
+        table.to_csv(tmp)
+    return table

@@ -1,0 +1,196 @@
+"""``bessgym train``: an RL agent on the training market, evaluated against the index during training,
+checkpointed, resumable, logged to MLflow.
+
+The run directory holds ``config.yaml`` (what ran), ``checkpoints/`` (each in its own folder, with
+``latest.json`` written last, so a checkpoint is complete or not referenced), ``best/`` (the best agent on
+the evaluation days) and ``model/`` (the final agent and its ONNX export). ``resume`` continues from the
+latest checkpoint in the same MLflow run; environments restart from their seeds, so a resumed run is not
+bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
+
+from agents.rl import ALGORITHMS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, make_vec_env
+from bessgym._io import atomic_path
+from bessgym.envs.core import MarketArrays
+from experiments import tracking
+from experiments.config import ConfigError, ExperimentConfig, dump_config, load_config
+from experiments.evaluate import evaluate_strategies, index_baseline, make_env, run_agent
+
+BUFFER_FILE = "replay_buffer.pkl"
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    run_id: str
+    steps: int
+    evaluations: list[dict[str, float]]
+
+
+class _Checkpoint(BaseCallback):
+    """Every ``every`` steps (and on demand): model, normaliser (and SAC's replay buffer) into a new folder,
+    then ``latest.json`` pointing at it; older folders are removed."""
+
+    def __init__(self, root: Path, every: int, run_id: str, algorithm: str) -> None:
+        super().__init__()
+        self.root, self.every, self.run_id, self.algorithm = root, every, run_id, algorithm
+        self.last = 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.last >= self.every:
+            self.save()
+        return True
+
+    def save(self) -> Path:
+        folder = self.root / f"step_{self.num_timesteps:09d}"
+        RLAgent(self.model, self.model.get_vec_normalize_env(), algorithm=self.algorithm).save(folder)
+        if hasattr(self.model, "replay_buffer") and self.model.replay_buffer is not None:
+            with atomic_path(folder / BUFFER_FILE) as tmp:
+                self.model.save_replay_buffer(tmp)
+        with atomic_path(self.root / "latest.json") as tmp:
+            tmp.write_text(json.dumps({"folder": folder.name, "steps": self.num_timesteps, "run_id": self.run_id}))
+        for old in self.root.glob("step_*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+        self.last = self.num_timesteps
+        return folder
+
+
+class _Evaluate(BaseCallback):
+    """Every ``every`` steps: the agent on the evaluation days against the perfect-foresight LP and the
+    index, logged to MLflow at the step; the best agent so far is kept in ``best/``."""
+
+    def __init__(self, config: ExperimentConfig, market: MarketArrays, best_dir: Path, every: int,
+                 report: Callable[[int, dict[str, float]], None] | None) -> None:
+        super().__init__()
+        self.config, self.market, self.best_dir, self.every, self.report = config, market, best_dir, every, report
+        days = min(config.train.eval_days, len(market.dates))
+        self.config = config.with_overrides({"evaluate.days": days, "evaluate.strategies": ["lp"]})
+        self.lp_eur = evaluate_strategies(self.config, market)["lp"].metrics()["revenue_eur"]
+        frame = pd.DataFrame(market.columns, index=market.index)
+        last = market.day_slices[days - 1].stop
+        self.index = index_baseline(self.config, frame.iloc[market.day_slices[0].start:last]).annualised()
+        self.last, self.best = 0, -float("inf")
+        self.history: list[dict[str, float]] = []
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.last >= self.every:
+            self.evaluate()
+        return True
+
+    def evaluate(self) -> dict[str, float]:
+        self.last = self.num_timesteps
+        agent = RLAgent(self.model, self.model.get_vec_normalize_env(), algorithm=self.config.train.algorithm)
+        env = make_env(self.config, self.market, episode_days=self.config.evaluate.days,
+                       start_day=self.market.dates[0])
+        metrics = run_agent(agent, env, seed=self.config.evaluate.seed).metrics(lp_eur=self.lp_eur, index=self.index)
+        keep = {k: v for k, v in metrics.items() if k in tracking.SUMMARY_METRICS}
+        mlflow.log_metrics({f"eval/{k}": v for k, v in keep.items()}, step=self.num_timesteps)
+        self.history.append({"steps": float(self.num_timesteps), **keep})
+        if metrics["annualised_eur_per_mw_year"] > self.best:
+            self.best = metrics["annualised_eur_per_mw_year"]
+            agent.save(self.best_dir)
+        if self.report is not None:
+            self.report(self.num_timesteps, keep)
+        return keep
+
+
+class _Progress(BaseCallback):
+    def __init__(self, update: Callable[[int], None], every: int = 512) -> None:
+        super().__init__()
+        self.update, self.every = update, every
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.every == 0:
+            self.update(self.num_timesteps)
+        return True
+
+
+def _training_env(config: ExperimentConfig, market: MarketArrays, normalizer: Path | None) -> VecNormalize:
+    t = config.train
+
+    def env_fn():
+        return make_env(config, market)
+
+    if normalizer is None:
+        return make_vec_env(env_fn, t.n_envs, seed=t.seed, normalize_obs=t.normalize_obs,
+                            normalize_reward=t.normalize_reward)
+    base = VecMonitor(DummyVecEnv([env_fn] * t.n_envs))
+    base.seed(t.seed)
+    return VecNormalize.load(str(normalizer), base)
+
+
+def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
+          progress: Callable[[int], None] | None = None,
+          report: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Train ``config.train.algorithm`` and write the run directory ``out``; see the module docstring."""
+    t = config.train
+    torch.set_num_threads(t.torch_threads)
+    ckpt_root = out / "checkpoints"
+    state = _resume_state(config, out) if resume else None
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(config, out / "config.yaml")
+    train_market = MarketArrays.from_frame(config.train_market.load(), source=config.train_market.label())
+    eval_market = MarketArrays.from_frame(config.eval_market.load(), source=config.eval_market.label())
+
+    if state is None:
+        venv = _training_env(config, train_market, None)
+        model = build_model(t.algorithm, venv, seed=t.seed, **t.hyperparameters)
+    else:
+        folder = ckpt_root / state["folder"]
+        venv = _training_env(config, train_market, folder / NORM_FILE)
+        model = ALGORITHMS[t.algorithm].load(folder / MODEL_FILE, env=venv, device="cpu")
+        if (folder / BUFFER_FILE).exists():
+            model.load_replay_buffer(folder / BUFFER_FILE)
+
+    with tracking.run(config, f"{config.name}-train-{t.algorithm}", run_id=state and state["run_id"],
+                      tags={"kind": "train"}) as active:
+        checkpoint = _Checkpoint(ckpt_root, t.checkpoint_every_steps, active.info.run_id, t.algorithm)
+        checkpoint.last = model.num_timesteps
+        evaluate = _Evaluate(config, eval_market, out / "best", t.eval_every_steps, report)
+        evaluate.last = model.num_timesteps
+        callbacks = [checkpoint, evaluate] + ([_Progress(progress)] if progress else [])
+        remaining = t.total_steps - model.num_timesteps
+        try:
+            if remaining > 0:
+                model.learn(remaining, callback=callbacks, reset_num_timesteps=state is None)
+        except KeyboardInterrupt:
+            checkpoint.save()  # the interrupted run resumes from here
+            raise
+        evaluate.evaluate()
+        model_dir = out / "model"
+        agent = RLAgent(model, model.get_vec_normalize_env(), algorithm=t.algorithm)
+        agent.save(model_dir)
+        agent.export_onnx(model_dir / ONNX_FILE)
+        tracking.log_artifacts([out / "config.yaml"])
+        tracking.log_artifacts([model_dir], artifact_path="model")
+        mlflow.log_metric("train/steps", model.num_timesteps)
+        return TrainResult(model_dir, active.info.run_id, model.num_timesteps, evaluate.history)
+
+
+def _resume_state(config: ExperimentConfig, out: Path) -> dict:
+    """The latest checkpoint of ``out``, after checking the run was made with the same configuration
+    (only ``train.total_steps`` may change, to train longer)."""
+    latest = out / "checkpoints" / "latest.json"
+    if not latest.exists():
+        raise FileNotFoundError(f"nothing to resume in {out}: no checkpoints/latest.json (start without --resume)")
+    before = load_config(out / "config.yaml").flat()
+    now = config.flat()
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k) and k != "train.total_steps")
+    if changed:
+        raise ConfigError(f"{out / 'config.yaml'}: the run was made with another configuration "
+                          f"({', '.join(changed)}); resume with the same one or start a new run")
+    return json.loads(latest.read_text())
