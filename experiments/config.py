@@ -131,7 +131,7 @@ class TrainConfig(_Strict):
     """RL training: algorithm, budget, normalisation, evaluation and checkpoint cadence."""
 
     algorithm: Literal["ppo", "sac"] = "ppo"
-    total_steps: int = Field(300_000, ge=1)
+    total_steps: int = Field(400_000, ge=1)
     n_envs: int = Field(8, ge=1)
     seed: int = 0
     normalize_obs: bool = True
@@ -217,7 +217,7 @@ def load_config(path: Path | None) -> ExperimentConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
         raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
     return parse_config(data, source=str(path))
 

@@ -67,6 +67,7 @@ class Evaluation:
     dispatch: pd.DataFrame
     power_mw: float
     usable_mwh: float
+    reward_eur: float  # the sum of the env's rewards (reward_scale 1): equals the recorded cash flows
 
     def daily(self) -> pd.DataFrame:
         """Cash flows per Berlin delivery day and product [EUR], and their ``total``."""
@@ -103,15 +104,16 @@ def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0) -> Evaluation:
     """One episode of ``env`` (all its days) driven by ``agent``; returns the recorded quarter-hours."""
     obs, info = env.reset(seed=seed)
     agent.reset(env)
-    runner = env.unwrapped._runner
+    runner = env.unwrapped.runner
     runner.dispatch = []
-    done = False
+    done, reward_eur = False, 0.0
     while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+        reward_eur += reward
         done = terminated or truncated
     log, runner.dispatch = runner.dispatch, None
     return Evaluation(agent.name, dispatch_frame(log, env.unwrapped.simulator.market), env.unwrapped.battery.power_mw,
-                      _usable_mwh(env))
+                      _usable_mwh(env), reward_eur / env.unwrapped.reward_scale)
 
 
 def _usable_mwh(env: SingleBESSEnv) -> float:

@@ -67,7 +67,7 @@ def run_point(config_data: dict[str, Any], overrides: dict[str, Any], out: str) 
                   **{f"{s}_eur_per_mw_year": m["annualised_eur_per_mw_year"] for s, m in report.metrics.items()}}
         if "trained" in report.metrics:
             result["trained_share_of_pf_lp"] = report.metrics["trained"].get("share_of_pf_lp")
-    except Exception as exc:
+    except Exception as exc:  # reported per point; the sweep goes on
         result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
     with atomic_path(folder / "result.json") as tmp:
         tmp.write_text(json.dumps({"overrides": overrides, **result}, default=str))
@@ -118,7 +118,7 @@ def _run_local(jobs: list, finish: Callable, workers: int) -> None:
                 i = pending.pop(future)
                 try:
                     result = future.result()
-                except Exception as exc:
+                except Exception as exc:  # a worker that died, e.g. killed for memory
                     result = {"status": "failed", "error": f"worker died: {type(exc).__name__}: {exc}"}
                 finish(i, result)
 
@@ -137,7 +137,7 @@ def _run_ray(jobs: list, finish: Callable) -> None:
             i = pending.pop(ref)
             try:
                 result = ray.get(ref)
-            except Exception as exc:
+            except Exception as exc:  # a lost worker or node
                 result = {"status": "failed", "error": f"ray task failed: {type(exc).__name__}: {exc}"}
             finish(i, result)
 

@@ -109,7 +109,7 @@ class _Evaluate(BaseCallback):
 
 
 class _Progress(BaseCallback):
-    def __init__(self, update: Callable[[int], None], every: int = 512) -> None:
+    def __init__(self, update: Callable[[int], None], every: int = 64) -> None:
         super().__init__()
         self.update, self.every = update, every
 

@@ -236,6 +236,12 @@ class Runner:
         q = self.next_delivery_q() if stage == Stage.IDA3 else q
         return self._observe(stage, q, capacity_cleared=self.capacity_cleared, da_cleared=self.da_cleared)
 
+    def live_observation(self, q: int, soc_mwh: np.ndarray) -> np.ndarray:
+        """The delivery observation at quarter-hour ``q`` of the open day with SoC from telemetry (deployment:
+        the day's commitments are known, prices are the table's)."""
+        self.sim.soc_mwh = np.asarray(soc_mwh, dtype=float)
+        return self._observe(Stage.DELIVERY, q, capacity_cleared=True, da_cleared=True)
+
     def action_mask(self) -> np.ndarray:
         """Which entries of the action count in the current stage (the rest is ignored)."""
         mask = np.zeros(self.width, dtype=bool)

@@ -129,6 +129,11 @@ class SingleBESSEnv(gym.Env):
         return self._runner.sim
 
     @property
+    def runner(self) -> Runner:
+        """The episode runner (stages, pending cash, dispatch recording, live observations)."""
+        return self._runner
+
+    @property
     def decision_point(self) -> tuple[str, str, int]:
         """The coming decision: stage name, delivery date (ISO), quarter-hour (-1 before delivery)."""
         r = self._runner

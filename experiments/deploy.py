@@ -1,0 +1,73 @@
+"""``bessgym deploy``: a trained policy (SB3 zip or ONNX) or an LP schedule drives a battery through the
+safety layer.
+
+A trained policy sees the observation it was trained on: the env of its run's configuration is opened on
+the current Berlin delivery day of a market table (the day-ahead prices and forecasts), its SoC is set from
+live telemetry, and the policy's action (a share of the feasible intraday room) becomes a setpoint, scaled
+from the trained battery's power to the device's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agents.base import Agent
+from bessgym.control.protocol import Status
+from bessgym.data.calendar import MARKET_TZ
+from bessgym.envs.core import MarketArrays
+from experiments.config import ExperimentConfig, load_config
+from experiments.evaluate import make_env
+
+
+def load_policy_agent(path: Path) -> tuple[Agent, ExperimentConfig]:
+    """An SB3 model (``model.zip`` in a folder written by ``bessgym train``) or an ONNX export, with the
+    configuration it was trained with (``config.yaml`` of its run; defaults when there is none)."""
+    from agents.rl import OnnxAgent, RLAgent
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"--policy {path}: no such file")
+    folder = path.parent if path.is_file() else path
+    config_path = folder.parent / "config.yaml"
+    config = load_config(config_path) if config_path.exists() else ExperimentConfig()
+    if path.suffix == ".onnx":
+        return OnnxAgent(path), config
+    if path.suffix == ".zip" or path.is_dir():
+        return RLAgent.load(folder), config
+    raise ValueError(f"--policy {path}: expected an SB3 .zip, an .onnx file or an LP schedule .csv")
+
+
+class EnvPolicy:
+    """A trained agent as a setpoint source for one device of ``device_power_w``."""
+
+    def __init__(self, agent: Agent, config: ExperimentConfig, market: MarketArrays, device_power_w: float) -> None:
+        self.agent, self.config, self.market = agent, config, market
+        self.scale_w = device_power_w / config.battery.power_mw / 1e6  # W per MW of the trained battery
+        self.env = make_env(config, market, episode_days=1, start_day=market.dates[0])
+        self._day: dt.date | None = None
+        width = self.env.action_space.shape[0]
+        self._info = {"stage": "delivery", "action_mask": np.ones(width, dtype=bool)}
+
+    def setpoint_w(self, status: Status, now: dt.datetime) -> float:
+        ts = pd.Timestamp(now).tz_convert("UTC").floor("15min")
+        day = ts.tz_convert(MARKET_TZ).date()
+        if day != self._day:
+            if day not in self.market.dates:
+                raise ValueError(f"the market table has no delivery day {day} (it covers "
+                                 f"{self.market.dates[0]} .. {self.market.dates[-1]})")
+            self.env.reset(seed=0, options={"start_day": day})
+            self._day = day
+        sim, battery = self.env.unwrapped.simulator, self.config.battery
+        q = int(self.market.index.get_loc(ts)) - sim.day.start
+        soc_mwh = np.clip(status.soc_pct / 100.0 * battery.energy_mwh, battery.soc_min * battery.energy_mwh,
+                          battery.soc_max * battery.energy_mwh)
+        observation = self.env.unwrapped.runner.live_observation(q, np.array([soc_mwh]))[0]
+        action = self.agent.act(observation, {**self._info, "quarter_hour": q})
+        lo, hi = sim.trade_range(q)
+        a = float(action[0])
+        trade_mw = a * max(float(hi[0]), 0.0) if a >= 0 else -a * min(float(lo[0]), 0.0)
+        return (float(sim.day.committed_mw[0, q]) + trade_mw) * 1e6 * self.scale_w

@@ -1,0 +1,306 @@
+"""Experiment driver: configuration errors, agents, evaluation accounting, training end to end with MLflow
+artifacts that agree, ONNX export, resume, sweeps with a failing point, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from agents.base import Idle, PriceThreshold, TimeOfDay
+from bessgym.envs.core import MarketArrays
+from bessgym.envs.observation import N_FIXED, PRICE_SCALE
+from experiments.config import ConfigError, ExperimentConfig, load_config
+from experiments.evaluate import evaluate_strategies, make_agent, make_env, run_agent
+
+SMALL = {
+    "train_market.end": "2024-01-08",
+    "eval_market.start": "2025-03-03", "eval_market.end": "2025-03-08",
+    "train.total_steps": 2048, "train.n_envs": 2, "train.eval_every_steps": 1024, "train.eval_days": 2,
+    "train.checkpoint_every_steps": 512, "train.hyperparameters": {"n_steps": 256, "batch_size": 128},
+    "evaluate.days": 3, "evaluate.dispatch_days": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory):
+    """A private MLflow store for this module (also seen by sweep workers through the environment)."""
+    import os
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+    mlflow.set_tracking_uri(old or "")
+
+
+@pytest.fixture(scope="module")
+def small() -> ExperimentConfig:
+    return ExperimentConfig().with_overrides({**SMALL, "name": "test-small"})
+
+
+# ------------------------------------------------------------------------------------------ config
+
+
+def test_config_errors_name_file_and_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("battery:\n  energy_mwh: -2\ntrain:\n  algorithm: dqn\nenv:\n  prodcts: [intraday]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert f"{path}: battery" in text and "energy_mwh must be > 0" in text
+    assert f"{path}: train.algorithm" in text and "'ppo' or 'sac'" in text
+    assert f"{path}: env.prodcts: Extra inputs are not permitted" in text
+    path.write_text("battery: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: line 2, column 1: not valid YAML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="synthetic market needs start and end"):
+        ExperimentConfig().with_overrides({"eval_market.start": None})
+    with pytest.raises(ConfigError, match="'name' is not a section"):
+        ExperimentConfig().with_overrides({"name.trained": 1})
+
+
+def test_config_round_trip(tmp_path):
+    from experiments.config import dump_config
+
+    config = ExperimentConfig().with_overrides({"battery.energy_mwh": 4.0, "train.seed": 7})
+    assert load_config(dump_config(config, tmp_path / "c.yaml")) == config
+    assert config.flat()["battery.energy_mwh"] == "4.0"
+    assert config.battery.index_battery().duration_h == pytest.approx(4.0)
+
+
+# ------------------------------------------------------------------------------------------ agents
+
+
+def _observation(prices: np.ndarray, hour: float, horizon: int = 96) -> np.ndarray:
+    obs = np.zeros(N_FIXED + 3 * horizon + 18, dtype=np.float32)
+    angle = 2 * np.pi * hour / 24
+    obs[8], obs[9] = np.sin(angle), np.cos(angle)
+    obs[N_FIXED + 2 * horizon: N_FIXED + 3 * horizon] = prices * PRICE_SCALE
+    return obs
+
+
+def test_rule_agents_by_hand():
+    info = {"stage": "delivery", "action_mask": np.ones(5, bool)}
+    tod = TimeOfDay(charge_hours=(3,), discharge_hours=(19,))
+    flat = np.full(96, 50.0)
+    assert tod.act(_observation(flat, 3.75), info)[0] == -1.0  # 03:45 is in hour 3
+    assert tod.act(_observation(flat, 19.0), info)[0] == 1.0
+    assert tod.act(_observation(flat, 18.75), info)[0] == 0.0
+    ramp = np.arange(96, dtype=float)  # now is the cheapest of the window, then the dearest
+    assert PriceThreshold(share=0.2).act(_observation(ramp, 0), info)[0] == -1.0
+    assert PriceThreshold(share=0.2).act(_observation(ramp[::-1].copy(), 0), info)[0] == 1.0
+    assert PriceThreshold(share=0.2).act(_observation(np.r_[50.0, ramp[1:]], 0), info)[0] == 0.0
+    assert not Idle().act(_observation(flat, 0), info).any()
+    assert not tod.act(_observation(flat, 3), {"stage": "capacity", "action_mask": np.ones(30, bool)}).any()
+    with pytest.raises(ValueError, match="both charge and discharge"):
+        TimeOfDay(charge_hours=(1, 2), discharge_hours=(2,))
+
+
+# -------------------------------------------------------------------------------------- evaluation
+
+
+def test_evaluation_accounts_for_every_reward(small):
+    """The revenue table is the env's settlement: its total equals the rewards paid, day by day it adds up
+    over products, and metrics are per MW and annualised."""
+    market = MarketArrays.from_frame(small.eval_market.load())
+    config = small.with_overrides({"battery.power_mw": 2.0, "battery.energy_mwh": 4.0})
+    env = make_env(config, market, episode_days=3, start_day=market.dates[0])
+    evaluation = run_agent(make_agent("price_threshold", config), env)
+    daily = evaluation.daily()
+    assert len(daily) == 3 and len(evaluation.dispatch) == 3 * 96
+    assert daily["total"].sum() == pytest.approx(evaluation.reward_eur, rel=1e-9, abs=1e-6)
+    assert np.allclose(daily.drop(columns="total").sum(axis=1), daily["total"])
+    m = evaluation.metrics()
+    assert m["annualised_eur_per_mw_year"] == pytest.approx(daily["total"].sum() / 3 * 365 / 2.0)
+    discharged = evaluation.dispatch["power_mw"].clip(lower=0).sum() * 0.25
+    assert m["cycles_per_day"] == pytest.approx(discharged / 4.0 / 3)
+    soc = evaluation.dispatch["soc_mwh"]
+    assert soc.min() >= -1e-9 and soc.max() <= 4.0 + 1e-9
+
+
+def test_lp_is_the_best_and_noise_costs(small):
+    """The perfect-foresight LP beats every other strategy on the same days; forecast noise costs it."""
+    market = MarketArrays.from_frame(small.eval_market.load())
+    results = evaluate_strategies(small.with_overrides({"evaluate.strategies": [
+        "lp_noisy", "price_threshold", "time_of_day", "idle"]}), market)
+    totals = {k: v.metrics()["revenue_eur"] for k, v in results.items()}
+    assert totals["idle"] == 0.0
+    assert totals["lp"] > max(totals["lp_noisy"], totals["price_threshold"], totals["time_of_day"]) > 0
+
+
+# ----------------------------------------------------------------------------- training end to end
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tracking, small):
+    from experiments.report import evaluate_run
+    from experiments.train import train
+
+    out = tmp_path_factory.mktemp("run")
+    result = train(small, out / "train")
+    config = small.with_overrides({"evaluate.strategies": ["trained", "lp", "idle"]})
+    report = evaluate_run(config, out / "evaluate", model_dir=result.model_dir)
+    return result, report, config
+
+
+def test_training_writes_model_checkpoints_and_metrics(trained):
+    result, _, _ = trained
+    assert result.steps >= 2048
+    for name in ("model.zip", "vecnormalize.pkl", "agent.json", "policy.onnx"):
+        assert (result.model_dir / name).exists(), name
+    root = result.model_dir.parent
+    latest = json.loads((root / "checkpoints" / "latest.json").read_text())
+    assert (root / "checkpoints" / latest["folder"] / "model.zip").exists()
+    assert len(list((root / "checkpoints").glob("step_*"))) == 1  # older checkpoints are removed
+    history = mlflow.MlflowClient().get_metric_history(result.run_id, "eval/share_of_pf_lp")
+    assert [h.step for h in history][:2] == [1024, 2048]
+    assert len(result.evaluations) >= 2
+
+
+def test_evaluation_artifacts_agree_with_logged_metrics(trained):
+    _, report, config = trained
+    client = mlflow.MlflowClient()
+    children = client.search_runs([client.get_run(report.run_id).info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{report.run_id}'")
+    assert {r.data.tags["strategy"] for r in children} == {"trained", "lp", "idle"}
+    for run in children:
+        strategy = run.data.tags["strategy"]
+        revenue = pd.read_csv(report.out / strategy / "revenue.csv", index_col=0)
+        assert revenue["total"].sum() == pytest.approx(run.data.metrics["revenue_eur"], rel=1e-9, abs=1e-6)
+        assert run.data.metrics["days"] == 3
+        assert run.data.params["battery.energy_mwh"] == "2.0"
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"revenue.csv", "dispatch.png", "rolling.png"} <= artifacts
+        if strategy == "trained":
+            model_files = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+            assert {"model/model.zip", "model/policy.onnx", "model/vecnormalize.pkl"} <= model_files
+    assert report.metrics["lp"]["share_of_pf_lp"] == pytest.approx(1.0)
+    assert report.comparison.loc["index: trading", "share_of_index_trading"] == pytest.approx(1.0)
+
+
+def test_onnx_export_acts_like_the_torch_policy(trained, small):
+    from agents.rl import OnnxAgent, RLAgent
+
+    result, _, _ = trained
+    agent, exported = RLAgent.load(result.model_dir), OnnxAgent(result.model_dir / "policy.onnx")
+    market = MarketArrays.from_frame(small.eval_market.load())
+    env = make_env(small, market, episode_days=1, start_day=market.dates[0])
+    obs, info = env.reset(seed=0)
+    samples = [obs]
+    for _ in range(40):
+        obs, *_ = env.step(agent.act(obs, info))
+        samples.append(obs)
+    rng = np.random.default_rng(0)
+    samples += [s + rng.normal(0, 0.5, s.shape).astype(np.float32) for s in samples[:10]]  # off the data
+    for s in samples:
+        np.testing.assert_allclose(exported.act(s), agent.act(s, info), atol=1e-5)
+
+
+def test_resume_continues_the_same_run(tmp_path, tracking, small):
+    from experiments.train import train
+
+    config = small.with_overrides({"train.total_steps": 1024, "train.eval_every_steps": 100_000})
+
+    def interrupt(steps: int) -> None:
+        if steps >= 600:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path, progress=interrupt)
+    latest = json.loads((tmp_path / "checkpoints" / "latest.json").read_text())
+    assert 600 <= latest["steps"] < 1024  # saved on the interrupt
+    with pytest.raises(ConfigError, match="train.seed"):
+        train(config.with_overrides({"train.seed": 5}), tmp_path, resume=True)
+    result = train(config, tmp_path, resume=True)
+    assert result.run_id == latest["run_id"] and result.steps >= 1024
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(config, tmp_path / "elsewhere", resume=True)
+
+
+# ------------------------------------------------------------------------------------ sweep, compare
+
+
+def test_sweep_reports_a_failed_point_and_keeps_the_others(tmp_path, tracking, small):
+    from experiments.sweep import sweep
+
+    base = small.with_overrides({"evaluate.strategies": ["lp", "idle"], "evaluate.days": 2, "name": "test-sweep"})
+    with pytest.raises(ConfigError, match="energy_mwh must be > 0"):
+        sweep(base, {"battery.energy_mwh": [-1.0]}, tmp_path / "bad")  # invalid points fail before running
+    missing = tmp_path / "missing.parquet"
+    grid = {"eval_market": [small.eval_market.model_dump(mode="json"), {"path": str(missing)}],
+            "battery.energy_mwh": [2.0, 4.0]}
+    done: list[int] = []
+    results = sweep(base, grid, tmp_path / "sweep", workers=2, on_done=lambda i, r: done.append(i))
+    assert sorted(done) == [0, 1, 2, 3]
+    assert list(results["status"]) == ["ok", "ok", "failed", "failed"]
+    assert all(str(missing) in e for e in results.loc[[2, 3], "error"])
+    assert results.loc[1, "lp_eur_per_mw_year"] > results.loc[0, "lp_eur_per_mw_year"] > 0  # 4 h earns more per MW
+    assert pd.read_csv(tmp_path / "sweep" / "results.csv", index_col=0)["status"].tolist() == list(results["status"])
+    done.clear()
+    again = sweep(base, grid, tmp_path / "sweep", workers=2, on_done=lambda i, r: done.append(i))
+    assert sorted(done) == [2, 3]  # a rerun retries only what failed
+    assert again.loc[0, "lp_eur_per_mw_year"] == results.loc[0, "lp_eur_per_mw_year"]
+
+
+def test_compare_lists_runs_with_their_strategy(trained):
+    from experiments.tracking import runs_table
+
+    table = runs_table("test-small")
+    evaluated = table.dropna(subset=["strategy"])
+    assert {"trained", "lp", "idle"} <= set(evaluated["strategy"])
+    lp = evaluated[evaluated["strategy"] == "lp"].iloc[0]
+    assert lp["share of PF LP"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_names_config_problems(tmp_path):
+    from experiments.cli import app
+
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  total_steps: 0\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "train.total_steps" in result.output and "greater than or equal to 1" in result.output
+    result = CliRunner().invoke(app, ["evaluate", "--set", "battery.power_mw"])
+    assert result.exit_code == 2 and "expected key=value" in result.output
+
+
+def test_shipped_configs_and_grids_validate():
+    from experiments.sweep import grid_points, load_grid
+
+    folder = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+    assert load_config(folder / "intraday_ppo.yaml") == ExperimentConfig()  # the file is the main job
+    assert load_config(folder / "intraday_sac.yaml").train.algorithm == "sac"
+    assert len(grid_points(ExperimentConfig(), load_grid(folder / "sweep_battery.yaml"))) == 6
+
+
+def test_sac_agent_saves_loads_and_exports(tmp_path, small):
+    from agents.rl import OnnxAgent, RLAgent, build_model, make_vec_env
+
+    market = MarketArrays.from_frame(small.eval_market.load())
+    venv = make_vec_env(lambda: make_env(small, market), 1, seed=0)
+    model = build_model("sac", venv, seed=0, learning_starts=50, buffer_size=1_000, batch_size=32)
+    model.learn(150)
+    agent = RLAgent(model, venv, algorithm="sac")
+    loaded = RLAgent.load(agent.save(tmp_path / "sac"))
+    exported = OnnxAgent(agent.export_onnx(tmp_path / "sac" / "policy.onnx"))
+    obs = venv.get_original_obs()[0]
+    info = {"stage": "delivery", "action_mask": np.ones(5, bool)}
+    np.testing.assert_allclose(loaded.act(obs, info), agent.act(obs, info), atol=1e-6)
+    np.testing.assert_allclose(exported.act(obs), agent.act(obs, info), atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="not a saved RL agent"):
+        RLAgent.load(tmp_path)
