@@ -31,6 +31,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/lp_speed.py
+	$(BIN)/python benchmarks/control_cycle.py
 
 calibrate: $(STAMP)
 	$(BIN)/bessgym data synth --start 2024-01-01 --end 2025-01-01 --seed 0 --out runs/synthetic_2024.parquet

@@ -405,3 +405,33 @@ def test_dry_run_with_a_trained_onnx_policy(tmp_path, monkeypatch):
     assert [r.action for r in rows] == ["sent"] * 5 + ["released"]
     assert all(abs(r.requested_w) <= 1e6 for r in rows[:5])
     assert pd.read_csv(tmp_path / "audit.csv")["action"].tolist() == [r.action for r in rows]
+
+
+def test_deploy_cli_dry_run_logs_the_audit_to_mlflow(tmp_path, monkeypatch):
+    import mlflow
+    from typer.testing import CliRunner
+
+    from experiments.cli import app
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    schedule, signal_csv = tmp_path / "schedule.csv", tmp_path / "afrr.csv"
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    start, end = now.isoformat(), (now + pd.Timedelta(hours=1)).isoformat()
+    schedule.write_text(f"timestamp,power_mw\n{start},0.3\n{end},0\n")
+    signal_csv.write_text(f"timestamp,power_w\n{start},-50000\n{end},0\n")
+    audit = tmp_path / "audit.csv"
+    result = CliRunner().invoke(app, ["deploy", "--policy", str(schedule), "--afrr-signal", str(signal_csv),
+                                      "--dry-run", "--cycles", "4", "--cycle-s", "0.01", "--ramp-w-per-s", "1e9",
+                                      "--audit", str(audit)])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(audit)
+    assert rows["action"].tolist() == ["sent"] * 4 + ["released"]
+    assert rows["requested_w"].iloc[0] == pytest.approx(250_000)  # schedule + aFRR signal
+    assert rows["sent_w"].iloc[0] == pytest.approx(250_000)
+    run = mlflow.search_runs(experiment_names=["deploy"], output_format="list")[0]
+    assert run.data.metrics["cycles_sent"] == 4
+    assert [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)] == ["audit.csv"]
+    bad = CliRunner().invoke(app, ["deploy", "--policy", str(schedule), "--controller", "modbus://127.0.0.1:1"])
+    assert bad.exit_code == 2 and "--max-power-w is required" in bad.output
