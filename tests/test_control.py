@@ -435,3 +435,40 @@ def test_deploy_cli_dry_run_logs_the_audit_to_mlflow(tmp_path, monkeypatch):
     assert [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)] == ["audit.csv"]
     bad = CliRunner().invoke(app, ["deploy", "--policy", str(schedule), "--controller", "modbus://127.0.0.1:1"])
     assert bad.exit_code == 2 and "--max-power-w is required" in bad.output
+
+
+def test_vendor_map_little_word_order_end_to_end(tmp_path):
+    """A vendor's map (other addresses, scale, little-endian words) served by the simulator and read by the
+    client through the same file."""
+    path = tmp_path / "vendor.yaml"
+    path.write_text("""device_id: 3
+registers:
+  - {name: soc, address: 100, type: uint16, scale: 0.1}
+  - {name: active_power, address: 101, type: int32, scale: 10, word_order: little}
+  - {name: max_charge_power, address: 103, type: uint32, scale: 10, word_order: little}
+  - {name: max_discharge_power, address: 105, type: uint32, scale: 10, word_order: little}
+  - {name: state, address: 107}
+  - {name: device_heartbeat, address: 108}
+  - {name: timestamp, address: 109, type: uint32, word_order: little}
+  - {name: setpoint, address: 300, type: int32, scale: 10, word_order: little, writable: true}
+  - {name: controller_heartbeat, address: 302, writable: true}
+  - {name: control_mode, address: 303, writable: true}
+""")
+    vendor = RegisterMap.load(path)
+    battery = SimulatedBattery(DeviceSpec(soc_initial_pct=42.0))
+
+    async def scenario():
+        async with served(battery, free_port(), register_map=vendor) as port:
+            controller = ModbusController("127.0.0.1", port, vendor)
+            await controller.connect()
+            await controller.heartbeat()
+            await controller.set_power(-120_000)
+            status = await controller.read_status()
+            await controller.release()
+            await controller.close()
+            return status
+
+    status = asyncio.run(scenario())
+    assert status.soc_pct == pytest.approx(42.0, abs=0.1) and status.max_charge_w == 1e6
+    assert battery.setpoint_w == 0.0 and battery.mode == 0  # released
+    assert vendor.device_id == 3 and vendor.allow_list == {300, 301, 302, 303}

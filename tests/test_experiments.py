@@ -304,3 +304,31 @@ def test_sac_agent_saves_loads_and_exports(tmp_path, small):
     np.testing.assert_allclose(exported.act(obs), agent.act(obs, info), atol=1e-5)
     with pytest.raises(FileNotFoundError, match="not a saved RL agent"):
         RLAgent.load(tmp_path)
+
+
+def test_sweep_ray_backend_path(tmp_path, tracking, small, monkeypatch):
+    """The Ray backend's scheduling and failure handling, with a stand-in for ray that runs tasks inline
+    (Ray itself is an optional extra, not installed in CI)."""
+    import sys
+    import types
+
+    from experiments.sweep import sweep
+
+    class Ref:
+        def __init__(self, fn, args):
+            self.fn, self.args = fn, args
+
+    fake = types.SimpleNamespace(
+        init=lambda **kw: None,
+        remote=lambda fn: types.SimpleNamespace(remote=lambda *args: Ref(fn, args)),
+        wait=lambda refs, num_returns=1: (refs[:num_returns], refs[num_returns:]),
+        get=lambda ref: ref.fn(*ref.args) if ref.args[1]["battery.energy_mwh"] != 3.0 else 1 / 0,
+    )
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    base = small.with_overrides({"evaluate.strategies": ["idle"], "evaluate.days": 1, "name": "test-ray"})
+    results = sweep(base, {"battery.energy_mwh": [2.0, 3.0]}, tmp_path, backend="ray")
+    assert results.loc[0, "status"] == "ok"
+    assert results.loc[1, "status"] == "failed" and "ZeroDivisionError" in results.loc[1, "error"]
+    monkeypatch.setitem(sys.modules, "ray", None)  # not installed: a clear message
+    with pytest.raises(RuntimeError, match=r"pip install 'bessgym\[ray\]'"):
+        sweep(base, {"battery.energy_mwh": [4.0]}, tmp_path / "none", backend="ray")
