@@ -411,6 +411,8 @@ def simulate_cmd(
 ) -> None:
     """Serve a simulated battery over Modbus TCP (the register map in bessgym.control.registers)."""
     import asyncio
+    import contextlib
+    import signal
 
     from bessgym.control.simulator import DeviceSpec, SimulatedBattery, serve
 
@@ -424,10 +426,18 @@ def simulate_cmd(
         console.print(f"[yellow]warning:[/] listening on {host}: Modbus TCP has no authentication; "
                       "use an isolated control network")
     console.print(f"simulated battery on modbus://{host}:{port} (x{acceleration:g} time); Ctrl-C stops")
+
+    async def until_signal() -> None:
+        """Serve until SIGINT or SIGTERM (also when started in the background, where SIGINT is ignored)."""
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await serve(battery, host=host, port=port)
+
     try:
-        asyncio.run(serve(battery, host=host, port=port))
-    except KeyboardInterrupt:
-        pass
+        asyncio.run(until_signal())
     except OSError as exc:
         raise _fail(OSError(f"cannot listen on {host}:{port}: {exc.strerror}")) from exc
 
@@ -455,6 +465,7 @@ def deploy_cmd(
     """Drive a battery: each cycle reads status, builds the observation, runs the policy, passes the setpoint
     through the safety layer, writes it and logs the cycle to the audit CSV (logged to MLflow at the end)."""
     import asyncio
+    import signal
 
     from bessgym.control.modbus import DryRunController, ModbusController, parse_url
     from bessgym.control.registers import DEFAULT_MAP, RegisterMap
@@ -497,10 +508,18 @@ def deploy_cmd(
     runner = Runner(Combined(sources), safety, cycle_s=cycle_s, on_cycle=show)
     mode = "dry run" if dry_run else ("shadow" if shadow else "live")
     console.print(f"deploying {policy} ({mode}) every {cycle_s:g} s; audit: {audit_path}")
-    try:
-        asyncio.run(runner.run(cycles))
-    except KeyboardInterrupt:
-        console.print("[yellow]stopped[/]: device released to local control")
+    async def until_done_or_signal() -> None:
+        """SIGINT/SIGTERM cancel the loop; the runner then releases the device before exiting."""
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await runner.run(cycles)
+        except asyncio.CancelledError:
+            console.print("[yellow]stopped[/]: device released to local control")
+
+    asyncio.run(until_done_or_signal())
     _log_deploy(audit_path, policy, mode)
     console.print(f"audit: [bold]{audit_path}[/]")
 

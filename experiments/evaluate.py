@@ -24,9 +24,6 @@ from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.market.settlement import CASH_FLOWS
 from experiments.config import ExperimentConfig
 
-DISPATCH_COLUMNS = ("soc_mwh", "power_mw", "day_ahead_mw", "ida_mw", "intraday_mw", "fcr_mw", "afrr_pos_mw",
-                    "afrr_neg_mw", "afrr_pos_mwh", "afrr_neg_mwh")
-
 
 def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
              episode_days: int | None = None, start_day=None) -> SingleBESSEnv:
@@ -68,11 +65,12 @@ class Evaluation:
     power_mw: float
     usable_mwh: float
     reward_eur: float  # the sum of the env's rewards (reward_scale 1): equals the recorded cash flows
+    cash_flows: tuple[str, ...] = CASH_FLOWS  # the env's breakdown (a co-located site adds PV flows)
 
     def daily(self) -> pd.DataFrame:
         """Cash flows per Berlin delivery day and product [EUR], and their ``total``."""
-        cash = self.dispatch[[f"cash_{p}_eur" for p in CASH_FLOWS]]
-        cash.columns = list(CASH_FLOWS)
+        cash = self.dispatch[[f"cash_{p}_eur" for p in self.cash_flows]]
+        cash.columns = list(self.cash_flows)
         days = pd.Index(self.dispatch.index.tz_convert(MARKET_TZ).date, name="delivery_date")
         table = cash.groupby(days).sum()
         table["total"] = table.sum(axis=1)
@@ -86,7 +84,7 @@ class Evaluation:
         per_mw_year = 365.0 / n_days / self.power_mw
         total = float(daily["total"].sum())
         out = {"revenue_eur": total, "days": float(n_days), "annualised_eur_per_mw_year": total * per_mw_year}
-        for product in CASH_FLOWS:
+        for product in self.cash_flows:
             out[f"annualised_{product}_eur_per_mw_year"] = float(daily[product].sum()) * per_mw_year
         discharged = float(np.maximum(self.dispatch["power_mw"].to_numpy(), 0.0).sum() * DT_H)
         out["cycles_per_day"] = discharged / self.usable_mwh / n_days
@@ -112,8 +110,9 @@ def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0) -> Evaluation:
         reward_eur += reward
         done = terminated or truncated
     log, runner.dispatch = runner.dispatch, None
-    return Evaluation(agent.name, dispatch_frame(log, env.unwrapped.simulator.market), env.unwrapped.battery.power_mw,
-                      _usable_mwh(env), reward_eur / env.unwrapped.reward_scale)
+    sim = env.unwrapped.simulator
+    return Evaluation(agent.name, dispatch_frame(log, sim.market, sim.cash_flows), env.unwrapped.battery.power_mw,
+                      _usable_mwh(env), reward_eur / env.unwrapped.reward_scale, sim.cash_flows)
 
 
 def _usable_mwh(env: SingleBESSEnv) -> float:
@@ -121,16 +120,18 @@ def _usable_mwh(env: SingleBESSEnv) -> float:
     return b.energy_mwh * (b.soc_max - b.soc_min)
 
 
-def dispatch_frame(log: list[dict[str, np.ndarray]], market: MarketArrays, asset: int = 0) -> pd.DataFrame:
-    """The runner's delivery records of one asset as a table indexed by UTC quarter-hour."""
+def dispatch_frame(log: list[dict[str, np.ndarray]], market: MarketArrays, cash_flows: tuple[str, ...] = CASH_FLOWS,
+                   asset: int = 0) -> pd.DataFrame:
+    """The runner's delivery records of one asset as a table indexed by UTC quarter-hour; extra keys a site
+    records (PV, grid exchange) become columns too."""
     t = np.array([rec["t"] for rec in log])
     data = {"da_price": market.columns["da_price"][t]}
     if "id1_price" in market.columns:
         data["id1_price"] = market.columns["id1_price"][t]
-    for key in DISPATCH_COLUMNS:
+    for key in [k for k in log[0] if k not in ("t", "cash_eur")]:
         data[key] = np.array([rec[key][asset] for rec in log])
     cash = np.array([rec["cash_eur"][:, asset] for rec in log])
-    for k, product in enumerate(CASH_FLOWS):
+    for k, product in enumerate(cash_flows):
         data[f"cash_{product}_eur"] = cash[:, k]
     return pd.DataFrame(data, index=market.index[t])
 

@@ -315,9 +315,11 @@ def test_client_writes_only_the_allow_list():
         asyncio.run(controller._write("soc", 50.0))
 
 
-def test_killed_runner_device_watchdog_reverts(tmp_path):
-    """A runner process is killed with SIGKILL mid-run: no release is sent, the device's watchdog reverts to
-    its fallback, and the audit CSV the runner left shows nothing unsafe."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_stopped_runner_leaves_the_device_safe(tmp_path, sig):
+    """A runner process is stopped mid-run. SIGKILL: no release is sent, the device's watchdog reverts to its
+    fallback. SIGTERM: the runner releases the device to local control itself. Either way the audit CSV the
+    runner left shows nothing unsafe."""
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     bessgym = [sys.executable, "-m", "experiments.cli"]
@@ -327,6 +329,14 @@ def test_killed_runner_device_watchdog_reverts(tmp_path):
     now = pd.Timestamp.now(tz="UTC").floor("min")
     schedule.write_text(f"timestamp,power_w\n{now.isoformat()},400000\n{(now + pd.Timedelta(hours=2)).isoformat()},0\n")
     audit = tmp_path / "audit.csv"
+
+    async def read() -> Status:
+        controller = ModbusController("127.0.0.1", port)
+        await controller.connect()
+        status = await controller.read_status()
+        await controller.close()
+        return status
+
     try:
         _wait_for_port(port)
         runner = subprocess.Popen([*bessgym, "deploy", "--policy", str(schedule), "--controller",
@@ -334,24 +344,20 @@ def test_killed_runner_device_watchdog_reverts(tmp_path):
                                    "--ramp-w-per-s", "2000000", "--audit", str(audit)], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         _wait_until(lambda: audit.exists() and audit.read_text().count("\n") > 15, runner)
-        os.kill(runner.pid, signal.SIGKILL)
-        runner.wait(10)
-
-        async def read_power() -> float:
-            controller = ModbusController("127.0.0.1", port)
-            await controller.connect()
-            status = await controller.read_status()
-            await controller.close()
-            return status.active_power_w
-
-        assert asyncio.run(read_power()) == pytest.approx(400_000)  # still running the last setpoint
-        time.sleep(2.0)  # > watchdog (1 s) + ramp back (0.2 s at 2 MW/s simulated x10)
-        assert asyncio.run(read_power()) == pytest.approx(0.0)
+        assert asyncio.run(read()).active_power_w == pytest.approx(400_000)
+        os.kill(runner.pid, sig)
+        runner.wait(30)
+        if sig == signal.SIGKILL:
+            assert asyncio.run(read()).active_power_w == pytest.approx(400_000)  # still on the last setpoint
+            time.sleep(2.0)  # > watchdog (1 s) + ramp back (0.2 s at 2 MW/s simulated x10)
+        else:
+            time.sleep(0.5)  # the release ramps the device down within 0.2 s
+        assert asyncio.run(read()).active_power_w == pytest.approx(0.0)
     finally:
-        device.send_signal(signal.SIGINT)
-        device.wait(10)
+        device.terminate()
+        assert device.wait(10) == 0  # SIGTERM stops the simulator cleanly
     rows = pd.read_csv(audit)
-    assert "released" not in set(rows["action"])  # killed: it never got to release
+    assert ("released" in set(rows["action"])) == (sig == signal.SIGTERM)
     from bessgym.control.safety import AuditRow
 
     audit_rows = [AuditRow(**{k: (None if pd.isna(v) else v) for k, v in r.items()}) for r in rows.to_dict("records")]

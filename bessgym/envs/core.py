@@ -188,11 +188,22 @@ class DayState:
 
 
 class Simulator:
-    """Markets and batteries for N assets; see the module docstring."""
+    """Markets and batteries for N assets; see the module docstring.
+
+    A subclass can put the batteries behind grid connections (:mod:`bessgym.envs.site`): ``site_up_mw`` and
+    ``site_down_mw`` (N, n_qh) cap discharge and charge power for the day's planning and reserves, and
+    ``site_bounds`` (lo, hi) bound the battery's power in the coming delivery step [MW].
+    """
+
+    cash_flows: tuple[str, ...] = st.CASH_FLOWS
+    action_width: dict[Stage, int] = ACTION_WIDTH
 
     def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster) -> None:
         self.market, self.fleet, self.config, self.forecaster = market, fleet, config, forecaster
         self.n = len(fleet)
+        self.site_up_mw: np.ndarray | None = None
+        self.site_down_mw: np.ndarray | None = None
+        self.site_bounds: tuple[np.ndarray, np.ndarray] | None = None
         self.soc_mwh = fleet.soc_initial_mwh.copy()
         self.day: DayState | None = None
         self.day_number = 0
@@ -251,9 +262,9 @@ class Simulator:
         d, f, cfg = self.day, self.fleet, self.config
         b = d.block
         d.fcr_q, d.pos_q, d.neg_q = d.fcr_mw[:, b], d.afrr_pos_mw[:, b], d.afrr_neg_mw[:, b]
-        p = f.power_mw[:, None]
-        d.up_cap = np.maximum(p - d.fcr_q - d.pos_q, 0.0)
-        d.down_cap = np.maximum(p - d.fcr_q - d.neg_q, 0.0)
+        p_up, p_down = self._power_rooms()
+        d.up_cap = np.maximum(p_up - d.fcr_q - d.pos_q, 0.0)
+        d.down_cap = np.maximum(p_down - d.fcr_q - d.neg_q, 0.0)
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
         up, down = reserve_energy(d.fcr_q, d.pos_q, d.neg_q, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
                                   f.eta_discharge[:, None])
@@ -272,6 +283,13 @@ class Simulator:
                                     st.capacity_revenue(d.pos_q, d.afrr_pos_price[:, b], DT_H),
                                     st.capacity_revenue(d.neg_q, d.afrr_neg_price[:, b], DT_H)])
         d.version += 1
+
+    def _power_rooms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Discharge and charge power per quarter-hour of the day [MW]: the rating, capped by the site."""
+        p = np.broadcast_to(self.fleet.power_mw[:, None], (self.n, self.day.n_qh))
+        up = p if self.site_up_mw is None else np.minimum(p, self.site_up_mw)
+        down = p if self.site_down_mw is None else np.minimum(p, self.site_down_mw)
+        return up, down
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:
         """Mean FCR response per quarter-hour in [-1, 1] (+ = discharge) from an OU frequency deviation."""
@@ -293,10 +311,15 @@ class Simulator:
         a = action.reshape(self.n, 5, N_BLOCKS)
         p = f.power_mw[:, None]
         cap = p * cfg.ancillary_max_share
-        fcr = np.minimum(np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * p, cap) * cfg.has("fcr")
+        # the site: reserves must be deliverable at the connection in every quarter-hour of the block
+        p_up, p_down = self._power_rooms()
+        room_up = np.minimum(cap, _block_min(p_up, d.block))
+        room_down = np.minimum(cap, _block_min(p_down, d.block))
+        fcr = np.minimum(np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * p, np.minimum(room_up, room_down))
+        fcr = fcr * cfg.has("fcr")
         on = cfg.has("afrr_capacity")
-        pos = np.clip(a[:, 1], 0, 1) * (cap - fcr) * on
-        neg = np.clip(a[:, 2], 0, 1) * (cap - fcr) * on
+        pos = np.clip(a[:, 1], 0, 1) * np.maximum(room_up - fcr, 0.0) * on
+        neg = np.clip(a[:, 2], 0, 1) * np.maximum(room_down - fcr, 0.0) * on
         # The reserves of a block must fit the usable energy window together.
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
         up, down = reserve_energy(fcr, pos, neg, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
@@ -431,6 +454,9 @@ class Simulator:
         t_lo = np.maximum(-d.down_cap[:, q], p_lo) - scheduled
         # an exhausted cycle budget stops further discharge, but never blocks one the band requires
         t_hi = np.minimum(np.minimum(d.up_cap[:, q], p_hi), np.maximum(np.maximum(budget, 0.0), p_lo)) - scheduled
+        if self.site_bounds is not None:  # the connection, with this quarter-hour's PV
+            t_lo = np.maximum(t_lo, self.site_bounds[0] - scheduled)
+            t_hi = np.minimum(t_hi, self.site_bounds[1] - scheduled)
         return t_lo, t_hi, p_lo
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -481,6 +507,8 @@ class Simulator:
         # Physics: SoC within its hard limits, power within rating. Reserves first, then the schedule.
         h_lo, h_hi = _net_power_range(soc, f.soc_min_mwh, f.soc_max_mwh, DT_H, f)
         h_lo, h_hi = np.maximum(h_lo, -f.power_mw), np.minimum(h_hi, f.power_mw)
+        if self.site_bounds is not None:  # the connection limit is hard: it bounds reserves as well
+            h_lo, h_hi = np.maximum(h_lo, self.site_bounds[0]), np.minimum(h_hi, self.site_bounds[1])
         served_reserve = np.minimum(np.maximum(reserve, h_lo), h_hi)
         served_schedule = np.minimum(np.maximum(schedule, h_lo - served_reserve), h_hi - served_reserve)
         power = served_reserve + served_schedule
@@ -494,7 +522,7 @@ class Simulator:
         charged, discharged = split_flows(power, DT_H)
         d.discharged_mwh = d.discharged_mwh + np.maximum(served_schedule, 0.0) * DT_H
 
-        cash = np.empty((len(st.CASH_FLOWS), self.n))
+        cash = np.empty((len(st.CASH_FLOWS), self.n))  # the core's flows; a site appends its own
         cash[0:3] = d.capacity_cash[:, :, q]
         cash[3], cash[4] = st.afrr_energy_revenue(e_pos, e_neg, marg_pos, marg_neg)
         cash[5:9] = st.energy_revenue(d.positions[:, :, q], d.prices[:, q], DT_H).T
@@ -510,6 +538,14 @@ class Simulator:
                   "reserve_mwh": served_reserve * DT_H, "charged_mwh": charged, "discharged_mwh": discharged,
                   "aux_mwh": self._aux_mwh, "soc_before_mwh": soc, "soc_mwh": self.soc_mwh}
         return cash, report
+
+
+def _block_min(values: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """(N, n_qh) -> (N, 6): the smallest value of each 4 h block."""
+    out = np.full((values.shape[0], N_BLOCKS), np.inf)
+    for k in range(N_BLOCKS):
+        out[:, k] = values[:, block == k].min(axis=1, initial=np.inf)
+    return out
 
 
 def _net_power_range(

@@ -13,12 +13,11 @@ import pandas as pd
 
 from bessgym.assets.battery import BatterySpec, Fleet
 from bessgym.assets.degradation import CycleAgeing, soh_loss
-from bessgym.envs.core import ACTION_WIDTH, MarketArrays, MarketConfig, Simulator
+from bessgym.envs.core import MarketArrays, MarketConfig, Simulator
 from bessgym.envs.delegates import Delegate, NoOp, SpreadTrader
 from bessgym.envs.forecast import Forecaster, make_forecaster
 from bessgym.envs.observation import ObservationBuilder
 from bessgym.market.products import IDA3_FIRST_HOUR, Stage
-from bessgym.market.settlement import CASH_FLOWS
 
 STAGE_BY_NAME = {s.name.lower(): s for s in Stage}
 
@@ -114,7 +113,7 @@ class Runner:
         self.sim, self.agent_stages = sim, agent_stages
         self.episode_days, self.fixed_start = episode_days, fixed_start
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
-        self.width = max(ACTION_WIDTH[s] for s in agent_stages)
+        self.width = max(sim.action_width[s] for s in agent_stages)
         self.track_soh, self.ageing = track_soh, ageing
         self._observe = ObservationBuilder(sim, horizon_qh)
         self.done = True
@@ -155,7 +154,7 @@ class Runner:
         self.soc_trace = [self.sim.soc_mwh.copy()] if self.track_soh else []
 
     def _zero_pending(self) -> None:
-        self.pending = np.zeros((len(CASH_FLOWS), self.sim.n))
+        self.pending = np.zeros((len(self.sim.cash_flows), self.sim.n))
         self.report: dict[str, np.ndarray] = {}
         self.clipped_mw = np.zeros(self.sim.n)
 
@@ -176,7 +175,7 @@ class Runner:
         """Apply the agent's (N, width) action at the current stage, then run delegates to the next decision."""
         self._zero_pending()
         stage, q = self.current
-        self._apply(stage, q, action[:, : ACTION_WIDTH[stage]])
+        self._apply(stage, q, action[:, : self.sim.action_width[stage]])
         self.position += 1
         self._advance()
 
@@ -248,7 +247,7 @@ class Runner:
         if self.done:
             return mask
         stage, _ = self.current
-        n = ACTION_WIDTH[stage]
+        n = self.sim.action_width[stage]
         if stage in (Stage.DAY_AHEAD, Stage.IDA1, Stage.IDA2, Stage.IDA3):
             n = self.sim.day.n_qh
         mask[:n] = True

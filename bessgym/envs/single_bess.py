@@ -18,7 +18,6 @@ from bessgym.envs.episode import Runner, make_runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.market.products import STAGE_NAMES
-from bessgym.market.settlement import CASH_FLOWS
 
 
 class SingleBESSEnv(gym.Env):
@@ -163,7 +162,7 @@ class SingleBESSEnv(gym.Env):
         info = {
             "stage": stage,
             "action_mask": r.action_mask(),
-            "cash_flow_eur": dict(zip(CASH_FLOWS, r.pending[:, 0].tolist(), strict=True)),
+            "cash_flow_eur": dict(zip(r.sim.cash_flows, r.pending[:, 0].tolist(), strict=True)),
             "soc_mwh": float(r.sim.soc_mwh[0]),
             "delivery_date": delivery_date,
             "quarter_hour": q,
