@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from agents.lp.model import BatteryLP, LPProducts, LPResult, block_of
+from agents.lp.model import BatteryLP, LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import ACTION_WIDTH, Simulator
 from bessgym.market.products import N_BLOCKS, Stage
@@ -96,7 +96,7 @@ class DailyLPPolicy:
         for i in range(sim.n):  # one LP per asset, once or twice a day
             fc = {name: v[i, : d.n_qh] for name, v in d.forecasts.items()}
             prices = np.concatenate([fc.get("da_price", da_real), fc.get("id1_price", da_real)])
-            lp = self._model(f.specs[i], products, d.n_qh, bool((prices < 0).any()))
+            lp = self._model(f.specs[i], products, d.n_qh, bool((prices < 0).any()), self._site_terms(sim, i))
             if awarded:
                 lp.fix_reserves(d.fcr_mw[i], d.afrr_pos_mw[i], d.afrr_neg_mw[i])
             soc0 = float(sim.soc_mwh[i])
@@ -109,19 +109,28 @@ class DailyLPPolicy:
                     price_pos=fc.get("afrr_cap_pos_price", np.zeros(d.n_qh)),
                     price_neg=fc.get("afrr_cap_neg_price", np.zeros(d.n_qh)),
                     soc0_mwh=soc0, soc_end_mwh=(end, end),
-                    max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - d.discharged_mwh[i])))
+                    max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - d.discharged_mwh[i]),
+                    **self._site_parameters(sim, i)))
             finally:
                 if awarded:
                     lp.fix_reserves(None, None, None)
         self._plan = plans
         self.objectives[-1] = np.array([p.objective_eur for p in plans])
 
-    def _model(self, spec: BatterySpec, products: LPProducts, n_qh: int, exclusive: bool) -> BatteryLP:
-        key = (spec, products, n_qh, exclusive)
+    def _model(self, spec: BatterySpec, products: LPProducts, n_qh: int, exclusive: bool,
+               site: SiteTerms | None = None) -> BatteryLP:
+        key = (spec, products, n_qh, exclusive, site)
         if key not in self._models:
             self._models[key] = BatteryLP(spec, LPProducts(**{**products.__dict__, "exclusive_charge": exclusive}),
-                                          n_qh, blocks=block_of(n_qh))
+                                          n_qh, blocks=block_of(n_qh), site=site)
         return self._models[key]
+
+    def _site_terms(self, sim: Simulator, i: int) -> SiteTerms | None:
+        """The asset's grid connection for the LP (a battery alone has none)."""
+        return None
+
+    def _site_parameters(self, sim: Simulator, i: int) -> dict[str, np.ndarray]:
+        return {}
 
     # ------------------------------------------------------------------------- plan -> env actions
 

@@ -57,6 +57,24 @@ class LPProducts:
 
 
 @dataclass(frozen=True)
+class SiteTerms:
+    """The battery behind a grid connection shared with PV (:mod:`bessgym.envs.site`).
+
+    mode : ``"joint"`` (PV output is a decision worth ``pv_value`` per MWh: curtail only when the battery earns
+        more), ``"pv_priority"`` (PV feeds in all it forecasts, up to the limit; the battery works in what is
+        left) or ``"bess_priority"`` (the battery plans as if alone; PV gets what is left at delivery).
+    """
+
+    grid_limit_mw: float
+    green_only: bool = False
+    mode: str = "joint"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("joint", "pv_priority", "bess_priority"):
+            raise ValueError(f"SiteTerms.mode must be joint, pv_priority or bess_priority, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
 class LPResult:
     """One solve: the objective [EUR] and the schedule as arrays over the horizon."""
 
@@ -69,6 +87,7 @@ class LPResult:
     fcr_mw: np.ndarray  # per block
     afrr_pos_mw: np.ndarray
     afrr_neg_mw: np.ndarray
+    pv_out_mw: np.ndarray | None = None  # planned PV feed-in (with a site)
 
 
 def block_of(n_qh: int) -> np.ndarray:
@@ -140,6 +159,35 @@ def add_volume_grid(m: pyo.ConcreteModel, step_mw: float, hourly: bool) -> None:
     m.sell_grid = pyo.Constraint(m.T, rule=lambda m, t: m.id_sell[t] == step_mw * m.k_sell[t])
 
 
+def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
+    """The connection G shared with PV output pv_t <= pvf_t (the forecast).
+
+    The battery alone, reserves included (PV can be curtailed the moment a reserve is activated):
+    dis_t - ch_t + fcr_b + pos_b <= G;  ch_t - dis_t + fcr_b + neg_b <= G + pvf_t (grey) or pvf_t (green).
+    With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G, and for PV priority, which never
+    curtails, pv_t >= min(pvf_t, G) with the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G.
+    BESS priority plans no PV output: PV takes what is left at delivery.
+    """
+    m.G = site.grid_limit_mw
+    m.pv_fc = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.G)
+    import_room = (lambda m, t: m.pv_fc[t]) if site.green_only else (lambda m, t: m.G + m.pv_fc[t])
+    m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]]
+                                 <= import_room(m, t))
+    if site.mode == "bess_priority":
+        return
+    m.pv_out = pyo.Var(m.T, bounds=(0, None))
+    m.pv_cap = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] <= m.pv_fc[t])
+    if site.mode == "pv_priority":
+        m.pv_floor = pyo.Param(m.T, mutable=True, initialize=0.0)
+        m.pv_first = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] >= m.pv_floor[t])
+        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + m.fcr[m.blk[t]]
+                                   + m.pos[m.blk[t]] <= m.G)
+    else:
+        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] <= m.G)
+
+
 def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
     """ch_t <= P u_t, dis_t <= P (1 - u_t), u binary: no simultaneous charge and discharge."""
     m.u = pyo.Var(m.T, domain=pyo.Binary)
@@ -147,7 +195,7 @@ def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
     m.dis_excl = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] <= m.P * (1 - m.u[t]))
 
 
-def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: float):
+def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: float, pv: bool = False):
     """Revenue [EUR]: energy trades, reserve capacity, expected aFRR energy, minus throughput cost.
 
     Only the enabled products contribute terms, so a re-solve updates no more coefficients than needed.
@@ -167,6 +215,8 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
             term += m.price_pos[t] * m.pos[b] + m.price_neg[t] * m.neg[b]
         if products.afrr_energy:
             term += m.act_pos[t] * m.energy_pos[t] * m.pos[b] - m.act_neg[t] * m.energy_neg[t] * m.neg[b]
+        if pv:
+            term += m.pv_value[t] * m.pv_out[t]
         terms.append(term * DT_H)
     return sum(terms)
 
@@ -174,10 +224,11 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
 class BatteryLP:
     """A persistent daily (or any-length) battery model; :meth:`solve` updates parameters and re-solves."""
 
-    def __init__(self, battery: BatterySpec, products: LPProducts, n_qh: int, *, blocks: np.ndarray | None = None):
+    def __init__(self, battery: BatterySpec, products: LPProducts, n_qh: int, *, blocks: np.ndarray | None = None,
+                 site: SiteTerms | None = None):
         from pyomo.contrib.appsi.solvers import Highs
 
-        self.battery, self.products, self.n_qh = battery, products, n_qh
+        self.battery, self.products, self.n_qh, self.site = battery, products, n_qh, site
         blocks = block_of(n_qh) if blocks is None else np.asarray(blocks)
         self.n_blocks = int(blocks.max()) + 1
         m = pyo.ConcreteModel()
@@ -227,7 +278,10 @@ class BatteryLP:
             add_volume_grid(m, products.volume_step_mw, hourly=products.day_ahead and products.hourly_day_ahead)
         if products.exclusive_charge:
             add_exclusive_charge(m)
-        m.obj = pyo.Objective(sense=pyo.maximize, expr=_objective(m, products, b.degradation_cost_eur_mwh))
+        if site is not None:
+            add_site(m, site)
+        pv = site is not None and site.mode != "bess_priority"
+        m.obj = pyo.Objective(sense=pyo.maximize, expr=_objective(m, products, b.degradation_cost_eur_mwh, pv))
         self.model = m
         self.solver = Highs()
         self.solver.config.stream_solver = False
@@ -288,15 +342,22 @@ class BatteryLP:
         soc0_mwh: float | None = None,
         soc_end_mwh: tuple[float, float] | None = None,
         max_discharge_mwh: float | None = None,
+        pv_forecast_mw: np.ndarray | None = None,
+        pv_value_eur_mwh: np.ndarray | None = None,
     ) -> None:
-        """Set parameters: per quarter-hour arrays, start SoC, end SoC bounds, discharge budget [MWh].
+        """Set parameters: per quarter-hour arrays, start SoC, end SoC bounds, discharge budget [MWh], and with
+        a site the PV forecast [MW] and what a MWh of PV output earns [EUR/MWh].
 
         Omitted ones keep their values from the previous solve."""
         m = self.model
+        pv_floor = None
+        if pv_forecast_mw is not None and self.site is not None and self.site.mode == "pv_priority":
+            pv_floor = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
         for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
                              ("price_pos", price_pos), ("price_neg", price_neg), ("act_pos", act_pos),
-                             ("act_neg", act_neg), ("energy_pos", energy_pos), ("energy_neg", energy_neg)):
-            if values is not None:
+                             ("act_neg", act_neg), ("energy_pos", energy_pos), ("energy_neg", energy_neg),
+                             ("pv_fc", pv_forecast_mw), ("pv_value", pv_value_eur_mwh), ("pv_floor", pv_floor)):
+            if values is not None and hasattr(m, name):
                 values = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
                 if values.shape != (self.n_qh,):
                     raise ValueError(f"{name} has shape {values.shape}, expected ({self.n_qh},)")
@@ -319,4 +380,5 @@ class BatteryLP:
             objective_eur=objective, charge_mw=arr(m.ch, m.T), discharge_mw=arr(m.dis, m.T), soc_mwh=arr(m.soc, m.T),
             day_ahead_mw=arr(m.da, m.T), intraday_mw=arr(m.id_sell, m.T) - arr(m.id_buy, m.T),
             fcr_mw=arr(m.fcr, m.B), afrr_pos_mw=arr(m.pos, m.B), afrr_neg_mw=arr(m.neg, m.B),
+            pv_out_mw=arr(m.pv_out, m.T) if hasattr(m, "pv_out") else None,
         )

@@ -24,7 +24,7 @@ from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs.forecast import Forecaster
 from bessgym.market import settlement as st
-from bessgym.market.clearing import accepted_buy, accepted_sell, round_volume
+from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
 
 DT_H = 0.25
@@ -197,6 +197,7 @@ class Simulator:
 
     cash_flows: tuple[str, ...] = st.CASH_FLOWS
     action_width: dict[Stage, int] = ACTION_WIDTH
+    record_keys: tuple[str, ...] = ()  # report entries a subclass adds to recorded dispatch
 
     def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster) -> None:
         self.market, self.fleet, self.config, self.forecaster = market, fleet, config, forecaster
@@ -454,9 +455,6 @@ class Simulator:
         t_lo = np.maximum(-d.down_cap[:, q], p_lo) - scheduled
         # an exhausted cycle budget stops further discharge, but never blocks one the band requires
         t_hi = np.minimum(np.minimum(d.up_cap[:, q], p_hi), np.maximum(np.maximum(budget, 0.0), p_lo)) - scheduled
-        if self.site_bounds is not None:  # the connection, with this quarter-hour's PV
-            t_lo = np.maximum(t_lo, self.site_bounds[0] - scheduled)
-            t_hi = np.minimum(t_hi, self.site_bounds[1] - scheduled)
         return t_lo, t_hi, p_lo
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -481,6 +479,8 @@ class Simulator:
             step_mw = self._wholesale_step()
             if step_mw is not None:
                 trade = round_volume(trade, step_mw, step_mw)
+            if self.site_bounds is not None:  # the connection with this quarter-hour's PV binds the trade too
+                trade = _within(trade, self.site_bounds[0] - scheduled, self.site_bounds[1] - scheduled, step_mw)
         else:
             trade = np.zeros(self.n)
         schedule = scheduled + trade
@@ -538,6 +538,15 @@ class Simulator:
                   "reserve_mwh": served_reserve * DT_H, "charged_mwh": charged, "discharged_mwh": discharged,
                   "aux_mwh": self._aux_mwh, "soc_before_mwh": soc, "soc_mwh": self.soc_mwh}
         return cash, report
+
+
+def _within(trade: np.ndarray, lo: np.ndarray, hi: np.ndarray, step_mw: float | None) -> np.ndarray:
+    """``trade`` moved into [lo, hi] (when the range holds 0), staying on the volume grid if there is one."""
+    if step_mw is not None:
+        tol = GRID_TOLERANCE * step_mw
+        lo = np.ceil(lo / step_mw - tol) * step_mw
+        hi = np.floor(hi / step_mw + tol) * step_mw
+    return np.where(lo <= hi, np.minimum(np.maximum(trade, lo), hi), trade)
 
 
 def _block_min(values: np.ndarray, block: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,16 +84,21 @@ def make_runner(
     episode_days: int, start_day: dt.date | str | None, agent_stages: tuple[str, ...] | None,
     delegates: Mapping[str, Delegate] | None,
     forecast: str | Forecaster, forecast_sigma: float, horizon_qh: int, track_soh: bool, ageing: CycleAgeing,
-    user: str,
+    user: str, simulator: Callable[[MarketArrays, Forecaster], Simulator] | None = None,
 ) -> Runner:
-    """Validate an env's arguments and build its simulator and runner (shared by the single and vector env)."""
+    """Validate an env's arguments and build its simulator and runner (shared by the envs). ``simulator``
+    builds another core on the market arrays and forecaster (e.g. a co-located site's)."""
     arrays = load_market(market)
     arrays.require(market_config, user=user)
     if not 1 <= episode_days <= len(arrays.dates):
         raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, got {episode_days}")
     if horizon_qh < 1:
         raise ValueError(f"horizon_qh must be >= 1, got {horizon_qh}")
-    sim = Simulator(arrays, Fleet.of(batteries), market_config, make_forecaster(forecast, forecast_sigma))
+    forecaster = make_forecaster(forecast, forecast_sigma)
+    if simulator is None:
+        sim = Simulator(arrays, Fleet.of(batteries), market_config, forecaster)
+    else:
+        sim = simulator(arrays, forecaster)
     delegate_map: dict[Stage, Delegate] = {Stage.DAY_AHEAD: SpreadTrader()}
     for name, delegate in (delegates or {}).items():
         if name not in STAGE_BY_NAME:
@@ -220,7 +225,7 @@ class Runner:
             "day_ahead_mw": d.positions[:, 0, q].copy(), "ida_mw": d.positions[:, 1:, q].sum(axis=1),
             "intraday_mw": r["trade_mw"], "fcr_mw": d.fcr_q[:, q].copy(), "afrr_pos_mw": d.pos_q[:, q].copy(),
             "afrr_neg_mw": d.neg_q[:, q].copy(), "afrr_pos_mwh": r["afrr_pos_mwh"], "afrr_neg_mwh": r["afrr_neg_mwh"],
-            "cash_eur": cash,
+            "cash_eur": cash, **{k: r[k] for k in self.sim.record_keys},
         })
 
     def _close_day(self) -> None:

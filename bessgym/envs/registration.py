@@ -18,3 +18,5 @@ def register_envs() -> None:
     for env_id, kwargs in VARIANTS.items():
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=_SINGLE, vector_entry_point=_VECTOR, kwargs=kwargs)
+    if "bessgym/CoLocatedPVBESS-v0" not in gym.registry:
+        gym.register("bessgym/CoLocatedPVBESS-v0", entry_point="bessgym.envs.colocated:CoLocatedPVBESSEnv")

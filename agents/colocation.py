@@ -1,0 +1,79 @@
+"""Operating modes of a co-located PV + battery site, as agents (delegate protocol) of ``CoLocatedPVBESS-v0``.
+
+All three plan each day with the multi-market LP (:class:`~agents.lp.delegate.DailyLPPolicy`) on the env's
+forecasts, extended by the shared connection (:class:`~agents.lp.model.SiteTerms`):
+
+- ``pv_priority``: PV is never curtailed; the battery plans and runs in what the PV forecast leaves of the
+  connection, and at delivery it yields to PV (curtailment entry -1).
+- ``bess_priority``: the battery plans as if alone behind the connection; PV is curtailed whenever the battery
+  needs the room (entry 0: battery first).
+- ``joint``: one LP over battery and PV output, where a MWh of PV is worth what its contract pays; it curtails
+  only when the battery's market earnings exceed the PV's opportunity cost (entry: the planned curtailed
+  share).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.lp.delegate import DailyLPPolicy
+from agents.lp.model import SiteTerms
+from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA
+from bessgym.envs.core import Simulator
+from bessgym.envs.site import CURTAIL, SiteSimulator
+from bessgym.market.products import Stage
+
+MODES = ("pv_priority", "bess_priority", "joint")
+
+
+class SiteLPPolicy(DailyLPPolicy):
+    """The daily multi-market LP of a co-located site in one operating ``mode`` (see the module docstring)."""
+
+    def __init__(self, mode: str = "joint", wholesale: str = "day_ahead", end_soc: float | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        super().__init__(wholesale, end_soc)
+        self.mode = mode
+
+    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
+        if not isinstance(sim, SiteSimulator):
+            raise TypeError("SiteLPPolicy runs on a co-located site (CoLocatedPVBESS-v0)")
+        action = super().act(sim, stage, q)
+        if stage != Stage.DELIVERY:
+            return action
+        out = np.zeros((sim.n, sim.action_width[Stage.DELIVERY]))
+        out[:, :action.shape[1]] = action
+        out[:, CURTAIL] = self._curtailment(sim, q)
+        return out
+
+    def _curtailment(self, sim: SiteSimulator, q: int) -> np.ndarray:
+        if self.mode == "pv_priority":
+            return np.full(sim.n, -1.0)
+        if self.mode == "bess_priority":
+            return np.zeros(sim.n)
+        forecast = sim.pv_forecast[:, q]
+        planned = np.array([p.pv_out_mw[q] for p in self._plan])
+        share = np.divide(forecast - planned, forecast, out=np.zeros(sim.n), where=forecast > 1e-9)
+        return np.clip(share, 0.0, 1.0)
+
+    def _site_terms(self, sim: SiteSimulator, i: int) -> SiteTerms:
+        s = sim.sites[i]
+        return SiteTerms(grid_limit_mw=s.grid_limit_mw, green_only=s.green_only, mode=self.mode)
+
+    def _site_parameters(self, sim: SiteSimulator, i: int) -> dict[str, np.ndarray]:
+        d = sim.day
+        return {"pv_forecast_mw": sim.pv_forecast[i, :d.n_qh], "pv_value_eur_mwh": pv_value(sim, i)}
+
+
+def pv_value(sim: SiteSimulator, i: int) -> np.ndarray:
+    """What one more MWh of PV output earns in each quarter-hour of the day under the site's contract,
+    on the forecasts the agent has [EUR/MWh]."""
+    d, contract = sim.day, sim.contract
+    span = slice(d.start, d.start + d.n_qh)
+    da = d.forecasts["da_price"][i, :d.n_qh]
+    if isinstance(contract, PayAsProducedPPA):
+        return np.full(d.n_qh, contract.price_eur_mwh)
+    if isinstance(contract, EEGMarketPremium):
+        premium = np.maximum(contract.value_eur_mwh - sim.market_value_eur_mwh[span], 0.0)
+        return da + np.where(sim.premium_suspended[span], 0.0, premium)
+    return d.forecasts["id1_price"][i, :d.n_qh] if "id1_price" in d.forecasts else da  # profile PPA: the market

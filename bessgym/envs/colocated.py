@@ -1,0 +1,173 @@
+"""PV and a battery behind one grid connection, in the sequential German markets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+
+from bessgym.assets.degradation import CycleAgeing
+from bessgym.assets.site import SiteSpec
+from bessgym.envs.core import MarketArrays, MarketConfig
+from bessgym.envs.delegates import Delegate
+from bessgym.envs.episode import load_market, make_runner
+from bessgym.envs.forecast import Forecaster
+from bessgym.envs.observation import OBS_LIMIT, observation_size
+from bessgym.envs.single_bess import _check_action
+from bessgym.envs.site import SiteSimulator
+from bessgym.market.products import STAGE_NAMES
+
+
+def pv_profile(market: MarketArrays, seed: int = 0) -> np.ndarray:
+    """PV per MWp over the market [MW/MWp]: the table's ``pv_per_mwp`` column, else pvlib for a central-German
+    site with seeded weather."""
+    if "pv_per_mwp" in market.columns:
+        return np.nan_to_num(market.columns["pv_per_mwp"], nan=0.0)
+    from bessgym.data.pv import daily_clearness, intraday_clearness, pv_per_mwp
+
+    rng = np.random.default_rng(seed)
+    local_days = market.index.tz_convert("Europe/Berlin").normalize().tz_localize(None)
+    days, day_of_step = np.unique(local_days, return_inverse=True)
+    k_day = daily_clearness(pd.DatetimeIndex(days), rng)
+    return pv_per_mwp(market.index, intraday_clearness(k_day, day_of_step, rng))
+
+
+class CoLocatedPVBESSEnv(gym.Env):
+    """A PV plant and a battery sharing one grid connection, bidding like :class:`SingleBESSEnv`.
+
+    ## Description
+
+    The battery takes part in the same stages and markets as in ``SingleBESS-v0`` (capacity, day-ahead,
+    intraday auctions, one step per delivery quarter-hour). The site (:class:`~bessgym.assets.SiteSpec`,
+    default the co-location study's 10 MW connection, 10 MWp PV, 10 MW / 20 MWh battery) adds: PV production
+    from the table's ``pv_per_mwp`` (or pvlib) with a day-ahead forecast error, a PV contract (pay-as-produced
+    PPA at 42 EUR/MWh by default, a profile PPA, or the EEG market premium with its negative-price rule),
+    curtailment as an action, grey or green-only storage, and the connection limit, which is never exceeded:
+    the battery works within the bounds the connection leaves, and PV feeds in what is left after it. Before
+    delivery the battery's rooms and reserve offers are capped so that they are deliverable at the connection
+    with the PV forecast (see :mod:`bessgym.envs.site`).
+
+    ## Action Space
+
+    ``Box(-1, 1, (W,), float32)`` as in ``SingleBESS-v0``; delivery actions have one more entry:
+
+    | stage | entry | meaning |
+    |---|---|---|
+    | delivery | 5 | a >= 0: curtail share a of PV, the battery goes first; a < 0: PV first, the battery yields |
+
+    ## Observation Space
+
+    ``Box(-1000, 1000, (35 + 4H + 1,), float32)``: the ``SingleBESS-v0`` observation, then the PV available now
+    and the PV forecast of the next H quarter-hours, both divided by the connection limit.
+
+    ## Rewards
+
+    The site's cash flow in EUR: the battery's products as in ``SingleBESS-v0`` plus ``pv_ppa``, ``pv_market``
+    (PV sold or shortfall bought at the market) and ``pv_premium``. Curtailment costs only the revenue the PV
+    does not earn; ``info["physics"]["curtailment_cost_eur"]`` reports that opportunity cost (not paid).
+
+    ## Episode End
+
+    Truncation after ``episode_days`` delivery days, as in ``SingleBESS-v0``.
+
+    ## Arguments
+
+    ``market``, ``market_config``, ``episode_days``, ``start_day``, ``agent_stages``, ``delegates``,
+    ``forecast``, ``forecast_sigma``, ``horizon_qh``, ``reward_scale`` as in ``SingleBESS-v0``; ``site``
+    (:class:`~bessgym.assets.SiteSpec`); ``pv_forecast_sigma`` (relative PV forecast error; default 0.2 with
+    ``forecast="noisy"``, 0 with ``"perfect"``).
+
+    ## Version History
+
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        market: pd.DataFrame | str | MarketArrays | None = None,
+        site: SiteSpec = SiteSpec(),
+        market_config: MarketConfig = MarketConfig(),
+        *,
+        episode_days: int = 1,
+        start_day: dt.date | str | None = None,
+        agent_stages: tuple[str, ...] | None = None,
+        delegates: Mapping[str, Delegate] | None = None,
+        forecast: str | Forecaster = "perfect",
+        forecast_sigma: float = 0.10,
+        pv_forecast_sigma: float | None = None,
+        horizon_qh: int = 96,
+        reward_scale: float = 1.0,
+    ) -> None:
+        arrays = load_market(market)
+        pv = pv_profile(arrays)
+        sigma = pv_forecast_sigma if pv_forecast_sigma is not None else (0.0 if forecast == "perfect" else 0.2)
+
+        def simulator(arrays_: MarketArrays, forecaster: Forecaster) -> SiteSimulator:
+            return SiteSimulator(arrays_, [site], market_config, forecaster, pv_per_mwp=pv, pv_forecast_sigma=sigma)
+
+        self._runner = make_runner(arrays, [site.battery], market_config, episode_days=episode_days,
+                                   start_day=start_day, agent_stages=agent_stages, delegates=delegates,
+                                   forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
+                                   track_soh=False, ageing=CycleAgeing(), user=type(self).__name__, simulator=simulator)
+        self.site, self.battery, self.market_config = site, site.battery, market_config
+        self.reward_scale, self.horizon_qh = float(reward_scale), horizon_qh
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
+        size = observation_size(horizon_qh) + horizon_qh + 1
+        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
+
+    @property
+    def simulator(self) -> SiteSimulator:
+        return self._runner.sim
+
+    @property
+    def runner(self):
+        return self._runner
+
+    @property
+    def decision_point(self) -> tuple[str, str, int]:
+        r = self._runner
+        if r.done:
+            return "done", r.sim.market.dates[r.sim.day_number].isoformat(), -1
+        stage, q = r.current
+        return STAGE_NAMES[stage], r.sim.market.dates[r.sim.day_number].isoformat(), q
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._runner.begin(options, self.np_random)
+        return self._observation(), self._info()
+
+    def step(self, action):
+        if self._runner.done:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        _check_action(action, self._runner)
+        self._runner.step(action[None, :])
+        reward = float(self._runner.reward()[0]) * self.reward_scale
+        return self._observation(), reward, False, self._runner.done, self._info()
+
+    def _observation(self) -> np.ndarray:
+        r, sim, h = self._runner, self._runner.sim, self.horizon_qh
+        base = r.observation()[0]
+        _, q = r.current if not r.done else (None, sim.day.n_qh - 1)
+        q0 = max(q, 0)
+        forecast = sim.pv_forecast[0, q0:q0 + h]
+        pv = np.zeros(h + 1, dtype=np.float32)
+        pv[0] = sim.pv_actual[0, min(q0, sim.day.n_qh - 1)] if q >= 0 else 0.0
+        pv[1:1 + len(forecast)] = forecast
+        return np.concatenate([base, pv / sim.grid_mw[0]]).astype(np.float32)
+
+    def _info(self) -> dict[str, Any]:
+        r = self._runner
+        stage, delivery_date, q = self.decision_point
+        info = {"stage": stage, "action_mask": r.action_mask(), "delivery_date": delivery_date, "quarter_hour": q,
+                "cash_flow_eur": dict(zip(r.sim.cash_flows, r.pending[:, 0].tolist(), strict=True)),
+                "soc_mwh": float(r.sim.soc_mwh[0]), "clipped_mw": float(r.clipped_mw[0])}
+        if r.report:
+            info["physics"] = {k: float(v[0]) for k, v in r.report.items()}
+        return info

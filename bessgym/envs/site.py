@@ -1,0 +1,121 @@
+"""The simulation core for batteries behind a shared grid connection with PV (co-located sites).
+
+Physics per delivery quarter-hour, arrays over sites: PV is available at ``pv_mwp x pv_per_mwp``; the
+action's last entry curtails a share of it (or, when negative, gives PV priority); the battery runs the core's
+physics within the connection's bounds for that PV (:func:`bessgym.assets.site.battery_bounds`); PV then
+feeds in what the connection leaves: ``pv_out = min(offered, limit - battery)``. So the net exchange
+``pv_out + battery`` stays within [-limit, +limit] (and >= 0 for green-only storage) in every step.
+
+Before delivery the connection caps the battery's planning rooms with the PV forecast: discharge up to the
+limit (PV can always be curtailed), charge up to the limit plus the PV forecast (grey) or the PV forecast alone
+(green-only); reserves are capped to what every quarter-hour of their block allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from bessgym.assets.battery import Fleet
+from bessgym.assets.site import (
+    PV_FLOWS,
+    EEGMarketPremium,
+    SiteSpec,
+    battery_bounds,
+    negative_price_rule_hours,
+    opportunity_cost_eur,
+    premium_suspended,
+    pv_cash,
+)
+from bessgym.data._noise import ar1
+from bessgym.envs.core import ACTION_WIDTH, DT_H, MarketArrays, MarketConfig, Simulator
+from bessgym.envs.forecast import Forecaster
+from bessgym.market.products import MAX_QUARTER_HOURS, Stage
+from bessgym.market.settlement import CASH_FLOWS
+
+CURTAIL = ACTION_WIDTH[Stage.DELIVERY]  # index of the curtailment entry in a delivery action
+
+
+def solar_market_value(da_price: np.ndarray, pv_per_mwp: np.ndarray, month_key: np.ndarray) -> np.ndarray:
+    """The PV-weighted mean day-ahead price of each timestamp's month [EUR/MWh] (the 'Marktwert Solar')."""
+    value = np.zeros_like(da_price)
+    for key in np.unique(month_key):  # once per month of the table
+        m = month_key == key
+        weight = pv_per_mwp[m].sum()
+        value[m] = (da_price[m] * pv_per_mwp[m]).sum() / weight if weight > 0 else da_price[m].mean()
+    return value
+
+
+class SiteSimulator(Simulator):
+    """:class:`~bessgym.envs.core.Simulator` for N sites; see the module docstring.
+
+    ``pv_forecast_sigma``: relative std of the day-ahead PV forecast error (autocorrelated over about 2 h);
+    0 gives perfect PV foresight.
+    """
+
+    cash_flows = CASH_FLOWS + PV_FLOWS
+    action_width = {**ACTION_WIDTH, Stage.DELIVERY: CURTAIL + 1}
+    record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "curtailment_cost_eur")
+
+    def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
+                 *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0) -> None:
+        super().__init__(market, Fleet.of([s.battery for s in sites]), config, forecaster)
+        contracts = {s.contract for s in sites}
+        if len(contracts) != 1:
+            raise ValueError("all sites of one simulator share one PV contract")
+        if pv_forecast_sigma < 0:
+            raise ValueError(f"pv_forecast_sigma must be >= 0, got {pv_forecast_sigma}")
+        self.sites, self.contract = tuple(sites), contracts.pop()
+        self.grid_mw = np.array([s.grid_limit_mw for s in sites])
+        self.pv_mwp = np.array([s.pv_mwp for s in sites])
+        self.green = np.array([s.green_only for s in sites])
+        self.pv_per_mwp = np.asarray(pv_per_mwp, dtype=float)
+        self.pv_sigma = pv_forecast_sigma
+        da = market.columns["da_price"]
+        index = market.index
+        self.market_value_eur_mwh = solar_market_value(da, self.pv_per_mwp, index.year * 12 + index.month)
+        rule = negative_price_rule_hours(self.contract.commissioned) \
+            if isinstance(self.contract, EEGMarketPremium) else None
+        self.premium_suspended = premium_suspended(da, rule)
+        self._id1_or_none = market.columns.get("id1_price")
+
+    def start_day(self, day_number: int, rng: np.random.Generator):
+        m = self.market
+        sl = m.day_slices[day_number]
+        n_qh = sl.stop - sl.start
+        window = slice(sl.start, min(sl.start + 2 * MAX_QUARTER_HOURS, len(m.index)))
+        actual = self.pv_mwp[:, None] * self.pv_per_mwp[None, window]
+        if self.pv_sigma > 0:
+            error = np.stack([ar1(rng, actual.shape[1], phi=0.9) for _ in range(self.n)])  # ~2 h memory
+            forecast = np.clip(actual * (1.0 + self.pv_sigma * error), 0.0, self.pv_mwp[:, None] * 1.2)
+        else:
+            forecast = actual
+        self.pv_actual, self.pv_forecast = actual[:, :n_qh], forecast
+        self.site_up_mw = np.broadcast_to(self.grid_mw[:, None], (self.n, n_qh))
+        fc = forecast[:, :n_qh]
+        self.site_down_mw = np.where(self.green[:, None], fc, self.grid_mw[:, None] + fc)
+        return super().start_day(day_number, rng)
+
+    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        t = self.day.start + q
+        available = self.pv_actual[:, q]
+        curtail = np.clip(action[:, CURTAIL], -1.0, 1.0) if action.shape[1] > CURTAIL else np.zeros(self.n)
+        offered = available * (1.0 - np.maximum(curtail, 0.0))
+        self.site_bounds = battery_bounds(self.grid_mw, offered, available, curtail, self.green)
+        try:
+            cash, report = super().deliver(q, action[:, :CURTAIL])
+        finally:
+            self.site_bounds = None
+        battery = report["power_mw"]
+        pv_out = np.maximum(np.minimum(offered, self.grid_mw - battery), 0.0)
+        curtailed = available - pv_out
+        da = float(self._da[t])
+        id1 = None if self._id1_or_none is None else float(np.nan_to_num(self._id1_or_none[t], nan=da))
+        pv = pv_cash(self.contract, pv_out, hour=int(self.market.local_hour[t]), da_price=da, id1_price=id1,
+                     market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
+                     suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
+        report.update(pv_available_mw=available, pv_out_mw=pv_out, curtailed_mw=curtailed,
+                      grid_export_mw=pv_out + battery,
+                      curtailment_cost_eur=opportunity_cost_eur(self.contract, curtailed, da_price=da, dt_h=DT_H))
+        return np.concatenate([cash, pv]), report
