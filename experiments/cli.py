@@ -18,6 +18,8 @@ app = typer.Typer(help="bessgym: a market-simulation gym for battery storage in 
                   no_args_is_help=True, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Market data: synthesise, import, validate, calibrate.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+colocation_app = typer.Typer(help="Co-located PV + battery studies.", no_args_is_help=True)
+app.add_typer(colocation_app, name="colocation")
 control_app = typer.Typer(help="Hardware control: a simulated battery served over Modbus TCP.", no_args_is_help=True)
 app.add_typer(control_app, name="control")
 console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get whole tables
@@ -396,6 +398,38 @@ def run(
     _evaluate(cfg, out / "evaluate", model_dir, index=index)
     console.print(f"calibration: {out / 'calibration.csv'}; index: {out / 'index'}; compare runs: bessgym compare "
                   f"--experiment {cfg.name}")
+
+
+@colocation_app.command("sizing")
+def sizing_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder (sizing.csv, sizing.png).")] = Path("runs/sizing"),
+    data: Annotated[Path | None, typer.Option(help="Contract table; default: synthetic 2024 (seed 0).")] = None,
+    days: Annotated[int | None, typer.Option(help="Days from the start (default: all).")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel processes.")] = 2,
+    powers: Annotated[str, typer.Option(help="Battery powers [MW], comma-separated.")] = "5,10",
+    durations: Annotated[str, typer.Option(help="Battery durations [h], comma-separated.")] = "1,2,3",
+) -> None:
+    """Battery revenue lost by co-locating with 10 MWp PV at a 10 MW connection, by battery size, with perfect
+    foresight and with forecast deviations (joint optimisation); logged to MLflow."""
+    from rich.progress import Progress
+
+    from bessgym.data import read_table, synthetic
+    from experiments.sizing import sizing_study
+
+    try:
+        sizes = tuple(float(x) for x in powers.split(",")), tuple(float(x) for x in durations.split(","))
+        market = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
+    except ValueError as exc:
+        raise _fail(ValueError(f"--powers/--durations: {exc}")) from exc
+    except MarketDataError as exc:
+        raise _fail(exc) from exc
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("year runs (standalone and co-located)", total=None)
+        table = sizing_study(market, out, powers=sizes[0], durations=sizes[1], days=days, workers=workers,
+                             progress=lambda done, total: progress.update(task, completed=done, total=total))
+    console.print(_frame_table(table.set_index(["power_mw", "duration_h", "forecast"]).round(1).reset_index()
+                               .set_index("power_mw"), "battery revenue lost to co-location [%]"))
+    console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
 
 
 @control_app.command("simulate")

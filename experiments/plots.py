@@ -14,7 +14,7 @@ from bessgym._io import atomic_path
 from bessgym.data.calendar import MARKET_TZ
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
@@ -50,7 +50,7 @@ def dispatch_figure(dispatch: pd.DataFrame, path: Path, *, title: str) -> Path:
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def rolling_figure(daily_per_mw: pd.DataFrame, path: Path, *, title: str) -> Path:
@@ -71,4 +71,4 @@ def rolling_figure(daily_per_mw: pd.DataFrame, path: Path, *, title: str) -> Pat
     ax.legend(fontsize=7, ncol=3)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -221,3 +221,23 @@ def test_joint_optimisation_is_worth_at_least_either_priority(june):
     assert totals["joint"] >= totals["pv_priority"] - 1e-6
     assert totals["joint"] >= totals["bess_priority"] - 1e-6
     assert totals["pv_priority"] > 0
+
+
+def test_sizing_study_writes_table_chart_and_mlflow(tmp_path, monkeypatch):
+    import mlflow
+
+    from experiments.sizing import sizing_study
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    market = synthetic.generate("2024-06-20", "2024-06-23", seed=4)
+    table = sizing_study(market, tmp_path / "out", powers=(10.0,), durations=(2.0,), forecasts=("perfect",),
+                         days=2, workers=1)
+    row = table.iloc[0]
+    assert row["reduction_pct"] == pytest.approx(100 * (1 - row["colocated_eur_per_mw_year"]
+                                                        / row["standalone_eur_per_mw_year"]))
+    assert row["standalone_eur_per_mw_year"] > 0 and row["pv_eur_per_year"] > 0
+    assert (tmp_path / "out" / "sizing.csv").exists() and (tmp_path / "out" / "sizing.png").exists()
+    run = mlflow.search_runs(experiment_names=["colocation-sizing"], output_format="list")[0]
+    assert "reduction_pct_10mw_2h_perfect" in run.data.metrics
