@@ -1,5 +1,6 @@
 """Gymnasium environments on one simulation core (see :mod:`bessgym.envs.core`)."""
 
+from bessgym.envs.colocated import CoLocatedPVBESSEnv
 from bessgym.envs.core import ACTION_WIDTH, PRODUCTS, MarketArrays, MarketConfig, Simulator
 from bessgym.envs.delegates import Delegate, FixedCapacity, NoOp, SpreadTrader
 from bessgym.envs.forecast import Forecaster, NoisyForecast, PerfectForecast
@@ -8,6 +9,7 @@ from bessgym.envs.single_bess import SingleBESSEnv
 __all__ = [
     "ACTION_WIDTH",
     "PRODUCTS",
+    "CoLocatedPVBESSEnv",
     "Delegate",
     "FixedCapacity",
     "Forecaster",
