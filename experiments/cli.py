@@ -432,6 +432,26 @@ def sizing_cmd(
     console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
 
 
+def _until_signal(work) -> bool:
+    """Run the coroutine ``work()`` until it ends or SIGINT/SIGTERM cancels it (also in a background job, where
+    SIGINT is ignored); True when a signal stopped it."""
+    import asyncio
+    import signal
+
+    async def main() -> bool:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await work()
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    return asyncio.run(main())
+
+
 @control_app.command("simulate")
 def simulate_cmd(
     port: Annotated[int, typer.Option(help="TCP port.")] = 5020,
@@ -444,9 +464,6 @@ def simulate_cmd(
     fallback_w: Annotated[float, typer.Option(help="Power the watchdog reverts to [W].")] = 0.0,
 ) -> None:
     """Serve a simulated battery over Modbus TCP (the register map in bessgym.control.registers)."""
-    import asyncio
-    import contextlib
-    import signal
 
     from bessgym.control.simulator import DeviceSpec, SimulatedBattery, serve
 
@@ -461,17 +478,8 @@ def simulate_cmd(
                       "use an isolated control network")
     console.print(f"simulated battery on modbus://{host}:{port} (x{acceleration:g} time); Ctrl-C stops")
 
-    async def until_signal() -> None:
-        """Serve until SIGINT or SIGTERM (also when started in the background, where SIGINT is ignored)."""
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await serve(battery, host=host, port=port)
-
     try:
-        asyncio.run(until_signal())
+        _until_signal(lambda: serve(battery, host=host, port=port))
     except OSError as exc:
         raise _fail(OSError(f"cannot listen on {host}:{port}: {exc.strerror}")) from exc
 
@@ -498,8 +506,6 @@ def deploy_cmd(
 ) -> None:
     """Drive a battery: each cycle reads status, builds the observation, runs the policy, passes the setpoint
     through the safety layer, writes it and logs the cycle to the audit CSV (logged to MLflow at the end)."""
-    import asyncio
-    import signal
 
     from bessgym.control.modbus import DryRunController, ModbusController, parse_url
     from bessgym.control.registers import DEFAULT_MAP, RegisterMap
@@ -542,18 +548,8 @@ def deploy_cmd(
     runner = Runner(Combined(sources), safety, cycle_s=cycle_s, on_cycle=show)
     mode = "dry run" if dry_run else ("shadow" if shadow else "live")
     console.print(f"deploying {policy} ({mode}) every {cycle_s:g} s; audit: {audit_path}")
-    async def until_done_or_signal() -> None:
-        """SIGINT/SIGTERM cancel the loop; the runner then releases the device before exiting."""
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            await runner.run(cycles)
-        except asyncio.CancelledError:
-            console.print("[yellow]stopped[/]: device released to local control")
-
-    asyncio.run(until_done_or_signal())
+    if _until_signal(lambda: runner.run(cycles)):  # the runner releases the device before it ends
+        console.print("[yellow]stopped[/]: device released to local control")
     _log_deploy(audit_path, policy, mode)
     console.print(f"audit: [bold]{audit_path}[/]")
 

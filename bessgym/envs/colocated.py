@@ -17,9 +17,8 @@ from bessgym.envs.delegates import Delegate
 from bessgym.envs.episode import load_market, make_runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
-from bessgym.envs.single_bess import _check_action
+from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.envs.site import SiteSimulator
-from bessgym.market.products import STAGE_NAMES
 
 
 def pv_profile(market: MarketArrays, seed: int = 0) -> np.ndarray:
@@ -36,7 +35,7 @@ def pv_profile(market: MarketArrays, seed: int = 0) -> np.ndarray:
     return pv_per_mwp(market.index, intraday_clearness(k_day, day_of_step, rng))
 
 
-class CoLocatedPVBESSEnv(gym.Env):
+class CoLocatedPVBESSEnv(SingleBESSEnv):
     """A PV plant and a battery sharing one grid connection, bidding like :class:`SingleBESSEnv`.
 
     ## Description
@@ -86,8 +85,6 @@ class CoLocatedPVBESSEnv(gym.Env):
     - v0: initial release.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(
         self,
         market: pd.DataFrame | str | MarketArrays | None = None,
@@ -104,6 +101,7 @@ class CoLocatedPVBESSEnv(gym.Env):
         horizon_qh: int = 96,
         reward_scale: float = 1.0,
     ) -> None:
+        # SingleBESSEnv's stepping, with a site core in place of its runner (so its __init__ is not called)
         arrays = load_market(market)
         pv = pv_profile(arrays)
         sigma = pv_forecast_sigma if pv_forecast_sigma is not None else (0.0 if forecast == "perfect" else 0.2)
@@ -125,32 +123,6 @@ class CoLocatedPVBESSEnv(gym.Env):
     def simulator(self) -> SiteSimulator:
         return self._runner.sim
 
-    @property
-    def runner(self):
-        return self._runner
-
-    @property
-    def decision_point(self) -> tuple[str, str, int]:
-        r = self._runner
-        if r.done:
-            return "done", r.sim.market.dates[r.sim.day_number].isoformat(), -1
-        stage, q = r.current
-        return STAGE_NAMES[stage], r.sim.market.dates[r.sim.day_number].isoformat(), q
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self._runner.begin(options, self.np_random)
-        return self._observation(), self._info()
-
-    def step(self, action):
-        if self._runner.done:
-            raise RuntimeError("step() called after the episode ended; call reset()")
-        action = np.asarray(action, dtype=np.float64).reshape(-1)
-        _check_action(action, self._runner)
-        self._runner.step(action[None, :])
-        reward = float(self._runner.reward()[0]) * self.reward_scale
-        return self._observation(), reward, False, self._runner.done, self._info()
-
     def _observation(self) -> np.ndarray:
         r, sim, h = self._runner, self._runner.sim, self.horizon_qh
         base = r.observation()[0]
@@ -163,11 +135,6 @@ class CoLocatedPVBESSEnv(gym.Env):
         return np.concatenate([base, pv / sim.grid_mw[0]]).astype(np.float32)
 
     def _info(self) -> dict[str, Any]:
-        r = self._runner
-        stage, delivery_date, q = self.decision_point
-        info = {"stage": stage, "action_mask": r.action_mask(), "delivery_date": delivery_date, "quarter_hour": q,
-                "cash_flow_eur": dict(zip(r.sim.cash_flows, r.pending[:, 0].tolist(), strict=True)),
-                "soc_mwh": float(r.sim.soc_mwh[0]), "clipped_mw": float(r.clipped_mw[0])}
-        if r.report:
-            info["physics"] = {k: float(v[0]) for k, v in r.report.items()}
+        info = super()._info()
+        del info["soh"]  # state of health is not tracked on sites
         return info

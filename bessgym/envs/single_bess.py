@@ -144,7 +144,7 @@ class SingleBESSEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._runner.begin(options, self.np_random)
-        return self._runner.observation()[0], self._info()
+        return self._observation(), self._info()
 
     def step(self, action):
         if self._runner.done:
@@ -154,7 +154,10 @@ class SingleBESSEnv(gym.Env):
         self._runner.step(action[None, :])
         reward = float(self._runner.reward()[0]) * self.reward_scale
         done = self._runner.done
-        return self._runner.observation()[0], reward, False, done, self._info()
+        return self._observation(), reward, False, done, self._info()
+
+    def _observation(self) -> np.ndarray:
+        return self._runner.observation()[0]
 
     def _info(self) -> dict[str, Any]:
         r = self._runner
