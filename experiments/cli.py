@@ -408,6 +408,8 @@ def sizing_cmd(
     workers: Annotated[int, typer.Option(help="Parallel processes.")] = 2,
     powers: Annotated[str, typer.Option(help="Battery powers [MW], comma-separated.")] = "5,10",
     durations: Annotated[str, typer.Option(help="Battery durations [h], comma-separated.")] = "1,2,3",
+    mode: Annotated[str, typer.Option(help="Operation of the co-located site: joint, pv_priority, bess_priority.")]
+    = "joint",
 ) -> None:
     """Battery revenue lost by co-locating with 10 MWp PV at a 10 MW connection, by battery size, with perfect
     foresight and with forecast deviations (joint optimisation); logged to MLflow."""
@@ -416,6 +418,8 @@ def sizing_cmd(
     from bessgym.data import read_table, synthetic
     from experiments.sizing import sizing_study
 
+    if mode not in ("joint", "pv_priority", "bess_priority"):
+        raise _fail(ValueError(f"--mode must be joint, pv_priority or bess_priority, got {mode!r}"))
     try:
         sizes = tuple(float(x) for x in powers.split(",")), tuple(float(x) for x in durations.split(","))
         market = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
@@ -425,7 +429,7 @@ def sizing_cmd(
         raise _fail(exc) from exc
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("year runs (standalone and co-located)", total=None)
-        table = sizing_study(market, out, powers=sizes[0], durations=sizes[1], days=days, workers=workers,
+        table = sizing_study(market, out, powers=sizes[0], durations=sizes[1], days=days, workers=workers, mode=mode,
                              progress=lambda done, total: progress.update(task, completed=done, total=total))
     console.print(_frame_table(table.set_index(["power_mw", "duration_h", "forecast"]).round(1).reset_index()
                                .set_index("power_mw"), "battery revenue lost to co-location [%]"))

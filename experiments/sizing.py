@@ -1,12 +1,13 @@
 """``bessgym colocation sizing``: how much battery revenue co-location with PV costs, by battery size.
 
-Each battery (power x duration) runs a year in ``CoLocatedPVBESS-v0`` twice with the joint-optimisation LP
-agent: standalone (its own connection of its rated power, no PV) and co-located (10 MWp PV, pay-as-produced
-PPA at 42 EUR/MWh, a 10 MW connection), with perfect foresight and with forecast deviations (10 % price
-noise, 20 % autocorrelated PV forecast error). Markets: FCR, aFRR capacity and day-ahead as in the
-multi-market methodology (80 % of power in reserves, FCR derated 20 % with 30 min held, 2 cycles a day, SoC
-10-90 %). The battery's revenue excludes the PV's; the reduction is 1 - co-located / standalone.
-Results: ``sizing.csv``, ``sizing.png``, and an MLflow run in the experiment ``colocation-sizing``.
+Each battery (power x duration) runs a year in ``CoLocatedPVBESS-v0`` twice with a site LP agent: standalone
+(its own connection of its rated power, no PV) and co-located (10 MWp PV, pay-as-produced PPA at 42 EUR/MWh,
+a 10 MW connection; operated in ``mode``: joint optimisation by default, or PV-priority / BESS-priority),
+with perfect foresight and with forecast deviations (10 % price noise, 20 % autocorrelated PV forecast
+error). Markets: FCR, aFRR capacity and day-ahead as in the multi-market methodology (80 % of power in
+reserves, FCR derated 20 % with 30 min held, 2 cycles a day, SoC 10-90 %). The battery's revenue excludes
+the PV's; the reduction is 1 - co-located / standalone. Results: ``sizing.csv``, ``sizing.png``, and an
+MLflow run in the experiment ``colocation-sizing``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class Case:
         return SiteSpec(grid_limit_mw=self.power_mw, pv_mwp=0.0, battery=battery)
 
 
-def run_case(case: Case, market: pd.DataFrame, days: int | None, seed: int = 0) -> dict[str, float]:
-    """One year (or ``days``) of the joint LP agent on one case: battery and PV revenue [EUR], curtailment."""
+def run_case(case: Case, market: pd.DataFrame, days: int | None, mode: str = "joint",
+             seed: int = 0) -> dict[str, float]:
+    """One year (or ``days``) of the site LP agent in ``mode`` on one case: battery, PV and site revenue [EUR]."""
     from agents.colocation import SiteLPPolicy
     from agents.lp.delegate import run_policy
     from bessgym.envs.colocated import CoLocatedPVBESSEnv
@@ -62,26 +64,27 @@ def run_case(case: Case, market: pd.DataFrame, days: int | None, seed: int = 0) 
     env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config(), forecast=case.forecast,
                              agent_stages=("capacity", "day_ahead", "delivery"), episode_days=n,
                              start_day=arrays.dates[0])
-    table = run_policy(env, SiteLPPolicy("joint"), seed=seed)
+    table = run_policy(env, SiteLPPolicy(mode), seed=seed)
     pv = float(table[list(PV_FLOWS)].sum().sum())
     total = float(table["total"].sum())
     return {"battery_eur": total - pv, "pv_eur": pv, "site_eur": total, "days": float(len(table))}
 
 
-def _run(args: tuple[Case, pd.DataFrame, int | None]) -> tuple[Case, dict[str, float]]:
-    case, market, days = args
-    return case, run_case(case, market, days)
+def _run(args: tuple[Case, pd.DataFrame, int | None, str]) -> tuple[Case, dict[str, float]]:
+    case, market, days, mode = args
+    return case, run_case(case, market, days, mode)
 
 
 def sizing_study(market: pd.DataFrame, out: Path, *, powers: tuple[float, ...] = POWERS_MW,
                  durations: tuple[float, ...] = DURATIONS_H, forecasts: tuple[str, ...] = FORECASTS,
-                 days: int | None = None, workers: int = 2,
+                 days: int | None = None, workers: int = 2, mode: str = "joint",
                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Every (power, duration, forecast), standalone and co-located; the table of revenue reductions."""
+    """Every (power, duration, forecast), standalone and co-located (operated in ``mode``); the table of
+    revenue reductions."""
     cases = [Case(p, h, c, f) for p, h, f, c in itertools.product(powers, durations, forecasts, (False, True))]
     results: dict[Case, dict[str, float]] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for i, (case, result) in enumerate(pool.map(_run, [(c, market, days) for c in cases])):
+        for i, (case, result) in enumerate(pool.map(_run, [(c, market, days, mode) for c in cases])):
             results[case] = result
             if progress is not None:
                 progress(i + 1, len(cases))
@@ -99,12 +102,12 @@ def sizing_study(market: pd.DataFrame, out: Path, *, powers: tuple[float, ...] =
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "sizing.csv") as tmp:
         table.round(3).to_csv(tmp, index=False)
-    _chart(table, out / "sizing.png")
-    _log(table, out, days)
+    _chart(table, out / "sizing.png", mode)
+    _log(table, out, days, mode)
     return table
 
 
-def _chart(table: pd.DataFrame, path: Path) -> Path:
+def _chart(table: pd.DataFrame, path: Path, mode: str) -> Path:
     from experiments.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -117,14 +120,14 @@ def _chart(table: pd.DataFrame, path: Path) -> Path:
     ax.axhline(3.5, color="grey", ls="--", lw=0.8, label="study: < 3.5 % (perfect foresight)")
     ax.axhline(4.0, color="grey", ls=":", lw=0.8, label="study: about 4 % (forecast deviations)")
     ax.set(ylabel="battery revenue reduction [%]",
-           title="Co-location with 10 MWp PV at a 10 MW connection: battery revenue lost vs standalone")
+           title=f"Co-location with 10 MWp PV at a 10 MW connection ({mode}): battery revenue lost vs standalone")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save_figure(fig, path)
 
 
-def _log(table: pd.DataFrame, out: Path, days: int | None) -> None:
+def _log(table: pd.DataFrame, out: Path, days: int | None, mode: str) -> None:
     import mlflow
 
     from experiments.tracking import quiet
@@ -133,7 +136,7 @@ def _log(table: pd.DataFrame, out: Path, days: int | None) -> None:
     mlflow.set_experiment("colocation-sizing")
     with mlflow.start_run(run_name="sizing", tags={"kind": "colocation-sizing"}):
         mlflow.log_params({"days": days or "all", "pv_mwp": 10.0, "grid_limit_mw": 10.0, "ppa_eur_mwh": 42.0,
-                           "mode": "joint"})
+                           "mode": mode})
         for row in table.itertuples():
             key = f"{row.power_mw:g}mw_{row.duration_h:g}h_{row.forecast}".replace(".", "p")
             mlflow.log_metric(f"reduction_pct_{key}", row.reduction_pct)
