@@ -332,3 +332,25 @@ def test_sweep_ray_backend_path(tmp_path, tracking, small, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # not installed: a clear message
     with pytest.raises(RuntimeError, match=r"pip install 'bessgym\[ray\]'"):
         sweep(base, {"battery.energy_mwh": [4.0]}, tmp_path / "none", backend="ray")
+
+
+def test_main_job_command_end_to_end(tmp_path, tracking):
+    """``bessgym run`` (the main job behind ``make run``) on a short configuration: calibration, index, training,
+    evaluation, comparison."""
+    from experiments.cli import app
+
+    sets = [f"{k}={v}" for k, v in {**SMALL, "train.total_steps": 512, "name": "test-main"}.items()
+            if not isinstance(v, dict)] + ["train.hyperparameters={n_steps: 128, batch_size: 64}",
+                                           "train.eval_every_steps=256"]
+    args = ["run", "--out", str(tmp_path / "main")]
+    for item in sets:
+        args += ["--set", item]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    comparison = pd.read_csv(tmp_path / "main" / "evaluate" / "comparison.csv", index_col=0)
+    strategies = {"trained", "lp", "lp_noisy", "price_threshold", "time_of_day", "idle", "index: trading"}
+    assert strategies <= set(comparison.index)
+    assert comparison.loc["lp", "share_of_pf_lp"] == pytest.approx(1.0)
+    assert (tmp_path / "main" / "train" / "model" / "policy.onnx").exists()
+    assert (tmp_path / "main" / "calibration.csv").exists() and (tmp_path / "main" / "index" / "daily.csv").exists()
+    assert "4/4 evaluating every strategy" in result.output
