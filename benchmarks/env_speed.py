@@ -1,4 +1,5 @@
-"""Env throughput: SingleBESS (all markets, random policy, one core) and the batched vector env.
+"""Env throughput: SingleBESS and CoLocatedPVBESS (all markets, random policy, one core) and the batched
+vector env.
 
     python benchmarks/env_speed.py [--steps 20000] [--vector-envs 1024] [--vector-steps 2000]
 """
@@ -11,10 +12,11 @@ import time
 import numpy as np
 
 
-def single_env_steps_per_s(steps: int, **kwargs) -> float:
-    from bessgym.envs import SingleBESSEnv
+def single_env_steps_per_s(steps: int, colocated: bool = False, **kwargs) -> float:
+    from bessgym.envs import CoLocatedPVBESSEnv, SingleBESSEnv
 
-    env = SingleBESSEnv(episode_days=30, track_soh=False, **kwargs)
+    env = CoLocatedPVBESSEnv(episode_days=30, **kwargs) if colocated else SingleBESSEnv(episode_days=30,
+                                                                                        track_soh=False, **kwargs)
     env.reset(seed=0)
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, env.action_space.shape[0])).astype(np.float32)
     t0 = time.perf_counter()
@@ -49,6 +51,7 @@ def main() -> dict[str, float]:
         "single_env_steps_per_s": max(single_env_steps_per_s(args.steps) for _ in range(3)),
         "single_env_intraday_only_steps_per_s": max(
             single_env_steps_per_s(args.steps, agent_stages=("delivery",)) for _ in range(3)),
+        "colocated_env_steps_per_s": max(single_env_steps_per_s(args.steps, colocated=True) for _ in range(3)),
         f"vector_env_{args.vector_envs}_steps_per_s": max(
             vector_env_steps_per_s(args.vector_envs, args.vector_steps) for _ in range(3)),
     }
