@@ -218,6 +218,10 @@ class Simulator:
             self._afrr_cols = tuple(market.columns[c] for c in PRODUCT_COLUMNS["afrr_energy"])
         self._aux_mwh = fleet.aux_power_mw * DT_H
 
+    def reset_state(self) -> None:
+        """Assets back to their initial state at an episode's start."""
+        self.soc_mwh = self.fleet.soc_initial_mwh.copy()
+
     def col(self, name: str) -> np.ndarray:
         """A market column with NaN as 0 (products absent at a timestamp), or zeros when it is not there."""
         values = self.market.columns.get(name)
@@ -327,7 +331,7 @@ class Simulator:
                                   f.eta_discharge[:, None])
         scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
         rules = d.rules
-        fcr, pos, neg = (round_volume(x * scale, rules.min_bid_mw, rules.bid_step_mw) for x in (fcr, pos, neg))
+        fcr, pos, neg = (self._round_bids(x * scale, rules.min_bid_mw, rules.bid_step_mw) for x in (fcr, pos, neg))
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
         band = cfg.capacity_price_band
         no_forecast = np.zeros((self.n, d.n_qh))
@@ -367,12 +371,20 @@ class Simulator:
             feasible = wanted
         else:
             feasible = self._feasible_plan(wanted, q_from, mtu, step_mw)
-        delta = np.where(open_q, feasible - before, 0.0)
+        delta = self._pool(np.where(open_q, feasible - before, 0.0), d.rules.wholesale_min_bid_mw)
         d.positions[:, k] += delta
         d.committed_mw = before + delta
         d.version += 1
         clipped = np.abs(wanted - before - delta).sum(axis=1)  # requested minus booked, MW over quarter-hours
         return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
+
+    def _round_bids(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
+        """Reserve volumes (N, blocks) on the product's grid: each asset bids on its own."""
+        return round_volume(volume_mw, min_bid_mw, step_mw)
+
+    def _pool(self, volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
+        """Hook for assets that bid as one (a portfolio): their volumes are rounded together. Alone: as is."""
+        return volume_mw
 
     def _wholesale_step(self) -> float | None:
         """The exchange's volume increment [MW], or None when MarketConfig.wholesale_increments is off."""
@@ -479,6 +491,7 @@ class Simulator:
             step_mw = self._wholesale_step()
             if step_mw is not None:
                 trade = round_volume(trade, step_mw, step_mw)
+            trade = self._pool(trade, self.day.rules.wholesale_min_bid_mw)
             if self.site_bounds is not None:  # the connection with this quarter-hour's PV binds the trade too
                 trade = _within(trade, self.site_bounds[0] - scheduled, self.site_bounds[1] - scheduled, step_mw)
         else:

@@ -139,7 +139,7 @@ class Runner:
 
     def reset(self, first_day: int, rng: np.random.Generator) -> None:
         sim = self.sim
-        sim.soc_mwh = sim.fleet.soc_initial_mwh.copy()
+        sim.reset_state()
         self.rng, self.last_day = rng, first_day + self.episode_days - 1
         self.soh = np.ones(sim.n)
         self.done = False

@@ -18,5 +18,7 @@ def register_envs() -> None:
     for env_id, kwargs in VARIANTS.items():
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=_SINGLE, vector_entry_point=_VECTOR, kwargs=kwargs)
-    if "bessgym/CoLocatedPVBESS-v0" not in gym.registry:
-        gym.register("bessgym/CoLocatedPVBESS-v0", entry_point="bessgym.envs.colocated:CoLocatedPVBESSEnv")
+    for env_id, entry_point in (("bessgym/CoLocatedPVBESS-v0", "bessgym.envs.colocated:CoLocatedPVBESSEnv"),
+                                ("bessgym/Portfolio-v0", "bessgym.envs.portfolio:PortfolioEnv")):
+        if env_id not in gym.registry:
+            gym.register(env_id, entry_point=entry_point)

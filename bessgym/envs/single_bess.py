@@ -151,10 +151,16 @@ class SingleBESSEnv(gym.Env):
             raise RuntimeError("step() called after the episode ended; call reset()")
         action = np.asarray(action, dtype=np.float64).reshape(-1)
         _check_action(action, self._runner)
-        self._runner.step(action[None, :])
-        reward = float(self._runner.reward()[0]) * self.reward_scale
+        self._step_runner(action)
+        reward = self._reward() * self.reward_scale
         done = self._runner.done
         return self._observation(), reward, False, done, self._info()
+
+    def _step_runner(self, action: np.ndarray) -> None:
+        self._runner.step(action[None, :])
+
+    def _reward(self) -> float:
+        return float(self._runner.reward()[0])
 
     def _observation(self) -> np.ndarray:
         return self._runner.observation()[0]

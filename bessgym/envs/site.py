@@ -97,12 +97,16 @@ class SiteSimulator(Simulator):
         self.site_down_mw = np.where(self.green[:, None], fc, self.grid_mw[:, None] + fc)
         return super().start_day(day_number, rng)
 
+    def _battery_bounds(self, offered: np.ndarray, available: np.ndarray,
+                        curtail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return battery_bounds(self.grid_mw, offered, available, curtail, self.green)
+
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         t = self.day.start + q
         available = self.pv_actual[:, q]
         curtail = np.clip(action[:, CURTAIL], -1.0, 1.0) if action.shape[1] > CURTAIL else np.zeros(self.n)
         offered = available * (1.0 - np.maximum(curtail, 0.0))
-        self.site_bounds = battery_bounds(self.grid_mw, offered, available, curtail, self.green)
+        self.site_bounds = self._battery_bounds(offered, available, curtail)
         try:
             cash, report = super().deliver(q, action[:, :CURTAIL])
         finally:

@@ -1,0 +1,157 @@
+"""A portfolio of sites that bids as one actor: pooled bids, outages with re-dispatch, internal netting.
+
+On the site core (:class:`~bessgym.envs.site.SiteSimulator`, arrays over N sites with their own connections),
+what changes is the market side and the asset states:
+
+- **Aggregation**: reserve and wholesale volumes are rounded to the product's minimum bid and increment for
+  the portfolio's total, not per asset, and the assets' shares are scaled to that total (never above what
+  each asset offered), so assets below 1 MW take part.
+- **Shared view**: one forecast for the whole portfolio (one actor), so all assets bid the same prices.
+- **Outages**: each asset fails and is repaired as a Markov chain per quarter-hour (MTBF, MTTR), seeded by the
+  episode. A failed battery neither charges nor discharges.
+- **Re-dispatch**: in a quarter-hour with failed assets, their schedule and their reserves move to the
+  available assets with room (pro rata to the room), so the portfolio still delivers; only what nobody can
+  cover is deviation or non-delivery. Capacity payments stay with the assets that won them.
+- **Internal netting**: intraday trades of assets in opposite directions are netted inside the portfolio; only
+  the net reaches the exchange and pays the fee, which is shared pro rata to the assets' gross trades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bessgym.assets.site import SiteSpec
+from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
+from bessgym.envs.forecast import Forecaster
+from bessgym.envs.site import SiteSimulator
+from bessgym.market.clearing import round_volume
+
+INTRADAY = 9  # row of the intraday cash flow in the core's breakdown
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Mean time between failures and to repair [h]; None: never fails."""
+
+    mtbf_h: float | None = None
+    mttr_h: float = 24.0
+
+    def __post_init__(self) -> None:
+        if self.mtbf_h is not None and self.mtbf_h <= 0 or self.mttr_h <= 0:
+            raise ValueError("Reliability: mtbf_h and mttr_h must be > 0")
+
+
+@dataclass(frozen=True)
+class SharedForecast:
+    """One forecast for every asset of the portfolio (it is one actor)."""
+
+    inner: Forecaster
+
+    def forecast(self, column: str, realised: np.ndarray, n_assets: int, rng: np.random.Generator) -> np.ndarray:
+        return np.broadcast_to(self.inner.forecast(column, realised, 1, rng), (n_assets, realised.shape[0]))
+
+
+def pool_volumes(volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
+    """Scale assets' volumes (N, ...) so that their sum per column is on the product's grid (the portfolio's
+    bid), rounding the total towards zero: no asset ends above what it offered."""
+    total = volume_mw.sum(axis=0)
+    rounded = round_volume(total, min_bid_mw, step_mw)
+    factor = np.divide(rounded, total, out=np.zeros_like(total, dtype=float), where=np.abs(total) > 1e-12)
+    return volume_mw * factor
+
+
+def spread(amount: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Share ``amount`` (per column) over assets pro rata to their ``room`` (N, ...) >= 0, at most the room."""
+    total_room = room.sum(axis=0)
+    share = np.divide(np.minimum(amount, total_room), total_room, out=np.zeros_like(total_room, dtype=float),
+                      where=total_room > 1e-12)
+    return room * share
+
+
+class PortfolioSimulator(SiteSimulator):
+    """:class:`SiteSimulator` for sites marketed as one portfolio; see the module docstring."""
+
+    record_keys = SiteSimulator.record_keys + ("available", "external_trade_mwh", "gross_trade_mwh")
+
+    def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
+                 *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0,
+                 reliability: Sequence[Reliability] | None = None) -> None:
+        super().__init__(market, sites, config, SharedForecast(forecaster), pv_per_mwp=pv_per_mwp,
+                         pv_forecast_sigma=pv_forecast_sigma)
+        rel = list(reliability) if reliability is not None else [Reliability()] * self.n
+        if len(rel) != self.n:
+            raise ValueError(f"got {len(rel)} reliabilities for {self.n} sites")
+        self.p_fail = np.array([0.0 if r.mtbf_h is None else min(DT_H / r.mtbf_h, 1.0) for r in rel])
+        self.p_repair = np.array([min(DT_H / r.mttr_h, 1.0) for r in rel])
+        self.available = np.ones(self.n, dtype=bool)
+
+    # ------------------------------------------------------------------------------- aggregation
+
+    def _round_bids(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
+        return pool_volumes(volume_mw, min_bid_mw, step_mw)
+
+    def _pool(self, volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
+        return pool_volumes(volume_mw, step_mw, step_mw) if self.config.wholesale_increments else volume_mw
+
+    def _wholesale_step(self) -> float | None:
+        return None  # assets plan continuous volumes; the portfolio's total is put on the grid by _pool
+
+    # --------------------------------------------------------------------------- outages, delivery
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.available = np.ones(self.n, dtype=bool)
+
+    def fail(self, assets: np.ndarray) -> None:
+        """Take assets out now (e.g. a test's or a user's scenario); repairs follow the Markov chain."""
+        self.available[np.asarray(assets)] = False
+
+    def _battery_bounds(self, offered, available, curtail):
+        lo, hi = super()._battery_bounds(offered, available, curtail)
+        return np.where(self.available, lo, 0.0), np.where(self.available, hi, 0.0)
+
+    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        u = self.rng.random(self.n)
+        self.available = np.where(self.available, u >= self.p_fail, u < self.p_repair)
+        d = self.day
+        saved = None
+        if not self.available.all():
+            saved = {name: getattr(d, name)[:, q].copy() for name in ("committed_mw", "fcr_q", "pos_q", "neg_q",
+                                                                      "up_cap", "down_cap")}
+            self._redispatch(q)
+        try:
+            cash, report = super().deliver(q, action)
+        finally:
+            if saved is not None:
+                for name, column in saved.items():
+                    getattr(d, name)[:, q] = column
+        trade = report["trade_mw"]
+        gross, net = np.abs(trade).sum(), abs(trade.sum())
+        fee_share = np.divide(np.abs(trade), gross, out=np.zeros(self.n), where=gross > 1e-12)
+        fee = self.config.intraday_fee_eur_mwh * DT_H
+        cash[INTRADAY] = trade * self._id1[d.start + q] * DT_H - fee * net * fee_share
+        report.update(available=self.available.astype(float), external_trade_mwh=np.full(self.n, net * DT_H),
+                      gross_trade_mwh=np.full(self.n, gross * DT_H))
+        return cash, report
+
+    def _redispatch(self, q: int) -> None:
+        """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones with room."""
+        d, up = self.day, self.available
+        p = self.fleet.power_mw
+        sched = d.committed_mw[:, q]
+        lost = np.where(up, 0.0, sched)
+        room_dis = np.where(up, np.maximum(d.up_cap[:, q] - sched, 0.0), 0.0)
+        room_ch = np.where(up, np.maximum(d.down_cap[:, q] + sched, 0.0), 0.0)
+        moved = spread(np.maximum(lost.sum(), 0.0), room_dis) - spread(np.maximum(-lost.sum(), 0.0), room_ch)
+        d.committed_mw[:, q] = np.where(up, sched + moved, 0.0)
+        free = np.where(up, p - np.abs(d.committed_mw[:, q]), 0.0)
+        for name in ("fcr_q", "pos_q", "neg_q"):
+            held = getattr(d, name)[:, q]
+            taken = spread(np.where(up, 0.0, held).sum(), np.maximum(free - held, 0.0) * up)
+            getattr(d, name)[:, q] = np.where(up, held + taken, 0.0)
+            free = free - taken
+        d.up_cap[:, q] = np.where(up, np.maximum(p - d.fcr_q[:, q] - d.pos_q[:, q], 0.0), 0.0)
+        d.down_cap[:, q] = np.where(up, np.maximum(p - d.fcr_q[:, q] - d.neg_q[:, q], 0.0), 0.0)
