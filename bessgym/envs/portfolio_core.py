@@ -63,12 +63,28 @@ def pool_volumes(volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np
     return volume_mw * factor
 
 
+def pool_net(volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
+    """Put the assets' net (N, ...) per column on the grid: the rounding remainder (towards zero) is taken off the
+    assets trading in the net's direction, pro rata; assets trading against it keep their volume (they are
+    netted inside the portfolio). No asset ends above what it asked for."""
+    total = volume_mw.sum(axis=0)
+    remainder = total - round_volume(total, step_mw, step_mw)
+    along = np.maximum(volume_mw * np.sign(total), 0.0)
+    weight = np.divide(along, along.sum(axis=0), out=np.zeros_like(along), where=along.sum(axis=0) > 1e-12)
+    return volume_mw - remainder * weight
+
+
 def spread(amount: np.ndarray, room: np.ndarray) -> np.ndarray:
     """Share ``amount`` (per column) over assets pro rata to their ``room`` (N, ...) >= 0, at most the room."""
     total_room = room.sum(axis=0)
     share = np.divide(np.minimum(amount, total_room), total_room, out=np.zeros_like(total_room, dtype=float),
                       where=total_room > 1e-12)
     return room * share
+
+
+def _left(total: float, moved: float) -> float:
+    """The share of ``total`` that was moved elsewhere (so the rest stays where it was)."""
+    return moved / total if abs(total) > 1e-12 else 0.0
 
 
 class PortfolioSimulator(SiteSimulator):
@@ -94,7 +110,7 @@ class PortfolioSimulator(SiteSimulator):
         return pool_volumes(volume_mw, min_bid_mw, step_mw)
 
     def _pool(self, volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
-        return pool_volumes(volume_mw, step_mw, step_mw) if self.config.wholesale_increments else volume_mw
+        return pool_net(volume_mw, step_mw) if self.config.wholesale_increments else volume_mw
 
     def _wholesale_step(self) -> float | None:
         return None  # assets plan continuous volumes; the portfolio's total is put on the grid by _pool
@@ -138,7 +154,8 @@ class PortfolioSimulator(SiteSimulator):
         return cash, report
 
     def _redispatch(self, q: int) -> None:
-        """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones with room."""
+        """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones with room; what they
+        cannot take stays with the failed assets, which cannot deliver it (deviation, non-delivery)."""
         d, up = self.day, self.available
         p = self.fleet.power_mw
         sched = d.committed_mw[:, q]
@@ -146,12 +163,13 @@ class PortfolioSimulator(SiteSimulator):
         room_dis = np.where(up, np.maximum(d.up_cap[:, q] - sched, 0.0), 0.0)
         room_ch = np.where(up, np.maximum(d.down_cap[:, q] + sched, 0.0), 0.0)
         moved = spread(np.maximum(lost.sum(), 0.0), room_dis) - spread(np.maximum(-lost.sum(), 0.0), room_ch)
-        d.committed_mw[:, q] = np.where(up, sched + moved, 0.0)
+        d.committed_mw[:, q] = sched + moved - lost * _left(lost.sum(), moved.sum())
         free = np.where(up, p - np.abs(d.committed_mw[:, q]), 0.0)
         for name in ("fcr_q", "pos_q", "neg_q"):
             held = getattr(d, name)[:, q]
-            taken = spread(np.where(up, 0.0, held).sum(), np.maximum(free - held, 0.0) * up)
-            getattr(d, name)[:, q] = np.where(up, held + taken, 0.0)
+            failed = np.where(up, 0.0, held)
+            taken = spread(failed.sum(), np.maximum(free - held, 0.0) * up)
+            getattr(d, name)[:, q] = held + taken - failed * _left(failed.sum(), taken.sum())
             free = free - taken
         d.up_cap[:, q] = np.where(up, np.maximum(p - d.fcr_q[:, q] - d.pos_q[:, q], 0.0), 0.0)
         d.down_cap[:, q] = np.where(up, np.maximum(p - d.fcr_q[:, q] - d.neg_q[:, q], 0.0), 0.0)

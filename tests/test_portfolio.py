@@ -1,0 +1,181 @@
+"""Portfolio: pooled bids let small assets in, schedules add up to the portfolio's positions, limits hold
+under outages, an outage is covered by the others, internal netting, allocation, API conformance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import bessgym  # noqa: F401  (registers the ids)
+from bessgym.assets import BatterySpec, SiteSpec
+from bessgym.data import synthetic
+from bessgym.envs import MarketConfig
+from bessgym.envs.core import MarketArrays
+from bessgym.envs.portfolio import PortfolioEnv
+from bessgym.envs.portfolio_agents import PortfolioParallelEnv
+from bessgym.envs.portfolio_core import Reliability, pool_net, pool_volumes
+from bessgym.market.allocation import shapley
+from bessgym.market.products import N_BLOCKS
+
+
+@pytest.fixture(scope="module")
+def june() -> MarketArrays:
+    return MarketArrays.from_frame(synthetic.generate("2024-06-20", "2024-06-23", seed=4))
+
+
+def bess(p: float, h: float = 2.0) -> SiteSpec:
+    return SiteSpec(grid_limit_mw=p, pv_mwp=0.0, battery=BatterySpec(power_mw=p, energy_mwh=p * h))
+
+
+NEVER = Reliability(mtbf_h=None)
+
+
+def test_conformance(june):
+    check_env(PortfolioEnv(june), skip_render_check=True)
+    from pettingzoo.test import parallel_api_test
+
+    parallel_api_test(PortfolioParallelEnv(june, agent_stages=("delivery",)), num_cycles=150)
+
+
+def test_pooling_by_hand():
+    volumes = np.array([[0.4, 0.0], [0.6, 0.3], [0.45, 0.3]])  # three assets, two blocks
+    pooled = pool_volumes(volumes, 1.0, 1.0)
+    assert pooled.sum(axis=0) == pytest.approx([1.0, 0.0])  # 1.45 MW -> one 1 MW bid; 0.6 MW -> no bid
+    assert (pooled <= volumes + 1e-12).all() and pooled[0, 0] == pytest.approx(0.4 / 1.45)
+    trades = np.array([0.55, -0.3, 0.08])  # net 0.33 MW -> 0.3 MW at the exchange; the seller of -0.3 keeps it
+    netted = pool_net(trades, 0.1)
+    assert netted.sum() == pytest.approx(0.3) and netted[1] == -0.3
+    assert netted[0] == pytest.approx(0.55 - 0.03 * 0.55 / 0.63)
+    assert netted[2] == pytest.approx(0.08 - 0.03 * 0.08 / 0.63)
+    assert pool_net(np.array([0.5, -0.5]), 0.1) == pytest.approx([0.5, -0.5])  # fully netted inside
+
+
+def test_small_assets_take_part_only_in_the_portfolio(june):
+    """Three batteries of 0.4-0.6 MW offer all their FCR: each alone is below the 1 MW minimum bid and wins
+    nothing; as a portfolio they bid 1 MW per block (the pooled total rounded down), shared among all three."""
+    small = [bess(0.4), bess(0.6), bess(0.45)]
+    config = MarketConfig(products=frozenset({"fcr", "day_ahead"}))
+    full_fcr = np.zeros(100, dtype=np.float32)
+    full_fcr[:N_BLOCKS] = 1.0
+    alone = []
+    for site in small:
+        env = PortfolioEnv(june, [site], config, reliability=NEVER, agent_stages=("capacity",))
+        env.reset(seed=0)
+        env.step(full_fcr[:env.action_space.shape[0]])
+        alone.append(env.simulator.day.fcr_mw.sum())
+    assert alone == [0.0, 0.0, 0.0]
+    env = PortfolioEnv(june, small, config, reliability=NEVER, agent_stages=("capacity",))
+    env.reset(seed=0)
+    env.step(full_fcr[:env.action_space.shape[0]])
+    fcr = env.simulator.day.fcr_mw
+    assert fcr.sum(axis=0) == pytest.approx(np.ones(N_BLOCKS))
+    assert (fcr > 0).all() and (fcr <= np.array([[0.4], [0.6], [0.45]]) + 1e-12).all()
+
+
+def test_schedules_sum_to_positions_and_limits_hold(june):
+    """Random decisions with frequent outages: per quarter-hour the assets' day-ahead schedules add up to the
+    portfolio position on the 0.1 MW grid, no battery exceeds its rating or its site's connection, a failed
+    battery stands still, SoC stays within bounds, and the allocation sums to the portfolio's cash."""
+    sites = [bess(10.0), bess(2.0, 1.0), bess(0.6),
+             SiteSpec(grid_limit_mw=4.0, pv_mwp=6.0, battery=BatterySpec(power_mw=3.0, energy_mwh=6.0))]
+    env = PortfolioEnv(june, sites, MarketConfig(fcr_activation="frequency"),
+                       reliability=Reliability(mtbf_h=20.0, mttr_h=2.0), episode_days=2)
+    env.reset(seed=5)
+    sim = env.simulator
+    rng = np.random.default_rng(5)
+    power = sim.fleet.power_mw
+    done, failed_steps = False, 0
+    while not done:
+        stage = env.unwrapped.decision_point[0]
+        _, reward, term, trunc, info = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+        done = term or trunc
+        assert info["asset_cash_eur"].sum() == pytest.approx(reward, abs=1e-6)
+        if stage == "day_ahead":
+            total = sim.day.positions[:, 0].sum(axis=0)
+            assert np.allclose(total, np.round(total / 0.1) * 0.1, atol=1e-6)
+        if "physics" in info:
+            p = info["physics"]
+            assert (np.abs(p["power_mw"]) <= power + 1e-9).all()
+            assert (np.abs(p["grid_export_mw"]) <= sim.grid_mw + 1e-9).all()
+            down = p["available"] == 0
+            failed_steps += down.any()
+            assert np.allclose(p["power_mw"][down], 0.0)
+            assert (p["soc_mwh"] >= sim.fleet.soc_min_mwh - 1e-6).all()
+            assert (p["soc_mwh"] <= sim.fleet.soc_max_mwh + 1e-6).all()
+    assert failed_steps > 10  # the outages happened
+
+
+def _two_hours_with_outage(june, failed: list[int]) -> dict:
+    """Two 10 MW batteries with 4 MW aFRR POS capacity each; the failed ones are out for the first two hours of
+    delivery (within the energy the survivor holds)."""
+    env = PortfolioEnv(june, [bess(10.0), bess(10.0)], MarketConfig(products=frozenset({"afrr_capacity",
+                                                                                         "afrr_energy"})),
+                       reliability=NEVER, agent_stages=("capacity", "delivery"))
+    env.reset(seed=0, options={"start_day": "2024-06-21"})
+    action = np.zeros(env.action_space.shape, dtype=np.float32)
+    action[6:12] = 0.4  # aFRR POS: 0.4 of each asset's power, at the forecast price (accepted)
+    env.step(action)
+    env.simulator.fail(failed)
+    env.simulator.p_repair[:] = 0.0
+    deliver = np.zeros(env.action_space.shape, dtype=np.float32)
+    total_penalty, activated = 0.0, 0.0
+    for _ in range(8):
+        _, _, _, _, info = env.step(deliver)
+        total_penalty += info["cash_flow_eur"]["penalty"]
+        activated += info["physics"]["afrr_pos_mwh"].sum()
+    return {"penalty": total_penalty, "activated": activated, "pos_mw": env.simulator.day.afrr_pos_mw}
+
+
+def test_outage_is_covered_by_the_others(june):
+    """One of two batteries fails: the other has the headroom, so the portfolio still delivers every activation
+    of both awards without penalty. With both out, activation goes undelivered."""
+    covered = _two_hours_with_outage(june, [0])
+    assert covered["pos_mw"].sum() > 0 and covered["activated"] > 0
+    assert covered["penalty"] == 0.0
+    nobody = _two_hours_with_outage(june, [0, 1])
+    assert nobody["penalty"] < 0
+
+
+def test_internal_netting(june):
+    """Two assets trade intraday in opposite directions: only the net reaches the exchange and pays the fee."""
+    env = PortfolioParallelEnv(june, [bess(10.0), bess(10.0)], MarketConfig(products=frozenset({"intraday"})),
+                               reliability=NEVER, agent_stages=("delivery",))
+    env.reset(seed=0)
+    width = env.action_space("asset_0").shape[0]
+    sell, buy = np.zeros(width, np.float32), np.zeros(width, np.float32)
+    sell[0], buy[0] = 0.5, -0.5
+    _, rewards, _, _, _ = env.step({"asset_0": sell, "asset_1": buy})
+    report = env._runner.report
+    assert report["gross_trade_mwh"][0] > 0
+    assert report["external_trade_mwh"][0] < report["gross_trade_mwh"][0]
+    trade = report["trade_mw"]
+    price = env._runner.sim._id1[env._runner.sim.day.start]
+    fee = 0.2 * 0.25 * abs(trade.sum())  # only the net pays the fee
+    assert sum(rewards.values()) == pytest.approx(trade.sum() * price * 0.25 - fee)
+
+
+def test_shapley_by_hand_and_on_a_portfolio(june):
+    # glove game: player 0 has a left glove, 1 and 2 right gloves; a pair is worth 1
+    phi = shapley(lambda s: float(0 in s and (1 in s or 2 in s)), 3)
+    assert phi == pytest.approx([2 / 3, 1 / 6, 1 / 6]) and phi.sum() == pytest.approx(1.0)
+    # on a real portfolio: v(S) = one day of FCR for the sites in S; the allocation sums to v(all)
+    sites = [bess(0.6), bess(0.5), bess(2.0)]
+    config = MarketConfig(products=frozenset({"fcr", "day_ahead"}))
+
+    def value(coalition: frozenset[int]) -> float:
+        if not coalition:
+            return 0.0
+        env = PortfolioEnv(june, [sites[i] for i in sorted(coalition)], config, reliability=NEVER,
+                           agent_stages=("capacity",), start_day="2024-06-21")
+        env.reset(seed=0)
+        action = np.zeros(env.action_space.shape, dtype=np.float32)
+        action[:N_BLOCKS] = 1.0
+        _, reward, *_ = env.step(action)
+        return reward
+
+    phi = shapley(value, 3)
+    assert phi.sum() == pytest.approx(value(frozenset({0, 1, 2})))
+    assert phi[0] > 0 and phi[1] > 0  # the small ones earn a share, though neither could bid alone
+    with pytest.raises(ValueError, match="1 <= n <= 12"):
+        shapley(lambda s: 0.0, 13)
