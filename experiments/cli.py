@@ -20,6 +20,8 @@ data_app = typer.Typer(help="Market data: synthesise, import, validate, calibrat
 app.add_typer(data_app, name="data")
 colocation_app = typer.Typer(help="Co-located PV + battery studies.", no_args_is_help=True)
 app.add_typer(colocation_app, name="colocation")
+portfolio_app = typer.Typer(help="Multi-asset portfolio studies.", no_args_is_help=True)
+app.add_typer(portfolio_app, name="portfolio")
 control_app = typer.Typer(help="Hardware control: a simulated battery served over Modbus TCP.", no_args_is_help=True)
 app.add_typer(control_app, name="control")
 console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get whole tables
@@ -434,6 +436,36 @@ def sizing_cmd(
     console.print(_frame_table(table.set_index(["power_mw", "duration_h", "forecast"]).round(1).reset_index()
                                .set_index("power_mw"), "battery revenue lost to co-location [%]"))
     console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
+
+
+@portfolio_app.command("compare")
+def portfolio_compare_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder (comparison.csv).")] = Path("runs/portfolio"),
+    data: Annotated[Path | None, typer.Option(help="Contract table; default: synthetic 2024 (seed 0).")] = None,
+    days: Annotated[int, typer.Option(help="Days from the start.")] = 7,
+    mtbf_h: Annotated[float, typer.Option(help="Mean time between failures of every asset [h].")] = 500.0,
+    mttr_h: Annotated[float, typer.Option(help="Mean time to repair [h].")] = 24.0,
+) -> None:
+    """The default portfolio's assets marketed as one portfolio vs one by one (same LP, same outage process):
+    revenue, penalties, small assets' reserves, exchange transactions; logged to MLflow."""
+    from bessgym.data import read_table, synthetic
+    from bessgym.envs.core import MarketArrays
+    from bessgym.envs.portfolio import default_portfolio
+    from bessgym.envs.portfolio_core import Reliability
+    from experiments.portfolio import compare
+
+    try:
+        reliability = Reliability(mtbf_h=mtbf_h, mttr_h=mttr_h)
+        table = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
+        market = MarketArrays.from_frame(table, source=str(data or "synthetic 2024"))
+    except (ValueError, MarketDataError) as exc:
+        raise _fail(exc) from exc
+    with console.status(f"{days} days as a portfolio, then each asset alone"):
+        per_asset, summary = compare(market, default_portfolio(), out, days=days, reliability=reliability)
+    console.print(_frame_table(per_asset.round(1), "portfolio vs alone, per asset"))
+    for key, value in summary.items():
+        console.print(f"{key:<40} {value:>14,.1f}")
+    console.print(f"table: [bold]{out / 'comparison.csv'}[/]; MLflow experiment 'portfolio'")
 
 
 def _until_signal(work) -> bool:

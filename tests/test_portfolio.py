@@ -179,3 +179,22 @@ def test_shapley_by_hand_and_on_a_portfolio(june):
     assert phi[0] > 0 and phi[1] > 0  # the small ones earn a share, though neither could bid alone
     with pytest.raises(ValueError, match="1 <= n <= 12"):
         shapley(lambda s: 0.0, 13)
+
+
+def test_portfolio_vs_alone_experiment(june, tmp_path, monkeypatch):
+    """Two small batteries and a large one, two days: alone the small ones are shut out of reserves; in the
+    portfolio they take part and the portfolio earns more; everything lands in MLflow."""
+    import mlflow
+
+    from experiments.portfolio import compare
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    table, summary = compare(june, [bess(0.6), bess(0.4, 1.0), bess(10.0)], tmp_path / "out", days=2,
+                             reliability=NEVER)
+    assert summary["small_assets_shut_out_alone"] == 2 and summary["small_assets_in_reserves_portfolio"] == 2
+    assert summary["revenue_portfolio_eur"] > summary["revenue_alone_eur"]
+    assert (tmp_path / "out" / "comparison.csv").exists()
+    run = mlflow.search_runs(experiment_names=["portfolio"], output_format="list")[0]
+    assert run.data.metrics["revenue_portfolio_eur"] == pytest.approx(summary["revenue_portfolio_eur"])

@@ -40,7 +40,7 @@ def lp_products_for(sim: Simulator, wholesale: str) -> LPProducts:
         fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"), afrr_energy=False,
         fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else sim.day.rules.fcr_energy_reserve_min / 60,
         afrr_hold_h=cfg.afrr_hold_h, ancillary_max_share=cfg.ancillary_max_share, fcr_max_share=cfg.fcr_max_share,
-        integer_reserves=True,
+        integer_reserves=not (sim.pools_bids and sim.n > 1),  # a portfolio rounds its total, not each asset
     )
 
 
@@ -137,9 +137,10 @@ class DailyLPPolicy:
     def _capacity_action(self, sim: Simulator) -> np.ndarray:
         f, cfg = sim.fleet, sim.config
         a = np.zeros((sim.n, 5, N_BLOCKS))
-        fcr = np.round([p.fcr_mw for p in self._plan])
-        pos = np.round([p.afrr_pos_mw for p in self._plan])
-        neg = np.round([p.afrr_neg_mw for p in self._plan])
+        whole = np.round if not (sim.pools_bids and sim.n > 1) else np.asarray  # a portfolio rounds its total
+        fcr = whole([p.fcr_mw for p in self._plan])
+        pos = whole([p.afrr_pos_mw for p in self._plan])
+        neg = whole([p.afrr_neg_mw for p in self._plan])
         p = f.power_mw[:, None]
         cap = p * cfg.ancillary_max_share
         a[:, 0] = _ratio(fcr, cfg.fcr_max_share * p)

@@ -261,6 +261,8 @@ class BatteryLP:
         reserve_domain = pyo.NonNegativeIntegers if products.integer_reserves else pyo.NonNegativeReals
         fcr_cap = products.fcr_max_share * p if products.fcr else 0.0
         afrr_cap = p if products.afrr_capacity else 0.0
+        if products.integer_reserves:  # whole MW: a 0.4 MW battery offers none alone (HiGHS wants integral bounds)
+            fcr_cap, afrr_cap = float(np.floor(fcr_cap + 1e-9)), float(np.floor(afrr_cap + 1e-9))
         m.fcr = pyo.Var(m.B, domain=reserve_domain, bounds=(0, fcr_cap))
         m.pos = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
         m.neg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))

@@ -198,6 +198,7 @@ class Simulator:
     cash_flows: tuple[str, ...] = st.CASH_FLOWS
     action_width: dict[Stage, int] = ACTION_WIDTH
     record_keys: tuple[str, ...] = ()  # report entries a subclass adds to recorded dispatch
+    pools_bids: bool = False  # True when the assets bid as one (their totals are rounded, not each asset's)
 
     def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster) -> None:
         self.market, self.fleet, self.config, self.forecaster = market, fleet, config, forecaster

@@ -91,6 +91,7 @@ class PortfolioSimulator(SiteSimulator):
     """:class:`SiteSimulator` for sites marketed as one portfolio; see the module docstring."""
 
     record_keys = SiteSimulator.record_keys + ("available", "external_trade_mwh", "gross_trade_mwh")
+    pools_bids = True
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
                  *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0,
