@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -14,7 +14,7 @@ from bessgym.assets.degradation import CycleAgeing
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.delegates import Delegate
-from bessgym.envs.episode import load_market, make_runner
+from bessgym.envs.episode import Runner, load_market, make_runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.envs.single_bess import SingleBESSEnv
@@ -33,6 +33,25 @@ def pv_profile(market: MarketArrays, seed: int = 0) -> np.ndarray:
     days, day_of_step = np.unique(local_days, return_inverse=True)
     k_day = daily_clearness(pd.DatetimeIndex(days), rng)
     return pv_per_mwp(market.index, intraday_clearness(k_day, day_of_step, rng))
+
+
+def make_site_runner(market: pd.DataFrame | str | MarketArrays | None, sites: Sequence[SiteSpec],
+                     market_config: MarketConfig, *, pv_forecast_sigma: float | None, user: str,
+                     core: type[SiteSimulator] = SiteSimulator, core_options: Mapping[str, Any] | None = None,
+                     forecast: str | Forecaster = "perfect", **runner_options: Any) -> Runner:
+    """A runner on a site core (``core``: :class:`SiteSimulator` or a subclass, with ``core_options``) for
+    ``sites``: PV from the market; the PV forecast error defaults to 0 with perfect and 20 % with other forecasts.
+    ``runner_options`` are :func:`~bessgym.envs.episode.make_runner`'s episode and forecast arguments."""
+    arrays = load_market(market)
+    pv = pv_profile(arrays)
+    sigma = pv_forecast_sigma if pv_forecast_sigma is not None else (0.0 if forecast == "perfect" else 0.2)
+
+    def simulator(arrays_: MarketArrays, forecaster: Forecaster) -> SiteSimulator:
+        return core(arrays_, sites, market_config, forecaster, pv_per_mwp=pv, pv_forecast_sigma=sigma,
+                    **(core_options or {}))
+
+    return make_runner(arrays, [s.battery for s in sites], market_config, forecast=forecast, track_soh=False,
+                       ageing=CycleAgeing(), user=user, simulator=simulator, **runner_options)
 
 
 class CoLocatedPVBESSEnv(SingleBESSEnv):
@@ -102,17 +121,10 @@ class CoLocatedPVBESSEnv(SingleBESSEnv):
         reward_scale: float = 1.0,
     ) -> None:
         # SingleBESSEnv's stepping, with a site core in place of its runner (so its __init__ is not called)
-        arrays = load_market(market)
-        pv = pv_profile(arrays)
-        sigma = pv_forecast_sigma if pv_forecast_sigma is not None else (0.0 if forecast == "perfect" else 0.2)
-
-        def simulator(arrays_: MarketArrays, forecaster: Forecaster) -> SiteSimulator:
-            return SiteSimulator(arrays_, [site], market_config, forecaster, pv_per_mwp=pv, pv_forecast_sigma=sigma)
-
-        self._runner = make_runner(arrays, [site.battery], market_config, episode_days=episode_days,
-                                   start_day=start_day, agent_stages=agent_stages, delegates=delegates,
-                                   forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
-                                   track_soh=False, ageing=CycleAgeing(), user=type(self).__name__, simulator=simulator)
+        self._runner = make_site_runner(market, [site], market_config, pv_forecast_sigma=pv_forecast_sigma,
+                                        user=type(self).__name__, episode_days=episode_days, start_day=start_day,
+                                        agent_stages=agent_stages, delegates=delegates, forecast=forecast,
+                                        forecast_sigma=forecast_sigma, horizon_qh=horizon_qh)
         self.site, self.battery, self.market_config = site, site.battery, market_config
         self.reward_scale, self.horizon_qh = float(reward_scale), horizon_qh
         self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
@@ -126,11 +138,10 @@ class CoLocatedPVBESSEnv(SingleBESSEnv):
     def _observation(self) -> np.ndarray:
         r, sim, h = self._runner, self._runner.sim, self.horizon_qh
         base = r.observation()[0]
-        _, q = r.current if not r.done else (None, sim.day.n_qh - 1)
-        q0 = max(q, 0)
-        forecast = sim.pv_forecast[0, q0:q0 + h]
+        q = r.quarter_hour
+        forecast = sim.pv_forecast[0, max(q, 0):max(q, 0) + h]
         pv = np.zeros(h + 1, dtype=np.float32)
-        pv[0] = sim.pv_actual[0, min(q0, sim.day.n_qh - 1)] if q >= 0 else 0.0
+        pv[0] = sim.pv_now_mw(q)[0]
         pv[1:1 + len(forecast)] = forecast
         return np.concatenate([base, pv / sim.grid_mw[0]]).astype(np.float32)
 

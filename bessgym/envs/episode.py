@@ -167,6 +167,11 @@ class Runner:
     def current(self) -> tuple[Stage, int]:
         return self.sim.day.timeline[self.position]
 
+    @property
+    def quarter_hour(self) -> int:
+        """Quarter-hour of the coming decision (-1 before delivery; the day's last once the episode is done)."""
+        return self.current[1] if not self.done else self.sim.day.n_qh - 1
+
     def next_delivery_q(self) -> int:
         """Quarter-hour of the next delivery step (where an intra-day decision takes effect)."""
         for stage, q in self.sim.day.timeline[self.position:]:

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 
 from bessgym.assets.battery import BatterySpec
-from bessgym.assets.degradation import CycleAgeing
 from bessgym.assets.site import SiteSpec
-from bessgym.envs.colocated import pv_profile
+from bessgym.envs.colocated import make_site_runner
 from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.delegates import Delegate
-from bessgym.envs.episode import Runner, load_market, make_runner
+from bessgym.envs.episode import Runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.envs.portfolio_core import PortfolioSimulator, Reliability
@@ -35,22 +34,12 @@ def default_portfolio() -> tuple[SiteSpec, ...]:
 
 
 def make_portfolio_runner(market, sites: Sequence[SiteSpec], reliability: Sequence[Reliability] | Reliability,
-                          market_config: MarketConfig, *, episode_days: int, start_day, agent_stages, delegates,
-                          forecast, forecast_sigma: float, pv_forecast_sigma: float | None, horizon_qh: int,
-                          user: str) -> Runner:
-    arrays = load_market(market)
-    pv = pv_profile(arrays)
-    sigma = pv_forecast_sigma if pv_forecast_sigma is not None else (0.0 if forecast == "perfect" else 0.2)
+                          market_config: MarketConfig, *, pv_forecast_sigma: float | None, user: str,
+                          **runner_options: Any) -> Runner:
+    """A runner on the portfolio core; ``reliability``: one for every site or one per site."""
     rel = [reliability] * len(sites) if isinstance(reliability, Reliability) else list(reliability)
-
-    def simulator(arrays_: MarketArrays, forecaster: Forecaster) -> PortfolioSimulator:
-        return PortfolioSimulator(arrays_, sites, market_config, forecaster, pv_per_mwp=pv, pv_forecast_sigma=sigma,
-                                  reliability=rel)
-
-    return make_runner(arrays, [s.battery for s in sites], market_config, episode_days=episode_days,
-                       start_day=start_day, agent_stages=agent_stages, delegates=delegates, forecast=forecast,
-                       forecast_sigma=forecast_sigma, horizon_qh=horizon_qh, track_soh=False, ageing=CycleAgeing(),
-                       user=user, simulator=simulator)
+    return make_site_runner(market, sites, market_config, pv_forecast_sigma=pv_forecast_sigma, user=user,
+                            core=PortfolioSimulator, core_options={"reliability": rel}, **runner_options)
 
 
 class PortfolioEnv(SingleBESSEnv):
@@ -139,8 +128,7 @@ class PortfolioEnv(SingleBESSEnv):
     def _observation(self) -> np.ndarray:
         sim = self._runner.sim
         per_asset = self._runner.observation()
-        q = self._runner.current[1] if not self._runner.done else sim.day.n_qh - 1
-        pv_now = sim.pv_actual[:, min(max(q, 0), sim.day.n_qh - 1)].sum() / sim.grid_mw.sum() if q >= 0 else 0.0
+        pv_now = sim.pv_now_mw(self._runner.quarter_hour).sum() / sim.grid_mw.sum()
         extra = np.array([float(self._weights @ sim.available), pv_now], dtype=np.float32)
         return np.concatenate([self._weights @ per_asset, extra]).astype(np.float32)
 

@@ -84,8 +84,7 @@ class PortfolioParallelEnv(ParallelEnv):
     def _observations(self) -> dict[str, np.ndarray]:
         r = self._runner
         sim = r.sim
-        q = r.current[1] if not r.done else sim.day.n_qh - 1
-        pv_now = sim.pv_actual[:, min(max(q, 0), sim.day.n_qh - 1)] / sim.grid_mw if q >= 0 else np.zeros(sim.n)
+        pv_now = sim.pv_now_mw(r.quarter_hour) / sim.grid_mw
         extra = np.stack([sim.available.astype(float), pv_now], axis=1)
         obs = np.concatenate([r.observation(), extra], axis=1).astype(np.float32)
         return {a: obs[i] for i, a in enumerate(self.possible_agents)}

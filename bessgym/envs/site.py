@@ -97,6 +97,10 @@ class SiteSimulator(Simulator):
         self.site_down_mw = np.where(self.green[:, None], fc, self.grid_mw[:, None] + fc)
         return super().start_day(day_number, rng)
 
+    def pv_now_mw(self, q: int) -> np.ndarray:
+        """PV available per site at delivery quarter-hour ``q`` [MW]; none is known before delivery (q < 0)."""
+        return self.pv_actual[:, q] if q >= 0 else np.zeros(self.n)
+
     def _battery_bounds(self, offered: np.ndarray, available: np.ndarray,
                         curtail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return battery_bounds(self.grid_mw, offered, available, curtail, self.green)
