@@ -27,7 +27,7 @@ from bessgym._io import atomic_path
 from bessgym.envs.core import MarketArrays
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig, dump_config, load_config
-from experiments.evaluate import evaluate_strategies, index_baseline, make_env, run_agent
+from experiments.evaluate import evaluate_strategies, evaluation_period, index_baseline, make_env, run_agent
 
 BUFFER_FILE = "replay_buffer.pkl"
 
@@ -73,16 +73,14 @@ class _Evaluate(BaseCallback):
     """Every ``every`` steps: the agent on the evaluation days against the perfect-foresight LP and the
     index, logged to MLflow at the step; the best agent so far is kept in ``best/``."""
 
-    def __init__(self, config: ExperimentConfig, market: MarketArrays, best_dir: Path, every: int,
+    def __init__(self, config: ExperimentConfig, market: pd.DataFrame, best_dir: Path, every: int,
                  report: Callable[[int, dict[str, float]], None] | None) -> None:
         super().__init__()
-        self.config, self.market, self.best_dir, self.every, self.report = config, market, best_dir, every, report
-        days = min(config.train.eval_days, len(market.dates))
-        self.config = config.with_overrides({"evaluate.days": days, "evaluate.strategies": ["lp"]})
-        self.lp_eur = evaluate_strategies(self.config, market)["lp"].metrics()["revenue_eur"]
-        frame = pd.DataFrame(market.columns, index=market.index)
-        last = market.day_slices[days - 1].stop
-        self.index = index_baseline(self.config, frame.iloc[market.day_slices[0].start:last]).annualised()
+        self.best_dir, self.every, self.report = best_dir, every, report
+        self.config = config.with_overrides({"evaluate.days": config.train.eval_days, "evaluate.strategies": ["lp"]})
+        period, self.market = evaluation_period(self.config, market)
+        self.lp_eur = evaluate_strategies(self.config, self.market)["lp"].metrics()["revenue_eur"]
+        self.index = index_baseline(self.config, period).annualised()
         self.last, self.best = 0, -float("inf")
         self.history: list[dict[str, float]] = []
 
@@ -94,8 +92,7 @@ class _Evaluate(BaseCallback):
     def evaluate(self) -> dict[str, float]:
         self.last = self.num_timesteps
         agent = RLAgent(self.model, self.model.get_vec_normalize_env(), algorithm=self.config.train.algorithm)
-        env = make_env(self.config, self.market, episode_days=self.config.evaluate.days,
-                       start_day=self.market.dates[0])
+        env = make_env(self.config, self.market, episode_days=len(self.market.dates), start_day=self.market.dates[0])
         metrics = run_agent(agent, env, seed=self.config.evaluate.seed).metrics(lp_eur=self.lp_eur, index=self.index)
         keep = {k: v for k, v in metrics.items() if k in tracking.SUMMARY_METRICS}
         mlflow.log_metrics({f"eval/{k}": v for k, v in keep.items()}, step=self.num_timesteps)
@@ -144,7 +141,6 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     dump_config(config, out / "config.yaml")
     train_market = MarketArrays.from_frame(config.train_market.load(), source=config.train_market.label())
-    eval_market = MarketArrays.from_frame(config.eval_market.load(), source=config.eval_market.label())
 
     if state is None:
         venv = _training_env(config, train_market, None)
@@ -160,7 +156,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
                       tags={"kind": "train"}) as active:
         checkpoint = _Checkpoint(ckpt_root, t.checkpoint_every_steps, active.info.run_id, t.algorithm)
         checkpoint.last = model.num_timesteps
-        evaluate = _Evaluate(config, eval_market, out / "best", t.eval_every_steps, report)
+        evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report)
         evaluate.last = model.num_timesteps
         callbacks = [checkpoint, evaluate] + ([_Progress(progress)] if progress else [])
         remaining = t.total_steps - model.num_timesteps
