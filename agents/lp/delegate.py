@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from agents.base import DelegateAgent
 from agents.lp.model import BatteryLP, LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import ACTION_WIDTH, Simulator
@@ -177,17 +178,14 @@ def run_policy(env, policy, *, seed: int | None = None, start_day=None) -> pd.Da
     Returns a tidy table: one row per delivery day, one column per cash flow [EUR] and their ``total``.
     """
     options = {"start_day": start_day} if start_day is not None else None
-    env.reset(seed=seed, options=options)
-    sim = env.unwrapped.simulator
-    width = env.action_space.shape[0]
+    obs, info = env.reset(seed=seed, options=options)
+    agent = DelegateAgent(policy, name=type(policy).__name__)
+    agent.reset(env)
     rows: dict[str, dict[str, float]] = {}
     done = False
     while not done:
-        stage_name, delivery_date, q = env.unwrapped.decision_point
-        action = np.zeros(width, dtype=np.float32)
-        proposal = policy.act(sim, Stage[stage_name.upper()], q)[0]
-        action[: min(width, proposal.shape[0])] = proposal[:width]
-        _, _, terminated, truncated, info = env.step(action)
+        delivery_date = info["delivery_date"]
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
         row = rows.setdefault(delivery_date, dict.fromkeys(info["cash_flow_eur"], 0.0))
         for product, eur in info["cash_flow_eur"].items():
             row[product] += eur
