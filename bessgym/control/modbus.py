@@ -6,14 +6,13 @@ writes only the registers in the map's allow-list and refuses anything else befo
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlparse
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from bessgym.control.protocol import ControllerError, Status, WriteRejected
-from bessgym.control.registers import DEFAULT_MAP, ControlMode, DeviceState, RegisterMap
+from bessgym.control.registers import DEFAULT_MAP, ControlMode, RegisterMap
 from bessgym.control.simulator import DeviceSpec, SimulatedBattery
 
 
@@ -66,14 +65,7 @@ class ModbusController:
             if response.isError():
                 raise ControllerError(f"device refused the read of {count} registers at {first}: {response}")
             words.update(zip(range(first, first + count), response.registers, strict=True))
-        v = self.map.decode_all(words)
-        try:
-            state = DeviceState(int(v["state"]))
-        except ValueError:
-            raise ControllerError(f"device reports unknown state {v['state']:g}") from None
-        return Status(soc_pct=v["soc"], active_power_w=v["active_power"], max_charge_w=v["max_charge_power"],
-                      max_discharge_w=v["max_discharge_power"], state=state, heartbeat=int(v["device_heartbeat"]),
-                      timestamp_s=v["timestamp"], capacity_wh=v.get("capacity"))
+        return Status.from_values(self.map.decode_all(words))
 
     async def _write(self, name: str, value: float) -> None:
         register = self.map[name]
@@ -114,24 +106,18 @@ class DryRunController:
 
     def __init__(self, spec: DeviceSpec = DeviceSpec(), *, acceleration: float = 1.0) -> None:
         self.device = SimulatedBattery(spec, acceleration=acceleration)
-        self.writes: list[tuple[float, float]] = []
 
     async def connect(self) -> None:
         return None
 
     async def read_status(self) -> Status:
-        d = self.device
-        d.advance()
-        v = d.values()
-        return Status(soc_pct=v["soc"], active_power_w=v["active_power"], max_charge_w=v["max_charge_power"],
-                      max_discharge_w=v["max_discharge_power"], state=d.state(), heartbeat=int(v["device_heartbeat"]),
-                      timestamp_s=v["timestamp"], capacity_wh=d.spec.capacity_wh)
+        self.device.advance()
+        return Status.from_values(self.device.values())
 
     async def set_power(self, power_w: float) -> None:
         self.device.write("control_mode", int(ControlMode.REMOTE))
         if not self.device.write("setpoint", power_w):
             raise WriteRejected(f"device refused setpoint={power_w:g}")
-        self.writes.append((time.time(), power_w))
 
     async def heartbeat(self) -> None:
         self.device.write("controller_heartbeat", self.device.heartbeat_value + 1)

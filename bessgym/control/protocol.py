@@ -37,6 +37,17 @@ class Status:
     timestamp_s: float
     capacity_wh: float | None = None
 
+    @classmethod
+    def from_values(cls, v: dict[str, float]) -> Status:
+        """From the register map's quantities by name (``soc``, ``active_power``, ...), as a device reports them."""
+        try:
+            state = DeviceState(int(v["state"]))
+        except ValueError:
+            raise ControllerError(f"device reports unknown state {v['state']:g}") from None
+        return cls(soc_pct=v["soc"], active_power_w=v["active_power"], max_charge_w=v["max_charge_power"],
+                   max_discharge_w=v["max_discharge_power"], state=state, heartbeat=int(v["device_heartbeat"]),
+                   timestamp_s=v["timestamp"], capacity_wh=v.get("capacity"))
+
 
 class Controller(Protocol):
     """A battery behind some transport. Every call may raise :class:`ControllerError`."""
