@@ -166,7 +166,7 @@ def _write_results(points: list[dict[str, Any]], results: dict[int, dict[str, An
     rows = []
     for i, point in enumerate(points):
         r = results.get(i, {"status": "pending"})
-        rows.append({"point": i, **{k: v for k, v in point.items()},
+        rows.append({"point": i, **point,
                      **{k: v for k, v in r.items() if k not in ("overrides", "traceback")}})
     table = pd.DataFrame(rows).set_index("point")
     with atomic_path(out / "results.csv") as tmp:

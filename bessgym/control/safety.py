@@ -14,7 +14,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bessgym.control.protocol import Controller, ControllerError, Status, WriteRejected
@@ -104,7 +104,7 @@ class _Link:
     heartbeat_since: float = 0.0
     last_sent_w: float = 0.0
     killed: bool = False
-    history: list[str] = field(default_factory=list)
+    last_error: str = ""  # why the link is down, for the audit log
 
 
 class SafetyLayer:
@@ -141,7 +141,7 @@ class SafetyLayer:
         if self.kill_switch is not None and self.kill_switch():
             return await self.release("kill switch")
         if status is None:
-            return self._row(requested_w, None, None, "disconnected", self.link.history[-1])
+            return self._row(requested_w, None, None, "disconnected", self.link.last_error)
         problem = self._check(status)
         if problem is None and (requested_w is None or not math.isfinite(requested_w)):
             problem = f"policy output {requested_w} is not a finite number"
@@ -184,7 +184,7 @@ class SafetyLayer:
     def _backoff(self, now: float, message: str) -> None:
         link = self.link
         link.next_try = now + link.backoff_s
-        link.history.append(f"{message}; next try in {link.backoff_s:g} s")
+        link.last_error = f"{message}; next try in {link.backoff_s:g} s"
         link.backoff_s = min(link.backoff_s * 2, self.max_backoff_s)
 
     def _check(self, s: Status) -> str | None:
@@ -249,7 +249,7 @@ class SafetyLayer:
         except ControllerError as exc:
             link.connected = False
             self._backoff(self.clock(), f"write failed: {exc}")
-            return self._row(requested, None, s, "disconnected", link.history[-1])
+            return self._row(requested, None, s, "disconnected", link.last_error)
         link.last_sent_w = target
         return self._row(requested, target, s, action, reason)
 
