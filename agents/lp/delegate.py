@@ -92,6 +92,7 @@ class DailyLPPolicy:
         are fixed to what the capacity auction gave (the methodology's sequential step)."""
         d, f = sim.day, sim.fleet
         products = lp_products_for(sim, self.wholesale)
+        self._whole_mw = products.integer_reserves  # the plan's reserves are bid as planned (whole MW or pooled)
         da_real = sim.market.columns["da_price"][d.start:d.start + d.n_qh]
         plans = []
         for i in range(sim.n):  # one LP per asset, once or twice a day
@@ -138,7 +139,7 @@ class DailyLPPolicy:
     def _capacity_action(self, sim: Simulator) -> np.ndarray:
         f, cfg = sim.fleet, sim.config
         a = np.zeros((sim.n, 5, N_BLOCKS))
-        whole = np.round if not (sim.pools_bids and sim.n > 1) else np.asarray  # a portfolio rounds its total
+        whole = np.round if self._whole_mw else np.asarray  # a portfolio rounds its total, not each asset
         fcr = whole([p.fcr_mw for p in self._plan])
         pos = whole([p.afrr_pos_mw for p in self._plan])
         neg = whole([p.afrr_neg_mw for p in self._plan])
