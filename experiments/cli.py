@@ -446,8 +446,9 @@ def portfolio_compare_cmd(
     mtbf_h: Annotated[float, typer.Option(help="Mean time between failures of every asset [h].")] = 500.0,
     mttr_h: Annotated[float, typer.Option(help="Mean time to repair [h].")] = 24.0,
 ) -> None:
-    """The default portfolio's assets marketed as one portfolio vs one by one (same LP, same outage process):
-    revenue, penalties, small assets' reserves, exchange transactions; logged to MLflow."""
+    """The default portfolio's assets marketed one by one, as a portfolio of per-asset LPs, and as a portfolio
+    planned by one joint LP (same outage process): revenue, penalties, small assets' reserves, exchange
+    transactions; logged to MLflow."""
     from bessgym.data import read_table, synthetic
     from bessgym.envs.core import MarketArrays
     from bessgym.envs.portfolio import default_portfolio
@@ -460,9 +461,9 @@ def portfolio_compare_cmd(
         market = MarketArrays.from_frame(table, source=str(data or "synthetic 2024"))
     except (ValueError, MarketDataError) as exc:
         raise _fail(exc) from exc
-    with console.status(f"{days} days as a portfolio, then each asset alone"):
+    with console.status(f"{days} days as a portfolio (per-asset and joint LP), then each asset alone"):
         per_asset, summary = compare(market, default_portfolio(), out, days=days, reliability=reliability)
-    console.print(_frame_table(per_asset.round(1), "portfolio vs alone, per asset"))
+    console.print(_frame_table(per_asset.round(1), "alone vs portfolio vs joint portfolio LP, per asset"))
     for key, value in summary.items():
         console.print(f"{key:<40} {value:>14,.1f}")
     console.print(f"table: [bold]{out / 'comparison.csv'}[/]; MLflow experiment 'portfolio'")

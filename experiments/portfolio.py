@@ -1,11 +1,19 @@
-"""``bessgym portfolio compare``: the same assets marketed as one portfolio and one by one.
+"""``bessgym portfolio compare``: the same assets marketed one by one, as a portfolio, and as a portfolio
+planned jointly.
 
-Every asset plans its day with the multi-market LP (:class:`~agents.lp.delegate.DailyLPPolicy`: FCR, aFRR
-capacity and day-ahead, then intraday continuous at delivery) on the same market and outage process. As a
-portfolio the bids are pooled (assets below the 1 MW minimum take part), outages are re-dispatched and
-intraday trades netted; one by one, each asset is a portfolio of one. Reported: revenue and penalties per
-asset and in total, the reserve awards of the small assets, and exchange transactions (external intraday
-volume) against the sum of the individual trades. Logged to MLflow (experiment ``portfolio``).
+FCR, aFRR capacity and day-ahead, then intraday continuous at delivery, on the same market and outage
+process, three ways:
+
+- ``alone``: each asset is a portfolio of one and plans its day with the multi-market LP
+  (:class:`~agents.lp.delegate.DailyLPPolicy`, reserves in whole MW);
+- ``portfolio``: the same per-asset LPs (continuous reserves), the bids pooled (assets below the 1 MW minimum
+  take part), outages re-dispatched, intraday trades netted;
+- ``joint``: the portfolio planned by one LP over all assets (:class:`~agents.portfolio.PortfolioLPPolicy`,
+  whole-MW totals, PV curtailed where a battery earns more).
+
+Reported: revenue and penalties per asset and in total, the reserve held by the small assets, and exchange
+transactions (external intraday volume) against the sum of the individual trades. Logged to MLflow
+(experiment ``portfolio``).
 """
 
 from __future__ import annotations
@@ -31,14 +39,17 @@ def compare_config() -> MarketConfig:
 
 
 def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int, reliability: Reliability,
-                  seed: int = 0) -> dict[str, np.ndarray]:
-    """Drive every stage of a portfolio with the per-asset LP for ``days`` days: totals per asset."""
+                  seed: int = 0, joint: bool = False) -> dict[str, np.ndarray]:
+    """Drive every stage of a portfolio for ``days`` days with the per-asset LPs or, with ``joint``, the
+    portfolio LP: totals per asset."""
     from agents.lp.delegate import DailyLPPolicy
+    from agents.portfolio import PortfolioLPPolicy
 
     env = PortfolioEnv(market, sites, compare_config(), reliability=reliability, episode_days=days,
                        start_day=market.dates[0], agent_stages=("capacity", "day_ahead", "delivery"))
     env.reset(seed=seed)
-    runner, policy = env.runner, DailyLPPolicy("day_ahead")
+    runner = env.runner
+    policy = PortfolioLPPolicy("day_ahead") if joint else DailyLPPolicy("day_ahead")
     n = len(sites)
     out = {k: np.zeros(n) for k in ("revenue_eur", "penalty_eur", "reserve_mwh", "gross_trade_mwh")}
     external = 0.0
@@ -61,24 +72,29 @@ def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int,
 def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days: int,
             reliability: Reliability = Reliability(mtbf_h=500.0, mttr_h=24.0),
             seed: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Portfolio vs one by one: the table per asset and the totals; writes ``comparison.csv``, logs to MLflow."""
+    """Alone vs portfolio vs joint portfolio LP: the table per asset and the totals; writes ``comparison.csv``,
+    logs to MLflow. The portfolio runs share one outage path (same seed)."""
     pooled = run_portfolio(market, sites, days=days, reliability=reliability, seed=seed)
+    joint = run_portfolio(market, sites, days=days, reliability=reliability, seed=seed, joint=True)
     alone = [run_portfolio(market, [s], days=days, reliability=reliability, seed=seed + 1 + i)
              for i, s in enumerate(sites)]
     rows = []
     for i, site in enumerate(sites):
         rows.append({"asset": i, "power_mw": site.battery.power_mw, "pv_mwp": site.pv_mwp,
                      "revenue_portfolio_eur": pooled["revenue_eur"][i],
-                     "revenue_alone_eur": alone[i]["revenue_eur"][0],
-                     "penalty_portfolio_eur": pooled["penalty_eur"][i], "penalty_alone_eur": alone[i]["penalty_eur"][0],
-                     "reserve_portfolio_mwh": pooled["reserve_mwh"][i], "reserve_alone_mwh": alone[i]["reserve_mwh"][0],
+                     "revenue_joint_eur": joint["revenue_eur"][i], "revenue_alone_eur": alone[i]["revenue_eur"][0],
+                     "penalty_portfolio_eur": pooled["penalty_eur"][i], "penalty_joint_eur": joint["penalty_eur"][i],
+                     "penalty_alone_eur": alone[i]["penalty_eur"][0],
+                     "reserve_portfolio_mwh": pooled["reserve_mwh"][i], "reserve_joint_mwh": joint["reserve_mwh"][i],
+                     "reserve_alone_mwh": alone[i]["reserve_mwh"][0],
                      "trades_alone_mwh": alone[i]["gross_trade_mwh"][0]})
     table = pd.DataFrame(rows).set_index("asset")
     total = table.sum(numeric_only=True)
     summary = {
-        "revenue_portfolio_eur": total["revenue_portfolio_eur"], "revenue_alone_eur": total["revenue_alone_eur"],
-        "penalty_portfolio_eur": total["penalty_portfolio_eur"], "penalty_alone_eur": total["penalty_alone_eur"],
+        **{f"{k}_{how}_eur": total[f"{k}_{how}_eur"] for k in ("revenue", "penalty")
+           for how in ("portfolio", "joint", "alone")},
         "exchange_trades_portfolio_mwh": float(pooled["external_trade_mwh"][0]),
+        "exchange_trades_joint_mwh": float(joint["external_trade_mwh"][0]),
         "individual_trades_portfolio_mwh": float(pooled["gross_trade_mwh"].sum()),
         "exchange_trades_alone_mwh": float(table["trades_alone_mwh"].sum()),
         "small_assets_shut_out_alone": float(((table["power_mw"] < 1) & (table["reserve_alone_mwh"] == 0)).sum()),

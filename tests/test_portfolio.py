@@ -195,6 +195,8 @@ def test_portfolio_vs_alone_experiment(june, tmp_path, monkeypatch):
                              reliability=NEVER)
     assert summary["small_assets_shut_out_alone"] == 2 and summary["small_assets_in_reserves_portfolio"] == 2
     assert summary["revenue_portfolio_eur"] > summary["revenue_alone_eur"]
+    assert summary["revenue_joint_eur"] > summary["revenue_alone_eur"]
+    assert (table["reserve_joint_mwh"].iloc[:2] > 0).all()
     assert (tmp_path / "out" / "comparison.csv").exists()
     run = mlflow.search_runs(experiment_names=["portfolio"], output_format="list")[0]
     assert run.data.metrics["revenue_portfolio_eur"] == pytest.approx(summary["revenue_portfolio_eur"])

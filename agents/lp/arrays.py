@@ -1,0 +1,85 @@
+"""A linear model built from numpy arrays and handed to HiGHS (highspy) as one sparse matrix.
+
+For models with tens of thousands of rows (a portfolio of 100 assets) pyomo's scalar expressions take seconds
+to build and translate; here a family of variables is an array of column indices and a family of constraints
+one call with broadcast coefficient arrays, as linopy does. The :class:`highspy.Highs` instance is kept, so
+re-solves change only costs and bounds (HiGHS warm-starts from the previous basis).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INF = np.inf
+
+
+class ArrayLP:
+    """Columns and rows collected as arrays; :meth:`highs` builds the solver instance once."""
+
+    def __init__(self) -> None:
+        self._lb: list[np.ndarray] = []
+        self._ub: list[np.ndarray] = []
+        self._integer: list[np.ndarray] = []
+        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, col, coef) triplets
+        self._row_lo: list[np.ndarray] = []
+        self._row_hi: list[np.ndarray] = []
+        self.n_cols = self.n_rows = 0
+
+    def var(self, shape: tuple[int, ...], lb=0.0, ub=INF, *, integer: bool = False) -> np.ndarray:
+        """A family of variables; returns their column indices with ``shape``. Bounds broadcast to it."""
+        size = int(np.prod(shape))
+        cols = np.arange(self.n_cols, self.n_cols + size).reshape(shape)
+        self.n_cols += size
+        self._lb.append(np.broadcast_to(np.asarray(lb, float), shape).ravel())
+        self._ub.append(np.broadcast_to(np.asarray(ub, float), shape).ravel())
+        self._integer.append(np.full(size, integer))
+        return cols
+
+    def rows(self, terms: list[tuple[object, np.ndarray]], lo=-INF, hi=INF, *,
+             shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """A family of constraints ``lo <= sum_k coef_k * x[cols_k] <= hi``, one row per element of ``shape``
+        (default: the broadcast shape of all coefficients, columns and bounds). A term whose columns have more
+        axes than the rows (numpy broadcasting from the right) is summed over the extra ones, e.g. columns
+        (N, T) into rows (T,) or, with ``shape=(N, 1)``, into one row per asset. Returns the row indices."""
+        if shape is None:
+            shape = np.broadcast_shapes(*(np.shape(c) for _, c in terms), *(np.shape(k) for k, _ in terms),
+                                        np.shape(lo), np.shape(hi))
+        size = int(np.prod(shape))
+        rows = np.arange(self.n_rows, self.n_rows + size).reshape(shape)
+        self.n_rows += size
+        for coef, cols in terms:
+            full = np.broadcast_shapes(shape, np.shape(cols), np.shape(coef))
+            self._rows.append((np.broadcast_to(rows, full).ravel(), np.broadcast_to(cols, full).ravel(),
+                               np.broadcast_to(np.asarray(coef, float), full).ravel()))
+        self._row_lo.append(np.broadcast_to(np.asarray(lo, float), shape).ravel())
+        self._row_hi.append(np.broadcast_to(np.asarray(hi, float), shape).ravel())
+        return rows
+
+    def highs(self, *, maximize: bool = True):
+        """The HiGHS instance with every column, row and integrality (costs start at 0; set them per solve)."""
+        import highspy
+        from scipy.sparse import csc_matrix
+
+        row = np.concatenate([r for r, _, _ in self._rows])
+        col = np.concatenate([c for _, c, _ in self._rows])
+        val = np.concatenate([v for _, _, v in self._rows])
+        matrix = csc_matrix((val, (row, col)), shape=(self.n_rows, self.n_cols))
+        matrix.sum_duplicates()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n_cols, self.n_rows
+        lp.col_cost_ = np.zeros(self.n_cols)
+        lp.col_lower_, lp.col_upper_ = np.concatenate(self._lb), np.concatenate(self._ub)
+        lp.row_lower_, lp.row_upper_ = np.concatenate(self._row_lo), np.concatenate(self._row_hi)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = matrix.indptr
+        lp.a_matrix_.index_ = matrix.indices
+        lp.a_matrix_.value_ = matrix.data
+        integer = np.concatenate(self._integer)
+        if integer.any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                               for i in integer]
+        lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.passModel(lp)
+        return h

@@ -1,0 +1,62 @@
+"""The portfolio LP baseline as an agent (delegate protocol) of ``Portfolio-v0``.
+
+:class:`PortfolioLPPolicy` plans each delivery day with one joint LP over every asset
+(:class:`~agents.lp.portfolio.PortfolioLP`): reserve totals in whole MW for the portfolio, not per asset;
+intraday trades netted; PV output of the co-located sites worth what its contract pays. It answers every
+stage with the exact inverse of the env's action mapping (:class:`~agents.lp.delegate.DailyLPPolicy`) and
+curtails PV where the plan does (joint operation, :class:`~agents.colocation.SiteLPPolicy`). It plans with
+every asset; outages during the day are the env's re-dispatch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from agents.colocation import SiteLPPolicy, pv_value
+from agents.lp.delegate import lp_products_for
+from agents.lp.portfolio import PortfolioLP
+from bessgym.envs.core import Simulator
+from bessgym.envs.portfolio_core import PortfolioSimulator
+from bessgym.market.products import Stage
+
+
+class PortfolioLPPolicy(SiteLPPolicy):
+    """Joint daily LP of a whole portfolio (perfect or the env's noisy forecasts; see the module docstring).
+
+    ``gaps_eur`` collects, per planned day, what whole-MW reserve totals cost against the continuous optimum.
+    """
+
+    def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None) -> None:
+        super().__init__("joint", wholesale, end_soc)
+        self._joint: dict[tuple, PortfolioLP] = {}
+        self.gaps_eur: list[float] = []
+
+    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
+        if not isinstance(sim, PortfolioSimulator):
+            raise TypeError("PortfolioLPPolicy runs on a portfolio (Portfolio-v0)")
+        return super().act(sim, stage, q)
+
+    def _plan_day(self, sim: PortfolioSimulator, *, awarded: bool) -> None:
+        d, f = sim.day, sim.fleet
+        products = dataclasses.replace(lp_products_for(sim, self.wholesale), integer_reserves=True)
+        self._whole_mw = False  # the totals are whole MW; the env pools the assets' shares
+        key = (sim.sites, products, d.n_qh)
+        if key not in self._joint:
+            self._joint[key] = PortfolioLP(sim.sites, products, d.n_qh)
+        lp = self._joint[key]
+        fc = {name: values[0, :d.n_qh] for name, values in d.forecasts.items()}  # one shared forecast
+        zero = np.zeros(d.n_qh)
+        da = fc.get("da_price", sim.market.columns["da_price"][d.start:d.start + d.n_qh])
+        soc0 = sim.soc_mwh.copy()
+        end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
+        end = np.clip(end, f.soc_min_mwh, f.soc_max_mwh)
+        self._plan = lp.solve(
+            price_da=da, price_id=fc.get("id1_price", zero), price_fcr=fc.get("fcr_price", zero),
+            price_pos=fc.get("afrr_cap_pos_price", zero), price_neg=fc.get("afrr_cap_neg_price", zero),
+            soc0_mwh=soc0, soc_end_mwh=(end, end), max_discharge_mwh=f.max_daily_discharge_mwh - d.discharged_mwh,
+            pv_forecast_mw=sim.pv_forecast[:, :d.n_qh],
+            pv_value_eur_mwh=np.array([pv_value(sim, i) for i in range(sim.n)]))
+        self.objectives[-1] = np.array([p.objective_eur for p in self._plan])
+        self.gaps_eur.append(lp.gap_eur)

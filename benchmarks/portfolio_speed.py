@@ -1,0 +1,93 @@
+"""Portfolio speed: Portfolio-v0 steps per second with 100 and 1,000 assets (random actions, outages on, all
+markets, one core) and the joint portfolio LP for 100 assets over one day.
+
+    python benchmarks/portfolio_speed.py [--steps 3000] [--assets 100 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def mixed_portfolio(n: int, seed: int = 0) -> list:
+    """``n`` assets: batteries of 0.4-10 MW with 1 or 2 h, a third of them co-located with PV of their power."""
+    from bessgym.assets import BatterySpec, SiteSpec
+
+    rng = np.random.default_rng(seed)
+    sites = []
+    for _ in range(n):
+        p, h = float(rng.choice([0.4, 0.6, 1.0, 2.0, 5.0, 10.0])), float(rng.choice([1.0, 2.0]))
+        pv = p if rng.random() < 1 / 3 else 0.0
+        sites.append(SiteSpec(grid_limit_mw=p, pv_mwp=pv, battery=BatterySpec(power_mw=p, energy_mwh=p * h)))
+    return sites
+
+
+def _market():
+    """31 synthetic days from June 2024 (30-day episodes)."""
+    from bessgym.data import synthetic
+    from bessgym.envs.core import MarketArrays
+
+    return MarketArrays.from_frame(synthetic.generate("2024-06-01", "2024-07-02", seed=0))
+
+
+def portfolio_env_steps_per_s(n_assets: int, steps: int, market=None) -> float:
+    from bessgym.envs.portfolio import PortfolioEnv
+    from bessgym.envs.portfolio_core import Reliability
+
+    env = PortfolioEnv(market if market is not None else _market(), mixed_portfolio(n_assets),
+                       reliability=Reliability(mtbf_h=500.0, mttr_h=24.0), episode_days=30)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(-1, 1, (64, env.action_space.shape[0])).astype(np.float32)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        _, _, terminated, truncated, _ = env.step(actions[i % 64])
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def portfolio_lp_day_s(n_assets: int, market=None) -> dict[str, float]:
+    """Build and solve the joint LP for the first June day (FCR, aFRR capacity, day-ahead; PV sites joint)."""
+    from agents.lp.model import LPProducts
+    from agents.lp.portfolio import PortfolioLP
+
+    market = market if market is not None else _market()
+    sites = mixed_portfolio(n_assets)
+    col = {k: v[:96] for k, v in market.columns.items()}
+    products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True, integer_reserves=True, fcr_hold_h=0.5,
+                          ancillary_max_share=0.8, fcr_max_share=0.8)
+    e = np.array([s.battery.energy_mwh for s in sites])
+    pv = np.array([s.pv_mwp for s in sites])[:, None] * col["pv_per_mwp"]
+    t0 = time.perf_counter()
+    lp = PortfolioLP(sites, products, 96)
+    t1 = time.perf_counter()
+    lp.solve(soc0_mwh=e / 2, soc_end_mwh=(e / 2, e / 2), max_discharge_mwh=1.6 * e, pv_forecast_mw=pv,
+             pv_value_eur_mwh=np.full(pv.shape, 42.0), price_da=col["da_price"], price_fcr=col["fcr_price"],
+             price_pos=col["afrr_cap_pos_price"], price_neg=col["afrr_cap_neg_price"])
+    t2 = time.perf_counter()
+    return {f"portfolio_lp_{n_assets}_build_s": t1 - t0, f"portfolio_lp_{n_assets}_solve_s": t2 - t1,
+            f"portfolio_lp_{n_assets}_day_s": t2 - t0}
+
+
+def main() -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3_000)
+    parser.add_argument("--assets", type=int, nargs="+", default=[100, 1000])
+    args = parser.parse_args()
+    market = _market()
+    results = {}
+    for n in args.assets:  # best of 3: the least disturbed run on a shared machine
+        results[f"portfolio_env_{n}_steps_per_s"] = max(portfolio_env_steps_per_s(n, args.steps, market)
+                                                        for _ in range(3))
+    runs = [portfolio_lp_day_s(100, market) for _ in range(3)]
+    results |= min(runs, key=lambda r: r["portfolio_lp_100_day_s"])
+    for k, v in results.items():
+        print(f"{k:<40} {v:>14,.2f}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

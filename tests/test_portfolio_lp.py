@@ -1,0 +1,133 @@
+"""The joint portfolio LP: equal to the single-asset LPs where nothing couples the assets, whole-MW totals and
+internal netting by hand, and as an agent in Portfolio-v0 the env pays what it planned for capacity and
+day-ahead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.lp.model import BatteryLP, LPProducts, SiteTerms, block_of
+from agents.lp.portfolio import PortfolioLP
+from agents.portfolio import PortfolioLPPolicy
+from bessgym.assets import BatterySpec, SiteSpec
+from bessgym.data import synthetic
+from bessgym.envs import MarketConfig
+from bessgym.envs.core import MarketArrays
+from bessgym.envs.portfolio import PortfolioEnv, default_portfolio
+from bessgym.envs.portfolio_core import Reliability
+from bessgym.envs.single_bess import SingleBESSEnv
+from bessgym.market.products import Stage
+
+IDEAL = {"eta_charge": 1.0, "eta_discharge": 1.0, "soc_min": 0.0, "soc_max": 1.0}
+
+
+def bess(p: float, h: float = 2.0, **battery) -> SiteSpec:
+    return SiteSpec(grid_limit_mw=p, pv_mwp=0.0, battery=BatterySpec(power_mw=p, energy_mwh=p * h, **battery))
+
+
+def test_joint_lp_is_the_sum_of_the_single_lps_when_nothing_couples_them():
+    """Continuous reserve totals, day-ahead only (no fee to net): the joint optimum is the sum of each asset's
+    own optimum, computed by the independent pyomo model (with the PV site in joint mode)."""
+    day = synthetic.generate("2024-01-16", "2024-01-17", seed=2)
+    assert (day["da_price"] > 0).all()  # no negative prices: the single LP needs no binaries either
+    sites = [bess(2.0), bess(0.6, 1.0), SiteSpec(grid_limit_mw=4.0, pv_mwp=6.0,
+                                                 battery=BatterySpec(power_mw=3.0, energy_mwh=6.0))]
+    products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True, fcr_hold_h=0.5, ancillary_max_share=0.8,
+                          fcr_max_share=0.8)
+    prices = {"price_da": day["da_price"].to_numpy(), "price_fcr": day["fcr_price"].to_numpy(),
+              "price_pos": day["afrr_cap_pos_price"].to_numpy(), "price_neg": day["afrr_cap_neg_price"].to_numpy()}
+    pv = np.array([s.pv_mwp for s in sites])[:, None] * day["pv_per_mwp"].to_numpy()
+    pv_value = np.full((3, 96), 42.0)
+    e = np.array([s.battery.energy_mwh for s in sites])
+    soc0 = 0.5 * e
+    joint = PortfolioLP(sites, products, 96)
+    plans = joint.solve(soc0_mwh=soc0, soc_end_mwh=(soc0, soc0), max_discharge_mwh=1.6 * e, pv_forecast_mw=pv,
+                        pv_value_eur_mwh=pv_value, **prices)
+    single = []
+    for i, s in enumerate(sites):
+        site = SiteTerms(s.grid_limit_mw, mode="joint") if s.pv_mwp else None
+        lp = BatteryLP(s.battery, products, 96, site=site)
+        extra = {"pv_forecast_mw": pv[i], "pv_value_eur_mwh": pv_value[i]} if site else {}
+        single.append(lp.solve(soc0_mwh=soc0[i], soc_end_mwh=(soc0[i], soc0[i]), max_discharge_mwh=1.6 * e[i],
+                               **prices, **extra).objective_eur)
+    assert joint.objective_eur == pytest.approx(sum(single), rel=1e-6)
+    assert joint.gap_eur == 0.0
+    assert sum(p.objective_eur for p in plans) == pytest.approx(joint.objective_eur, rel=1e-6)
+    for s, p in zip(sites, plans, strict=True):  # each plan within its asset's limits
+        b = s.battery
+        assert (p.soc_mwh >= b.soc_min * b.energy_mwh - 1e-6).all() and (p.soc_mwh <= b.soc_max * b.energy_mwh + 1e-6).all()
+        assert (p.fcr_mw + p.afrr_pos_mw <= 0.8 * b.power_mw + 1e-6).all()
+        assert (p.pv_out_mw + p.discharge_mw - p.charge_mw <= s.grid_limit_mw + 1e-6).all()
+
+
+def test_whole_mw_totals_by_hand():
+    """Three 0.5 MW batteries, FCR at 10 EUR/MW/h: continuous 1.5 MW per block (360 EUR a day), the portfolio
+    bids whole MW: 1 MW (240 EUR), shared among them, each within its 0.5 MW; gap 120 EUR."""
+    sites = [bess(0.5, **IDEAL)] * 3
+    products = LPProducts(day_ahead=True, fcr=True, integer_reserves=True)
+    lp = PortfolioLP(sites, products, 96)
+    half = np.full(3, 0.5)
+    plans = lp.solve(soc0_mwh=half, soc_end_mwh=(half, half), max_discharge_mwh=np.full(3, 2.0),
+                     price_fcr=np.full(96, 10.0))
+    assert lp.bound_eur == pytest.approx(360.0) and lp.objective_eur == pytest.approx(240.0)
+    assert lp.gap_eur == pytest.approx(120.0)
+    fcr = np.array([p.fcr_mw for p in plans])
+    assert fcr.sum(axis=0) == pytest.approx(np.ones(6)) and (fcr <= 0.5 + 1e-9).all()
+    alone = BatteryLP(sites[0].battery, products, 96)  # alone, whole MW per asset: nothing
+    assert alone.solve(soc0_mwh=0.5, soc_end_mwh=(0.5, 0.5), price_fcr=np.full(96, 10.0)).objective_eur == 0.0
+
+
+def test_internal_netting_by_hand():
+    """One full battery must end empty, one empty must end full (1 MWh each, lossless), intraday at 50 EUR/MWh
+    with a 1 EUR/MWh fee: alone they pay 49 - 51 = -2 EUR; in the portfolio they trade at the same time, the
+    net is zero and nobody pays a fee."""
+    sites = [bess(1.0, 1.0, **IDEAL)] * 2
+    lp = PortfolioLP(sites, LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=1.0), 96)
+    plans = lp.solve(soc0_mwh=np.array([1.0, 0.0]), soc_end_mwh=(np.array([0.0, 1.0]),) * 2,
+                     max_discharge_mwh=np.full(2, 2.0), price_id=np.full(96, 50.0))
+    assert lp.objective_eur == pytest.approx(0.0, abs=1e-6)
+    x = np.array([p.intraday_mw for p in plans])
+    assert np.abs(x.sum(axis=0)).max() == pytest.approx(0.0, abs=1e-9)  # nothing reaches the exchange
+    assert x[0].sum() * 0.25 == pytest.approx(1.0) and x[1].sum() * 0.25 == pytest.approx(-1.0)
+    assert plans[0].objective_eur == pytest.approx(50.0) and plans[1].objective_eur == pytest.approx(-50.0)
+
+
+def test_policy_in_the_env_pays_what_it_planned():
+    """Perfect foresight, no outages, continuous energy volumes: the env awards the plan's whole-MW reserve
+    totals (shared as planned) and pays exactly the plan's capacity and day-ahead revenue."""
+    market = MarketArrays.from_frame(synthetic.generate("2024-06-20", "2024-06-22", seed=4))
+    config = MarketConfig(products=frozenset({"fcr", "afrr_capacity", "day_ahead", "imbalance"}),
+                          ancillary_max_share=0.8, fcr_max_share=0.8, fcr_hold_h=0.5, wholesale_increments=False)
+    env = PortfolioEnv(market, default_portfolio(), config, reliability=Reliability(), episode_days=1,
+                       start_day="2024-06-20", agent_stages=("capacity", "day_ahead", "delivery"))
+    env.reset(seed=0)
+    runner, policy = env.runner, PortfolioLPPolicy()
+    cash = 0.0
+    while not runner.done:
+        stage, q = runner.current
+        runner.step(policy.act(runner.sim, stage, q))
+        cash = cash + runner.pending.sum(axis=1)
+        if stage == Stage.CAPACITY:
+            d = runner.sim.day
+            span = slice(d.start, d.start + d.n_qh)
+            for planned, won in (("fcr_mw", d.fcr_mw), ("afrr_pos_mw", d.afrr_pos_mw), ("afrr_neg_mw", d.afrr_neg_mw)):
+                mine = np.array([getattr(p, planned) for p in policy._plan])
+                assert mine.sum(axis=0) == pytest.approx(np.round(mine.sum(axis=0)), abs=1e-6)  # whole MW
+                assert won == pytest.approx(mine, abs=1e-6)
+    flows = dict(zip(runner.sim.cash_flows, cash, strict=True))
+    col, blk = market.columns, block_of(96)
+    capacity = sum(0.25 * (col["fcr_price"][span] * p.fcr_mw[blk] + col["afrr_cap_pos_price"][span] * p.afrr_pos_mw[blk]
+                           + col["afrr_cap_neg_price"][span] * p.afrr_neg_mw[blk]).sum() for p in policy._plan)
+    day_ahead = sum(0.25 * (col["da_price"][span] * p.day_ahead_mw).sum() for p in policy._plan)
+    assert flows["fcr"] + flows["afrr_cap_pos"] + flows["afrr_cap_neg"] == pytest.approx(capacity, rel=1e-9)
+    assert flows["day_ahead"] == pytest.approx(day_ahead, rel=1e-9)
+    assert flows["penalty"] == 0.0 and policy.gaps_eur[0] >= 0.0
+
+
+def test_policy_refuses_other_envs():
+    env = SingleBESSEnv(agent_stages=("capacity", "day_ahead", "delivery"))
+    env.reset(seed=0)
+    stage, q = env.runner.current
+    with pytest.raises(TypeError, match="portfolio"):
+        PortfolioLPPolicy().act(env.runner.sim, stage, q)
