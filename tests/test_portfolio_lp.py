@@ -56,7 +56,8 @@ def test_joint_lp_is_the_sum_of_the_single_lps_when_nothing_couples_them():
     assert sum(p.objective_eur for p in plans) == pytest.approx(joint.objective_eur, rel=1e-6)
     for s, p in zip(sites, plans, strict=True):  # each plan within its asset's limits
         b = s.battery
-        assert (p.soc_mwh >= b.soc_min * b.energy_mwh - 1e-6).all() and (p.soc_mwh <= b.soc_max * b.energy_mwh + 1e-6).all()
+        assert (p.soc_mwh >= b.soc_min * b.energy_mwh - 1e-6).all()
+        assert (p.soc_mwh <= b.soc_max * b.energy_mwh + 1e-6).all()
         assert (p.fcr_mw + p.afrr_pos_mw <= 0.8 * b.power_mw + 1e-6).all()
         assert (p.pv_out_mw + p.discharge_mw - p.charge_mw <= s.grid_limit_mw + 1e-6).all()
 
