@@ -10,7 +10,7 @@ import pytest
 from conftest import real_file
 
 from agents.index import IndexBattery, index_revenues
-from agents.lp.model import BatteryLP, LPProducts
+from agents.lp.model import BatteryLP, LPProducts, block_of
 from bessgym.assets import BatterySpec
 from bessgym.data import delivery_day_index
 
@@ -138,19 +138,29 @@ def test_lp_policy_in_the_env_reproduces_its_objective(wholesale, reserves):
 
 
 def test_joint_horizon_lp_is_a_relaxation_of_the_daily_lps():
-    """Daily plans that start and end at the same SoC are feasible for the joint model: joint >= sum of days."""
+    """Daily plans that start and end at the same SoC are feasible for the joint model: joint >= sum of days.
+    The array-built joint model equals the pyomo model over the same horizon."""
+    import dataclasses
+
     from agents.lp.horizon import solve_horizon
     from bessgym.data import synthetic
 
     market = synthetic.generate("2024-03-05", "2024-03-08", seed=2)
+    assert (market["da_price"] >= 0).all()  # the pyomo model needs no binaries here either
     battery = IndexBattery().spec(power_mw=10.0)
     products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True)
     joint = solve_horizon(market, battery, products).objective_eur
+    period = dataclasses.replace(battery, max_cycles_per_day=3 * battery.max_cycles_per_day)
+    half = 0.5 * battery.energy_mwh
+    pyomo_model = BatteryLP(period, products, 288, blocks=np.repeat(np.arange(3) * 6, 96) + np.tile(block_of(96), 3))
+    assert joint == pytest.approx(pyomo_model.solve(
+        price_da=market["da_price"].to_numpy(), price_fcr=market["fcr_price"].to_numpy(),
+        price_pos=market["afrr_cap_pos_price"].to_numpy(), price_neg=market["afrr_cap_neg_price"].to_numpy(),
+        soc0_mwh=half, soc_end_mwh=(half, half)).objective_eur, rel=1e-7)
     daily = 0.0
     for start in (0, 96, 192):
         lp = BatteryLP(battery, products, 96)
         day = market.iloc[start:start + 96]
-        half = 0.5 * battery.energy_mwh
         daily += lp.solve(price_da=day["da_price"].to_numpy(), price_fcr=day["fcr_price"].to_numpy(),
                           price_pos=day["afrr_cap_pos_price"].to_numpy(),
                           price_neg=day["afrr_cap_neg_price"].to_numpy(), soc0_mwh=half,

@@ -25,7 +25,7 @@ but took HiGHS minutes on 100 assets (the per-asset split is massively degenerat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -39,16 +39,21 @@ PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg")
 class PortfolioLP:
     """A persistent joint day model of a portfolio of ``sites``; :meth:`solve` sets parameters and re-solves.
 
+    ``blocks``: the reserve block of each quarter-hour (default: a Berlin day's six 4 h blocks; a longer
+    horizon numbers its blocks on). ``highs_options``: HiGHS options (default: presolve off).
+
     Charging and discharging at once wastes energy, which pays only at negative prices, and the env executes
     only the net: where the traded market's price is negative no asset discharges (an LP bound instead of
     the single-asset model's binaries, which take HiGHS minutes for 100 assets).
     """
 
-    def __init__(self, sites: Sequence[SiteSpec], products: LPProducts, n_qh: int) -> None:
+    def __init__(self, sites: Sequence[SiteSpec], products: LPProducts, n_qh: int, *,
+                 blocks: np.ndarray | None = None, highs_options: Mapping[str, object] | None = None) -> None:
         self.sites, self.products, self.n_qh = tuple(sites), products, n_qh
         n, t, pr = len(self.sites), n_qh, products
-        blk = block_of(n_qh)
-        self.n, self.blocks = n, blk
+        blk = block_of(n_qh) if blocks is None else np.asarray(blocks, dtype=int)
+        n_b = int(blk.max()) + 1
+        self.n, self.blocks, self.n_blocks = n, blk, n_b
         bat = [s.battery for s in self.sites]
 
         def arr(name: str) -> np.ndarray:
@@ -70,10 +75,10 @@ class PortfolioLP:
             "da": lp.var((n, n_h if self.hourly else t), -p if pr.day_ahead else 0, p if pr.day_ahead else 0),
             "x": lp.var((n, t), -2 * p if pr.intraday else 0, 2 * p if pr.intraday else 0),
             "sell": lp.var((t,)), "buy": lp.var((t,)),
-            "fcr": lp.var((n, 6), 0, pr.fcr_max_share * p if pr.fcr else 0),
-            "pos": lp.var((n, 6), 0, p if pr.afrr_capacity else 0),
-            "neg": lp.var((n, 6), 0, p if pr.afrr_capacity else 0),
-            "k_fcr": lp.var((6,)), "k_pos": lp.var((6,)), "k_neg": lp.var((6,)),
+            "fcr": lp.var((n, n_b), 0, pr.fcr_max_share * p if pr.fcr else 0),
+            "pos": lp.var((n, n_b), 0, p if pr.afrr_capacity else 0),
+            "neg": lp.var((n, n_b), 0, p if pr.afrr_capacity else 0),
+            "k_fcr": lp.var((n_b,)), "k_pos": lp.var((n_b,)), "k_neg": lp.var((n_b,)),
             "pv": lp.var((n, t), 0, 0),  # upper bound: the PV forecast, set per solve
         }
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
@@ -81,7 +86,7 @@ class PortfolioLP:
         da = v["da"][:, np.arange(t) // 4] if self.hourly else v["da"]
         # portfolio: reserve totals, intraday net at the exchange
         for name in ("fcr", "pos", "neg"):
-            lp.rows([(1, v[name]), (-1, v[f"k_{name}"])], 0, 0, shape=(6,))
+            lp.rows([(1, v[name]), (-1, v[f"k_{name}"])], 0, 0, shape=(n_b,))
         lp.rows([(1, x), (-1, v["sell"]), (1, v["buy"])], 0, 0, shape=(t,))
         # each asset: power with reserves, ancillary share, trading balance, SoC, headroom, cycles, end SoC
         lp.rows([(1, dis), (1, fcr), (1, pos)], hi=p)
@@ -105,7 +110,9 @@ class PortfolioLP:
         lp.rows([(1, v["pv"][pv_sites]), (1, dis[pv_sites]), (-1, ch[pv_sites])], hi=grid[pv_sites])
         self.power_mw = np.broadcast_to(p, (n, t))
         self.highs = lp.highs(maximize=True)
-        self.highs.setOptionValue("presolve", "off")  # measured: 25 % faster here, and re-solves warm-start
+        # a day: presolve off measured 25 % faster (and re-solves warm-start); a year wants it on
+        for key, value in (highs_options or {"presolve": "off"}).items():
+            self.highs.setOptionValue(key, value)
         self.bound_eur = self.objective_eur = float("nan")
 
     def solve(self, *, soc0_mwh: np.ndarray, soc_end_mwh: tuple[np.ndarray, np.ndarray],
@@ -136,7 +143,8 @@ class PortfolioLP:
                 (v["buy"], -(price["price_id"] + fee) * DT_H), (v["pv"], pv_value * DT_H),
                 (v["dis"], np.broadcast_to(-self.deg[:, None] * DT_H, (n, t)))]
         for name, column in (("fcr", "price_fcr"), ("pos", "price_pos"), ("neg", "price_neg")):
-            cost.append((v[f"k_{name}"], np.bincount(self.blocks, weights=price[column] * DT_H, minlength=6)))
+            per_block = np.bincount(self.blocks, weights=price[column] * DT_H, minlength=self.n_blocks)
+            cost.append((v[f"k_{name}"], per_block))
         cols = np.concatenate([c.ravel() for c, _ in cost])
         h.changeColsCost(cols.size, cols.astype(np.int32), np.concatenate([np.ravel(w) for _, w in cost]))
         traded = price["price_da"] if self.products.day_ahead else price["price_id"]
