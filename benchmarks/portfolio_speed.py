@@ -25,7 +25,7 @@ def mixed_portfolio(n: int, seed: int = 0) -> list:
     return sites
 
 
-def _market():
+def june_market():
     """31 synthetic days from June 2024 (30-day episodes)."""
     from bessgym.data import synthetic
     from bessgym.envs.core import MarketArrays
@@ -37,7 +37,7 @@ def portfolio_env_steps_per_s(n_assets: int, steps: int, market=None) -> float:
     from bessgym.envs.portfolio import PortfolioEnv
     from bessgym.envs.portfolio_core import Reliability
 
-    env = PortfolioEnv(market if market is not None else _market(), mixed_portfolio(n_assets),
+    env = PortfolioEnv(market if market is not None else june_market(), mixed_portfolio(n_assets),
                        reliability=Reliability(mtbf_h=500.0, mttr_h=24.0), episode_days=30)
     env.reset(seed=0)
     actions = np.random.default_rng(0).uniform(-1, 1, (64, env.action_space.shape[0])).astype(np.float32)
@@ -54,7 +54,7 @@ def portfolio_lp_day_s(n_assets: int, market=None) -> dict[str, float]:
     from agents.lp.model import LPProducts
     from agents.lp.portfolio import PortfolioLP
 
-    market = market if market is not None else _market()
+    market = market if market is not None else june_market()
     sites = mixed_portfolio(n_assets)
     col = {k: v[:96] for k, v in market.columns.items()}
     products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True, integer_reserves=True, fcr_hold_h=0.5,
@@ -77,7 +77,7 @@ def main() -> dict[str, float]:
     parser.add_argument("--steps", type=int, default=3_000)
     parser.add_argument("--assets", type=int, nargs="+", default=[100, 1000])
     args = parser.parse_args()
-    market = _market()
+    market = june_market()
     results = {}
     for n in args.assets:  # best of 3: the least disturbed run on a shared machine
         results[f"portfolio_env_{n}_steps_per_s"] = max(portfolio_env_steps_per_s(n, args.steps, market)

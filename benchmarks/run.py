@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import env_speed  # benchmarks/ is on sys.path when run as a script
+import portfolio_speed
 
 from bessgym._io import atomic_path
 
@@ -56,6 +57,12 @@ def main() -> None:
             env_speed.single_env_steps_per_s(10_000, agent_stages=("delivery",)) for _ in range(3)),
         "vector_env_1024_steps_per_s": max(env_speed.vector_env_steps_per_s(1024, 1_000) for _ in range(3)),
     }
+    june = portfolio_speed.june_market()
+    for n in (100, 1000):
+        rates[f"portfolio_env_{n}_steps_per_s"] = max(portfolio_speed.portfolio_env_steps_per_s(n, 2_000, june)
+                                                      for _ in range(3))
+    lp_days = [portfolio_speed.portfolio_lp_day_s(100, june)["portfolio_lp_100_day_s"] for _ in range(3)]
+    results["portfolio_lp_100_assets_day_s"] = min(lp_days)
 
     print(f"bessgym benchmarks on {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     for name, value in results.items():
