@@ -8,7 +8,9 @@ from agents.index import STRATEGIES, IndexBattery, IndexResult, index_revenues
 from agents.lp.delegate import DailyLPPolicy, run_policy
 from agents.lp.horizon import solve_horizon
 from agents.lp.model import BatteryLP, LPProducts, LPResult
+from agents.lp.portfolio import PortfolioLP
 from agents.multimarket import MultiMarketPolicy, run_multi_market
+from agents.portfolio import PortfolioLPPolicy
 
 __all__ = [
     "STRATEGIES",
@@ -19,6 +21,8 @@ __all__ = [
     "LPProducts",
     "LPResult",
     "MultiMarketPolicy",
+    "PortfolioLP",
+    "PortfolioLPPolicy",
     "index_revenues",
     "run_multi_market",
     "run_policy",
