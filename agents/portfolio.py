@@ -39,24 +39,17 @@ class PortfolioLPPolicy(SiteLPPolicy):
         return super().act(sim, stage, q)
 
     def _plan_day(self, sim: PortfolioSimulator, *, awarded: bool) -> None:
-        d, f = sim.day, sim.fleet
+        d = sim.day
         products = dataclasses.replace(lp_products_for(sim, self.wholesale), integer_reserves=True)
         self._whole_mw = False  # the totals are whole MW; the env pools the assets' shares
         key = (sim.sites, products, d.n_qh)
         if key not in self._joint:
             self._joint[key] = PortfolioLP(sim.sites, products, d.n_qh)
         lp = self._joint[key]
-        fc = {name: values[0, :d.n_qh] for name, values in d.forecasts.items()}  # one shared forecast
-        zero = np.zeros(d.n_qh)
-        da = fc.get("da_price", sim.market.columns["da_price"][d.start:d.start + d.n_qh])
-        soc0 = sim.soc_mwh.copy()
-        end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
-        end = np.clip(end, f.soc_min_mwh, f.soc_max_mwh)
-        self._plan = lp.solve(
-            price_da=da, price_id=fc.get("id1_price", zero), price_fcr=fc.get("fcr_price", zero),
-            price_pos=fc.get("afrr_cap_pos_price", zero), price_neg=fc.get("afrr_cap_neg_price", zero),
-            soc0_mwh=soc0, soc_end_mwh=(end, end), max_discharge_mwh=f.max_daily_discharge_mwh - d.discharged_mwh,
-            pv_forecast_mw=sim.pv_forecast[:, :d.n_qh],
-            pv_value_eur_mwh=np.array([pv_value(sim, i) for i in range(sim.n)]))
+        prices, soc0, end, budget = self._day_inputs(sim)
+        self._plan = lp.solve(**{name: values[0] for name, values in prices.items()},  # one shared forecast
+                              soc0_mwh=soc0, soc_end_mwh=(end, end), max_discharge_mwh=budget,
+                              pv_forecast_mw=sim.pv_forecast[:, :d.n_qh],
+                              pv_value_eur_mwh=np.array([pv_value(sim, i) for i in range(sim.n)]))
         self.objectives[-1] = np.array([p.objective_eur for p in self._plan])
         self.gaps_eur.append(lp.gap_eur)

@@ -93,31 +93,37 @@ class DailyLPPolicy:
         d, f = sim.day, sim.fleet
         products = lp_products_for(sim, self.wholesale)
         self._whole_mw = products.integer_reserves  # the plan's reserves are bid as planned (whole MW or pooled)
-        da_real = sim.market.columns["da_price"][d.start:d.start + d.n_qh]
+        prices, soc0, end, budget = self._day_inputs(sim)
         plans = []
         for i in range(sim.n):  # one LP per asset, once or twice a day
-            fc = {name: v[i, : d.n_qh] for name, v in d.forecasts.items()}
-            prices = np.concatenate([fc.get("da_price", da_real), fc.get("id1_price", da_real)])
-            lp = self._model(f.specs[i], products, d.n_qh, bool((prices < 0).any()), self._site_terms(sim, i))
+            mine = {name: values[i] for name, values in prices.items()}
+            negative = bool((mine["price_da"] < 0).any() or (mine["price_id"] < 0).any())
+            lp = self._model(f.specs[i], products, d.n_qh, negative, self._site_terms(sim, i))
             if awarded:
                 lp.fix_reserves(d.fcr_mw[i], d.afrr_pos_mw[i], d.afrr_neg_mw[i])
-            soc0 = float(sim.soc_mwh[i])
-            end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh[i]
-            end = float(np.clip(end, f.soc_min_mwh[i], f.soc_max_mwh[i]))
             try:
-                plans.append(lp.solve(
-                    price_da=fc.get("da_price", da_real), price_id=fc.get("id1_price", np.zeros(d.n_qh)),
-                    price_fcr=fc.get("fcr_price", np.zeros(d.n_qh)),
-                    price_pos=fc.get("afrr_cap_pos_price", np.zeros(d.n_qh)),
-                    price_neg=fc.get("afrr_cap_neg_price", np.zeros(d.n_qh)),
-                    soc0_mwh=soc0, soc_end_mwh=(end, end),
-                    max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - d.discharged_mwh[i]),
-                    **self._site_parameters(sim, i)))
+                plans.append(lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
+                                      max_discharge_mwh=float(budget[i]), **self._site_parameters(sim, i)))
             finally:
                 if awarded:
                     lp.fix_reserves(None, None, None)
         self._plan = plans
         self.objectives[-1] = np.array([p.objective_eur for p in plans])
+
+    def _day_inputs(self, sim: Simulator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """The day's LP inputs on the env's forecasts: prices by LP parameter name (N, n_qh; a product without
+        a forecast is 0, day-ahead then realised), and per asset the start SoC, the end SoC and the discharge
+        budget left today [MWh]."""
+        d, f = sim.day, sim.fleet
+        fc = {name: values[:, :d.n_qh] for name, values in d.forecasts.items()}
+        zero = np.zeros((sim.n, d.n_qh))
+        da_real = np.broadcast_to(sim.market.columns["da_price"][d.start:d.start + d.n_qh], zero.shape)
+        prices = {"price_da": fc.get("da_price", da_real), "price_id": fc.get("id1_price", zero),
+                  "price_fcr": fc.get("fcr_price", zero), "price_pos": fc.get("afrr_cap_pos_price", zero),
+                  "price_neg": fc.get("afrr_cap_neg_price", zero)}
+        soc0 = sim.soc_mwh.copy()
+        end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
+        return prices, soc0, np.clip(end, f.soc_min_mwh, f.soc_max_mwh), f.max_daily_discharge_mwh - d.discharged_mwh
 
     def _model(self, spec: BatterySpec, products: LPProducts, n_qh: int, exclusive: bool,
                site: SiteTerms | None = None) -> BatteryLP:
