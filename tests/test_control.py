@@ -9,7 +9,6 @@ import datetime as dt
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,17 +25,11 @@ from bessgym.control.protocol import Status
 from bessgym.control.registers import DEFAULT_MAP, Register, RegisterMap
 from bessgym.control.runner import Runner, Schedule
 from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
-from bessgym.control.simulator import DeviceSpec, SimulatedBattery, serve
+from bessgym.control.simulator import DeviceSpec, SimulatedBattery, free_port, serve, wait_for_port
 
 ETA = 0.9487
 LIMITS = SafetyLimits(max_charge_w=1e6, max_discharge_w=1e6, ramp_w_per_s=5e6, power_step_w=1_000.0,
                       stale_after_s=0.3)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
@@ -338,7 +331,7 @@ def test_stopped_runner_leaves_the_device_safe(tmp_path, sig):
         return status
 
     try:
-        _wait_for_port(port)
+        wait_for_port(port)
         runner = subprocess.Popen([*bessgym, "deploy", "--policy", str(schedule), "--controller",
                                    f"modbus://127.0.0.1:{port}", "--cycle-s", "0.1", "--max-power-w", "1000000",
                                    "--ramp-w-per-s", "2000000", "--audit", str(audit)], env=env,
@@ -362,16 +355,6 @@ def test_stopped_runner_leaves_the_device_safe(tmp_path, sig):
 
     audit_rows = [AuditRow(**{k: (None if pd.isna(v) else v) for k, v in r.items()}) for r in rows.to_dict("records")]
     assert_nothing_unsafe(audit_rows, SafetyLimits(max_charge_w=1e6, max_discharge_w=1e6, ramp_w_per_s=2e6), 0.1)
-
-
-def _wait_for_port(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"simulator did not open port {port}")
 
 
 def _wait_until(condition, process: subprocess.Popen, timeout_s: float = 60.0) -> None:

@@ -9,6 +9,7 @@ The physics advances lazily on every register access, in sub-steps, so it is exa
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -200,3 +201,22 @@ async def serve(battery: SimulatedBattery, *, host: str = "127.0.0.1", port: int
         await asyncio.Event().wait()
     finally:
         await server.shutdown()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` now (for a simulator on loopback in tests and benchmarks)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 30.0) -> None:
+    """Block until something accepts TCP connections on ``host:port`` (e.g. a simulator started in another
+    process); TimeoutError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing accepted connections on {host}:{port} within {timeout_s:g} s")
