@@ -17,6 +17,12 @@ def single_env_steps_per_s(steps: int, colocated: bool = False, **kwargs) -> flo
 
     env = CoLocatedPVBESSEnv(episode_days=30, **kwargs) if colocated else SingleBESSEnv(episode_days=30,
                                                                                         track_soh=False, **kwargs)
+    return random_steps_per_s(env, steps)
+
+
+def random_steps_per_s(env, steps: int) -> float:
+    """Steps per second of ``env`` under uniform random actions (drawn before the clock starts), resetting
+    at episode end."""
     env.reset(seed=0)
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, env.action_space.shape[0])).astype(np.float32)
     t0 = time.perf_counter()

@@ -10,6 +10,7 @@ import argparse
 import time
 
 import numpy as np
+from env_speed import random_steps_per_s  # benchmarks/ is on sys.path when run as a script
 
 
 def mixed_portfolio(n: int, seed: int = 0) -> list:
@@ -39,14 +40,7 @@ def portfolio_env_steps_per_s(n_assets: int, steps: int, market=None) -> float:
 
     env = PortfolioEnv(market if market is not None else june_market(), mixed_portfolio(n_assets),
                        reliability=Reliability(mtbf_h=500.0, mttr_h=24.0), episode_days=30)
-    env.reset(seed=0)
-    actions = np.random.default_rng(0).uniform(-1, 1, (64, env.action_space.shape[0])).astype(np.float32)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        _, _, terminated, truncated, _ = env.step(actions[i % 64])
-        if terminated or truncated:
-            env.reset()
-    return steps / (time.perf_counter() - t0)
+    return random_steps_per_s(env, steps)
 
 
 def portfolio_lp_day_s(n_assets: int, market=None) -> dict[str, float]:
