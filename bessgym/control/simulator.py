@@ -26,7 +26,8 @@ SUB_STEP_S = 0.1  # simulated seconds per integration sub-step
 @dataclass(frozen=True)
 class DeviceSpec:
     """The simulated battery: capacity [Wh], rating [W], one-way efficiencies [-], SoC window [%], the band
-    near each limit where power derates to zero [%], ramp rate [W/s], watchdog [s wall clock], fallback [W]."""
+    near each limit where power derates to zero [%], ramp rate [W/s], watchdog [s wall clock], fallback [W], and
+    the period of the device's own heartbeat counter [s simulated time]."""
 
     capacity_wh: float = 2_000_000.0
     max_power_w: float = 1_000_000.0
@@ -39,10 +40,12 @@ class DeviceSpec:
     watchdog_s: float = 5.0
     fallback_w: float = 0.0
     soc_initial_pct: float = 50.0
+    heartbeat_s: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.capacity_wh <= 0 or self.max_power_w <= 0 or self.ramp_w_per_s <= 0 or self.watchdog_s <= 0:
-            raise ValueError("DeviceSpec: capacity_wh, max_power_w, ramp_w_per_s and watchdog_s must be > 0")
+        if min(self.capacity_wh, self.max_power_w, self.ramp_w_per_s, self.watchdog_s, self.heartbeat_s) <= 0:
+            raise ValueError("DeviceSpec: capacity_wh, max_power_w, ramp_w_per_s, watchdog_s and heartbeat_s "
+                             "must be > 0")
         if not 0 <= self.soc_min_pct < self.soc_max_pct <= 100:
             raise ValueError("DeviceSpec: need 0 <= soc_min_pct < soc_max_pct <= 100")
         if not self.soc_min_pct <= self.soc_initial_pct <= self.soc_max_pct:
@@ -140,7 +143,8 @@ class SimulatedBattery:
         max_charge, max_discharge = self.limits()
         return {"soc": self.soc_pct, "active_power": self.power_w, "max_charge_power": max_charge,
                 "max_discharge_power": max_discharge, "state": int(self.state()),
-                "device_heartbeat": int(self.sim_s) % 65_536, "timestamp": int(self.epoch_s + self.sim_s),
+                "device_heartbeat": int(self.sim_s / self.spec.heartbeat_s) % 65_536,
+                "timestamp": int(self.epoch_s + self.sim_s),
                 "capacity": self.spec.capacity_wh, "setpoint": self.setpoint_w,
                 "controller_heartbeat": self.heartbeat_value, "control_mode": int(self.mode)} | self.telemetry_override
 
