@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import float64 as _F8
+from numba import njit, vectorize
 
 
 @dataclass(frozen=True)
@@ -104,14 +106,29 @@ class Fleet:
         return len(self.power_mw)
 
 
-def soc_next(
-    soc_mwh: np.ndarray, power_mw: np.ndarray, dt_h: float, eta_c: np.ndarray, eta_d: np.ndarray,
-    aux_mw: np.ndarray,
-) -> np.ndarray:
-    """State of charge after delivering net ``power_mw`` (+ discharge, - charge) for ``dt_h`` [MWh]."""
-    charge = np.maximum(-power_mw, 0.0)
-    discharge = np.maximum(power_mw, 0.0)
-    return soc_mwh + (eta_c * charge - discharge / eta_d - aux_mw) * dt_h
+@vectorize([_F8(_F8, _F8, _F8, _F8, _F8, _F8)], cache=True)
+def soc_next(soc_mwh, power_mw, dt_h, eta_c, eta_d, aux_mw):
+    """State of charge after delivering net ``power_mw`` (+ discharge, - charge) for ``dt_h`` [MWh].
+
+    A numpy ufunc (broadcasts over arrays) that the compiled step kernels also call on scalars."""
+    return soc_mwh + (eta_c * max(-power_mw, 0.0) - max(power_mw, 0.0) / eta_d - aux_mw) * dt_h
+
+
+@njit(cache=True)
+def power_range(soc_mwh, lower_mwh, upper_mwh, dur_h, eta_c, eta_d, aux_mw):
+    """Range (p_lo, p_hi) of net power [MW] (+ discharge) that keeps SoC in [lower, upper] after ``dur_h``,
+    for one asset (scalars; the step kernels loop it over assets).
+
+    Auxiliary consumption is included; when it alone would push SoC below ``lower``, p_hi is negative
+    (the battery must charge).
+    """
+    aux = aux_mw * dur_h
+    room_down = soc_mwh - aux - lower_mwh  # energy that may leave the cells
+    room_up = upper_mwh - soc_mwh + aux  # energy that may enter
+    inv_c = 1.0 / eta_c
+    p_hi = (max(room_down, 0.0) * eta_d + min(room_down, 0.0) * inv_c) / dur_h
+    p_lo = -(max(room_up, 0.0) * inv_c + min(room_up, 0.0) * eta_d) / dur_h
+    return p_lo, max(p_hi, p_lo)
 
 
 def reserve_energy(

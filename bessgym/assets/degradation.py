@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import float64, vectorize
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ class CycleAgeing:
             raise ValueError(f"CycleAgeing: invalid parameters {self}")
 
 
-def throughput_cost_eur(discharged_mwh: np.ndarray, cost_eur_mwh: np.ndarray) -> np.ndarray:
-    """Degradation cost of a step [EUR]: discharged energy times the throughput cost."""
+@vectorize([float64(float64, float64)], cache=True)
+def throughput_cost_eur(discharged_mwh, cost_eur_mwh):
+    """Degradation cost of a step [EUR]: discharged energy times the throughput cost (a numpy ufunc)."""
     return discharged_mwh * cost_eur_mwh
 
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bessgym.assets.battery import Fleet, reserve_energy, soc_next, split_flows
-from bessgym.assets.degradation import throughput_cost_eur
+from bessgym.assets.battery import Fleet, reserve_energy, soc_next
 from bessgym.data.calendar import MARKET_TZ, split_days
 from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
+from bessgym.envs import kernels
 from bessgym.envs.forecast import Forecaster
 from bessgym.market import settlement as st
-from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
+from bessgym.market.clearing import GRID_TOLERANCE, accepted_sell, round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
 
 DT_H = 0.25
@@ -215,8 +215,16 @@ class Simulator:
         self._rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
         self._id1 = self.col("id1_price")
         self._afrr = config.has("afrr_energy")
-        if self._afrr:
-            self._afrr_cols = tuple(market.columns[c] for c in PRODUCT_COLUMNS["afrr_energy"])
+        # the delivery kernel's inputs that do not change within an episode
+        self._afrr_cols = tuple(market.columns[c] if self._afrr else self._zeros
+                                for c in PRODUCT_COLUMNS["afrr_energy"])
+        self._intraday = config.has("intraday")
+        self._params = np.array([config.energy_price_band_eur_mwh, config.intraday_fee_eur_mwh,
+                                 config.imbalance_markup_eur_mwh, config.non_delivery_penalty_eur_mwh])
+        self._empty = np.zeros((0, 0))
+        self._rebap_or_empty = self._rebap if self._rebap is not None else np.zeros(0)
+        self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
+        self._no_trade = np.zeros(self.n)
         self._aux_mwh = fleet.aux_power_mw * DT_H
 
     def reset_state(self) -> None:
@@ -410,43 +418,12 @@ class Simulator:
                     and (discharged <= budget + 1e-9).all())
 
     def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int, step_mw: float | None) -> np.ndarray:
-        """Clip a wanted net schedule so that SoC, reserve headroom, power and the cycle limit hold.
-
-        Simulated forward from the current SoC (no activations assumed), one market time unit at a time;
-        quarter-hours before ``q_from`` keep the committed schedule. Each power is rounded towards zero onto
-        the ``step_mw`` grid inside the loop, so the result is both feasible and tradable. Returns (N, n_qh).
-        """
+        """Clip a wanted net schedule so that SoC, reserve headroom, power and the cycle limit hold
+        (:func:`bessgym.envs.kernels.feasible_plan`, from the current SoC). Returns (N, n_qh)."""
         d, f = self.day, self.fleet
-        out = d.committed_mw.copy()
-        soc = self.soc_mwh.copy()
-        budget = f.max_daily_discharge_mwh - d.discharged_mwh
-        dur = mtu * DT_H
-        first = q_from - q_from % mtu
-        # Power rooms and reserve bands of an MTU are the tightest of its quarter-hours.
-        up = d.up_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.up_cap[:, first:]
-        down = d.down_cap[:, first:].reshape(self.n, -1, mtu).min(axis=2) if mtu > 1 else d.down_cap[:, first:]
-        lo = d.lo[:, first:].reshape(self.n, -1, mtu).max(axis=2)
-        hi = d.hi[:, first:].reshape(self.n, -1, mtu).min(axis=2)
-        target = wanted[:, first::mtu]
-        for j in range(target.shape[1]):  # <= 100 steps per auction, vectorised over assets
-            q0 = first + j * mtu
-            if q0 < q_from:
-                p = out[:, q0]
-            else:
-                p_lo, p_hi = _net_power_range(soc, lo[:, j], hi[:, j], dur, f)
-                p_hi = np.minimum(np.minimum(p_hi, up[:, j]), np.maximum(budget, 0.0) / dur)
-                p_lo = np.maximum(p_lo, -down[:, j])
-                p = np.minimum(np.maximum(target[:, j], p_lo), p_hi)
-                conflict = p_lo > p_hi
-                if conflict.any():  # outside the band: move towards it as fast as free power allows
-                    towards = np.where(p_hi < 0, -down[:, j], np.minimum(up[:, j], np.maximum(p_lo, 0.0)))
-                    p = np.where(conflict, towards, p)
-                if step_mw is not None:
-                    p = round_volume(p, step_mw, step_mw)
-                out[:, q0:q0 + mtu] = p[:, None]
-            soc = soc_next(soc, p, dur, f.eta_charge, f.eta_discharge, f.aux_power_mw)
-            budget = budget - np.maximum(p, 0.0) * dur
-        return out
+        return kernels.feasible_plan(np.ascontiguousarray(wanted, dtype=float), d.committed_mw, self.soc_mwh,
+                                     f.max_daily_discharge_mwh - d.discharged_mwh, d.up_cap, d.down_cap, d.lo, d.hi,
+                                     q_from, mtu, step_mw or 0.0, f.eta_charge, f.eta_discharge, f.aux_power_mw)
 
     # ---------------------------------------------------------------------------------- delivery
 
@@ -462,95 +439,34 @@ class Simulator:
 
     def _trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         d, f = self.day, self.fleet
-        scheduled = d.committed_mw[:, q]
-        p_lo, p_hi = _net_power_range(self.soc_mwh, d.lo[:, q], d.hi[:, q], DT_H, f)
-        budget = (f.max_daily_discharge_mwh - d.discharged_mwh) / DT_H
-        t_lo = np.maximum(-d.down_cap[:, q], p_lo) - scheduled
-        # an exhausted cycle budget stops further discharge, but never blocks one the band requires
-        t_hi = np.minimum(np.minimum(d.up_cap[:, q], p_hi), np.maximum(np.maximum(budget, 0.0), p_lo)) - scheduled
-        return t_lo, t_hi, p_lo
+        return kernels.trade_bounds(q, self.soc_mwh, d.committed_mw, d.lo, d.hi, d.up_cap, d.down_cap, d.discharged_mwh,
+                                    f.max_daily_discharge_mwh, f.eta_charge, f.eta_discharge, f.aux_power_mw)
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One delivery quarter-hour. Returns the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
-        d, f, cfg = self.day, self.fleet, self.config
-        t = d.start + q
-        da = self._da[t]
-        soc = self.soc_mwh
-        scheduled = d.committed_mw[:, q]
-
-        t_lo, t_hi, p_lo = self._trade_range(q)
-        up_cap, down_cap = d.up_cap[:, q], d.down_cap[:, q]
-        a = action
-        if cfg.has("intraday"):
-            a0 = a[:, 0]
-            wanted = np.maximum(a0, 0.0) * np.maximum(t_hi, 0.0) + np.minimum(a0, 0.0) * np.maximum(-t_lo, 0.0)
-            trade = np.minimum(np.maximum(wanted, t_lo), t_hi)
-            conflict = t_lo > t_hi
-            if conflict.any():  # the band is out of reach this step: move towards it at full free power
-                towards = np.where(p_lo > 0, up_cap, -down_cap)  # above the band: discharge; below: charge
-                trade = np.where(conflict, towards - scheduled, trade)
+        """One delivery quarter-hour (:func:`bessgym.envs.kernels.deliver`). Returns the cash flows
+        (len(CASH_FLOWS), N) [EUR] and a physical report."""
+        d, f = self.day, self.fleet
+        if self._intraday:
             step_mw = self._wholesale_step()
-            if step_mw is not None:
-                trade = round_volume(trade, step_mw, step_mw)
+            trade = kernels.intraday_trade(q, action[:, 0], self.soc_mwh, d.committed_mw, d.lo, d.hi, d.up_cap,
+                                           d.down_cap, d.discharged_mwh, f.max_daily_discharge_mwh, f.eta_charge,
+                                           f.eta_discharge, f.aux_power_mw, step_mw or 0.0)
             trade = self._pool(trade, self.day.rules.wholesale_min_bid_mw)
             if self.site_bounds is not None:  # the connection with this quarter-hour's PV binds the trade too
+                scheduled = d.committed_mw[:, q]
                 trade = _within(trade, self.site_bounds[0] - scheduled, self.site_bounds[1] - scheduled, step_mw)
         else:
-            trade = np.zeros(self.n)
-        schedule = scheduled + trade
-
-        # aFRR energy: awarded capacity must be offered; free power may be offered too (merit order, 4 s cycle).
-        if self._afrr:
-            marg_pos, marg_neg, share_pos, share_neg = (c[t] for c in self._afrr_cols)
-            pos_cap, neg_cap = d.pos_q[:, q], d.neg_q[:, q]
-            free_pos = np.maximum(up_cap - np.maximum(schedule, 0.0), 0.0)
-            free_neg = np.maximum(down_cap - np.maximum(-schedule, 0.0), 0.0)
-            band = cfg.energy_price_band_eur_mwh
-            # POS energy is sold to the TSO, NEG energy bought from it (the provider pays the NEG price)
-            won_pos = accepted_sell(da + band * a[:, 1], marg_pos)
-            won_neg = accepted_buy(da + band * a[:, 2], marg_neg)
-            act_pos = (pos_cap + np.maximum(a[:, 3], 0.0) * free_pos) * won_pos * share_pos
-            act_neg = (neg_cap + np.maximum(a[:, 4], 0.0) * free_neg) * won_neg * share_neg
-        else:
-            marg_pos = marg_neg = 0.0
-            act_pos = act_neg = np.zeros(self.n)
-        reserve = act_pos - act_neg
-        if self._fcr_response is not None:
-            reserve = reserve + d.fcr_q[:, q] * self._fcr_response[:, q]
-
-        # Physics: SoC within its hard limits, power within rating. Reserves first, then the schedule.
-        h_lo, h_hi = _net_power_range(soc, f.soc_min_mwh, f.soc_max_mwh, DT_H, f)
-        h_lo, h_hi = np.maximum(h_lo, -f.power_mw), np.minimum(h_hi, f.power_mw)
-        if self.site_bounds is not None:  # the connection limit is hard: it bounds reserves as well
-            h_lo, h_hi = np.maximum(h_lo, self.site_bounds[0]), np.minimum(h_hi, self.site_bounds[1])
-        served_reserve = np.minimum(np.maximum(reserve, h_lo), h_hi)
-        served_schedule = np.minimum(np.maximum(schedule, h_lo - served_reserve), h_hi - served_reserve)
-        power = served_reserve + served_schedule
-        undelivered = np.abs(reserve - served_reserve) * DT_H
-        # Undelivered activation is not paid: it comes off the direction the net reserve ran in.
-        e_pos = np.maximum(act_pos * DT_H - undelivered * (reserve > 0), 0.0)
-        e_neg = np.maximum(act_neg * DT_H - undelivered * (reserve < 0), 0.0)
-        deviation = (served_schedule - schedule) * DT_H
-
-        self.soc_mwh = soc_next(soc, power, DT_H, f.eta_charge, f.eta_discharge, f.aux_power_mw)
-        charged, discharged = split_flows(power, DT_H)
-        d.discharged_mwh = d.discharged_mwh + np.maximum(served_schedule, 0.0) * DT_H
-
-        cash = np.empty((len(st.CASH_FLOWS), self.n))  # the core's flows; a site appends its own
-        cash[0:3] = d.capacity_cash[:, :, q]
-        cash[3], cash[4] = st.afrr_energy_revenue(e_pos, e_neg, marg_pos, marg_neg)
-        cash[5:9] = st.energy_revenue(d.positions[:, :, q], d.prices[:, q], DT_H).T
-        cash[9] = st.intraday_revenue(trade, self._id1[t], cfg.intraday_fee_eur_mwh, DT_H)
-        if self._rebap is not None:
-            cash[10] = st.imbalance_settlement(deviation, self._rebap[t])
-        else:
-            cash[10] = st.imbalance_settlement(deviation, da) - np.abs(deviation) * cfg.imbalance_markup_eur_mwh
-        cash[11] = st.non_delivery_penalty(undelivered, cfg.non_delivery_penalty_eur_mwh)
-        cash[12] = -throughput_cost_eur(discharged, f.degradation_cost_eur_mwh)
-        report = {"power_mw": power, "schedule_mw": schedule, "trade_mw": trade, "deviation_mwh": deviation,
-                  "undelivered_mwh": undelivered, "afrr_pos_mwh": e_pos, "afrr_neg_mwh": e_neg,
-                  "reserve_mwh": served_reserve * DT_H, "charged_mwh": charged, "discharged_mwh": discharged,
-                  "aux_mwh": self._aux_mwh, "soc_before_mwh": soc, "soc_mwh": self.soc_mwh}
+            trade = self._no_trade
+        site_lo, site_hi = self.site_bounds if self.site_bounds is not None else self._unbounded
+        response = self._fcr_response if self._fcr_response is not None else self._empty
+        cash, rows = kernels.deliver(
+            q, d.start + q, trade, action, self._afrr, response, self.soc_mwh, d.committed_mw, d.positions, d.prices,
+            d.capacity_cash, d.fcr_q, d.pos_q, d.neg_q, d.up_cap, d.down_cap, site_lo, site_hi, d.discharged_mwh,
+            f.soc_min_mwh, f.soc_max_mwh, f.power_mw, f.eta_charge, f.eta_discharge, f.aux_power_mw,
+            f.degradation_cost_eur_mwh, self._da, self._id1, self._rebap_or_empty, self._afrr_cols, self._params)
+        report = dict(zip(kernels.REPORT_ROWS, rows, strict=True))
+        report["aux_mwh"], report["soc_before_mwh"] = self._aux_mwh, self.soc_mwh
+        self.soc_mwh = report["soc_mwh"]
         return cash, report
 
 
@@ -569,20 +485,3 @@ def _block_min(values: np.ndarray, block: np.ndarray) -> np.ndarray:
     for k in range(N_BLOCKS):
         out[:, k] = values[:, block == k].min(axis=1, initial=np.inf)
     return out
-
-
-def _net_power_range(
-    soc: np.ndarray, lower: np.ndarray, upper: np.ndarray, dur_h: float, f: Fleet,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Range [p_lo, p_hi] of net power (+ discharge) that keeps SoC in [lower, upper] after ``dur_h``.
-
-    Auxiliary consumption is included; when it alone would push SoC below ``lower``, p_hi is negative
-    (the battery must charge). Written with min/max rather than ``where``: this runs every step.
-    """
-    aux = f.aux_power_mw * dur_h
-    room_down = soc - aux - lower  # energy that may leave the cells
-    room_up = upper - soc + aux  # energy that may enter
-    inv_c = 1.0 / f.eta_charge
-    p_hi = (np.maximum(room_down, 0.0) * f.eta_discharge + np.minimum(room_down, 0.0) * inv_c) / dur_h
-    p_lo = -(np.maximum(room_up, 0.0) * inv_c + np.minimum(room_up, 0.0) * f.eta_discharge) / dur_h
-    return p_lo, np.maximum(p_hi, p_lo)

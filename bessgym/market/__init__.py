@@ -4,7 +4,8 @@ from bessgym.market.clearing import accepted_buy, accepted_sell, round_volume, s
 from bessgym.market.products import MAX_QUARTER_HOURS, N_BLOCKS, STAGE_NAMES, Stage, day_timeline
 from bessgym.market.settlement import (
     CASH_FLOWS,
-    afrr_energy_revenue,
+    afrr_neg_energy_revenue,
+    afrr_pos_energy_revenue,
     capacity_revenue,
     energy_revenue,
     imbalance_settlement,
@@ -20,7 +21,8 @@ __all__ = [
     "Stage",
     "accepted_buy",
     "accepted_sell",
-    "afrr_energy_revenue",
+    "afrr_neg_energy_revenue",
+    "afrr_pos_energy_revenue",
     "capacity_revenue",
     "day_timeline",
     "energy_revenue",

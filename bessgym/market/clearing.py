@@ -7,15 +7,20 @@ product's increment and dropped below its minimum.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import boolean, float64, vectorize
 
 
-def accepted_sell(offer_price: np.ndarray, clearing_price: np.ndarray) -> np.ndarray:
+@vectorize([boolean(float64, float64)], cache=True)
+def accepted_sell(offer_price, clearing_price):
     """Sell (supply) offers accepted by a clearing price."""
     return offer_price <= clearing_price
 
 
-def accepted_buy(offer_price: np.ndarray, clearing_price: np.ndarray) -> np.ndarray:
+@vectorize([boolean(float64, float64)], cache=True)
+def accepted_buy(offer_price, clearing_price):
     """Buy (demand) offers accepted by a clearing price."""
     return offer_price >= clearing_price
 
@@ -30,9 +35,11 @@ def settlement_price(offer_price: np.ndarray, clearing_price: np.ndarray, *, pay
 GRID_TOLERANCE = 1e-5
 
 
-def round_volume(volume_mw: np.ndarray, min_mw: float, step_mw: float) -> np.ndarray:
-    """Round |volume| down to the increment; volumes below the minimum become 0 (sign kept)."""
-    magnitude = np.floor(np.abs(volume_mw) / step_mw + GRID_TOLERANCE) * step_mw
-    if min_mw > step_mw:  # a minimum above the increment drops small volumes entirely
-        magnitude = np.where(magnitude >= min_mw - 1e-9, magnitude, 0.0)
-    return np.copysign(magnitude, volume_mw)
+@vectorize([float64(float64, float64, float64)], cache=True)
+def round_volume(volume_mw, min_mw, step_mw):
+    """Round |volume| down to the increment; volumes below the minimum become 0 (sign kept). A numpy ufunc
+    that the step kernels also call on scalars."""
+    magnitude = math.floor(abs(volume_mw) / step_mw + GRID_TOLERANCE) * step_mw
+    if min_mw > step_mw and magnitude < min_mw - 1e-9:  # a minimum above the increment drops small volumes
+        magnitude = 0.0
+    return math.copysign(magnitude, volume_mw)
