@@ -12,6 +12,7 @@ time, so every step's reward is that quarter-hour's money and the breakdown sums
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,6 +141,11 @@ class MarketArrays:
                    local.minute.to_numpy(), local.hour.to_numpy() // 4, local.day_of_week.to_numpy(),
                    local.day_of_year.to_numpy())
 
+    @functools.cached_property
+    def day_names(self) -> list[str]:
+        """The delivery dates as ISO strings (info carries one every step)."""
+        return [d.isoformat() for d in self.dates]
+
     def require(self, config: MarketConfig, *, user: str) -> None:
         """Raise a MarketDataError naming the first column a configured product needs but the table lacks."""
         for product in config.products:
@@ -211,6 +217,7 @@ class Simulator:
         self.day_number = 0
         self.rng = np.random.default_rng(0)
         self._zeros = np.zeros(len(market.index))
+        self._filled: dict[str, np.ndarray] = {}
         self._da = market.columns["da_price"]
         self._rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
         self._id1 = self.col("id1_price")
@@ -232,9 +239,12 @@ class Simulator:
         self.soc_mwh = self.fleet.soc_initial_mwh.copy()
 
     def col(self, name: str) -> np.ndarray:
-        """A market column with NaN as 0 (products absent at a timestamp), or zeros when it is not there."""
-        values = self.market.columns.get(name)
-        return self._zeros if values is None else np.nan_to_num(values, nan=0.0)
+        """A market column with NaN as 0 (products absent at a timestamp), or zeros when it is not there.
+        Made once per column (a year's column is 35k values; days and capacity decisions ask again)."""
+        if name not in self._filled:
+            values = self.market.columns.get(name)
+            self._filled[name] = self._zeros if values is None else np.nan_to_num(values, nan=0.0)
+        return self._filled[name]
 
     # ----------------------------------------------------------------------------------------- days
 
@@ -288,9 +298,7 @@ class Simulator:
         # is free for energy markets (a block with larger reserves needs its headroom in time).
         charge_in = (d.down_cap * f.eta_charge[:, None] - f.aux_power_mw[:, None]) * DT_H
         discharge_out = (d.up_cap / f.eta_discharge[:, None] + f.aux_power_mw[:, None]) * DT_H
-        for q in range(d.n_qh - 2, -1, -1):  # once per capacity decision, vectorised over assets
-            lo[:, q] = np.maximum(lo[:, q], lo[:, q + 1] - charge_in[:, q + 1])
-            hi[:, q] = np.minimum(hi[:, q], hi[:, q + 1] + discharge_out[:, q + 1])
+        kernels.reachable_band(lo, hi, charge_in, discharge_out)
         d.lo, d.hi = lo, np.maximum(hi, lo)
         fcr_price = self.col("fcr_price")[d.start:d.start + d.n_qh]
         d.capacity_cash = np.stack([st.capacity_revenue(d.fcr_q, fcr_price, DT_H),

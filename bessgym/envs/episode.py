@@ -119,6 +119,7 @@ class Runner:
         self.episode_days, self.fixed_start = episode_days, fixed_start
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(sim.action_width[s] for s in agent_stages)
+        self._masks: dict[tuple[Stage, int], np.ndarray] = {}
         self.track_soh, self.ageing = track_soh, ageing
         self._observe = ObservationBuilder(sim, horizon_qh)
         self.done = True
@@ -253,19 +254,21 @@ class Runner:
 
     def action_mask(self) -> np.ndarray:
         """Which entries of the action count in the current stage (the rest is ignored)."""
-        mask = np.zeros(self.width, dtype=bool)
         if self.done:
-            return mask
+            return np.zeros(self.width, dtype=bool)
         stage, _ = self.current
         n = self.sim.action_width[stage]
         if stage in (Stage.DAY_AHEAD, Stage.IDA1, Stage.IDA2, Stage.IDA3):
             n = self.sim.day.n_qh
-        mask[:n] = True
-        if stage == Stage.IDA3:
+        if stage == Stage.IDA3:  # the hours the auction covers, from the next delivery on
+            mask = np.zeros(self.width, dtype=bool)
             d = self.sim.day
             mask[:n] = self.sim.market.local_hour[d.start:d.start + n] >= IDA3_FIRST_HOUR
             mask[: self.next_delivery_q()] = False
-        return mask
+            return mask
+        if (stage, n) not in self._masks:  # the same every step of a stage: made once
+            self._masks[stage, n] = np.arange(self.width) < n
+        return self._masks[stage, n].copy()
 
     def reward(self) -> np.ndarray:
         return self.pending.sum(axis=0)

@@ -150,9 +150,11 @@ def feasible_plan(wanted, committed, soc0, budget0, up_cap, down_cap, lo, hi, q_
             if q0 < q_from:
                 p = out[i, q0]
             else:
-                up, down = up_cap[i, q0:q0 + mtu].min(), down_cap[i, q0:q0 + mtu].min()
-                p_lo, p_hi = power_range(soc, lo[i, q0:q0 + mtu].max(), hi[i, q0:q0 + mtu].min(), dur, eta_c[i],
-                                         eta_d[i], aux_mw[i])
+                up, down, lo_mtu, hi_mtu = np.inf, np.inf, -np.inf, np.inf
+                for q in range(q0, q0 + mtu):
+                    up, down = min(up, up_cap[i, q]), min(down, down_cap[i, q])
+                    lo_mtu, hi_mtu = max(lo_mtu, lo[i, q]), min(hi_mtu, hi[i, q])
+                p_lo, p_hi = power_range(soc, lo_mtu, hi_mtu, dur, eta_c[i], eta_d[i], aux_mw[i])
                 p_hi = min(min(p_hi, up), max(budget, 0.0) / dur)
                 p_lo = max(p_lo, -down)
                 p = min(max(wanted[i, q0], p_lo), p_hi)
@@ -160,7 +162,20 @@ def feasible_plan(wanted, committed, soc0, budget0, up_cap, down_cap, lo, hi, q_
                     p = -down if p_hi < 0 else min(up, max(p_lo, 0.0))
                 if step_mw > 0:
                     p = round_volume(p, step_mw, step_mw)
-                out[i, q0:q0 + mtu] = p
+                for q in range(q0, q0 + mtu):
+                    out[i, q] = p
             soc = soc_next(soc, p, dur, eta_c[i], eta_d[i], aux_mw[i])
             budget = budget - max(p, 0.0) * dur
     return out
+
+
+@njit(cache=True)
+def reachable_band(lo, hi, charge_in, discharge_out):
+    """Tighten the SoC band (N, n_qh) [MWh] in place, backwards in time, so that the end-of-step band of each
+    quarter-hour leaves the next one's reachable with the energy that can go in (``charge_in``) or out
+    (``discharge_out``) during it [MWh]: a block with larger reserves needs its headroom in time."""
+    n, n_qh = lo.shape
+    for i in range(n):
+        for q in range(n_qh - 2, -1, -1):
+            lo[i, q] = max(lo[i, q], lo[i, q + 1] - charge_in[i, q + 1])
+            hi[i, q] = min(hi[i, q], hi[i, q + 1] + discharge_out[i, q + 1])

@@ -136,10 +136,11 @@ class SingleBESSEnv(gym.Env):
     def decision_point(self) -> tuple[str, str, int]:
         """The coming decision: stage name, delivery date (ISO), quarter-hour (-1 before delivery)."""
         r = self._runner
+        day = r.sim.market.day_names[r.sim.day_number]
         if r.done:
-            return "done", r.sim.market.dates[r.sim.day_number].isoformat(), -1
+            return "done", day, -1
         stage, q = r.current
-        return STAGE_NAMES[stage], r.sim.market.dates[r.sim.day_number].isoformat(), q
+        return STAGE_NAMES[stage], day, q
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -185,13 +186,13 @@ class SingleBESSEnv(gym.Env):
 
 def _check_action(action: np.ndarray, runner: Runner) -> None:
     """Reject NaN/inf and out-of-space actions with the offending entry and stage named."""
+    if action.shape == (runner.width,) and (np.abs(action) <= 1.0 + 1e-6).all():  # False for NaN too
+        return
     stage = STAGE_NAMES[runner.current[0]]
     if action.shape != (runner.width,):
         raise ValueError(f"action has shape {action.shape}, expected ({runner.width},) (stage {stage})")
     bad = ~np.isfinite(action)
     if bad.any():
         raise ValueError(f"action[{int(np.argmax(bad))}] is {action[bad][0]} (stage {stage}): actions must be finite")
-    out = np.abs(action) > 1.0 + 1e-6
-    if out.any():
-        i = int(np.argmax(out))
-        raise ValueError(f"action[{i}] = {action[i]:g} is outside [-1, 1] (stage {stage})")
+    i = int(np.argmax(np.abs(action) > 1.0 + 1e-6))
+    raise ValueError(f"action[{i}] = {action[i]:g} is outside [-1, 1] (stage {stage})")
