@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
@@ -74,17 +75,53 @@ def pool_net(volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
     return volume_mw - remainder * weight
 
 
-def spread(amount: np.ndarray, room: np.ndarray) -> np.ndarray:
-    """Share ``amount`` (per column) over assets pro rata to their ``room`` (N, ...) >= 0, at most the room."""
-    total_room = room.sum(axis=0)
-    share = np.divide(np.minimum(amount, total_room), total_room, out=np.zeros_like(total_room, dtype=float),
-                      where=total_room > 1e-12)
-    return room * share
+@njit(cache=True)
+def _share(amount: float, room: np.ndarray) -> float:
+    """The share of each asset's ``room`` (>= 0) that spreads ``amount`` pro rata, at most all of it."""
+    total = room.sum()
+    return min(amount, total) / total if total > 1e-12 else 0.0
 
 
+@njit(cache=True)
 def _left(total: float, moved: float) -> float:
     """The share of ``total`` that was moved elsewhere (so the rest stays where it was)."""
     return moved / total if abs(total) > 1e-12 else 0.0
+
+
+@njit(cache=True)
+def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
+    """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones (``up``) with room,
+    pro rata to the room, in place; what they cannot take stays with the failed assets. Returns the six
+    columns as they were (committed, FCR, aFRR POS, NEG, up and down power rooms), for :func:`restore`."""
+    n = up.shape[0]
+    saved = np.empty((6, n))
+    saved[0], saved[1], saved[2] = committed[:, q], fcr_q[:, q], pos_q[:, q]
+    saved[3], saved[4], saved[5] = neg_q[:, q], up_cap[:, q], down_cap[:, q]
+    sched = saved[0]
+    lost = np.where(up, 0.0, sched)
+    room_dis = np.where(up, np.maximum(up_cap[:, q] - sched, 0.0), 0.0)
+    room_ch = np.where(up, np.maximum(down_cap[:, q] + sched, 0.0), 0.0)
+    lost_total = lost.sum()
+    moved = room_dis * _share(max(lost_total, 0.0), room_dis) - room_ch * _share(max(-lost_total, 0.0), room_ch)
+    committed[:, q] = sched + moved - lost * _left(lost_total, moved.sum())
+    free = np.where(up, power - np.abs(committed[:, q]), 0.0)
+    for held_q in (fcr_q, pos_q, neg_q):
+        held = held_q[:, q].copy()
+        failed = np.where(up, 0.0, held)
+        room = np.maximum(free - held, 0.0) * up
+        taken = room * _share(failed.sum(), room)
+        held_q[:, q] = held + taken - failed * _left(failed.sum(), taken.sum())
+        free = free - taken
+    up_cap[:, q] = np.where(up, np.maximum(power - fcr_q[:, q] - pos_q[:, q], 0.0), 0.0)
+    down_cap[:, q] = np.where(up, np.maximum(power - fcr_q[:, q] - neg_q[:, q], 0.0), 0.0)
+    return saved
+
+
+@njit(cache=True)
+def restore(q, saved, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
+    """Put back the columns :func:`redispatch` changed (the day's commitments stay as they were bid)."""
+    committed[:, q], fcr_q[:, q], pos_q[:, q] = saved[0], saved[1], saved[2]
+    neg_q[:, q], up_cap[:, q], down_cap[:, q] = saved[3], saved[4], saved[5]
 
 
 class PortfolioSimulator(SiteSimulator):
@@ -134,17 +171,13 @@ class PortfolioSimulator(SiteSimulator):
         u = self.rng.random(self.n)
         self.available = np.where(self.available, u >= self.p_fail, u < self.p_repair)
         d = self.day
-        saved = None
-        if not self.available.all():
-            saved = {name: getattr(d, name)[:, q].copy() for name in ("committed_mw", "fcr_q", "pos_q", "neg_q",
-                                                                      "up_cap", "down_cap")}
-            self._redispatch(q)
+        columns = (d.committed_mw, d.fcr_q, d.pos_q, d.neg_q, d.up_cap, d.down_cap)
+        saved = None if self.available.all() else redispatch(q, self.available, self.fleet.power_mw, *columns)
         try:
             cash, report = super().deliver(q, action)
         finally:
             if saved is not None:
-                for name, column in saved.items():
-                    getattr(d, name)[:, q] = column
+                restore(q, saved, *columns)
         trade = report["trade_mw"]
         gross, net = np.abs(trade).sum(), abs(trade.sum())
         fee_share = np.divide(np.abs(trade), gross, out=np.zeros(self.n), where=gross > 1e-12)
@@ -153,24 +186,3 @@ class PortfolioSimulator(SiteSimulator):
         report.update(available=self.available.astype(float), external_trade_mwh=np.full(self.n, net * DT_H),
                       gross_trade_mwh=np.full(self.n, gross * DT_H))
         return cash, report
-
-    def _redispatch(self, q: int) -> None:
-        """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones with room; what they
-        cannot take stays with the failed assets, which cannot deliver it (deviation, non-delivery)."""
-        d, up = self.day, self.available
-        p = self.fleet.power_mw
-        sched = d.committed_mw[:, q]
-        lost = np.where(up, 0.0, sched)
-        room_dis = np.where(up, np.maximum(d.up_cap[:, q] - sched, 0.0), 0.0)
-        room_ch = np.where(up, np.maximum(d.down_cap[:, q] + sched, 0.0), 0.0)
-        moved = spread(np.maximum(lost.sum(), 0.0), room_dis) - spread(np.maximum(-lost.sum(), 0.0), room_ch)
-        d.committed_mw[:, q] = sched + moved - lost * _left(lost.sum(), moved.sum())
-        free = np.where(up, p - np.abs(d.committed_mw[:, q]), 0.0)
-        for name in ("fcr_q", "pos_q", "neg_q"):
-            held = getattr(d, name)[:, q]
-            failed = np.where(up, 0.0, held)
-            taken = spread(failed.sum(), np.maximum(free - held, 0.0) * up)
-            getattr(d, name)[:, q] = held + taken - failed * _left(failed.sum(), taken.sum())
-            free = free - taken
-        d.up_cap[:, q] = np.where(up, np.maximum(p - d.fcr_q[:, q] - d.pos_q[:, q], 0.0), 0.0)
-        d.down_cap[:, q] = np.where(up, np.maximum(p - d.fcr_q[:, q] - d.neg_q[:, q], 0.0), 0.0)
