@@ -22,9 +22,13 @@ def single_env_steps_per_s(steps: int, colocated: bool = False, **kwargs) -> flo
 
 def random_steps_per_s(env, steps: int) -> float:
     """Steps per second of ``env`` under uniform random actions (drawn before the clock starts), resetting
-    at episode end."""
-    env.reset(seed=0)
+    at episode end. A warm-up day runs first: the compiled kernels load (or compile) on their first call."""
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, env.action_space.shape[0])).astype(np.float32)
+    env.reset(seed=0)
+    for i in range(min(steps, 120)):
+        if any(env.step(actions[i])[2:4]):
+            break
+    env.reset(seed=0)
     t0 = time.perf_counter()
     for i in range(steps):
         _, _, terminated, truncated, _ = env.step(actions[i])
@@ -40,6 +44,8 @@ def vector_env_steps_per_s(num_envs: int, steps: int) -> float:
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1, 1, (8, *env.action_space.shape)).astype(np.float32)
+    for i in range(120):  # warm-up: the kernels' first calls
+        env.step(actions[i % 8])
     t0 = time.perf_counter()
     for i in range(steps):
         env.step(actions[i % 8])

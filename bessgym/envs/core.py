@@ -473,7 +473,8 @@ class Simulator:
             f.soc_min_mwh, f.soc_max_mwh, f.power_mw, f.eta_charge, f.eta_discharge, f.aux_power_mw,
             f.degradation_cost_eur_mwh, self._da, self._id1, self._rebap_or_empty, self._afrr_cols, self._params)
         report = dict(zip(kernels.REPORT_ROWS, rows, strict=True))
-        report["aux_mwh"], report["soc_before_mwh"] = self._aux_mwh, self.soc_mwh
+        # every entry is the step's own array (aux copied): records and infos keep them as they are
+        report["aux_mwh"], report["soc_before_mwh"] = self._aux_mwh.copy(), self.soc_mwh
         self.soc_mwh = report["soc_mwh"]
         return cash, report
 

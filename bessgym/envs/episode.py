@@ -241,10 +241,14 @@ class Runner:
 
     # ------------------------------------------------------------------------------------ output
 
-    def observation(self) -> np.ndarray:
+    def observation(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """The assets' observations (N, size), or with ``weights`` (N,) their weighted average (size,)."""
         stage, q = self.current if not self.done else (Stage.DELIVERY, self.sim.day.n_qh - 1)
         q = self.next_delivery_q() if stage == Stage.IDA3 else q
-        return self._observe(stage, q, capacity_cleared=self.capacity_cleared, da_cleared=self.da_cleared)
+        cleared = {"capacity_cleared": self.capacity_cleared, "da_cleared": self.da_cleared}
+        if weights is not None:
+            return self._observe.weighted(weights, stage, q, **cleared)
+        return self._observe(stage, q, **cleared)
 
     def live_observation(self, q: int, soc_mwh: np.ndarray) -> np.ndarray:
         """The delivery observation at quarter-hour ``q`` of the open day with SoC from telemetry (deployment:

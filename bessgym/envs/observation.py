@@ -42,6 +42,7 @@ class ObservationBuilder:
         self.sim, self.h = sim, horizon_qh
         self.size = observation_size(horizon_qh)
         self._key: tuple | None = None
+        self._weighted_key: tuple | None = None
 
     def __call__(self, stage: Stage, q: int, *, capacity_cleared: bool, da_cleared: bool) -> np.ndarray:
         """Observation (N, size) as float32 for the decision at (stage, q); q = -1 before delivery."""
@@ -55,6 +56,25 @@ class ObservationBuilder:
               d.discharged_mwh, f.max_daily_discharge_mwh, self._time, self._reserves, self._committed, self._da,
               self._id, self._reserve_prices)
         return out
+
+    def weighted(self, weights: np.ndarray, stage: Stage, q: int, *, capacity_cleared: bool,
+                 da_cleared: bool) -> np.ndarray:
+        """The observation averaged over assets with ``weights`` (N,), as (size,) float32: ``weights @`` the N
+        rows (up to float rounding), from the day's windows averaged once, so a step does not build N rows."""
+        sim, h = self.sim, self.h
+        d, f = sim.day, sim.fleet
+        self._prepare(capacity_cleared, da_cleared)
+        if self._weighted_key != (self._key, id(weights)):
+            self._averaged = tuple(np.tensordot(weights, a, axes=1)[None].astype(np.float32) for a in (
+                self._reserves, self._committed, self._da, self._id, self._reserve_prices))
+            self._weighted_key = (self._key, id(weights))
+        soc = np.array([weights @ ((sim.soc_mwh - f.soc_min_mwh) / (f.soc_max_mwh - f.soc_min_mwh))])
+        cycles = np.array([weights @ (d.discharged_mwh / f.max_daily_discharge_mwh)])
+        w0 = max(q, 0)
+        out = np.empty((1, self.size), dtype=np.float32)
+        _fill_compiled(out, int(stage), w0, min(w0, d.n_qh - 1), h, soc, _ZERO, _ONE, cycles, _ONE, self._time,
+                       *self._averaged)
+        return out[0]
 
     def _prepare(self, capacity_cleared: bool, da_cleared: bool) -> None:
         sim, h = self.sim, self.h
@@ -112,6 +132,7 @@ def _fill(out, stage, w0, qq, h, soc, soc_min, soc_max, discharged, max_discharg
 # call instead. For many assets numpy's copy loops are faster than numba's, so the same code runs uncompiled.
 _fill_compiled = njit(cache=True)(_fill)
 COMPILED_FILL_MAX_ASSETS = 64
+_ZERO, _ONE = np.zeros(1), np.ones(1)
 
 
 def _window(values: np.ndarray, start: int, length: int) -> np.ndarray:

@@ -127,10 +127,10 @@ class PortfolioEnv(SingleBESSEnv):
 
     def _observation(self) -> np.ndarray:
         sim = self._runner.sim
-        per_asset = self._runner.observation()
+        averaged = self._runner.observation(self._weights)
         pv_now = sim.pv_now_mw(self._runner.quarter_hour).sum() / sim.grid_mw.sum()
         extra = np.array([float(self._weights @ sim.available), pv_now], dtype=np.float32)
-        return np.concatenate([self._weights @ per_asset, extra]).astype(np.float32)
+        return np.concatenate([averaged, extra])
 
     def _info(self) -> dict[str, Any]:
         r = self._runner
@@ -140,5 +140,5 @@ class PortfolioEnv(SingleBESSEnv):
                 "asset_cash_eur": r.pending.sum(axis=0), "soc_mwh": r.sim.soc_mwh.copy(),
                 "available": r.sim.available.copy(), "clipped_mw": float(r.clipped_mw.sum())}
         if r.report:
-            info["physics"] = {k: np.asarray(v).copy() for k, v in r.report.items()}
+            info["physics"] = dict(r.report)  # the step's own arrays (see Simulator.deliver)
         return info

@@ -68,11 +68,22 @@ def pool_net(volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
     """Put the assets' net (N, ...) per column on the grid: the rounding remainder (towards zero) is taken off the
     assets trading in the net's direction, pro rata; assets trading against it keep their volume (they are
     netted inside the portfolio). No asset ends above what it asked for."""
-    total = volume_mw.sum(axis=0)
-    remainder = total - round_volume(total, step_mw, step_mw)
-    along = np.maximum(volume_mw * np.sign(total), 0.0)
-    weight = np.divide(along, along.sum(axis=0), out=np.zeros_like(along), where=along.sum(axis=0) > 1e-12)
-    return volume_mw - remainder * weight
+    volume = np.asarray(volume_mw, dtype=float)
+    return _pool_net(volume.reshape(volume.shape[0], -1), step_mw).reshape(volume.shape)
+
+
+@njit(cache=True)
+def _pool_net(volume, step_mw):
+    """:func:`pool_net` for (N, T), compiled: it runs on every delivery step."""
+    out = volume.copy()
+    for j in range(volume.shape[1]):
+        column = volume[:, j]
+        total = column.sum()
+        remainder = total - round_volume(total, step_mw, step_mw)
+        along = np.maximum(column * np.sign(total), 0.0)
+        if along.sum() > 1e-12:
+            out[:, j] = column - remainder * (along / along.sum())
+    return out
 
 
 @njit(cache=True)

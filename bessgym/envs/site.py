@@ -13,6 +13,7 @@ limit (PV can always be curtailed), charge up to the limit plus the PV forecast 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -119,11 +120,13 @@ class SiteSimulator(Simulator):
         pv_out = np.maximum(np.minimum(offered, self.grid_mw - battery), 0.0)
         curtailed = available - pv_out
         da = float(self._da[t])
-        id1 = None if self._id1_or_none is None else float(np.nan_to_num(self._id1_or_none[t], nan=da))
+        id1 = None if self._id1_or_none is None else float(self._id1_or_none[t])
+        if id1 is not None and math.isnan(id1):  # no ID1 price in this quarter-hour: DA instead
+            id1 = da
         pv = pv_cash(self.contract, pv_out, hour=int(self.market.local_hour[t]), da_price=da, id1_price=id1,
                      market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
                      suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
-        report.update(pv_available_mw=available, pv_out_mw=pv_out, curtailed_mw=curtailed,
+        report.update(pv_available_mw=available.copy(), pv_out_mw=pv_out, curtailed_mw=curtailed,
                       grid_export_mw=pv_out + battery,
                       curtailment_cost_eur=opportunity_cost_eur(self.contract, curtailed, da_price=da, dt_h=DT_H))
         return np.concatenate([cash, pv]), report
