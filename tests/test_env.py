@@ -223,3 +223,25 @@ def test_wrappers_record_revenue_and_dispatch(june):
     assert frame["quarter_hour"].tolist() == list(range(96))
     cash = frame[[c for c in frame if c.startswith("cash_")]].sum(axis=1)
     assert np.allclose(cash, frame["reward"])
+
+
+@pytest.mark.parametrize("n", [1, 3, 70])
+def test_compiled_and_numpy_observation_fill_agree(n):
+    """The observation rows are written by one compiled call for few assets and by numpy for many: the same
+    function, which must give the same rows either way."""
+    from bessgym.envs.observation import N_FIXED, _fill, _fill_compiled
+
+    rng = np.random.default_rng(n)
+    h, n_qh = 8, 96
+    f32 = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    windows = (f32(n_qh, 6), f32(n, n_qh, 3), f32(n, n_qh + h), f32(n, n_qh + h), f32(n, n_qh + h), f32(n, 18))
+    soc, low, high = rng.uniform(1, 2, n), np.zeros(n), np.full(n, 2.0)
+    outs = []
+    for fill in (_fill, _fill_compiled):
+        out = np.full((n, N_FIXED + 3 * h + 18), np.nan, dtype=np.float32)
+        fill(out, 5, 40, 40, h, soc, low, high, soc, high, *windows)
+        outs.append(out)
+    assert np.isfinite(outs[0]).all()
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert (outs[0][:, 5] == 1).all() and (outs[0][:, :5] == 0).all()
+    np.testing.assert_array_equal(outs[0][:, N_FIXED:N_FIXED + h], windows[2][:, 40:40 + h])

@@ -49,6 +49,25 @@ def test_pooling_by_hand():
     assert netted[0] == pytest.approx(0.55 - 0.03 * 0.55 / 0.63)
     assert netted[2] == pytest.approx(0.08 - 0.03 * 0.08 / 0.63)
     assert pool_net(np.array([0.5, -0.5]), 0.1) == pytest.approx([0.5, -0.5])  # fully netted inside
+    both = pool_net(np.stack([trades, -trades], axis=1), 0.1)  # (N, T): each column on its own
+    assert both[:, 0] == pytest.approx(netted) and both[:, 1] == pytest.approx(-netted)
+
+
+def test_central_observation_is_the_power_weighted_average_of_the_assets(june):
+    """Portfolio-v0 averages the assets' windows once per commitment change instead of building N rows per
+    step; it must equal the power-weighted mean of the per-asset observations."""
+    sites = [bess(0.4), bess(2.0, 1.0), bess(10.0), SiteSpec(grid_limit_mw=5.0, pv_mwp=5.0, battery=BatterySpec(
+        power_mw=5.0, energy_mwh=10.0))]
+    env = PortfolioEnv(june, sites, reliability=Reliability(mtbf_h=20.0, mttr_h=2.0), episode_days=2)
+    obs, _ = env.reset(seed=3)
+    rng = np.random.default_rng(3)
+    weights = np.array([0.4, 2.0, 10.0, 5.0]) / 17.4
+    stages = set()
+    for _ in range(150):  # through every auction of the first day and into delivery
+        stages.add(env.decision_point[0])
+        assert obs[:-2] == pytest.approx(weights @ env.runner.observation(), abs=1e-5)
+        obs, *_ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+    assert {"capacity", "day_ahead", "delivery"} <= stages
 
 
 def test_small_assets_take_part_only_in_the_portfolio(june):
