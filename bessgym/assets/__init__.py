@@ -1,6 +1,6 @@
 """Assets: battery physics and degradation, co-located sites and PV contracts (array functions over N assets)."""
 
-from bessgym.assets.battery import BatterySpec, Fleet, reserve_energy, soc_next, split_flows
+from bessgym.assets.battery import BatterySpec, Fleet, reserve_energy, soc_next
 from bessgym.assets.degradation import CycleAgeing, soh_loss, throughput_cost_eur
 from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA, ProfilePPA, SiteSpec
 
@@ -15,6 +15,5 @@ __all__ = [
     "reserve_energy",
     "soc_next",
     "soh_loss",
-    "split_flows",
     "throughput_cost_eur",
 ]

@@ -1,7 +1,9 @@
 """Battery physics as array-in/array-out functions over N assets.
 
 Sign convention: positive power is discharge (export), negative is charge. Energies in MWh, powers in MW,
-durations in hours. The single env, the vector env and the LP checks all call these functions.
+durations in hours. The single env, the vector env and the LP checks all call these functions: ``soc_next``
+is a numpy ufunc and ``power_range`` a scalar function, both numba-compiled, which the step kernels
+(:mod:`bessgym.envs.kernels`) call per asset.
 
 Energy balance of one step of length dt [h]::
 
@@ -143,8 +145,3 @@ def reserve_energy(
     up = (fcr_mw * fcr_hold_h + afrr_pos_mw * afrr_hold_h) / eta_discharge
     down = (fcr_mw * fcr_hold_h + afrr_neg_mw * afrr_hold_h) * eta_charge
     return up, down
-
-
-def split_flows(power_mw: np.ndarray, dt_h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Charged and discharged energy at the grid side [MWh] of a net power [MW]."""
-    return np.maximum(-power_mw, 0.0) * dt_h, np.maximum(power_mw, 0.0) * dt_h
