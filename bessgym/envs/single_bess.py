@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
@@ -184,9 +185,18 @@ class SingleBESSEnv(gym.Env):
         return info
 
 
+@njit(cache=True)
+def _in_box(action, bound):
+    """Whether every entry is within [-bound, bound] (False for NaN): one compiled pass, as this runs every step."""
+    for x in action:
+        if not abs(x) <= bound:
+            return False
+    return True
+
+
 def _check_action(action: np.ndarray, runner: Runner) -> None:
     """Reject NaN/inf and out-of-space actions with the offending entry and stage named."""
-    if action.shape == (runner.width,) and (np.abs(action) <= 1.0 + 1e-6).all():  # False for NaN too
+    if action.shape == (runner.width,) and _in_box(action, 1.0 + 1e-6):
         return
     stage = STAGE_NAMES[runner.current[0]]
     if action.shape != (runner.width,):
