@@ -13,7 +13,6 @@ limit (PV can always be curtailed), charge up to the limit plus the PV forecast 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,7 +78,8 @@ class SiteSimulator(Simulator):
         rule = negative_price_rule_hours(self.contract.commissioned) \
             if isinstance(self.contract, EEGMarketPremium) else None
         self.premium_suspended = premium_suspended(da, rule)
-        self._id1_or_none = market.columns.get("id1_price")
+        id1 = market.columns.get("id1_price")  # a PPA shortfall is bought intraday; at DA where ID1 is missing
+        self._id1_buy = None if id1 is None else np.where(np.isnan(id1), da, id1)
 
     def start_day(self, day_number: int, rng: np.random.Generator):
         m = self.market
@@ -120,9 +120,7 @@ class SiteSimulator(Simulator):
         pv_out = np.maximum(np.minimum(offered, self.grid_mw - battery), 0.0)
         curtailed = available - pv_out
         da = float(self._da[t])
-        id1 = None if self._id1_or_none is None else float(self._id1_or_none[t])
-        if id1 is not None and math.isnan(id1):  # no ID1 price in this quarter-hour: DA instead
-            id1 = da
+        id1 = None if self._id1_buy is None else float(self._id1_buy[t])
         pv = pv_cash(self.contract, pv_out, hour=int(self.market.local_hour[t]), da_price=da, id1_price=id1,
                      market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
                      suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
