@@ -21,15 +21,18 @@ def main() -> dict[str, float]:
     index_revenues(year)
     results["index_all_strategies_year_s"] = time.perf_counter() - t0
     battery = BatterySpec()
-    for name, products in {
+    reserves = {"fcr": True, "afrr_capacity": True}
+    for name, products in {  # hourly day-ahead positions: a model in hours; 15-min products: in quarter-hours
         "joint_year_day_ahead_s": LPProducts(day_ahead=True),
-        "joint_year_day_ahead_fcr_afrr_s": LPProducts(day_ahead=True, fcr=True, afrr_capacity=True),
+        "joint_year_day_ahead_fcr_afrr_s": LPProducts(day_ahead=True, **reserves),
+        "joint_year_15min_day_ahead_fcr_afrr_s": LPProducts(day_ahead=True, hourly_day_ahead=False, **reserves),
+        "joint_year_intraday_fcr_afrr_s": LPProducts(day_ahead=False, intraday=True, **reserves),
     }.items():
         t0 = time.perf_counter()
         solve_horizon(year, battery, products)
         results[name] = time.perf_counter() - t0
     for k, v in results.items():
-        print(f"{k:<36} {v:8.1f} s")
+        print(f"{k:<40} {v:8.1f} s")
     return results
 
 

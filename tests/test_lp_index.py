@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -140,8 +141,6 @@ def test_lp_policy_in_the_env_reproduces_its_objective(wholesale, reserves):
 def test_joint_horizon_lp_is_a_relaxation_of_the_daily_lps():
     """Daily plans that start and end at the same SoC are feasible for the joint model: joint >= sum of days.
     The array-built joint model equals the pyomo model over the same horizon."""
-    import dataclasses
-
     from agents.lp.horizon import solve_horizon
     from bessgym.data import synthetic
 
@@ -149,7 +148,7 @@ def test_joint_horizon_lp_is_a_relaxation_of_the_daily_lps():
     assert (market["da_price"] >= 0).all()  # the pyomo model needs no binaries here either
     battery = IndexBattery().spec(power_mw=10.0)
     products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True)
-    joint = solve_horizon(market, battery, products).objective_eur
+    joint = solve_horizon(market, battery, products, hours=False).objective_eur
     period = dataclasses.replace(battery, max_cycles_per_day=3 * battery.max_cycles_per_day)
     half = 0.5 * battery.energy_mwh
     pyomo_model = BatteryLP(period, products, 288, blocks=np.repeat(np.arange(3) * 6, 96) + np.tile(block_of(96), 3))
@@ -169,6 +168,67 @@ def test_joint_horizon_lp_is_a_relaxation_of_the_daily_lps():
     assert joint < 1.2 * daily  # linking days helps, but only at the margins
     with pytest.raises(ValueError, match="'id1_price'"):
         solve_horizon(market.drop(columns=["id1_price"]), battery, LPProducts(day_ahead=False, intraday=True))
+
+
+def _quarter_hour_violation(r, b: BatterySpec, products: LPProducts, blocks: np.ndarray) -> float:
+    """The largest breach [MW or MWh] of the env's quarter-hour physics by a schedule: energy balance, SoC
+    window with each block's reserve headroom, power with reserves, day-ahead balance held over each hour."""
+    fcr, pos, neg = r.fcr_mw[blocks], r.afrr_pos_mw[blocks], r.afrr_neg_mw[blocks]
+    before = np.concatenate([[b.soc_initial * b.energy_mwh], r.soc_mwh[:-1]])
+    flow = (b.eta_charge * r.charge_mw - r.discharge_mw / b.eta_discharge - b.aux_power_mw) * 0.25
+    low = b.soc_min * b.energy_mwh + (products.fcr_hold_h * fcr + products.afrr_hold_h * pos) / b.eta_discharge
+    high = b.soc_max * b.energy_mwh - (products.fcr_hold_h * fcr + products.afrr_hold_h * neg) * b.eta_charge
+    return max(np.abs(r.soc_mwh - before - flow).max(), (low - r.soc_mwh).max(), (r.soc_mwh - high).max(),
+               (r.discharge_mw + fcr + pos - b.power_mw).max(), (r.charge_mw + fcr + neg - b.power_mw).max(),
+               np.abs(r.discharge_mw - r.charge_mw - r.day_ahead_mw).max(),
+               np.ptp(r.day_ahead_mw.reshape(-1, 4), axis=1).max())
+
+
+def test_joint_horizon_in_hours_holds_at_every_quarter_hour():
+    """With hourly day-ahead positions the joint model runs in whole hours: its schedule obeys the physics at
+    every quarter-hour, and it earns what the quarter-hour model earns but for the quarter-hour model's
+    freedom to charge and discharge at once inside an hour (which the env, executing net power, has not)."""
+    from agents.lp.horizon import solve_horizon
+    from bessgym.data import synthetic
+    from bessgym.data.calendar import block_of_day, split_days
+
+    market = synthetic.generate("2024-03-25", "2024-04-04", seed=3)  # the spring DST day: a 3 h first block
+    battery = IndexBattery().spec(power_mw=10.0)
+    products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True)
+    blocks = np.concatenate([np.full(s.stop - s.start, i * 6) for i, s in enumerate(split_days(market.index))])
+    blocks += block_of_day(market.index)
+    hours, quarters = (solve_horizon(market, battery, products, hours=h) for h in (True, False))
+    assert _quarter_hour_violation(hours, battery, products, blocks) < 1e-6
+    assert hours.objective_eur <= quarters.objective_eur + 1e-6
+    assert hours.objective_eur == pytest.approx(quarters.objective_eur, rel=1e-4)
+    assert hours.fcr_mw.sum() + hours.afrr_pos_mw.sum() > 0  # reserves are in play
+    # a block that opens at an empty battery with a rich FCR price: its first quarter-hour holds the headroom
+    empty = dataclasses.replace(battery, soc_initial=battery.soc_min)
+    rich = market.iloc[:96].assign(fcr_price=np.where(blocks[:96] == 0, 500.0, 0.0))
+    first = solve_horizon(rich, empty, products, hours=True)
+    assert first.fcr_mw[0] > 0
+    assert _quarter_hour_violation(first, empty, products, blocks[:96]) < 1e-6
+    with pytest.raises(ValueError, match="hours=True"):
+        solve_horizon(market, battery, LPProducts(day_ahead=True, intraday=True), hours=True)
+
+
+def test_joint_horizon_adds_the_cycle_budget_when_the_plan_breaks_it():
+    """The budget row is left out first; a plan that cycles too much is re-solved with it (pyomo agrees)."""
+    from agents.lp.horizon import solve_horizon
+    from bessgym.data import synthetic
+
+    market = synthetic.generate("2024-03-05", "2024-03-07", seed=2)
+    battery = dataclasses.replace(IndexBattery().spec(power_mw=10.0), max_cycles_per_day=0.25)
+    products = LPProducts(day_ahead=True)
+    budget = 2 * 0.25 * battery.usable_energy_mwh
+    for hours in (True, False):
+        r = solve_horizon(market, battery, products, hours=hours)
+        assert r.discharge_mw.sum() * 0.25 == pytest.approx(budget, rel=1e-6)
+    period = dataclasses.replace(battery, max_cycles_per_day=0.5)
+    half = 0.5 * battery.energy_mwh
+    pyomo_model = BatteryLP(period, products, 192, blocks=np.zeros(192, int))
+    assert r.objective_eur == pytest.approx(pyomo_model.solve(
+        price_da=market["da_price"].to_numpy(), soc0_mwh=half, soc_end_mwh=(half, half)).objective_eur, rel=1e-7)
 
 
 @pytest.mark.parametrize("forecast", ["perfect", "noisy"])
