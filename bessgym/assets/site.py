@@ -21,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from bessgym.assets.battery import BatterySpec
 
@@ -106,17 +107,20 @@ class SiteSpec:
             raise ValueError(f"SiteSpec: pv_mwp must be >= 0, got {self.pv_mwp}")
 
 
+@njit(cache=True)
 def battery_bounds(grid_limit_mw: np.ndarray, pv_offered_mw: np.ndarray, available_mw: np.ndarray,
                    curtail: np.ndarray, green_only: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Battery power range [MW, + discharge] at the connection for one quarter-hour.
+    """Battery power range [MW, + discharge] at the connection for one quarter-hour, arrays over sites
+    (compiled: it runs in every delivery step).
 
     ``curtail`` in [-1, 1]: >= 0, the share of PV curtailed and the battery goes first (PV is curtailed
     further when the battery needs the room); < 0, PV goes first and the battery yields. Import: the site
     may draw up to the limit (grey) or nothing (green-only).
     """
-    pv_priority = curtail < 0
-    hi = np.where(pv_priority, np.maximum(grid_limit_mw - available_mw, 0.0), grid_limit_mw)
-    lo = np.where(green_only, -pv_offered_mw, -(grid_limit_mw + pv_offered_mw))
+    lo, hi = np.empty(grid_limit_mw.shape[0]), np.empty(grid_limit_mw.shape[0])
+    for i in range(grid_limit_mw.shape[0]):
+        hi[i] = max(grid_limit_mw[i] - available_mw[i], 0.0) if curtail[i] < 0 else grid_limit_mw[i]
+        lo[i] = -pv_offered_mw[i] if green_only[i] else -(grid_limit_mw[i] + pv_offered_mw[i])
     return lo, hi
 
 

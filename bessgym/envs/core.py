@@ -25,7 +25,7 @@ from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
 from bessgym.envs.forecast import Forecaster
 from bessgym.market import settlement as st
-from bessgym.market.clearing import GRID_TOLERANCE, accepted_sell, round_volume
+from bessgym.market.clearing import accepted_sell, round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
 
 DT_H = 0.25
@@ -461,8 +461,7 @@ class Simulator:
                                            f.eta_discharge, f.aux_power_mw, step_mw or 0.0)
             trade = self._pool(trade, self.day.rules.wholesale_min_bid_mw)
             if self.site_bounds is not None:  # the connection with this quarter-hour's PV binds the trade too
-                scheduled = d.committed_mw[:, q]
-                trade = _within(trade, self.site_bounds[0] - scheduled, self.site_bounds[1] - scheduled, step_mw)
+                trade = kernels.within_site(trade, q, d.committed_mw, *self.site_bounds, step_mw or 0.0)
         else:
             trade = self._no_trade
         site_lo, site_hi = self.site_bounds if self.site_bounds is not None else self._unbounded
@@ -477,15 +476,6 @@ class Simulator:
         report["aux_mwh"], report["soc_before_mwh"] = self._aux_mwh.copy(), self.soc_mwh
         self.soc_mwh = report["soc_mwh"]
         return cash, report
-
-
-def _within(trade: np.ndarray, lo: np.ndarray, hi: np.ndarray, step_mw: float | None) -> np.ndarray:
-    """``trade`` moved into [lo, hi] (when the range holds 0), staying on the volume grid if there is one."""
-    if step_mw is not None:
-        tol = GRID_TOLERANCE * step_mw
-        lo = np.ceil(lo / step_mw - tol) * step_mw
-        hi = np.floor(hi / step_mw + tol) * step_mw
-    return np.where(lo <= hi, np.minimum(np.maximum(trade, lo), hi), trade)
 
 
 def _block_min(values: np.ndarray, block: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from numba import njit
 from bessgym.assets.battery import power_range, soc_next
 from bessgym.assets.degradation import throughput_cost_eur
 from bessgym.market import settlement as st
-from bessgym.market.clearing import accepted_buy, accepted_sell, round_volume
+from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
 
 DT_H = 0.25
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
@@ -40,6 +40,21 @@ def trade_bounds(q, soc, committed, lo, hi, up_cap, down_cap, discharged, max_di
         t_hi[i] = min(min(up_cap[i, q], hi_i), max(max(budget, 0.0), lo_i)) - committed[i, q]
         p_lo[i] = lo_i
     return t_lo, t_hi, p_lo
+
+
+@njit(cache=True)
+def within_site(trade, q, committed, site_lo, site_hi, step_mw):
+    """``trade`` moved into what the connection leaves the battery, [site_lo, site_hi] less the schedule,
+    where that range holds a volume (on the exchange's grid when ``step_mw`` > 0)."""
+    out = trade.copy()
+    for i in range(trade.shape[0]):
+        lo, hi = site_lo[i] - committed[i, q], site_hi[i] - committed[i, q]
+        if step_mw > 0:
+            tol = GRID_TOLERANCE * step_mw
+            lo, hi = np.ceil(lo / step_mw - tol) * step_mw, np.floor(hi / step_mw + tol) * step_mw
+        if lo <= hi:
+            out[i] = min(max(trade[i], lo), hi)
+    return out
 
 
 @njit(cache=True)

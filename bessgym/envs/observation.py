@@ -42,7 +42,6 @@ class ObservationBuilder:
         self.sim, self.h = sim, horizon_qh
         self.size = observation_size(horizon_qh)
         self._key: tuple | None = None
-        self._weighted_key: tuple | None = None
 
     def __call__(self, stage: Stage, q: int, *, capacity_cleared: bool, da_cleared: bool) -> np.ndarray:
         """Observation (N, size) as float32 for the decision at (stage, q); q = -1 before delivery."""
@@ -60,42 +59,52 @@ class ObservationBuilder:
     def weighted(self, weights: np.ndarray, stage: Stage, q: int, *, capacity_cleared: bool,
                  da_cleared: bool) -> np.ndarray:
         """The observation averaged over assets with ``weights`` (N,), as (size,) float32: ``weights @`` the N
-        rows (up to float rounding), from the day's windows averaged once, so a step does not build N rows."""
-        sim, h = self.sim, self.h
-        d, f = sim.day, sim.fleet
-        self._prepare(capacity_cleared, da_cleared)
-        if self._weighted_key != (self._key, id(weights)):
-            self._averaged = tuple(np.tensordot(weights, a, axes=1)[None].astype(np.float32) for a in (
-                self._reserves, self._committed, self._da, self._id, self._reserve_prices))
-            self._weighted_key = (self._key, id(weights))
-        soc = np.array([weights @ ((sim.soc_mwh - f.soc_min_mwh) / (f.soc_max_mwh - f.soc_min_mwh))])
-        cycles = np.array([weights @ (d.discharged_mwh / f.max_daily_discharge_mwh)])
+        rows (up to float rounding), from the day's windows averaged at the source, so neither a step nor a
+        rebuild makes N rows."""
+        sim, d = self.sim, self.sim.day
+        self._prepare(capacity_cleared, da_cleared, weights)
+        soc = np.array([self._soc_weights @ sim.soc_mwh - self._soc_offset])
+        cycles = np.array([self._cycle_weights @ d.discharged_mwh])
         w0 = max(q, 0)
         out = np.empty((1, self.size), dtype=np.float32)
-        _fill_compiled(out, int(stage), w0, min(w0, d.n_qh - 1), h, soc, _ZERO, _ONE, cycles, _ONE, self._time,
-                       *self._averaged)
+        _fill_compiled(out, int(stage), w0, min(w0, d.n_qh - 1), self.h, soc, _ZERO, _ONE, cycles, _ONE,
+                       self._time, self._reserves, self._committed, self._da, self._id, self._reserve_prices)
         return out[0]
 
-    def _prepare(self, capacity_cleared: bool, da_cleared: bool) -> None:
+    def _prepare(self, capacity_cleared: bool, da_cleared: bool, weights: np.ndarray | None = None) -> None:
+        """The day's windows: one row per asset, or with ``weights`` their weighted average as one row."""
         sim, h = self.sim, self.h
         d, f, m = sim.day, sim.fleet, sim.market
-        key = (id(d), d.version, capacity_cleared, da_cleared)
+        key = (id(d), d.version, capacity_cleared, da_cleared, None if weights is None else id(weights))
         if key == self._key:
             return
+
+        def rows(values: np.ndarray, per: np.ndarray | None = None) -> np.ndarray:
+            """(N, ...) values per asset (divided by ``per``), or their weighted average as (1, ...)."""
+            scale = np.ones(sim.n) if per is None else 1.0 / per
+            if weights is None:
+                return values * scale.reshape((-1,) + (1,) * (np.ndim(values) - 1))
+            if values.strides[0] == 0:  # one row for all (a shared forecast, a cleared price)
+                return (weights * scale).sum() * values[:1]
+            return ((weights * scale) @ values)[None]
+
         n_qh, span = d.n_qh, slice(d.start, d.start + d.n_qh)
-        tod = 2 * np.pi * (m.local_hour[span] + m.local_minute[span] / 60.0) / 24.0
-        dow = 2 * np.pi * m.day_of_week[span] / 7.0
-        doy = 2 * np.pi * m.day_of_year[span] / 365.25
-        self._time = np.stack([np.sin(tod), np.cos(tod), np.sin(dow), np.cos(dow), np.sin(doy), np.cos(doy)], axis=1)
-        p = f.power_mw[:, None, None]
-        self._reserves = np.stack([d.fcr_q, d.pos_q, d.neg_q], axis=2) / p
-        self._committed = np.zeros((sim.n, n_qh + h))
-        self._committed[:, :n_qh] = d.committed_mw / f.power_mw[:, None]
-        self._da = _window(d.forecasts["da_price"], 0, n_qh + h).copy()
-        if da_cleared:
-            self._da[:, :n_qh] = m.columns["da_price"][span]
+        if self._key is None or self._key[0] != id(d):  # the time features change with the day only
+            tod = 2 * np.pi * (m.local_hour[span] + m.local_minute[span] / 60.0) / 24.0
+            dow = 2 * np.pi * m.day_of_week[span] / 7.0
+            doy = 2 * np.pi * m.day_of_year[span] / 365.25
+            time = np.stack([np.sin(tod), np.cos(tod), np.sin(dow), np.cos(dow), np.sin(doy), np.cos(doy)], axis=1)
+            self._time = time.astype(np.float32)  # within [-1, 1]
+        p = f.power_mw
+        self._reserves = np.stack([rows(d.fcr_q, p), rows(d.pos_q, p), rows(d.neg_q, p)], axis=2)
+        committed = rows(d.committed_mw, p)
+        self._committed = np.zeros((committed.shape[0], n_qh + h))
+        self._committed[:, :n_qh] = committed
+        self._da = rows(_window(d.forecasts["da_price"], 0, n_qh + h))
+        if da_cleared:  # realised for every asset: the weights' sum times the price
+            self._da[:, :n_qh] = rows(np.ones((sim.n, 1))) * m.columns["da_price"][span]
         self._da *= PRICE_SCALE
-        self._id = _window(d.forecasts.get("id1_price", d.forecasts["da_price"]), 0, n_qh + h) * PRICE_SCALE
+        self._id = rows(_window(d.forecasts.get("id1_price", d.forecasts["da_price"]), 0, n_qh + h)) * PRICE_SCALE
         starts = np.searchsorted(d.block, np.arange(N_BLOCKS))
         prices = []
         for name in ("fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price"):
@@ -105,10 +114,16 @@ class ObservationBuilder:
                 prices.append(d.forecasts[name][:, starts])
             else:
                 prices.append(np.zeros((sim.n, N_BLOCKS)))
-        self._reserve_prices = np.concatenate(prices, axis=1) * RESERVE_SCALE
-        # Cached as float32 and clipped once here; the per-step parts (SoC, cycles) are bounded by physics.
-        for name in ("_time", "_reserves", "_committed", "_da", "_id", "_reserve_prices"):
-            setattr(self, name, np.clip(getattr(self, name), -OBS_LIMIT, OBS_LIMIT).astype(np.float32))
+        self._reserve_prices = rows(np.concatenate(prices, axis=1)) * RESERVE_SCALE
+        # Cached as float32 and clipped once here (np.clip's dispatch costs 10x two ufuncs on these small
+        # arrays); the per-step parts (SoC, cycles) are bounded by physics.
+        for name in ("_reserves", "_committed", "_da", "_id", "_reserve_prices"):
+            clipped = np.minimum(np.maximum(getattr(self, name), -OBS_LIMIT), OBS_LIMIT)
+            setattr(self, name, clipped.astype(np.float32))
+        if weights is not None:  # the per-step SoC and cycle shares, averaged: one dot product each
+            usable = f.soc_max_mwh - f.soc_min_mwh
+            self._soc_weights, self._soc_offset = weights / usable, float(weights @ (f.soc_min_mwh / usable))
+            self._cycle_weights = weights / f.max_daily_discharge_mwh
         self._key = key
 
 

@@ -87,10 +87,21 @@ def _pool_net(volume, step_mw):
 
 
 @njit(cache=True)
-def _share(amount: float, room: np.ndarray) -> float:
-    """The share of each asset's ``room`` (>= 0) that spreads ``amount`` pro rata, at most all of it."""
-    total = room.sum()
-    return min(amount, total) / total if total > 1e-12 else 0.0
+def netted_intraday_cash(trade_mw: np.ndarray, price_eur_mwh: float, fee_eur_mwh: float):
+    """Each asset's intraday cash in one quarter-hour [EUR] when only the portfolio's net reaches the exchange:
+    its trade at the price, less the fee on the net split pro rata to its |trade|; and the gross and net
+    traded power [MW]."""
+    gross = np.abs(trade_mw).sum()
+    net = abs(trade_mw.sum())
+    fee_per_mw = fee_eur_mwh * DT_H * net / gross if gross > 1e-12 else 0.0
+    return trade_mw * price_eur_mwh * DT_H - fee_per_mw * np.abs(trade_mw), gross, net
+
+
+@njit(cache=True)
+def _share(amount: float, room_total: float) -> float:
+    """The share of each asset's room (>= 0, ``room_total`` in all) that spreads ``amount`` pro rata, at most
+    all of it."""
+    return min(amount, room_total) / room_total if room_total > 1e-12 else 0.0
 
 
 @njit(cache=True)
@@ -103,28 +114,49 @@ def _left(total: float, moved: float) -> float:
 def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
     """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones (``up``) with room,
     pro rata to the room, in place; what they cannot take stays with the failed assets. Returns the six
-    columns as they were (committed, FCR, aFRR POS, NEG, up and down power rooms), for :func:`restore`."""
+    columns as they were (committed, FCR, aFRR POS, NEG, up and down power rooms), for :func:`restore`.
+    Loops over assets: a step with an outage calls it, and numpy temporaries cost more than the work."""
     n = up.shape[0]
     saved = np.empty((6, n))
-    saved[0], saved[1], saved[2] = committed[:, q], fcr_q[:, q], pos_q[:, q]
-    saved[3], saved[4], saved[5] = neg_q[:, q], up_cap[:, q], down_cap[:, q]
-    sched = saved[0]
-    lost = np.where(up, 0.0, sched)
-    room_dis = np.where(up, np.maximum(up_cap[:, q] - sched, 0.0), 0.0)
-    room_ch = np.where(up, np.maximum(down_cap[:, q] + sched, 0.0), 0.0)
-    lost_total = lost.sum()
-    moved = room_dis * _share(max(lost_total, 0.0), room_dis) - room_ch * _share(max(-lost_total, 0.0), room_ch)
-    committed[:, q] = sched + moved - lost * _left(lost_total, moved.sum())
-    free = np.where(up, power - np.abs(committed[:, q]), 0.0)
+    lost_total = room_dis_total = room_ch_total = 0.0
+    room_dis, room_ch = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        saved[0, i], saved[1, i], saved[2, i] = committed[i, q], fcr_q[i, q], pos_q[i, q]
+        saved[3, i], saved[4, i], saved[5, i] = neg_q[i, q], up_cap[i, q], down_cap[i, q]
+        if up[i]:
+            room_dis[i] = max(up_cap[i, q] - committed[i, q], 0.0)
+            room_ch[i] = max(down_cap[i, q] + committed[i, q], 0.0)
+            room_dis_total += room_dis[i]
+            room_ch_total += room_ch[i]
+        else:
+            lost_total += committed[i, q]
+    to_dis, to_ch = _share(max(lost_total, 0.0), room_dis_total), _share(max(-lost_total, 0.0), room_ch_total)
+    moved = room_dis * to_dis - room_ch * to_ch
+    left = _left(lost_total, moved.sum())
+    free = np.zeros(n)
+    for i in range(n):
+        lost = 0.0 if up[i] else committed[i, q]
+        committed[i, q] += moved[i] - lost * left
+        if up[i]:
+            free[i] = power[i] - abs(committed[i, q])
     for held_q in (fcr_q, pos_q, neg_q):
-        held = held_q[:, q].copy()
-        failed = np.where(up, 0.0, held)
-        room = np.maximum(free - held, 0.0) * up
-        taken = room * _share(failed.sum(), room)
-        held_q[:, q] = held + taken - failed * _left(failed.sum(), taken.sum())
-        free = free - taken
-    up_cap[:, q] = np.where(up, np.maximum(power - fcr_q[:, q] - pos_q[:, q], 0.0), 0.0)
-    down_cap[:, q] = np.where(up, np.maximum(power - fcr_q[:, q] - neg_q[:, q], 0.0), 0.0)
+        failed_total = room_total = 0.0
+        room = np.zeros(n)
+        for i in range(n):
+            if up[i]:
+                room[i] = max(free[i] - held_q[i, q], 0.0)
+                room_total += room[i]
+            else:
+                failed_total += held_q[i, q]
+        taken = room * _share(failed_total, room_total)
+        gone = _left(failed_total, taken.sum())
+        for i in range(n):
+            failed = 0.0 if up[i] else held_q[i, q]
+            held_q[i, q] += taken[i] - failed * gone
+            free[i] -= taken[i]
+    for i in range(n):
+        up_cap[i, q] = max(power[i] - fcr_q[i, q] - pos_q[i, q], 0.0) if up[i] else 0.0
+        down_cap[i, q] = max(power[i] - fcr_q[i, q] - neg_q[i, q], 0.0) if up[i] else 0.0
     return saved
 
 
@@ -174,9 +206,8 @@ class PortfolioSimulator(SiteSimulator):
         """Take assets out now (e.g. a test's or a user's scenario); repairs follow the Markov chain."""
         self.available[np.asarray(assets)] = False
 
-    def _battery_bounds(self, offered, available, curtail):
-        lo, hi = super()._battery_bounds(offered, available, curtail)
-        return np.where(self.available, lo, 0.0), np.where(self.available, hi, 0.0)
+    def _in_service(self) -> np.ndarray:
+        return self.available
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         u = self.rng.random(self.n)
@@ -189,11 +220,8 @@ class PortfolioSimulator(SiteSimulator):
         finally:
             if saved is not None:
                 restore(q, saved, *columns)
-        trade = report["trade_mw"]
-        gross, net = np.abs(trade).sum(), abs(trade.sum())
-        fee_share = np.divide(np.abs(trade), gross, out=np.zeros(self.n), where=gross > 1e-12)
-        fee = self.config.intraday_fee_eur_mwh * DT_H
-        cash[INTRADAY] = trade * self._id1[d.start + q] * DT_H - fee * net * fee_share
+        cash[INTRADAY], gross, net = netted_intraday_cash(report["trade_mw"], self._id1[d.start + q],
+                                                          self.config.intraday_fee_eur_mwh)
         report.update(available=self.available.astype(float), external_trade_mwh=np.full(self.n, net * DT_H),
                       gross_trade_mwh=np.full(self.n, gross * DT_H))
         return cash, report

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 
 from bessgym.assets.battery import Fleet
 from bessgym.assets.site import (
@@ -45,6 +46,24 @@ def solar_market_value(da_price: np.ndarray, pv_per_mwp: np.ndarray, month_key: 
         weight = pv_per_mwp[m].sum()
         value[m] = (da_price[m] * pv_per_mwp[m]).sum() / weight if weight > 0 else da_price[m].mean()
     return value
+
+
+@njit(cache=True)
+def connection(curtail_action, available_mw, grid_limit_mw, green_only, in_service):
+    """One quarter-hour's PV offered [MW] and the battery's range at the connection (lo, hi) [MW] per site, for
+    the action's curtailment entry (clipped to [-1, 1]); a battery out of service is held at 0."""
+    curtail = np.minimum(np.maximum(curtail_action, -1.0), 1.0)
+    offered = available_mw * (1.0 - np.maximum(curtail, 0.0))
+    lo, hi = battery_bounds(grid_limit_mw, offered, available_mw, curtail, green_only)
+    return offered, np.where(in_service, lo, 0.0), np.where(in_service, hi, 0.0)
+
+
+@njit(cache=True)
+def pv_dispatch(offered_mw, available_mw, grid_limit_mw, battery_mw):
+    """PV fed in, PV curtailed and the site's export [MW] per site: PV takes what the connection leaves the
+    battery."""
+    pv_out = np.maximum(np.minimum(offered_mw, grid_limit_mw - battery_mw), 0.0)
+    return pv_out, available_mw - pv_out, pv_out + battery_mw
 
 
 class SiteSimulator(Simulator):
@@ -80,6 +99,7 @@ class SiteSimulator(Simulator):
         self.premium_suspended = premium_suspended(da, rule)
         id1 = market.columns.get("id1_price")  # a PPA shortfall is bought intraday; at DA where ID1 is missing
         self._id1_buy = None if id1 is None else np.where(np.isnan(id1), da, id1)
+        self._all_in_service, self._no_curtail = np.ones(self.n, dtype=bool), np.zeros(self.n)
 
     def start_day(self, day_number: int, rng: np.random.Generator):
         m = self.market
@@ -102,29 +122,27 @@ class SiteSimulator(Simulator):
         """PV available per site at delivery quarter-hour ``q`` [MW]; none is known before delivery (q < 0)."""
         return self.pv_actual[:, q] if q >= 0 else np.zeros(self.n)
 
-    def _battery_bounds(self, offered: np.ndarray, available: np.ndarray,
-                        curtail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return battery_bounds(self.grid_mw, offered, available, curtail, self.green)
+    def _in_service(self) -> np.ndarray:
+        """Which sites' batteries run this quarter-hour (N,) bool: all (the portfolio's outages take some out)."""
+        return self._all_in_service
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         t = self.day.start + q
         available = self.pv_actual[:, q]
-        curtail = np.clip(action[:, CURTAIL], -1.0, 1.0) if action.shape[1] > CURTAIL else np.zeros(self.n)
-        offered = available * (1.0 - np.maximum(curtail, 0.0))
-        self.site_bounds = self._battery_bounds(offered, available, curtail)
+        curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
+        offered, *self.site_bounds = connection(curtail, available, self.grid_mw, self.green, self._in_service())
         try:
             cash, report = super().deliver(q, action[:, :CURTAIL])
         finally:
             self.site_bounds = None
         battery = report["power_mw"]
-        pv_out = np.maximum(np.minimum(offered, self.grid_mw - battery), 0.0)
-        curtailed = available - pv_out
+        pv_out, curtailed, export = pv_dispatch(offered, available, self.grid_mw, battery)
         da = float(self._da[t])
         id1 = None if self._id1_buy is None else float(self._id1_buy[t])
         pv = pv_cash(self.contract, pv_out, hour=int(self.market.local_hour[t]), da_price=da, id1_price=id1,
                      market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
                      suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
         report.update(pv_available_mw=available.copy(), pv_out_mw=pv_out, curtailed_mw=curtailed,
-                      grid_export_mw=pv_out + battery,
+                      grid_export_mw=export,
                       curtailment_cost_eur=opportunity_cost_eur(self.contract, curtailed, da_price=da, dt_h=DT_H))
         return np.concatenate([cash, pv]), report
