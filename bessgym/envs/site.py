@@ -130,7 +130,8 @@ class SiteSimulator(Simulator):
         t = self.day.start + q
         available = self.pv_actual[:, q]
         curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
-        offered, *self.site_bounds = connection(curtail, available, self.grid_mw, self.green, self._in_service())
+        offered, lo, hi = connection(curtail, available, self.grid_mw, self.green, self._in_service())
+        self.site_bounds = (lo, hi)
         try:
             cash, report = super().deliver(q, action[:, :CURTAIL])
         finally:
