@@ -210,6 +210,8 @@ def test_joint_horizon_in_hours_holds_at_every_quarter_hour():
     assert _quarter_hour_violation(first, empty, products, blocks[:96]) < 1e-6
     with pytest.raises(ValueError, match="hours=True"):
         solve_horizon(market, battery, LPProducts(day_ahead=True, intraday=True), hours=True)
+    with pytest.raises(ValueError, match="hours=True"):  # starting at a quarter past: hours do not fit
+        solve_horizon(market.iloc[1:97], battery, products, hours=True)
 
 
 def test_joint_horizon_adds_the_cycle_budget_when_the_plan_breaks_it():

@@ -47,7 +47,8 @@ def solve_horizon(market: pd.DataFrame, battery: BatterySpec, products: LPProduc
     for i, s in enumerate(days):
         day[s] = i
     blocks = day * 6 + block_of_day(market.index)
-    hourly = products.day_ahead and products.hourly_day_ahead and not products.intraday and len(market) % 4 == 0
+    hourly = products.day_ahead and products.hourly_day_ahead and not products.intraday
+    hourly = hourly and len(market) % 4 == 0 and market.index[0].minute == 0  # whole hours, from an hour's start
     hourly = hourly and bool((blocks.reshape(-1, 4) == blocks[::4, None]).all())
     if hours and not hourly:
         raise ValueError("hours=True needs hourly day-ahead positions, no intraday trade and reserve blocks of "
