@@ -28,6 +28,7 @@ from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.site import SiteSimulator
+from bessgym.market import settlement as st
 from bessgym.market.clearing import round_volume
 
 INTRADAY = 9  # row of the intraday cash flow in the core's breakdown
@@ -93,8 +94,8 @@ def netted_intraday_cash(trade_mw: np.ndarray, price_eur_mwh: float, fee_eur_mwh
     traded power [MW]."""
     gross = np.abs(trade_mw).sum()
     net = abs(trade_mw.sum())
-    fee_per_mw = fee_eur_mwh * DT_H * net / gross if gross > 1e-12 else 0.0
-    return trade_mw * price_eur_mwh * DT_H - fee_per_mw * np.abs(trade_mw), gross, net
+    shared_fee = fee_eur_mwh * net / gross if gross > 1e-12 else 0.0  # the net's fee per MWh of |trade|
+    return st.intraday_revenue(trade_mw, price_eur_mwh, shared_fee, DT_H), gross, net
 
 
 @njit(cache=True)
