@@ -194,9 +194,12 @@ def _in_box(action, bound):
     return True
 
 
+_ACTION_BOUND = 1.0 + 1e-6  # [-1, 1] and float32 rounding
+
+
 def _check_action(action: np.ndarray, runner: Runner) -> None:
     """Reject NaN/inf and out-of-space actions with the offending entry and stage named."""
-    if action.shape == (runner.width,) and _in_box(action, 1.0 + 1e-6):
+    if action.shape == (runner.width,) and _in_box(action, _ACTION_BOUND):
         return
     stage = STAGE_NAMES[runner.current[0]]
     if action.shape != (runner.width,):
@@ -204,5 +207,5 @@ def _check_action(action: np.ndarray, runner: Runner) -> None:
     bad = ~np.isfinite(action)
     if bad.any():
         raise ValueError(f"action[{int(np.argmax(bad))}] is {action[bad][0]} (stage {stage}): actions must be finite")
-    i = int(np.argmax(np.abs(action) > 1.0 + 1e-6))
+    i = int(np.argmax(np.abs(action) > _ACTION_BOUND))
     raise ValueError(f"action[{i}] = {action[i]:g} is outside [-1, 1] (stage {stage})")
