@@ -90,6 +90,15 @@ class LPResult:
     pv_out_mw: np.ndarray | None = None  # planned PV feed-in (with a site)
 
 
+def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """An LP parameter as a float array of ``shape``, NaN (a product absent at a timestamp) as 0; a ValueError
+    naming ``name`` otherwise."""
+    arr = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+    return arr
+
+
 def block_of(n_qh: int) -> np.ndarray:
     """Block index of each quarter-hour of a Berlin day with n_qh quarter-hours (DST in the first block)."""
     first = {92: 12, 96: 16, 100: 20}[n_qh]
@@ -360,9 +369,7 @@ class BatteryLP:
                              ("act_neg", act_neg), ("energy_pos", energy_pos), ("energy_neg", energy_neg),
                              ("pv_fc", pv_forecast_mw), ("pv_value", pv_value_eur_mwh), ("pv_floor", pv_floor)):
             if values is not None and hasattr(m, name):
-                values = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
-                if values.shape != (self.n_qh,):
-                    raise ValueError(f"{name} has shape {values.shape}, expected ({self.n_qh},)")
+                values = parameter(values, (self.n_qh,), name)
                 getattr(m, name).store_values(dict(enumerate(values.tolist())))
         if soc0_mwh is not None:
             m.soc0.set_value(float(soc0_mwh))

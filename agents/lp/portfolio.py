@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from agents.lp.arrays import ArrayLP
-from agents.lp.model import DT_H, LPProducts, LPResult, block_of
+from agents.lp.model import DT_H, LPProducts, LPResult, block_of, parameter
 from bessgym.assets.site import SiteSpec
 
 PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg")
@@ -151,12 +151,12 @@ class PortfolioLP:
         unknown = set(prices) - set(PRICES)
         if unknown:
             raise ValueError(f"unknown price {sorted(unknown)[0]!r}; expected one of {PRICES}")
-        price = {k: _finite(prices.get(k, np.zeros(t)), (t,), k) for k in PRICES}
-        pv_fc = _finite(pv_forecast_mw if pv_forecast_mw is not None else np.zeros((n, t)), (n, t), "pv_forecast_mw")
+        price = {k: parameter(prices.get(k, np.zeros(t)), (t,), k) for k in PRICES}
+        pv_fc = parameter(pv_forecast_mw if pv_forecast_mw is not None else np.zeros((n, t)), (n, t), "pv_forecast_mw")
         pv_fc = np.where(self.has_pv[:, None], np.maximum(pv_fc, 0.0), 0.0)
-        pv_value = _finite(pv_value_eur_mwh if pv_value_eur_mwh is not None else np.zeros((n, t)), (n, t),
+        pv_value = parameter(pv_value_eur_mwh if pv_value_eur_mwh is not None else np.zeros((n, t)), (n, t),
                            "pv_value_eur_mwh")
-        soc0 = _finite(soc0_mwh, (n,), "soc0_mwh")
+        soc0 = parameter(soc0_mwh, (n,), "soc0_mwh")
         self._price, self._pv_value = price, pv_value
         # costs [EUR per MW of each column]
         fee = self.products.intraday_fee_eur_mwh
@@ -178,8 +178,9 @@ class PortfolioLP:
                                                                                           dis_cap.ravel()]))
         rows, lo, hi = zip(
             (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh),
-            (self.cycle_rows, np.full(n, -np.inf), _finite(max_discharge_mwh, (n,), "max_discharge_mwh")),
-            (self.end_rows, _finite(soc_end_mwh[0], (n,), "soc_end_mwh"), _finite(soc_end_mwh[1], (n,), "soc_end_mwh")),
+            (self.cycle_rows, np.full(n, -np.inf), parameter(max_discharge_mwh, (n,), "max_discharge_mwh")),
+            (self.end_rows, parameter(soc_end_mwh[0], (n,), "soc_end_mwh"),
+             parameter(soc_end_mwh[1], (n,), "soc_end_mwh")),
             (self.site_down, np.full(self.site_down.shape, -np.inf), self.import_base + pv_fc[self.down_sites]),
             strict=True)
         if self.dt > DT_H:  # the first block's first quarter-hour starts from soc0
@@ -244,9 +245,3 @@ class PortfolioLP:
                          day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
                          pv_out_mw=pv[i]) for i in range(self.n)]
 
-
-def _finite(values, shape: tuple[int, ...], name: str) -> np.ndarray:
-    arr = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
-    if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
-    return arr
