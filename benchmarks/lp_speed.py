@@ -22,17 +22,19 @@ def main() -> dict[str, float]:
     results["index_all_strategies_year_s"] = time.perf_counter() - t0
     battery = BatterySpec()
     reserves = {"fcr": True, "afrr_capacity": True}
-    for name, products in {  # hourly day-ahead positions: a model in hours; 15-min products: in quarter-hours
-        "joint_year_day_ahead_s": LPProducts(day_ahead=True),
-        "joint_year_day_ahead_fcr_afrr_s": LPProducts(day_ahead=True, **reserves),
-        "joint_year_15min_day_ahead_fcr_afrr_s": LPProducts(day_ahead=True, hourly_day_ahead=False, **reserves),
-        "joint_year_intraday_fcr_afrr_s": LPProducts(day_ahead=False, intraday=True, **reserves),
-    }.items():
+    for name, products, hours in (  # hours=None: hourly day-ahead positions in hours, 15-min products in quarter-hours
+        ("joint_year_day_ahead_s", LPProducts(day_ahead=True), None),
+        ("joint_year_day_ahead_quarter_hours_s", LPProducts(day_ahead=True), False),
+        ("joint_year_day_ahead_fcr_afrr_s", LPProducts(day_ahead=True, **reserves), None),
+        ("joint_year_day_ahead_fcr_afrr_quarter_hours_s", LPProducts(day_ahead=True, **reserves), False),
+        ("joint_year_15min_day_ahead_fcr_afrr_s", LPProducts(day_ahead=True, hourly_day_ahead=False, **reserves), None),
+        ("joint_year_intraday_fcr_afrr_s", LPProducts(day_ahead=False, intraday=True, **reserves), None),
+    ):
         t0 = time.perf_counter()
-        solve_horizon(year, battery, products)
+        solve_horizon(year, battery, products, hours=hours)
         results[name] = time.perf_counter() - t0
     for k, v in results.items():
-        print(f"{k:<40} {v:8.1f} s")
+        print(f"{k:<46} {v:8.1f} s")
     return results
 
 

@@ -233,6 +233,78 @@ def test_joint_horizon_adds_the_cycle_budget_when_the_plan_breaks_it():
         price_da=market["da_price"].to_numpy(), soc0_mwh=half, soc_end_mwh=(half, half)).objective_eur, rel=1e-7)
 
 
+def _store(prices: np.ndarray):
+    """A 1 MWh lossless store selling ``x`` per step from a level ``s`` (0.5 before the first step), holding
+    ``y`` MWh of reserve per two-step block: a chain of steps with a block family, as the joint model."""
+    from agents.lp.arrays import ArrayLP
+
+    t = prices.size
+    lp = ArrayLP()
+    x, s, y = lp.var((t,), -1, 1), lp.var((t,), 0, 1), lp.var((t // 2,), 0, 1, steps=np.arange(0, t, 2))
+    first = lp.rows([(1, s), (np.where(np.arange(t) > 0, -1.0, 0.0), s[np.maximum(np.arange(t) - 1, 0)]), (1, x)],
+                    0, 0)[:1]
+    lp.rows([(1, s), (-1, y[np.arange(t) // 2])], lo=0)
+    h = lp.highs()
+    h.changeRowsBounds(1, first.astype(np.int32), np.array([0.5]), np.array([0.5]))
+    h.changeColsCost(2 * t + t // 2, np.arange(2 * t + t // 2, dtype=np.int32),
+                     np.concatenate([prices, np.zeros(t), np.full(t // 2, 3.0)]))
+    return lp, h, (x, s, y)
+
+
+def test_a_window_basis_lands_at_its_steps():
+    """A basis placed into a model of the same form: at its own steps it re-solves in no iteration; from a
+    window, each column and row gets the status of the window's at the same step (blocks by their start)."""
+    prices = np.array([10.0, 50.0, 20.0, 80.0, 5.0, 60.0, 30.0, 90.0])
+    lp, h, _ = _store(prices)
+    h.run()
+    again, h2, _ = _store(prices)
+    h2.setBasis(again.basis_from([(lp, h.getBasis(), 0, prices.size)]))
+    h2.run()
+    assert h2.getInfo().simplex_iteration_count == 0
+    assert h2.getInfo().objective_function_value == pytest.approx(h.getInfo().objective_function_value)
+    window, hw, (xw, sw, yw) = _store(prices[4:])
+    hw.run()
+    full, _, (x, s, y) = _store(prices)
+    basis = full.basis_from([(window, hw.getBasis(), 4, 4)])
+    col, row = (np.array([b.value for b in st]) for st in (basis.col_status, basis.row_status))
+    wcol, wrow = (np.array([b.value for b in st]) for st in (hw.getBasis().col_status, hw.getBasis().row_status))
+    for mine, theirs in ((x[4:], xw), (s[4:], sw), (y[2:], yw)):
+        np.testing.assert_array_equal(col[mine], wcol[theirs])
+    np.testing.assert_array_equal(row[[4, 5, 6, 7, 12, 13, 14, 15]], wrow)  # balance and headroom at steps 4-7
+    assert (col[np.r_[x[:4], s[:4], y[:2]]] == 0).all() and (row[np.r_[0:4, 8:12]] == 1).all()  # lower, basic
+
+
+def test_joint_horizon_from_windows_equals_the_cold_solve(monkeypatch):
+    """Windows solved in sequence warm-start the period's model; HiGHS ends at the cold solve's optimum, also
+    when the cycle budget is added after."""
+    from agents.lp import horizon
+    from bessgym.data import synthetic
+
+    built = []
+
+    class Counted(horizon.PortfolioLP):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self.n_steps)
+
+    market = synthetic.generate("2024-03-25", "2024-04-01", seed=3)  # 7 days with the spring DST day
+    battery = IndexBattery().spec(power_mw=10.0)
+    reserves = {"fcr": True, "afrr_capacity": True}
+    cases = [(battery, LPProducts(day_ahead=True, **reserves), True),
+             (battery, LPProducts(day_ahead=True, hourly_day_ahead=False, **reserves), False),
+             (battery, LPProducts(day_ahead=False, intraday=True, **reserves), False),
+             (dataclasses.replace(battery, max_cycles_per_day=0.25), LPProducts(day_ahead=True), False)]
+    for b, products, hours in cases:
+        cold = horizon.solve_horizon(market, b, products, hours=hours)
+        monkeypatch.setattr(horizon, "PortfolioLP", Counted)
+        built.clear()
+        warm = horizon.solve_horizon(market, b, products, hours=hours, window_days=2)
+        monkeypatch.undo()
+        assert len(built) == 5 and built[0] == len(market) // (4 if hours else 1)  # the period and 4 windows
+        assert warm.objective_eur == pytest.approx(cold.objective_eur, rel=1e-9)
+    assert warm.discharge_mw.sum() * 0.25 == pytest.approx(7 * 0.25 * battery.usable_energy_mwh, rel=1e-6)
+
+
 @pytest.mark.parametrize("forecast", ["perfect", "noisy"])
 def test_multi_market_methodology_respects_its_rules(forecast):
     from agents import multimarket

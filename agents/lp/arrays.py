@@ -4,6 +4,10 @@ For models with tens of thousands of rows (a portfolio of 100 assets) pyomo's sc
 to build and translate; here a family of variables is an array of column indices and a family of constraints
 one call with broadcast coefficient arrays, as linopy does. The :class:`highspy.Highs` instance is kept, so
 re-solves change only costs and bounds (HiGHS warm-starts from the previous basis).
+
+Each family knows the time step at which each element along its last axis starts, so the basis of a model
+over a window of time can be placed into a model of the same form over a longer period
+(:meth:`ArrayLP.basis_from`): a long horizon is warm-started from its windows' solutions.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 INF = np.inf
+NO_STEP = np.iinfo(np.int64).max  # the step of an empty family: matches none
 
 
 class ArrayLP:
@@ -24,12 +29,19 @@ class ArrayLP:
         self._row_lo: list[np.ndarray] = []
         self._row_hi: list[np.ndarray] = []
         self.n_cols = self.n_rows = 0
+        self._col_step: list[np.ndarray] = []
+        self.families: list[tuple[bool, np.ndarray, np.ndarray]] = []  # (is_row, indices, steps of the last axis)
 
-    def var(self, shape: tuple[int, ...], lb=0.0, ub=INF, *, integer: bool = False) -> np.ndarray:
-        """A family of variables; returns their column indices with ``shape``. Bounds broadcast to it."""
+    def var(self, shape: tuple[int, ...], lb=0.0, ub=INF, *, integer: bool = False,
+            steps: np.ndarray | None = None) -> np.ndarray:
+        """A family of variables; returns their column indices with ``shape``. Bounds broadcast to it.
+        ``steps``: the time step at which each element along the last axis starts (default: the index)."""
         size = int(np.prod(shape))
         cols = np.arange(self.n_cols, self.n_cols + size).reshape(shape)
         self.n_cols += size
+        steps = np.arange(shape[-1]) if steps is None else np.asarray(steps, dtype=int)
+        self._col_step.append(np.broadcast_to(steps, shape).ravel())
+        self.families.append((False, cols, steps))
         self._lb.append(np.broadcast_to(np.asarray(lb, float), shape).ravel())
         self._ub.append(np.broadcast_to(np.asarray(ub, float), shape).ravel())
         self._integer.append(np.full(size, integer))
@@ -40,7 +52,8 @@ class ArrayLP:
         """A family of constraints ``lo <= sum_k coef_k * x[cols_k] <= hi``, one row per element of ``shape``
         (default: the broadcast shape of all coefficients, columns and bounds). A term whose columns have more
         axes than the rows (numpy broadcasting from the right) is summed over the extra ones, e.g. columns
-        (N, T) into rows (T,) or, with ``shape=(N, 1)``, into one row per asset. Returns the row indices."""
+        (N, T) into rows (T,) or, with ``shape=(N, 1)``, into one row per asset. A row's time step is its
+        first term's (the earliest of a sum). Returns the row indices."""
         if shape is None:
             shape = np.broadcast_shapes(*(np.shape(c) for _, c in terms), *(np.shape(k) for k, _ in terms),
                                         np.shape(lo), np.shape(hi))
@@ -53,7 +66,35 @@ class ArrayLP:
                                np.broadcast_to(np.asarray(coef, float), full).ravel()))
         self._row_lo.append(np.broadcast_to(np.asarray(lo, float), shape).ravel())
         self._row_hi.append(np.broadcast_to(np.asarray(hi, float), shape).ravel())
+        first = terms[0][1]
+        step = np.concatenate(self._col_step)[np.broadcast_to(first, np.broadcast_shapes(shape, np.shape(first)))]
+        self.families.append((True, rows, step.reshape(-1, shape[-1]).min(axis=0, initial=NO_STEP)))
         return rows
+
+    def basis_from(self, windows: list[tuple[ArrayLP, object, int, int]]):
+        """A starting basis for this model from solved models of the same form over windows of its period.
+
+        ``windows``: (model, its :class:`highspy.HighsBasis`, the step at which it starts in this model, the
+        number of its steps to take). Every column and row of a taken step gets the window's status; the rest
+        are basic rows and columns at their lower bound. The basis is marked alien: HiGHS completes or trims
+        it to a factorable basis, so windows need not add up to a basis of this model."""
+        import highspy
+
+        col = np.full(self.n_cols, highspy.HighsBasisStatus.kLower.value)
+        row = np.full(self.n_rows, highspy.HighsBasisStatus.kBasic.value)
+        for model, basis, start, length in windows:
+            status = {False: np.array([s.value for s in basis.col_status]),
+                      True: np.array([s.value for s in basis.row_status])}
+            for (is_row, mine, steps), (_, theirs, their_steps) in zip(self.families, model.families, strict=True):
+                taken = np.flatnonzero(their_steps < length)
+                at = np.searchsorted(steps, their_steps[taken] + start).clip(max=steps.size - 1)
+                hit = steps[at] == their_steps[taken] + start
+                (row if is_row else col)[mine[..., at[hit]]] = status[is_row][theirs[..., taken[hit]]]
+        members = np.array(sorted(highspy.HighsBasisStatus.__members__.values(), key=lambda s: s.value))
+        start_basis = highspy.HighsBasis()
+        start_basis.col_status, start_basis.row_status = members[col].tolist(), members[row].tolist()
+        start_basis.alien = start_basis.valid = True
+        return start_basis
 
     def highs(self, *, maximize: bool = True):
         """The HiGHS instance with every column, row and integrality (costs start at 0; set them per solve)."""
@@ -65,6 +106,7 @@ class ArrayLP:
         val = np.concatenate([v for _, _, v in self._rows])
         matrix = csc_matrix((val, (row, col)), shape=(self.n_rows, self.n_cols))
         matrix.sum_duplicates()
+        matrix.eliminate_zeros()  # terms with a zero coefficient, e.g. the step before the first
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n_cols, self.n_rows
         lp.col_cost_ = np.zeros(self.n_cols)

@@ -3,20 +3,26 @@
 The daily models of :mod:`agents.index` and :mod:`agents.lp.delegate` re-solve one persistent pyomo model per
 day; this builds one model for the period, with reserve blocks per delivery day and the cycle limit applied to
 the period's total discharge (cycles per day x days). A year is 35k quarter-hours: the model is the array-built
-one of :mod:`agents.lp.portfolio` (a portfolio of one; building it takes < 1 s where pyomo takes ~20 s), and
-HiGHS solves it with presolve, by interior point when reserves make the model large and degenerate
-(measured: half the dual simplex's time). As in the portfolio model, no discharge is planned at negative
-prices (instead of binaries).
+one of :mod:`agents.lp.portfolio` (a portfolio of one; building it takes < 1 s where pyomo takes ~20 s). As in
+the portfolio model, no discharge is planned at negative prices (instead of binaries).
 
-Two exact shortcuts keep a year fast. Hourly day-ahead positions without intraday trade are modelled in whole
-hours (the env holds the hour's power; see ``step_h`` of :class:`~agents.lp.portfolio.PortfolioLP`), and the
-schedule is returned at quarter-hours. The period's cycle budget is one row over every discharge column,
-which slows the interior point by a fifth: it is left out first and added only if the plan breaks it.
+HiGHS's simplex takes time that grows with the square of the horizon (a month 0.2 s, a year with reserves
+~70 s) and its interior point ~30 s. So the period is first solved in windows of ``window_days`` in sequence,
+each from the SoC the one before left and ending free (a month each, 0.2 s); their bases, placed at their steps
+(:meth:`~agents.lp.arrays.ArrayLP.basis_from`), start the dual simplex on the whole period, which then needs
+only the few thousand iterations that link the windows. The optimum is the whole model's, found by HiGHS;
+the windows only shorten the way to it.
+
+Two exact shortcuts more. Hourly day-ahead positions without intraday trade are modelled in whole hours (the
+env holds the hour's power; see ``step_h`` of :class:`~agents.lp.portfolio.PortfolioLP`), and the schedule is
+returned at quarter-hours. The period's cycle budget is one row over every discharge column: it is left out
+first and added only if the plan breaks it (the re-solve starts from the plan's basis).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -27,16 +33,18 @@ from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import block_of_day, split_days
 
+WINDOW_DAYS = 30  # a year with reserves: 7- to 61-day windows measured within 15 % of each other
 COLUMNS = {"price_da": "da_price", "price_id": "id1_price", "price_fcr": "fcr_price",
            "price_pos": "afrr_cap_pos_price", "price_neg": "afrr_cap_neg_price"}
 
 
 def solve_horizon(market: pd.DataFrame, battery: BatterySpec, products: LPProducts, *,
-                  hours: bool | None = None) -> LPResult:
+                  hours: bool | None = None, window_days: int = WINDOW_DAYS) -> LPResult:
     """Solve the whole table's period at once from ``battery.soc_initial``, ending at the same SoC.
 
     ``hours``: model whole hours (default: where hourly day-ahead positions without intraday trade allow it)
-    or quarter-hours (False). The result is per quarter-hour either way."""
+    or quarter-hours (False). The result is per quarter-hour either way. ``window_days``: the length of the
+    windows whose solutions warm-start a longer period."""
     needed = {"price_da": products.day_ahead, "price_id": products.intraday, "price_fcr": products.fcr,
               "price_pos": products.afrr_capacity, "price_neg": products.afrr_capacity}
     missing = [COLUMNS[k] for k, on in needed.items() if on and COLUMNS[k] not in market.columns]
@@ -58,21 +66,33 @@ def solve_horizon(market: pd.DataFrame, battery: BatterySpec, products: LPProduc
     if hours:
         prices = {k: np.nan_to_num(p, nan=0.0).reshape(-1, 4).mean(axis=1) for k, p in prices.items()}
         blocks = blocks[::4]
-    reserves = products.fcr or products.afrr_capacity
-    options = {"presolve": "on", "solver": "ipm" if reserves else "simplex"}
-    lp = PortfolioLP([SiteSpec(grid_limit_mw=battery.power_mw, pv_mwp=0.0, battery=battery)], products,
-                     len(blocks), blocks=blocks, step_h=1.0 if hours else DT_H, highs_options=options)
+    site = SiteSpec(grid_limit_mw=battery.power_mw, pv_mwp=0.0, battery=battery)
     soc0 = np.array([battery.soc_initial * battery.energy_mwh])
-    budget = battery.max_cycles_per_day * len(days) * battery.usable_energy_mwh
 
-    def solve(max_discharge_mwh: float) -> LPResult:
-        (result,) = lp.solve(**prices, soc0_mwh=soc0, soc_end_mwh=(soc0, soc0),
+    def model(steps: slice) -> PortfolioLP:
+        return PortfolioLP([site], products, steps.stop - steps.start, blocks=blocks[steps] - blocks[steps.start],
+                           step_h=1.0 if hours else DT_H, highs_options={"presolve": "on", "solver": "simplex"})
+
+    def plan(lp: PortfolioLP, steps: slice, start_mwh: np.ndarray, end_mwh: tuple[np.ndarray, np.ndarray],
+             max_discharge_mwh: float = np.inf) -> LPResult:
+        (result,) = lp.solve(**{k: p[steps] for k, p in prices.items()}, soc0_mwh=start_mwh, soc_end_mwh=end_mwh,
                              max_discharge_mwh=np.array([max_discharge_mwh]))
         return result
 
-    result = solve(np.inf)
+    whole = slice(0, len(blocks))
+    lp = model(whole)
+    edges = [d.start // (4 if hours else 1) for d in days[::window_days]] + [whole.stop]
+    if len(edges) > 2:  # windows in sequence, each from the SoC the one before left, ending free
+        taken, start, free = [], soc0, (np.array([-np.inf]), np.array([np.inf]))
+        for a, b in itertools.pairwise(edges):
+            window = model(slice(a, b))
+            start = plan(window, slice(a, b), start, free).soc_mwh[-1:]
+            taken.append((window.layout, window.highs.getBasis(), a, b - a))
+        lp.highs.setBasis(lp.layout.basis_from(taken))
+    result = plan(lp, whole, soc0, (soc0, soc0))
+    budget = battery.max_cycles_per_day * len(days) * battery.usable_energy_mwh
     if result.discharge_mw.sum() * lp.dt > budget * (1 + 1e-9):
-        result = solve(budget)
+        result = plan(lp, whole, soc0, (soc0, soc0), budget)
     result = dataclasses.replace(result, objective_eur=lp.objective_eur)
     return _quarter_hours(result, soc0[0]) if hours else result
 

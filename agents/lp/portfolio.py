@@ -40,13 +40,14 @@ class PortfolioLP:
     """A persistent joint day model of a portfolio of ``sites``; :meth:`solve` sets parameters and re-solves.
 
     ``blocks``: the reserve block of each step (default: a Berlin day's six 4 h blocks; a longer horizon
-    numbers its blocks on). ``highs_options``: HiGHS options (default: presolve off).
+    numbers its blocks on). ``highs_options``: HiGHS options (default: presolve off). ``layout``: the
+    model's :class:`~agents.lp.arrays.ArrayLP`, whose families place a window's basis into a longer model.
 
     ``step_h``: the time step [h]. Quarter-hours (the default) model every market. Whole hours (1.0) model
     hourly day-ahead positions without intraday trade or PV, where the env holds each hour's power constant:
     the SoC is then linear between hour ends, so a bound that holds at both ends of an hour holds at its
     quarter-hours, and the first quarter-hour of a block (whose hour starts at a SoC the block before
-    bounded) gets rows of its own. The same year then has a quarter of the columns and solves ~10x faster.
+    bounded) gets rows of its own. The same year then has a quarter of the columns and solves ~4x faster.
 
     Charging and discharging at once wastes energy, which pays only at negative prices, and the env executes
     only the net: where the traded market's price is negative no asset discharges (an LP bound instead of
@@ -80,17 +81,20 @@ class PortfolioLP:
         self.has_pv = np.array([s.pv_mwp > 0 for s in self.sites])
         self.hourly = pr.day_ahead and pr.hourly_day_ahead and not hours  # one position per 4 quarter-hours
         n_h = (n_steps + 3) // 4
+        block_start = np.flatnonzero(np.diff(blk, prepend=-1))
 
-        lp = ArrayLP()
+        lp = self.layout = ArrayLP()
         v = self.v = {
             "ch": lp.var((n, t), 0, p), "dis": lp.var((n, t), 0, p), "soc": lp.var((n, t), soc_lo, soc_hi),
-            "da": lp.var((n, n_h if self.hourly else t), -p if pr.day_ahead else 0, p if pr.day_ahead else 0),
+            "da": lp.var((n, n_h if self.hourly else t), -p if pr.day_ahead else 0, p if pr.day_ahead else 0,
+                         steps=4 * np.arange(n_h) if self.hourly else None),
             "x": lp.var((n, t), -2 * p if pr.intraday else 0, 2 * p if pr.intraday else 0),
             "sell": lp.var((t,)), "buy": lp.var((t,)),
-            "fcr": lp.var((n, n_b), 0, pr.fcr_max_share * p if pr.fcr else 0),
-            "pos": lp.var((n, n_b), 0, p if pr.afrr_capacity else 0),
-            "neg": lp.var((n, n_b), 0, p if pr.afrr_capacity else 0),
-            "k_fcr": lp.var((n_b,)), "k_pos": lp.var((n_b,)), "k_neg": lp.var((n_b,)),
+            "fcr": lp.var((n, n_b), 0, pr.fcr_max_share * p if pr.fcr else 0, steps=block_start),
+            "pos": lp.var((n, n_b), 0, p if pr.afrr_capacity else 0, steps=block_start),
+            "neg": lp.var((n, n_b), 0, p if pr.afrr_capacity else 0, steps=block_start),
+            "k_fcr": lp.var((n_b,), steps=block_start), "k_pos": lp.var((n_b,), steps=block_start),
+            "k_neg": lp.var((n_b,), steps=block_start),
             "pv": lp.var((n, t), 0, 0),  # upper bound: the PV forecast, set per solve
         }
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
@@ -106,16 +110,16 @@ class PortfolioLP:
         lp.rows([(1, v["fcr"]), (1, v["pos"])], hi=pr.ancillary_max_share * p)
         lp.rows([(1, v["fcr"]), (1, v["neg"])], hi=pr.ancillary_max_share * p)
         lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x)], 0, 0)
-        step = [(-eta_c * step_h, ch), (step_h / eta_d, dis)]
-        self.soc_first = lp.rows([(1, soc[:, :1])] + [(c, cols[:, :1]) for c, cols in step], shape=(n, 1))
-        lp.rows([(1, soc[:, 1:]), (-1, soc[:, :-1])] + [(c, cols[:, 1:]) for c, cols in step],
-                -self.aux_mwh[:, None], -self.aux_mwh[:, None], shape=(n, t - 1))
+        # the SoC balance; the first step's SoC before is soc0, in the first row's bounds
+        before = np.where(np.arange(t) > 0, -1.0, 0.0), soc[:, np.maximum(np.arange(t) - 1, 0)]
+        self.soc_first = lp.rows([(1, soc), before, (-eta_c * step_h, ch), (step_h / eta_d, dis)],
+                                 -self.aux_mwh[:, None], -self.aux_mwh[:, None])[:, :1]
         low = [(-pr.fcr_hold_h / eta_d, fcr), (-pr.afrr_hold_h / eta_d, pos)]
         high = [(pr.fcr_hold_h * eta_c, fcr), (pr.afrr_hold_h * eta_c, neg)]
         lp.rows([(1, soc)] + low, lo=soc_lo)
         lp.rows([(1, soc)] + high, hi=soc_hi)
         if hours:  # each block's first quarter-hour: w of the way from the SoC before it (soc0: in the bounds)
-            first, w = np.flatnonzero(np.diff(blk, prepend=-1)), DT_H / step_h
+            first, w = block_start, DT_H / step_h
             point = [((first > 0) * (1 - w), soc[:, np.maximum(first - 1, 0)]), (w, soc[:, first])]
             self.first_qh = (lp.rows(point + [(c, cols[:, first]) for c, cols in low], lo=soc_lo),
                              lp.rows(point + [(c, cols[:, first]) for c, cols in high], hi=soc_hi))
