@@ -164,9 +164,11 @@ def test_watchdog_reverts_to_fallback():
 def test_schedule_drives_the_device_and_soc_matches_the_env():
     """An LP-style schedule (charge 0.5 MW for 15 min, discharge 0.4 MW for 15 min, then nothing) drives the
     simulated device, 300x faster than real time, over Modbus; its SoC ends where the env's battery physics
-    puts it, within 0.25 % points (the stated tolerance: ramps and cycle timing, 6 simulated s a cycle)."""
+    puts it, within 0.25 % points (the stated tolerance: ramps and cycle timing, 6 simulated s a cycle). The
+    device's clock moves one cycle per control cycle, so a stalled test machine cannot stretch a setpoint."""
     acceleration, cycle_s = 300.0, 0.02
-    battery = SimulatedBattery(DeviceSpec(ramp_w_per_s=1e6), acceleration=acceleration)
+    wall = [0.0]
+    battery = SimulatedBattery(DeviceSpec(ramp_w_per_s=1e6), acceleration=acceleration, clock=lambda: wall[0])
     t0 = pd.Timestamp(battery.epoch_s, unit="s", tz="UTC")
     steps = pd.DatetimeIndex([t0, t0 + pd.Timedelta(minutes=15), t0 + pd.Timedelta(minutes=30)])
     schedule = Schedule(steps, np.array([-500_000.0, 400_000.0, 0.0]))
@@ -178,7 +180,8 @@ def test_schedule_drives_the_device_and_soc_matches_the_env():
     async def scenario():
         async with served(battery, free_port()) as port:
             safety = SafetyLayer(ModbusController("127.0.0.1", port), limits, cycle_s=cycle_s)
-            runner = Runner(schedule, safety, cycle_s=cycle_s, now=device_now)
+            runner = Runner(schedule, safety, cycle_s=cycle_s, now=device_now,
+                            on_cycle=lambda row: wall.__setitem__(0, wall[0] + cycle_s))
             rows = []
             while battery.sim_s < 1900:
                 rows += await runner.run(cycles=20)
