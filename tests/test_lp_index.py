@@ -303,6 +303,8 @@ def test_joint_horizon_from_windows_equals_the_cold_solve(monkeypatch):
         assert len(built) == 5 and built[0] == len(market) // (4 if hours else 1)  # the period and 4 windows
         assert warm.objective_eur == pytest.approx(cold.objective_eur, rel=1e-9)
     assert warm.discharge_mw.sum() * 0.25 == pytest.approx(7 * 0.25 * battery.usable_energy_mwh, rel=1e-6)
+    with pytest.raises(ValueError, match="window_days must be at least 1, got 0"):
+        horizon.solve_horizon(market, battery, LPProducts(day_ahead=True), window_days=0)
 
 
 @pytest.mark.parametrize("forecast", ["perfect", "noisy"])

@@ -50,6 +50,8 @@ def solve_horizon(market: pd.DataFrame, battery: BatterySpec, products: LPProduc
     missing = [COLUMNS[k] for k, on in needed.items() if on and COLUMNS[k] not in market.columns]
     if missing:
         raise ValueError(f"solve_horizon needs column {missing[0]!r} for the selected products")
+    if window_days < 1:
+        raise ValueError(f"window_days must be at least 1, got {window_days}")
     days = split_days(market.index)
     day = np.empty(len(market), int)
     for i, s in enumerate(days):
