@@ -219,7 +219,9 @@ class Simulator:
         self._zeros = np.zeros(len(market.index))
         self._filled: dict[str, np.ndarray] = {}
         self._da = market.columns["da_price"]
-        self._rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
+        # reBAP where imbalance is settled at it; empty: at DA plus the markup (the delivery kernel's rule)
+        rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
+        self._rebap = np.zeros(0) if rebap is None else rebap
         self._id1 = self.col("id1_price")
         self._afrr = config.has("afrr_energy")
         # the delivery kernel's inputs that do not change within an episode
@@ -229,7 +231,6 @@ class Simulator:
         self._params = np.array([config.energy_price_band_eur_mwh, config.intraday_fee_eur_mwh,
                                  config.imbalance_markup_eur_mwh, config.non_delivery_penalty_eur_mwh])
         self._empty = np.zeros((0, 0))
-        self._rebap_or_empty = self._rebap if self._rebap is not None else np.zeros(0)
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
         self._no_trade = np.zeros(self.n)
         self._aux_mwh = fleet.aux_power_mw * DT_H
@@ -470,7 +471,7 @@ class Simulator:
             q, d.start + q, trade, action, self._afrr, response, self.soc_mwh, d.committed_mw, d.positions, d.prices,
             d.capacity_cash, d.fcr_q, d.pos_q, d.neg_q, d.up_cap, d.down_cap, site_lo, site_hi, d.discharged_mwh,
             f.soc_min_mwh, f.soc_max_mwh, f.power_mw, f.eta_charge, f.eta_discharge, f.aux_power_mw,
-            f.degradation_cost_eur_mwh, self._da, self._id1, self._rebap_or_empty, self._afrr_cols, self._params)
+            f.degradation_cost_eur_mwh, self._da, self._id1, self._rebap, self._afrr_cols, self._params)
         report = dict(zip(kernels.REPORT_ROWS, rows, strict=True))
         # every entry is the step's own array (aux copied): records and infos keep them as they are
         report["aux_mwh"], report["soc_before_mwh"] = self._aux_mwh.copy(), self.soc_mwh

@@ -24,6 +24,7 @@ from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell,
 DT_H = 0.25
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh")
+N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constants in the kernels
 
 
 @njit(cache=True)
@@ -89,12 +90,12 @@ def deliver(q, t, trade, action, afrr, fcr_response, soc, committed, positions, 
     the rating and the site bounds; what reserves cannot serve is undelivered (penalised, unpaid).
     Imbalance is settled at ``rebap`` when it is given, else at DA plus a markup. ``params``: aFRR energy
     price band, intraday fee, imbalance markup, non-delivery penalty. Updates ``discharged`` (the day's
-    trading discharge) in place; returns ``cash`` (13, N) [EUR] and ``report`` (len(REPORT_ROWS), N).
+    trading discharge) in place; returns ``cash`` (len(CASH_FLOWS), N) [EUR] and ``report`` (len(REPORT_ROWS), N).
     """
     band, fee, markup, penalty = params[0], params[1], params[2], params[3]
     n = soc.shape[0]
-    cash = np.empty((13, n))
-    report = np.empty((11, n))
+    cash = np.empty((N_CASH, n))
+    report = np.empty((N_REPORT, n))
     marg_pos = afrr_cols[0][t] if afrr else 0.0
     marg_neg = afrr_cols[1][t] if afrr else 0.0
     for i in range(n):

@@ -41,7 +41,7 @@ class ObservationBuilder:
     def __init__(self, sim: Simulator, horizon_qh: int) -> None:
         self.sim, self.h = sim, horizon_qh
         self.size = observation_size(horizon_qh)
-        self._day, self._key = None, None
+        self._day, self._weights, self._key = None, None, None
 
     def __call__(self, stage: Stage, q: int, *, capacity_cleared: bool, da_cleared: bool) -> np.ndarray:
         """Observation (N, size) as float32 for the decision at (stage, q); q = -1 before delivery."""
@@ -75,9 +75,9 @@ class ObservationBuilder:
         """The day's windows: one row per asset, or with ``weights`` their weighted average as one row."""
         sim, h = self.sim, self.h
         d, f, m = sim.day, sim.fleet, sim.market
-        # the day itself, not its id: a new day (or episode) may reuse a freed day's address
-        key = (d.version, capacity_cleared, da_cleared, None if weights is None else id(weights))
-        if d is self._day and key == self._key:
+        # the day and weights themselves, not their ids: a new object may reuse a freed one's address
+        key = (d.version, capacity_cleared, da_cleared)
+        if d is self._day and weights is self._weights and key == self._key:
             return
 
         def rows(values: np.ndarray, per: np.ndarray | None = None) -> np.ndarray:
@@ -125,7 +125,7 @@ class ObservationBuilder:
             usable = f.soc_max_mwh - f.soc_min_mwh
             self._soc_weights, self._soc_offset = weights / usable, float(weights @ (f.soc_min_mwh / usable))
             self._cycle_weights = weights / f.max_daily_discharge_mwh
-        self._day, self._key = d, key
+        self._day, self._weights, self._key = d, weights, key
 
 
 def _fill(out, stage, w0, qq, h, soc, soc_min, soc_max, discharged, max_discharge, time, reserves, committed, da,
