@@ -32,6 +32,7 @@ import numpy as np
 from agents.lp.arrays import ArrayLP
 from agents.lp.model import DT_H, LPProducts, LPResult, block_of, parameter
 from bessgym.assets.site import SiteSpec
+from bessgym.market import settlement as st
 
 PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg")
 
@@ -238,12 +239,14 @@ class PortfolioLP:
         x, dis, pv = val[v["x"]], val[v["dis"]], val[v["pv"]]
         fcr, pos, neg = val[v["fcr"]], val[v["pos"]], val[v["neg"]]
         price = self._price
-        gross = np.abs(x).sum(axis=0)
-        fee_share = np.divide(np.abs(x), gross, out=np.zeros_like(x), where=gross > 1e-12)
-        fee = self.products.intraday_fee_eur_mwh * np.abs(x.sum(axis=0)) * fee_share
-        own = self.dt * (price["price_da"] * da + price["price_id"] * x - fee + self._pv_value * pv
-                      - self.deg[:, None] * dis + price["price_fcr"] * fcr[:, blk] + price["price_pos"] * pos[:, blk]
-                      + price["price_neg"] * neg[:, blk]).sum(axis=1)
+        # intraday as the env settles a netted portfolio: the net's fee shared over the gross |trade|
+        gross, net = np.abs(x).sum(axis=0), np.abs(x.sum(axis=0))
+        shared_fee = self.products.intraday_fee_eur_mwh * np.divide(net, gross, out=np.zeros_like(gross),
+                                                                    where=gross > 1e-12)
+        intraday = st.intraday_revenue(x, price["price_id"], shared_fee, self.dt)
+        own = (self.dt * (price["price_da"] * da + self._pv_value * pv - self.deg[:, None] * dis
+                          + price["price_fcr"] * fcr[:, blk] + price["price_pos"] * pos[:, blk]
+                          + price["price_neg"] * neg[:, blk]) + intraday).sum(axis=1)
         ch, soc = val[v["ch"]], val[v["soc"]]
         return [LPResult(objective_eur=float(own[i]), charge_mw=ch[i], discharge_mw=dis[i], soc_mwh=soc[i],
                          day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
