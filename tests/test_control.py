@@ -177,11 +177,13 @@ def test_schedule_drives_the_device_and_soc_matches_the_env():
     def device_now() -> dt.datetime:
         return t0 + pd.Timedelta(seconds=battery.sim_s)
 
+    def tick(row) -> None:  # one control cycle has passed on the device
+        wall[0] += cycle_s
+
     async def scenario():
         async with served(battery, free_port()) as port:
             safety = SafetyLayer(ModbusController("127.0.0.1", port), limits, cycle_s=cycle_s)
-            runner = Runner(schedule, safety, cycle_s=cycle_s, now=device_now,
-                            on_cycle=lambda row: wall.__setitem__(0, wall[0] + cycle_s))
+            runner = Runner(schedule, safety, cycle_s=cycle_s, now=device_now, on_cycle=tick)
             rows = []
             while battery.sim_s < 1900:
                 rows += await runner.run(cycles=20)
