@@ -26,7 +26,8 @@ import pandas as pd
 
 from agents.lp.model import BatteryLP, LPProducts
 from bessgym.assets.battery import BatterySpec
-from bessgym.data.calendar import MARKET_TZ, split_days
+from bessgym.data.calendar import MARKET_TZ, complete_days
+from bessgym.data.contract import MarketDataError
 from bessgym.data.rules import rules_for
 
 STRATEGIES = ("fcr", "afrr_capacity", "trading", "day_ahead_trading", "afrr_and_trading", "daily_optimization")
@@ -103,8 +104,10 @@ def index_revenues(
     *,
     strategies: tuple[str, ...] = STRATEGIES,
     progress: Callable[[int, int], None] | None = None,
+    source: str = "market",
 ) -> IndexResult:
-    """Daily revenue per MW of each index strategy on a validated contract table."""
+    """Daily revenue per MW of each index strategy on a validated contract table (``source`` names it in
+    errors)."""
     unknown = set(strategies) - set(STRATEGIES)
     if unknown:
         raise ValueError(f"unknown strategies {sorted(unknown)}; choose from {STRATEGIES}")
@@ -115,7 +118,10 @@ def index_revenues(
         missing = [s for s in DAILY_BEST_OF if s in skipped or s not in strategies]
         if missing:
             skipped["daily_optimization"] = f"needs {', '.join(missing)} ({skipped.get(missing[0], 'not selected')})"
-    slices = [s for s in split_days(market.index) if s.stop - s.start in (92, 96, 100)]
+    slices = complete_days(market.index)
+    if not slices:
+        raise MarketDataError("the table holds no complete Berlin delivery day (00:00-24:00 local time)",
+                              source=source)
     dates = [market.index[s.start].tz_convert(MARKET_TZ).date() for s in slices]
     cols = {c: market[c].to_numpy(dtype=float) for c in market.columns}
     full = battery.spec()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bessgym._io import atomic_path
@@ -28,7 +30,8 @@ console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes 
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)  # whole, so it can be searched and copied
+    # whole, so it can be searched and copied; escaped, so "[soc_min, soc_max]" is text, not markup
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -93,18 +96,19 @@ def import_cmd(
     frames = []
     try:
         for path in smard or []:
-            frames.append(loaders.read_smard(path, pv_capacity_mwp=pv_capacity_mwp))
+            frames.append((str(path), loaders.read_smard(path, pv_capacity_mwp=pv_capacity_mwp)))
         for path in regelleistung or []:
-            frames.append(loaders.read_regelleistung(path))
+            frames.append((str(path), loaders.read_regelleistung(path)))
         for path in energy_charts or []:
-            frames.append(loaders.read_energy_charts(path, pv_capacity_mwp=pv_capacity_mwp))
+            frames.append((str(path), loaders.read_energy_charts(path, pv_capacity_mwp=pv_capacity_mwp)))
         for path in opsd or []:
-            frames.append(loaders.read_opsd(path, pv_capacity_mwp=pv_capacity_mwp))
+            frames.append((str(path), loaders.read_opsd(path, pv_capacity_mwp=pv_capacity_mwp)))
         for path in netztransparenz or []:
-            frames.append(loaders.read_netztransparenz(path))
+            frames.append((str(path), loaders.read_netztransparenz(path)))
         if not frames:
             raise MarketDataError("give at least one input file", source="bessgym data import")
-        df, filled = loaders.combine(_merge_same_columns(frames), fill=fill_gaps, source=str(out))
+        sources, merged = zip(*_merge_same_columns(frames), strict=True)
+        df, filled = loaders.combine(list(merged), fill=fill_gaps, sources=list(sources))
         write_table(df, out)
     except MarketDataError as exc:
         raise _fail(exc) from exc
@@ -113,21 +117,23 @@ def import_cmd(
     console.print(f"wrote {len(df):,} quarter-hours, columns {list(df.columns)} to [bold]{out}[/]")
 
 
-def _merge_same_columns(frames: list) -> list:
-    """Files of one kind (e.g. two regelleistung periods) are concatenated before the outer join."""
+def _merge_same_columns(frames: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """Files of one kind (e.g. two regelleistung periods) are concatenated before the outer join; each result
+    is named by its files."""
     import pandas as pd
 
     by_cols: dict[tuple[str, ...], list] = {}
-    for f in frames:
-        by_cols.setdefault(tuple(f.columns), []).append(f)
+    for source, f in frames:
+        by_cols.setdefault(tuple(f.columns), []).append((source, f))
     merged = []
     for group in by_cols.values():
-        df = pd.concat(group).sort_index()
+        source = " + ".join(name for name, _ in group)
+        df = pd.concat([f for _, f in group]).sort_index()
         if df.index.has_duplicates:
             dup = df.index[df.index.duplicated()][0]
-            raise MarketDataError("two input files cover the same timestamp", source="bessgym data import",
+            raise MarketDataError("two input files cover the same timestamp", source=source,
                                   column=str(df.columns[0]), timestamp=dup)
-        merged.append(df)
+        merged.append((source, df))
     return merged
 
 
@@ -193,14 +199,18 @@ def index_cmd(
     from agents.index import IndexBattery
     from bessgym.data import read_table, synthetic
 
-    if power_mw <= 0 or energy_mwh <= 0 or not 0 < round_trip <= 1 or cycles <= 0:
-        raise _fail(ValueError("--power-mw, --energy-mwh and --cycles must be > 0, --round-trip in (0, 1]"))
+    for flag, value, ok in (("--power-mw", power_mw, power_mw > 0), ("--energy-mwh", energy_mwh, energy_mwh > 0),
+                            ("--cycles", cycles, cycles > 0), ("--round-trip", round_trip, 0 < round_trip <= 1)):
+        if not (ok and math.isfinite(value)):  # NaN passes no comparison, but say so
+            rule = "in (0, 1]" if flag == "--round-trip" else "> 0"
+            raise _fail(ValueError(f"{flag} must be a finite number {rule}, got {value}"))
+    title = str(data) if data is not None else "synthetic 2024"
     try:
         market = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
+        battery = IndexBattery(duration_h=energy_mwh / power_mw, round_trip=round_trip, cycles_per_day=cycles)
+        _print_index(market, out, title=title, battery=battery)
     except MarketDataError as exc:
         raise _fail(exc) from exc
-    battery = IndexBattery(duration_h=energy_mwh / power_mw, round_trip=round_trip, cycles_per_day=cycles)
-    _print_index(market, out, title=str(data) if data is not None else "synthetic 2024", battery=battery)
 
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Experiment YAML; default: the main job's.")]
@@ -259,9 +269,9 @@ def _train(cfg, out: Path, *, resume: bool) -> Path:
         try:
             result = train(cfg, out, resume=resume, progress=lambda n: progress.update(task, completed=n),
                            report=report)
-        except KeyboardInterrupt:
-            console.print(f"[yellow]interrupted[/]: checkpoint saved; continue with --resume --out {out}")
-            raise typer.Exit(code=130) from None
+        except KeyboardInterrupt as exc:
+            console.print(f"[yellow]interrupted[/]: checkpoint saved; continue with --resume --out {escape(str(out))}")
+            raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
         except (ConfigError, FileNotFoundError, MarketDataError, ValueError) as exc:
             raise _fail(exc) from exc
         progress.update(task, completed=result.steps)
@@ -354,9 +364,13 @@ def sweep_cmd(
     try:
         points = load_grid(grid)
         results = sweep(cfg, points, out, workers=workers, backend=backend,
-                        on_done=lambda i, r: console.print(f"point {i}: {r['status']} {r.get('error', '')}"))
+                        on_done=lambda i, r: console.print(f"point {i}: {r['status']} {escape(r.get('error', ''))}"))
     except (ConfigError, RuntimeError, ValueError) as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt as exc:
+        console.print(f"[yellow]interrupted[/]: finished points are kept in {escape(str(out))}; run the same "
+                      "command again to resume")
+        raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
     console.print(_frame_table(results.drop(columns=["run_id"], errors="ignore"), f"sweep {grid}"))
     console.print(f"results: [bold]{out / 'results.csv'}[/]")
     failed = results[results["status"] != "ok"]
@@ -550,6 +564,10 @@ def deploy_cmd(
     from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
     from bessgym.control.simulator import DeviceSpec
 
+    if not (math.isfinite(cycle_s) and cycle_s > 0):
+        raise _fail(ValueError(f"--cycle-s must be a finite number > 0, got {cycle_s}"))
+    if cycles is not None and cycles < 1:
+        raise _fail(ValueError(f"--cycles must be >= 1 (or left out to run until stopped), got {cycles}"))
     if dry_run == bool(controller):
         raise _fail(ValueError("give --controller modbus://HOST:PORT, or --dry-run (not both)"))
     if dry_run and shadow:
@@ -638,7 +656,7 @@ def _print_index(market, out: Path, *, title: str, battery=None):
     battery = battery or IndexBattery()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("revenue index, day by day", total=None)
-        result = index_revenues(market, battery,
+        result = index_revenues(market, battery, source=title,
                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
     paths = write_index(result, out)
     table = Table(title=f"Revenue index, {battery.duration_h:g} h battery, {title}: annualised EUR/MW/year "

@@ -4,13 +4,19 @@ evaluated in its own process, on a local process pool or on Ray.
 Each point writes ``<out>/point_NNN/`` and logs to MLflow like ``bessgym evaluate``; ``results.csv`` is
 rewritten after every finished point. A failed point is recorded with its error and the others go on. A
 rerun skips the points already finished with the same overrides, so an interrupted sweep is resumed by
-running it again.
+running it again. SIGINT or SIGTERM stops a local sweep at once (queued points are not started, running ones
+are stopped and stay pending); workers end with the sweep's process, even when it is killed.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
+import os
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -23,6 +29,7 @@ import yaml
 
 from bessgym._io import atomic_path
 from experiments.config import ConfigError, ExperimentConfig
+from experiments.signals import on_signals, raise_interrupted
 
 BACKENDS = ("local", "ray")
 
@@ -101,6 +108,7 @@ def sweep(base: ExperimentConfig, grid: dict[str, list[Any]], out: Path, *, work
         if on_done is not None:
             on_done(i, result)
 
+    _write_results(points, results, out)  # the table exists from the start: an interrupted sweep shows pending
     if backend == "ray":
         _run_ray(jobs, finish)
     else:
@@ -110,17 +118,45 @@ def sweep(base: ExperimentConfig, grid: dict[str, list[Any]], out: Path, *, work
 
 def _run_local(jobs: list, finish: Callable, workers: int) -> None:
     # spawn: a fresh interpreter per worker, no inherited torch threads or MLflow state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        pending = {pool.submit(run_point, *args): i for i, args in jobs}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                i = pending.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # a worker that died, e.g. killed for memory
-                    result = {"status": "failed", "error": f"worker died: {type(exc).__name__}: {exc}"}
-                finish(i, result)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_die_with_parent)
+    try:
+        with on_signals(raise_interrupted):
+            pending = {pool.submit(run_point, *args): i for i, args in jobs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # a worker that died, e.g. killed for memory
+                        result = {"status": "failed", "error": f"worker died: {type(exc).__name__}: {exc}"}
+                    finish(i, result)
+    except BaseException:  # interrupted: queued points are not started, running ones are stopped
+        running = list((getattr(pool, "_processes", None) or {}).values())  # no public API stops workers
+        for process in running:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: the kernel ends the worker when the sweep's process dies, even by SIGKILL (Linux),
+    so no orphan keeps computing or writing points; elsewhere a thread watches the parent instead."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        if libc.prctl(1, signal.SIGKILL) == 0 and os.getppid() == parent:  # 1 = PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _run_ray(jobs: list, finish: Callable) -> None:

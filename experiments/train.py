@@ -5,7 +5,8 @@ The run directory holds ``config.yaml`` (what ran), ``checkpoints/`` (each in it
 ``latest.json`` written last, so a checkpoint is complete or not referenced), ``best/`` (the best agent on
 the evaluation days) and ``model/`` (the final agent and its ONNX export). ``resume`` continues from the
 latest checkpoint in the same MLflow run; environments restart from their seeds, so a resumed run is not
-bit-identical to an uninterrupted one.
+bit-identical to an uninterrupted one. SIGINT and SIGTERM (also to a background job) stop training at the next
+step with a checkpoint (:class:`~experiments.signals.Interrupted`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bessgym.envs.core import MarketArrays
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig, dump_config, load_config
 from experiments.evaluate import evaluate_strategies, evaluation_period, index_baseline, make_env, run_agent
+from experiments.signals import Interrupted, on_signals
 
 BUFFER_FILE = "replay_buffer.pkl"
 
@@ -105,6 +107,21 @@ class _Evaluate(BaseCallback):
         return keep
 
 
+class _StopOnSignal(BaseCallback):
+    """Ends ``learn`` at the next step once SIGINT or SIGTERM arrived (:func:`experiments.signals.on_signals`),
+    so the checkpoint is taken between steps, never half-way through an update."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int | None = None
+
+    def stop(self, signum: int) -> None:
+        self.signum = signum
+
+    def _on_step(self) -> bool:
+        return self.signum is None
+
+
 class _Progress(BaseCallback):
     def __init__(self, update: Callable[[int], None], every: int = 64) -> None:
         super().__init__()
@@ -158,14 +175,20 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
         checkpoint.last = model.num_timesteps
         evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report)
         evaluate.last = model.num_timesteps
-        callbacks = [checkpoint, evaluate] + ([_Progress(progress)] if progress else [])
+        evaluate.init_callback(model)  # also when nothing is left to learn (resumed from the last checkpoint)
+        stop = _StopOnSignal()
+        callbacks = [checkpoint, evaluate, stop] + ([_Progress(progress)] if progress else [])
         remaining = t.total_steps - model.num_timesteps
         try:
-            if remaining > 0:
-                model.learn(remaining, callback=callbacks, reset_num_timesteps=state is None)
-        except KeyboardInterrupt:
-            checkpoint.save()  # the interrupted run resumes from here
+            with on_signals(stop.stop):
+                if remaining > 0:
+                    model.learn(remaining, callback=callbacks, reset_num_timesteps=state is None)
+        except KeyboardInterrupt:  # raised in the run itself (a notebook's interrupt, a callback)
+            checkpoint.save()
             raise
+        if stop.signum is not None:
+            checkpoint.save()  # the interrupted run resumes from here
+            raise Interrupted(stop.signum)
         evaluate.evaluate()
         model_dir = out / "model"
         agent = RLAgent(model, model.get_vec_normalize_env(), algorithm=t.algorithm)

@@ -154,9 +154,11 @@ def test_delivery_restores_reserve_headroom_with_a_forced_intraday_trade():
     s._derive()
     c, report = s.deliver(0, np.array([[1.0, 1.0, 0.0, 0.0, 0.0]]))  # the agent even wants to sell
     needed_mw = (2 / 0.95) / (0.95 * 0.25)  # 8.86 MW of charging reaches the band in one quarter-hour
-    assert report["trade_mw"][0] == pytest.approx(-np.floor(needed_mw * 10) / 10)  # -8.8 on the 0.1 MW grid
-    assert report["soc_mwh"][0] == pytest.approx(2.0 + 8.8 * 0.25 * 0.95)
-    assert cash(c)["intraday"] == pytest.approx(-8.8 * 0.25 * (80 + 0.2))
+    # rounded outwards on the 0.1 MW grid (-8.9): towards zero (-8.8) the forced trade would miss the band
+    assert report["trade_mw"][0] == pytest.approx(-np.ceil(needed_mw * 10) / 10)
+    assert report["soc_mwh"][0] == pytest.approx(2.0 + 8.9 * 0.25 * 0.95)
+    assert report["soc_mwh"][0] >= 2.0 + 2 / 0.95
+    assert cash(c)["intraday"] == pytest.approx(-8.9 * 0.25 * (80 + 0.2))
 
 
 def test_imbalance_without_rebap_uses_da_plus_markup():
@@ -195,7 +197,7 @@ def test_reserve_headroom_limits_trading():
     below = sim(BatterySpec(soc_initial=0.3))  # 6 MWh: below the band, so it must buy whatever the agent wants
     below.apply_capacity(a.reshape(1, -1))
     forced = below.deliver(0, np.array([[1.0, 1.0, 0, 0, 0]]))[1]["trade_mw"][0]
-    assert forced == pytest.approx(-np.floor((lo - 6) / (0.95 * 0.25) * 10) / 10)  # -0.8 MW
+    assert forced == pytest.approx(-np.ceil((lo - 6) / (0.95 * 0.25) * 10) / 10)  # -0.9 MW: reaches the band
 
 
 def test_frequency_fcr_moves_soc_symmetrically_on_average():

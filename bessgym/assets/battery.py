@@ -18,6 +18,8 @@ import numpy as np
 from numba import float64 as _F8
 from numba import njit, vectorize
 
+from bessgym._checks import finite
+
 
 @dataclass(frozen=True)
 class BatterySpec:
@@ -48,6 +50,7 @@ class BatterySpec:
     degradation_cost_eur_mwh: float = 0.0
 
     def __post_init__(self) -> None:
+        finite("BatterySpec", **{f.name: getattr(self, f.name) for f in fields(self)})
         checks = [
             (self.power_mw > 0, "power_mw must be > 0"),
             (self.energy_mwh > 0, "energy_mwh must be > 0"),
@@ -57,10 +60,12 @@ class BatterySpec:
             (self.soc_min <= self.soc_initial <= self.soc_max, "soc_initial must lie in [soc_min, soc_max]"),
             (self.max_cycles_per_day > 0, "max_cycles_per_day must be > 0"),
             (0 <= self.aux_power_mw < self.power_mw, "aux_power_mw must be in [0, power_mw)"),
+            # at soc_min the auxiliaries are carried by charging aux / eta_charge, which must fit the rating
+            (self.aux_power_mw / self.eta_charge < self.power_mw, "aux_power_mw / eta_charge must be < power_mw"),
             (self.degradation_cost_eur_mwh >= 0, "degradation_cost_eur_mwh must be >= 0"),
         ]
         for ok, message in checks:
-            if not ok or any(np.isnan(getattr(self, f.name)) for f in fields(self)):
+            if not ok:
                 raise ValueError(f"BatterySpec: {message} (got {self})")
 
     @property

@@ -23,12 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from bessgym._checks import finite
 from bessgym.assets.battery import BatterySpec
 
 
 @dataclass(frozen=True)
 class PayAsProducedPPA:
     price_eur_mwh: float = 42.0
+
+    def __post_init__(self) -> None:
+        finite("PayAsProducedPPA", price_eur_mwh=self.price_eur_mwh)
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class ProfilePPA:
     price_eur_mwh: float = 72.0
 
     def __post_init__(self) -> None:
+        finite("ProfilePPA", power_mw=self.power_mw, price_eur_mwh=self.price_eur_mwh)
         if not 0 <= self.start_hour < self.end_hour <= 24:
             raise ValueError("ProfilePPA: need 0 <= start_hour < end_hour <= 24")
         if self.power_mw < 0:
@@ -53,6 +58,9 @@ class EEGMarketPremium:
 
     value_eur_mwh: float = 55.0
     commissioned: dt.date = dt.date(2024, 6, 1)
+
+    def __post_init__(self) -> None:
+        finite("EEGMarketPremium", value_eur_mwh=self.value_eur_mwh)
 
 
 Contract = PayAsProducedPPA | ProfilePPA | EEGMarketPremium
@@ -101,6 +109,7 @@ class SiteSpec:
     contract: Contract = PayAsProducedPPA()
 
     def __post_init__(self) -> None:
+        finite("SiteSpec", grid_limit_mw=self.grid_limit_mw, pv_mwp=self.pv_mwp)
         if not self.grid_limit_mw > 0:
             raise ValueError(f"SiteSpec: grid_limit_mw must be > 0, got {self.grid_limit_mw}")
         if self.pv_mwp < 0:

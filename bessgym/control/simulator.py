@@ -196,7 +196,10 @@ def modbus_device(battery: SimulatedBattery, register_map: RegisterMap = DEFAULT
 
 async def serve(battery: SimulatedBattery, *, host: str = "127.0.0.1", port: int = 5020,
                 register_map: RegisterMap = DEFAULT_MAP, ready: asyncio.Event | None = None) -> None:
-    """Serve the battery over Modbus TCP until cancelled (loopback unless ``host`` says otherwise)."""
+    """Serve the battery over Modbus TCP until cancelled (loopback unless ``host`` says otherwise). An address
+    that cannot be listened on (a port in use) raises OSError before anything starts."""
+    with socket.create_server((host, port)):  # pymodbus reports a busy port only as a RuntimeError without cause
+        pass
     server = ModbusTcpServer(modbus_device(battery, register_map), address=(host, port))
     await server.serve_forever(background=True)
     if ready is not None:

@@ -47,6 +47,14 @@ def split_days(index: pd.DatetimeIndex) -> list[slice]:
     return [slice(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
 
+def complete_days(index: pd.DatetimeIndex) -> list[slice]:
+    """:func:`split_days` less partial days: only whole delivery days (92, 96 or 100 quarter-hours from local
+    midnight) are simulated or valued."""
+    local = index.tz_convert(MARKET_TZ)
+    return [s for s in split_days(index) if s.stop - s.start in (92, 96, 100)
+            and local[s.start].hour == 0 and local[s.start].minute == 0]
+
+
 def local_hour(index: pd.DatetimeIndex) -> np.ndarray:
     """Hour of day in Berlin local time (0-23) for each UTC timestamp."""
     return index.tz_convert(MARKET_TZ).hour.to_numpy()

@@ -24,8 +24,11 @@ class ColumnSpec:
     """One column of the contract.
 
     ``low``/``high`` bound plausible values: outside them a value is rejected as a unit or data error.
-    ``min_typical_abs`` catches a scale error: a price column whose 95th percentile of |value| stays below it
-    looks like EUR/kWh rather than EUR/MWh.
+    ``small_units`` catch a scale error: (threshold, unit, least values) in increasing order; a column of at
+    least that many values whose 95th percentile of |value| stays below the threshold looks like it is in that
+    unit. A day-ahead price below 0.5 looks like EUR/kWh (from one day of data); below 20 like ct/kWh, judged
+    on a week or more, since a single real day can be flat and low (real German weeks since 2015 stay above
+    30, years at 58-400).
     """
 
     name: str
@@ -33,24 +36,34 @@ class ColumnSpec:
     description: str
     low: float
     high: float
-    min_typical_abs: float | None = None
+    small_units: tuple[tuple[float, str, int], ...] = ()
 
 
 _PRICE_LIMIT_EUR_MWH = 15_000.0  # the widest cap of any product (aFRR energy transitional cap)
+_DAY, _WEEK = 96, 7 * 96
+_WHOLESALE_SCALE = ((0.5, "EUR/kWh (multiply by 1000)", _DAY), (20.0, "ct/kWh (multiply by 10)", _WEEK))
+# capacity prices: the 2024 aFRR NEG minimum is 0.3 EUR/MW/h, its median 5.3; EUR/kW/h is 1000 times smaller
+_CAPACITY_SCALE = ((0.2, "EUR/kW/h (multiply by 1000)", _DAY),)
 
 COLUMNS: dict[str, ColumnSpec] = {
     c.name: c
     for c in [
-        ColumnSpec("da_price", "EUR/MWh", "day-ahead clearing price", -500.0, 4_000.0, 2.0),
-        ColumnSpec("ida1_price", "EUR/MWh", "intraday auction IDA1 price", -9_999.0, 9_999.0, 2.0),
-        ColumnSpec("ida2_price", "EUR/MWh", "intraday auction IDA2 price", -9_999.0, 9_999.0, 2.0),
-        ColumnSpec("ida3_price", "EUR/MWh", "intraday auction IDA3 price (12:00-24:00 only)", -9_999.0, 9_999.0, 2.0),
-        ColumnSpec("id1_price", "EUR/MWh", "intraday continuous ID1 index", -9_999.0, 9_999.0, 2.0),
-        ColumnSpec("fcr_price", "EUR/MW/h", "FCR settlement price of the 4 h block divided by 4", -100.0, 5_000.0),
-        ColumnSpec("afrr_cap_pos_price", "EUR/MW/h", "aFRR POS average capacity price", -100.0, 5_000.0),
-        ColumnSpec("afrr_cap_neg_price", "EUR/MW/h", "aFRR NEG average capacity price", -100.0, 5_000.0),
-        ColumnSpec("afrr_cap_pos_marginal", "EUR/MW/h", "aFRR POS marginal capacity price", -100.0, 20_000.0),
-        ColumnSpec("afrr_cap_neg_marginal", "EUR/MW/h", "aFRR NEG marginal capacity price", -100.0, 20_000.0),
+        ColumnSpec("da_price", "EUR/MWh", "day-ahead clearing price", -500.0, 4_000.0, _WHOLESALE_SCALE),
+        ColumnSpec("ida1_price", "EUR/MWh", "intraday auction IDA1 price", -9_999.0, 9_999.0, _WHOLESALE_SCALE),
+        ColumnSpec("ida2_price", "EUR/MWh", "intraday auction IDA2 price", -9_999.0, 9_999.0, _WHOLESALE_SCALE),
+        ColumnSpec("ida3_price", "EUR/MWh", "intraday auction IDA3 price (12:00-24:00 only)", -9_999.0, 9_999.0,
+                   _WHOLESALE_SCALE),
+        ColumnSpec("id1_price", "EUR/MWh", "intraday continuous ID1 index", -9_999.0, 9_999.0, _WHOLESALE_SCALE),
+        ColumnSpec("fcr_price", "EUR/MW/h", "FCR settlement price of the 4 h block divided by 4", -100.0, 5_000.0,
+                   _CAPACITY_SCALE),
+        ColumnSpec("afrr_cap_pos_price", "EUR/MW/h", "aFRR POS average capacity price", -100.0, 5_000.0,
+                   _CAPACITY_SCALE),
+        ColumnSpec("afrr_cap_neg_price", "EUR/MW/h", "aFRR NEG average capacity price", -100.0, 5_000.0,
+                   _CAPACITY_SCALE),
+        ColumnSpec("afrr_cap_pos_marginal", "EUR/MW/h", "aFRR POS marginal capacity price", -100.0, 20_000.0,
+                   _CAPACITY_SCALE),
+        ColumnSpec("afrr_cap_neg_marginal", "EUR/MW/h", "aFRR NEG marginal capacity price", -100.0, 20_000.0,
+                   _CAPACITY_SCALE),
         ColumnSpec(
             "afrr_energy_pos_price",
             "EUR/MWh",
@@ -137,6 +150,10 @@ def _check_index(index: pd.DatetimeIndex, source: str) -> None:
     if off_grid.any():
         raise MarketDataError("timestamp is not on the quarter-hour grid", source=source,
                               timestamp=index[off_grid.argmax()])
+    if len(step) and (step == 4 * QUARTER_HOUR.value).mean() > 0.5:
+        raise MarketDataError("the table is hourly (one row per hour); the contract is quarter-hourly: repeat each "
+                              "hour over its quarter-hours (bessgym.data.calendar.hourly_to_quarter_hourly) or "
+                              "convert the file with `bessgym data import`", source=source, timestamp=index[0])
     gaps = step != QUARTER_HOUR.value
     if gaps.any():
         i = int(np.argmax(gaps))
@@ -161,12 +178,13 @@ def _check_column(col: pd.Series, spec: ColumnSpec, source: str, *, required: bo
         raise MarketDataError(f"value {values[bad.argmax()]:g} is outside the plausible range "
                               f"[{spec.low:g}, {spec.high:g}] {spec.unit}", source=source, column=spec.name,
                               timestamp=col.index[bad.argmax()])
-    if spec.min_typical_abs is not None and finite.size >= 96:
+    if spec.small_units and finite.size >= _DAY:
         typical = float(np.percentile(np.abs(finite), 95))
-        if typical < spec.min_typical_abs:
-            raise MarketDataError(f"95 % of |values| are below {spec.min_typical_abs:g}: this looks like EUR/kWh, "
-                                  f"the contract wants {spec.unit} (multiply by 1000)", source=source,
-                                  column=spec.name, timestamp=col.index[0])
+        for threshold, unit, least in spec.small_units:
+            if typical < threshold and finite.size >= least:
+                raise MarketDataError(f"95 % of |values| are below {threshold:g}: this looks like {unit}; the "
+                                      f"contract wants {spec.unit}", source=source, column=spec.name,
+                                      timestamp=col.index[0])
 
 
 def fill_gaps(df: pd.DataFrame, *, limit_quarter_hours: int = 8) -> tuple[pd.DataFrame, int]:

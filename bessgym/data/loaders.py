@@ -28,22 +28,50 @@ GERMAN_PV_CAPACITY_MWP = {2018: 45_000, 2019: 49_000, 2020: 54_000, 2021: 60_000
 
 
 def _sniff(path: Path) -> str:
-    """First line of a text file (BOM stripped), or a MarketDataError for a missing or binary file."""
+    """First line of a text file (BOM stripped), or a MarketDataError for a missing file or one that is not
+    UTF-8 anywhere (named by line, so a stray latin-1 byte deep in a re-saved export is found)."""
     if not path.exists():
         raise MarketDataError("file not found", source=str(path))
+    data = path.read_bytes()
     try:
-        with path.open(encoding="utf-8-sig") as fh:
-            return fh.readline()
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise MarketDataError("not a UTF-8 text file", source=str(path)) from exc
+        line = data[: exc.start].count(b"\n") + 1
+        raise MarketDataError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} (re-save the file as "
+                              "UTF-8)", source=str(path)) from None
+    return text.split("\n", 1)[0]
+
+
+_FRACTION = {",": r",(?:\d{1,2}|\d{4,})$", ".": r"\.(?:\d{1,2}|\d{4,})$"}  # a mark no thousands separator fits
+
+
+def _decimal_mark(text: pd.Series, default: str, *, source: str, column: str) -> str:
+    """The decimal mark of a column of exported numbers: the one followed by other than three digits at the end
+    of some value (only a decimal mark can be), else the format's ``default``. A column whose only mark is the
+    other one, always before exactly three digits ('75.700' in a German export), is ambiguous and refused."""
+    seen = [mark for mark, pattern in _FRACTION.items() if text.str.contains(pattern, regex=True).any()]
+    if len(seen) == 2:
+        raise MarketDataError("mixed decimal marks (both ',' and '.' before decimals)", source=source, column=column)
+    if seen:
+        return seen[0]
+    other = "." if default == "," else ","
+    if text.str.contains(other, regex=False).any() and not text.str.contains(default, regex=False).any():
+        raise MarketDataError(f"ambiguous decimal mark: every {other!r} stands before exactly three digits, which "
+                              f"this format ({default!r} decimals) reads as a thousands separator; re-export the "
+                              "file or write at least one value with other than three decimals", source=source,
+                              column=column)
+    return default
 
 
 def _number(values: pd.Series, *, source: str, column: str, decimal: str = ",") -> pd.Series:
     """Parse exported numbers ('1.234,56' with a decimal comma, '1,234.56' with a decimal point); '-', '' and
-    'N.A.' are missing. Anything else unparseable is an error naming the value."""
-    thousands = "." if decimal == "," else ","
+    'N.A.' are missing. The decimal mark is read from the values (:func:`_decimal_mark`; ``decimal`` is the
+    format's own), so a file re-saved with the other mark keeps its scale. Anything else unparseable is an
+    error naming the value and its row."""
     text = values.astype("string").str.strip()
-    missing = text.isin(["-", "", "N.A.", "n/a", "NA"]) | text.isna()
+    missing = text.isin(["-", "", "N.A.", "n/a", "NA", "nan"]) | text.isna()
+    decimal = _decimal_mark(text[~missing], decimal, source=source, column=column)
+    thousands = "." if decimal == "," else ","
     cleaned = text.str.replace(thousands, "", regex=False).str.replace(decimal, ".", regex=False)
     out = pd.to_numeric(cleaned.where(~missing), errors="coerce")
     bad = out.isna() & ~missing
@@ -51,6 +79,14 @@ def _number(values: pd.Series, *, source: str, column: str, decimal: str = ",") 
         raise MarketDataError(f"unparseable number {text[bad].iloc[0]!r}", source=source, column=column,
                               timestamp=values.index[bad.argmax()])
     return out.astype(float)
+
+
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    """pandas.read_csv of a UTF-8 export (checked by :func:`_sniff`), its parser errors named by file."""
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise MarketDataError(f"malformed CSV ({exc})", source=str(path)) from None
 
 
 def _localise(naive: pd.DatetimeIndex, *, source: str) -> pd.DatetimeIndex:
@@ -109,7 +145,7 @@ def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.
     header = _sniff(path)
     if ";" not in header:
         raise MarketDataError(f"SMARD exports are ';'-separated; header is {header.strip()[:80]!r}", source=source)
-    raw = pd.read_csv(path, sep=";", dtype=str, encoding="utf-8-sig")
+    raw = _read_csv(path, sep=";", dtype=str)
     cols = list(raw.columns)
     if cols[:2] == ["Datum von", "Datum bis"]:
         naive = pd.to_datetime(raw["Datum von"], format="%d.%m.%Y %H:%M", errors="coerce")
@@ -132,6 +168,10 @@ def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.
         return _number(raw[col], source=source, column=col, decimal=decimal)
 
     if (da_col := find(_SMARD_DA_COLUMNS)) is not None:
+        unit = re.search(r"\[([^\]]+)\]", da_col)
+        if unit is not None and unit.group(1).replace("€", "EUR").replace(" ", "") != "EUR/MWh":
+            raise MarketDataError(f"prices are in {unit.group(1)}; bessgym reads SMARD prices in EUR/MWh (re-export "
+                                  "in €/MWh, or convert: ct/kWh x 10, EUR/kWh x 1000)", source=source, column=da_col)
         price = number(da_col)
         if (legacy := find(_SMARD_DA_LEGACY)) is not None:
             price = price.fillna(number(legacy))
@@ -172,6 +212,7 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
     source = str(path)
     if not path.exists():
         raise MarketDataError("file not found", source=source)
+    separator = None
     if path.suffix.lower() == ".xlsx":
         try:
             raw = pd.read_excel(path, sheet_name=0)
@@ -179,13 +220,16 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
             raise MarketDataError(f"not a readable xlsx file ({exc})", source=source) from exc
     elif path.suffix.lower() == ".csv":
         header = _sniff(path)
-        raw = pd.read_csv(path, sep=";" if header.count(";") > header.count(",") else ",", dtype=str)
+        separator = ";" if header.count(";") > header.count(",") else ","
+        raw = _read_csv(path, sep=separator, dtype=str)
     else:
         raise MarketDataError(f"unsupported file type {path.suffix!r}: use .xlsx or .csv", source=source)
     for needed in ("DATE_FROM", "PRODUCT", "TYPE_OF_RESERVES"):
         if needed not in raw.columns:
             raise MarketDataError(f"unexpected layout: no {needed} column (columns: {list(raw.columns)[:8]}...)",
                                   source=source, column=needed)
+    if raw.empty:
+        raise MarketDataError("the file has a header but no rows", source=source)
     kind = str(raw["TYPE_OF_RESERVES"].iloc[0]).strip()
     products = raw["PRODUCT"].astype(str).str.strip()
     parts = products.str.extract(_PRODUCT)
@@ -194,6 +238,11 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
         raise MarketDataError(f"unsupported product {bad!r} (expected e.g. POS_00_04)", source=source,
                               column="PRODUCT")
     date = _parse_dates(raw["DATE_FROM"], source=source)
+    rows = date.dt.strftime("%Y-%m-%d").to_numpy() + " " + products.to_numpy()  # how errors name a row
+    if pd.Index(rows).has_duplicates:
+        twice = rows[pd.Index(rows).duplicated()][0]
+        raise MarketDataError(f"product row {twice} appears twice", source=source, column="PRODUCT")
+    raw.index = pd.Index(rows, name="row")
     start_hour = parts[1].astype(int).to_numpy()
     block_hours = (parts[2].astype(int) - parts[1].astype(int)).to_numpy()
     starts_local = pd.DatetimeIndex(date) + pd.to_timedelta(start_hour, unit="h")
@@ -207,8 +256,8 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
 
     def values(col: str) -> np.ndarray:
         v = raw[col]
-        if v.dtype == object or str(v.dtype).startswith("string"):
-            v = pd.to_numeric(v.astype(str).str.replace(",", ".", regex=False), errors="coerce")
+        if not pd.api.types.is_numeric_dtype(v.dtype):  # csv text, or an xlsx column with a text cell
+            v = _number(v, source=source, column=col, decimal="," if separator == ";" else ".")
         return v.to_numpy(dtype=float)
 
     direction = parts[0].to_numpy()
@@ -289,11 +338,12 @@ def read_energy_charts(path: str | Path, *, pv_capacity_mwp: float | None = None
             series = {"solar_mw": pd.Series(solar[0]["data"], index=index, dtype=float)}
     else:
         header = _sniff(path)
-        raw = pd.read_csv(path, sep=";" if header.count(";") > header.count(",") else ",", encoding="utf-8-sig")
+        separator = ";" if header.count(";") > header.count(",") else ","
+        raw = _read_csv(path, sep=separator, dtype=str)
         if "datetime_utc" in raw.columns:
             index = pd.to_datetime(raw["datetime_utc"], utc=True)
         elif "timestamp_unix" in raw.columns:
-            index = pd.to_datetime(raw["timestamp_unix"], unit="s", utc=True)
+            index = pd.to_datetime(raw["timestamp_unix"].astype("int64"), unit="s", utc=True)
         else:  # energy-charts chart export: first column local time with offset, a units row below the header
             first = raw.columns[0]
             raw = raw[raw[first].notna()]
@@ -305,12 +355,18 @@ def read_energy_charts(path: str | Path, *, pv_capacity_mwp: float | None = None
                                       "(missing or corrupt time-zone offset)", source=source, column=str(first),
                                       timestamp=text[foreign].iloc[0])
             index = pd.to_datetime(text, utc=True, format="ISO8601")
+        raw.index = pd.DatetimeIndex(index, name="timestamp")
+        decimal = "," if separator == ";" else "."  # a ';'-separated export writes decimal commas
+
+        def number(col: str) -> pd.Series:
+            return _number(raw[col], source=source, column=col, decimal=decimal)
+
         series = {}
         price_col = next((c for c in raw.columns if c == "day_ahead_price_eur_mwh" or "Day Ahead" in c), None)
         if price_col is not None:
-            series["da_price"] = pd.Series(pd.to_numeric(raw[price_col], errors="coerce").to_numpy(), index=index)
+            series["da_price"] = number(price_col)
         if "solar_mw_avg" in raw.columns:
-            series["solar_mw"] = pd.Series(raw["solar_mw_avg"].to_numpy(dtype=float), index=index)
+            series["solar_mw"] = number("solar_mw_avg")
         if not series:
             raise MarketDataError(f"no day-ahead price or solar column among {list(raw.columns)}", source=source)
     out = {}
@@ -334,7 +390,7 @@ def read_opsd(path: str | Path, *, pv_capacity_mwp: float | None = None, country
     path = Path(path)
     source = str(path)
     _sniff(path)
-    raw = pd.read_csv(path)
+    raw = _read_csv(path, dtype=str)
     if "utc_timestamp" not in raw.columns:
         raise MarketDataError("no 'utc_timestamp' column: not an OPSD time series", source=source)
     index = pd.DatetimeIndex(pd.to_datetime(raw["utc_timestamp"], utc=True), name="timestamp")
@@ -342,15 +398,19 @@ def read_opsd(path: str | Path, *, pv_capacity_mwp: float | None = None, country
     solar_col = f"{country}_solar_generation_actual"
     if solar_col not in raw.columns:
         raise MarketDataError("column missing", source=source, column=solar_col)
-    solar = raw[solar_col].astype(float)  # OPSD leaves some hours blank: combine(fill=True) repairs them
+
+    def number(col: str) -> pd.Series:
+        return _number(raw[col], source=source, column=col, decimal=".")
+
+    solar = number(solar_col)  # OPSD leaves some hours blank: combine(fill=True) repairs them
     if f"{country}_solar_capacity" in raw.columns:
-        cap = raw[f"{country}_solar_capacity"].astype(float).to_numpy()
+        cap = number(f"{country}_solar_capacity").to_numpy()
     else:
         cap = pv_capacity_mwp if pv_capacity_mwp is not None else _pv_capacity(index)
     out = {"pv_per_mwp": _to_quarter_hours((solar / cap).clip(lower=0.0).rename("pv_per_mwp"), source=source)}
     price_cols = [c for c in raw.columns if c.startswith(country) and c.endswith("price_day_ahead")]
     if price_cols:
-        out["da_price"] = _to_quarter_hours(raw[price_cols[0]].astype(float).rename("da_price"), source=source)
+        out["da_price"] = _to_quarter_hours(number(price_cols[0]).rename("da_price"), source=source)
     return pd.DataFrame(out)
 
 
@@ -373,7 +433,7 @@ def read_netztransparenz(path: str | Path) -> pd.DataFrame:
     if not header.startswith("Datum;"):
         raise MarketDataError(f"unexpected header {header.strip()[:60]!r}; expected 'Datum;Zeitzone;von;bis;...'",
                               source=source)
-    raw = pd.read_csv(path, sep=";", dtype=str, encoding="utf-8-sig")
+    raw = _read_csv(path, sep=";", dtype=str)
     for needed in ("Zeitzone", "von"):
         if needed not in raw.columns:
             raise MarketDataError("column missing", source=source, column=needed)
@@ -405,27 +465,36 @@ def read_netztransparenz(path: str | Path) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- combine
 
-def combine(frames: list[pd.DataFrame], *, fill: bool = False, source: str = "combined") -> tuple[pd.DataFrame, int]:
+def combine(frames: list[pd.DataFrame], *, fill: bool = False, sources: list[str] | None = None,
+            ) -> tuple[pd.DataFrame, int]:
     """Outer-join loader outputs on their common time span and validate the result.
 
-    Columns are cut to the span that all frames cover. With ``fill``, short gaps (up to 2 h) are
-    interpolated and their count returned; otherwise any gap is an error naming its first timestamp.
+    Each input is checked on its own first, so an error names the file it comes from (``sources``, one per
+    frame; default "input #k"). Columns are cut to the span that all frames cover. With ``fill``, short gaps
+    (up to 2 h) of each input are interpolated and their count returned; otherwise any gap is an error naming
+    its input and first timestamp.
     """
     if not frames:
-        raise MarketDataError("nothing to combine", source=source)
+        raise MarketDataError("nothing to combine", source="combine")
+    sources = sources or [f"input #{i + 1}" for i in range(len(frames))]
+    filled = 0
+    checked = []
+    for frame, source in zip(frames, sources, strict=True):
+        if fill:
+            frame, n = fill_gaps(frame)
+            filled += n
+        checked.append(validate(frame, source=source, required=()))
     seen: dict[str, int] = {}
-    for i, f in enumerate(frames):
+    for i, f in enumerate(checked):
         for c in f.columns:
             if c in seen:
-                raise MarketDataError(f"column given by two inputs (#{seen[c] + 1} and #{i + 1})", source=source,
-                                      column=c)
+                raise MarketDataError(f"column given by two inputs ({sources[seen[c]]} and {sources[i]})",
+                                      source="combine", column=c)
             seen[c] = i
-    start = max(f.index.min() for f in frames)
-    end = min(f.index.max() for f in frames)
+    start = max(f.index.min() for f in checked)
+    end = min(f.index.max() for f in checked)
+    everything = " + ".join(sources)
     if start > end:
-        raise MarketDataError("the inputs do not overlap in time", source=source)
-    df = pd.concat([f.loc[start:end] for f in frames], axis=1).sort_index()
-    filled = 0
-    if fill:
-        df, filled = fill_gaps(df)
-    return validate(df, source=source), filled
+        raise MarketDataError("the inputs do not overlap in time", source=everything)
+    df = pd.concat([f.loc[start:end] for f in checked], axis=1).sort_index()
+    return validate(df, source=everything), filled

@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
+from bessgym._checks import finite_float
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import MarketArrays, MarketConfig
@@ -126,7 +127,8 @@ class CoLocatedPVBESSEnv(SingleBESSEnv):
                                         agent_stages=agent_stages, delegates=delegates, forecast=forecast,
                                         forecast_sigma=forecast_sigma, horizon_qh=horizon_qh)
         self.site, self.battery, self.market_config = site, site.battery, market_config
-        self.reward_scale, self.horizon_qh = float(reward_scale), horizon_qh
+        self.reward_scale = finite_float(type(self).__name__, "reward_scale", reward_scale)
+        self.horizon_qh = horizon_qh
         self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         size = observation_size(horizon_qh) + horizon_qh + 1
         self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)

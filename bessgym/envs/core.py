@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
+from bessgym._checks import finite
 from bessgym.assets.battery import Fleet, reserve_energy, soc_next
-from bessgym.data.calendar import MARKET_TZ, split_days
+from bessgym.data.calendar import MARKET_TZ, complete_days
 from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
@@ -88,6 +89,10 @@ class MarketConfig:
     wholesale_increments: bool = True
 
     def __post_init__(self) -> None:
+        finite("MarketConfig", **{f.name: getattr(self, f.name) for f in fields(self)
+                                  if f.name not in ("products", "fcr_activation", "wholesale_increments")})
+        if self.fcr_hold_h is not None and self.fcr_hold_h < 0:
+            raise ValueError(f"MarketConfig.fcr_hold_h must be >= 0 (None: the dated rule), got {self.fcr_hold_h}")
         unknown = set(self.products) - set(PRODUCTS)
         if unknown:
             raise ValueError(f"MarketConfig.products: unknown {sorted(unknown)}; choose from {PRODUCTS}")
@@ -130,10 +135,7 @@ class MarketArrays:
     def from_frame(cls, df: pd.DataFrame, *, source: str = "market") -> MarketArrays:
         df = validate(df, source=source)
         local = df.index.tz_convert(MARKET_TZ)
-        slices = split_days(df.index)
-        # Only whole delivery days are simulated: drop a partial first or last day.
-        full = [s for s in slices if (s.stop - s.start) in (92, 96, 100)
-                and local[s.start].hour == 0 and local[s.start].minute == 0]
+        full = complete_days(df.index)  # a partial first or last day is dropped
         if not full:
             raise MarketDataError("the table holds no complete Berlin delivery day", source=source)
         cols = {c: df[c].to_numpy(dtype=float) for c in df.columns}
@@ -233,7 +235,6 @@ class Simulator:
         self._empty = np.zeros((0, 0))
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
         self._no_trade = np.zeros(self.n)
-        self._aux_mwh = fleet.aux_power_mw * DT_H
 
     def reset_state(self) -> None:
         """Assets back to their initial state at an episode's start."""
@@ -300,7 +301,10 @@ class Simulator:
         charge_in = (d.down_cap * f.eta_charge[:, None] - f.aux_power_mw[:, None]) * DT_H
         discharge_out = (d.up_cap / f.eta_discharge[:, None] + f.aux_power_mw[:, None]) * DT_H
         kernels.reachable_band(lo, hi, charge_in, discharge_out)
-        d.lo, d.hi = lo, np.maximum(hi, lo)
+        # inside the SoC window: where no charge can keep ahead of the auxiliaries, their load at the floor
+        # comes from the grid (kernels.physical_range), so the band need not rise above soc_max
+        d.lo = np.minimum(lo, f.soc_max_mwh[:, None])
+        d.hi = np.maximum(hi, d.lo)
         fcr_price = self.col("fcr_price")[d.start:d.start + d.n_qh]
         d.capacity_cash = np.stack([st.capacity_revenue(d.fcr_q, fcr_price, DT_H),
                                     st.capacity_revenue(d.pos_q, d.afrr_pos_price[:, b], DT_H),
@@ -473,8 +477,7 @@ class Simulator:
             f.soc_min_mwh, f.soc_max_mwh, f.power_mw, f.eta_charge, f.eta_discharge, f.aux_power_mw,
             f.degradation_cost_eur_mwh, self._da, self._id1, self._rebap, self._afrr_cols, self._params)
         report = dict(zip(kernels.REPORT_ROWS, rows, strict=True))
-        # every entry is the step's own array (aux copied): records and infos keep them as they are
-        report["aux_mwh"], report["soc_before_mwh"] = self._aux_mwh.copy(), self.soc_mwh
+        report["soc_before_mwh"] = self.soc_mwh  # every entry is the step's own array: records keep them as they are
         self.soc_mwh = report["soc_mwh"]
         return cash, report
 

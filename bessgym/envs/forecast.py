@@ -38,8 +38,8 @@ class NoisyForecast:
     sigma: float = 0.10
 
     def __post_init__(self) -> None:
-        if not 0 <= self.sigma < 5:
-            raise ValueError(f"NoisyForecast: sigma must be in [0, 5), got {self.sigma}")
+        if not 0 <= self.sigma < 5:  # NaN fails too
+            raise ValueError(f"NoisyForecast: sigma (forecast_sigma) must be in [0, 5), got {self.sigma}")
 
     def forecast(self, column: str, realised: np.ndarray, n_assets: int, rng: np.random.Generator) -> np.ndarray:
         noise = rng.standard_normal((n_assets, realised.shape[0]))

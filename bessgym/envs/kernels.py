@@ -23,7 +23,7 @@ from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell,
 
 DT_H = 0.25
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
-               "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh")
+               "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh")
 N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constants in the kernels
 
 
@@ -73,8 +73,24 @@ def intraday_trade(q, share, soc, committed, lo, hi, up_cap, down_cap, discharge
         x = min(max(wanted, t_lo[i]), t_hi[i])
         if t_lo[i] > t_hi[i]:  # above the band: discharge; below: charge
             x = (up_cap[i, q] if p_lo[i] > 0 else -down_cap[i, q]) - committed[i, q]
-        trade[i] = round_volume(x, step_mw, step_mw) if step_mw > 0 else x
+        trade[i] = on_grid(x, t_lo[i], t_hi[i], step_mw) if step_mw > 0 else x
     return trade
+
+
+@njit(cache=True)
+def on_grid(x, lo, hi, step_mw):
+    """``x`` [MW] rounded towards zero onto the exchange's grid, but kept inside [lo, hi] where the grid has a
+    point there: a trade the band or the cycle budget forces (a range that excludes 0) is rounded outwards, not
+    lost to the rounding."""
+    out = round_volume(x, step_mw, step_mw)
+    tol = GRID_TOLERANCE * step_mw
+    if out > hi + tol:
+        out = np.floor(hi / step_mw + GRID_TOLERANCE) * step_mw
+    elif out < lo - tol:
+        out = np.ceil(lo / step_mw - GRID_TOLERANCE) * step_mw
+    if out < lo - tol or out > hi + tol:  # no grid point inside the range: as close to zero as the grid allows
+        out = round_volume(x, step_mw, step_mw)
+    return out
 
 
 @njit(cache=True)
@@ -86,8 +102,9 @@ def deliver(q, t, trade, action, afrr, fcr_response, soc, committed, positions, 
     aFRR energy (``afrr``): awarded capacity must be offered, free power may be offered too; the offer prices
     (DA +- band x action[:, 1:3]) clear against the marginal prices, activation follows the shares
     (``afrr_cols``: POS and NEG marginal price, POS and NEG share). FCR moves SoC by ``fcr_response`` x FCR
-    (an empty array: energy-neutral). Reserves are served first, then the schedule, within the SoC limits,
-    the rating and the site bounds; what reserves cannot serve is undelivered (penalised, unpaid).
+    (an empty array: energy-neutral). The battery runs schedule plus reserve within the SoC limits, the
+    rating and the site bounds (:func:`physical_range`); where that is out of reach the schedule gives way
+    first (:func:`serve`), and what reserves still cannot serve is undelivered (penalised, unpaid).
     Imbalance is settled at ``rebap`` when it is given, else at DA plus a markup. ``params``: aFRR energy
     price band, intraday fee, imbalance markup, non-delivery penalty. Updates ``discharged`` (the day's
     trading discharge) in place; returns ``cash`` (len(CASH_FLOWS), N) [EUR] and ``report`` (len(REPORT_ROWS), N).
@@ -111,18 +128,18 @@ def deliver(q, t, trade, action, afrr, fcr_response, soc, committed, positions, 
         reserve = act_pos - act_neg
         if fcr_response.shape[0] > 0:
             reserve = reserve + fcr_q[i, q] * fcr_response[i, q]
-        # physics: SoC within its hard limits, power within rating and site; reserves first, then the schedule
-        h_lo, h_hi = power_range(soc[i], soc_min[i], soc_max[i], DT_H, eta_c[i], eta_d[i], aux_mw[i])
-        h_lo = max(max(h_lo, -power[i]), site_lo[i])
-        h_hi = min(min(h_hi, power[i]), site_hi[i])
-        served_reserve = min(max(reserve, h_lo), h_hi)
-        served = min(max(schedule, h_lo - served_reserve), h_hi - served_reserve)
+        h_lo, h_hi = physical_range(soc[i], soc_min[i], soc_max[i], power[i], site_lo[i], site_hi[i], eta_c[i],
+                                    eta_d[i], aux_mw[i])
+        served_reserve, served = serve(reserve, schedule, h_lo, h_hi)
         p = served_reserve + served
         undelivered = abs(reserve - served_reserve) * DT_H
         # undelivered activation is not paid: it comes off the direction the net reserve ran in
         e_pos = max(act_pos * DT_H - (undelivered if reserve > 0 else 0.0), 0.0)
         e_neg = max(act_neg * DT_H - (undelivered if reserve < 0 else 0.0), 0.0)
-        deviation = (served - schedule) * DT_H
+        # auxiliaries the battery cannot carry without a charge the connection forbids are drawn from the grid
+        soc_after = soc_next(soc[i], p, DT_H, eta_c[i], eta_d[i], aux_mw[i])
+        aux_grid = max(min(soc[i], soc_min[i]) - soc_after, 0.0)
+        deviation = (served - schedule) * DT_H - aux_grid  # the grid's aux supply is unscheduled consumption
         out_mwh = max(p, 0.0) * DT_H
         discharged[i] = discharged[i] + max(served, 0.0) * DT_H
 
@@ -142,8 +159,38 @@ def deliver(q, t, trade, action, afrr, fcr_response, soc, committed, positions, 
         r = report[:, i]
         r[0], r[1], r[2], r[3], r[4], r[5], r[6] = p, schedule, trade[i], deviation, undelivered, e_pos, e_neg
         r[7], r[8], r[9] = served_reserve * DT_H, max(-p, 0.0) * DT_H, out_mwh
-        r[10] = soc_next(soc[i], p, DT_H, eta_c[i], eta_d[i], aux_mw[i])
+        r[10], r[11], r[12] = soc_after + aux_grid, aux_mw[i] * DT_H - aux_grid, aux_grid
     return cash, report
+
+
+@njit(cache=True)
+def physical_range(soc, soc_min, soc_max, power, site_lo, site_hi, eta_c, eta_d, aux_mw):
+    """Net power range [MW] of one battery in a quarter-hour: the SoC window, the rating and the connection
+    (``site_lo``/``site_hi``, [0, 0] for an asset out of service). The rating and the connection are hard;
+    where keeping SoC at ``soc_min`` needs a charge they forbid (auxiliaries at the floor of a green-only site
+    at night, a failed asset), the battery charges what they allow and the rest of the auxiliary load comes
+    from the grid (:func:`deliver`)."""
+    hard_lo, hard_hi = max(-power, site_lo), min(power, site_hi)
+    s_lo, s_hi = power_range(soc, soc_min, soc_max, DT_H, eta_c, eta_d, aux_mw)
+    lo, hi = max(s_lo, hard_lo), min(s_hi, hard_hi)
+    if lo > hi:
+        lo = hi = min(max(s_hi if s_hi < hard_lo else s_lo, hard_lo), hard_hi)
+    return lo, hi
+
+
+@njit(cache=True)
+def serve(reserve, schedule, lo, hi):
+    """Split net power in [lo, hi] between an activated ``reserve`` and the ``schedule`` [MW], reserves first.
+
+    The battery runs ``schedule + reserve`` where that is feasible: a schedule can offset an activation (a
+    sale at full SoC makes room for a NEG call). Where it is not, the schedule gives way first, back to what
+    the battery does with no obligation (0, or the charge its auxiliaries force), and only what that cannot
+    cover is undelivered reserve. Returns (served reserve, served schedule); their sum lies in [lo, hi].
+    """
+    idle = min(max(0.0, lo), hi)
+    served_reserve = min(max(reserve, lo - max(schedule, idle)), hi - min(schedule, idle))
+    served = min(max(schedule, lo - served_reserve), hi - served_reserve)
+    return served_reserve, served
 
 
 @njit(cache=True)

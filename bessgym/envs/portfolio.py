@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 
+from bessgym._checks import finite_float
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.colocated import make_site_runner
@@ -107,7 +108,8 @@ class PortfolioEnv(SingleBESSEnv):
             agent_stages=agent_stages, delegates=delegates, forecast=forecast, forecast_sigma=forecast_sigma,
             pv_forecast_sigma=pv_forecast_sigma, horizon_qh=horizon_qh, user=type(self).__name__)
         sim = self._runner.sim
-        self.market_config, self.reward_scale, self.horizon_qh = market_config, float(reward_scale), horizon_qh
+        self.reward_scale = finite_float(type(self).__name__, "reward_scale", reward_scale)
+        self.market_config, self.horizon_qh = market_config, horizon_qh
         fleet = sim.fleet
         self.battery = BatterySpec(power_mw=float(fleet.power_mw.sum()), energy_mwh=float(fleet.energy_mwh.sum()))
         self._weights = sim.fleet.power_mw / sim.fleet.power_mw.sum()

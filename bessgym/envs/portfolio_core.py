@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from bessgym._checks import finite
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
 from bessgym.envs.forecast import Forecaster
@@ -42,6 +43,7 @@ class Reliability:
     mttr_h: float = 24.0
 
     def __post_init__(self) -> None:
+        finite("Reliability", mtbf_h=self.mtbf_h, mttr_h=self.mttr_h)
         if self.mtbf_h is not None and self.mtbf_h <= 0 or self.mttr_h <= 0:
             raise ValueError("Reliability: mtbf_h and mttr_h must be > 0")
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from bessgym._checks import finite_float
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.envs.core import MarketArrays, MarketConfig, Simulator
@@ -118,7 +119,7 @@ class SingleBESSEnv(gym.Env):
                                    start_day=start_day, agent_stages=agent_stages, delegates=delegates,
                                    forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
                                    track_soh=track_soh, ageing=ageing, user=type(self).__name__)
-        self.reward_scale = float(reward_scale)
+        self.reward_scale = finite_float(type(self).__name__, "reward_scale", reward_scale)
         self.battery, self.market_config = battery, market_config
         self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         size = observation_size(horizon_qh)

@@ -18,6 +18,7 @@ import pandas as pd
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from bessgym._checks import finite_float
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.envs.core import MarketArrays, MarketConfig
@@ -65,7 +66,7 @@ class BESSVectorEnv(gym.vector.VectorEnv):
                                    start_day=start_day, agent_stages=agent_stages, delegates=delegates,
                                    forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
                                    track_soh=track_soh, ageing=CycleAgeing(), user=type(self).__name__)
-        self.num_envs, self.reward_scale = num_envs, float(reward_scale)
+        self.num_envs, self.reward_scale = num_envs, finite_float(type(self).__name__, "reward_scale", reward_scale)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (observation_size(horizon_qh),),
                                                        np.float32)
