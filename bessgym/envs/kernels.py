@@ -51,9 +51,8 @@ def within_site(trade, q, committed, site_lo, site_hi, step_mw):
     for i in range(trade.shape[0]):
         lo, hi = site_lo[i] - committed[i, q], site_hi[i] - committed[i, q]
         if step_mw > 0:
-            tol = GRID_TOLERANCE * step_mw
-            lo, hi = np.ceil(lo / step_mw - tol) * step_mw, np.floor(hi / step_mw + tol) * step_mw
-        if lo <= hi:
+            out[i] = on_grid(trade[i], lo, hi, step_mw)
+        elif lo <= hi:
             out[i] = min(max(trade[i], lo), hi)
     return out
 
