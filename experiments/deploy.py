@@ -71,3 +71,38 @@ class EnvPolicy:
         a = float(action[0])
         trade_mw = a * max(float(hi[0]), 0.0) if a >= 0 else -a * min(float(lo[0]), 0.0)
         return (float(sim.day.committed_mw[0, q]) + trade_mw) * 1e6 * self.scale_w
+
+
+def policy_source(policy: Path, market: Path | None, device_power_w: float):
+    """The setpoint source behind --policy: an LP schedule CSV, or a trained agent in its env."""
+    from bessgym.control.runner import Schedule
+
+    if policy.suffix == ".csv":
+        return Schedule.read_csv(policy)
+    from bessgym.data import read_table, synthetic
+
+    agent, config = load_policy_agent(policy)
+    if market is not None:
+        table = read_table(market)
+    else:  # today and tomorrow on the synthetic market: offline, and the observation's horizon is filled
+        today = dt.datetime.now(dt.UTC).date()
+        table = synthetic.generate(today - dt.timedelta(days=1), today + dt.timedelta(days=2), seed=0)
+    return EnvPolicy(agent, config, MarketArrays.from_frame(table, source=str(market or "synthetic")),
+                     device_power_w)
+
+
+def log_deploy(audit_path: Path, policy: Path, mode: str) -> None:
+    """The audit CSV and a summary to MLflow (experiment ``deploy``)."""
+    import mlflow
+    import pandas as pd
+
+    from experiments.tracking import quiet
+
+    quiet()
+    rows = pd.read_csv(audit_path)
+    mlflow.set_experiment("deploy")
+    with mlflow.start_run(run_name=f"deploy-{mode}", tags={"kind": "deploy"}):
+        mlflow.log_params({"policy": str(policy), "mode": mode})
+        counts = rows["action"].value_counts()
+        mlflow.log_metrics({"cycles": float(len(rows)), **{f"cycles_{k}": float(v) for k, v in counts.items()}})
+        mlflow.log_artifact(str(audit_path))

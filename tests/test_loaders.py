@@ -11,6 +11,7 @@ from conftest import real_file
 
 from bessgym.data import MarketDataError, validate
 from bessgym.data import loaders as L
+from bessgym.data.importer import combine
 
 
 def _smard_rows(day: str, hours: list[str], prices: list[str]) -> str:
@@ -184,11 +185,11 @@ def test_combine_checks_overlap_duplicates_and_fills_on_request(tmp_path):
     da = pd.DataFrame({"da_price": np.linspace(10, 100, 96)}, index=idx)
     fcr = pd.DataFrame({"fcr_price": np.full(96, 20.0)}, index=idx).drop(idx[[10, 11]])
     with pytest.raises(MarketDataError, match="input #2, at 2024-06-01 02:15:00.*gap of 2 missing quarter-hour"):
-        L.combine([da, fcr])
-    df, filled = L.combine([da, fcr], fill=True)
+        combine([da, fcr])
+    df, filled = combine([da, fcr], fill=True)
     assert filled == 2 and df["fcr_price"].isna().sum() == 0
     with pytest.raises(MarketDataError, match="column given by two inputs"):
-        L.combine([da, da])
+        combine([da, da])
 
 
 # ------------------------------------------------------------------------------- real sample files
@@ -253,7 +254,7 @@ def test_real_files_with_defects_get_clear_errors():
 def test_real_import_combines_into_one_contract_table():
     da = L.read_smard(real_file("smard_Gro_handelspreise_202301010000_202501010000_Stunde.csv"))
     afrr = L.read_regelleistung(real_file("RESULT_OVERVIEW_CAPACITY_MARKET_aFRR_2024-01-01_2024-08-31.xlsx"))
-    df, filled = L.combine([da, afrr])
+    df, filled = combine([da, afrr])
     assert filled == 0
     assert df.index[0] == pd.Timestamp("2023-12-31 23:00", tz="UTC")
     assert set(df.columns) == {"da_price", "afrr_cap_pos_price", "afrr_cap_neg_price", "afrr_cap_pos_marginal",

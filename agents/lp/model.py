@@ -19,8 +19,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from bessgym.assets.battery import BatterySpec
-
-DT_H = 0.25
+from bessgym.data.calendar import DT_H
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pandas as pd
 
 MARKET_TZ = "Europe/Berlin"
 QUARTER_HOUR = pd.Timedelta(minutes=15)
+DT_H = 0.25  # a quarter-hour [h]: the step of delivery, settlement and the LPs
 
 
 def _as_date(day: dt.date | str | pd.Timestamp) -> dt.date:

@@ -2,7 +2,7 @@
 
 Each ``read_*`` function returns a DataFrame on a UTC quarter-hour index with contract column names and
 raises :class:`~bessgym.data.contract.MarketDataError` naming the file, column and timestamp on bad input.
-:func:`combine` joins several of them into one validated contract table.
+:func:`bessgym.data.importer.import_files` reads and joins several of them into one validated contract table.
 
 Formats: SMARD CSV exports (German and English), regelleistung.net capacity results (xlsx/csv, current
 and pre-Nov-2020 layouts), energy-charts CSV and JSON, OPSD time series, netztransparenz CSV (reBAP, aFRR
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bessgym.data.calendar import MARKET_TZ, QUARTER_HOUR, blocks_to_quarter_hourly, hourly_to_quarter_hourly
-from bessgym.data.contract import MarketDataError, fill_gaps, validate
+from bessgym.data.contract import MarketDataError
 
 # Approximate installed German PV capacity at year end [MWp] (Bundesnetzagentur Marktstammdatenregister),
 # used to turn national PV generation [MW] into a per-MWp profile when no capacity column is given.
@@ -461,40 +461,3 @@ def read_netztransparenz(path: str | Path) -> pd.DataFrame:
         raise MarketDataError(f"no reBAP or 'Deutschland (Positiv/Negativ)' columns among {list(raw.columns)}",
                               source=source)
     return pd.DataFrame({k: _to_quarter_hours(v.rename(k), source=source, step=QUARTER_HOUR) for k, v in out.items()})
-
-
-# ---------------------------------------------------------------------------------------------- combine
-
-def combine(frames: list[pd.DataFrame], *, fill: bool = False, sources: list[str] | None = None,
-            ) -> tuple[pd.DataFrame, int]:
-    """Outer-join loader outputs on their common time span and validate the result.
-
-    Each input is checked on its own first, so an error names the file it comes from (``sources``, one per
-    frame; default "input #k"). Columns are cut to the span that all frames cover. With ``fill``, short gaps
-    (up to 2 h) of each input are interpolated and their count returned; otherwise any gap is an error naming
-    its input and first timestamp.
-    """
-    if not frames:
-        raise MarketDataError("nothing to combine", source="combine")
-    sources = sources or [f"input #{i + 1}" for i in range(len(frames))]
-    filled = 0
-    checked = []
-    for frame, source in zip(frames, sources, strict=True):
-        if fill:
-            frame, n = fill_gaps(frame)
-            filled += n
-        checked.append(validate(frame, source=source, required=()))
-    seen: dict[str, int] = {}
-    for i, f in enumerate(checked):
-        for c in f.columns:
-            if c in seen:
-                raise MarketDataError(f"column given by two inputs ({sources[seen[c]]} and {sources[i]})",
-                                      source="combine", column=c)
-            seen[c] = i
-    start = max(f.index.min() for f in checked)
-    end = min(f.index.max() for f in checked)
-    everything = " + ".join(sources)
-    if start > end:
-        raise MarketDataError("the inputs do not overlap in time", source=everything)
-    df = pd.concat([f.loc[start:end] for f in checked], axis=1).sort_index()
-    return validate(df, source=everything), filled

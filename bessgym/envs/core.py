@@ -20,7 +20,7 @@ import pandas as pd
 
 from bessgym._checks import finite
 from bessgym.assets.battery import Fleet, reserve_energy, soc_next
-from bessgym.data.calendar import MARKET_TZ, complete_days
+from bessgym.data.calendar import DT_H, MARKET_TZ, complete_days
 from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
@@ -29,7 +29,6 @@ from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell, round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
 
-DT_H = 0.25
 PRODUCTS = ("fcr", "afrr_capacity", "afrr_energy", "day_ahead", "ida", "intraday", "imbalance")
 # Columns each product needs from the market table.
 PRODUCT_COLUMNS: dict[str, tuple[str, ...]] = {

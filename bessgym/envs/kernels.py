@@ -18,10 +18,10 @@ from numba import njit
 
 from bessgym.assets.battery import power_range, soc_next
 from bessgym.assets.degradation import throughput_cost_eur
+from bessgym.data.calendar import DT_H
 from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
 
-DT_H = 0.25
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh")
 N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constants in the kernels

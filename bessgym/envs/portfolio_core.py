@@ -32,7 +32,7 @@ from bessgym.envs.site import SiteSimulator
 from bessgym.market import settlement as st
 from bessgym.market.clearing import round_volume
 
-INTRADAY = 9  # row of the intraday cash flow in the core's breakdown
+INTRADAY = st.CASH_FLOWS.index("intraday")  # row of the intraday cash flow in the core's breakdown
 
 
 @dataclass(frozen=True)

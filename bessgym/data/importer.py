@@ -1,0 +1,89 @@
+"""Public data files into one contract table: read each by its format, join them, check every input on its own.
+
+``bessgym data import`` is :func:`import_files`; :func:`combine` joins frames that are already read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from bessgym.data import loaders
+from bessgym.data.contract import MarketDataError, fill_gaps, validate
+
+READERS = {"smard": loaders.read_smard, "regelleistung": loaders.read_regelleistung,
+           "energy_charts": loaders.read_energy_charts, "opsd": loaders.read_opsd,
+           "netztransparenz": loaders.read_netztransparenz}
+_WITH_PV_CAPACITY = ("smard", "energy_charts", "opsd")  # national PV series need the installed capacity
+
+
+def import_files(files: Mapping[str, Sequence[str | Path]], *, pv_capacity_mwp: float | None = None,
+                 fill: bool = False) -> tuple[pd.DataFrame, int]:
+    """Read ``files`` (format -> paths, formats as in :data:`READERS`) and join them on their common span;
+    returns the table and the number of points filled (``fill``: gaps up to 2 h interpolated). Files of one
+    format and one set of columns (e.g. two regelleistung periods) are concatenated first."""
+    unknown = set(files) - set(READERS)
+    if unknown:
+        raise ValueError(f"unknown formats {sorted(unknown)}; choose from {sorted(READERS)}")
+    frames = []
+    for kind, paths in files.items():
+        options = {"pv_capacity_mwp": pv_capacity_mwp} if kind in _WITH_PV_CAPACITY else {}
+        frames += [(str(path), READERS[kind](path, **options)) for path in paths]
+    if not frames:
+        raise MarketDataError("give at least one input file", source="bessgym data import")
+    sources, merged = zip(*_merge_periods(frames), strict=True)
+    return combine(list(merged), fill=fill, sources=list(sources))
+
+
+def _merge_periods(frames: list[tuple[str, pd.DataFrame]]) -> list[tuple[str, pd.DataFrame]]:
+    """Frames with the same columns concatenated in time; each result named by its files."""
+    by_cols: dict[tuple[str, ...], list[tuple[str, pd.DataFrame]]] = {}
+    for source, f in frames:
+        by_cols.setdefault(tuple(f.columns), []).append((source, f))
+    merged = []
+    for group in by_cols.values():
+        source = " + ".join(name for name, _ in group)
+        df = pd.concat([f for _, f in group]).sort_index()
+        if df.index.has_duplicates:
+            dup = df.index[df.index.duplicated()][0]
+            raise MarketDataError("two input files cover the same timestamp", source=source,
+                                  column=str(df.columns[0]), timestamp=dup)
+        merged.append((source, df))
+    return merged
+
+
+def combine(frames: list[pd.DataFrame], *, fill: bool = False, sources: list[str] | None = None,
+            ) -> tuple[pd.DataFrame, int]:
+    """Outer-join loader outputs on their common time span and validate the result.
+
+    Each input is checked on its own first, so an error names the file it comes from (``sources``, one per
+    frame; default "input #k"). Columns are cut to the span that all frames cover. With ``fill``, short gaps
+    (up to 2 h) of each input are interpolated and their count returned; otherwise any gap is an error naming
+    its input and first timestamp.
+    """
+    if not frames:
+        raise MarketDataError("nothing to combine", source="combine")
+    sources = sources or [f"input #{i + 1}" for i in range(len(frames))]
+    filled = 0
+    checked = []
+    for frame, source in zip(frames, sources, strict=True):
+        if fill:
+            frame, n = fill_gaps(frame)
+            filled += n
+        checked.append(validate(frame, source=source, required=()))
+    seen: dict[str, int] = {}
+    for i, f in enumerate(checked):
+        for c in f.columns:
+            if c in seen:
+                raise MarketDataError(f"column given by two inputs ({sources[seen[c]]} and {sources[i]})",
+                                      source="combine", column=c)
+            seen[c] = i
+    start = max(f.index.min() for f in checked)
+    end = min(f.index.max() for f in checked)
+    everything = " + ".join(sources)
+    if start > end:
+        raise MarketDataError("the inputs do not overlap in time", source=everything)
+    df = pd.concat([f.loc[start:end] for f in checked], axis=1).sort_index()
+    return validate(df, source=everything), filled

@@ -1,0 +1,5 @@
+"""``python -m experiments.cli``: the ``bessgym`` command."""
+
+from experiments.cli import app
+
+app()

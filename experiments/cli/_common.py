@@ -1,0 +1,75 @@
+"""What every command group shares: the console, error exit, option types, configuration loading, tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get whole tables
+
+
+def fail(exc: Exception) -> typer.Exit:
+    # whole, so it can be searched and copied; escaped, so "[soc_min, soc_max]" is text, not markup
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def iso_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
+
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Experiment YAML; default: the main job's.")]
+
+
+def config_from(path: Path | None, overrides: list[str] | None = None):
+    """Load and validate the configuration; ``key=value`` overrides are YAML values (``train.seed=3``)."""
+    import yaml
+
+    from experiments.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+        pairs = {}
+        for item in overrides or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set {item!r}: expected key=value, e.g. battery.energy_mwh=4")
+            pairs[key.strip()] = yaml.safe_load(value)
+        return config.with_overrides(pairs) if pairs else config
+    except ConfigError as exc:
+        raise fail(exc) from exc
+
+
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a field: key=value (repeatable).")]
+
+
+def frame_table(frame, title: str) -> Table:
+    from experiments.tracking import SUMMARY_METRICS
+
+    table = Table(title=title)
+    table.add_column(frame.index.name or "", justify="left")
+    for col in frame.columns:
+        table.add_column(SUMMARY_METRICS.get(col, col), justify="right")
+    for name, row in frame.iterrows():
+        cells = []
+        for col, value in row.items():
+            if value is None or value != value:
+                cells.append("-")
+            elif col.startswith("share"):
+                cells.append(f"{value:.1%}")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.2f}" if col == "cycles_per_day" else f"{value:,.0f}")
+            else:
+                cells.append(str(value))
+        table.add_row(str(name), *cells)
+    return table

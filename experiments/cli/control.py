@@ -1,0 +1,142 @@
+"""``bessgym control simulate`` and ``bessgym deploy``: a simulated battery over Modbus TCP, and a policy or
+schedule driving a battery through the safety layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bessgym.data.contract import MarketDataError
+from experiments.cli._common import console, fail
+
+app = typer.Typer(help="Hardware control: a simulated battery served over Modbus TCP.", no_args_is_help=True)
+
+
+def _until_signal(work) -> bool:
+    """Run the coroutine ``work()`` until it ends or SIGINT/SIGTERM cancels it (also in a background job, where
+    SIGINT is ignored); True when a signal stopped it."""
+    import asyncio
+    import signal
+
+    async def main() -> bool:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await work()
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    return asyncio.run(main())
+
+
+@app.command("simulate")
+def simulate_cmd(
+    port: Annotated[int, typer.Option(help="TCP port.")] = 5020,
+    host: Annotated[str, typer.Option(help="Interface; loopback unless you mean otherwise.")] = "127.0.0.1",
+    acceleration: Annotated[float, typer.Option(help="Simulated seconds per wall-clock second.")] = 1.0,
+    capacity_wh: Annotated[float, typer.Option(help="Battery capacity [Wh].")] = 2_000_000.0,
+    max_power_w: Annotated[float, typer.Option(help="Rated power [W].")] = 1_000_000.0,
+    soc_initial_pct: Annotated[float, typer.Option(help="Initial SoC [%].")] = 50.0,
+    watchdog_s: Annotated[float, typer.Option(help="Fallback after this long without heartbeat [s].")] = 5.0,
+    fallback_w: Annotated[float, typer.Option(help="Power the watchdog reverts to [W].")] = 0.0,
+) -> None:
+    """Serve a simulated battery over Modbus TCP (the register map in bessgym.control.registers)."""
+
+    from bessgym.control.simulator import DeviceSpec, SimulatedBattery, serve
+
+    try:
+        spec = DeviceSpec(capacity_wh=capacity_wh, max_power_w=max_power_w, soc_initial_pct=soc_initial_pct,
+                          watchdog_s=watchdog_s, fallback_w=fallback_w)
+        battery = SimulatedBattery(spec, acceleration=acceleration)
+    except ValueError as exc:
+        raise fail(exc) from exc
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]warning:[/] listening on {host}: Modbus TCP has no authentication; "
+                      "use an isolated control network")
+    console.print(f"simulated battery on modbus://{host}:{port} (x{acceleration:g} time); Ctrl-C stops")
+
+    try:
+        _until_signal(lambda: serve(battery, host=host, port=port))
+    except OSError as exc:
+        raise fail(OSError(f"cannot listen on {host}:{port}: {exc.strerror}")) from exc
+
+
+def deploy_cmd(
+    policy: Annotated[Path, typer.Option(help="SB3 model (.zip or its folder), ONNX export, or LP schedule .csv.")],
+    controller: Annotated[str, typer.Option(help="modbus://HOST:PORT (ignored with --dry-run).")] = "",
+    cycle_s: Annotated[float, typer.Option(help="Control cycle [s].")] = 1.0,
+    cycles: Annotated[int | None, typer.Option(help="Stop after this many cycles (default: until stopped).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="No device: a local simulated battery.")] = False,
+    shadow: Annotated[bool, typer.Option("--shadow", help="Read the device, compute, log; never write.")] = False,
+    max_power_w: Annotated[float | None, typer.Option(help="Site/device rating [W] (required for a device).")] = None,
+    soc_min_pct: Annotated[float, typer.Option(help="Lowest SoC the layer allows [%].")] = 5.0,
+    soc_max_pct: Annotated[float, typer.Option(help="Highest SoC the layer allows [%].")] = 95.0,
+    ramp_w_per_s: Annotated[float, typer.Option(help="Largest setpoint change per second [W/s].")] = 100_000.0,
+    power_step_w: Annotated[float, typer.Option(help="Setpoint resolution [W].")] = 1_000.0,
+    schedule: Annotated[Path | None, typer.Option(help="Day-ahead schedule CSV added to the policy.")] = None,
+    afrr_signal: Annotated[Path | None, typer.Option(help="aFRR setpoint signal CSV (timestamp, power_w).")] = None,
+    market: Annotated[Path | None, typer.Option(help="Contract table with today's prices (or synthetic).")] = None,
+    register_map: Annotated[Path | None, typer.Option(help="Vendor register map (YAML/JSON).")] = None,
+    audit: Annotated[Path | None, typer.Option(help="Audit CSV; default runs/deploy/audit_<UTC time>.csv.")] = None,
+    kill_file: Annotated[Path | None, typer.Option(help="Release and stop as soon as this file exists.")] = None,
+) -> None:
+    """Drive a battery: each cycle reads status, builds the observation, runs the policy, passes the setpoint
+    through the safety layer, writes it and logs the cycle to the audit CSV (logged to MLflow at the end)."""
+
+    from bessgym.control.modbus import DryRunController, ModbusController, parse_url
+    from bessgym.control.registers import DEFAULT_MAP, RegisterMap
+    from bessgym.control.runner import Combined, Runner, Schedule
+    from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
+    from bessgym.control.simulator import DeviceSpec
+    from experiments.deploy import log_deploy, policy_source
+
+    if not (math.isfinite(cycle_s) and cycle_s > 0):
+        raise fail(ValueError(f"--cycle-s must be a finite number > 0, got {cycle_s}"))
+    if cycles is not None and cycles < 1:
+        raise fail(ValueError(f"--cycles must be >= 1 (or left out to run until stopped), got {cycles}"))
+    if dry_run == bool(controller):
+        raise fail(ValueError("give --controller modbus://HOST:PORT, or --dry-run (not both)"))
+    if dry_run and shadow:
+        raise fail(ValueError("--dry-run and --shadow exclude each other"))
+    try:
+        if dry_run:
+            spec = DeviceSpec()
+            device = DryRunController(spec)
+            max_power_w = max_power_w or spec.max_power_w
+        else:
+            if max_power_w is None:
+                raise ValueError("--max-power-w is required with a device (the site's rating; the device's own "
+                                 "reported limits apply on top)")
+            host, port = parse_url(controller)
+            device = ModbusController(host, port, RegisterMap.load(register_map) if register_map else DEFAULT_MAP)
+        limits = SafetyLimits(max_charge_w=max_power_w, max_discharge_w=max_power_w, soc_min_pct=soc_min_pct,
+                              soc_max_pct=soc_max_pct, ramp_w_per_s=ramp_w_per_s, power_step_w=power_step_w)
+        sources = [policy_source(policy, market, max_power_w)]
+        sources += [Schedule.read_csv(p) for p in (schedule, afrr_signal) if p is not None]
+    except (ValueError, FileNotFoundError, MarketDataError) as exc:
+        raise fail(exc) from exc
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    audit_path = audit or Path("runs/deploy") / f"audit_{stamp}.csv"
+    log = AuditLog(audit_path)
+    safety = SafetyLayer(device, limits, log, cycle_s=cycle_s, shadow=shadow,
+                         kill_switch=(lambda: kill_file.exists()) if kill_file else None)
+
+    def show(row) -> None:
+        sent = "-" if row.sent_w is None else f"{row.sent_w:,.0f} W"
+        soc = "-" if row.soc_pct is None else f"{row.soc_pct:.2f} %"
+        console.print(f"cycle {row.cycle}: {row.action} {sent} SoC {soc} {row.reason}", soft_wrap=True)
+
+    runner = Runner(Combined(sources), safety, cycle_s=cycle_s, on_cycle=show)
+    mode = "dry run" if dry_run else ("shadow" if shadow else "live")
+    console.print(f"deploying {policy} ({mode}) every {cycle_s:g} s; audit: {audit_path}")
+    if _until_signal(lambda: runner.run(cycles)):  # the runner releases the device before it ends
+        console.print("[yellow]stopped[/]: device released to local control")
+    log_deploy(audit_path, policy, mode)
+    console.print(f"audit: [bold]{audit_path}[/]")

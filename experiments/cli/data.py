@@ -1,0 +1,127 @@
+"""``bessgym data``: synthesise, import, validate and calibrate market tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bessgym.data.contract import MarketDataError
+from experiments.cli._common import console, fail, iso_date
+
+app = typer.Typer(help="Market data: synthesise, import, validate, calibrate.", no_args_is_help=True)
+
+
+@app.command("synth")
+def synth(
+    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
+    start: Annotated[str, typer.Option(help="First delivery day (Berlin), YYYY-MM-DD.")] = "2024-01-01",
+    end: Annotated[str, typer.Option(help="Day after the last delivery day, YYYY-MM-DD.")] = "2025-01-01",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same table.")] = 0,
+) -> None:
+    """Generate a synthetic market table (every contract column) and write it atomically."""
+    from bessgym.data import synthetic, write_table
+
+    try:
+        df = synthetic.generate(iso_date(start), iso_date(end), seed=seed)
+        write_table(df, out)
+    except (MarketDataError, ValueError) as exc:
+        raise fail(exc) from exc
+    console.print(f"wrote {len(df):,} quarter-hours x {df.shape[1]} columns to [bold]{out}[/]")
+
+
+@app.command("validate")
+def validate_cmd(path: Annotated[Path, typer.Argument(help="Contract table (.parquet or .csv).")]) -> None:
+    """Check a contract table and print its columns with units and ranges."""
+    from bessgym.data import COLUMNS, read_table
+
+    try:
+        df = read_table(path)
+    except MarketDataError as exc:
+        raise fail(exc) from exc
+    table = Table(title=f"{path}: {df.index[0]} .. {df.index[-1]} ({len(df):,} quarter-hours)")
+    for col in ("column", "unit", "mean", "min", "max", "missing"):
+        table.add_column(col, justify="left" if col in ("column", "unit") else "right")
+    for name in df.columns:
+        s = df[name]
+        unit = COLUMNS[name].unit if name in COLUMNS else "?"
+        table.add_row(name, unit, f"{s.mean():.2f}", f"{s.min():.2f}", f"{s.max():.2f}", f"{s.isna().sum():,}")
+    console.print(table)
+
+
+@app.command("import")
+def import_cmd(
+    out: Annotated[Path, typer.Option(help="Output contract table (.parquet or .csv).")],
+    smard: Annotated[list[Path] | None, typer.Option(help="SMARD CSV export (prices or PV forecast).")] = None,
+    regelleistung: Annotated[list[Path] | None, typer.Option(help="regelleistung.net FCR/aFRR results.")] = None,
+    energy_charts: Annotated[list[Path] | None, typer.Option(help="energy-charts CSV or JSON.")] = None,
+    opsd: Annotated[list[Path] | None, typer.Option(help="OPSD time_series_60min CSV.")] = None,
+    netztransparenz: Annotated[list[Path] | None, typer.Option(help="netztransparenz reBAP/aFRR CSV.")] = None,
+    pv_capacity_mwp: Annotated[float | None, typer.Option(help="Installed PV for national PV series [MWp].")] = None,
+    fill_gaps: Annotated[bool, typer.Option("--fill-gaps", help="Interpolate gaps up to 2 h and report them.")] = False,
+) -> None:
+    """Convert public data files into one contract table (their common time span)."""
+    from bessgym.data import write_table
+    from bessgym.data.importer import import_files
+
+    files = {"smard": smard or [], "regelleistung": regelleistung or [], "energy_charts": energy_charts or [],
+             "opsd": opsd or [], "netztransparenz": netztransparenz or []}
+    try:
+        df, filled = import_files(files, pv_capacity_mwp=pv_capacity_mwp, fill=fill_gaps)
+        write_table(df, out)
+    except MarketDataError as exc:
+        raise fail(exc) from exc
+    if fill_gaps:
+        console.print(f"filled {filled:,} missing point(s) by interpolation")
+    console.print(f"wrote {len(df):,} quarter-hours, columns {list(df.columns)} to [bold]{out}[/]")
+
+
+@app.command("calibrate")
+def calibrate(
+    synthetic: Annotated[Path, typer.Option(help="Synthetic contract table to check.")],
+    real: Annotated[Path | None, typer.Option(help="Real contract table; default: published 2024 figures.")] = None,
+    png: Annotated[Path, typer.Option(help="Where to write the comparison chart.")] = Path("calibration.png"),
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a statistic is out of tolerance.")] = False,
+) -> None:
+    """Compare a synthetic year with a real one, statistic by statistic, and plot it."""
+    from bessgym.data import calibration, read_table
+
+    try:
+        syn = read_table(synthetic)
+        real_df = read_table(real) if real is not None else None
+    except MarketDataError as exc:
+        raise fail(exc) from exc
+    real_stats = calibration.market_statistics(real_df) if real_df is not None else calibration.TARGETS_2024
+    comparison = calibration.compare(calibration.market_statistics(syn), real_stats)
+    console.print(comparison_table(comparison, real_label=str(real) if real else "published 2024"))
+    calibration.plot_comparison(syn, real_df, comparison, png)
+    console.print(f"chart: [bold]{png}[/]")
+    failures = comparison.failures()
+    if failures:
+        console.print(f"[yellow]outside tolerance:[/] {', '.join(failures)}")
+    else:
+        console.print("[green]all checked statistics within tolerance[/]")
+    if strict and failures:
+        raise typer.Exit(code=1)
+
+
+def comparison_table(comparison, *, real_label: str) -> Table:
+    """The comparison; the 24 hour and 12 month means are shown as their worst row (all are in the CSV)."""
+    table = Table(title=f"synthetic vs {real_label}")
+    for col in ("statistic", "synthetic", "real", "error", "tolerance", ""):
+        table.add_column(col, justify="left" if col == "statistic" else "right")
+    t = comparison.table
+    rows = [(name, row) for name, row in t.iterrows() if not name.startswith(("da_hour_", "da_month_"))]
+    for prefix, label in (("da_hour_", "hour"), ("da_month_", "month")):
+        group = t[t.index.str.startswith(prefix)]
+        if len(group):
+            worst = group["rel_error"].idxmax()
+            rows.append((f"{worst} (worst {label})", group.loc[worst]))
+    for name, row in rows:
+        tol = row["tolerance"]
+        ok = "" if tol is None or tol != tol else ("[green]ok[/]" if row["within"] else "[red]out[/]")
+        table.add_row(name, f"{row['synthetic']:.2f}", f"{row['real']:.2f}", f"{100 * row['rel_error']:.1f} %",
+                      "" if ok == "" else f"{100 * tol:.0f} %", ok)
+    return table

@@ -1,0 +1,164 @@
+"""``bessgym train / evaluate / compare / sweep / run``: experiments on a configuration, logged to MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bessgym._io import atomic_path
+from bessgym.data.contract import MarketDataError
+from experiments.cli._common import ConfigOption, SetOption, config_from, console, escape, fail, frame_table
+from experiments.cli.index import print_index
+
+
+def train_cmd(
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory; default runs/<name>/train.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+    overrides: SetOption = None,
+) -> None:
+    """Train an RL agent (PPO or SAC) on the training market, with evaluation against the index."""
+    cfg = config_from(config, overrides)
+    out = out or Path("runs") / cfg.name / "train"
+    model_dir = _train(cfg, out, resume=resume)
+    console.print(f"model: [bold]{model_dir}[/] (ONNX: {model_dir / 'policy.onnx'})")
+
+
+def _train(cfg, out: Path, *, resume: bool) -> Path:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from experiments.config import ConfigError
+    from experiments.train import train
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"training {cfg.train.algorithm.upper()}", total=cfg.train.total_steps)
+
+        def report(steps: int, metrics: dict[str, float]) -> None:
+            console.print(f"  step {steps:,}: {metrics['annualised_eur_per_mw_year']:,.0f} EUR/MW/year on the "
+                          f"evaluation days, {metrics.get('share_of_pf_lp', float('nan')):.1%} of the PF LP")
+
+        try:
+            result = train(cfg, out, resume=resume, progress=lambda n: progress.update(task, completed=n),
+                           report=report)
+        except KeyboardInterrupt as exc:
+            console.print(f"[yellow]interrupted[/]: checkpoint saved; continue with --resume --out {escape(str(out))}")
+            raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
+        except (ConfigError, FileNotFoundError, MarketDataError, ValueError) as exc:
+            raise fail(exc) from exc
+        progress.update(task, completed=result.steps)
+    return result.model_dir
+
+
+def evaluate_cmd(
+    config: ConfigOption = None,
+    model: Annotated[Path | None, typer.Option(help="Trained agent folder (bessgym train's model/).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<name>/evaluate.")] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Evaluate every configured strategy on the held-out market; log to MLflow and print the comparison."""
+    cfg = config_from(config, overrides)
+    if model is None and "trained" in cfg.evaluate.strategies:
+        cfg = cfg.with_overrides({"evaluate.strategies": [s for s in cfg.evaluate.strategies if s != "trained"]})
+        console.print("[yellow]no --model: the trained agent is left out[/]")
+    _evaluate(cfg, out or Path("runs") / cfg.name / "evaluate", model)
+
+
+def _evaluate(cfg, out: Path, model: Path | None, index=None) -> None:
+    from experiments.report import evaluate_run
+
+    try:
+        with console.status("evaluating") as status:
+            report = evaluate_run(cfg, out, model_dir=model, index=index,
+                                  progress=lambda what: status.update(f"evaluating: {what}"))
+    except (MarketDataError, ValueError, FileNotFoundError) as exc:
+        raise fail(exc) from exc
+    console.print(frame_table(report.comparison, f"{cfg.name} on {cfg.eval_market.label()}"))
+    console.print(f"per strategy: revenue.csv, dispatch.png, rolling.png in [bold]{out}[/]/<strategy>/; "
+                  f"MLflow run {report.run_id[:8]} (mlflow ui)")
+
+
+def compare_cmd(
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment (the config name); default all.")] = None,
+    max_runs: Annotated[int, typer.Option(help="Newest runs to show.")] = 30,
+) -> None:
+    """Print MLflow runs side by side: strategy, EUR/MW/year, share of the PF LP, cycles, penalties."""
+    from experiments.tracking import runs_table
+
+    table = runs_table(experiment, max_runs)
+    if table.empty:
+        console.print(f"no runs{f' in experiment {experiment!r}' if experiment else ''} "
+                      "(set MLFLOW_TRACKING_URI to read another store)")
+        raise typer.Exit(code=1)
+    table["started"] = table["started"].dt.strftime("%Y-%m-%d %H:%M")
+    console.print(frame_table(table.set_index("run"), f"MLflow runs{f': {experiment}' if experiment else ''}"))
+
+
+def sweep_cmd(
+    grid: Annotated[Path, typer.Option(help="YAML: dotted keys -> lists of values, e.g. train.seed: [0, 1].")],
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<name>/sweep.")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel processes (local backend).")] = 2,
+    backend: Annotated[str, typer.Option(help="local (process pool) or ray (pip install 'bessgym[ray]').")] = "local",
+    overrides: SetOption = None,
+) -> None:
+    """Run a grid of configurations in parallel; each point is logged to MLflow, failures are reported."""
+    from experiments.config import ConfigError
+    from experiments.sweep import load_grid, sweep
+
+    cfg = config_from(config, overrides)
+    out = out or Path("runs") / cfg.name / "sweep"
+    try:
+        points = load_grid(grid)
+        results = sweep(cfg, points, out, workers=workers, backend=backend,
+                        on_done=lambda i, r: console.print(f"point {i}: {r['status']} {escape(r.get('error', ''))}"))
+    except (ConfigError, RuntimeError, ValueError) as exc:
+        raise fail(exc) from exc
+    except KeyboardInterrupt as exc:
+        console.print(f"[yellow]interrupted[/]: finished points are kept in {escape(str(out))}; run the same "
+                      "command again to resume")
+        raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
+    console.print(frame_table(results.drop(columns=["run_id"], errors="ignore"), f"sweep {grid}"))
+    console.print(f"results: [bold]{out / 'results.csv'}[/]")
+    failed = results[results["status"] != "ok"]
+    if len(failed):
+        console.print(f"[red]{len(failed)} of {len(results)} point(s) failed[/]: see error above and "
+                      f"{out}/point_NNN/result.json; rerun the sweep to retry them")
+        raise typer.Exit(code=1)
+
+
+def run_cmd(
+    config: ConfigOption = None,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/main"),
+    overrides: SetOption = None,
+) -> None:
+    """The main job: check the synthetic market, compute the index baselines on the held-out year, train PPO,
+    evaluate every strategy on the held-out year, log it all to MLflow and print the comparison."""
+    from bessgym.data import calibration
+
+    cfg = config_from(config, overrides)
+    out.mkdir(parents=True, exist_ok=True)
+    with console.status(f"loading the training market ({cfg.train_market.label()})"):
+        train_frame = cfg.train_market.load()
+    comparison = calibration.compare(calibration.market_statistics(train_frame), calibration.TARGETS_2024)
+    failures = comparison.failures()
+    verdict = "[green]all within tolerance[/]" if not failures else f"[yellow]outside:[/] {failures}"
+    console.print(f"1/4 training market {cfg.train_market.label()}: calibration vs published 2024: {verdict}")
+    with atomic_path(out / "calibration.csv") as tmp:
+        comparison.table.to_csv(tmp)
+
+    console.print(f"2/4 revenue index on the held-out market ({cfg.eval_market.label()})")
+    from experiments.evaluate import evaluation_period
+
+    period, _ = evaluation_period(cfg, cfg.eval_market.load())
+    index = print_index(period, out / "index", title=cfg.eval_market.label(), battery=cfg.battery.index_battery())
+    model_dir = None
+    if "trained" in cfg.evaluate.strategies:
+        console.print(f"3/4 training {cfg.train.algorithm.upper()} for {cfg.train.total_steps:,} steps")
+        model_dir = _train(cfg, out / "train", resume=False)
+    console.print("4/4 evaluating every strategy on the held-out market")
+    _evaluate(cfg, out / "evaluate", model_dir, index=index)
+    console.print(f"calibration: {out / 'calibration.csv'}; index: {out / 'index'}; compare runs: bessgym compare "
+                  f"--experiment {cfg.name}")

@@ -1,0 +1,68 @@
+"""``bessgym index``: the BESS revenue index on a market table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bessgym.data.contract import MarketDataError
+from experiments.cli._common import console, fail
+
+
+def index_cmd(
+    out: Annotated[Path, typer.Option(help="Output directory for daily.csv, rolling.csv and charts.")],
+    data: Annotated[Path | None, typer.Option(help="Contract table (.parquet/.csv); default: synthetic 2024.")] = None,
+    energy_mwh: Annotated[float, typer.Option(help="Usable energy of the battery [MWh].")] = 2.0,
+    power_mw: Annotated[float, typer.Option(help="Power of the battery [MW]; results are per MW.")] = 1.0,
+    round_trip: Annotated[float, typer.Option(help="AC/AC round-trip efficiency [-].")] = 0.90,
+    cycles: Annotated[float, typer.Option(help="Full cycles per day [-].")] = 2.0,
+) -> None:
+    """The BESS revenue index: daily revenue per MW of each strategy, rolling averages and charts."""
+    from agents.index import IndexBattery
+    from bessgym.data import read_table, synthetic
+
+    for flag, value, ok in (("--power-mw", power_mw, power_mw > 0), ("--energy-mwh", energy_mwh, energy_mwh > 0),
+                            ("--cycles", cycles, cycles > 0), ("--round-trip", round_trip, 0 < round_trip <= 1)):
+        if not (ok and math.isfinite(value)):  # NaN passes no comparison, but say so
+            rule = "in (0, 1]" if flag == "--round-trip" else "> 0"
+            raise fail(ValueError(f"{flag} must be a finite number {rule}, got {value}"))
+    title = str(data) if data is not None else "synthetic 2024"
+    try:
+        market = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
+        battery = IndexBattery(duration_h=energy_mwh / power_mw, round_trip=round_trip, cycles_per_day=cycles)
+        print_index(market, out, title=title, battery=battery)
+    except MarketDataError as exc:
+        raise fail(exc) from exc
+
+
+def print_index(market, out: Path, *, title: str, battery=None):
+    """Run the revenue index strategies on ``market`` with a progress bar, write and print the results."""
+    from rich.progress import Progress
+
+    from agents.index import IndexBattery, index_revenues
+    from experiments.index_report import write_index
+
+    battery = battery or IndexBattery()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("revenue index, day by day", total=None)
+        result = index_revenues(market, battery, source=title,
+                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+    paths = write_index(result, out)
+    table = Table(title=f"Revenue index, {battery.duration_h:g} h battery, {title}: annualised EUR/MW/year "
+                        f"({result.daily.index[0]} .. {result.daily.index[-1]}, {len(result.daily)} days)")
+    for col in ("strategy", "EUR/MW/year", "last 365 d", "last 30 d"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    rolling = result.rolling()
+    for name, value in result.annualised().items():
+        last365, last30 = rolling[f"{name}_365d"].iloc[-1], rolling[f"{name}_30d"].iloc[-1]
+        table.add_row(name, f"{value:,.0f}", "-" if last365 != last365 else f"{last365:,.0f}",
+                      "-" if last30 != last30 else f"{last30:,.0f}")
+    for name, reason in result.skipped.items():
+        table.add_row(f"[yellow]{name}[/]", "skipped", reason, "")
+    console.print(table)
+    console.print("written: " + ", ".join(str(p) for p in paths.values()))
+    return result
