@@ -111,13 +111,10 @@ def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0) -> Evaluation:
         done = terminated or truncated
     log, runner.dispatch = runner.dispatch, None
     sim = env.unwrapped.simulator
-    return Evaluation(agent.name, dispatch_frame(log, sim.market, sim.cash_flows), env.unwrapped.battery.power_mw,
-                      _usable_mwh(env), reward_eur / env.unwrapped.reward_scale, sim.cash_flows)
-
-
-def _usable_mwh(env: SingleBESSEnv) -> float:
-    b = env.unwrapped.battery
-    return b.energy_mwh * (b.soc_max - b.soc_min)
+    fleet = sim.fleet  # every asset's spec: a portfolio is valued per MW and MWh of all its batteries
+    return Evaluation(agent.name, dispatch_frame(log, sim.market, sim.cash_flows), float(fleet.power_mw.sum()),
+                      sum(spec.usable_energy_mwh for spec in fleet.specs), reward_eur / env.unwrapped.reward_scale,
+                      sim.cash_flows)
 
 
 def dispatch_frame(log: list[dict[str, np.ndarray]], market: MarketArrays, cash_flows: tuple[str, ...] = CASH_FLOWS,

@@ -249,3 +249,27 @@ def test_compiled_and_numpy_observation_fill_agree(n):
     np.testing.assert_array_equal(outs[0], outs[1])
     assert (outs[0][:, 5] == 1).all() and (outs[0][:, :5] == 0).all()
     np.testing.assert_array_equal(outs[0][:, N_FIXED:N_FIXED + h], windows[2][:, 40:40 + h])
+
+
+def test_every_env_takes_one_options_type_or_its_fields_as_keywords(june):
+    from bessgym.envs import CoLocatedPVBESSEnv, EnvOptions
+    from bessgym.envs.portfolio import PortfolioEnv
+    from bessgym.envs.portfolio_agents import PortfolioParallelEnv
+
+    options = EnvOptions(episode_days=2, start_day="2024-06-21", agent_stages=("delivery",), horizon_qh=8)
+    for make in (SingleBESSEnv, CoLocatedPVBESSEnv, PortfolioEnv):
+        by_object, by_keywords = make(june, options=options), make(june, **{
+            "episode_days": 2, "start_day": "2024-06-21", "agent_stages": ("delivery",), "horizon_qh": 8})
+        assert by_object.options == by_keywords.options == options
+        a, b = by_object.reset(seed=3)[0], by_keywords.reset(seed=3)[0]
+        np.testing.assert_array_equal(a, b)
+        action = np.full(by_object.action_space.shape, 0.3, np.float32)
+        assert by_object.step(action)[1] == by_keywords.step(action)[1]
+    overridden = SingleBESSEnv(june, options=options, episode_days=1)
+    assert overridden.options.episode_days == 1 and overridden.options.horizon_qh == 8
+    assert BESSVectorEnv(2, june, options=options).options == options
+    assert PortfolioParallelEnv(june, options=options).options == options
+    with pytest.raises(TypeError, match="episode_dayz"):
+        SingleBESSEnv(june, episode_dayz=2)
+    with pytest.raises(ValueError, match="reward_scale"):
+        EnvOptions(reward_scale=float("inf"))

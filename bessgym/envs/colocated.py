@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from bessgym._checks import finite_float
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.assets.site import SiteSpec
+from bessgym.envs.base import BESSEnv
 from bessgym.envs.core import MarketArrays, MarketConfig
-from bessgym.envs.delegates import Delegate
 from bessgym.envs.episode import Runner, load_market, make_runner
 from bessgym.envs.forecast import Forecaster
-from bessgym.envs.observation import OBS_LIMIT, observation_size
-from bessgym.envs.single_bess import SingleBESSEnv
+from bessgym.envs.options import EnvOptions
 from bessgym.envs.site import SiteSimulator
 
 
@@ -37,25 +34,45 @@ def pv_profile(market: MarketArrays, seed: int = 0) -> np.ndarray:
 
 
 def make_site_runner(market: pd.DataFrame | str | MarketArrays | None, sites: Sequence[SiteSpec],
-                     market_config: MarketConfig, *, pv_forecast_sigma: float | None, user: str,
-                     core: type[SiteSimulator] = SiteSimulator, core_options: Mapping[str, Any] | None = None,
-                     forecast: str | Forecaster = "perfect", **runner_options: Any) -> Runner:
+                     options: EnvOptions, *, user: str, core: type[SiteSimulator] = SiteSimulator,
+                     core_options: Mapping[str, Any] | None = None) -> Runner:
     """A runner on a site core (``core``: :class:`SiteSimulator` or a subclass, with ``core_options``) for
     ``sites``: PV from the market; the PV forecast error defaults to 0 with perfect and 20 % with other forecasts.
-    ``runner_options`` are :func:`~bessgym.envs.episode.make_runner`'s episode and forecast arguments."""
+    State of health is not tracked on sites."""
     arrays = load_market(market)
     pv = pv_profile(arrays)
-    sigma = pv_forecast_sigma if pv_forecast_sigma is not None else (0.0 if forecast == "perfect" else 0.2)
+    sigma = options.pv_forecast_sigma
+    if sigma is None:
+        sigma = 0.0 if options.forecast == "perfect" else 0.2
 
     def simulator(arrays_: MarketArrays, forecaster: Forecaster) -> SiteSimulator:
-        return core(arrays_, sites, market_config, forecaster, pv_per_mwp=pv, pv_forecast_sigma=sigma,
+        return core(arrays_, sites, options.market_config, forecaster, pv_per_mwp=pv, pv_forecast_sigma=sigma,
                     **(core_options or {}))
 
-    return make_runner(arrays, [s.battery for s in sites], market_config, forecast=forecast, track_soh=False,
-                       ageing=CycleAgeing(), user=user, simulator=simulator, **runner_options)
+    return make_runner(arrays, [s.battery for s in sites], replace(options, track_soh=False, ageing=CycleAgeing()),
+                       user=user, simulator=simulator)
 
 
-class CoLocatedPVBESSEnv(SingleBESSEnv):
+@dataclass(frozen=True)
+class PVObservation:
+    """The site's PV now and its forecast over the next H quarter-hours, over the connection limit."""
+
+    horizon_qh: int
+
+    @property
+    def size(self) -> int:
+        return self.horizon_qh + 1
+
+    def observation(self, runner: Runner, core: np.ndarray) -> np.ndarray:
+        sim, h, q = runner.sim, self.horizon_qh, runner.quarter_hour
+        forecast = sim.pv_forecast[0, max(q, 0):max(q, 0) + h]
+        pv = np.zeros(h + 1, dtype=np.float32)
+        pv[0] = sim.pv_now_mw(q)[0]
+        pv[1:1 + len(forecast)] = forecast
+        return np.concatenate([core, pv / sim.grid_mw[0]]).astype(np.float32)
+
+
+class CoLocatedPVBESSEnv(BESSEnv):
     """A PV plant and a battery sharing one grid connection, bidding like :class:`SingleBESSEnv`.
 
     ## Description
@@ -95,59 +112,20 @@ class CoLocatedPVBESSEnv(SingleBESSEnv):
 
     ## Arguments
 
-    ``market``, ``market_config``, ``episode_days``, ``start_day``, ``agent_stages``, ``delegates``,
-    ``forecast``, ``forecast_sigma``, ``horizon_qh``, ``reward_scale`` as in ``SingleBESS-v0``; ``site``
-    (:class:`~bessgym.assets.SiteSpec`); ``pv_forecast_sigma`` (relative PV forecast error; default 0.2 with
-    ``forecast="noisy"``, 0 with ``"perfect"``).
+    ``market``, ``market_config`` and ``options`` (:class:`~bessgym.envs.options.EnvOptions`, or its fields
+    as keywords) as in ``SingleBESS-v0``; ``site`` (:class:`~bessgym.assets.SiteSpec`); the option
+    ``pv_forecast_sigma`` is the relative PV forecast error (default 0.2 with ``forecast="noisy"``, 0 with
+    ``"perfect"``). State of health is not tracked on sites.
 
     ## Version History
 
     - v0: initial release.
     """
 
-    def __init__(
-        self,
-        market: pd.DataFrame | str | MarketArrays | None = None,
-        site: SiteSpec = SiteSpec(),
-        market_config: MarketConfig = MarketConfig(),
-        *,
-        episode_days: int = 1,
-        start_day: dt.date | str | None = None,
-        agent_stages: tuple[str, ...] | None = None,
-        delegates: Mapping[str, Delegate] | None = None,
-        forecast: str | Forecaster = "perfect",
-        forecast_sigma: float = 0.10,
-        pv_forecast_sigma: float | None = None,
-        horizon_qh: int = 96,
-        reward_scale: float = 1.0,
-    ) -> None:
-        # SingleBESSEnv's stepping, with a site core in place of its runner (so its __init__ is not called)
-        self._runner = make_site_runner(market, [site], market_config, pv_forecast_sigma=pv_forecast_sigma,
-                                        user=type(self).__name__, episode_days=episode_days, start_day=start_day,
-                                        agent_stages=agent_stages, delegates=delegates, forecast=forecast,
-                                        forecast_sigma=forecast_sigma, horizon_qh=horizon_qh)
-        self.site, self.battery, self.market_config = site, site.battery, market_config
-        self.reward_scale = finite_float(type(self).__name__, "reward_scale", reward_scale)
-        self.horizon_qh = horizon_qh
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
-        size = observation_size(horizon_qh) + horizon_qh + 1
-        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
-
-    @property
-    def simulator(self) -> SiteSimulator:
-        return self._runner.sim
-
-    def _observation(self) -> np.ndarray:
-        r, sim, h = self._runner, self._runner.sim, self.horizon_qh
-        base = r.observation()[0]
-        q = r.quarter_hour
-        forecast = sim.pv_forecast[0, max(q, 0):max(q, 0) + h]
-        pv = np.zeros(h + 1, dtype=np.float32)
-        pv[0] = sim.pv_now_mw(q)[0]
-        pv[1:1 + len(forecast)] = forecast
-        return np.concatenate([base, pv / sim.grid_mw[0]]).astype(np.float32)
-
-    def _info(self) -> dict[str, Any]:
-        info = super()._info()
-        del info["soh"]  # state of health is not tracked on sites
-        return info
+    def __init__(self, market: pd.DataFrame | str | MarketArrays | None = None, site: SiteSpec = SiteSpec(),
+                 market_config: MarketConfig | None = None, *, options: EnvOptions | None = None,
+                 **overrides: Any) -> None:
+        opts = EnvOptions.of(options, market_config, **overrides)
+        runner = make_site_runner(market, [site], opts, user=type(self).__name__)
+        super().__init__(runner, opts, extension=PVObservation(opts.horizon_qh), reports_soh=False)
+        self.site, self.battery = site, site.battery

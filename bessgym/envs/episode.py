@@ -13,10 +13,11 @@ import pandas as pd
 
 from bessgym.assets.battery import BatterySpec, Fleet
 from bessgym.assets.degradation import CycleAgeing, soh_loss
-from bessgym.envs.core import MarketArrays, MarketConfig, Simulator
+from bessgym.envs.core import MarketArrays, Simulator
 from bessgym.envs.delegates import Delegate, NoOp, SpreadTrader
 from bessgym.envs.forecast import Forecaster, make_forecaster
 from bessgym.envs.observation import ObservationBuilder
+from bessgym.envs.options import EnvOptions
 from bessgym.market.products import IDA3_FIRST_HOUR, Stage
 
 STAGE_BY_NAME = {s.name.lower(): s for s in Stage}
@@ -79,34 +80,31 @@ def day_position(arrays: MarketArrays, day: dt.date | str, episode_days: int) ->
     return pos
 
 
-def make_runner(
-    market: pd.DataFrame | str | MarketArrays | None, batteries: Sequence[BatterySpec], market_config: MarketConfig, *,
-    episode_days: int, start_day: dt.date | str | None, agent_stages: tuple[str, ...] | None,
-    delegates: Mapping[str, Delegate] | None,
-    forecast: str | Forecaster, forecast_sigma: float, horizon_qh: int, track_soh: bool, ageing: CycleAgeing,
-    user: str, simulator: Callable[[MarketArrays, Forecaster], Simulator] | None = None,
-) -> Runner:
-    """Validate an env's arguments and build its simulator and runner (shared by the envs). ``simulator``
-    builds another core on the market arrays and forecaster (e.g. a co-located site's)."""
+def make_runner(market: pd.DataFrame | str | MarketArrays | None, batteries: Sequence[BatterySpec],
+                options: EnvOptions, *, user: str,
+                simulator: Callable[[MarketArrays, Forecaster], Simulator] | None = None) -> Runner:
+    """Validate an env's market and options and build its simulator and runner (shared by the envs).
+    ``simulator`` builds another core on the market arrays and forecaster (e.g. a co-located site's)."""
     arrays = load_market(market)
-    arrays.require(market_config, user=user)
-    if not 1 <= episode_days <= len(arrays.dates):
-        raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, got {episode_days}")
-    if horizon_qh < 1:
-        raise ValueError(f"horizon_qh must be >= 1, got {horizon_qh}")
-    forecaster = make_forecaster(forecast, forecast_sigma)
+    arrays.require(options.market_config, user=user)
+    if not 1 <= options.episode_days <= len(arrays.dates):
+        raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, "
+                         f"got {options.episode_days}")
+    forecaster = make_forecaster(options.forecast, options.forecast_sigma)
     if simulator is None:
-        sim = Simulator(arrays, Fleet.of(batteries), market_config, forecaster)
+        sim = Simulator(arrays, Fleet.of(batteries), options.market_config, forecaster)
     else:
         sim = simulator(arrays, forecaster)
     delegate_map: dict[Stage, Delegate] = {Stage.DAY_AHEAD: SpreadTrader()}
-    for name, delegate in (delegates or {}).items():
+    for name, delegate in (options.delegates or {}).items():
         if name not in STAGE_BY_NAME:
             raise ValueError(f"delegates: unknown stage {name!r}; choose from {sorted(STAGE_BY_NAME)}")
         delegate_map[STAGE_BY_NAME[name]] = delegate
-    fixed_start = None if start_day is None else day_position(arrays, start_day, episode_days)
-    return Runner(sim, parse_stages(agent_stages), delegate_map, horizon_qh, episode_days=episode_days,
-                  fixed_start=fixed_start, track_soh=track_soh, ageing=ageing)
+    start = options.start_day
+    fixed_start = None if start is None else day_position(arrays, start, options.episode_days)
+    return Runner(sim, parse_stages(options.agent_stages), delegate_map, options.horizon_qh,
+                  episode_days=options.episode_days, fixed_start=fixed_start, track_soh=options.track_soh,
+                  ageing=options.ageing)
 
 
 class Runner:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 
-from bessgym._checks import finite_float
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
+from bessgym.envs.base import BESSEnv
 from bessgym.envs.colocated import make_site_runner
 from bessgym.envs.core import MarketArrays, MarketConfig
-from bessgym.envs.delegates import Delegate
 from bessgym.envs.episode import Runner
-from bessgym.envs.forecast import Forecaster
-from bessgym.envs.observation import OBS_LIMIT, observation_size
+from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio_core import PortfolioSimulator, Reliability
-from bessgym.envs.single_bess import SingleBESSEnv
 
 
 def default_portfolio() -> tuple[SiteSpec, ...]:
@@ -35,15 +30,32 @@ def default_portfolio() -> tuple[SiteSpec, ...]:
 
 
 def make_portfolio_runner(market, sites: Sequence[SiteSpec], reliability: Sequence[Reliability] | Reliability,
-                          market_config: MarketConfig, *, pv_forecast_sigma: float | None, user: str,
-                          **runner_options: Any) -> Runner:
+                          options: EnvOptions, *, user: str) -> Runner:
     """A runner on the portfolio core; ``reliability``: one for every site or one per site."""
     rel = [reliability] * len(sites) if isinstance(reliability, Reliability) else list(reliability)
-    return make_site_runner(market, sites, market_config, pv_forecast_sigma=pv_forecast_sigma, user=user,
-                            core=PortfolioSimulator, core_options={"reliability": rel}, **runner_options)
+    return make_site_runner(market, sites, options, user=user, core=PortfolioSimulator,
+                            core_options={"reliability": rel})
 
 
-class PortfolioEnv(SingleBESSEnv):
+class PortfolioObservation:
+    """The share of the portfolio's power available, and its PV now over its connections."""
+
+    size = 2
+
+    def __init__(self, sim: PortfolioSimulator) -> None:
+        self.weights = sim.fleet.power_mw / sim.fleet.power_mw.sum()
+        self.grid_mw = float(sim.grid_mw.sum())
+
+    def observation(self, runner: Runner, core: np.ndarray) -> np.ndarray:
+        sim = runner.sim
+        out = np.empty(core.shape[0] + self.size, dtype=np.float32)
+        out[:-2] = core
+        out[-2] = self.weights @ sim.available
+        out[-1] = sim.pv_now_mw(runner.quarter_hour).sum() / self.grid_mw
+        return out
+
+
+class PortfolioEnv(BESSEnv):
     """N batteries and co-located sites (own connections, sizes and states) bidding as one portfolio.
 
     ## Description
@@ -77,72 +89,19 @@ class PortfolioEnv(SingleBESSEnv):
     ## Arguments
 
     ``sites`` (default :func:`default_portfolio`), ``reliability`` (one :class:`Reliability` for all or one per
-    site; default MTBF 2,000 h, MTTR 24 h), and the arguments of ``CoLocatedPVBESS-v0``.
+    site; default MTBF 2,000 h, MTTR 24 h), and ``market``, ``market_config`` and ``options`` (or its fields
+    as keywords) as in ``CoLocatedPVBESS-v0``. The assets are ``env.unwrapped.simulator.fleet``.
 
     ## Version History
 
     - v0: initial release.
     """
 
-    def __init__(
-        self,
-        market: pd.DataFrame | str | MarketArrays | None = None,
-        sites: Sequence[SiteSpec] | None = None,
-        market_config: MarketConfig = MarketConfig(),
-        *,
-        reliability: Sequence[Reliability] | Reliability = Reliability(mtbf_h=2_000.0, mttr_h=24.0),
-        episode_days: int = 1,
-        start_day: dt.date | str | None = None,
-        agent_stages: tuple[str, ...] | None = None,
-        delegates: Mapping[str, Delegate] | None = None,
-        forecast: str | Forecaster = "perfect",
-        forecast_sigma: float = 0.10,
-        pv_forecast_sigma: float | None = None,
-        horizon_qh: int = 96,
-        reward_scale: float = 1.0,
-    ) -> None:
-        # SingleBESSEnv's stepping on a portfolio core (so its __init__ is not called)
+    def __init__(self, market: pd.DataFrame | str | MarketArrays | None = None,
+                 sites: Sequence[SiteSpec] | None = None, market_config: MarketConfig | None = None, *,
+                 reliability: Sequence[Reliability] | Reliability = Reliability(mtbf_h=2_000.0, mttr_h=24.0),
+                 options: EnvOptions | None = None, **overrides: Any) -> None:
+        opts = EnvOptions.of(options, market_config, **overrides)
         self.sites = tuple(sites) if sites is not None else default_portfolio()
-        self._runner = make_portfolio_runner(
-            market, self.sites, reliability, market_config, episode_days=episode_days, start_day=start_day,
-            agent_stages=agent_stages, delegates=delegates, forecast=forecast, forecast_sigma=forecast_sigma,
-            pv_forecast_sigma=pv_forecast_sigma, horizon_qh=horizon_qh, user=type(self).__name__)
-        sim = self._runner.sim
-        self.reward_scale = finite_float(type(self).__name__, "reward_scale", reward_scale)
-        self.market_config, self.horizon_qh = market_config, horizon_qh
-        fleet = sim.fleet
-        self.battery = BatterySpec(power_mw=float(fleet.power_mw.sum()), energy_mwh=float(fleet.energy_mwh.sum()))
-        self._weights = sim.fleet.power_mw / sim.fleet.power_mw.sum()
-        self._grid_mw = float(sim.grid_mw.sum())
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
-        size = observation_size(horizon_qh) + 2
-        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
-
-    @property
-    def simulator(self) -> PortfolioSimulator:
-        return self._runner.sim
-
-    def _step_runner(self, action: np.ndarray) -> None:
-        self._runner.step(action[None].repeat(self._runner.sim.n, axis=0))  # 3x faster than np.broadcast_to
-
-    def _reward(self) -> float:
-        return float(self._runner.pending.sum())
-
-    def _observation(self) -> np.ndarray:
-        sim = self._runner.sim
-        out = np.empty(self.observation_space.shape, dtype=np.float32)
-        out[:-2] = self._runner.observation(self._weights)
-        out[-2] = self._weights @ sim.available
-        out[-1] = sim.pv_now_mw(self._runner.quarter_hour).sum() / self._grid_mw
-        return out
-
-    def _info(self) -> dict[str, Any]:
-        r = self._runner
-        stage, delivery_date, q = self.decision_point
-        info = {"stage": stage, "action_mask": r.action_mask(), "delivery_date": delivery_date, "quarter_hour": q,
-                "cash_flow_eur": dict(zip(r.sim.cash_flows, r.pending.sum(axis=1).tolist(), strict=True)),
-                "asset_cash_eur": r.pending.sum(axis=0), "soc_mwh": r.sim.soc_mwh.copy(),
-                "available": r.sim.available.copy(), "clipped_mw": float(r.clipped_mw.sum())}
-        if r.report:
-            info["physics"] = dict(r.report)  # the step's own arrays (see Simulator.deliver)
-        return info
+        runner = make_portfolio_runner(market, self.sites, reliability, opts, user=type(self).__name__)
+        super().__init__(runner, opts, extension=PortfolioObservation(runner.sim), pooled=True)

@@ -18,6 +18,7 @@ from pettingzoo import ParallelEnv
 
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.observation import OBS_LIMIT, observation_size
+from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio import default_portfolio, make_portfolio_runner
 from bessgym.envs.portfolio_core import Reliability
 from bessgym.market.products import STAGE_NAMES
@@ -29,22 +30,15 @@ class PortfolioParallelEnv(ParallelEnv):
     metadata = {"render_modes": [], "name": "bessgym_portfolio_v0"}
 
     def __init__(self, market=None, sites: Sequence[SiteSpec] | None = None, market_config=None, *,
-                 reliability: Sequence[Reliability] | Reliability | None = None, **kwargs: Any) -> None:
-        from bessgym.envs.core import MarketConfig
-
+                 reliability: Sequence[Reliability] | Reliability | None = None, options: EnvOptions | None = None,
+                 **overrides: Any) -> None:
         self.sites = tuple(sites) if sites is not None else default_portfolio()
-        options = {"episode_days": 1, "start_day": None, "agent_stages": None, "delegates": None,
-                   "forecast": "perfect", "forecast_sigma": 0.10, "pv_forecast_sigma": None, "horizon_qh": 96}
-        unknown = set(kwargs) - set(options)
-        if unknown:
-            raise TypeError(f"unexpected arguments {sorted(unknown)}")
-        options.update(kwargs)
-        self._runner = make_portfolio_runner(
-            market, self.sites, reliability or Reliability(mtbf_h=2_000.0, mttr_h=24.0),
-            market_config or MarketConfig(), user=type(self).__name__, **options)
+        self.options = EnvOptions.of(options, market_config, **overrides)
+        reliability = reliability or Reliability(mtbf_h=2_000.0, mttr_h=24.0)
+        self._runner = make_portfolio_runner(market, self.sites, reliability, self.options, user=type(self).__name__)
         self.possible_agents = [f"asset_{i}" for i in range(len(self.sites))]
         self.agents: list[str] = []
-        size = observation_size(options["horizon_qh"]) + 2
+        size = observation_size(self.options.horizon_qh) + 2
         self._observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
         self._action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         self._rng = np.random.default_rng()

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
 import pandas as pd
-from numba import njit
 
-from bessgym._checks import finite_float
 from bessgym.assets.battery import BatterySpec
-from bessgym.assets.degradation import CycleAgeing
-from bessgym.envs.core import MarketArrays, MarketConfig, Simulator
-from bessgym.envs.delegates import Delegate
-from bessgym.envs.episode import Runner, make_runner
-from bessgym.envs.forecast import Forecaster
-from bessgym.envs.observation import OBS_LIMIT, observation_size
-from bessgym.market.products import STAGE_NAMES
+from bessgym.envs.base import BESSEnv
+from bessgym.envs.core import MarketArrays, MarketConfig
+from bessgym.envs.episode import make_runner
+from bessgym.envs.options import EnvOptions
 
 
-class SingleBESSEnv(gym.Env):
+class SingleBESSEnv(BESSEnv):
     """A battery bidding into FCR, aFRR, day-ahead, intraday auctions and intraday continuous, day by day.
 
     ## Description
@@ -77,11 +68,11 @@ class SingleBESSEnv(gym.Env):
     - ``market``: contract DataFrame, path, ``MarketArrays`` (shared by envs), or None for the synthetic 2024 market.
     - ``battery``: :class:`~bessgym.assets.BatterySpec` (default 10 MW / 20 MWh, 95 %/95 %, SoC 10-90 %).
     - ``market_config``: :class:`~bessgym.envs.core.MarketConfig` (products, fees, holding times, penalties).
-    - ``episode_days`` (1), ``start_day`` (None: random whole day, from ``reset(seed=...)``).
-    - ``agent_stages``: names of the stages the agent decides (default all); ``delegates``: stage name ->
-      delegate for the others.
-    - ``forecast``: ``"perfect"``, ``"noisy"`` (``forecast_sigma`` = 10 %) or a forecaster object.
-    - ``horizon_qh`` (96), ``reward_scale`` (1.0), ``track_soh`` (True: rainflow state of health in info).
+    - ``options``: :class:`~bessgym.envs.options.EnvOptions`, and its fields as keywords, which override it:
+      ``episode_days`` (1), ``start_day`` (None: random whole day, from ``reset(seed=...)``), ``agent_stages``
+      (default all) and ``delegates`` for the others, ``forecast`` (``"perfect"``, ``"noisy"`` with
+      ``forecast_sigma`` = 10 %, or a forecaster object), ``horizon_qh`` (96), ``reward_scale`` (1.0),
+      ``track_soh`` (True: rainflow state of health in info).
 
     ## Registered variants
 
@@ -96,117 +87,9 @@ class SingleBESSEnv(gym.Env):
     - v0: initial release.
     """
 
-    metadata = {"render_modes": []}
-
-    def __init__(
-        self,
-        market: pd.DataFrame | str | MarketArrays | None = None,
-        battery: BatterySpec = BatterySpec(),
-        market_config: MarketConfig = MarketConfig(),
-        *,
-        episode_days: int = 1,
-        start_day: dt.date | str | None = None,
-        agent_stages: tuple[str, ...] | None = None,
-        delegates: Mapping[str, Delegate] | None = None,
-        forecast: str | Forecaster = "perfect",
-        forecast_sigma: float = 0.10,
-        horizon_qh: int = 96,
-        reward_scale: float = 1.0,
-        track_soh: bool = True,
-        ageing: CycleAgeing = CycleAgeing(),
-    ) -> None:
-        self._runner = make_runner(market, [battery], market_config, episode_days=episode_days,
-                                   start_day=start_day, agent_stages=agent_stages, delegates=delegates,
-                                   forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
-                                   track_soh=track_soh, ageing=ageing, user=type(self).__name__)
-        self.reward_scale = finite_float(type(self).__name__, "reward_scale", reward_scale)
-        self.battery, self.market_config = battery, market_config
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
-        size = observation_size(horizon_qh)
-        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
-
-    @property
-    def simulator(self) -> Simulator:
-        return self._runner.sim
-
-    @property
-    def runner(self) -> Runner:
-        """The episode runner (stages, pending cash, dispatch recording, live observations)."""
-        return self._runner
-
-    @property
-    def decision_point(self) -> tuple[str, str, int]:
-        """The coming decision: stage name, delivery date (ISO), quarter-hour (-1 before delivery)."""
-        r = self._runner
-        day = r.sim.market.day_names[r.sim.day_number]
-        if r.done:
-            return "done", day, -1
-        stage, q = r.current
-        return STAGE_NAMES[stage], day, q
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self._runner.begin(options, self.np_random)
-        return self._observation(), self._info()
-
-    def step(self, action):
-        if self._runner.done:
-            raise RuntimeError("step() called after the episode ended; call reset()")
-        action = np.asarray(action, dtype=np.float64).reshape(-1)
-        _check_action(action, self._runner)
-        self._step_runner(action)
-        reward = self._reward() * self.reward_scale
-        done = self._runner.done
-        return self._observation(), reward, False, done, self._info()
-
-    def _step_runner(self, action: np.ndarray) -> None:
-        self._runner.step(action[None, :])
-
-    def _reward(self) -> float:
-        return float(self._runner.reward()[0])
-
-    def _observation(self) -> np.ndarray:
-        return self._runner.observation()[0]
-
-    def _info(self) -> dict[str, Any]:
-        r = self._runner
-        stage, delivery_date, q = self.decision_point
-        info = {
-            "stage": stage,
-            "action_mask": r.action_mask(),
-            "cash_flow_eur": dict(zip(r.sim.cash_flows, r.pending[:, 0].tolist(), strict=True)),
-            "soc_mwh": float(r.sim.soc_mwh[0]),
-            "delivery_date": delivery_date,
-            "quarter_hour": q,
-            "clipped_mw": float(r.clipped_mw[0]),
-            "soh": float(r.soh[0]),
-        }
-        if r.report:
-            info["physics"] = {k: float(v[0]) for k, v in r.report.items()}
-        return info
-
-
-@njit(cache=True)
-def _in_box(action, bound):
-    """Whether every entry is within [-bound, bound] (False for NaN): one compiled pass, as this runs every step."""
-    for x in action:
-        if not abs(x) <= bound:
-            return False
-    return True
-
-
-_ACTION_BOUND = 1.0 + 1e-6  # [-1, 1] and float32 rounding
-
-
-def _check_action(action: np.ndarray, runner: Runner) -> None:
-    """Reject NaN/inf and out-of-space actions with the offending entry and stage named."""
-    if action.shape == (runner.width,) and _in_box(action, _ACTION_BOUND):
-        return
-    stage = STAGE_NAMES[runner.current[0]]
-    if action.shape != (runner.width,):
-        raise ValueError(f"action has shape {action.shape}, expected ({runner.width},) (stage {stage})")
-    bad = ~np.isfinite(action)
-    if bad.any():
-        raise ValueError(f"action[{int(np.argmax(bad))}] is {action[bad][0]} (stage {stage}): actions must be finite")
-    i = int(np.argmax(np.abs(action) > _ACTION_BOUND))
-    raise ValueError(f"action[{i}] = {action[i]:g} is outside [-1, 1] (stage {stage})")
+    def __init__(self, market: pd.DataFrame | str | MarketArrays | None = None, battery: BatterySpec = BatterySpec(),
+                 market_config: MarketConfig | None = None, *, options: EnvOptions | None = None,
+                 **overrides: Any) -> None:
+        opts = EnvOptions.of(options, market_config, **overrides)
+        super().__init__(make_runner(market, [battery], opts, user=type(self).__name__), opts)
+        self.battery = battery

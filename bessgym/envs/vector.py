@@ -8,8 +8,7 @@ observation is the new episode's, the last one is in ``infos["final_obs"]``.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -18,14 +17,11 @@ import pandas as pd
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from bessgym._checks import finite_float
 from bessgym.assets.battery import BatterySpec
-from bessgym.assets.degradation import CycleAgeing
 from bessgym.envs.core import MarketArrays, MarketConfig
-from bessgym.envs.delegates import Delegate
 from bessgym.envs.episode import make_runner
-from bessgym.envs.forecast import Forecaster
 from bessgym.envs.observation import OBS_LIMIT, observation_size
+from bessgym.envs.options import EnvOptions
 from bessgym.market.products import STAGE_NAMES
 from bessgym.market.settlement import CASH_FLOWS
 
@@ -34,39 +30,25 @@ class BESSVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` batteries in the markets of :class:`~bessgym.envs.SingleBESSEnv`, batched.
 
     Takes the arguments of ``SingleBESSEnv`` (``battery`` may be one spec or one per sub-env), plus
-    ``num_envs``. ``track_soh`` is off by default (rainflow runs per asset at day end). Rewards, SoC and the
+    ``num_envs``. The option ``track_soh`` is off by default (rainflow runs per asset at day end). Rewards, SoC and the
     cash-flow breakdown are arrays over sub-envs; the stage and the action mask are shared (lock-step).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
-    def __init__(
-        self,
-        num_envs: int = 16,
-        market: pd.DataFrame | str | MarketArrays | None = None,
-        battery: BatterySpec | Sequence[BatterySpec] = BatterySpec(),
-        market_config: MarketConfig = MarketConfig(),
-        *,
-        episode_days: int = 1,
-        start_day: dt.date | str | None = None,
-        agent_stages: tuple[str, ...] | None = None,
-        delegates: Mapping[str, Delegate] | None = None,
-        forecast: str | Forecaster = "perfect",
-        forecast_sigma: float = 0.10,
-        horizon_qh: int = 96,
-        reward_scale: float = 1.0,
-        track_soh: bool = False,
-    ) -> None:
+    def __init__(self, num_envs: int = 16, market: pd.DataFrame | str | MarketArrays | None = None,
+                 battery: BatterySpec | Sequence[BatterySpec] = BatterySpec(),
+                 market_config: MarketConfig | None = None, *, options: EnvOptions | None = None,
+                 **overrides: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         specs = [battery] * num_envs if isinstance(battery, BatterySpec) else list(battery)
         if len(specs) != num_envs:
             raise ValueError(f"got {len(specs)} battery specs for num_envs={num_envs}")
-        self._runner = make_runner(market, specs, market_config, episode_days=episode_days,
-                                   start_day=start_day, agent_stages=agent_stages, delegates=delegates,
-                                   forecast=forecast, forecast_sigma=forecast_sigma, horizon_qh=horizon_qh,
-                                   track_soh=track_soh, ageing=CycleAgeing(), user=type(self).__name__)
-        self.num_envs, self.reward_scale = num_envs, finite_float(type(self).__name__, "reward_scale", reward_scale)
+        opts = EnvOptions.of(options or EnvOptions(track_soh=False), market_config, **overrides)
+        self._runner = make_runner(market, specs, opts, user=type(self).__name__)
+        self.num_envs, self.options, self.reward_scale = num_envs, opts, opts.reward_scale
+        horizon_qh = opts.horizon_qh
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (observation_size(horizon_qh),),
                                                        np.float32)
