@@ -12,9 +12,10 @@ from bessgym.assets import BatterySpec, SiteSpec
 from bessgym.data import synthetic
 from bessgym.envs import MarketConfig
 from bessgym.envs.core import MarketArrays
+from bessgym.envs.pooling import pool_net, pool_volumes
 from bessgym.envs.portfolio import PortfolioEnv
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
-from bessgym.envs.portfolio_core import Reliability, pool_net, pool_volumes
+from bessgym.envs.portfolio_core import Reliability
 from bessgym.market.allocation import shapley
 from bessgym.market.products import N_BLOCKS
 

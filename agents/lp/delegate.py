@@ -41,7 +41,7 @@ def lp_products_for(sim: Simulator, wholesale: str) -> LPProducts:
         fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"), afrr_energy=False,
         fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else sim.day.rules.fcr_energy_reserve_min / 60,
         afrr_hold_h=cfg.afrr_hold_h, ancillary_max_share=cfg.ancillary_max_share, fcr_max_share=cfg.fcr_max_share,
-        integer_reserves=not (sim.pools_bids and sim.n > 1),  # a portfolio rounds its total, not each asset
+        integer_reserves=not (sim.pooling.pooled and sim.n > 1),  # a portfolio rounds its total, not each asset
     )
 
 

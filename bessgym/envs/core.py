@@ -25,8 +25,9 @@ from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
 from bessgym.envs.forecast import Forecaster
+from bessgym.envs.pooling import Alone, Pooled
 from bessgym.market import settlement as st
-from bessgym.market.clearing import accepted_sell, round_volume
+from bessgym.market.clearing import accepted_sell
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
 
 PRODUCTS = ("fcr", "afrr_capacity", "afrr_energy", "day_ahead", "ida", "intraday", "imbalance")
@@ -192,27 +193,47 @@ class DayState:
     hi: np.ndarray = field(default=None)
     capacity_cash: np.ndarray = field(default=None)  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment [EUR]
     version: int = 0  # bumped whenever commitments change (observation caches key on it)
+    _arrays: tuple[int, kernels.DayArrays, tuple] | None = field(default=None, repr=False)
+
+    @property
+    def arrays(self) -> kernels.DayArrays:
+        """The kernels' view of the day (made again only when the version changes)."""
+        return self._kernel_view()[1]
+
+    @property
+    def packed(self) -> tuple:
+        """:attr:`arrays` as the plain tuple the kernels are called with."""
+        return self._kernel_view()[2]
+
+    def _kernel_view(self) -> tuple[int, kernels.DayArrays, tuple]:
+        if self._arrays is None or self._arrays[0] != self.version:
+            named = kernels.DayArrays(self.committed_mw, self.positions, self.prices, self.capacity_cash, self.fcr_q,
+                                      self.pos_q, self.neg_q, self.up_cap, self.down_cap, self.lo, self.hi,
+                                      self.discharged_mwh)
+            self._arrays = (self.version, named, tuple(named))
+        return self._arrays
 
 
 class Simulator:
     """Markets and batteries for N assets; see the module docstring.
 
-    A subclass can put the batteries behind grid connections (:mod:`bessgym.envs.site`): ``site_up_mw`` and
-    ``site_down_mw`` (N, n_qh) cap discharge and charge power for the day's planning and reserves, and
-    ``site_bounds`` (lo, hi) bound the battery's power in the coming delivery step [MW].
+    ``pooled``: the assets bid as one actor (:mod:`bessgym.envs.pooling`). A subclass can put the batteries
+    behind grid connections (:mod:`bessgym.envs.site`): ``site_up_mw`` and ``site_down_mw`` (N, n_qh) cap
+    discharge and charge power for the day's planning and reserves, and :meth:`deliver` takes the bounds of
+    the battery's power in the coming quarter-hour [MW].
     """
 
     cash_flows: tuple[str, ...] = st.CASH_FLOWS
     action_width: dict[Stage, int] = ACTION_WIDTH
     record_keys: tuple[str, ...] = ()  # report entries a subclass adds to recorded dispatch
-    pools_bids: bool = False  # True when the assets bid as one (their totals are rounded, not each asset's)
 
-    def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster) -> None:
+    def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster, *,
+                 pooled: bool = False) -> None:
         self.market, self.fleet, self.config, self.forecaster = market, fleet, config, forecaster
         self.n = len(fleet)
+        self.pooling = (Pooled if pooled else Alone)(config.wholesale_increments)
         self.site_up_mw: np.ndarray | None = None
         self.site_down_mw: np.ndarray | None = None
-        self.site_bounds: tuple[np.ndarray, np.ndarray] | None = None
         self.soc_mwh = fleet.soc_initial_mwh.copy()
         self.day: DayState | None = None
         self.day_number = 0
@@ -220,20 +241,24 @@ class Simulator:
         self._zeros = np.zeros(len(market.index))
         self._filled: dict[str, np.ndarray] = {}
         self._da = market.columns["da_price"]
+        self._id1 = self.col("id1_price")
+        # the kernels' inputs that do not change within an episode
+        self.batteries = kernels.Batteries(fleet.soc_min_mwh, fleet.soc_max_mwh, fleet.power_mw, fleet.eta_charge,
+                                           fleet.eta_discharge, fleet.aux_power_mw, fleet.max_daily_discharge_mwh,
+                                           fleet.degradation_cost_eur_mwh)
+        self._batteries = tuple(self.batteries)  # the kernels are called with plain tuples (kernels' docstring)
+        afrr = config.has("afrr_energy")
         # reBAP where imbalance is settled at it; empty: at DA plus the markup (the delivery kernel's rule)
         rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
-        self._rebap = np.zeros(0) if rebap is None else rebap
-        self._id1 = self.col("id1_price")
-        self._afrr = config.has("afrr_energy")
-        # the delivery kernel's inputs that do not change within an episode
-        self._afrr_cols = tuple(market.columns[c] if self._afrr else self._zeros
-                                for c in PRODUCT_COLUMNS["afrr_energy"])
-        self._intraday = config.has("intraday")
-        self._params = np.array([config.energy_price_band_eur_mwh, config.intraday_fee_eur_mwh,
-                                 config.imbalance_markup_eur_mwh, config.non_delivery_penalty_eur_mwh])
+        self._market_columns = kernels.MarketColumns(
+            self._da, self._id1, np.zeros(0) if rebap is None else rebap,
+            *(market.columns[c] if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"]))
+        self._market_columns = tuple(self._market_columns)
+        self._terms = tuple(kernels.Terms(afrr, config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
+                                          config.energy_price_band_eur_mwh, config.imbalance_markup_eur_mwh,
+                                          config.non_delivery_penalty_eur_mwh))
         self._empty = np.zeros((0, 0))
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
-        self._no_trade = np.zeros(self.n)
 
     def reset_state(self) -> None:
         """Assets back to their initial state at an episode's start."""
@@ -352,7 +377,7 @@ class Simulator:
                                   f.eta_discharge[:, None])
         scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
         rules = d.rules
-        fcr, pos, neg = (self._round_bids(x * scale, rules.min_bid_mw, rules.bid_step_mw) for x in (fcr, pos, neg))
+        fcr, pos, neg = (self.pooling.reserves(x * scale, rules.min_bid_mw, rules.bid_step_mw) for x in (fcr, pos, neg))
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
         band = cfg.capacity_price_band
         no_forecast = np.zeros((self.n, d.n_qh))
@@ -387,29 +412,18 @@ class Simulator:
             open_q &= self.market.local_hour[d.start:d.start + d.n_qh] >= IDA3_FIRST_HOUR
         before = d.committed_mw
         wanted = before + np.where(open_q, np.where(a >= 0, a * d.up_cap, a * d.down_cap), 0.0)
-        step_mw = self._wholesale_step()
+        step_mw = self.pooling.wholesale_step(d.rules)
         if self._is_feasible(wanted, q_from, step_mw):  # e.g. an unchanged or delegated schedule
             feasible = wanted
         else:
-            feasible = self._feasible_plan(wanted, q_from, mtu, step_mw)
-        delta = self._pool(np.where(open_q, feasible - before, 0.0), d.rules.wholesale_min_bid_mw)
+            feasible = kernels.feasible_plan(np.ascontiguousarray(wanted, dtype=float), self.soc_mwh, d.packed,
+                                             self._batteries, q_from, mtu, step_mw or 0.0)
+        delta = self.pooling.wholesale(np.where(open_q, feasible - before, 0.0), d.rules.wholesale_min_bid_mw)
         d.positions[:, k] += delta
         d.committed_mw = before + delta
         d.version += 1
         clipped = np.abs(wanted - before - delta).sum(axis=1)  # requested minus booked, MW over quarter-hours
         return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
-
-    def _round_bids(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
-        """Reserve volumes (N, blocks) on the product's grid: each asset bids on its own."""
-        return round_volume(volume_mw, min_bid_mw, step_mw)
-
-    def _pool(self, volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
-        """Hook for assets that bid as one (a portfolio): their volumes are rounded together. Alone: as is."""
-        return volume_mw
-
-    def _wholesale_step(self) -> float | None:
-        """The exchange's volume increment [MW], or None when MarketConfig.wholesale_increments is off."""
-        return self.day.rules.wholesale_min_bid_mw if self.config.wholesale_increments else None
 
     def _is_feasible(self, schedule: np.ndarray, q_from: int, step_mw: float | None) -> bool:
         """Whether a schedule already meets every constraint of :meth:`_feasible_plan` for all assets.
@@ -429,14 +443,6 @@ class Simulator:
         return bool((soc >= d.lo[:, q_from:] - 1e-9).all() and (soc <= d.hi[:, q_from:] + 1e-9).all()
                     and (discharged <= budget + 1e-9).all())
 
-    def _feasible_plan(self, wanted: np.ndarray, q_from: int, mtu: int, step_mw: float | None) -> np.ndarray:
-        """Clip a wanted net schedule so that SoC, reserve headroom, power and the cycle limit hold
-        (:func:`bessgym.envs.kernels.feasible_plan`, from the current SoC). Returns (N, n_qh)."""
-        d, f = self.day, self.fleet
-        return kernels.feasible_plan(np.ascontiguousarray(wanted, dtype=float), d.committed_mw, self.soc_mwh,
-                                     f.max_daily_discharge_mwh - d.discharged_mwh, d.up_cap, d.down_cap, d.lo, d.hi,
-                                     q_from, mtu, step_mw or 0.0, f.eta_charge, f.eta_discharge, f.aux_power_mw)
-
     # ---------------------------------------------------------------------------------- delivery
 
     def trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -450,31 +456,22 @@ class Simulator:
         return t_lo, t_hi
 
     def _trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        d, f = self.day, self.fleet
-        return kernels.trade_bounds(q, self.soc_mwh, d.committed_mw, d.lo, d.hi, d.up_cap, d.down_cap, d.discharged_mwh,
-                                    f.max_daily_discharge_mwh, f.eta_charge, f.eta_discharge, f.aux_power_mw)
+        return kernels.trade_bounds(q, self.soc_mwh, self.day.packed, self._batteries)
 
-    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One delivery quarter-hour (:func:`bessgym.envs.kernels.deliver`). Returns the cash flows
-        (len(CASH_FLOWS), N) [EUR] and a physical report."""
-        d, f = self.day, self.fleet
-        if self._intraday:
-            step_mw = self._wholesale_step()
-            trade = kernels.intraday_trade(q, action[:, 0], self.soc_mwh, d.committed_mw, d.lo, d.hi, d.up_cap,
-                                           d.down_cap, d.discharged_mwh, f.max_daily_discharge_mwh, f.eta_charge,
-                                           f.eta_discharge, f.aux_power_mw, step_mw or 0.0)
-            trade = self._pool(trade, self.day.rules.wholesale_min_bid_mw)
-            if self.site_bounds is not None:  # the connection with this quarter-hour's PV binds the trade too
-                trade = kernels.within_site(trade, q, d.committed_mw, *self.site_bounds, step_mw or 0.0)
-        else:
-            trade = self._no_trade
-        site_lo, site_hi = self.site_bounds if self.site_bounds is not None else self._unbounded
+    def deliver(self, q: int, action: np.ndarray, *, bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                day: kernels.DayArrays | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One delivery quarter-hour (:func:`bessgym.envs.kernels.deliver`). ``bounds`` (lo, hi) [MW]: what a
+        connection leaves each battery in this quarter-hour (a site's PV, an asset out of service); ``day``: the
+        day's commitments as this quarter-hour delivers them (a portfolio's re-dispatch), else as bid. Returns
+        the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
+        d = self.day
+        plan_step, pool_step = self.pooling.delivery_steps(d.rules)
+        site_lo, site_hi = bounds if bounds is not None else self._unbounded
         response = self._fcr_response if self._fcr_response is not None else self._empty
-        cash, rows = kernels.deliver(
-            q, d.start + q, trade, action, self._afrr, response, self.soc_mwh, d.committed_mw, d.positions, d.prices,
-            d.capacity_cash, d.fcr_q, d.pos_q, d.neg_q, d.up_cap, d.down_cap, site_lo, site_hi, d.discharged_mwh,
-            f.soc_min_mwh, f.soc_max_mwh, f.power_mw, f.eta_charge, f.eta_discharge, f.aux_power_mw,
-            f.degradation_cost_eur_mwh, self._da, self._id1, self._rebap, self._afrr_cols, self._params)
+        cash, rows = kernels.delivery_step(q, d.start + q, action, response, self.soc_mwh,
+                                           d.packed if day is None else tuple(day), self._batteries,
+                                           self._market_columns, self._terms, site_lo, site_hi, bounds is not None,
+                                           plan_step, pool_step)
         report = dict(zip(kernels.REPORT_ROWS, rows, strict=True))
         report["soc_before_mwh"] = self.soc_mwh  # every entry is the step's own array: records keep them as they are
         self.soc_mwh = report["soc_mwh"]

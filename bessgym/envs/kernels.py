@@ -6,12 +6,17 @@ They are built from the scalar physics, clearing and settlement functions (:func
 :func:`~bessgym.assets.battery.power_range`, :mod:`bessgym.market.settlement`), which are numpy ufuncs as well,
 so numpy code and kernels share one definition of each rule.
 
-Arrays (N, n_qh) are indexed at quarter-hour ``q`` inside the kernels (no views made per step). Sign convention:
-+ discharge / sell. The row order of ``cash`` is :data:`bessgym.market.settlement.CASH_FLOWS`, that of
-``report`` is :data:`REPORT_ROWS`.
+Their inputs are named tuples of arrays (:class:`Batteries`, :class:`DayArrays`, :class:`MarketColumns`,
+:class:`Terms`), passed as plain tuples (numba types a plain tuple on its fast path, a named one through Python,
+which cost 2-3 us a step) and named again at the top of each kernel. Arrays (N, n_qh) are indexed at
+quarter-hour ``q`` inside the kernels (no views made per step). Sign convention: + discharge / sell. Rows of
+``cash`` are :data:`bessgym.market.settlement.CASH_FLOWS`, rows of ``report`` :data:`REPORT_ROWS`, both written
+by name.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -19,26 +24,89 @@ from numba import njit
 from bessgym.assets.battery import power_range, soc_next
 from bessgym.assets.degradation import throughput_cost_eur
 from bessgym.data.calendar import DT_H
+from bessgym.envs.pooling import _pool_net, netting
 from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
 
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh")
 N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constants in the kernels
+# row numbers by name (a global named tuple is a compile-time constant in the kernels)
+CASH = NamedTuple("CashRows", [(name, int) for name in st.CASH_FLOWS])(*range(N_CASH))
+REPORT = NamedTuple("ReportRows", [(name, int) for name in REPORT_ROWS])(*range(N_REPORT))
+_CAPACITY = (CASH.fcr, CASH.afrr_cap_pos, CASH.afrr_cap_neg)  # the rows of DayArrays.capacity_cash
+_POSITIONS = (CASH.day_ahead, CASH.ida1, CASH.ida2, CASH.ida3)  # the rows of DayArrays.positions_mw
+
+
+class Batteries(NamedTuple):
+    """The fleet's physics, arrays over assets (N,)."""
+
+    soc_min_mwh: np.ndarray
+    soc_max_mwh: np.ndarray
+    power_mw: np.ndarray
+    eta_charge: np.ndarray
+    eta_discharge: np.ndarray
+    aux_power_mw: np.ndarray
+    max_discharge_mwh: np.ndarray  # trading discharge allowed per day
+    degradation_eur_mwh: np.ndarray
+
+
+class DayArrays(NamedTuple):
+    """The day's commitments and what follows from them, (N, n_qh) unless noted."""
+
+    committed_mw: np.ndarray  # net position [MW, + sell]
+    positions_mw: np.ndarray  # (N, 4, n_qh): DA, IDA1, IDA2, IDA3
+    prices: np.ndarray  # (4, n_qh): their prices [EUR/MWh]
+    capacity_cash: np.ndarray  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment [EUR]
+    fcr_mw: np.ndarray
+    afrr_pos_mw: np.ndarray
+    afrr_neg_mw: np.ndarray
+    up_cap_mw: np.ndarray  # power left for discharge after reserves
+    down_cap_mw: np.ndarray  # power left for charge after reserves
+    lo_mwh: np.ndarray  # SoC band keeping reserve headroom
+    hi_mwh: np.ndarray
+    discharged_mwh: np.ndarray  # (N,) trading discharge today, updated by deliver
+
+
+class MarketColumns(NamedTuple):
+    """Market columns over the whole table, indexed at the step's row ``t``."""
+
+    da_price: np.ndarray
+    id1_price: np.ndarray
+    imbalance_price: np.ndarray  # empty: imbalance settles at DA plus a markup
+    afrr_pos_price: np.ndarray  # aFRR energy marginal prices
+    afrr_neg_price: np.ndarray
+    afrr_pos_share: np.ndarray  # activation shares of the quarter-hour
+    afrr_neg_share: np.ndarray
+
+
+class Terms(NamedTuple):
+    """What the delivery step needs of :class:`~bessgym.envs.core.MarketConfig` and of the pooling."""
+
+    afrr_energy: bool
+    intraday: bool
+    pooled: bool  # the assets trade as one: only their net pays the intraday fee, shared over their gross
+    intraday_fee_eur_mwh: float
+    energy_price_band_eur_mwh: float
+    imbalance_markup_eur_mwh: float
+    non_delivery_penalty_eur_mwh: float
 
 
 @njit(cache=True)
-def trade_bounds(q, soc, committed, lo, hi, up_cap, down_cap, discharged, max_discharge, eta_c, eta_d, aux_mw):
+def trade_bounds(q, soc, day, bat):
     """Range [t_lo, t_hi] of the intraday trade [MW] at quarter-hour ``q`` per asset, and the lower end of the
     net power that keeps SoC in the reserve band (see ``Simulator.trade_range``)."""
+    day, bat = DayArrays(*day), Batteries(*bat)
     n = soc.shape[0]
     t_lo, t_hi, p_lo = np.empty(n), np.empty(n), np.empty(n)
     for i in range(n):
-        lo_i, hi_i = power_range(soc[i], lo[i, q], hi[i, q], DT_H, eta_c[i], eta_d[i], aux_mw[i])
-        budget = (max_discharge[i] - discharged[i]) / DT_H
-        t_lo[i] = max(-down_cap[i, q], lo_i) - committed[i, q]
+        lo_i, hi_i = power_range(soc[i], day.lo_mwh[i, q], day.hi_mwh[i, q], DT_H, bat.eta_charge[i],
+                                 bat.eta_discharge[i], bat.aux_power_mw[i])
+        budget = (bat.max_discharge_mwh[i] - day.discharged_mwh[i]) / DT_H
+        committed = day.committed_mw[i, q]
+        t_lo[i] = max(-day.down_cap_mw[i, q], lo_i) - committed
         # an exhausted cycle budget stops further discharge, but never blocks one the band requires
-        t_hi[i] = min(min(up_cap[i, q], hi_i), max(max(budget, 0.0), lo_i)) - committed[i, q]
+        t_hi[i] = min(min(day.up_cap_mw[i, q], hi_i), max(max(budget, 0.0), lo_i)) - committed
         p_lo[i] = lo_i
     return t_lo, t_hi, p_lo
 
@@ -58,20 +126,18 @@ def within_site(trade, q, committed, site_lo, site_hi, step_mw):
 
 
 @njit(cache=True)
-def intraday_trade(q, share, soc, committed, lo, hi, up_cap, down_cap, discharged, max_discharge, eta_c, eta_d,
-                   aux_mw, step_mw):
+def intraday_trade(q, share, soc, day, bat, step_mw):
     """The intraday trade [MW] per asset for action ``share`` in [-1, 1] (a share of the room to sell or buy);
     when the band is out of reach it moves towards the band at full free power. ``step_mw`` > 0 rounds the
     volume down onto the exchange's grid."""
-    t_lo, t_hi, p_lo = trade_bounds(q, soc, committed, lo, hi, up_cap, down_cap, discharged, max_discharge,
-                                    eta_c, eta_d, aux_mw)
+    t_lo, t_hi, p_lo = trade_bounds(q, soc, day, bat)
     trade = np.empty(soc.shape[0])
     for i in range(soc.shape[0]):
         a = share[i]
         wanted = max(a, 0.0) * max(t_hi[i], 0.0) + min(a, 0.0) * max(-t_lo[i], 0.0)
         x = min(max(wanted, t_lo[i]), t_hi[i])
         if t_lo[i] > t_hi[i]:  # above the band: discharge; below: charge
-            x = (up_cap[i, q] if p_lo[i] > 0 else -down_cap[i, q]) - committed[i, q]
+            x = (day.up_cap_mw[i, q] if p_lo[i] > 0 else -day.down_cap_mw[i, q]) - day.committed_mw[i, q]
         trade[i] = on_grid(x, t_lo[i], t_hi[i], step_mw) if step_mw > 0 else x
     return trade
 
@@ -93,42 +159,66 @@ def on_grid(x, lo, hi, step_mw):
 
 
 @njit(cache=True)
-def deliver(q, t, trade, action, afrr, fcr_response, soc, committed, positions, prices, capacity_cash, fcr_q,
-            pos_q, neg_q, up_cap, down_cap, site_lo, site_hi, discharged, soc_min, soc_max, power, eta_c, eta_d,
-            aux_mw, degradation_eur_mwh, da, id1, rebap, afrr_cols, params):
-    """One delivery quarter-hour ``q`` (market row ``t``) of every asset, after its intraday ``trade`` [MW].
+def delivery_step(q, t, action, fcr_response, soc, day, bat, market, terms, site_lo, site_hi, bounded, plan_step_mw,
+                  pool_step_mw):
+    """One delivery quarter-hour ``q`` (market row ``t``) of every asset, in one call: the intraday trade of
+    ``action[:, 0]`` (:func:`intraday_trade`, on the grid of ``plan_step_mw`` > 0), the pooled net on the grid
+    of ``pool_step_mw`` > 0 (:func:`bessgym.envs.pooling.pool_net`), the connection's bounds [site_lo, site_hi]
+    where ``bounded`` (:func:`within_site`), the fee, then :func:`deliver`. Returns ``cash`` and ``report``."""
+    day, bat, market, terms = DayArrays(*day), Batteries(*bat), MarketColumns(*market), Terms(*terms)
+    n = soc.shape[0]
+    if terms.intraday:
+        trade = intraday_trade(q, action[:, 0], soc, day, bat, plan_step_mw)
+        if pool_step_mw > 0:
+            trade = _pool_net(trade.reshape(n, 1), pool_step_mw)[:, 0]
+        if bounded:
+            trade = within_site(trade, q, day.committed_mw, site_lo, site_hi, plan_step_mw)
+    else:
+        trade = np.zeros(n)
+    fee = np.full(n, terms.intraday_fee_eur_mwh)
+    if terms.pooled:
+        gross, net = netting(trade)
+        fee[:] = terms.intraday_fee_eur_mwh * net / gross if gross > 1e-12 else 0.0  # the net's fee per MWh traded
+    return deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, site_lo, site_hi, fee)
 
-    aFRR energy (``afrr``): awarded capacity must be offered, free power may be offered too; the offer prices
-    (DA +- band x action[:, 1:3]) clear against the marginal prices, activation follows the shares
-    (``afrr_cols``: POS and NEG marginal price, POS and NEG share). FCR moves SoC by ``fcr_response`` x FCR
-    (an empty array: energy-neutral). The battery runs schedule plus reserve within the SoC limits, the
-    rating and the site bounds (:func:`physical_range`); where that is out of reach the schedule gives way
-    first (:func:`serve`), and what reserves still cannot serve is undelivered (penalised, unpaid).
-    Imbalance is settled at ``rebap`` when it is given, else at DA plus a markup. ``params``: aFRR energy
-    price band, intraday fee, imbalance markup, non-delivery penalty. Updates ``discharged`` (the day's
-    trading discharge) in place; returns ``cash`` (len(CASH_FLOWS), N) [EUR] and ``report`` (len(REPORT_ROWS), N).
+
+@njit(cache=True)
+def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, site_lo, site_hi, fee_eur_mwh):
+    """One delivery quarter-hour ``q`` (market row ``t``) of every asset, after its intraday ``trade`` [MW]
+    (named tuples; :func:`delivery_step` is the call from Python).
+
+    aFRR energy (``terms.afrr_energy``): awarded capacity must be offered, free power may be offered too; the
+    offer prices (DA +- band x action[:, 1:3]) clear against the marginal prices, activation follows the
+    shares. FCR moves SoC by ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs
+    schedule plus reserve within the SoC limits, the rating and the site bounds (:func:`physical_range`);
+    where that is out of reach the schedule gives way first (:func:`serve`), and what reserves still cannot
+    serve is undelivered (penalised, unpaid). Imbalance is settled at reBAP when the market has it, else at DA
+    plus a markup. The intraday fee is per asset (a portfolio shares the fee of its net). Updates
+    ``day.discharged_mwh`` in place; returns ``cash`` (len(CASH_FLOWS), N) [EUR] and ``report``
+    (len(REPORT_ROWS), N).
     """
-    band, fee, markup, penalty = params[0], params[1], params[2], params[3]
+    band = terms.energy_price_band_eur_mwh
     n = soc.shape[0]
     cash = np.empty((N_CASH, n))
     report = np.empty((N_REPORT, n))
-    marg_pos = afrr_cols[0][t] if afrr else 0.0
-    marg_neg = afrr_cols[1][t] if afrr else 0.0
+    marg_pos = market.afrr_pos_price[t] if terms.afrr_energy else 0.0
+    marg_neg = market.afrr_neg_price[t] if terms.afrr_energy else 0.0
+    da = market.da_price[t]
     for i in range(n):
-        schedule = committed[i, q] + trade[i]
+        schedule = day.committed_mw[i, q] + trade[i]
         act_pos = act_neg = 0.0
-        if afrr:
-            free_pos = max(up_cap[i, q] - max(schedule, 0.0), 0.0)
-            free_neg = max(down_cap[i, q] - max(-schedule, 0.0), 0.0)
-            won_pos = 1.0 if accepted_sell(da[t] + band * action[i, 1], marg_pos) else 0.0
-            won_neg = 1.0 if accepted_buy(da[t] + band * action[i, 2], marg_neg) else 0.0
-            act_pos = (pos_q[i, q] + max(action[i, 3], 0.0) * free_pos) * won_pos * afrr_cols[2][t]
-            act_neg = (neg_q[i, q] + max(action[i, 4], 0.0) * free_neg) * won_neg * afrr_cols[3][t]
+        if terms.afrr_energy:
+            free_pos = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
+            free_neg = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
+            won_pos = 1.0 if accepted_sell(da + band * action[i, 1], marg_pos) else 0.0
+            won_neg = 1.0 if accepted_buy(da + band * action[i, 2], marg_neg) else 0.0
+            act_pos = (day.afrr_pos_mw[i, q] + max(action[i, 3], 0.0) * free_pos) * won_pos * market.afrr_pos_share[t]
+            act_neg = (day.afrr_neg_mw[i, q] + max(action[i, 4], 0.0) * free_neg) * won_neg * market.afrr_neg_share[t]
         reserve = act_pos - act_neg
         if fcr_response.shape[0] > 0:
-            reserve = reserve + fcr_q[i, q] * fcr_response[i, q]
-        h_lo, h_hi = physical_range(soc[i], soc_min[i], soc_max[i], power[i], site_lo[i], site_hi[i], eta_c[i],
-                                    eta_d[i], aux_mw[i])
+            reserve = reserve + day.fcr_mw[i, q] * fcr_response[i, q]
+        h_lo, h_hi = physical_range(soc[i], bat.soc_min_mwh[i], bat.soc_max_mwh[i], bat.power_mw[i], site_lo[i],
+                                    site_hi[i], bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
         served_reserve, served = serve(reserve, schedule, h_lo, h_hi)
         p = served_reserve + served
         undelivered = abs(reserve - served_reserve) * DT_H
@@ -136,29 +226,33 @@ def deliver(q, t, trade, action, afrr, fcr_response, soc, committed, positions, 
         e_pos = max(act_pos * DT_H - (undelivered if reserve > 0 else 0.0), 0.0)
         e_neg = max(act_neg * DT_H - (undelivered if reserve < 0 else 0.0), 0.0)
         # auxiliaries the battery cannot carry without a charge the connection forbids are drawn from the grid
-        soc_after = soc_next(soc[i], p, DT_H, eta_c[i], eta_d[i], aux_mw[i])
-        aux_grid = max(min(soc[i], soc_min[i]) - soc_after, 0.0)
+        soc_after = soc_next(soc[i], p, DT_H, bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
+        aux_grid = max(min(soc[i], bat.soc_min_mwh[i]) - soc_after, 0.0)
         deviation = (served - schedule) * DT_H - aux_grid  # the grid's aux supply is unscheduled consumption
         out_mwh = max(p, 0.0) * DT_H
-        discharged[i] = discharged[i] + max(served, 0.0) * DT_H
+        day.discharged_mwh[i] = day.discharged_mwh[i] + max(served, 0.0) * DT_H
 
         for k in range(3):
-            cash[k, i] = capacity_cash[k, i, q]
-        cash[3, i] = st.afrr_pos_energy_revenue(e_pos, marg_pos)
-        cash[4, i] = st.afrr_neg_energy_revenue(e_neg, marg_neg)
+            cash[_CAPACITY[k], i] = day.capacity_cash[k, i, q]
+        cash[CASH.afrr_energy_pos, i] = st.afrr_pos_energy_revenue(e_pos, marg_pos)
+        cash[CASH.afrr_energy_neg, i] = st.afrr_neg_energy_revenue(e_neg, marg_neg)
         for k in range(4):
-            cash[5 + k, i] = st.energy_revenue(positions[i, k, q], prices[k, q], DT_H)
-        cash[9, i] = st.intraday_revenue(trade[i], id1[t], fee, DT_H)
-        if rebap.shape[0] > 0:
-            cash[10, i] = st.imbalance_settlement(deviation, rebap[t])
+            cash[_POSITIONS[k], i] = st.energy_revenue(day.positions_mw[i, k, q], day.prices[k, q], DT_H)
+        cash[CASH.intraday, i] = st.intraday_revenue(trade[i], market.id1_price[t], fee_eur_mwh[i], DT_H)
+        if market.imbalance_price.shape[0] > 0:
+            cash[CASH.imbalance, i] = st.imbalance_settlement(deviation, market.imbalance_price[t])
         else:
-            cash[10, i] = st.imbalance_settlement(deviation, da[t]) - abs(deviation) * markup
-        cash[11, i] = st.non_delivery_penalty(undelivered, penalty)
-        cash[12, i] = -throughput_cost_eur(out_mwh, degradation_eur_mwh[i])
+            cash[CASH.imbalance, i] = (st.imbalance_settlement(deviation, da)
+                                       - abs(deviation) * terms.imbalance_markup_eur_mwh)
+        cash[CASH.penalty, i] = st.non_delivery_penalty(undelivered, terms.non_delivery_penalty_eur_mwh)
+        cash[CASH.degradation, i] = -throughput_cost_eur(out_mwh, bat.degradation_eur_mwh[i])
         r = report[:, i]
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6] = p, schedule, trade[i], deviation, undelivered, e_pos, e_neg
-        r[7], r[8], r[9] = served_reserve * DT_H, max(-p, 0.0) * DT_H, out_mwh
-        r[10], r[11], r[12] = soc_after + aux_grid, aux_mw[i] * DT_H - aux_grid, aux_grid
+        r[REPORT.power_mw], r[REPORT.schedule_mw], r[REPORT.trade_mw] = p, schedule, trade[i]
+        r[REPORT.deviation_mwh], r[REPORT.undelivered_mwh] = deviation, undelivered
+        r[REPORT.afrr_pos_mwh], r[REPORT.afrr_neg_mwh] = e_pos, e_neg
+        r[REPORT.reserve_mwh], r[REPORT.charged_mwh] = served_reserve * DT_H, max(-p, 0.0) * DT_H
+        r[REPORT.discharged_mwh], r[REPORT.soc_mwh] = out_mwh, soc_after + aux_grid
+        r[REPORT.aux_mwh], r[REPORT.aux_grid_mwh] = bat.aux_power_mw[i] * DT_H - aux_grid, aux_grid
     return cash, report
 
 
@@ -193,30 +287,31 @@ def serve(reserve, schedule, lo, hi):
 
 
 @njit(cache=True)
-def feasible_plan(wanted, committed, soc0, budget0, up_cap, down_cap, lo, hi, q_from, mtu, step_mw, eta_c, eta_d,
-                  aux_mw):
+def feasible_plan(wanted, soc0, day, bat, q_from, mtu, step_mw):
     """Clip a wanted net schedule (N, n_qh) so that SoC, reserve headroom, power and the cycle limit hold.
 
     Simulated forward from ``soc0`` (no activations assumed) one market time unit of ``mtu`` quarter-hours at
-    a time, with the MTU's tightest power rooms and band; quarter-hours before ``q_from`` keep ``committed``.
-    Out of reach of the band, it moves towards it as fast as free power allows. ``step_mw`` > 0 rounds each
-    power towards zero onto the exchange's grid, so the result is feasible and tradable.
+    a time, with the MTU's tightest power rooms and band; quarter-hours before ``q_from`` keep the committed
+    schedule. Out of reach of the band, it moves towards it as fast as free power allows. ``step_mw`` > 0
+    rounds each power towards zero onto the exchange's grid, so the result is feasible and tradable.
     """
-    n, n_qh = committed.shape
-    out = committed.copy()
+    day, bat = DayArrays(*day), Batteries(*bat)
+    n, n_qh = day.committed_mw.shape
+    out = day.committed_mw.copy()
     dur = mtu * DT_H
     first = q_from - q_from % mtu
     for i in range(n):
-        soc, budget = soc0[i], budget0[i]
+        soc, budget = soc0[i], bat.max_discharge_mwh[i] - day.discharged_mwh[i]
         for q0 in range(first, n_qh, mtu):
             if q0 < q_from:
                 p = out[i, q0]
             else:
                 up, down, lo_mtu, hi_mtu = np.inf, np.inf, -np.inf, np.inf
                 for q in range(q0, q0 + mtu):
-                    up, down = min(up, up_cap[i, q]), min(down, down_cap[i, q])
-                    lo_mtu, hi_mtu = max(lo_mtu, lo[i, q]), min(hi_mtu, hi[i, q])
-                p_lo, p_hi = power_range(soc, lo_mtu, hi_mtu, dur, eta_c[i], eta_d[i], aux_mw[i])
+                    up, down = min(up, day.up_cap_mw[i, q]), min(down, day.down_cap_mw[i, q])
+                    lo_mtu, hi_mtu = max(lo_mtu, day.lo_mwh[i, q]), min(hi_mtu, day.hi_mwh[i, q])
+                p_lo, p_hi = power_range(soc, lo_mtu, hi_mtu, dur, bat.eta_charge[i], bat.eta_discharge[i],
+                                         bat.aux_power_mw[i])
                 p_hi = min(min(p_hi, up), max(budget, 0.0) / dur)
                 p_lo = max(p_lo, -down)
                 p = min(max(wanted[i, q0], p_lo), p_hi)
@@ -226,7 +321,7 @@ def feasible_plan(wanted, committed, soc0, budget0, up_cap, down_cap, lo, hi, q_
                     p = round_volume(p, step_mw, step_mw)
                 for q in range(q0, q0 + mtu):
                     out[i, q] = p
-            soc = soc_next(soc, p, dur, eta_c[i], eta_d[i], aux_mw[i])
+            soc = soc_next(soc, p, dur, bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
             budget = budget - max(p, 0.0) * dur
     return out
 

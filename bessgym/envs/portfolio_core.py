@@ -3,9 +3,9 @@
 On the site core (:class:`~bessgym.envs.site.SiteSimulator`, arrays over N sites with their own connections),
 what changes is the market side and the asset states:
 
-- **Aggregation**: reserve and wholesale volumes are rounded to the product's minimum bid and increment for
-  the portfolio's total, not per asset, and the assets' shares are scaled to that total (never above what
-  each asset offered), so assets below 1 MW take part.
+- **Aggregation** (:class:`bessgym.envs.pooling.Pooled`): reserve and wholesale volumes are rounded to the
+  product's minimum bid and increment for the portfolio's total, not per asset, and the assets' shares are
+  scaled to that total (never above what each asset offered), so assets below 1 MW take part.
 - **Shared view**: one forecast for the whole portfolio (one actor), so all assets bid the same prices.
 - **Outages**: each asset fails and is repaired as a Markov chain per quarter-hour (MTBF, MTTR), seeded by the
   episode. A failed battery neither charges nor discharges.
@@ -28,11 +28,9 @@ from bessgym._checks import finite
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
 from bessgym.envs.forecast import Forecaster
+from bessgym.envs.kernels import DayArrays
+from bessgym.envs.pooling import netting
 from bessgym.envs.site import SiteSimulator
-from bessgym.market import settlement as st
-from bessgym.market.clearing import round_volume
-
-INTRADAY = st.CASH_FLOWS.index("intraday")  # row of the intraday cash flow in the core's breakdown
 
 
 @dataclass(frozen=True)
@@ -58,48 +56,6 @@ class SharedForecast:
         return np.broadcast_to(self.inner.forecast(column, realised, 1, rng), (n_assets, realised.shape[0]))
 
 
-def pool_volumes(volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
-    """Scale assets' volumes (N, ...) so that their sum per column is on the product's grid (the portfolio's
-    bid), rounding the total towards zero: no asset ends above what it offered."""
-    total = volume_mw.sum(axis=0)
-    rounded = round_volume(total, min_bid_mw, step_mw)
-    factor = np.divide(rounded, total, out=np.zeros_like(total, dtype=float), where=np.abs(total) > 1e-12)
-    return volume_mw * factor
-
-
-def pool_net(volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
-    """Put the assets' net (N, ...) per column on the grid: the rounding remainder (towards zero) is taken off the
-    assets trading in the net's direction, pro rata; assets trading against it keep their volume (they are
-    netted inside the portfolio). No asset ends above what it asked for."""
-    volume = np.asarray(volume_mw, dtype=float)
-    return _pool_net(volume.reshape(volume.shape[0], -1), step_mw).reshape(volume.shape)
-
-
-@njit(cache=True)
-def _pool_net(volume, step_mw):
-    """:func:`pool_net` for (N, T), compiled: it runs on every delivery step."""
-    out = volume.copy()
-    for j in range(volume.shape[1]):
-        column = volume[:, j]
-        total = column.sum()
-        remainder = total - round_volume(total, step_mw, step_mw)
-        along = np.maximum(column * np.sign(total), 0.0)
-        if along.sum() > 1e-12:
-            out[:, j] = column - remainder * (along / along.sum())
-    return out
-
-
-@njit(cache=True)
-def netted_intraday_cash(trade_mw: np.ndarray, price_eur_mwh: float, fee_eur_mwh: float):
-    """Each asset's intraday cash in one quarter-hour [EUR] when only the portfolio's net reaches the exchange:
-    its trade at the price, less the fee on the net split pro rata to its |trade|; and the gross and net
-    traded power [MW]."""
-    gross = np.abs(trade_mw).sum()
-    net = abs(trade_mw.sum())
-    shared_fee = fee_eur_mwh * net / gross if gross > 1e-12 else 0.0  # the net's fee per MWh of |trade|
-    return st.intraday_revenue(trade_mw, price_eur_mwh, shared_fee, DT_H), gross, net
-
-
 @njit(cache=True)
 def _share(amount: float, room_total: float) -> float:
     """The share of each asset's room (>= 0, ``room_total`` in all) that spreads ``amount`` pro rata, at most
@@ -116,16 +72,13 @@ def _left(total: float, moved: float) -> float:
 @njit(cache=True)
 def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
     """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones (``up``) with room,
-    pro rata to the room, in place; what they cannot take stays with the failed assets. Returns the six
-    columns as they were (committed, FCR, aFRR POS, NEG, up and down power rooms), for :func:`restore`.
-    Loops over assets: a step with an outage calls it, and numpy temporaries cost more than the work."""
+    pro rata to the room, in place (in the portfolio's copy of the day, :meth:`PortfolioSimulator.deliver`);
+    what they cannot take stays with the failed assets. Loops over assets: a step with an outage calls it,
+    and numpy temporaries cost more than the work."""
     n = up.shape[0]
-    saved = np.empty((6, n))
     lost_total = room_dis_total = room_ch_total = 0.0
     room_dis, room_ch = np.zeros(n), np.zeros(n)
     for i in range(n):
-        saved[0, i], saved[1, i], saved[2, i] = committed[i, q], fcr_q[i, q], pos_q[i, q]
-        saved[3, i], saved[4, i], saved[5, i] = neg_q[i, q], up_cap[i, q], down_cap[i, q]
         if up[i]:
             room_dis[i] = max(up_cap[i, q] - committed[i, q], 0.0)
             room_ch[i] = max(down_cap[i, q] + committed[i, q], 0.0)
@@ -160,44 +113,25 @@ def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
     for i in range(n):
         up_cap[i, q] = max(power[i] - fcr_q[i, q] - pos_q[i, q], 0.0) if up[i] else 0.0
         down_cap[i, q] = max(power[i] - fcr_q[i, q] - neg_q[i, q], 0.0) if up[i] else 0.0
-    return saved
-
-
-@njit(cache=True)
-def restore(q, saved, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
-    """Put back the columns :func:`redispatch` changed (the day's commitments stay as they were bid)."""
-    committed[:, q], fcr_q[:, q], pos_q[:, q] = saved[0], saved[1], saved[2]
-    neg_q[:, q], up_cap[:, q], down_cap[:, q] = saved[3], saved[4], saved[5]
 
 
 class PortfolioSimulator(SiteSimulator):
     """:class:`SiteSimulator` for sites marketed as one portfolio; see the module docstring."""
 
     record_keys = SiteSimulator.record_keys + ("available", "external_trade_mwh", "gross_trade_mwh")
-    pools_bids = True
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
                  *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0,
                  reliability: Sequence[Reliability] | None = None) -> None:
         super().__init__(market, sites, config, SharedForecast(forecaster), pv_per_mwp=pv_per_mwp,
-                         pv_forecast_sigma=pv_forecast_sigma)
+                         pv_forecast_sigma=pv_forecast_sigma, pooled=True)
         rel = list(reliability) if reliability is not None else [Reliability()] * self.n
         if len(rel) != self.n:
             raise ValueError(f"got {len(rel)} reliabilities for {self.n} sites")
         self.p_fail = np.array([0.0 if r.mtbf_h is None else min(DT_H / r.mtbf_h, 1.0) for r in rel])
         self.p_repair = np.array([min(DT_H / r.mttr_h, 1.0) for r in rel])
         self.available = np.ones(self.n, dtype=bool)
-
-    # ------------------------------------------------------------------------------- aggregation
-
-    def _round_bids(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
-        return pool_volumes(volume_mw, min_bid_mw, step_mw)
-
-    def _pool(self, volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
-        return pool_net(volume_mw, step_mw) if self.config.wholesale_increments else volume_mw
-
-    def _wholesale_step(self) -> float | None:
-        return None  # assets plan continuous volumes; the portfolio's total is put on the grid by _pool
+        self._redispatch_day: tuple[object, int, DayArrays] | None = None
 
     # --------------------------------------------------------------------------- outages, delivery
 
@@ -209,22 +143,28 @@ class PortfolioSimulator(SiteSimulator):
         """Take assets out now (e.g. a test's or a user's scenario); repairs follow the Markov chain."""
         self.available[np.asarray(assets)] = False
 
-    def _in_service(self) -> np.ndarray:
-        return self.available
-
-    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def deliver(self, q: int, action: np.ndarray, **_: object) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         u = self.rng.random(self.n)
         self.available = np.where(self.available, u >= self.p_fail, u < self.p_repair)
-        d = self.day
-        columns = (d.committed_mw, d.fcr_q, d.pos_q, d.neg_q, d.up_cap, d.down_cap)
-        saved = None if self.available.all() else redispatch(q, self.available, self.fleet.power_mw, *columns)
-        try:
-            cash, report = super().deliver(q, action)
-        finally:
-            if saved is not None:
-                restore(q, saved, *columns)
-        cash[INTRADAY], gross, net = netted_intraday_cash(report["trade_mw"], self._id1[d.start + q],
-                                                          self.config.intraday_fee_eur_mwh)
+        day = None if self.available.all() else self._redispatched(q)
+        cash, report = super().deliver(q, action, in_service=self.available, day=day)
+        gross, net = netting(report["trade_mw"])
         report.update(available=self.available.astype(float), external_trade_mwh=np.full(self.n, net * DT_H),
                       gross_trade_mwh=np.full(self.n, gross * DT_H))
         return cash, report
+
+    def _redispatched(self, q: int) -> DayArrays:
+        """The day with quarter-hour ``q`` re-dispatched around the failed assets: a copy of the day's schedule,
+        reserves and rooms (made once per version of the day; each quarter-hour's column is re-dispatched once),
+        so the day as bid stays as it was."""
+        d = self.day
+        if self._redispatch_day is None or self._redispatch_day[0] is not d or self._redispatch_day[1] != d.version:
+            a = d.arrays
+            copy = a._replace(committed_mw=a.committed_mw.copy(), fcr_mw=a.fcr_mw.copy(),
+                              afrr_pos_mw=a.afrr_pos_mw.copy(), afrr_neg_mw=a.afrr_neg_mw.copy(),
+                              up_cap_mw=a.up_cap_mw.copy(), down_cap_mw=a.down_cap_mw.copy())
+            self._redispatch_day = (d, d.version, copy)
+        day = self._redispatch_day[2]
+        redispatch(q, self.available, self.fleet.power_mw, day.committed_mw, day.fcr_mw, day.afrr_pos_mw,
+                   day.afrr_neg_mw, day.up_cap_mw, day.down_cap_mw)
+        return day

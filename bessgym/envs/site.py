@@ -32,6 +32,7 @@ from bessgym.assets.site import (
 from bessgym.data._noise import ar1
 from bessgym.envs.core import ACTION_WIDTH, DT_H, MarketArrays, MarketConfig, Simulator
 from bessgym.envs.forecast import Forecaster
+from bessgym.envs.kernels import DayArrays
 from bessgym.market.products import MAX_QUARTER_HOURS, Stage
 from bessgym.market.settlement import CASH_FLOWS
 
@@ -78,8 +79,8 @@ class SiteSimulator(Simulator):
     record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "curtailment_cost_eur")
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
-                 *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0) -> None:
-        super().__init__(market, Fleet.of([s.battery for s in sites]), config, forecaster)
+                 *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0, pooled: bool = False) -> None:
+        super().__init__(market, Fleet.of([s.battery for s in sites]), config, forecaster, pooled=pooled)
         contracts = {s.contract for s in sites}
         if len(contracts) != 1:
             raise ValueError("all sites of one simulator share one PV contract")
@@ -122,20 +123,17 @@ class SiteSimulator(Simulator):
         """PV available per site at delivery quarter-hour ``q`` [MW]; none is known before delivery (q < 0)."""
         return self.pv_actual[:, q] if q >= 0 else np.zeros(self.n)
 
-    def _in_service(self) -> np.ndarray:
-        """Which sites' batteries run this quarter-hour (N,) bool: all (the portfolio's outages take some out)."""
-        return self._all_in_service
-
-    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def deliver(self, q: int, action: np.ndarray, *, in_service: np.ndarray | None = None,
+                day: DayArrays | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The core's delivery within each connection's bounds for this quarter-hour's PV and curtailment;
+        ``in_service`` (N,) bool: batteries out of service are held at 0 (default: all run); ``day`` as in
+        :meth:`Simulator.deliver`."""
         t = self.day.start + q
         available = self.pv_actual[:, q]
         curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
-        offered, lo, hi = connection(curtail, available, self.grid_mw, self.green, self._in_service())
-        self.site_bounds = (lo, hi)
-        try:
-            cash, report = super().deliver(q, action[:, :CURTAIL])
-        finally:
-            self.site_bounds = None
+        running = self._all_in_service if in_service is None else in_service
+        offered, lo, hi = connection(curtail, available, self.grid_mw, self.green, running)
+        cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day)
         battery = report["power_mw"]
         pv_out, curtailed, export = pv_dispatch(offered, available, self.grid_mw, battery)
         da = float(self._da[t])
