@@ -61,9 +61,14 @@ def local_hour(index: pd.DatetimeIndex) -> np.ndarray:
     return index.tz_convert(MARKET_TZ).hour.to_numpy()
 
 
+def block_of_hour(hour_local):
+    """Index 0-5 of the 4 h reserve block (00-04, ..., 20-24 local time) of a local hour (int or array)."""
+    return hour_local // 4
+
+
 def block_of_day(index: pd.DatetimeIndex) -> np.ndarray:
-    """Index 0-5 of the 4 h reserve block (00-04, ..., 20-24 local time) of each UTC timestamp."""
-    return local_hour(index) // 4
+    """:func:`block_of_hour` of each UTC timestamp."""
+    return block_of_hour(local_hour(index))
 
 
 def hourly_to_quarter_hourly(series: pd.Series) -> pd.Series:
@@ -83,9 +88,9 @@ def blocks_to_quarter_hourly(block_values: pd.Series, index: pd.DatetimeIndex) -
     takes the value of the block it falls in; on daylight-saving days a block is 3 or 5 hours long.
     """
     starts = block_values.index.tz_convert(MARKET_TZ)
-    key_src = pd.MultiIndex.from_arrays([starts.tz_localize(None).normalize(), starts.hour // 4])
+    key_src = pd.MultiIndex.from_arrays([starts.tz_localize(None).normalize(), block_of_hour(starts.hour)])
     local = index.tz_convert(MARKET_TZ)
-    key_dst = pd.MultiIndex.from_arrays([local.tz_localize(None).normalize(), local.hour // 4])
+    key_dst = pd.MultiIndex.from_arrays([local.tz_localize(None).normalize(), block_of_hour(local.hour)])
     values = pd.Series(block_values.to_numpy(), index=key_src)
     if values.index.duplicated().any():
         raise ValueError(f"duplicated 4 h block at {values.index[values.index.duplicated()][0]}")

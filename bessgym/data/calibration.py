@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bessgym._io import atomic_path
-from bessgym.data.calendar import MARKET_TZ
+from bessgym.data.calendar import MARKET_TZ, block_of_hour
 
 # Published 2024 figures (shared/MARKET_FACTS.md: SMARD DE-LU hourly, regelleistung.net 4 h blocks).
 TARGETS_2024: dict[str, float] = {
@@ -74,7 +74,7 @@ def day_ahead_statistics(da_price: pd.Series) -> dict[str, float]:
 def reserve_statistics(df: pd.DataFrame) -> dict[str, float]:
     """Block-level reserve statistics of whichever reserve columns ``df`` has."""
     local = df.index.tz_convert(MARKET_TZ)
-    key = [local.tz_localize(None).normalize(), local.hour // 4]
+    key = [local.tz_localize(None).normalize(), block_of_hour(local.hour)]
     blocks = {}
     if "fcr_price" in df:
         blocks["fcr_block"] = df["fcr_price"].groupby(key).first() * 4.0  # EUR/MW per 4 h block

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bessgym.data._noise import ar1
-from bessgym.data.calendar import MARKET_TZ, quarter_hours
+from bessgym.data.calendar import MARKET_TZ, block_of_hour, quarter_hours
 from bessgym.data.contract import validate
 from bessgym.data.pv import PVSite, clear_sky_and_geometry, daily_clearness, intraday_clearness, pv_per_mwp
 from bessgym.data.rules import DA_15MIN_FROM, IDA_FROM
@@ -183,7 +183,8 @@ class _Calendar:
         days, day = np.unique(naive_day.to_numpy(), return_inverse=True)
         hours_utc = index.as_unit("ns").asi8 // (3_600 * 10**9)
         hour_id = hours_utc - hours_utc[0]
-        return cls(index, pd.DatetimeIndex(days), day, local.hour.to_numpy(), hour_id, local.hour.to_numpy() // 4)
+        hour = local.hour.to_numpy()
+        return cls(index, pd.DatetimeIndex(days), day, hour, hour_id, block_of_hour(hour))
 
 
 def generate(

@@ -20,7 +20,7 @@ import pandas as pd
 
 from bessgym._checks import finite
 from bessgym.assets.battery import Fleet, reserve_energy, soc_next
-from bessgym.data.calendar import DT_H, MARKET_TZ, complete_days
+from bessgym.data.calendar import DT_H, MARKET_TZ, block_of_hour, complete_days
 from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
@@ -140,7 +140,7 @@ class MarketArrays:
             raise MarketDataError("the table holds no complete Berlin delivery day", source=source)
         cols = {c: df[c].to_numpy(dtype=float) for c in df.columns}
         return cls(df.index, cols, full, [local[s.start].date() for s in full], local.hour.to_numpy(),
-                   local.minute.to_numpy(), local.hour.to_numpy() // 4, local.day_of_week.to_numpy(),
+                   local.minute.to_numpy(), block_of_hour(local.hour.to_numpy()), local.day_of_week.to_numpy(),
                    local.day_of_year.to_numpy())
 
     @functools.cached_property
