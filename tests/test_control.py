@@ -23,7 +23,7 @@ from bessgym.assets.battery import soc_next
 from bessgym.control.modbus import ModbusController
 from bessgym.control.protocol import Status
 from bessgym.control.registers import DEFAULT_MAP, Register, RegisterMap
-from bessgym.control.runner import Runner, Schedule
+from bessgym.control.runner import ControlLoop, Schedule
 from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
 from bessgym.control.simulator import DeviceSpec, SimulatedBattery, free_port, serve, wait_for_port
 
@@ -183,7 +183,7 @@ def test_schedule_drives_the_device_and_soc_matches_the_env():
     async def scenario():
         async with served(battery, free_port()) as port:
             safety = SafetyLayer(ModbusController("127.0.0.1", port), limits, cycle_s=cycle_s)
-            runner = Runner(schedule, safety, cycle_s=cycle_s, now=device_now, on_cycle=tick)
+            runner = ControlLoop(schedule, safety, cycle_s=cycle_s, now=device_now, on_cycle=tick)
             rows = []
             while battery.sim_s < 1900:
                 rows += await runner.run(cycles=20)
@@ -402,7 +402,7 @@ def test_dry_run_with_a_trained_onnx_policy(tmp_path, monkeypatch):
     policy = EnvPolicy(agent, config, market, device_power_w=1e6)
     limits = SafetyLimits(max_charge_w=1e6, max_discharge_w=1e6)
     safety = SafetyLayer(DryRunController(), limits, AuditLog(tmp_path / "audit.csv"), cycle_s=0.01)
-    rows = asyncio.run(Runner(policy, safety, cycle_s=0.01).run(cycles=5))
+    rows = asyncio.run(ControlLoop(policy, safety, cycle_s=0.01).run(cycles=5))
     assert [r.action for r in rows] == ["sent"] * 5 + ["released"]
     assert all(abs(r.requested_w) <= 1e6 for r in rows[:5])
     assert pd.read_csv(tmp_path / "audit.csv")["action"].tolist() == [r.action for r in rows]

@@ -1,4 +1,4 @@
-"""The controller interface: what a runner may read from and write to a battery.
+"""The controller interface: what a control loop may read from and write to a battery.
 
 Units are W, Wh, % and seconds; positive power is discharge (export), negative is charge.
 """

@@ -2,7 +2,7 @@
 
 Each cycle: read status, ask the policy for a setpoint (a day-ahead schedule plus the policy's intraday
 adjustment plus a reserve signal such as an aFRR setpoint), pass it through the safety layer, write, log.
-On exit or error the device is released to local control; if the runner dies without that, the device's
+On exit or error the device is released to local control; if the loop dies without that, the device's
 watchdog reverts it.
 """
 
@@ -81,7 +81,7 @@ class Combined:
         return float(sum(s.setpoint_w(status, now) for s in self.sources))
 
 
-class Runner:
+class ControlLoop:
     """Runs ``source`` through ``safety`` every ``cycle_s`` seconds for ``cycles`` cycles (None: until the
     kill switch or an interrupt)."""
 
@@ -107,7 +107,7 @@ class Runner:
                 await asyncio.sleep(max(self.cycle_s - (time.monotonic() - start), 0.0))
         finally:
             if not self.safety.killed:
-                await self.safety.release("runner exit")
+                await self.safety.release("control loop exit")
             self.safety.audit.close()
         return self.safety.audit.rows
 

@@ -92,7 +92,7 @@ def deploy_cmd(
 
     from bessgym.control.modbus import DryRunController, ModbusController, parse_url
     from bessgym.control.registers import DEFAULT_MAP, RegisterMap
-    from bessgym.control.runner import Combined, Runner, Schedule
+    from bessgym.control.runner import Combined, ControlLoop, Schedule
     from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
     from bessgym.control.simulator import DeviceSpec
     from experiments.deploy import log_deploy, policy_source
@@ -133,10 +133,10 @@ def deploy_cmd(
         soc = "-" if row.soc_pct is None else f"{row.soc_pct:.2f} %"
         console.print(f"cycle {row.cycle}: {row.action} {sent} SoC {soc} {row.reason}", soft_wrap=True)
 
-    runner = Runner(Combined(sources), safety, cycle_s=cycle_s, on_cycle=show)
+    loop = ControlLoop(Combined(sources), safety, cycle_s=cycle_s, on_cycle=show)
     mode = "dry run" if dry_run else ("shadow" if shadow else "live")
     console.print(f"deploying {policy} ({mode}) every {cycle_s:g} s; audit: {audit_path}")
-    if _until_signal(lambda: runner.run(cycles)):  # the runner releases the device before it ends
+    if _until_signal(lambda: loop.run(cycles)):  # the runner releases the device before it ends
         console.print("[yellow]stopped[/]: device released to local control")
     log_deploy(audit_path, policy, mode)
     console.print(f"audit: [bold]{audit_path}[/]")
