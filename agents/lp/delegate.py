@@ -16,7 +16,7 @@ from agents.base import DelegateAgent
 from agents.lp.model import BatteryLP, LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import ACTION_WIDTH, Simulator
-from bessgym.market.products import N_BLOCKS, Stage
+from bessgym.market.products import Stage
 
 WHOLESALE = ("day_ahead", "intraday")
 
@@ -143,40 +143,21 @@ class DailyLPPolicy:
     # ------------------------------------------------------------------------- plan -> env actions
 
     def _capacity_action(self, sim: Simulator) -> np.ndarray:
-        f, cfg = sim.fleet, sim.config
-        a = np.zeros((sim.n, 5, N_BLOCKS))
         whole = np.round if self._whole_mw else np.asarray  # a portfolio rounds its total, not each asset
-        fcr = whole([p.fcr_mw for p in self._plan])
-        pos = whole([p.afrr_pos_mw for p in self._plan])
-        neg = whole([p.afrr_neg_mw for p in self._plan])
-        p = f.power_mw[:, None]
-        cap = p * cfg.ancillary_max_share
-        a[:, 0] = _ratio(fcr, cfg.fcr_max_share * p)
-        a[:, 1] = _ratio(pos, cap - fcr)
-        a[:, 2] = _ratio(neg, cap - fcr)
-        return a.reshape(sim.n, -1)  # capacity price offers at the forecast price (entries 3, 4 = 0)
+        fcr, pos, neg = (whole([getattr(p, name) for p in self._plan])
+                         for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw"))
+        return sim.codec.capacity_action(fcr, pos, neg, sim.fleet.power_mw, *sim.capacity_rooms())
 
     def _day_ahead_action(self, sim: Simulator) -> np.ndarray:
         d = sim.day
         a = np.zeros((sim.n, ACTION_WIDTH[Stage.DAY_AHEAD]))
-        da = np.array([p.day_ahead_mw for p in self._plan])
-        a[:, : d.n_qh] = np.where(da >= 0, _ratio(da, d.up_cap), _ratio(da, d.down_cap))
+        a[:, : d.n_qh] = sim.codec.auction_action(np.array([p.day_ahead_mw for p in self._plan]), d.up_cap, d.down_cap)
         return a
 
     def _delivery_action(self, sim: Simulator, q: int) -> np.ndarray:
-        a = np.zeros((sim.n, ACTION_WIDTH[Stage.DELIVERY]))
-        trade = np.array([p.intraday_mw[q] for p in self._plan])
         lo, hi = sim.trade_range(q)
-        a[:, 0] = np.where(trade >= 0, _ratio(trade, hi), _ratio(trade, -lo))
-        a[:, 1], a[:, 2] = 1.0, -1.0  # aFRR energy offers at DA +- the band: held, not activated
-        return a
-
-
-def _ratio(value: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """value / denominator in [-1, 1], 0 where the denominator is 0 (nothing to offer)."""
-    den = np.broadcast_to(denominator, np.shape(value))
-    out = np.divide(value, den, out=np.zeros(np.shape(value)), where=np.abs(den) > 1e-12)
-    return np.clip(out, -1.0, 1.0)
+        trade = np.array([p.intraday_mw[q] for p in self._plan])
+        return sim.codec.delivery_action(trade, hi, -lo, hold_energy_offers=True)  # capacity held, not activated
 
 
 def run_policy(env, policy, *, seed: int | None = None, start_day=None) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from bessgym.data.calendar import DT_H, MARKET_TZ, block_of_hour, complete_days
 from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
+from bessgym.envs.codec import ActionCodec
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.pooling import Alone, Pooled
 from bessgym.market import settlement as st
@@ -232,6 +233,7 @@ class Simulator:
         self.market, self.fleet, self.config, self.forecaster = market, fleet, config, forecaster
         self.n = len(fleet)
         self.pooling = (Pooled if pooled else Alone)(config.wholesale_increments)
+        self.codec = ActionCodec(config)
         self.site_up_mw: np.ndarray | None = None
         self.site_down_mw: np.ndarray | None = None
         self.soc_mwh = fleet.soc_initial_mwh.copy()
@@ -359,18 +361,7 @@ class Simulator:
     def apply_capacity(self, action: np.ndarray) -> dict[str, np.ndarray]:
         """Offer FCR and aFRR capacity for the 6 blocks; price-taker FCR, pay-as-bid aFRR."""
         d, f, cfg = self.day, self.fleet, self.config
-        a = action.reshape(self.n, 5, N_BLOCKS)
-        p = f.power_mw[:, None]
-        cap = p * cfg.ancillary_max_share
-        # the site: reserves must be deliverable at the connection in every quarter-hour of the block
-        p_up, p_down = self._power_rooms()
-        room_up = np.minimum(cap, _block_min(p_up, d.block))
-        room_down = np.minimum(cap, _block_min(p_down, d.block))
-        fcr = np.minimum(np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * p, np.minimum(room_up, room_down))
-        fcr = fcr * cfg.has("fcr")
-        on = cfg.has("afrr_capacity")
-        pos = np.clip(a[:, 1], 0, 1) * np.maximum(room_up - fcr, 0.0) * on
-        neg = np.clip(a[:, 2], 0, 1) * np.maximum(room_down - fcr, 0.0) * on
+        fcr, pos, neg = self.codec.capacity_volumes(action, f.power_mw, *self.capacity_rooms())
         # The reserves of a block must fit the usable energy window together.
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
         up, down = reserve_energy(fcr, pos, neg, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
@@ -379,11 +370,10 @@ class Simulator:
         rules = d.rules
         fcr, pos, neg = (self.pooling.reserves(x * scale, rules.min_bid_mw, rules.bid_step_mw) for x in (fcr, pos, neg))
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
-        band = cfg.capacity_price_band
         no_forecast = np.zeros((self.n, d.n_qh))
-        offer_pos = d.forecasts.get("afrr_cap_pos_price", no_forecast)[:, starts - d.start] * (1 + band * a[:, 3])
-        offer_neg = d.forecasts.get("afrr_cap_neg_price", no_forecast)[:, starts - d.start] * (1 + band * a[:, 4])
-        offer_pos, offer_neg = np.maximum(offer_pos, 0.0), np.maximum(offer_neg, 0.0)
+        offer_pos, offer_neg = self.codec.capacity_prices(
+            action, d.forecasts.get("afrr_cap_pos_price", no_forecast)[:, starts - d.start],
+            d.forecasts.get("afrr_cap_neg_price", no_forecast)[:, starts - d.start])
         cols = self.market.columns
         clear_pos = cols.get("afrr_cap_pos_marginal", self.col("afrr_cap_pos_price"))[starts]
         clear_neg = cols.get("afrr_cap_neg_marginal", self.col("afrr_cap_neg_price"))[starts]
@@ -394,6 +384,14 @@ class Simulator:
         self._derive()
         return {"fcr_mw": fcr, "afrr_pos_mw": d.afrr_pos_mw, "afrr_neg_mw": d.afrr_neg_mw,
                 "afrr_pos_offered_mw": pos, "afrr_neg_offered_mw": neg}
+
+    def capacity_rooms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Power each asset can offer as reserves up and down in each block (N, 6) [MW]: the ancillary share
+        of its rating, and at a site what the connection leaves in every quarter-hour of the block."""
+        d, f = self.day, self.fleet
+        cap = f.power_mw[:, None] * self.config.ancillary_max_share
+        p_up, p_down = self._power_rooms()
+        return np.minimum(cap, _block_min(p_up, d.block)), np.minimum(cap, _block_min(p_down, d.block))
 
     def apply_auction(self, stage: Stage, action: np.ndarray, q_from: int = 0) -> dict[str, np.ndarray]:
         """Day-ahead or intraday-auction positions, as shares of free power, made feasible along the day.
@@ -411,7 +409,7 @@ class Simulator:
         if stage == Stage.IDA3:
             open_q &= self.market.local_hour[d.start:d.start + d.n_qh] >= IDA3_FIRST_HOUR
         before = d.committed_mw
-        wanted = before + np.where(open_q, np.where(a >= 0, a * d.up_cap, a * d.down_cap), 0.0)
+        wanted = before + np.where(open_q, self.codec.position_change(a, d.up_cap, d.down_cap), 0.0)
         step_mw = self.pooling.wholesale_step(d.rules)
         if self._is_feasible(wanted, q_from, step_mw):  # e.g. an unchanged or delegated schedule
             feasible = wanted

@@ -24,6 +24,7 @@ from numba import njit
 from bessgym.assets.battery import power_range, soc_next
 from bessgym.assets.degradation import throughput_cost_eur
 from bessgym.data.calendar import DT_H
+from bessgym.envs.codec import energy_offer_eur_mwh, trade_mw
 from bessgym.envs.pooling import _pool_net, netting
 from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
@@ -134,7 +135,7 @@ def intraday_trade(q, share, soc, day, bat, step_mw):
     trade = np.empty(soc.shape[0])
     for i in range(soc.shape[0]):
         a = share[i]
-        wanted = max(a, 0.0) * max(t_hi[i], 0.0) + min(a, 0.0) * max(-t_lo[i], 0.0)
+        wanted = trade_mw(a, t_hi[i], -t_lo[i])
         x = min(max(wanted, t_lo[i]), t_hi[i])
         if t_lo[i] > t_hi[i]:  # above the band: discharge; below: charge
             x = (day.up_cap_mw[i, q] if p_lo[i] > 0 else -day.down_cap_mw[i, q]) - day.committed_mw[i, q]
@@ -210,8 +211,8 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         if terms.afrr_energy:
             free_pos = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
             free_neg = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
-            won_pos = 1.0 if accepted_sell(da + band * action[i, 1], marg_pos) else 0.0
-            won_neg = 1.0 if accepted_buy(da + band * action[i, 2], marg_neg) else 0.0
+            won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 1], da, band), marg_pos) else 0.0
+            won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 2], da, band), marg_neg) else 0.0
             act_pos = (day.afrr_pos_mw[i, q] + max(action[i, 3], 0.0) * free_pos) * won_pos * market.afrr_pos_share[t]
             act_neg = (day.afrr_neg_mw[i, q] + max(action[i, 4], 0.0) * free_neg) * won_neg * market.afrr_neg_share[t]
         reserve = act_pos - act_neg

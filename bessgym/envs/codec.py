@@ -1,0 +1,112 @@
+"""Decisions in MW and EUR <-> the env's normalised actions, stage by stage: one definition for the env, which
+decodes, and for every policy that plans in physical units (LP baselines, rules), which encodes.
+
+| stage | entries per asset | decoded |
+|---|---|---|
+| capacity | (5, 6 blocks) | FCR: a x ``fcr_max_share`` x power; aFRR POS, NEG: a x the room FCR leaves |
+| capacity | | aFRR POS, NEG capacity price = forecast x (1 + band x a) |
+| day-ahead, IDA1-3 | one per quarter-hour | change of position: a x power free to sell (a >= 0) or to buy |
+| delivery | 0 | intraday trade: a x the room to sell (a >= 0) or to buy |
+| delivery | 1, 2 | aFRR energy POS, NEG offer price = DA price + band x a |
+| delivery | 3, 4 | extra aFRR energy POS, NEG volume: a x free power |
+
+Encoding inverts decoding exactly where the decision is inside its room (a volume outside is clipped to it).
+The scalar rules the delivery kernel applies (:func:`trade_mw`, :func:`energy_offer_eur_mwh`) are compiled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from bessgym.market.products import N_BLOCKS
+
+if TYPE_CHECKING:  # the core uses the codec
+    from bessgym.envs.core import MarketConfig
+
+
+@njit(cache=True)
+def trade_mw(share, room_sell_mw, room_buy_mw):
+    """The intraday trade [MW, + sell] of ``share`` in [-1, 1] of the room to sell (>= 0) or to buy."""
+    return max(share, 0.0) * max(room_sell_mw, 0.0) + min(share, 0.0) * max(room_buy_mw, 0.0)
+
+
+@njit(cache=True)
+def energy_offer_eur_mwh(share, da_price_eur_mwh, band_eur_mwh):
+    """An aFRR energy offer price [EUR/MWh] of ``share`` in [-1, 1] around the day-ahead price."""
+    return da_price_eur_mwh + band_eur_mwh * share
+
+
+def share(value: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """``value`` / ``room`` in [-1, 1], 0 where the room is 0 (nothing to offer)."""
+    den = np.broadcast_to(room, np.shape(value))
+    out = np.divide(value, den, out=np.zeros(np.shape(value)), where=np.abs(den) > 1e-12)
+    return np.clip(out, -1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ActionCodec:
+    """The action mapping of one market configuration; arrays over N assets."""
+
+    config: MarketConfig
+
+    # ---------------------------------------------------------------------------------- capacity
+
+    def capacity_volumes(self, action: np.ndarray, power_mw: np.ndarray, room_up_mw: np.ndarray,
+                         room_down_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """FCR, aFRR POS and NEG volumes (N, 6) [MW] of a capacity action (N, 30), within the rooms (N, 6) each
+        direction has for reserves (before the energy window and the products' grids)."""
+        cfg = self.config
+        a = action.reshape(action.shape[0], 5, N_BLOCKS)
+        fcr = np.minimum(np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * power_mw[:, None],
+                         np.minimum(room_up_mw, room_down_mw)) * cfg.has("fcr")
+        on = cfg.has("afrr_capacity")
+        pos = np.clip(a[:, 1], 0, 1) * np.maximum(room_up_mw - fcr, 0.0) * on
+        neg = np.clip(a[:, 2], 0, 1) * np.maximum(room_down_mw - fcr, 0.0) * on
+        return fcr, pos, neg
+
+    def capacity_prices(self, action: np.ndarray, forecast_pos: np.ndarray,
+                        forecast_neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """aFRR POS and NEG capacity offer prices (N, 6) [EUR/MW/h] around the blocks' forecast prices."""
+        a = action.reshape(action.shape[0], 5, N_BLOCKS)
+        band = self.config.capacity_price_band
+        return (np.maximum(forecast_pos * (1 + band * a[:, 3]), 0.0),
+                np.maximum(forecast_neg * (1 + band * a[:, 4]), 0.0))
+
+    def capacity_action(self, fcr_mw: np.ndarray, pos_mw: np.ndarray, neg_mw: np.ndarray, power_mw: np.ndarray,
+                        room_up_mw: np.ndarray, room_down_mw: np.ndarray) -> np.ndarray:
+        """The capacity action (N, 30) that offers these volumes (N, 6) [MW] at the forecast prices."""
+        cfg = self.config
+        a = np.zeros((len(power_mw), 5, N_BLOCKS))
+        a[:, 0] = share(fcr_mw, cfg.fcr_max_share * power_mw[:, None])
+        a[:, 1] = share(pos_mw, room_up_mw - fcr_mw)
+        a[:, 2] = share(neg_mw, room_down_mw - fcr_mw)
+        return a.reshape(len(power_mw), -1)
+
+    # ---------------------------------------------------------------------------------- auctions
+
+    @staticmethod
+    def position_change(action: np.ndarray, up_cap_mw: np.ndarray, down_cap_mw: np.ndarray) -> np.ndarray:
+        """Change of position [MW, + sell] of an auction action: a share of the power free to sell or buy."""
+        return np.where(action >= 0, action * up_cap_mw, action * down_cap_mw)
+
+    @staticmethod
+    def auction_action(change_mw: np.ndarray, up_cap_mw: np.ndarray, down_cap_mw: np.ndarray) -> np.ndarray:
+        """The auction action of a change of position [MW]."""
+        return np.where(change_mw >= 0, share(change_mw, up_cap_mw), share(change_mw, down_cap_mw))
+
+    # ---------------------------------------------------------------------------------- delivery
+
+    def delivery_action(self, trade_mw: np.ndarray, room_sell_mw: np.ndarray, room_buy_mw: np.ndarray, *,
+                        hold_energy_offers: bool = False) -> np.ndarray:
+        """The delivery action (N, 5) of an intraday trade [MW] given the rooms to sell and buy (positive;
+        :meth:`~bessgym.envs.core.Simulator.trade_range`); aFRR energy offers at the day-ahead price, or with
+        ``hold_energy_offers`` at the edges of the band (awarded capacity is held, not meant to be activated)."""
+        a = np.zeros((len(trade_mw), 5))
+        a[:, 0] = np.where(trade_mw >= 0, share(trade_mw, room_sell_mw), share(trade_mw, room_buy_mw))
+        if hold_energy_offers:
+            a[:, 1], a[:, 2] = 1.0, -1.0  # POS at DA + band, NEG at DA - band
+        return a

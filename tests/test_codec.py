@@ -1,0 +1,50 @@
+"""The action codec: decoding what a policy encoded gives back its decision, for every stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bessgym.envs import MarketConfig
+from bessgym.envs.codec import ActionCodec, energy_offer_eur_mwh, trade_mw
+
+CODEC = ActionCodec(MarketConfig(fcr_max_share=0.8, ancillary_max_share=0.9))
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 5))
+def test_decoding_an_encoded_decision_gives_it_back(seed, n):
+    rng = np.random.default_rng(seed)
+    power = rng.uniform(0.5, 10, n)
+    room_up, room_down = power[:, None] * rng.uniform(0.3, 0.9, (n, 6)), power[:, None] * rng.uniform(0.3, 0.9, (n, 6))
+    fcr = np.minimum(rng.uniform(0, 0.8, (n, 6)) * power[:, None], np.minimum(room_up, room_down)) * rng.integers(0, 2)
+    pos, neg = rng.uniform(0, 1, (n, 6)) * (room_up - fcr), rng.uniform(0, 1, (n, 6)) * (room_down - fcr)
+    action = CODEC.capacity_action(fcr, pos, neg, power, room_up, room_down)
+    assert action.shape == (n, 30) and np.abs(action).max() <= 1
+    for decoded, planned in zip(CODEC.capacity_volumes(action, power, room_up, room_down), (fcr, pos, neg),
+                                strict=True):
+        np.testing.assert_allclose(decoded, planned, atol=1e-9)
+
+    up, down = rng.uniform(0, 10, (n, 96)), rng.uniform(0, 10, (n, 96))
+    change = np.where(rng.random((n, 96)) < 0.5, up, -down) * rng.uniform(0, 1, (n, 96))
+    np.testing.assert_allclose(CODEC.position_change(CODEC.auction_action(change, up, down), up, down), change,
+                               atol=1e-9)
+
+    sell, buy = rng.uniform(0, 5, n), rng.uniform(0, 5, n)
+    trade = np.where(rng.random(n) < 0.5, sell, -buy) * rng.uniform(0, 1, n)
+    a = CODEC.delivery_action(trade, sell, buy, hold_energy_offers=True)
+    np.testing.assert_allclose([trade_mw(a[i, 0], sell[i], buy[i]) for i in range(n)], trade, atol=1e-9)
+    assert energy_offer_eur_mwh(a[0, 1], 80.0, 250.0) == 330.0 and energy_offer_eur_mwh(a[0, 2], 80.0, 250.0) == -170.0
+
+
+def test_volumes_outside_their_room_are_clipped_and_products_off_decode_to_nothing():
+    power, room = np.array([10.0]), np.full((1, 6), 9.0)
+    action = CODEC.capacity_action(np.full((1, 6), 20.0), np.zeros((1, 6)), np.zeros((1, 6)), power, room, room)
+    assert CODEC.capacity_volumes(action, power, room, room)[0] == pytest.approx(np.full((1, 6), 8.0))  # 0.8 x 10
+    off = ActionCodec(MarketConfig(products=frozenset({"day_ahead", "afrr_capacity"})))
+    fcr, pos, _ = off.capacity_volumes(np.ones((1, 30)), power, room, room)
+    assert (fcr == 0).all() and pos == pytest.approx(np.full((1, 6), 9.0))
+    offers = CODEC.capacity_prices(np.full((1, 30), -1.0), np.full((1, 6), 10.0), np.full((1, 6), 4.0))
+    assert offers[0] == pytest.approx(np.full((1, 6), 5.0)) and offers[1] == pytest.approx(np.full((1, 6), 2.0))
