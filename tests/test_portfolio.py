@@ -170,7 +170,7 @@ def test_internal_netting(june):
     assert report["gross_trade_mwh"][0] > 0
     assert report["external_trade_mwh"][0] < report["gross_trade_mwh"][0]
     trade = report["trade_mw"]
-    price = env._runner.sim._id1[env._runner.sim.day.start]
+    price = env._runner.sim.col("id1_price")[env._runner.sim.day.start]
     fee = 0.2 * 0.25 * abs(trade.sum())  # only the net pays the fee
     assert sum(rewards.values()) == pytest.approx(trade.sum() * price * 0.25 - fee)
 

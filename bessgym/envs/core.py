@@ -243,19 +243,16 @@ class Simulator:
         self._zeros = np.zeros(len(market.index))
         self._filled: dict[str, np.ndarray] = {}
         self._da = market.columns["da_price"]
-        self._id1 = self.col("id1_price")
-        # the kernels' inputs that do not change within an episode
-        self.batteries = kernels.Batteries(fleet.soc_min_mwh, fleet.soc_max_mwh, fleet.power_mw, fleet.eta_charge,
-                                           fleet.eta_discharge, fleet.aux_power_mw, fleet.max_daily_discharge_mwh,
-                                           fleet.degradation_cost_eur_mwh)
-        self._batteries = tuple(self.batteries)  # the kernels are called with plain tuples (kernels' docstring)
+        # the kernels' inputs that do not change within an episode, as the plain tuples they are called with
+        self._batteries = tuple(kernels.Batteries(
+            fleet.soc_min_mwh, fleet.soc_max_mwh, fleet.power_mw, fleet.eta_charge, fleet.eta_discharge,
+            fleet.aux_power_mw, fleet.max_daily_discharge_mwh, fleet.degradation_cost_eur_mwh))
         afrr = config.has("afrr_energy")
         # reBAP where imbalance is settled at it; empty: at DA plus the markup (the delivery kernel's rule)
         rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
-        self._market_columns = kernels.MarketColumns(
-            self._da, self._id1, np.zeros(0) if rebap is None else rebap,
-            *(market.columns[c] if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"]))
-        self._market_columns = tuple(self._market_columns)
+        self._market_columns = tuple(kernels.MarketColumns(
+            self._da, self.col("id1_price"), np.zeros(0) if rebap is None else rebap,
+            *(market.columns[c] if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"])))
         self._terms = tuple(kernels.Terms(afrr, config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
                                           config.energy_price_band_eur_mwh, config.imbalance_markup_eur_mwh,
                                           config.non_delivery_penalty_eur_mwh))
@@ -424,7 +421,7 @@ class Simulator:
         return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
 
     def _is_feasible(self, schedule: np.ndarray, q_from: int, step_mw: float | None) -> bool:
-        """Whether a schedule already meets every constraint of :meth:`_feasible_plan` for all assets.
+        """Whether a schedule already meets every constraint of :func:`kernels.feasible_plan` for all assets.
 
         Checked at once with cumulative sums, so the sequential plan only runs when something must change.
         """
@@ -458,7 +455,7 @@ class Simulator:
 
     def deliver(self, q: int, action: np.ndarray, *, bounds: tuple[np.ndarray, np.ndarray] | None = None,
                 day: kernels.DayArrays | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One delivery quarter-hour (:func:`bessgym.envs.kernels.deliver`). ``bounds`` (lo, hi) [MW]: what a
+        """One delivery quarter-hour (:func:`bessgym.envs.kernels.delivery_step`). ``bounds`` (lo, hi) [MW]: what a
         connection leaves each battery in this quarter-hour (a site's PV, an asset out of service); ``day``: the
         day's commitments as this quarter-hour delivers them (a portfolio's re-dispatch), else as bid. Returns
         the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""

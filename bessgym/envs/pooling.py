@@ -43,7 +43,7 @@ class Alone:
 
     def delivery_steps(self, rules: MarketRules) -> tuple[float, float]:
         """The grids [MW] of a delivery step's intraday trades: each asset's, and the pooled net's (0: none)."""
-        return (rules.wholesale_min_bid_mw if self.increments else 0.0), 0.0
+        return self.wholesale_step(rules) or 0.0, 0.0
 
 
 class Pooled(Alone):

@@ -143,7 +143,8 @@ class PortfolioSimulator(SiteSimulator):
         """Take assets out now (e.g. a test's or a user's scenario); repairs follow the Markov chain."""
         self.available[np.asarray(assets)] = False
 
-    def deliver(self, q: int, action: np.ndarray, **_: object) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # type: ignore[override]
+        """Outages drawn, the day re-dispatched around them, then the sites' delivery (netted by the pooling)."""
         u = self.rng.random(self.n)
         self.available = np.where(self.available, u >= self.p_fail, u < self.p_repair)
         day = None if self.available.all() else self._redispatched(q)
