@@ -2,8 +2,8 @@
 
 An agent is handed the env once per episode (``reset``), then answers each decision with a normalised
 action from the observation and the info dict, as ``SingleBESSEnv.step`` expects. Rules read only the
-observation (so they also run on live data); LP agents plan on the env's simulator, like the env's
-delegates.
+observation (so they also run on live data); LP agents plan on the env's read-only view of the day
+(:class:`~bessgym.envs.view.DayView`), like the env's delegates.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Agent(ABC):
     name: str = "agent"
 
     def reset(self, env: gym.Env) -> None:  # noqa: B027 (optional hook, empty on purpose)
-        """Called after every ``env.reset``; agents that plan on the simulator keep a handle here."""
+        """Called after every ``env.reset``; agents that plan on the day's view keep a handle here."""
 
     @abstractmethod
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
@@ -33,7 +33,7 @@ class Agent(ABC):
 
 
 class DelegateAgent(Agent):
-    """Any delegate-protocol policy (``act(sim, stage, q)``, e.g. the LP baselines) as an agent."""
+    """Any delegate-protocol policy (``act(view, stage, q)``, e.g. the LP baselines) as an agent."""
 
     def __init__(self, policy: Delegate, name: str) -> None:
         self.policy, self.name = policy, name
@@ -46,7 +46,7 @@ class DelegateAgent(Agent):
         if self._env is None:
             raise RuntimeError(f"{self.name}: call reset(env) after env.reset() before act()")
         width = len(info["action_mask"])
-        proposal = self.policy.act(self._env.simulator, Stage[info["stage"].upper()], info["quarter_hour"])[0]
+        proposal = self.policy.act(self._env.day_view, Stage[info["stage"].upper()], info["quarter_hour"])[0]
         action = np.zeros(width, dtype=np.float32)
         action[: min(width, proposal.shape[0])] = proposal[:width]
         return action

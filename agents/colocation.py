@@ -19,8 +19,8 @@ import numpy as np
 from agents.lp.delegate import DailyLPPolicy
 from agents.lp.model import SiteTerms
 from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA
-from bessgym.envs.core import Simulator
-from bessgym.envs.site import CURTAIL, SiteSimulator
+from bessgym.envs.site import CURTAIL
+from bessgym.envs.view import DayView, SiteDayView
 from bessgym.market.products import Stage
 
 MODES = ("pv_priority", "bess_priority", "joint")
@@ -35,45 +35,43 @@ class SiteLPPolicy(DailyLPPolicy):
         super().__init__(wholesale, end_soc)
         self.mode = mode
 
-    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
-        if not isinstance(sim, SiteSimulator):
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
+        if not isinstance(view, SiteDayView):
             raise TypeError("SiteLPPolicy runs on a co-located site (CoLocatedPVBESS-v0)")
-        action = super().act(sim, stage, q)
+        action = super().act(view, stage, q)
         if stage != Stage.DELIVERY:
             return action
-        out = np.zeros((sim.n, sim.action_width[Stage.DELIVERY]))
+        out = np.zeros((view.n, view.action_width[Stage.DELIVERY]))
         out[:, :action.shape[1]] = action
-        out[:, CURTAIL] = self._curtailment(sim, q)
+        out[:, CURTAIL] = self._curtailment(view, q)
         return out
 
-    def _curtailment(self, sim: SiteSimulator, q: int) -> np.ndarray:
+    def _curtailment(self, view: SiteDayView, q: int) -> np.ndarray:
         if self.mode == "pv_priority":
-            return np.full(sim.n, -1.0)
+            return np.full(view.n, -1.0)
         if self.mode == "bess_priority":
-            return np.zeros(sim.n)
-        forecast = sim.pv_forecast[:, q]
+            return np.zeros(view.n)
+        forecast = view.pv_forecast_mw[:, q]
         planned = np.array([p.pv_out_mw[q] for p in self._plan])
-        share = np.divide(forecast - planned, forecast, out=np.zeros(sim.n), where=forecast > 1e-9)
+        share = np.divide(forecast - planned, forecast, out=np.zeros(view.n), where=forecast > 1e-9)
         return np.clip(share, 0.0, 1.0)
 
-    def _site_terms(self, sim: SiteSimulator, i: int) -> SiteTerms:
-        s = sim.sites[i]
+    def _site_terms(self, view: SiteDayView, i: int) -> SiteTerms:
+        s = view.sites[i]
         return SiteTerms(grid_limit_mw=s.grid_limit_mw, green_only=s.green_only, mode=self.mode)
 
-    def _site_parameters(self, sim: SiteSimulator, i: int) -> dict[str, np.ndarray]:
-        d = sim.day
-        return {"pv_forecast_mw": sim.pv_forecast[i, :d.n_qh], "pv_value_eur_mwh": pv_value(sim, i)}
+    def _site_parameters(self, view: SiteDayView, i: int) -> dict[str, np.ndarray]:
+        return {"pv_forecast_mw": view.pv_forecast_mw[i], "pv_value_eur_mwh": pv_value(view, i)}
 
 
-def pv_value(sim: SiteSimulator, i: int) -> np.ndarray:
+def pv_value(view: SiteDayView, i: int) -> np.ndarray:
     """What one more MWh of PV output earns in each quarter-hour of the day under the site's contract,
     on the forecasts the agent has [EUR/MWh]."""
-    d, contract = sim.day, sim.contract
-    span = slice(d.start, d.start + d.n_qh)
-    da = d.forecasts["da_price"][i, :d.n_qh]
+    contract, n_qh, forecasts = view.contract, view.n_qh, view.forecasts
+    da = forecasts["da_price"][i, :n_qh]
     if isinstance(contract, PayAsProducedPPA):
-        return np.full(d.n_qh, contract.price_eur_mwh)
+        return np.full(n_qh, contract.price_eur_mwh)
     if isinstance(contract, EEGMarketPremium):
-        premium = np.maximum(contract.value_eur_mwh - sim.market_value_eur_mwh[span], 0.0)
-        return da + np.where(sim.premium_suspended[span], 0.0, premium)
-    return d.forecasts["id1_price"][i, :d.n_qh] if "id1_price" in d.forecasts else da  # profile PPA: the market
+        premium = np.maximum(contract.value_eur_mwh - view.solar_market_value_eur_mwh, 0.0)
+        return da + np.where(view.premium_suspended, 0.0, premium)
+    return forecasts["id1_price"][i, :n_qh] if "id1_price" in forecasts else da  # profile PPA: the market

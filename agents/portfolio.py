@@ -17,8 +17,7 @@ import numpy as np
 from agents.colocation import SiteLPPolicy, pv_value
 from agents.lp.delegate import lp_products_for
 from agents.lp.portfolio import PortfolioLP
-from bessgym.envs.core import Simulator
-from bessgym.envs.portfolio_core import PortfolioSimulator
+from bessgym.envs.view import DayView, SiteDayView
 from bessgym.market.products import Stage
 
 
@@ -33,23 +32,22 @@ class PortfolioLPPolicy(SiteLPPolicy):
         self._joint: dict[tuple, PortfolioLP] = {}
         self.gaps_eur: list[float] = []
 
-    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
-        if not isinstance(sim, PortfolioSimulator):
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
+        if not (isinstance(view, SiteDayView) and view.pooled):
             raise TypeError("PortfolioLPPolicy runs on a portfolio (Portfolio-v0)")
-        return super().act(sim, stage, q)
+        return super().act(view, stage, q)
 
-    def _plan_day(self, sim: PortfolioSimulator, *, awarded: bool) -> None:
-        d = sim.day
-        products = dataclasses.replace(lp_products_for(sim, self.wholesale), integer_reserves=True)
+    def _plan_day(self, view: SiteDayView, *, awarded: bool) -> None:
+        products = dataclasses.replace(lp_products_for(view, self.wholesale), integer_reserves=True)
         self._whole_mw = False  # the totals are whole MW; the env pools the assets' shares
-        key = (sim.sites, products, d.n_qh)
+        key = (view.sites, products, view.n_qh)
         if key not in self._joint:
-            self._joint[key] = PortfolioLP(sim.sites, products, d.n_qh)
+            self._joint[key] = PortfolioLP(view.sites, products, view.n_qh)
         lp = self._joint[key]
-        prices, soc0, end, budget = self._day_inputs(sim)
+        prices, soc0, end, budget = self._day_inputs(view)
         self._plan = lp.solve(**{name: values[0] for name, values in prices.items()},  # one shared forecast
                               soc0_mwh=soc0, soc_end_mwh=(end, end), max_discharge_mwh=budget,
-                              pv_forecast_mw=sim.pv_forecast[:, :d.n_qh],
-                              pv_value_eur_mwh=np.array([pv_value(sim, i) for i in range(sim.n)]))
+                              pv_forecast_mw=view.pv_forecast_mw,
+                              pv_value_eur_mwh=np.array([pv_value(view, i) for i in range(view.n)]))
         self.objectives[-1] = np.array([p.objective_eur for p in self._plan])
         self.gaps_eur.append(lp.gap_eur)

@@ -61,16 +61,16 @@ class EnvPolicy:
                                  f"{self.market.dates[0]} .. {self.market.dates[-1]})")
             self.env.reset(seed=0, options={"start_day": day})
             self._day = day
-        sim, battery = self.env.unwrapped.simulator, self.config.battery
-        q = int(self.market.index.get_loc(ts)) - sim.day.start
+        view, battery = self.env.unwrapped.day_view, self.config.battery
+        q = int(self.market.index.get_loc(ts)) - view.start
         soc_mwh = np.clip(status.soc_pct / 100.0 * battery.energy_mwh, battery.soc_min * battery.energy_mwh,
                           battery.soc_max * battery.energy_mwh)
         observation = self.env.unwrapped.runner.live_observation(q, np.array([soc_mwh]))[0]
         action = self.agent.act(observation, {**self._info, "quarter_hour": q})
-        lo, hi = sim.trade_range(q)
+        lo, hi = view.trade_range(q)
         a = float(action[0])
         trade_mw = a * max(float(hi[0]), 0.0) if a >= 0 else -a * min(float(lo[0]), 0.0)
-        return (float(sim.day.committed_mw[0, q]) + trade_mw) * 1e6 * self.scale_w
+        return (float(view.committed_mw[0, q]) + trade_mw) * 1e6 * self.scale_w
 
 
 def policy_source(policy: Path, market: Path | None, device_power_w: float):

@@ -102,14 +102,12 @@ def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0) -> Evaluation:
     """One episode of ``env`` (all its days) driven by ``agent``; returns the recorded quarter-hours."""
     obs, info = env.reset(seed=seed)
     agent.reset(env)
-    runner = env.unwrapped.runner
-    runner.dispatch = []
     done, reward_eur = False, 0.0
-    while not done:
-        obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
-        reward_eur += reward
-        done = terminated or truncated
-    log, runner.dispatch = runner.dispatch, None
+    with env.unwrapped.runner.recording() as log:
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+            reward_eur += reward
+            done = terminated or truncated
     sim = env.unwrapped.simulator
     fleet = sim.fleet  # every asset's spec: a portfolio is valued per MW and MWh of all its batteries
     return Evaluation(agent.name, dispatch_frame(log, sim.market, sim.cash_flows), float(fleet.power_mw.sum()),

@@ -26,8 +26,9 @@ import pandas as pd
 
 from bessgym._io import atomic_path
 from bessgym.assets.site import SiteSpec
+from bessgym.data.calendar import DT_H
 from bessgym.envs.core import MarketArrays, MarketConfig
-from bessgym.envs.portfolio import PortfolioEnv
+from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.portfolio_core import Reliability
 from bessgym.market.products import Stage
 
@@ -41,32 +42,24 @@ def compare_config() -> MarketConfig:
 def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int, reliability: Reliability,
                   seed: int = 0, joint: bool = False) -> dict[str, np.ndarray]:
     """Drive every stage of a portfolio for ``days`` days with the per-asset LPs or, with ``joint``, the
-    portfolio LP: totals per asset."""
+    portfolio LP (one action per asset, through the PettingZoo view): totals per asset."""
     from agents.lp.delegate import DailyLPPolicy
     from agents.portfolio import PortfolioLPPolicy
 
-    env = PortfolioEnv(market, sites, compare_config(), reliability=reliability, episode_days=days,
-                       start_day=market.dates[0], agent_stages=("capacity", "day_ahead", "delivery"))
-    env.reset(seed=seed)
-    runner = env.runner
+    env = PortfolioParallelEnv(market, sites, compare_config(), reliability=reliability, episode_days=days,
+                               start_day=market.dates[0], agent_stages=("capacity", "day_ahead", "delivery"))
     policy = PortfolioLPPolicy("day_ahead") if joint else DailyLPPolicy("day_ahead")
-    n = len(sites)
-    out = {k: np.zeros(n) for k in ("revenue_eur", "penalty_eur", "reserve_mwh", "gross_trade_mwh")}
-    external = 0.0
-    while not runner.done:
-        stage, q = runner.current
-        runner.step(policy.act(runner.sim, stage, q))
-        cash = runner.pending
-        out["revenue_eur"] += cash.sum(axis=0)
-        out["penalty_eur"] += -cash[runner.sim.cash_flows.index("penalty")]
-        if stage == Stage.DELIVERY:
-            d = runner.sim.day
-            qq = min(q, d.n_qh - 1)
-            out["reserve_mwh"] += (d.fcr_q[:, qq] + d.pos_q[:, qq] + d.neg_q[:, qq]) * 0.25
-            out["gross_trade_mwh"] += np.abs(runner.report["trade_mw"]) * 0.25
-            external += float(runner.report["external_trade_mwh"][0])
-    out["external_trade_mwh"] = np.full(n, external)
-    return out
+    _, infos = env.reset(seed=seed)
+    with env.recording() as log:
+        while env.agents:
+            info = infos[env.agents[0]]
+            actions = policy.act(env.day_view, Stage[info["stage"].upper()], info["quarter_hour"])
+            _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+    cash = np.sum([r["cash_eur"] for r in log], axis=0)  # (flows, N) [EUR]
+    held = sum(r["fcr_mw"] + r["afrr_pos_mw"] + r["afrr_neg_mw"] for r in log)
+    return {"revenue_eur": cash.sum(axis=0), "penalty_eur": -cash[env.cash_flows.index("penalty")],
+            "reserve_mwh": held * DT_H, "gross_trade_mwh": sum(np.abs(r["intraday_mw"]) for r in log) * DT_H,
+            "external_trade_mwh": np.full(len(sites), sum(float(r["external_trade_mwh"][0]) for r in log))}
 
 
 def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days: int,

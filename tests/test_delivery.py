@@ -145,7 +145,7 @@ def test_a_failed_asset_neither_charges_nor_discharges():
                            pv_per_mwp=table["pv_per_mwp"].to_numpy())
     s.start_day(0, np.random.default_rng(0))
     s.fail([0])
-    s.p_repair[:] = 0.0
+    s.outages.p_repair[:] = 0.0
     _, r = s.deliver(0, np.zeros((2, 6)))
     assert r["power_mw"][0] == 0.0 and r["soc_mwh"][0] == pytest.approx(0.2)
     assert r["aux_grid_mwh"][0] == pytest.approx(0.05 * 0.25)
@@ -250,7 +250,7 @@ def test_green_only_sites_never_import_and_failed_assets_stay_idle(seed, green, 
     s = PortfolioSimulator(MarketArrays.from_frame(table), sites, MarketConfig(products=RESERVES), PerfectForecast(),
                            pv_per_mwp=table["pv_per_mwp"].to_numpy())
     s.start_day(0, rng)
-    s.p_fail[:], s.p_repair[:] = 0.05, 0.1
+    s.outages.p_fail[:], s.outages.p_repair[:] = 0.05, 0.1
     cap = np.zeros((3, 5, 6))
     cap[:, 1:3] = rng.random((3, 2, 6))
     s.apply_capacity(cap.reshape(3, -1))

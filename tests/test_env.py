@@ -273,3 +273,47 @@ def test_every_env_takes_one_options_type_or_its_fields_as_keywords(june):
         SingleBESSEnv(june, episode_dayz=2)
     with pytest.raises(ValueError, match="reward_scale"):
         EnvOptions(reward_scale=float("inf"))
+
+
+def test_delegates_see_a_read_only_day(june):
+    """A delegate gets the day's view, not the simulator: it reads commitments, forecasts and SoC, asks for its
+    ranges, and cannot write to any of them."""
+    from bessgym.envs.view import DayView
+
+    seen = []
+
+    class Probe:
+        def act(self, view, stage, q):
+            seen.append(view)
+            for name in ("soc_mwh", "committed_mw", "up_cap", "lo", "fcr_mw", "block"):
+                with pytest.raises(ValueError, match="read-only"):
+                    getattr(view, name)[...] = 0.0
+            with pytest.raises(ValueError, match="read-only"):
+                view.forecasts["da_price"][0, 0] = 0.0
+            with pytest.raises(ValueError, match="read-only"):
+                view.fleet.power_mw[0] = 0.0
+            with pytest.raises(TypeError):
+                view.forecasts["da_price"] = None  # the mapping too
+            lo, hi = view.trade_range(0)
+            assert lo.shape == hi.shape == (view.n,)
+            return np.zeros((view.n, view.action_width[stage]))
+
+    env = SingleBESSEnv(june, agent_stages=("delivery",), delegates={"day_ahead": Probe()}, track_soh=False)
+    env.reset(seed=0)
+    assert seen and all(isinstance(v, DayView) for v in seen) and seen[0] is env.day_view
+    assert not hasattr(seen[0], "deliver") and not hasattr(seen[0], "apply_capacity")
+    first = env.day_view.serial
+    env.reset(seed=0)
+    assert env.day_view.serial == first + 1  # the same day opened again is a new day to plan
+
+
+def test_recording_holds_the_quarter_hours_of_its_block(june):
+    env = SingleBESSEnv(june, agent_stages=("delivery",), track_soh=False)
+    env.reset(seed=0)
+    action = np.zeros(env.action_space.shape, np.float32)
+    with env.runner.recording() as log:
+        for _ in range(5):
+            env.step(action)
+    env.step(action)  # after the block: not recorded
+    assert len(log) == 5 and [r["t"] for r in log] == list(range(log[0]["t"], log[0]["t"] + 5))
+    assert set(log[0]) >= {"soc_mwh", "power_mw", "cash_eur", "fcr_mw", "intraday_mw"}

@@ -325,10 +325,9 @@ def test_multi_market_methodology_respects_its_rules(forecast):
     env = SingleBESSEnv(market, multimarket.battery(20.0), multimarket.market_config(), forecast=forecast,
                         agent_stages=("capacity",), start_day="2024-06-20", track_soh=False)
     env.reset(seed=0)
-    sim = env.simulator
     policy = multimarket.MultiMarketPolicy()
-    env.step(policy.act(sim, Stage.CAPACITY, -1)[0].astype(np.float32))
-    d = sim.day
+    env.step(policy.act(env.day_view, Stage.CAPACITY, -1)[0].astype(np.float32))
+    d = env.day_view
     assert (d.fcr_mw <= 8.0).all()
     assert (d.fcr_mw + d.afrr_pos_mw <= 8.0).all() and (d.fcr_mw + d.afrr_neg_mw <= 8.0).all()
 

@@ -137,7 +137,7 @@ def _two_hours_with_outage(june, failed: list[int]) -> dict:
     action[6:12] = 0.4  # aFRR POS: 0.4 of each asset's power, at the forecast price (accepted)
     env.step(action)
     env.simulator.fail(failed)
-    env.simulator.p_repair[:] = 0.0
+    env.simulator.outages.p_repair[:] = 0.0
     deliver = np.zeros(env.action_space.shape, dtype=np.float32)
     total_penalty, activated = 0.0, 0.0
     for _ in range(8):

@@ -14,7 +14,8 @@ from bessgym.assets import BatterySpec, SiteSpec
 from bessgym.data import synthetic
 from bessgym.envs import MarketConfig
 from bessgym.envs.core import MarketArrays
-from bessgym.envs.portfolio import PortfolioEnv, default_portfolio
+from bessgym.envs.portfolio import default_portfolio
+from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.portfolio_core import Reliability
 from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.market.products import Stage
@@ -100,23 +101,25 @@ def test_policy_in_the_env_pays_what_it_planned():
     market = MarketArrays.from_frame(synthetic.generate("2024-06-20", "2024-06-22", seed=4))
     config = MarketConfig(products=frozenset({"fcr", "afrr_capacity", "day_ahead", "imbalance"}),
                           ancillary_max_share=0.8, fcr_max_share=0.8, fcr_hold_h=0.5, wholesale_increments=False)
-    env = PortfolioEnv(market, default_portfolio(), config, reliability=Reliability(), episode_days=1,
-                       start_day="2024-06-20", agent_stages=("capacity", "day_ahead", "delivery"))
-    env.reset(seed=0)
-    runner, policy = env.runner, PortfolioLPPolicy()
+    env = PortfolioParallelEnv(market, default_portfolio(), config, reliability=Reliability(), episode_days=1,
+                               start_day="2024-06-20", agent_stages=("capacity", "day_ahead", "delivery"))
+    _, infos = env.reset(seed=0)
+    policy, view = PortfolioLPPolicy(), env.day_view
     cash = 0.0
-    while not runner.done:
-        stage, q = runner.current
-        runner.step(policy.act(runner.sim, stage, q))
-        cash = cash + runner.pending.sum(axis=1)
+    while env.agents:
+        info = infos[env.agents[0]]
+        stage = Stage[info["stage"].upper()]
+        actions = policy.act(view, stage, info["quarter_hour"])
+        _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+        cash = cash + sum(np.array(list(i["cash_flow_eur"].values())) for i in infos.values())
         if stage == Stage.CAPACITY:
-            d = runner.sim.day
-            span = slice(d.start, d.start + d.n_qh)
-            for planned, won in (("fcr_mw", d.fcr_mw), ("afrr_pos_mw", d.afrr_pos_mw), ("afrr_neg_mw", d.afrr_neg_mw)):
+            span = slice(view.start, view.start + view.n_qh)
+            for planned, won in (("fcr_mw", view.fcr_mw), ("afrr_pos_mw", view.afrr_pos_mw),
+                                 ("afrr_neg_mw", view.afrr_neg_mw)):
                 mine = np.array([getattr(p, planned) for p in policy._plan])
                 assert mine.sum(axis=0) == pytest.approx(np.round(mine.sum(axis=0)), abs=1e-6)  # whole MW
                 assert won == pytest.approx(mine, abs=1e-6)
-    flows = dict(zip(runner.sim.cash_flows, cash, strict=True))
+    flows = dict(zip(env.cash_flows, cash, strict=True))
     col, blk = market.columns, block_of(96)
     capacity = sum(0.25 * (col["fcr_price"][span] * p.fcr_mw[blk] + col["afrr_cap_pos_price"][span] * p.afrr_pos_mw[blk]
                            + col["afrr_cap_neg_price"][span] * p.afrr_neg_mw[blk]).sum() for p in policy._plan)
@@ -131,4 +134,4 @@ def test_policy_refuses_other_envs():
     env.reset(seed=0)
     stage, q = env.runner.current
     with pytest.raises(TypeError, match="portfolio"):
-        PortfolioLPPolicy().act(env.runner.sim, stage, q)
+        PortfolioLPPolicy().act(env.day_view, stage, q)

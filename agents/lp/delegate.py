@@ -1,6 +1,6 @@
 """LP strategies as env policies: solve the delivery day, then answer every stage with the matching action.
 
-:class:`DailyLPPolicy` implements the env's delegate protocol (``act(sim, stage, q)``), so it can decide any
+:class:`DailyLPPolicy` implements the env's delegate protocol (``act(view, stage, q)``), so it can decide any
 stage of ``SingleBESSEnv``/``BESSVectorEnv`` or drive a whole episode with :func:`run_episode`. At the first
 stage of each day it solves one LP per asset on the env's forecasts (perfect foresight with
 ``forecast="perfect"``, the multi-market methodology's noisy prices with ``"noisy"``), from the asset's
@@ -15,14 +15,15 @@ import pandas as pd
 from agents.base import DelegateAgent
 from agents.lp.model import BatteryLP, LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
-from bessgym.envs.core import ACTION_WIDTH, Simulator
+from bessgym.envs.core import ACTION_WIDTH
+from bessgym.envs.view import DayView
 from bessgym.market.products import Stage
 
 WHOLESALE = ("day_ahead", "intraday")
 
 
-def lp_products_for(sim: Simulator, wholesale: str) -> LPProducts:
-    """The LP products and terms that match a simulator's market configuration, trading one wholesale market.
+def lp_products_for(view: DayView, wholesale: str) -> LPProducts:
+    """The LP products and terms that match an env's market configuration, trading one wholesale market.
 
     The env makes every auction's committed schedule physically feasible when it is bid, so a day-ahead
     sale that only an intraday buy-back would make feasible ("virtual" DA/ID spread) cannot be executed;
@@ -32,16 +33,16 @@ def lp_products_for(sim: Simulator, wholesale: str) -> LPProducts:
     """
     if wholesale not in WHOLESALE:
         raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
-    cfg = sim.config
+    cfg = view.config
     if not cfg.has(wholesale):
         raise ValueError(f"the env's MarketConfig has no {wholesale!r} product for the LP to trade")
     return LPProducts(
-        day_ahead=wholesale == "day_ahead", hourly_day_ahead=sim.day.rules.da_resolution_min == 60,
+        day_ahead=wholesale == "day_ahead", hourly_day_ahead=view.rules.da_resolution_min == 60,
         intraday=wholesale == "intraday", intraday_fee_eur_mwh=cfg.intraday_fee_eur_mwh,
         fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"), afrr_energy=False,
-        fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else sim.day.rules.fcr_energy_reserve_min / 60,
+        fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else view.rules.fcr_energy_reserve_min / 60,
         afrr_hold_h=cfg.afrr_hold_h, ancillary_max_share=cfg.ancillary_max_share, fcr_max_share=cfg.fcr_max_share,
-        integer_reserves=not (sim.pooling.pooled and sim.n > 1),  # a portfolio rounds its total, not each asset
+        integer_reserves=not (view.pooled and view.n > 1),  # a portfolio rounds its total, not each asset
     )
 
 
@@ -65,65 +66,63 @@ class DailyLPPolicy:
         self._day_key: tuple | None = None
         self.objectives: list[np.ndarray] = []
 
-    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
-        self._ensure_plan(sim)
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
+        self._ensure_plan(view)
         if stage == Stage.CAPACITY:
-            return self._capacity_action(sim)
+            return self._capacity_action(view)
         if stage == Stage.DAY_AHEAD:
             if self.reoptimise_after_capacity:
-                self._plan_day(sim, awarded=True)
-            return self._day_ahead_action(sim)
+                self._plan_day(view, awarded=True)
+            return self._day_ahead_action(view)
         if stage == Stage.DELIVERY:
-            return self._delivery_action(sim, q)
-        return np.zeros((sim.n, ACTION_WIDTH[stage]))  # intraday auctions: the plan needs no change
+            return self._delivery_action(view, q)
+        return np.zeros((view.n, ACTION_WIDTH[stage]))  # intraday auctions: the plan needs no change
 
     # ------------------------------------------------------------------------------------ planning
 
-    def _ensure_plan(self, sim: Simulator) -> None:
-        key = (id(sim), sim.day_number, id(sim.day))
+    def _ensure_plan(self, view: DayView) -> None:
+        key = (id(view), view.serial)
         if key == self._day_key:
             return
         self._day_key = key
-        self.objectives.append(np.zeros(sim.n))
-        self._plan_day(sim, awarded=False)
+        self.objectives.append(np.zeros(view.n))
+        self._plan_day(view, awarded=False)
 
-    def _plan_day(self, sim: Simulator, *, awarded: bool) -> None:
+    def _plan_day(self, view: DayView, *, awarded: bool) -> None:
         """Solve each asset's day on the env's forecasts from its current SoC; with ``awarded`` the reserves
         are fixed to what the capacity auction gave (the methodology's sequential step)."""
-        d, f = sim.day, sim.fleet
-        products = lp_products_for(sim, self.wholesale)
+        f = view.fleet
+        products = lp_products_for(view, self.wholesale)
         self._whole_mw = products.integer_reserves  # the plan's reserves are bid as planned (whole MW or pooled)
-        prices, soc0, end, budget = self._day_inputs(sim)
+        prices, soc0, end, budget = self._day_inputs(view)
         plans = []
-        for i in range(sim.n):  # one LP per asset, once or twice a day
+        for i in range(view.n):  # one LP per asset, once or twice a day
             mine = {name: values[i] for name, values in prices.items()}
             negative = bool((mine["price_da"] < 0).any() or (mine["price_id"] < 0).any())
-            lp = self._model(f.specs[i], products, d.n_qh, negative, self._site_terms(sim, i))
+            lp = self._model(f.specs[i], products, view.n_qh, negative, self._site_terms(view, i))
             if awarded:
-                lp.fix_reserves(d.fcr_mw[i], d.afrr_pos_mw[i], d.afrr_neg_mw[i])
+                lp.fix_reserves(view.fcr_mw[i], view.afrr_pos_mw[i], view.afrr_neg_mw[i])
             try:
                 plans.append(lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
-                                      max_discharge_mwh=float(budget[i]), **self._site_parameters(sim, i)))
+                                      max_discharge_mwh=float(budget[i]), **self._site_parameters(view, i)))
             finally:
                 if awarded:
                     lp.fix_reserves(None, None, None)
         self._plan = plans
         self.objectives[-1] = np.array([p.objective_eur for p in plans])
 
-    def _day_inputs(self, sim: Simulator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    def _day_inputs(self, view: DayView) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """The day's LP inputs on the env's forecasts: prices by LP parameter name (N, n_qh; a product without
-        a forecast is 0, day-ahead then realised), and per asset the start SoC, the end SoC and the discharge
-        budget left today [MWh]."""
-        d, f = sim.day, sim.fleet
-        fc = {name: values[:, :d.n_qh] for name, values in d.forecasts.items()}
-        zero = np.zeros((sim.n, d.n_qh))
-        da_real = np.broadcast_to(sim.market.columns["da_price"][d.start:d.start + d.n_qh], zero.shape)
-        prices = {"price_da": fc.get("da_price", da_real), "price_id": fc.get("id1_price", zero),
+        a forecast is 0), and per asset the start SoC, the end SoC and the discharge budget left today [MWh]."""
+        f = view.fleet
+        fc = {name: values[:, :view.n_qh] for name, values in view.forecasts.items()}
+        zero = np.zeros((view.n, view.n_qh))
+        prices = {"price_da": fc["da_price"], "price_id": fc.get("id1_price", zero),
                   "price_fcr": fc.get("fcr_price", zero), "price_pos": fc.get("afrr_cap_pos_price", zero),
                   "price_neg": fc.get("afrr_cap_neg_price", zero)}
-        soc0 = sim.soc_mwh.copy()
+        soc0 = view.soc_mwh
         end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
-        return prices, soc0, np.clip(end, f.soc_min_mwh, f.soc_max_mwh), f.max_daily_discharge_mwh - d.discharged_mwh
+        return prices, soc0, np.clip(end, f.soc_min_mwh, f.soc_max_mwh), f.max_daily_discharge_mwh - view.discharged_mwh
 
     def _model(self, spec: BatterySpec, products: LPProducts, n_qh: int, exclusive: bool,
                site: SiteTerms | None = None) -> BatteryLP:
@@ -133,31 +132,31 @@ class DailyLPPolicy:
                                           n_qh, blocks=block_of(n_qh), site=site)
         return self._models[key]
 
-    def _site_terms(self, sim: Simulator, i: int) -> SiteTerms | None:
+    def _site_terms(self, view: DayView, i: int) -> SiteTerms | None:
         """The asset's grid connection for the LP (a battery alone has none)."""
         return None
 
-    def _site_parameters(self, sim: Simulator, i: int) -> dict[str, np.ndarray]:
+    def _site_parameters(self, view: DayView, i: int) -> dict[str, np.ndarray]:
         return {}
 
     # ------------------------------------------------------------------------- plan -> env actions
 
-    def _capacity_action(self, sim: Simulator) -> np.ndarray:
+    def _capacity_action(self, view: DayView) -> np.ndarray:
         whole = np.round if self._whole_mw else np.asarray  # a portfolio rounds its total, not each asset
         fcr, pos, neg = (whole([getattr(p, name) for p in self._plan])
                          for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw"))
-        return sim.codec.capacity_action(fcr, pos, neg, sim.fleet.power_mw, *sim.capacity_rooms())
+        return view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *view.capacity_rooms())
 
-    def _day_ahead_action(self, sim: Simulator) -> np.ndarray:
-        d = sim.day
-        a = np.zeros((sim.n, ACTION_WIDTH[Stage.DAY_AHEAD]))
-        a[:, : d.n_qh] = sim.codec.auction_action(np.array([p.day_ahead_mw for p in self._plan]), d.up_cap, d.down_cap)
+    def _day_ahead_action(self, view: DayView) -> np.ndarray:
+        a = np.zeros((view.n, ACTION_WIDTH[Stage.DAY_AHEAD]))
+        a[:, :view.n_qh] = view.codec.auction_action(np.array([p.day_ahead_mw for p in self._plan]), view.up_cap,
+                                                     view.down_cap)
         return a
 
-    def _delivery_action(self, sim: Simulator, q: int) -> np.ndarray:
-        lo, hi = sim.trade_range(q)
+    def _delivery_action(self, view: DayView, q: int) -> np.ndarray:
+        lo, hi = view.trade_range(q)
         trade = np.array([p.intraday_mw[q] for p in self._plan])
-        return sim.codec.delivery_action(trade, hi, -lo, hold_energy_offers=True)  # capacity held, not activated
+        return view.codec.delivery_action(trade, hi, -lo, hold_energy_offers=True)  # capacity held, not activated
 
 
 def run_policy(env, policy, *, seed: int | None = None, start_day=None) -> pd.DataFrame:

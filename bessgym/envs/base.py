@@ -18,6 +18,7 @@ from bessgym.envs.core import Simulator
 from bessgym.envs.episode import Runner
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.envs.options import EnvOptions
+from bessgym.envs.view import DayView
 from bessgym.market.products import STAGE_NAMES
 
 
@@ -52,6 +53,11 @@ class BESSEnv(gym.Env):
     @property
     def simulator(self) -> Simulator:
         return self._runner.sim
+
+    @property
+    def day_view(self) -> DayView:
+        """The open day as policies see it, read-only (:mod:`bessgym.envs.view`)."""
+        return self._runner.view
 
     @property
     def runner(self) -> Runner:

@@ -27,6 +27,7 @@ from bessgym.envs import kernels
 from bessgym.envs.codec import ActionCodec
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.pooling import Alone, Pooled
+from bessgym.envs.view import DayView
 from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
@@ -188,6 +189,8 @@ class DayState:
     fcr_q: np.ndarray = field(default=None)  # (N, n_qh) [MW]
     pos_q: np.ndarray = field(default=None)
     neg_q: np.ndarray = field(default=None)
+    room_up_mw: np.ndarray = field(default=None)  # (N, n_qh) discharge and charge power for planning [MW]:
+    room_down_mw: np.ndarray = field(default=None)  # the rating, or what a connection leaves of it
     up_cap: np.ndarray = field(default=None)  # power left for discharge after reserves [MW]
     down_cap: np.ndarray = field(default=None)  # power left for charge after reserves [MW]
     lo: np.ndarray = field(default=None)  # SoC band keeping reserve headroom [MWh]
@@ -219,14 +222,15 @@ class Simulator:
     """Markets and batteries for N assets; see the module docstring.
 
     ``pooled``: the assets bid as one actor (:mod:`bessgym.envs.pooling`). A subclass can put the batteries
-    behind grid connections (:mod:`bessgym.envs.site`): ``site_up_mw`` and ``site_down_mw`` (N, n_qh) cap
-    discharge and charge power for the day's planning and reserves, and :meth:`deliver` takes the bounds of
-    the battery's power in the coming quarter-hour [MW].
+    behind grid connections (:mod:`bessgym.envs.site`): :meth:`start_day` takes the discharge and charge power
+    they leave for the day's planning and reserves, and :meth:`deliver` the bounds of the battery's power in
+    the coming quarter-hour [MW].
     """
 
     cash_flows: tuple[str, ...] = st.CASH_FLOWS
     action_width: dict[Stage, int] = ACTION_WIDTH
     record_keys: tuple[str, ...] = ()  # report entries a subclass adds to recorded dispatch
+    view_type: type[DayView] = DayView  # what policies see of the day (a site's view adds its PV)
 
     def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster, *,
                  pooled: bool = False) -> None:
@@ -234,11 +238,10 @@ class Simulator:
         self.n = len(fleet)
         self.pooling = (Pooled if pooled else Alone)(config.wholesale_increments)
         self.codec = ActionCodec(config)
-        self.site_up_mw: np.ndarray | None = None
-        self.site_down_mw: np.ndarray | None = None
         self.soc_mwh = fleet.soc_initial_mwh.copy()
         self.day: DayState | None = None
         self.day_number = 0
+        self.days_opened = 0  # tells days apart for policies that plan once a day (the same day number recurs)
         self.rng = np.random.default_rng(0)
         self._zeros = np.zeros(len(market.index))
         self._filled: dict[str, np.ndarray] = {}
@@ -273,8 +276,11 @@ class Simulator:
 
     # ----------------------------------------------------------------------------------------- days
 
-    def start_day(self, day_number: int, rng: np.random.Generator) -> DayState:
-        """Open delivery day ``day_number`` of the market arrays: empty commitments, fresh forecasts."""
+    def start_day(self, day_number: int, rng: np.random.Generator, *,
+                  rooms: tuple[np.ndarray, np.ndarray] | None = None) -> DayState:
+        """Open delivery day ``day_number`` of the market arrays: empty commitments, fresh forecasts.
+        ``rooms``: the discharge and charge power (N, n_qh) [MW] a connection leaves the batteries for planning
+        (default: their rating)."""
         self.rng = rng
         self.day_number = day_number
         m, cfg = self.market, self.config
@@ -291,9 +297,12 @@ class Simulator:
             skip.add(Stage.CAPACITY)
         timeline = [t for t in timeline if t[0] not in skip]
         zeros6 = np.zeros((self.n, N_BLOCKS))
+        rating = np.broadcast_to(self.fleet.power_mw[:, None], (self.n, n_qh))
+        room_up, room_down = (rating, rating) if rooms is None else (np.minimum(rating, r) for r in rooms)
         prices = np.stack([self._da[sl]] + [self.col(f"ida{k}_price")[sl] for k in (1, 2, 3)])
         self.day = DayState(
-            n_qh=n_qh, start=sl.start, rules=rules, timeline=timeline, block=m.block[sl],
+            n_qh=n_qh, start=sl.start, rules=rules, timeline=timeline, block=m.block[sl], room_up_mw=room_up,
+            room_down_mw=room_down,
             fcr_mw=zeros6.copy(), afrr_pos_mw=zeros6.copy(), afrr_neg_mw=zeros6.copy(),
             afrr_pos_price=zeros6.copy(), afrr_neg_price=zeros6.copy(), positions=np.zeros((self.n, 4, n_qh)),
             committed_mw=np.zeros((self.n, n_qh)), prices=prices, discharged_mwh=np.zeros(self.n),
@@ -303,6 +312,7 @@ class Simulator:
             if name in m.columns:
                 self.day.forecasts[name] = self.forecaster.forecast(name, m.columns[name][window], self.n, rng)
         self._fcr_response = self._frequency_response(n_qh) if cfg.fcr_activation == "frequency" else None
+        self.days_opened += 1
         self._derive()
         return self.day
 
@@ -311,9 +321,8 @@ class Simulator:
         d, f, cfg = self.day, self.fleet, self.config
         b = d.block
         d.fcr_q, d.pos_q, d.neg_q = d.fcr_mw[:, b], d.afrr_pos_mw[:, b], d.afrr_neg_mw[:, b]
-        p_up, p_down = self._power_rooms()
-        d.up_cap = np.maximum(p_up - d.fcr_q - d.pos_q, 0.0)
-        d.down_cap = np.maximum(p_down - d.fcr_q - d.neg_q, 0.0)
+        d.up_cap = np.maximum(d.room_up_mw - d.fcr_q - d.pos_q, 0.0)
+        d.down_cap = np.maximum(d.room_down_mw - d.fcr_q - d.neg_q, 0.0)
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
         up, down = reserve_energy(d.fcr_q, d.pos_q, d.neg_q, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
                                   f.eta_discharge[:, None])
@@ -333,13 +342,6 @@ class Simulator:
                                     st.capacity_revenue(d.pos_q, d.afrr_pos_price[:, b], DT_H),
                                     st.capacity_revenue(d.neg_q, d.afrr_neg_price[:, b], DT_H)])
         d.version += 1
-
-    def _power_rooms(self) -> tuple[np.ndarray, np.ndarray]:
-        """Discharge and charge power per quarter-hour of the day [MW]: the rating, capped by the site."""
-        p = np.broadcast_to(self.fleet.power_mw[:, None], (self.n, self.day.n_qh))
-        up = p if self.site_up_mw is None else np.minimum(p, self.site_up_mw)
-        down = p if self.site_down_mw is None else np.minimum(p, self.site_down_mw)
-        return up, down
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:
         """Mean FCR response per quarter-hour in [-1, 1] (+ = discharge) from an OU frequency deviation."""
@@ -387,8 +389,8 @@ class Simulator:
         of its rating, and at a site what the connection leaves in every quarter-hour of the block."""
         d, f = self.day, self.fleet
         cap = f.power_mw[:, None] * self.config.ancillary_max_share
-        p_up, p_down = self._power_rooms()
-        return np.minimum(cap, _block_min(p_up, d.block)), np.minimum(cap, _block_min(p_down, d.block))
+        return (np.minimum(cap, _block_min(d.room_up_mw, d.block)),
+                np.minimum(cap, _block_min(d.room_down_mw, d.block)))
 
     def apply_auction(self, stage: Stage, action: np.ndarray, q_from: int = 0) -> dict[str, np.ndarray]:
         """Day-ahead or intraday-auction positions, as shares of free power, made feasible along the day.

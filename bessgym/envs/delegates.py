@@ -1,7 +1,8 @@
 """Delegate policies: they decide the stages the learning agent does not.
 
-A delegate answers ``act(sim, stage, q) -> (N, ACTION_WIDTH[stage])`` normalised actions for all assets.
-LP baselines (``agents/``) implement the same protocol, so any stage can be handed to them.
+A delegate answers ``act(view, stage, q) -> (N, ACTION_WIDTH[stage])`` normalised actions for all assets, from
+a read-only view of the open day (:class:`~bessgym.envs.view.DayView`). LP baselines (``agents/``) implement
+the same protocol, so any stage can be handed to them.
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ from typing import Protocol
 
 import numpy as np
 
-from bessgym.envs.core import ACTION_WIDTH, DT_H, Simulator
+from bessgym.data.calendar import DT_H
+from bessgym.envs.core import ACTION_WIDTH
+from bessgym.envs.view import DayView
 from bessgym.market.products import N_BLOCKS, Stage
 
 
 class Delegate(Protocol):
-    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray: ...
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
 class NoOp:
     """No offers and no trades; awarded aFRR capacity is offered as energy at the DA price (its obligation)."""
 
-    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
-        return np.zeros((sim.n, ACTION_WIDTH[stage]))
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
+        return np.zeros((view.n, ACTION_WIDTH[stage]))
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,11 @@ class FixedCapacity:
     afrr_pos_share: float = 0.0
     afrr_neg_share: float = 0.0
 
-    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
-        a = np.zeros((sim.n, 5, N_BLOCKS))
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
+        a = np.zeros((view.n, 5, N_BLOCKS))
         if stage == Stage.CAPACITY:
             a[:, 0], a[:, 1], a[:, 2] = self.fcr_share, self.afrr_pos_share, self.afrr_neg_share
-        return a.reshape(sim.n, -1) if stage == Stage.CAPACITY else np.zeros((sim.n, ACTION_WIDTH[stage]))
+        return a.reshape(view.n, -1) if stage == Stage.CAPACITY else np.zeros((view.n, ACTION_WIDTH[stage]))
 
 
 @dataclass(frozen=True)
@@ -50,16 +53,16 @@ class SpreadTrader:
     schedule feasible for SoC and reserves. Other stages: no action.
     """
 
-    def act(self, sim: Simulator, stage: Stage, q: int) -> np.ndarray:
-        a = np.zeros((sim.n, ACTION_WIDTH[stage]))
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
+        a = np.zeros((view.n, ACTION_WIDTH[stage]))
         if stage != Stage.DAY_AHEAD:
             return a
-        d, f = sim.day, sim.fleet
-        forecast = d.forecasts["da_price"][:, : d.n_qh]
+        f, n_qh = view.fleet, view.n_qh
+        forecast = view.forecasts["da_price"][:, :n_qh]
         k = np.ceil(f.max_daily_discharge_mwh / (f.power_mw * DT_H)).astype(int)
-        k = np.minimum(k, d.n_qh // 2)
+        k = np.minimum(k, n_qh // 2)
         order = np.argsort(forecast, axis=1)
         rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.arange(d.n_qh)[None, :].repeat(sim.n, axis=0), axis=1)
-        a[:, : d.n_qh] = np.where(rank < k[:, None], -1.0, np.where(rank >= d.n_qh - k[:, None], 1.0, 0.0))
+        np.put_along_axis(rank, order, np.arange(n_qh)[None, :].repeat(view.n, axis=0), axis=1)
+        a[:, :n_qh] = np.where(rank < k[:, None], -1.0, np.where(rank >= n_qh - k[:, None], 1.0, 0.0))
         return a

@@ -3,9 +3,10 @@ delegate, and accumulates cash flows between agent decisions. Shared by the sing
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,7 @@ class Runner:
                  horizon_qh: int, *, episode_days: int, fixed_start: int | None, track_soh: bool,
                  ageing: CycleAgeing = CycleAgeing()) -> None:
         self.sim, self.agent_stages = sim, agent_stages
+        self.view = sim.view_type(sim)  # what delegates see
         self.episode_days, self.fixed_start = episode_days, fixed_start
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(sim.action_width[s] for s in agent_stages)
@@ -121,7 +123,7 @@ class Runner:
         self.track_soh, self.ageing = track_soh, ageing
         self._observe = ObservationBuilder(sim, horizon_qh)
         self.done = True
-        self.dispatch: list[dict[str, np.ndarray]] | None = None  # a list: delivery steps are recorded into it
+        self._dispatch: list[dict[str, np.ndarray]] | None = None  # delivery steps are recorded into a list
 
     # --------------------------------------------------------------------------------- lifecycle
 
@@ -199,7 +201,7 @@ class Runner:
             stage, q = self.current
             if stage in self.agent_stages:
                 return
-            self._apply(stage, q, self.delegates[stage].act(self.sim, stage, q))
+            self._apply(stage, q, self.delegates[stage].act(self.view, stage, q))
             self.position += 1
 
     def _apply(self, stage: Stage, q: int, action: np.ndarray) -> None:
@@ -207,7 +209,7 @@ class Runner:
         if stage == Stage.DELIVERY:
             cash, self.report = sim.deliver(q, action)
             self.pending += cash
-            if self.dispatch is not None:
+            if self._dispatch is not None:
                 self._record(q, cash)
             if self.track_soh:
                 self.soc_trace.append(sim.soc_mwh.copy())
@@ -224,13 +226,25 @@ class Runner:
     def _record(self, q: int, cash: np.ndarray) -> None:
         """One delivery quarter-hour of every asset, for dispatch tables and plots (only when enabled)."""
         d, r = self.sim.day, self.report
-        self.dispatch.append({
+        self._dispatch.append({
             "t": d.start + q, "soc_mwh": r["soc_mwh"], "power_mw": r["power_mw"],
             "day_ahead_mw": d.positions[:, 0, q].copy(), "ida_mw": d.positions[:, 1:, q].sum(axis=1),
             "intraday_mw": r["trade_mw"], "fcr_mw": d.fcr_q[:, q].copy(), "afrr_pos_mw": d.pos_q[:, q].copy(),
             "afrr_neg_mw": d.neg_q[:, q].copy(), "afrr_pos_mwh": r["afrr_pos_mwh"], "afrr_neg_mwh": r["afrr_neg_mwh"],
             "cash_eur": cash, **{k: r[k] for k in self.sim.record_keys},
         })
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[dict[str, np.ndarray]]]:
+        """Record every delivery quarter-hour while the block runs: yields the list the records go into
+        (``t``, SoC, power, positions, trades, reserves, activations, ``cash_eur`` and the core's
+        ``record_keys``, each (N,) or (flows, N))."""
+        log: list[dict[str, np.ndarray]] = []
+        self._dispatch = log
+        try:
+            yield log
+        finally:
+            self._dispatch = None
 
     def _close_day(self) -> None:
         if self.track_soh and len(self.soc_trace) > 2:

@@ -10,6 +10,7 @@ the rewards sum to the portfolio's cash flow. All agents finish together when th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import gymnasium as gym
@@ -21,6 +22,7 @@ from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio import default_portfolio, make_portfolio_runner
 from bessgym.envs.portfolio_core import Reliability
+from bessgym.envs.view import DayView
 from bessgym.market.products import STAGE_NAMES
 
 
@@ -42,6 +44,21 @@ class PortfolioParallelEnv(ParallelEnv):
         self._observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
         self._action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         self._rng = np.random.default_rng()
+
+    @property
+    def day_view(self) -> DayView:
+        """The open day as policies see it, read-only (:mod:`bessgym.envs.view`)."""
+        return self._runner.view
+
+    @property
+    def cash_flows(self) -> tuple[str, ...]:
+        """Names of the cash flows in each agent's ``info["cash_flow_eur"]`` and in recorded dispatch."""
+        return self._runner.sim.cash_flows
+
+    def recording(self) -> AbstractContextManager[list[dict[str, np.ndarray]]]:
+        """Record every delivery quarter-hour of all assets while the block runs
+        (:meth:`~bessgym.envs.episode.Runner.recording`)."""
+        return self._runner.recording()
 
     def observation_space(self, agent: str) -> gym.spaces.Box:
         return self._observation_space  # the same for every agent
@@ -87,6 +104,6 @@ class PortfolioParallelEnv(ParallelEnv):
         r = self._runner
         stage = STAGE_NAMES[r.current[0]] if not r.done else "done"
         mask = r.action_mask()
-        return {a: {"stage": stage, "action_mask": mask,
+        return {a: {"stage": stage, "quarter_hour": r.quarter_hour, "action_mask": mask,
                     "cash_flow_eur": dict(zip(r.sim.cash_flows, r.pending[:, i].tolist(), strict=True))}
                 for i, a in enumerate(self.possible_agents)}

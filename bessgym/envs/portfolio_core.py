@@ -46,6 +46,24 @@ class Reliability:
             raise ValueError("Reliability: mtbf_h and mttr_h must be > 0")
 
 
+@dataclass(frozen=True, eq=False)
+class Outages:
+    """Each asset fails and is repaired as a Markov chain per quarter-hour: the chances [-] from MTBF and MTTR."""
+
+    p_fail: np.ndarray
+    p_repair: np.ndarray
+
+    @classmethod
+    def of(cls, reliability: Sequence[Reliability]) -> Outages:
+        return cls(np.array([0.0 if r.mtbf_h is None else min(DT_H / r.mtbf_h, 1.0) for r in reliability]),
+                   np.array([min(DT_H / r.mttr_h, 1.0) for r in reliability]))
+
+    def next(self, available: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Which assets are in service in the coming quarter-hour, from which are now (N,) bool."""
+        u = rng.random(available.shape[0])
+        return np.where(available, u >= self.p_fail, u < self.p_repair)
+
+
 @dataclass(frozen=True)
 class SharedForecast:
     """One forecast for every asset of the portfolio (it is one actor)."""
@@ -128,8 +146,7 @@ class PortfolioSimulator(SiteSimulator):
         rel = list(reliability) if reliability is not None else [Reliability()] * self.n
         if len(rel) != self.n:
             raise ValueError(f"got {len(rel)} reliabilities for {self.n} sites")
-        self.p_fail = np.array([0.0 if r.mtbf_h is None else min(DT_H / r.mtbf_h, 1.0) for r in rel])
-        self.p_repair = np.array([min(DT_H / r.mttr_h, 1.0) for r in rel])
+        self.outages = Outages.of(rel)
         self.available = np.ones(self.n, dtype=bool)
         self._redispatch_day: tuple[object, int, DayArrays] | None = None
 
@@ -145,8 +162,7 @@ class PortfolioSimulator(SiteSimulator):
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # type: ignore[override]
         """Outages drawn, the day re-dispatched around them, then the sites' delivery (netted by the pooling)."""
-        u = self.rng.random(self.n)
-        self.available = np.where(self.available, u >= self.p_fail, u < self.p_repair)
+        self.available = self.outages.next(self.available, self.rng)
         day = None if self.available.all() else self._redispatched(q)
         cash, report = super().deliver(q, action, in_service=self.available, day=day)
         gross, net = netting(report["trade_mw"])

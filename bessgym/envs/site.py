@@ -14,6 +14,7 @@ limit (PV can always be curtailed), charge up to the limit plus the PV forecast 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -33,6 +34,7 @@ from bessgym.data._noise import ar1
 from bessgym.envs.core import ACTION_WIDTH, DT_H, MarketArrays, MarketConfig, Simulator
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.kernels import DayArrays
+from bessgym.envs.view import SiteDayView
 from bessgym.market.products import MAX_QUARTER_HOURS, Stage
 from bessgym.market.settlement import CASH_FLOWS
 
@@ -59,6 +61,26 @@ def connection(curtail_action, available_mw, grid_limit_mw, green_only, in_servi
     return offered, np.where(in_service, lo, 0.0), np.where(in_service, hi, 0.0)
 
 
+@dataclass(frozen=True, eq=False)
+class Connection:
+    """The grid connections of N sites: their limits [MW] and whether they may import grid power (not
+    ``green``); what they leave each battery for a day's planning and in a delivery quarter-hour."""
+
+    grid_mw: np.ndarray
+    green: np.ndarray
+
+    def planning_rooms(self, pv_forecast_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Discharge and charge power (N, n_qh) [MW] for the forecast PV: export up to the limit (PV can always
+        be curtailed); import up to the limit plus the PV (grey) or the PV alone (green-only)."""
+        up = np.broadcast_to(self.grid_mw[:, None], pv_forecast_mw.shape)
+        return up, np.where(self.green[:, None], pv_forecast_mw, self.grid_mw[:, None] + pv_forecast_mw)
+
+    def bounds(self, curtail_action: np.ndarray, available_mw: np.ndarray,
+               in_service: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """PV offered and the battery's range (lo, hi) in one quarter-hour [MW] (:func:`connection`)."""
+        return connection(curtail_action, available_mw, self.grid_mw, self.green, in_service)
+
+
 @njit(cache=True)
 def pv_dispatch(offered_mw, available_mw, grid_limit_mw, battery_mw):
     """PV fed in, PV curtailed and the site's export [MW] per site: PV takes what the connection leaves the
@@ -77,6 +99,7 @@ class SiteSimulator(Simulator):
     cash_flows = CASH_FLOWS + PV_FLOWS
     action_width = {**ACTION_WIDTH, Stage.DELIVERY: CURTAIL + 1}
     record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "curtailment_cost_eur")
+    view_type = SiteDayView
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
                  *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0, pooled: bool = False) -> None:
@@ -87,9 +110,9 @@ class SiteSimulator(Simulator):
         if pv_forecast_sigma < 0:
             raise ValueError(f"pv_forecast_sigma must be >= 0, got {pv_forecast_sigma}")
         self.sites, self.contract = tuple(sites), contracts.pop()
-        self.grid_mw = np.array([s.grid_limit_mw for s in sites])
+        self.connection = Connection(np.array([s.grid_limit_mw for s in sites]),
+                                     np.array([s.green_only for s in sites]))
         self.pv_mwp = np.array([s.pv_mwp for s in sites])
-        self.green = np.array([s.green_only for s in sites])
         self.pv_per_mwp = np.asarray(pv_per_mwp, dtype=float)
         self.pv_sigma = pv_forecast_sigma
         da = market.columns["da_price"]
@@ -114,10 +137,12 @@ class SiteSimulator(Simulator):
         else:
             forecast = actual
         self.pv_actual, self.pv_forecast = actual[:, :n_qh], forecast
-        self.site_up_mw = np.broadcast_to(self.grid_mw[:, None], (self.n, n_qh))
-        fc = forecast[:, :n_qh]
-        self.site_down_mw = np.where(self.green[:, None], fc, self.grid_mw[:, None] + fc)
-        return super().start_day(day_number, rng)
+        return super().start_day(day_number, rng, rooms=self.connection.planning_rooms(forecast[:, :n_qh]))
+
+    @property
+    def grid_mw(self) -> np.ndarray:
+        """The sites' connection limits [MW]."""
+        return self.connection.grid_mw
 
     def pv_now_mw(self, q: int) -> np.ndarray:
         """PV available per site at delivery quarter-hour ``q`` [MW]; none is known before delivery (q < 0)."""
@@ -132,7 +157,7 @@ class SiteSimulator(Simulator):
         available = self.pv_actual[:, q]
         curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
         running = self._all_in_service if in_service is None else in_service
-        offered, lo, hi = connection(curtail, available, self.grid_mw, self.green, running)
+        offered, lo, hi = self.connection.bounds(curtail, available, running)
         cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day)
         battery = report["power_mw"]
         pv_out, curtailed, export = pv_dispatch(offered, available, self.grid_mw, battery)

@@ -1,0 +1,171 @@
+"""What a policy sees when it decides a stage for the env: a read-only view of the open day.
+
+Delegates (:mod:`bessgym.envs.delegates`) and the LP policies (``agents/``) get a :class:`DayView`, never the
+simulator: the day's commitments and rooms, the forecasts, the assets' specs and SoC, and the two questions
+they may ask the core (:meth:`DayView.capacity_rooms`, :meth:`DayView.trade_range`). Every array is a
+read-only view (writing to one raises), so a policy cannot change the state it plans on; it answers with
+normalised actions, made with the core's :class:`~bessgym.envs.codec.ActionCodec` (:attr:`DayView.codec`).
+A co-located site's view (:class:`SiteDayView`) adds its PV forecast and contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bessgym.assets.battery import Fleet
+from bessgym.data.rules import MarketRules
+from bessgym.envs.codec import ActionCodec
+from bessgym.market.products import Stage
+
+if TYPE_CHECKING:
+    from bessgym.envs.core import MarketConfig, Simulator
+    from bessgym.envs.site import SiteSimulator
+
+
+def frozen(values: np.ndarray) -> np.ndarray:
+    """A read-only view of ``values``."""
+    view = np.asarray(values).view()
+    view.flags.writeable = False
+    return view
+
+
+class DayView:
+    """The open delivery day of a simulator's N assets, read-only; see the module docstring.
+
+    Arrays are (N, ...) over assets; per quarter-hour ones have the day's ``n_qh`` columns, per block ones six.
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+        f = sim.fleet
+        self.fleet = Fleet(**{name: frozen(getattr(f, name)) if name != "specs" else f.specs
+                              for name in f.__dataclass_fields__})
+
+    # ------------------------------------------------------------------------- assets and terms
+
+    @property
+    def n(self) -> int:
+        """Number of assets."""
+        return self._sim.n
+
+    @property
+    def config(self) -> MarketConfig:
+        """The products and their terms (frozen)."""
+        return self._sim.config
+
+    @property
+    def codec(self) -> ActionCodec:
+        """The one mapping between decisions in MW and EUR and normalised actions."""
+        return self._sim.codec
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the assets bid as one actor (a portfolio rounds its totals, not each asset's)."""
+        return self._sim.pooling.pooled
+
+    @property
+    def action_width(self) -> Mapping[Stage, int]:
+        """Entries of each stage's action."""
+        return self._sim.action_width
+
+    @property
+    def soc_mwh(self) -> np.ndarray:
+        """State of charge now (N,) [MWh]."""
+        return frozen(self._sim.soc_mwh)
+
+    # ------------------------------------------------------------------------------------ the day
+
+    @property
+    def day_number(self) -> int:
+        """Position of the day in the market table."""
+        return self._sim.day_number
+
+    @property
+    def serial(self) -> int:
+        """Counts the days this simulator opened: a policy that plans once a day keys its plan on it."""
+        return self._sim.days_opened
+
+    @property
+    def n_qh(self) -> int:
+        return self._sim.day.n_qh
+
+    @property
+    def start(self) -> int:
+        """Position of the day's first quarter-hour in the market table."""
+        return self._sim.day.start
+
+    @property
+    def rules(self) -> MarketRules:
+        """The market rules in force on the day (product resolution, minimum bids, FCR energy reserve)."""
+        return self._sim.day.rules
+
+    @property
+    def block(self) -> np.ndarray:
+        """Reserve block of each quarter-hour (n_qh,)."""
+        return frozen(self._sim.day.block)
+
+    @property
+    def forecasts(self) -> Mapping[str, np.ndarray]:
+        """Price forecasts by market column (N, up to two days of quarter-hours from the day's start)."""
+        return MappingProxyType({name: frozen(values) for name, values in self._sim.day.forecasts.items()})
+
+    def _day(self, name: str) -> np.ndarray:
+        return frozen(getattr(self._sim.day, name))
+
+    fcr_mw = property(lambda self: self._day("fcr_mw"), doc="FCR awarded per block (N, 6) [MW].")
+    afrr_pos_mw = property(lambda self: self._day("afrr_pos_mw"), doc="aFRR POS awarded per block (N, 6) [MW].")
+    afrr_neg_mw = property(lambda self: self._day("afrr_neg_mw"), doc="aFRR NEG awarded per block (N, 6) [MW].")
+    positions = property(lambda self: self._day("positions"),
+                         doc="Auction positions (N, 4, n_qh): DA, IDA1, IDA2, IDA3 [MW, + = sell].")
+    committed_mw = property(lambda self: self._day("committed_mw"), doc="Positions summed (N, n_qh) [MW].")
+    up_cap = property(lambda self: self._day("up_cap"),
+                      doc="Discharge power left after reserves (N, n_qh) [MW].")
+    down_cap = property(lambda self: self._day("down_cap"), doc="Charge power left after reserves (N, n_qh) [MW].")
+    lo = property(lambda self: self._day("lo"), doc="Lower end of the SoC band reserves need (N, n_qh) [MWh].")
+    hi = property(lambda self: self._day("hi"), doc="Upper end of the SoC band reserves need (N, n_qh) [MWh].")
+    discharged_mwh = property(lambda self: self._day("discharged_mwh"),
+                              doc="Trading discharge so far today (N,) [MWh], against the cycle budget.")
+
+    # ------------------------------------------------------------------------- what the core answers
+
+    def capacity_rooms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Reserve power each asset can offer up and down per block (N, 6) [MW]."""
+        return self._sim.capacity_rooms()
+
+    def trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray]:
+        """Range [lo, hi] of the intraday trade (N,) [MW, + = sell] at delivery quarter-hour ``q``."""
+        return self._sim.trade_range(q)
+
+
+class SiteDayView(DayView):
+    """:class:`DayView` of co-located sites: their specs, PV forecast and contract terms."""
+
+    _sim: SiteSimulator
+
+    @property
+    def sites(self) -> tuple:
+        return self._sim.sites
+
+    @property
+    def contract(self):
+        """The PV contract all sites share (:mod:`bessgym.assets.site`)."""
+        return self._sim.contract
+
+    @property
+    def pv_forecast_mw(self) -> np.ndarray:
+        """PV forecast of the day (N, n_qh) [MW]."""
+        return frozen(self._sim.pv_forecast[:, :self.n_qh])
+
+    @property
+    def solar_market_value_eur_mwh(self) -> np.ndarray:
+        """The month's solar market value in each quarter-hour of the day (n_qh,) [EUR/MWh]."""
+        return frozen(self._sim.market_value_eur_mwh[self.start:self.start + self.n_qh])
+
+    @property
+    def premium_suspended(self) -> np.ndarray:
+        """Where the EEG market premium is suspended (negative-price rule) in the day (n_qh,) bool."""
+        return frozen(self._sim.premium_suspended[self.start:self.start + self.n_qh])
