@@ -1,4 +1,4 @@
-"""Reference agents: LP baselines (pyomo + HiGHS), the revenue index and the multi-market methodology.
+"""Reference agents: LP baselines (HiGHS), the revenue index and the multi-market methodology.
 
 Every strategy answers the same call: run it on market data (``agents.index.index_revenues``) or in an env
 (``agents.lp.delegate.run_policy``) and get a tidy table of revenues per day (and product).
@@ -7,8 +7,8 @@ Every strategy answers the same call: run it on market data (``agents.index.inde
 from agents.index import STRATEGIES, IndexBattery, IndexResult, index_revenues
 from agents.lp.delegate import DailyLPPolicy, run_policy
 from agents.lp.horizon import solve_horizon
-from agents.lp.model import BatteryLP, LPProducts, LPResult
-from agents.lp.portfolio import PortfolioLP
+from agents.lp.model import ActorLP, BatteryLP
+from agents.lp.terms import LPProducts, LPResult
 from agents.multimarket import MultiMarketPolicy, run_multi_market
 from agents.portfolio import PortfolioLPPolicy
 
@@ -21,7 +21,7 @@ __all__ = [
     "LPProducts",
     "LPResult",
     "MultiMarketPolicy",
-    "PortfolioLP",
+    "ActorLP",
     "PortfolioLPPolicy",
     "index_revenues",
     "run_multi_market",

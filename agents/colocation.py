@@ -1,7 +1,7 @@
 """Operating modes of a co-located PV + battery site, as agents (delegate protocol) of ``CoLocatedPVBESS-v0``.
 
 All three plan each day with the multi-market LP (:class:`~agents.lp.delegate.DailyLPPolicy`) on the env's
-forecasts, extended by the shared connection (:class:`~agents.lp.model.SiteTerms`):
+forecasts, extended by the shared connection (:class:`~agents.lp.terms.SiteTerms`):
 
 - ``pv_priority``: PV is never curtailed; the battery plans and runs in what the PV forecast leaves of the
   connection, and at delivery it yields to PV (curtailment entry -1).
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.lp.delegate import DailyLPPolicy
-from agents.lp.model import SiteTerms
+from agents.lp.terms import SiteTerms
 from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA
 from bessgym.envs.site import CURTAIL
 from bessgym.envs.view import DayView, SiteDayView

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from agents.lp.model import BatteryLP, LPProducts
+from agents.lp.model import BatteryLP
+from agents.lp.terms import LPProducts
 from bessgym.assets.battery import BatterySpec
 from bessgym.data.calendar import MARKET_TZ, complete_days
 from bessgym.data.contract import MarketDataError

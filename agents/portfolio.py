@@ -1,7 +1,7 @@
 """The portfolio LP baseline as an agent (delegate protocol) of ``Portfolio-v0``.
 
 :class:`PortfolioLPPolicy` plans each delivery day with one joint LP over every asset
-(:class:`~agents.lp.portfolio.PortfolioLP`): reserve totals in whole MW for the portfolio, not per asset;
+(:class:`~agents.lp.model.ActorLP`): reserve totals in whole MW for the portfolio, not per asset;
 intraday trades netted; PV output of the co-located sites worth what its contract pays. It answers every
 stage with the exact inverse of the env's action mapping (:class:`~agents.lp.delegate.DailyLPPolicy`) and
 curtails PV where the plan does (joint operation, :class:`~agents.colocation.SiteLPPolicy`). It plans with
@@ -16,7 +16,7 @@ import numpy as np
 
 from agents.colocation import SiteLPPolicy, pv_value
 from agents.lp.delegate import lp_products_for
-from agents.lp.portfolio import PortfolioLP
+from agents.lp.model import ActorLP
 from bessgym.envs.view import DayView, SiteDayView
 from bessgym.market.products import Stage
 
@@ -29,7 +29,7 @@ class PortfolioLPPolicy(SiteLPPolicy):
 
     def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None) -> None:
         super().__init__("joint", wholesale, end_soc)
-        self._joint: dict[tuple, PortfolioLP] = {}
+        self._joint: dict[tuple, ActorLP] = {}
         self.gaps_eur: list[float] = []
 
     def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
@@ -42,7 +42,7 @@ class PortfolioLPPolicy(SiteLPPolicy):
         self._whole_mw = False  # the totals are whole MW; the env pools the assets' shares
         key = (view.sites, products, view.n_qh)
         if key not in self._joint:
-            self._joint[key] = PortfolioLP(view.sites, products, view.n_qh)
+            self._joint[key] = ActorLP(view.sites, products, view.n_qh)
         lp = self._joint[key]
         prices, soc0, end, budget = self._day_inputs(view)
         self._plan = lp.solve(**{name: values[0] for name, values in prices.items()},  # one shared forecast

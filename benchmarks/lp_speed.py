@@ -11,7 +11,7 @@ import time
 def main() -> dict[str, float]:
     from agents.index import index_revenues
     from agents.lp.horizon import solve_horizon
-    from agents.lp.model import LPProducts
+    from agents.lp.terms import LPProducts
     from bessgym.assets import BatterySpec
     from bessgym.data import synthetic
 

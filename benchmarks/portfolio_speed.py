@@ -45,8 +45,8 @@ def portfolio_env_steps_per_s(n_assets: int, steps: int, market=None) -> float:
 
 def portfolio_lp_day_s(n_assets: int, market=None) -> dict[str, float]:
     """Build and solve the joint LP for the first June day (FCR, aFRR capacity, day-ahead; PV sites joint)."""
-    from agents.lp.model import LPProducts
-    from agents.lp.portfolio import PortfolioLP
+    from agents.lp.model import ActorLP
+    from agents.lp.terms import LPProducts
 
     market = market if market is not None else june_market()
     sites = mixed_portfolio(n_assets)
@@ -56,7 +56,7 @@ def portfolio_lp_day_s(n_assets: int, market=None) -> dict[str, float]:
     e = np.array([s.battery.energy_mwh for s in sites])
     pv = np.array([s.pv_mwp for s in sites])[:, None] * col["pv_per_mwp"]
     t0 = time.perf_counter()
-    lp = PortfolioLP(sites, products, 96)
+    lp = ActorLP(sites, products, 96)
     t1 = time.perf_counter()
     lp.solve(soc0_mwh=e / 2, soc_end_mwh=(e / 2, e / 2), max_discharge_mwh=1.6 * e, pv_forecast_mw=pv,
              pv_value_eur_mwh=np.full(pv.shape, 42.0), price_da=col["da_price"], price_fcr=col["fcr_price"],

@@ -11,7 +11,9 @@ import pytest
 from conftest import real_file
 
 from agents.index import IndexBattery, index_revenues
-from agents.lp.model import BatteryLP, LPProducts, block_of
+from agents.lp.model import BatteryLP
+from agents.lp.reference import PyomoBatteryLP
+from agents.lp.terms import LPProducts, block_of
 from bessgym.assets import BatterySpec
 from bessgym.data import delivery_day_index
 
@@ -151,7 +153,8 @@ def test_joint_horizon_lp_is_a_relaxation_of_the_daily_lps():
     joint = solve_horizon(market, battery, products, hours=False).objective_eur
     period = dataclasses.replace(battery, max_cycles_per_day=3 * battery.max_cycles_per_day)
     half = 0.5 * battery.energy_mwh
-    pyomo_model = BatteryLP(period, products, 288, blocks=np.repeat(np.arange(3) * 6, 96) + np.tile(block_of(96), 3))
+    blocks = np.repeat(np.arange(3) * 6, 96) + np.tile(block_of(96), 3)
+    pyomo_model = PyomoBatteryLP(period, products, 288, blocks=blocks)
     assert joint == pytest.approx(pyomo_model.solve(
         price_da=market["da_price"].to_numpy(), price_fcr=market["fcr_price"].to_numpy(),
         price_pos=market["afrr_cap_pos_price"].to_numpy(), price_neg=market["afrr_cap_neg_price"].to_numpy(),
@@ -228,7 +231,7 @@ def test_joint_horizon_adds_the_cycle_budget_when_the_plan_breaks_it():
         assert r.discharge_mw.sum() * 0.25 == pytest.approx(budget, rel=1e-6)
     period = dataclasses.replace(battery, max_cycles_per_day=0.5)
     half = 0.5 * battery.energy_mwh
-    pyomo_model = BatteryLP(period, products, 192, blocks=np.zeros(192, int))
+    pyomo_model = PyomoBatteryLP(period, products, 192, blocks=np.zeros(192, int))
     assert r.objective_eur == pytest.approx(pyomo_model.solve(
         price_da=market["da_price"].to_numpy(), soc0_mwh=half, soc_end_mwh=(half, half)).objective_eur, rel=1e-7)
 
@@ -282,7 +285,7 @@ def test_joint_horizon_from_windows_equals_the_cold_solve(monkeypatch):
 
     built = []
 
-    class Counted(horizon.PortfolioLP):
+    class Counted(horizon.ActorLP):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             built.append(self.n_steps)
@@ -296,7 +299,7 @@ def test_joint_horizon_from_windows_equals_the_cold_solve(monkeypatch):
              (dataclasses.replace(battery, max_cycles_per_day=0.25), LPProducts(day_ahead=True), False)]
     for b, products, hours in cases:
         cold = horizon.solve_horizon(market, b, products, hours=hours)
-        monkeypatch.setattr(horizon, "PortfolioLP", Counted)
+        monkeypatch.setattr(horizon, "ActorLP", Counted)
         built.clear()
         warm = horizon.solve_horizon(market, b, products, hours=hours, window_days=2)
         monkeypatch.undo()

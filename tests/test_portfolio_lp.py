@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.lp.model import BatteryLP, LPProducts, SiteTerms, block_of
-from agents.lp.portfolio import PortfolioLP
+from agents.lp.model import ActorLP, BatteryLP
+from agents.lp.reference import PyomoBatteryLP
+from agents.lp.terms import LPProducts, SiteTerms, block_of
 from agents.portfolio import PortfolioLPPolicy
 from bessgym.assets import BatterySpec, SiteSpec
 from bessgym.data import synthetic
@@ -42,13 +43,13 @@ def test_joint_lp_is_the_sum_of_the_single_lps_when_nothing_couples_them():
     pv_value = np.full((3, 96), 42.0)
     e = np.array([s.battery.energy_mwh for s in sites])
     soc0 = 0.5 * e
-    joint = PortfolioLP(sites, products, 96)
+    joint = ActorLP(sites, products, 96)
     plans = joint.solve(soc0_mwh=soc0, soc_end_mwh=(soc0, soc0), max_discharge_mwh=1.6 * e, pv_forecast_mw=pv,
                         pv_value_eur_mwh=pv_value, **prices)
     single = []
     for i, s in enumerate(sites):
         site = SiteTerms(s.grid_limit_mw, mode="joint") if s.pv_mwp else None
-        lp = BatteryLP(s.battery, products, 96, site=site)
+        lp = PyomoBatteryLP(s.battery, products, 96, site=site)
         extra = {"pv_forecast_mw": pv[i], "pv_value_eur_mwh": pv_value[i]} if site else {}
         single.append(lp.solve(soc0_mwh=soc0[i], soc_end_mwh=(soc0[i], soc0[i]), max_discharge_mwh=1.6 * e[i],
                                **prices, **extra).objective_eur)
@@ -68,7 +69,7 @@ def test_whole_mw_totals_by_hand():
     bids whole MW: 1 MW (240 EUR), shared among them, each within its 0.5 MW; gap 120 EUR."""
     sites = [bess(0.5, **IDEAL)] * 3
     products = LPProducts(day_ahead=True, fcr=True, integer_reserves=True)
-    lp = PortfolioLP(sites, products, 96)
+    lp = ActorLP(sites, products, 96)
     half = np.full(3, 0.5)
     plans = lp.solve(soc0_mwh=half, soc_end_mwh=(half, half), max_discharge_mwh=np.full(3, 2.0),
                      price_fcr=np.full(96, 10.0))
@@ -85,7 +86,7 @@ def test_internal_netting_by_hand():
     with a 1 EUR/MWh fee: alone they pay 49 - 51 = -2 EUR; in the portfolio they trade at the same time, the
     net is zero and nobody pays a fee."""
     sites = [bess(1.0, 1.0, **IDEAL)] * 2
-    lp = PortfolioLP(sites, LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=1.0), 96)
+    lp = ActorLP(sites, LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=1.0), 96)
     plans = lp.solve(soc0_mwh=np.array([1.0, 0.0]), soc_end_mwh=(np.array([0.0, 1.0]),) * 2,
                      max_discharge_mwh=np.full(2, 2.0), price_id=np.full(96, 50.0))
     assert lp.objective_eur == pytest.approx(0.0, abs=1e-6)

@@ -12,6 +12,9 @@ over a window of time can be placed into a model of the same form over a longer 
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 INF = np.inf
@@ -121,7 +124,24 @@ class ArrayLP:
             lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                                for i in integer]
         lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = _silent_highs()
         h.passModel(lp)
         return h
+
+
+def _silent_highs():
+    """A HiGHS instance that logs nothing; the first one in a process prints a banner to the standard output's
+    file descriptor, which is pointed at the null device while it is made."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h

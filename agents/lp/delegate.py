@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from agents.base import DelegateAgent
-from agents.lp.model import BatteryLP, LPProducts, LPResult, SiteTerms, block_of
+from agents.lp.model import BatteryLP
+from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import ACTION_WIDTH
 from bessgym.envs.view import DayView
@@ -39,7 +40,7 @@ def lp_products_for(view: DayView, wholesale: str) -> LPProducts:
     return LPProducts(
         day_ahead=wholesale == "day_ahead", hourly_day_ahead=view.rules.da_resolution_min == 60,
         intraday=wholesale == "intraday", intraday_fee_eur_mwh=cfg.intraday_fee_eur_mwh,
-        fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"), afrr_energy=False,
+        fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"),
         fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else view.rules.fcr_energy_reserve_min / 60,
         afrr_hold_h=cfg.afrr_hold_h, ancillary_max_share=cfg.ancillary_max_share, fcr_max_share=cfg.fcr_max_share,
         integer_reserves=not (view.pooled and view.n > 1),  # a portfolio rounds its total, not each asset

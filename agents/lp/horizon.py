@@ -1,9 +1,9 @@
 """One joint LP over a whole period (perfect hindsight), e.g. a year of quarter-hours.
 
-The daily models of :mod:`agents.index` and :mod:`agents.lp.delegate` re-solve one persistent pyomo model per
-day; this builds one model for the period, with reserve blocks per delivery day and the cycle limit applied to
-the period's total discharge (cycles per day x days). A year is 35k quarter-hours: the model is the array-built
-one of :mod:`agents.lp.portfolio` (a portfolio of one; building it takes < 1 s where pyomo takes ~20 s). As in
+The daily models of :mod:`agents.index` and :mod:`agents.lp.delegate` re-solve one persistent model per day;
+this builds one model for the period, with reserve blocks per delivery day and the cycle limit applied to the
+period's total discharge (cycles per day x days). It is the battery model of :mod:`agents.lp.model` with one
+asset over the period (a year is 35k quarter-hours; building it takes < 1 s where pyomo takes ~20 s). As in
 the portfolio model, no discharge is planned at negative prices (instead of binaries).
 
 HiGHS's simplex takes time that grows with the square of the horizon (a month 0.2 s, a year with reserves
@@ -14,7 +14,7 @@ only the few thousand iterations that link the windows. The optimum is the whole
 the windows only shorten the way to it.
 
 Two exact shortcuts more. Hourly day-ahead positions without intraday trade are modelled in whole hours (the
-env holds the hour's power; see ``step_h`` of :class:`~agents.lp.portfolio.PortfolioLP`), and the schedule is
+env holds the hour's power; see ``step_h`` of :class:`~agents.lp.model.ActorLP`), and the schedule is
 returned at quarter-hours. The period's cycle budget is one row over every discharge column: it is left out
 first and added only if the plan breaks it (the re-solve starts from the plan's basis).
 """
@@ -27,11 +27,11 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from agents.lp.model import DT_H, LPProducts, LPResult
-from agents.lp.portfolio import PortfolioLP
+from agents.lp.model import ActorLP
+from agents.lp.terms import LPProducts, LPResult
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
-from bessgym.data.calendar import block_of_day, split_days
+from bessgym.data.calendar import DT_H, block_of_day, split_days
 
 WINDOW_DAYS = 30  # a year with reserves: 7- to 61-day windows measured within 15 % of each other
 COLUMNS = {"price_da": "da_price", "price_id": "id1_price", "price_fcr": "fcr_price",
@@ -71,11 +71,11 @@ def solve_horizon(market: pd.DataFrame, battery: BatterySpec, products: LPProduc
     site = SiteSpec(grid_limit_mw=battery.power_mw, pv_mwp=0.0, battery=battery)
     soc0 = np.array([battery.soc_initial * battery.energy_mwh])
 
-    def model(steps: slice) -> PortfolioLP:
-        return PortfolioLP([site], products, steps.stop - steps.start, blocks=blocks[steps] - blocks[steps.start],
+    def model(steps: slice) -> ActorLP:
+        return ActorLP([site], products, steps.stop - steps.start, blocks=blocks[steps] - blocks[steps.start],
                            step_h=1.0 if hours else DT_H, highs_options={"presolve": "on", "solver": "simplex"})
 
-    def plan(lp: PortfolioLP, steps: slice, start_mwh: np.ndarray, end_mwh: tuple[np.ndarray, np.ndarray],
+    def plan(lp: ActorLP, steps: slice, start_mwh: np.ndarray, end_mwh: tuple[np.ndarray, np.ndarray],
              max_discharge_mwh: float = np.inf) -> LPResult:
         (result,) = lp.solve(**{k: p[steps] for k, p in prices.items()}, soc0_mwh=start_mwh, soc_end_mwh=end_mwh,
                              max_discharge_mwh=np.array([max_discharge_mwh]))

@@ -1,392 +1,378 @@
-"""A battery LP on pyomo + HiGHS, built once per horizon length and re-solved with new parameters.
+"""The battery LP of every baseline: one model over N batteries (and their sites) that bid as one actor.
 
-Sets: quarter-hours t = 0..T-1, hours h (for hourly day-ahead), 4 h blocks b = 0..5 (3/5 h on DST days).
-Decisions [MW]: charge ``ch`` and discharge ``dis`` at the grid, day-ahead position ``da`` (hourly or per
-quarter-hour), intraday buys/sells ``id_buy``/``id_sell``, reserves ``fcr``/``pos``/``neg`` per block.
-SoC ``soc`` [MWh] is the end-of-step state.
+One asset is the daily multi-market LP of a battery or a co-located site (:class:`BatteryLP`
+wraps it), a year of one asset the horizon model (:mod:`agents.lp.horizon`), N assets the portfolio baseline.
+The constraints are written once, here, as arrays over assets and steps. Per asset i and step t: charge
+``ch``, discharge ``dis`` at the grid and intraday trade ``x`` (+ sell) [MW], SoC ``soc`` at the step's end
+[MWh], day-ahead position ``da`` (one per hour with hourly products), reserves ``fcr``/``pos``/``neg`` per
+block b(t) [MW], planned PV output ``pv`` [MW]:
 
-The constraint families follow the env's physics (bessgym.assets, bessgym.envs.core), so a schedule the LP
-finds is one the env executes; one builder per family, with its equation in the docstring. Prices and the
-start SoC are mutable parameters: :class:`BatteryLP` keeps the model and the persistent HiGHS instance and
-only updates them between solves.
+    dis + fcr_b + pos_b <= P;  ch + fcr_b + neg_b <= P                       power with reserves
+    fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
+    dis - ch = da + x                                                         trading balance
+    soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt,  soc_{-1} = soc0    SoC balance
+    soc_t >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                         reserve headroom
+    soc_t <= soc_max - (h_f fcr_b + h_a neg_b) eta_c
+    sum_t dis dt <= budget;  end_lo <= soc_{T-1} <= end_hi                     cycles, end state
+
+Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.SiteTerms`): the battery with
+its reserves ``dis - ch + fcr_b + pos_b <= G`` and ``ch - dis + fcr_b + neg_b <= G + pvf`` (grey) or ``pvf``
+(green-only); joint operation plans ``pv <= pvf`` with ``pv + dis - ch <= G``; PV priority never curtails
+(``pv >= min(pvf, G)``) and keeps the reserves beside it, ``pv + dis - ch + fcr_b + pos_b <= G``; BESS
+priority plans no PV. Rows a connection cannot bind (one at least the battery's power) are left out.
+
+The actor: reserve totals per block ``k_fcr[b] = sum_i fcr[i,b]`` (likewise POS/NEG), and the intraday net
+``sum_i x[i,t] = sell[t] - buy[t]``: only the net reaches the exchange and pays the fee (internal netting).
+The objective is its revenue: day-ahead and intraday at their prices, reserve totals at the capacity
+prices, PV output at what its contract pays, minus throughput cost (:mod:`agents.lp.reference` states the
+same model for one asset in pyomo, the oracle the tests hold this one to).
+
+Whole-MW reserves (``integer_reserves``): with ``exact_integers`` the totals are integer columns (a MILP; the
+single battery's model). Otherwise the LP is solved with continuous totals, each total is rounded down to
+the grid and fixed, and the LP is solved again (rounding down is always feasible: less reserve only frees
+power and energy); ``bound_eur`` keeps the first solve's objective, an upper bound on the whole-MW optimum,
+so the rounding's cost is known (``gap_eur``). A MILP over the 18 integer totals gave the same to within that
+gap but took HiGHS minutes on 100 assets (the per-asset split is massively degenerate).
+
+Charging and discharging at once wastes energy, which pays only at negative prices, and the env executes
+only the net: ``exclusive_charge`` forbids it with binaries (one battery); ``no_discharge_at_negative``
+(a portfolio, a year) instead plans no discharge where the traded price is negative, an LP bound.
+
+The model is built once per (assets, products, steps) from arrays (:class:`~agents.lp.arrays.ArrayLP`;
+100 assets are ~100k rows, which pyomo takes ~10 s to build and translate) and re-solved by the same HiGHS
+instance with new costs and bounds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pyomo.environ as pyo
 
+from agents.lp.arrays import ArrayLP
+from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of, parameter
 from bessgym.assets.battery import BatterySpec
+from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import DT_H
+from bessgym.market import settlement as st
+
+PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg")
+# one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
+# optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
+MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
+PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh")
 
 
-@dataclass(frozen=True)
-class LPProducts:
-    """Which markets the LP trades and on what terms.
+class ActorLP:
+    """A persistent model of ``sites`` bidding as one actor (see the module docstring); :meth:`solve` sets
+    parameters and re-solves.
 
-    Attributes
-    ----------
-    day_ahead : trade the day-ahead price; ``hourly_day_ahead`` makes positions constant within hours.
-    intraday : trade the intraday (ID1) price per quarter-hour, paying ``intraday_fee_eur_mwh`` on |volume|.
-    fcr, afrr_capacity : offer reserves per block; ``afrr_energy``: include expected aFRR activation energy.
-    fcr_hold_h, afrr_hold_h : energy held per MW of reserve in each direction [h].
-    ancillary_max_share, fcr_max_share : power shares allowed in reserves [-].
-    integer_reserves : reserves in whole MW (the env's 1 MW increments), making the model a MILP.
-    volume_step_mw : trade day-ahead and intraday volumes in multiples of this [MW] (the env's 0.1 MW
-        increment), making the model a MILP; None trades continuous volumes.
-    exclusive_charge : forbid simultaneous charge and discharge with binaries (only matters at negative prices).
+    ``mode``: how sites with PV plan it (joint, PV or BESS priority). ``exact_integers``: whole-MW reserve
+    totals as integer columns (else rounded after a continuous solve). ``no_discharge_at_negative``: no
+    discharge where the traded price is negative (else only ``exclusive_charge`` binaries keep charge and
+    discharge apart). ``blocks``: the reserve block of each step (default: a Berlin day's six 4 h blocks; a
+    longer horizon numbers its blocks on). ``highs_options``: HiGHS options (default: presolve off).
+    ``layout``: the model's :class:`~agents.lp.arrays.ArrayLP`, whose families place a window's basis into a
+    longer model.
+
+    ``step_h``: the time step [h]. Quarter-hours (the default) model every market. Whole hours (1.0) model
+    hourly day-ahead positions without intraday trade or PV, where the env holds each hour's power constant:
+    the SoC is then linear between hour ends, so a bound that holds at both ends of an hour holds at its
+    quarter-hours, and the first quarter-hour of a block (whose hour starts at a SoC the block before
+    bounded) gets rows of its own. The same year then has a quarter of the columns and solves ~4x faster.
     """
 
-    day_ahead: bool = True
-    hourly_day_ahead: bool = True
-    intraday: bool = False
-    intraday_fee_eur_mwh: float = 0.0
-    fcr: bool = False
-    afrr_capacity: bool = False
-    afrr_energy: bool = False
-    fcr_hold_h: float = 0.25
-    afrr_hold_h: float = 1.0
-    ancillary_max_share: float = 1.0
-    fcr_max_share: float = 1.0
-    integer_reserves: bool = False
-    volume_step_mw: float | None = None
-    exclusive_charge: bool = False
+    def __init__(self, sites: Sequence[SiteSpec], products: LPProducts, n_steps: int, *,
+                 blocks: np.ndarray | None = None, step_h: float = DT_H, mode: str = "joint",
+                 exact_integers: bool = False, no_discharge_at_negative: bool = True,
+                 highs_options: Mapping[str, object] | None = None) -> None:
+        self.sites, self.products, self.n_steps, self.dt = tuple(sites), products, n_steps, step_h
+        n, t, pr = len(self.sites), n_steps, products
+        SiteTerms(1.0, mode=mode)  # validates the mode
+        self.mode, self.no_discharge_at_negative = mode, no_discharge_at_negative
+        self.exact_integers = exact_integers and pr.integer_reserves
+        hours = step_h == 1.0
+        if step_h not in (DT_H, 1.0):
+            raise ValueError(f"step_h must be 0.25 (quarter-hours) or 1.0 (hours), got {step_h}")
+        if hours and (blocks is None or pr.intraday or any(s.pv_mwp > 0 for s in self.sites)):
+            raise ValueError("an hourly model (step_h=1) needs its reserve blocks and trades neither intraday nor PV")
+        blk = block_of(n_steps) if blocks is None else np.asarray(blocks, dtype=int)
+        n_b = int(blk.max()) + 1
+        self.n, self.blocks, self.n_blocks = n, blk, n_b
+        bat = [s.battery for s in self.sites]
+
+        def arr(name: str) -> np.ndarray:
+            return np.array([getattr(b, name) for b in bat], dtype=float)[:, None]  # (N, 1): broadcasts over time
+
+        p, e, eta_c, eta_d = arr("power_mw"), arr("energy_mwh"), arr("eta_charge"), arr("eta_discharge")
+        soc_lo, soc_hi = arr("soc_min") * e, arr("soc_max") * e
+        self.aux_mwh = arr("aux_power_mw")[:, 0] * step_h
+        self.deg = arr("degradation_cost_eur_mwh")[:, 0]
+        grid = np.array([s.grid_limit_mw for s in self.sites])[:, None]
+        import_base = np.where([[s.green_only] for s in self.sites], 0.0, grid)
+        self.has_pv = np.array([s.pv_mwp > 0 for s in self.sites])  # its forecast widens the import room
+        self.plans_pv = self.has_pv & (mode != "bess_priority")  # its output is planned
+        self.hourly = pr.day_ahead and pr.hourly_day_ahead and not hours  # one position per 4 quarter-hours
+        n_h = (n_steps + 3) // 4
+        block_start = np.flatnonzero(np.diff(blk, prepend=-1))
+
+        lp = self.layout = ArrayLP()
+        v = self.v = {
+            "ch": lp.var((n, t), 0, p), "dis": lp.var((n, t), 0, p), "soc": lp.var((n, t), soc_lo, soc_hi),
+            "da": lp.var((n, n_h if self.hourly else t), -p if pr.day_ahead else 0, p if pr.day_ahead else 0,
+                         steps=4 * np.arange(n_h) if self.hourly else None),
+            "x": lp.var((n, t), -2 * p if pr.intraday else 0, 2 * p if pr.intraday else 0),
+            "sell": lp.var((t,)), "buy": lp.var((t,)),
+            **{name: lp.var((n, n_b), 0, 0, steps=block_start) for name in ("fcr", "pos", "neg")},  # caps below
+            **{f"k_{name}": lp.var((n_b,), steps=block_start, integer=self.exact_integers)
+               for name in ("fcr", "pos", "neg")},
+            "pv": lp.var((n, t), 0, 0),  # bounds: by the PV forecast, set per solve
+        }
+        self.reserve_caps = {name: np.broadcast_to(cap, (n, n_b)) for name, cap in (
+            ("fcr", pr.fcr_max_share * p if pr.fcr else 0.0), ("pos", p if pr.afrr_capacity else 0.0),
+            ("neg", p if pr.afrr_capacity else 0.0))}
+        ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
+        fcr, pos, neg = v["fcr"][:, blk], v["pos"][:, blk], v["neg"][:, blk]  # (N, T): each quarter-hour's block
+        da = v["da"][:, np.arange(t) // 4] if self.hourly else v["da"]
+        if pr.exclusive_charge:  # ch <= P u, dis <= P (1 - u), u binary
+            u = lp.var((n, t), 0, 1, integer=True)
+            lp.rows([(1, ch), (-p, u)], hi=0.0)
+            lp.rows([(1, dis), (p, u)], hi=p)
+        # the actor: reserve totals, intraday net at the exchange
+        for name in ("fcr", "pos", "neg"):
+            lp.rows([(1, v[name]), (-1, v[f"k_{name}"])], 0, 0, shape=(n_b,))
+        lp.rows([(1, x), (-1, v["sell"]), (1, v["buy"])], 0, 0, shape=(t,))
+        # each asset: power with reserves, ancillary share, trading balance, SoC, headroom, cycles, end SoC
+        lp.rows([(1, dis), (1, fcr), (1, pos)], hi=p)
+        lp.rows([(1, ch), (1, fcr), (1, neg)], hi=p)
+        lp.rows([(1, v["fcr"]), (1, v["pos"])], hi=pr.ancillary_max_share * p)
+        lp.rows([(1, v["fcr"]), (1, v["neg"])], hi=pr.ancillary_max_share * p)
+        lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x)], 0, 0)
+        # the SoC balance; the first step's SoC before is soc0, in the first row's bounds
+        before = np.where(np.arange(t) > 0, -1.0, 0.0), soc[:, np.maximum(np.arange(t) - 1, 0)]
+        self.soc_first = lp.rows([(1, soc), before, (-eta_c * step_h, ch), (step_h / eta_d, dis)],
+                                 -self.aux_mwh[:, None], -self.aux_mwh[:, None])[:, :1]
+        low = [(-pr.fcr_hold_h / eta_d, fcr), (-pr.afrr_hold_h / eta_d, pos)]
+        high = [(pr.fcr_hold_h * eta_c, fcr), (pr.afrr_hold_h * eta_c, neg)]
+        lp.rows([(1, soc)] + low, lo=soc_lo)
+        lp.rows([(1, soc)] + high, hi=soc_hi)
+        if hours:  # each block's first quarter-hour: w of the way from the SoC before it (soc0: in the bounds)
+            first, w = block_start, DT_H / step_h
+            point = [((first > 0) * (1 - w), soc[:, np.maximum(first - 1, 0)]), (w, soc[:, first])]
+            self.first_qh = (lp.rows(point + [(c, cols[:, first]) for c, cols in low], lo=soc_lo),
+                             lp.rows(point + [(c, cols[:, first]) for c, cols in high], hi=soc_hi))
+            self.soc_bounds, self.w = (soc_lo[:, 0], soc_hi[:, 0]), w
+        self.cycle_rows = lp.rows([(step_h, dis)], shape=(n, 1))
+        self.end_rows = lp.rows([(1, soc[:, -1:])], shape=(n, 1))
+        # each site's connection where it can bind: a connection of at least the battery's power is implied by
+        # the power rows (a third of a year model's rows otherwise)
+        narrow = grid[:, 0] < p[:, 0]
+        up, self.down_sites = np.flatnonzero(narrow), np.flatnonzero(narrow | (import_base[:, 0] == 0))
+        lp.rows([(1, dis[up]), (-1, ch[up]), (1, fcr[up]), (1, pos[up])], hi=grid[up])
+        d = self.down_sites
+        self.site_down = lp.rows([(1, ch[d]), (-1, dis[d]), (1, fcr[d]), (1, neg[d])], shape=(d.size, t))
+        self.import_base = np.broadcast_to(import_base[d], (d.size, t))
+        s = np.flatnonzero(self.plans_pv)
+        beside = [(1, fcr[s]), (1, pos[s])] if mode == "pv_priority" else []  # PV priority keeps reserves beside
+        lp.rows([(1, v["pv"][s]), (1, dis[s]), (-1, ch[s])] + beside, hi=grid[s])
+        self.power_mw, self.grid_mw = np.broadcast_to(p, (n, t)), grid
+        self.highs = lp.highs(maximize=True)
+        # a day: presolve off measured 25 % faster (and re-solves warm-start); a year wants it on
+        for key, value in (highs_options or {"presolve": "off"}).items():
+            self.highs.setOptionValue(key, value)
+        self.bound_eur = self.objective_eur = float("nan")
+        self.fix_reserves(None, None, None)
+
+    def solve(self, **parameters: np.ndarray) -> list[LPResult]:
+        """Solve for the parameters of :meth:`set_parameters`. Returns one schedule per asset; its
+        ``objective_eur`` is the asset's share of the actor's (its own terms, the fee split pro rata to its
+        |trade|), and they sum to ``objective_eur``."""
+        self.set_parameters(**parameters)
+        self._solve()
+        return self._results()
+
+    def value(self, **parameters: np.ndarray) -> float:
+        """The optimal objective [EUR] for the parameters of :meth:`set_parameters`, without the schedules."""
+        self.set_parameters(**parameters)
+        self._solve()
+        return self.objective_eur
+
+    def set_parameters(self, *, soc0_mwh: np.ndarray, soc_end_mwh: tuple[np.ndarray, np.ndarray],
+                       max_discharge_mwh: np.ndarray, pv_forecast_mw: np.ndarray | None = None,
+                       pv_value_eur_mwh: np.ndarray | None = None, **prices: np.ndarray) -> None:
+        """``prices`` by name (``price_da`` ... ``price_neg``, per step; omitted ones are 0), per asset the
+        start SoC, end bounds and discharge budget [MWh], per site the PV forecast [MW] and PV value
+        [EUR/MWh], arrays (N, T)."""
+        n, t, v, h, dt = self.n, self.n_steps, self.v, self.highs, self.dt
+        unknown = set(prices) - set(PRICES)
+        if unknown:
+            raise ValueError(f"unknown price {sorted(unknown)[0]!r}; expected one of {PRICES}")
+        price = {k: parameter(prices.get(k, np.zeros(t)), (t,), k) for k in PRICES}
+        pv_fc = parameter(pv_forecast_mw if pv_forecast_mw is not None else np.zeros((n, t)), (n, t), "pv_forecast_mw")
+        pv_fc = np.where(self.has_pv[:, None], np.maximum(pv_fc, 0.0), 0.0)
+        planned = np.where(self.plans_pv[:, None], pv_fc, 0.0)
+        pv_floor = np.minimum(planned, self.grid_mw) if self.mode == "pv_priority" else np.zeros((n, t))
+        pv_value = parameter(pv_value_eur_mwh if pv_value_eur_mwh is not None else np.zeros((n, t)), (n, t),
+                           "pv_value_eur_mwh")
+        soc0 = parameter(soc0_mwh, (n,), "soc0_mwh")
+        self._price, self._pv_value = price, pv_value
+        # costs [EUR per MW of each column]
+        fee = self.products.intraday_fee_eur_mwh
+        da_cost = price["price_da"] * dt
+        if self.hourly:
+            da_cost = np.bincount(np.arange(t) // 4, weights=da_cost)
+        cost = [(v["da"], np.broadcast_to(da_cost, v["da"].shape)), (v["sell"], (price["price_id"] - fee) * dt),
+                (v["buy"], -(price["price_id"] + fee) * dt), (v["pv"], pv_value * dt),
+                (v["dis"], np.broadcast_to(-self.deg[:, None] * dt, (n, t)))]
+        for name, column in (("fcr", "price_fcr"), ("pos", "price_pos"), ("neg", "price_neg")):
+            per_block = np.bincount(self.blocks, weights=price[column] * dt, minlength=self.n_blocks)
+            cost.append((v[f"k_{name}"], per_block))
+        cols = np.concatenate([c.ravel() for c, _ in cost])
+        h.changeColsCost(cols.size, cols.astype(np.int32), np.concatenate([np.ravel(w) for _, w in cost]))
+        traded = price["price_da"] if self.products.day_ahead else price["price_id"]
+        dis_cap = np.where(self.no_discharge_at_negative & (traded < 0), 0.0, self.power_mw)
+        bounded = np.concatenate([v["pv"].ravel(), v["dis"].ravel()]).astype(np.int32)
+        h.changeColsBounds(bounded.size, bounded, np.concatenate([pv_floor.ravel(), np.zeros(n * t)]),
+                           np.concatenate([planned.ravel(), dis_cap.ravel()]))
+        rows, lo, hi = zip(
+            (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh),
+            (self.cycle_rows, np.full(n, -np.inf), parameter(max_discharge_mwh, (n,), "max_discharge_mwh")),
+            (self.end_rows, parameter(soc_end_mwh[0], (n,), "soc_end_mwh"),
+             parameter(soc_end_mwh[1], (n,), "soc_end_mwh")),
+            (self.site_down, np.full(self.site_down.shape, -np.inf), self.import_base + pv_fc[self.down_sites]),
+            strict=True)
+        if self.dt > DT_H:  # the first block's first quarter-hour starts from soc0
+            shift = (1 - self.w) * soc0
+            rows, lo, hi = (rows + (self.first_qh[0][:, :1], self.first_qh[1][:, :1]),
+                            lo + (self.soc_bounds[0] - shift, np.full(n, -np.inf)),
+                            hi + (np.full(n, np.inf), self.soc_bounds[1] - shift))
+        idx = np.concatenate([r.ravel() for r in rows]).astype(np.int32)
+        h.changeRowsBounds(idx.size, idx, np.concatenate([np.ravel(x) for x in lo]),
+                           np.concatenate([np.ravel(x) for x in hi]))
 
 
-@dataclass(frozen=True)
-class SiteTerms:
-    """The battery behind a grid connection shared with PV (:mod:`bessgym.envs.site`).
+    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
+        """Fix each asset's reserves per block (N, blocks) [MW] (e.g. awards already won), or free them up to
+        their caps again with None."""
+        cols, lo, hi = [], [], []
+        for name, values in (("fcr", fcr_mw), ("pos", pos_mw), ("neg", neg_mw)):
+            cap = self.reserve_caps[name]
+            fixed = None if values is None else parameter(values, cap.shape, f"{name}_mw")
+            cols.append(self.v[name].ravel())
+            lo.append(np.zeros(cap.size) if fixed is None else fixed.ravel())
+            hi.append(cap.ravel() if fixed is None else fixed.ravel())
+        idx = np.concatenate(cols).astype(np.int32)
+        self.highs.changeColsBounds(idx.size, idx, np.concatenate(lo), np.concatenate(hi))
 
-    mode : ``"joint"`` (PV output is a decision worth ``pv_value`` per MWh: curtail only when the battery earns
-        more), ``"pv_priority"`` (PV feeds in all it forecasts, up to the limit; the battery works in what is
-        left) or ``"bess_priority"`` (the battery plans as if alone; PV gets what is left at delivery).
-    """
+    @property
+    def gap_eur(self) -> float:
+        """What rounding the reserve totals to whole MW cost against the continuous optimum [EUR]."""
+        return self.bound_eur - self.objective_eur
 
-    grid_limit_mw: float
-    green_only: bool = False
-    mode: str = "joint"
+    def _solve(self) -> None:
+        if self.products.integer_reserves and not self.exact_integers:  # continuous, then rounded totals
+            self._free_totals()
+            self.bound_eur = self._run()
+            self._fix_totals()
+            self.objective_eur = self._run()
+        else:
+            self.objective_eur = self.bound_eur = self._run()
 
-    def __post_init__(self) -> None:
-        if self.mode not in ("joint", "pv_priority", "bess_priority"):
-            raise ValueError(f"SiteTerms.mode must be joint, pv_priority or bess_priority, got {self.mode!r}")
+    def _totals(self) -> np.ndarray:
+        return np.concatenate([self.v[f"k_{name}"] for name in ("fcr", "pos", "neg")]).astype(np.int32)
 
+    def _free_totals(self) -> None:
+        k = self._totals()
+        self.highs.changeColsBounds(k.size, k, np.zeros(k.size), np.full(k.size, np.inf))
 
-@dataclass(frozen=True)
-class LPResult:
-    """One solve: the objective [EUR] and the schedule as arrays over the horizon."""
+    def _fix_totals(self) -> None:
+        k = self._totals()
+        whole = np.floor(self._value[k] + 1e-6)
+        self.highs.changeColsBounds(k.size, k, whole, whole)
 
-    objective_eur: float
-    charge_mw: np.ndarray
-    discharge_mw: np.ndarray
-    soc_mwh: np.ndarray
-    day_ahead_mw: np.ndarray
-    intraday_mw: np.ndarray  # + sell, - buy
-    fcr_mw: np.ndarray  # per block
-    afrr_pos_mw: np.ndarray
-    afrr_neg_mw: np.ndarray
-    pv_out_mw: np.ndarray | None = None  # planned PV feed-in (with a site)
+    def _run(self) -> float:
+        import highspy
 
+        h = self.highs
+        h.run()
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS did not find an optimum ({h.modelStatusToString(status)}); check the start "
+                               "SoC, the end bounds and the budget")
+        self._value = np.asarray(h.getSolution().col_value)
+        return float(h.getInfo().objective_function_value)
 
-def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:
-    """An LP parameter as a float array of ``shape``, NaN (a product absent at a timestamp) as 0; a ValueError
-    naming ``name`` otherwise."""
-    arr = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
-    if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
-    return arr
-
-
-def block_of(n_qh: int) -> np.ndarray:
-    """Block index of each quarter-hour of a Berlin day with n_qh quarter-hours (DST in the first block)."""
-    first = {92: 12, 96: 16, 100: 20}[n_qh]
-    return np.concatenate([np.zeros(first, int), np.repeat(np.arange(1, 6), 16)])
-
-
-def add_power_limits(m: pyo.ConcreteModel) -> None:
-    """dis_t + fcr_b(t) + pos_b(t) <= P;  ch_t + fcr_b(t) + neg_b(t) <= P;
-    fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P  (s: ancillary share)."""
-    m.up_limit = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.P)
-    m.down_limit = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]] <= m.P)
-    m.anc_up = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.pos[b] <= m.anc_share * m.P)
-    m.anc_down = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.neg[b] <= m.anc_share * m.P)
-
-
-def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
-    """dis_t - ch_t = da_t + sell_t - buy_t; with hourly day-ahead da_t = da_h(t)."""
-    if hourly:
-        m.da_link = pyo.Constraint(m.T, rule=lambda m, t: m.da[t] == m.da_hour[t // 4])
-    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] == m.da[t] + m.id_sell[t] - m.id_buy[t])
-
-
-def add_soc_balance(m: pyo.ConcreteModel, activation: bool) -> None:
-    """soc_t = soc_{t-1} + (eta_c ch_t - dis_t / eta_d - aux) dt, soc_{-1} = soc0; with ``activation`` also
-    - pos_b(t) a+_t / eta_d dt + neg_b(t) a-_t eta_c dt   (expected aFRR activation energy)."""
-
-    def rule(m, t):
-        prev = m.soc0 if t == 0 else m.soc[t - 1]
-        flow = m.eta_c * m.ch[t] - m.dis[t] / m.eta_d - m.aux
-        if activation:
-            flow += -m.pos[m.blk[t]] * m.act_pos[t] / m.eta_d + m.neg[m.blk[t]] * m.act_neg[t] * m.eta_c
-        return m.soc[t] == prev + flow * DT_H
-
-    m.soc_balance = pyo.Constraint(m.T, rule=rule)
-
-
-def add_reserve_headroom(m: pyo.ConcreteModel) -> None:
-    """soc_t >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d;  soc_t <= soc_max - (h_f fcr_b + h_a neg_b) eta_c."""
-    m.headroom_low = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] >= m.soc_min + (
-        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.pos[m.blk[t]]) / m.eta_d)
-    m.headroom_high = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] <= m.soc_max - (
-        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.neg[m.blk[t]]) * m.eta_c)
-
-
-def add_cycle_limit(m: pyo.ConcreteModel) -> None:
-    """sum_t dis_t dt <= cycles * usable energy (trading discharge of the day)."""
-    m.cycles = pyo.Constraint(expr=sum(m.dis[t] for t in m.T) * DT_H <= m.max_discharge_mwh)
-
-
-def add_terminal_soc(m: pyo.ConcreteModel) -> None:
-    """soc_end_min <= soc_{T-1} <= soc_end_max (equal bounds fix the end state, e.g. 50 % for the index)."""
-    last = m.T.last()
-    m.end_low = pyo.Constraint(expr=m.soc[last] >= m.soc_end_min)
-    m.end_high = pyo.Constraint(expr=m.soc[last] <= m.soc_end_max)
-
-
-def add_volume_grid(m: pyo.ConcreteModel, step_mw: float, hourly: bool) -> None:
-    """da = step k_da, buy = step k_buy, sell = step k_sell with integer k (the exchange's volume increment)."""
-    p = m.P
-    bound = int(np.ceil(2 * p / step_mw))
-    m.k_da = pyo.Var(m.H if hourly else m.T, domain=pyo.Integers, bounds=(-bound, bound))
-    m.k_buy = pyo.Var(m.T, domain=pyo.NonNegativeIntegers, bounds=(0, bound))
-    m.k_sell = pyo.Var(m.T, domain=pyo.NonNegativeIntegers, bounds=(0, bound))
-    da = m.da_hour if hourly else m.da
-    m.da_grid = pyo.Constraint(m.H if hourly else m.T, rule=lambda m, i: da[i] == step_mw * m.k_da[i])
-    m.buy_grid = pyo.Constraint(m.T, rule=lambda m, t: m.id_buy[t] == step_mw * m.k_buy[t])
-    m.sell_grid = pyo.Constraint(m.T, rule=lambda m, t: m.id_sell[t] == step_mw * m.k_sell[t])
-
-
-def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
-    """The connection G shared with PV output pv_t <= pvf_t (the forecast).
-
-    The battery alone, reserves included (PV can be curtailed the moment a reserve is activated):
-    dis_t - ch_t + fcr_b + pos_b <= G;  ch_t - dis_t + fcr_b + neg_b <= G + pvf_t (grey) or pvf_t (green).
-    With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G, and for PV priority, which never
-    curtails, pv_t >= min(pvf_t, G) with the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G.
-    BESS priority plans no PV output: PV takes what is left at delivery.
-    """
-    m.G = site.grid_limit_mw
-    m.pv_fc = pyo.Param(m.T, mutable=True, initialize=0.0)
-    m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
-    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.G)
-    import_room = (lambda m, t: m.pv_fc[t]) if site.green_only else (lambda m, t: m.G + m.pv_fc[t])
-    m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]]
-                                 <= import_room(m, t))
-    if site.mode == "bess_priority":
-        return
-    m.pv_out = pyo.Var(m.T, bounds=(0, None))
-    m.pv_cap = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] <= m.pv_fc[t])
-    if site.mode == "pv_priority":
-        m.pv_floor = pyo.Param(m.T, mutable=True, initialize=0.0)
-        m.pv_first = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] >= m.pv_floor[t])
-        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + m.fcr[m.blk[t]]
-                                   + m.pos[m.blk[t]] <= m.G)
-    else:
-        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] <= m.G)
-
-
-def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
-    """ch_t <= P u_t, dis_t <= P (1 - u_t), u binary: no simultaneous charge and discharge."""
-    m.u = pyo.Var(m.T, domain=pyo.Binary)
-    m.ch_excl = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] <= m.P * m.u[t])
-    m.dis_excl = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] <= m.P * (1 - m.u[t]))
-
-
-def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: float, pv: bool = False):
-    """Revenue [EUR]: energy trades, reserve capacity, expected aFRR energy, minus throughput cost.
-
-    Only the enabled products contribute terms, so a re-solve updates no more coefficients than needed.
-    """
-    terms = []
-    for t in m.T:
-        b = m.blk[t]
-        term = -degradation_eur_mwh * m.dis[t]
-        if products.day_ahead:
-            term += m.price_da[t] * m.da[t]
-        if products.intraday:
-            fee = products.intraday_fee_eur_mwh
-            term += (m.price_id[t] - fee) * m.id_sell[t] - (m.price_id[t] + fee) * m.id_buy[t]
-        if products.fcr:
-            term += m.price_fcr[t] * m.fcr[b]
-        if products.afrr_capacity:
-            term += m.price_pos[t] * m.pos[b] + m.price_neg[t] * m.neg[b]
-        if products.afrr_energy:
-            term += m.act_pos[t] * m.energy_pos[t] * m.pos[b] - m.act_neg[t] * m.energy_neg[t] * m.neg[b]
-        if pv:
-            term += m.pv_value[t] * m.pv_out[t]
-        terms.append(term * DT_H)
-    return sum(terms)
+    def _results(self) -> list[LPResult]:
+        v, t, blk, val = self.v, self.n_steps, self.blocks, self._value
+        da = val[v["da"]][:, np.arange(t) // 4] if self.hourly else val[v["da"]]
+        x, dis, pv = val[v["x"]], val[v["dis"]], val[v["pv"]]
+        fcr, pos, neg = val[v["fcr"]], val[v["pos"]], val[v["neg"]]
+        price = self._price
+        # intraday as the env settles a netted portfolio: the net's fee shared over the gross |trade|
+        fee = st.netted_fee(self.products.intraday_fee_eur_mwh, np.abs(x.sum(axis=0)), np.abs(x).sum(axis=0))
+        intraday = st.intraday_revenue(x, price["price_id"], fee, self.dt)
+        own = (self.dt * (price["price_da"] * da + self._pv_value * pv - self.deg[:, None] * dis
+                          + price["price_fcr"] * fcr[:, blk] + price["price_pos"] * pos[:, blk]
+                          + price["price_neg"] * neg[:, blk]) + intraday).sum(axis=1)
+        ch, soc = val[v["ch"]], val[v["soc"]]
+        return [LPResult(objective_eur=float(own[i]), charge_mw=ch[i], discharge_mw=dis[i], soc_mwh=soc[i],
+                         day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
+                         pv_out_mw=pv[i] if self.mode != "bess_priority" else None) for i in range(self.n)]
 
 
 class BatteryLP:
-    """A persistent daily (or any-length) battery model; :meth:`solve` updates parameters and re-solves."""
+    """One battery, or one co-located site behind ``site``'s connection: :class:`ActorLP` of one asset, with
+    whole-MW reserves as integers and, with ``exclusive_charge``, charge and discharge kept apart by binaries.
+
+    A persistent daily (or any-length) model: :meth:`solve` sets the given parameters (those of
+    :meth:`ActorLP.set_parameters`, scalars and arrays over steps for the one asset) and re-solves; omitted
+    ones keep their values from the previous solve (at first: the battery's initial SoC, its whole window at
+    the end, a day's cycle budget, no prices and no PV).
+    """
 
     def __init__(self, battery: BatterySpec, products: LPProducts, n_qh: int, *, blocks: np.ndarray | None = None,
-                 site: SiteTerms | None = None):
-        from pyomo.contrib.appsi.solvers import Highs
-
+                 site: SiteTerms | None = None) -> None:
         self.battery, self.products, self.n_qh, self.site = battery, products, n_qh, site
-        blocks = block_of(n_qh) if blocks is None else np.asarray(blocks)
-        self.n_blocks = int(blocks.max()) + 1
-        m = pyo.ConcreteModel()
-        m.T = pyo.RangeSet(0, n_qh - 1)
-        m.B = pyo.RangeSet(0, self.n_blocks - 1)
-        m.H = pyo.RangeSet(0, (n_qh + 3) // 4 - 1)
-        m.blk = {t: int(blocks[t]) for t in range(n_qh)}
-        b = battery
-        m.P, m.eta_c, m.eta_d, m.aux = b.power_mw, b.eta_charge, b.eta_discharge, b.aux_power_mw
-        m.soc_min, m.soc_max = b.soc_min * b.energy_mwh, b.soc_max * b.energy_mwh
-        m.hold_f, m.hold_a = products.fcr_hold_h, products.afrr_hold_h
-        m.anc_share = products.ancillary_max_share
-        m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_cycles_per_day * b.usable_energy_mwh)
-        for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "act_pos", "act_neg",
-                     "energy_pos", "energy_neg"):
-            setattr(m, name, pyo.Param(m.T, mutable=True, initialize=0.0))
-        m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial * b.energy_mwh)
-        m.soc_end_min = pyo.Param(mutable=True, initialize=m.soc_min)
-        m.soc_end_max = pyo.Param(mutable=True, initialize=m.soc_max)
-        p = b.power_mw
-        m.ch = pyo.Var(m.T, bounds=(0, p))
-        m.dis = pyo.Var(m.T, bounds=(0, p))
-        m.soc = pyo.Var(m.T, bounds=(m.soc_min, m.soc_max))
-        m.da = pyo.Var(m.T, bounds=(-p, p) if products.day_ahead else (0, 0))
-        if products.day_ahead and products.hourly_day_ahead:
-            m.da_hour = pyo.Var(m.H, bounds=(-p, p))
-        id_cap = (0, 2 * p) if products.intraday else (0, 0)
-        m.id_buy = pyo.Var(m.T, bounds=id_cap)
-        m.id_sell = pyo.Var(m.T, bounds=id_cap)
-        reserve_domain = pyo.NonNegativeIntegers if products.integer_reserves else pyo.NonNegativeReals
-        fcr_cap = products.fcr_max_share * p if products.fcr else 0.0
-        afrr_cap = p if products.afrr_capacity else 0.0
-        if products.integer_reserves:  # whole MW: a 0.4 MW battery offers none alone (HiGHS wants integral bounds)
-            fcr_cap, afrr_cap = float(np.floor(fcr_cap + 1e-9)), float(np.floor(afrr_cap + 1e-9))
-        m.fcr = pyo.Var(m.B, domain=reserve_domain, bounds=(0, fcr_cap))
-        m.pos = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
-        m.neg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
-
-        reserves = products.fcr or products.afrr_capacity
-        if reserves:  # without reserves both families are plain variable bounds
-            add_power_limits(m)
-        add_trading_balance(m, hourly=products.day_ahead and products.hourly_day_ahead)
-        add_soc_balance(m, activation=products.afrr_energy)
-        if reserves:
-            add_reserve_headroom(m)
-        add_cycle_limit(m)
-        add_terminal_soc(m)
-        if products.volume_step_mw is not None:
-            add_volume_grid(m, products.volume_step_mw, hourly=products.day_ahead and products.hourly_day_ahead)
-        if products.exclusive_charge:
-            add_exclusive_charge(m)
-        if site is not None:
-            add_site(m, site)
-        pv = site is not None and site.mode != "bess_priority"
-        m.obj = pyo.Objective(sense=pyo.maximize, expr=_objective(m, products, b.degradation_cost_eur_mwh, pv))
-        self.model = m
-        self.solver = Highs()
-        self.solver.config.stream_solver = False
-        self.solver.config.load_solution = True
-        # Between solves only mutable parameters change: skip appsi's structural checks.
-        update = self.solver.update_config
-        update.check_for_new_or_removed_constraints = False
-        update.check_for_new_or_removed_vars = False
-        update.check_for_new_or_removed_params = False
-        update.check_for_new_objective = False
-        update.update_constraints = False
-        update.update_vars = False
-        update.update_named_expressions = False
+        grid = site.grid_limit_mw if site is not None else battery.power_mw
+        # a site's PV output is bounded by the forecast given to solve; a peak > 0 marks the site as one with PV
+        spec = SiteSpec(grid_limit_mw=grid, pv_mwp=grid if site is not None else 0.0, battery=battery,
+                        green_only=site is not None and site.green_only)
+        self.lp = ActorLP([spec], products, n_qh, blocks=blocks, mode=site.mode if site is not None else "joint",
+                          exact_integers=True, no_discharge_at_negative=False, highs_options=MILP_OPTIONS)
+        self.n_blocks = self.lp.n_blocks
+        b, e = battery, battery.energy_mwh
+        self._parameters: dict[str, object] = {
+            "soc0_mwh": b.soc_initial * e, "soc_end_mwh": (b.soc_min * e, b.soc_max * e),
+            "max_discharge_mwh": b.max_cycles_per_day * b.usable_energy_mwh}
 
     def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
-        """Fix the reserve volumes per block (e.g. awards already won), or free them again with None."""
-        m = self.model
-        for var, values in ((m.fcr, fcr_mw), (m.pos, pos_mw), (m.neg, neg_mw)):
-            for b in m.B:
-                if values is None:
-                    var[b].unfix()
-                else:
-                    var[b].fix(float(values[b]))
-        self.solver.update_config.update_vars = True  # appsi must look at variable bounds/fixing again
+        """Fix the reserve volumes per block [MW] (e.g. awards already won), or free them again with None."""
+        self.lp.fix_reserves(*(None if x is None else np.asarray(x, dtype=float)[None]
+                               for x in (fcr_mw, pos_mw, neg_mw)))
 
     def value(self, **parameters) -> float:
-        """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without loading the schedule."""
-        self.solver.config.load_solution = False
-        try:
-            return self._run(**parameters)
-        finally:
-            self.solver.config.load_solution = True
+        """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without the schedule."""
+        return self.lp.value(**self._merged(parameters))
 
     def solve(self, **parameters) -> LPResult:
-        """Set the given parameters (see :meth:`_set`), solve, and return the objective and the schedule."""
-        return self._result(self._run(**parameters))
+        """Set the given parameters, solve, and return the objective [EUR] and the schedule."""
+        (result,) = self.lp.solve(**self._merged(parameters))
+        return dataclasses.replace(result, objective_eur=self.lp.objective_eur,
+                                   pv_out_mw=result.pv_out_mw if self.site is not None else None)
 
-    def _run(self, **parameters) -> float:
-        self._set(**parameters)
-        result = self.solver.solve(self.model)
-        status = str(result.termination_condition)
-        if "optimal" not in status.lower():
-            raise RuntimeError(f"HiGHS did not find an optimum ({status}); check the start SoC and end bounds")
-        return float(result.best_feasible_objective)
-
-    def _set(
-        self,
-        *,
-        price_da: np.ndarray | None = None,
-        price_id: np.ndarray | None = None,
-        price_fcr: np.ndarray | None = None,
-        price_pos: np.ndarray | None = None,
-        price_neg: np.ndarray | None = None,
-        act_pos: np.ndarray | None = None,
-        act_neg: np.ndarray | None = None,
-        energy_pos: np.ndarray | None = None,
-        energy_neg: np.ndarray | None = None,
-        soc0_mwh: float | None = None,
-        soc_end_mwh: tuple[float, float] | None = None,
-        max_discharge_mwh: float | None = None,
-        pv_forecast_mw: np.ndarray | None = None,
-        pv_value_eur_mwh: np.ndarray | None = None,
-    ) -> None:
-        """Set parameters: per quarter-hour arrays, start SoC, end SoC bounds, discharge budget [MWh], and with
-        a site the PV forecast [MW] and what a MWh of PV output earns [EUR/MWh].
-
-        Omitted ones keep their values from the previous solve."""
-        m = self.model
-        pv_floor = None
-        if pv_forecast_mw is not None and self.site is not None and self.site.mode == "pv_priority":
-            pv_floor = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
-        for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
-                             ("price_pos", price_pos), ("price_neg", price_neg), ("act_pos", act_pos),
-                             ("act_neg", act_neg), ("energy_pos", energy_pos), ("energy_neg", energy_neg),
-                             ("pv_fc", pv_forecast_mw), ("pv_value", pv_value_eur_mwh), ("pv_floor", pv_floor)):
-            if values is not None and hasattr(m, name):
-                values = parameter(values, (self.n_qh,), name)
-                getattr(m, name).store_values(dict(enumerate(values.tolist())))
-        if soc0_mwh is not None:
-            m.soc0.set_value(float(soc0_mwh))
-        if soc_end_mwh is not None:
-            m.soc_end_min.set_value(float(soc_end_mwh[0]))
-            m.soc_end_max.set_value(float(soc_end_mwh[1]))
-        if max_discharge_mwh is not None:
-            m.max_discharge_mwh.set_value(float(max_discharge_mwh))
-
-    def _result(self, objective: float) -> LPResult:
-        m = self.model
-
-        def arr(var, index) -> np.ndarray:
-            return np.array([var[i].value or 0.0 for i in index])
-
-        return LPResult(
-            objective_eur=objective, charge_mw=arr(m.ch, m.T), discharge_mw=arr(m.dis, m.T), soc_mwh=arr(m.soc, m.T),
-            day_ahead_mw=arr(m.da, m.T), intraday_mw=arr(m.id_sell, m.T) - arr(m.id_buy, m.T),
-            fcr_mw=arr(m.fcr, m.B), afrr_pos_mw=arr(m.pos, m.B), afrr_neg_mw=arr(m.neg, m.B),
-            pv_out_mw=arr(m.pv_out, m.T) if hasattr(m, "pv_out") else None,
-        )
+    def _merged(self, parameters: dict[str, object]) -> dict[str, object]:
+        """The previous solve's parameters updated with ``parameters``, shaped for one asset."""
+        unknown = set(parameters) - set(PARAMETERS)
+        if unknown:
+            raise TypeError(f"unknown LP parameter {sorted(unknown)[0]!r}; expected one of {PARAMETERS}")
+        self._parameters.update({name: value for name, value in parameters.items() if value is not None})
+        one = {}
+        for name, value in self._parameters.items():
+            if name == "soc_end_mwh":
+                one[name] = (np.array([float(value[0])]), np.array([float(value[1])]))
+            elif name in ("soc0_mwh", "max_discharge_mwh"):
+                one[name] = np.array([float(value)])
+            else:
+                one[name] = np.asarray(value, dtype=float)[None] if name.startswith("pv_") else value
+        return one

@@ -179,7 +179,7 @@ def delivery_step(q, t, action, fcr_response, soc, day, bat, market, terms, site
     fee = np.full(n, terms.intraday_fee_eur_mwh)
     if terms.pooled:
         gross, net = netting(trade)
-        fee[:] = terms.intraday_fee_eur_mwh * net / gross if gross > 1e-12 else 0.0  # the net's fee per MWh traded
+        fee[:] = st.netted_fee(terms.intraday_fee_eur_mwh, net, gross)
     return deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, site_lo, site_hi, fee)
 
 

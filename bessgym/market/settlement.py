@@ -33,6 +33,13 @@ def intraday_revenue(trade_mw, price_eur_mwh, fee_eur_mwh, dt_h):
 
 
 @vectorize(_SIG3, cache=True)
+def netted_fee(fee_eur_mwh, net_mw, gross_mw):
+    """The fee per MWh of each asset's trade when a portfolio nets its trades [EUR/MWh]: only the net reaches
+    the exchange and pays the fee, shared pro rata to the assets' gross volume."""
+    return fee_eur_mwh * net_mw / gross_mw if gross_mw > 1e-12 else 0.0
+
+
+@vectorize(_SIG3, cache=True)
 def capacity_revenue(capacity_mw, price_eur_mw_h, dt_h):
     """Reserve capacity is paid per MW and hour of availability."""
     return capacity_mw * price_eur_mw_h * dt_h

@@ -1,0 +1,281 @@
+"""The battery LP stated in pyomo, one constraint family per builder with its equation: the readable oracle
+that tests hold the array-built model (:mod:`agents.lp.model`) to.
+
+Sets: quarter-hours t = 0..T-1, hours h (for hourly day-ahead), blocks b. Decisions [MW]: charge ``ch`` and
+discharge ``dis`` at the grid, day-ahead position ``da`` (hourly or per quarter-hour), intraday buys/sells
+``id_buy``/``id_sell``, reserves ``fcr``/``pos``/``neg`` per block, PV output ``pv_out`` behind a site's
+connection. SoC ``soc`` [MWh] is the end-of-step state. Prices and the start SoC are mutable parameters:
+:class:`PyomoBatteryLP` keeps the model and the persistent HiGHS instance and only updates them between
+solves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of, parameter
+from bessgym.assets.battery import BatterySpec
+from bessgym.data.calendar import DT_H
+
+
+def add_power_limits(m: pyo.ConcreteModel) -> None:
+    """dis_t + fcr_b(t) + pos_b(t) <= P;  ch_t + fcr_b(t) + neg_b(t) <= P;
+    fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P  (s: ancillary share)."""
+    m.up_limit = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.P)
+    m.down_limit = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]] <= m.P)
+    m.anc_up = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.pos[b] <= m.anc_share * m.P)
+    m.anc_down = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.neg[b] <= m.anc_share * m.P)
+
+
+def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
+    """dis_t - ch_t = da_t + sell_t - buy_t; with hourly day-ahead da_t = da_h(t)."""
+    if hourly:
+        m.da_link = pyo.Constraint(m.T, rule=lambda m, t: m.da[t] == m.da_hour[t // 4])
+    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] == m.da[t] + m.id_sell[t] - m.id_buy[t])
+
+
+def add_soc_balance(m: pyo.ConcreteModel) -> None:
+    """soc_t = soc_{t-1} + (eta_c ch_t - dis_t / eta_d - aux) dt, soc_{-1} = soc0."""
+
+    def rule(m, t):
+        prev = m.soc0 if t == 0 else m.soc[t - 1]
+        return m.soc[t] == prev + (m.eta_c * m.ch[t] - m.dis[t] / m.eta_d - m.aux) * DT_H
+
+    m.soc_balance = pyo.Constraint(m.T, rule=rule)
+
+
+def add_reserve_headroom(m: pyo.ConcreteModel) -> None:
+    """soc_t >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d;  soc_t <= soc_max - (h_f fcr_b + h_a neg_b) eta_c."""
+    m.headroom_low = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] >= m.soc_min + (
+        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.pos[m.blk[t]]) / m.eta_d)
+    m.headroom_high = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] <= m.soc_max - (
+        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.neg[m.blk[t]]) * m.eta_c)
+
+
+def add_cycle_limit(m: pyo.ConcreteModel) -> None:
+    """sum_t dis_t dt <= cycles * usable energy (trading discharge of the day)."""
+    m.cycles = pyo.Constraint(expr=sum(m.dis[t] for t in m.T) * DT_H <= m.max_discharge_mwh)
+
+
+def add_terminal_soc(m: pyo.ConcreteModel) -> None:
+    """soc_end_min <= soc_{T-1} <= soc_end_max (equal bounds fix the end state, e.g. 50 % for the index)."""
+    last = m.T.last()
+    m.end_low = pyo.Constraint(expr=m.soc[last] >= m.soc_end_min)
+    m.end_high = pyo.Constraint(expr=m.soc[last] <= m.soc_end_max)
+
+
+def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
+    """The connection G shared with PV output pv_t <= pvf_t (the forecast).
+
+    The battery alone, reserves included (PV can be curtailed the moment a reserve is activated):
+    dis_t - ch_t + fcr_b + pos_b <= G;  ch_t - dis_t + fcr_b + neg_b <= G + pvf_t (grey) or pvf_t (green).
+    With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G, and for PV priority, which never
+    curtails, pv_t >= min(pvf_t, G) with the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G.
+    BESS priority plans no PV output: PV takes what is left at delivery.
+    """
+    m.G = site.grid_limit_mw
+    m.pv_fc = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.G)
+    import_room = (lambda m, t: m.pv_fc[t]) if site.green_only else (lambda m, t: m.G + m.pv_fc[t])
+    m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]]
+                                 <= import_room(m, t))
+    if site.mode == "bess_priority":
+        return
+    m.pv_out = pyo.Var(m.T, bounds=(0, None))
+    m.pv_cap = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] <= m.pv_fc[t])
+    if site.mode == "pv_priority":
+        m.pv_floor = pyo.Param(m.T, mutable=True, initialize=0.0)
+        m.pv_first = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] >= m.pv_floor[t])
+        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + m.fcr[m.blk[t]]
+                                   + m.pos[m.blk[t]] <= m.G)
+    else:
+        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] <= m.G)
+
+
+def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
+    """ch_t <= P u_t, dis_t <= P (1 - u_t), u binary: no simultaneous charge and discharge."""
+    m.u = pyo.Var(m.T, domain=pyo.Binary)
+    m.ch_excl = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] <= m.P * m.u[t])
+    m.dis_excl = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] <= m.P * (1 - m.u[t]))
+
+
+def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: float, pv: bool = False):
+    """Revenue [EUR]: energy trades, reserve capacity, PV output, minus throughput cost.
+
+    Only the enabled products contribute terms, so a re-solve updates no more coefficients than needed.
+    """
+    terms = []
+    for t in m.T:
+        b = m.blk[t]
+        term = -degradation_eur_mwh * m.dis[t]
+        if products.day_ahead:
+            term += m.price_da[t] * m.da[t]
+        if products.intraday:
+            fee = products.intraday_fee_eur_mwh
+            term += (m.price_id[t] - fee) * m.id_sell[t] - (m.price_id[t] + fee) * m.id_buy[t]
+        if products.fcr:
+            term += m.price_fcr[t] * m.fcr[b]
+        if products.afrr_capacity:
+            term += m.price_pos[t] * m.pos[b] + m.price_neg[t] * m.neg[b]
+        if pv:
+            term += m.pv_value[t] * m.pv_out[t]
+        terms.append(term * DT_H)
+    return sum(terms)
+
+
+class PyomoBatteryLP:
+    """A persistent daily (or any-length) battery model in pyomo; :meth:`solve` updates parameters and
+    re-solves."""
+
+    def __init__(self, battery: BatterySpec, products: LPProducts, n_qh: int, *, blocks: np.ndarray | None = None,
+                 site: SiteTerms | None = None):
+        from pyomo.contrib.appsi.solvers import Highs
+
+        self.battery, self.products, self.n_qh, self.site = battery, products, n_qh, site
+        blocks = block_of(n_qh) if blocks is None else np.asarray(blocks)
+        self.n_blocks = int(blocks.max()) + 1
+        m = pyo.ConcreteModel()
+        m.T = pyo.RangeSet(0, n_qh - 1)
+        m.B = pyo.RangeSet(0, self.n_blocks - 1)
+        m.H = pyo.RangeSet(0, (n_qh + 3) // 4 - 1)
+        m.blk = {t: int(blocks[t]) for t in range(n_qh)}
+        b = battery
+        m.P, m.eta_c, m.eta_d, m.aux = b.power_mw, b.eta_charge, b.eta_discharge, b.aux_power_mw
+        m.soc_min, m.soc_max = b.soc_min * b.energy_mwh, b.soc_max * b.energy_mwh
+        m.hold_f, m.hold_a = products.fcr_hold_h, products.afrr_hold_h
+        m.anc_share = products.ancillary_max_share
+        m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_cycles_per_day * b.usable_energy_mwh)
+        for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg"):
+            setattr(m, name, pyo.Param(m.T, mutable=True, initialize=0.0))
+        m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial * b.energy_mwh)
+        m.soc_end_min = pyo.Param(mutable=True, initialize=m.soc_min)
+        m.soc_end_max = pyo.Param(mutable=True, initialize=m.soc_max)
+        p = b.power_mw
+        m.ch = pyo.Var(m.T, bounds=(0, p))
+        m.dis = pyo.Var(m.T, bounds=(0, p))
+        m.soc = pyo.Var(m.T, bounds=(m.soc_min, m.soc_max))
+        m.da = pyo.Var(m.T, bounds=(-p, p) if products.day_ahead else (0, 0))
+        if products.day_ahead and products.hourly_day_ahead:
+            m.da_hour = pyo.Var(m.H, bounds=(-p, p))
+        id_cap = (0, 2 * p) if products.intraday else (0, 0)
+        m.id_buy = pyo.Var(m.T, bounds=id_cap)
+        m.id_sell = pyo.Var(m.T, bounds=id_cap)
+        reserve_domain = pyo.NonNegativeIntegers if products.integer_reserves else pyo.NonNegativeReals
+        fcr_cap = products.fcr_max_share * p if products.fcr else 0.0
+        afrr_cap = p if products.afrr_capacity else 0.0
+        if products.integer_reserves:  # whole MW: a 0.4 MW battery offers none alone (HiGHS wants integral bounds)
+            fcr_cap, afrr_cap = float(np.floor(fcr_cap + 1e-9)), float(np.floor(afrr_cap + 1e-9))
+        m.fcr = pyo.Var(m.B, domain=reserve_domain, bounds=(0, fcr_cap))
+        m.pos = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
+        m.neg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
+
+        reserves = products.fcr or products.afrr_capacity
+        if reserves:  # without reserves both families are plain variable bounds
+            add_power_limits(m)
+        add_trading_balance(m, hourly=products.day_ahead and products.hourly_day_ahead)
+        add_soc_balance(m)
+        if reserves:
+            add_reserve_headroom(m)
+        add_cycle_limit(m)
+        add_terminal_soc(m)
+        if products.exclusive_charge:
+            add_exclusive_charge(m)
+        if site is not None:
+            add_site(m, site)
+        pv = site is not None and site.mode != "bess_priority"
+        m.obj = pyo.Objective(sense=pyo.maximize, expr=_objective(m, products, b.degradation_cost_eur_mwh, pv))
+        self.model = m
+        self.solver = Highs()
+        self.solver.config.stream_solver = False
+        self.solver.config.load_solution = True
+        # Between solves only mutable parameters change: skip appsi's structural checks.
+        update = self.solver.update_config
+        update.check_for_new_or_removed_constraints = False
+        update.check_for_new_or_removed_vars = False
+        update.check_for_new_or_removed_params = False
+        update.check_for_new_objective = False
+        update.update_constraints = False
+        update.update_vars = False
+        update.update_named_expressions = False
+
+    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
+        """Fix the reserve volumes per block (e.g. awards already won), or free them again with None."""
+        m = self.model
+        for var, values in ((m.fcr, fcr_mw), (m.pos, pos_mw), (m.neg, neg_mw)):
+            for b in m.B:
+                if values is None:
+                    var[b].unfix()
+                else:
+                    var[b].fix(float(values[b]))
+        self.solver.update_config.update_vars = True  # appsi must look at variable bounds/fixing again
+
+    def value(self, **parameters) -> float:
+        """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without loading the schedule."""
+        self.solver.config.load_solution = False
+        try:
+            return self._run(**parameters)
+        finally:
+            self.solver.config.load_solution = True
+
+    def solve(self, **parameters) -> LPResult:
+        """Set the given parameters (see :meth:`_set`), solve, and return the objective and the schedule."""
+        return self._result(self._run(**parameters))
+
+    def _run(self, **parameters) -> float:
+        self._set(**parameters)
+        result = self.solver.solve(self.model)
+        status = str(result.termination_condition)
+        if "optimal" not in status.lower():
+            raise RuntimeError(f"HiGHS did not find an optimum ({status}); check the start SoC and end bounds")
+        return float(result.best_feasible_objective)
+
+    def _set(
+        self,
+        *,
+        price_da: np.ndarray | None = None,
+        price_id: np.ndarray | None = None,
+        price_fcr: np.ndarray | None = None,
+        price_pos: np.ndarray | None = None,
+        price_neg: np.ndarray | None = None,
+        soc0_mwh: float | None = None,
+        soc_end_mwh: tuple[float, float] | None = None,
+        max_discharge_mwh: float | None = None,
+        pv_forecast_mw: np.ndarray | None = None,
+        pv_value_eur_mwh: np.ndarray | None = None,
+    ) -> None:
+        """Set parameters: per quarter-hour arrays, start SoC, end SoC bounds, discharge budget [MWh], and with
+        a site the PV forecast [MW] and what a MWh of PV output earns [EUR/MWh].
+
+        Omitted ones keep their values from the previous solve."""
+        m = self.model
+        pv_floor = None
+        if pv_forecast_mw is not None and self.site is not None and self.site.mode == "pv_priority":
+            pv_floor = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
+        for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
+                             ("price_pos", price_pos), ("price_neg", price_neg), ("pv_fc", pv_forecast_mw),
+                             ("pv_value", pv_value_eur_mwh), ("pv_floor", pv_floor)):
+            if values is not None and hasattr(m, name):
+                values = parameter(values, (self.n_qh,), name)
+                getattr(m, name).store_values(dict(enumerate(values.tolist())))
+        if soc0_mwh is not None:
+            m.soc0.set_value(float(soc0_mwh))
+        if soc_end_mwh is not None:
+            m.soc_end_min.set_value(float(soc_end_mwh[0]))
+            m.soc_end_max.set_value(float(soc_end_mwh[1]))
+        if max_discharge_mwh is not None:
+            m.max_discharge_mwh.set_value(float(max_discharge_mwh))
+
+    def _result(self, objective: float) -> LPResult:
+        m = self.model
+
+        def arr(var, index) -> np.ndarray:
+            return np.array([var[i].value or 0.0 for i in index])
+
+        return LPResult(
+            objective_eur=objective, charge_mw=arr(m.ch, m.T), discharge_mw=arr(m.dis, m.T), soc_mwh=arr(m.soc, m.T),
+            day_ahead_mw=arr(m.da, m.T), intraday_mw=arr(m.id_sell, m.T) - arr(m.id_buy, m.T),
+            fcr_mw=arr(m.fcr, m.B), afrr_pos_mw=arr(m.pos, m.B), afrr_neg_mw=arr(m.neg, m.B),
+            pv_out_mw=arr(m.pv_out, m.T) if hasattr(m, "pv_out") else None,
+        )

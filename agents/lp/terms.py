@@ -1,0 +1,89 @@
+"""What the LP baselines take and give: the products they trade, a site's connection, a solved schedule.
+
+Shared by the one battery model (:mod:`agents.lp.model`), its pyomo statement (:mod:`agents.lp.reference`)
+and the policies that plan with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LPProducts:
+    """Which markets the LP trades and on what terms.
+
+    Attributes
+    ----------
+    day_ahead : trade the day-ahead price; ``hourly_day_ahead`` makes positions constant within hours.
+    intraday : trade the intraday (ID1) price per quarter-hour, paying ``intraday_fee_eur_mwh`` on |volume|.
+    fcr, afrr_capacity : offer reserves per block (aFRR capacity held, its energy bid not to be activated).
+    fcr_hold_h, afrr_hold_h : energy held per MW of reserve in each direction [h].
+    ancillary_max_share, fcr_max_share : power shares allowed in reserves [-].
+    integer_reserves : reserves in whole MW (the env's 1 MW increments).
+    exclusive_charge : forbid simultaneous charge and discharge with binaries (only matters at negative prices).
+    """
+
+    day_ahead: bool = True
+    hourly_day_ahead: bool = True
+    intraday: bool = False
+    intraday_fee_eur_mwh: float = 0.0
+    fcr: bool = False
+    afrr_capacity: bool = False
+    fcr_hold_h: float = 0.25
+    afrr_hold_h: float = 1.0
+    ancillary_max_share: float = 1.0
+    fcr_max_share: float = 1.0
+    integer_reserves: bool = False
+    exclusive_charge: bool = False
+
+
+@dataclass(frozen=True)
+class SiteTerms:
+    """The battery behind a grid connection shared with PV (:mod:`bessgym.envs.site`).
+
+    mode : ``"joint"`` (PV output is a decision worth ``pv_value`` per MWh: curtail only when the battery earns
+        more), ``"pv_priority"`` (PV feeds in all it forecasts, up to the limit; the battery works in what is
+        left) or ``"bess_priority"`` (the battery plans as if alone; PV gets what is left at delivery).
+    """
+
+    grid_limit_mw: float
+    green_only: bool = False
+    mode: str = "joint"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("joint", "pv_priority", "bess_priority"):
+            raise ValueError(f"SiteTerms.mode must be joint, pv_priority or bess_priority, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class LPResult:
+    """One solve: the objective [EUR] and the schedule as arrays over the horizon."""
+
+    objective_eur: float
+    charge_mw: np.ndarray
+    discharge_mw: np.ndarray
+    soc_mwh: np.ndarray
+    day_ahead_mw: np.ndarray
+    intraday_mw: np.ndarray  # + sell, - buy
+    fcr_mw: np.ndarray  # per block
+    afrr_pos_mw: np.ndarray
+    afrr_neg_mw: np.ndarray
+    pv_out_mw: np.ndarray | None = None  # planned PV feed-in (with a site)
+
+
+def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """An LP parameter as a float array of ``shape``, NaN (a product absent at a timestamp) as 0; a ValueError
+    naming ``name`` otherwise."""
+    arr = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+    return arr
+
+
+def block_of(n_qh: int) -> np.ndarray:
+    """Block index of each quarter-hour of a Berlin day with n_qh quarter-hours (DST in the first block)."""
+    first = {92: 12, 96: 16, 100: 20}[n_qh]
+    return np.concatenate([np.zeros(first, int), np.repeat(np.arange(1, 6), 16)])

@@ -1,0 +1,86 @@
+"""The array-built battery LP (the one definition every baseline uses) against its pyomo statement
+(agents.lp.reference), an independently written model of the same equations: equal optima over products,
+sites in each operating mode, negative prices with binaries, whole-MW reserves, fixed awards and re-solves
+that keep omitted parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.lp.model import BatteryLP
+from agents.lp.reference import PyomoBatteryLP
+from agents.lp.terms import LPProducts, SiteTerms
+from bessgym.assets import BatterySpec
+
+N_QH = 24
+BLOCKS = np.repeat(np.arange(3), 8)
+BATTERY = BatterySpec(power_mw=4.0, energy_mwh=6.0, eta_charge=0.93, eta_discharge=0.95, soc_min=0.1, soc_max=0.9,
+                      soc_initial=0.4, max_cycles_per_day=1.5, aux_power_mw=0.02, degradation_cost_eur_mwh=3.0)
+RESERVES = {"fcr": True, "afrr_capacity": True, "fcr_hold_h": 0.5, "ancillary_max_share": 0.8, "fcr_max_share": 0.6}
+CASES = {
+    "hourly_day_ahead": (LPProducts(), None),
+    "quarter_hour_day_ahead_reserves": (LPProducts(hourly_day_ahead=False, **RESERVES), None),
+    "intraday_fee_whole_mw_reserves": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.5,
+                                                  integer_reserves=True, **RESERVES), None),
+    "negative_prices_binaries": (LPProducts(hourly_day_ahead=False, exclusive_charge=True, **RESERVES), None),
+    "site_joint": (LPProducts(**RESERVES), SiteTerms(3.0, mode="joint")),
+    "site_pv_priority": (LPProducts(**RESERVES), SiteTerms(3.0, mode="pv_priority")),
+    "site_bess_priority_green": (LPProducts(**RESERVES), SiteTerms(3.0, green_only=True, mode="bess_priority")),
+    "site_green_joint_intraday": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.2),
+                                  SiteTerms(5.0, green_only=True, mode="joint")),
+}
+
+
+def _parameters(rng: np.random.Generator, negative: bool) -> dict:
+    low = -40.0 if negative else 5.0
+    pv = np.clip(np.sin(np.linspace(0, np.pi, N_QH)) * 4.5 + rng.normal(0, 0.3, N_QH), 0.0, None)
+    return {"price_da": rng.uniform(low, 150.0, N_QH), "price_id": rng.uniform(low, 160.0, N_QH),
+            "price_fcr": rng.uniform(5, 25, N_QH), "price_pos": rng.uniform(0, 20, N_QH),
+            "price_neg": rng.uniform(0, 15, N_QH), "soc0_mwh": 2.4, "soc_end_mwh": (2.0, 3.0),
+            "max_discharge_mwh": 6.0, "pv_forecast_mw": pv, "pv_value_eur_mwh": rng.uniform(20, 80, N_QH)}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("seed", range(2))
+def test_array_model_equals_its_pyomo_statement(case, seed):
+    products, site = CASES[case]
+    rng = np.random.default_rng(seed)
+    arrays = BatteryLP(BATTERY, products, N_QH, blocks=BLOCKS, site=site)
+    pyomo = PyomoBatteryLP(BATTERY, products, N_QH, blocks=BLOCKS, site=site)
+    parameters = _parameters(rng, negative=case == "negative_prices_binaries")
+    if site is None:
+        parameters = {k: v for k, v in parameters.items() if not k.startswith("pv_")}
+    mine, oracle = arrays.solve(**parameters), pyomo.solve(**parameters)
+    assert mine.objective_eur == pytest.approx(oracle.objective_eur, rel=1e-6, abs=1e-6)
+    # the schedule is feasible in the oracle's terms: power, SoC window, end state, budget
+    assert (mine.soc_mwh >= 0.6 - 1e-6).all() and (mine.soc_mwh <= 5.4 + 1e-6).all()
+    assert 2.0 - 1e-6 <= mine.soc_mwh[-1] <= 3.0 + 1e-6
+    assert mine.discharge_mw.sum() * 0.25 <= 6.0 + 1e-6
+    assert np.allclose(mine.discharge_mw - mine.charge_mw, mine.day_ahead_mw + mine.intraday_mw, atol=1e-6)
+    if products.integer_reserves:
+        assert np.allclose(mine.fcr_mw, np.round(mine.fcr_mw), atol=1e-6)
+    if products.exclusive_charge:
+        assert (np.minimum(mine.charge_mw, mine.discharge_mw) < 1e-6).all()
+    assert (mine.pv_out_mw is None) == (oracle.pv_out_mw is None)
+    # a re-solve with new prices keeps the other parameters; awards fixed, then freed again
+    prices = {"price_da": parameters["price_da"][::-1].copy(), "price_id": parameters["price_id"][::-1].copy()}
+    assert arrays.solve(**prices).objective_eur == pytest.approx(pyomo.solve(**prices).objective_eur, rel=1e-6)
+    if products.fcr:
+        # awards below the plan's (in whole MW, as the env awards) stay feasible: less reserve only frees room
+        award = [np.floor(getattr(mine, name) + 1e-6) for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw")]
+        for lp in (arrays, pyomo):
+            lp.fix_reserves(*award)
+        fixed = arrays.solve()
+        assert fixed.objective_eur == pytest.approx(pyomo.solve().objective_eur, rel=1e-6, abs=1e-6)
+        assert np.allclose(fixed.fcr_mw, award[0]) and np.allclose(fixed.afrr_neg_mw, award[2])
+        for lp in (arrays, pyomo):
+            lp.fix_reserves(None, None, None)
+        assert arrays.value() == pytest.approx(pyomo.value(), rel=1e-6)
+
+
+def test_unknown_parameter_is_named():
+    with pytest.raises(TypeError, match="price_dayahead"):
+        BatteryLP(BATTERY, LPProducts(), N_QH, blocks=BLOCKS).solve(price_dayahead=np.zeros(N_QH))
+    with pytest.raises(ValueError, match="price_da"):
+        BatteryLP(BATTERY, LPProducts(), N_QH, blocks=BLOCKS).solve(price_da=np.zeros(N_QH + 1))
