@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import PRODUCTS, MarketConfig
+from bessgym.envs.forecast import PRICE_SIGMA
 
 STRATEGIES = ("trained", "lp", "lp_noisy", "price_threshold", "time_of_day", "idle")
 Strategy = Literal[STRATEGIES]  # a tuple subscript: the same as listing the names
@@ -113,7 +114,7 @@ class EnvConfig(_Strict):
     day_ahead_delegate: Literal["none", "spread"] = "spread"
     episode_days: int = Field(1, ge=1)
     forecast: Literal["perfect", "noisy"] = "perfect"
-    forecast_sigma: float = Field(0.10, ge=0)
+    forecast_sigma: float = Field(PRICE_SIGMA, ge=0)
     intraday_fee_eur_mwh: float = Field(0.2, ge=0)
     wholesale_increments: bool = True
     horizon_qh: int = Field(96, ge=1, le=192)

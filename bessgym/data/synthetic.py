@@ -187,6 +187,14 @@ class _Calendar:
         return cls(index, pd.DatetimeIndex(days), day, hour, hour_id, block_of_hour(hour))
 
 
+DEFAULT_YEAR = ("2024-01-01", "2025-01-01")  # delivery days of the built-in market
+
+
+def default_year() -> pd.DataFrame:
+    """The built-in market that envs and commands use when given none: synthetic 2024 (seed 0)."""
+    return generate(*DEFAULT_YEAR, seed=0)
+
+
 def generate(
     start: dt.date | str,
     end: dt.date | str,

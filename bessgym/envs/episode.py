@@ -49,8 +49,7 @@ def synthetic_default_arrays() -> MarketArrays:
     if "arrays" not in _DEFAULT:
         from bessgym.data import synthetic
 
-        _DEFAULT["arrays"] = MarketArrays.from_frame(synthetic.generate("2024-01-01", "2025-01-01", seed=0),
-                                                     source="synthetic 2024")
+        _DEFAULT["arrays"] = MarketArrays.from_frame(synthetic.default_year(), source="synthetic 2024")
     return _DEFAULT["arrays"]
 
 

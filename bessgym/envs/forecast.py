@@ -31,11 +31,14 @@ class PerfectForecast:
         return np.broadcast_to(realised, (n_assets, realised.shape[0]))
 
 
+PRICE_SIGMA = 0.10  # default relative error of noisy price forecasts [-]
+
+
 @dataclass(frozen=True)
 class NoisyForecast:
     """Realised price with multiplicative Gaussian noise of relative std ``sigma`` [-], independent per value."""
 
-    sigma: float = 0.10
+    sigma: float = PRICE_SIGMA
 
     def __post_init__(self) -> None:
         if not 0 <= self.sigma < 5:  # NaN fails too
@@ -46,7 +49,7 @@ class NoisyForecast:
         return realised * (1.0 + self.sigma * noise)
 
 
-def make_forecaster(spec: str | Forecaster, sigma: float = 0.10) -> Forecaster:
+def make_forecaster(spec: str | Forecaster, sigma: float = PRICE_SIGMA) -> Forecaster:
     """``"perfect"``, ``"noisy"`` or a forecaster object."""
     if isinstance(spec, str):
         if spec == "perfect":

@@ -17,7 +17,7 @@ from bessgym._checks import finite
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.envs.core import MarketConfig
 from bessgym.envs.delegates import Delegate
-from bessgym.envs.forecast import Forecaster
+from bessgym.envs.forecast import PRICE_SIGMA, Forecaster
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class EnvOptions:
     agent_stages: tuple[str, ...] | None = None
     delegates: Mapping[str, Delegate] | None = None
     forecast: str | Forecaster = "perfect"
-    forecast_sigma: float = 0.10
+    forecast_sigma: float = PRICE_SIGMA
     pv_forecast_sigma: float | None = None
     horizon_qh: int = 96
     reward_scale: float = 1.0

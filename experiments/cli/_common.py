@@ -53,6 +53,13 @@ def config_from(path: Path | None, overrides: list[str] | None = None):
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a field: key=value (repeatable).")]
 
 
+def market_table(data: Path | None):
+    """The contract table at ``data``, or the built-in synthetic 2024 market; and its name for titles."""
+    from bessgym.data import read_table, synthetic
+
+    return (read_table(data), str(data)) if data is not None else (synthetic.default_year(), "synthetic 2024")
+
+
 def frame_table(frame, title: str) -> Table:
     from experiments.tracking import SUMMARY_METRICS
 

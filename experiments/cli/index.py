@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from bessgym.data.contract import MarketDataError
-from experiments.cli._common import console, fail
+from experiments.cli._common import console, fail, market_table
 
 
 def index_cmd(
@@ -23,16 +23,14 @@ def index_cmd(
 ) -> None:
     """The BESS revenue index: daily revenue per MW of each strategy, rolling averages and charts."""
     from agents.index import IndexBattery
-    from bessgym.data import read_table, synthetic
 
     for flag, value, ok in (("--power-mw", power_mw, power_mw > 0), ("--energy-mwh", energy_mwh, energy_mwh > 0),
                             ("--cycles", cycles, cycles > 0), ("--round-trip", round_trip, 0 < round_trip <= 1)):
         if not (ok and math.isfinite(value)):  # NaN passes no comparison, but say so
             rule = "in (0, 1]" if flag == "--round-trip" else "> 0"
             raise fail(ValueError(f"{flag} must be a finite number {rule}, got {value}"))
-    title = str(data) if data is not None else "synthetic 2024"
     try:
-        market = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
+        market, title = market_table(data)
         battery = IndexBattery(duration_h=energy_mwh / power_mw, round_trip=round_trip, cycles_per_day=cycles)
         print_index(market, out, title=title, battery=battery)
     except MarketDataError as exc:

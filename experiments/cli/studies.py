@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bessgym.data.contract import MarketDataError
-from experiments.cli._common import console, fail, frame_table
+from experiments.cli._common import console, fail, frame_table, market_table
 
 colocation_app = typer.Typer(help="Co-located PV + battery studies.", no_args_is_help=True)
 portfolio_app = typer.Typer(help="Multi-asset portfolio studies.", no_args_is_help=True)
@@ -29,14 +29,13 @@ def sizing_cmd(
     foresight and with forecast deviations (joint optimisation); logged to MLflow."""
     from rich.progress import Progress
 
-    from bessgym.data import read_table, synthetic
     from experiments.sizing import sizing_study
 
     if mode not in ("joint", "pv_priority", "bess_priority"):
         raise fail(ValueError(f"--mode must be joint, pv_priority or bess_priority, got {mode!r}"))
     try:
         sizes = tuple(float(x) for x in powers.split(",")), tuple(float(x) for x in durations.split(","))
-        market = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
+        market, _ = market_table(data)
     except ValueError as exc:
         raise fail(ValueError(f"--powers/--durations: {exc}")) from exc
     except MarketDataError as exc:
@@ -61,7 +60,6 @@ def portfolio_compare_cmd(
     """The default portfolio's assets marketed one by one, as a portfolio of per-asset LPs, and as a portfolio
     planned by one joint LP (same outage process): revenue, penalties, small assets' reserves, exchange
     transactions; logged to MLflow."""
-    from bessgym.data import read_table, synthetic
     from bessgym.envs.core import MarketArrays
     from bessgym.envs.portfolio import default_portfolio
     from bessgym.envs.portfolio_core import Reliability
@@ -69,8 +67,8 @@ def portfolio_compare_cmd(
 
     try:
         reliability = Reliability(mtbf_h=mtbf_h, mttr_h=mttr_h)
-        table = read_table(data) if data is not None else synthetic.generate("2024-01-01", "2025-01-01", seed=0)
-        market = MarketArrays.from_frame(table, source=str(data or "synthetic 2024"))
+        table, name = market_table(data)
+        market = MarketArrays.from_frame(table, source=name)
     except (ValueError, MarketDataError) as exc:
         raise fail(exc) from exc
     with console.status(f"{days} days as a portfolio (per-asset and joint LP), then each asset alone"):
