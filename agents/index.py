@@ -11,7 +11,8 @@ evenly (sqrt(0.9) each way), at most 2 full cycles a day.
   published index, reported for comparison with day-ahead-only figures.
 - ``afrr_and_trading``: 50 % of power in symmetric aFRR (POS and NEG capacity), the other half (half the
   energy) traded on ID1 with up to 4 cycles a day of its own energy.
-- ``daily_optimization``: per day the best of fcr, afrr_capacity, trading, afrr_and_trading.
+- ``daily_optimization``: per day the best of fcr, afrr_capacity, trading, afrr_and_trading; where some of
+  them cannot run (a column missing) or were not selected, the best of the others, with a note saying so.
 
 A strategy whose columns are missing is skipped with the column named, never reported as zero.
 """
@@ -19,7 +20,7 @@ A strategy whose columns are missing is skipped with the column named, never rep
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -62,10 +63,12 @@ class IndexBattery:
 
 @dataclass
 class IndexResult:
-    """Daily revenues [EUR/MW] per strategy (index: Berlin delivery date) and the skipped strategies."""
+    """Daily revenues [EUR/MW] per strategy (index: Berlin delivery date), the skipped strategies and why,
+    and notes on strategies computed on less than their definition (a partial daily optimisation)."""
 
     daily: pd.DataFrame
     skipped: dict[str, str]
+    notes: dict[str, str] = field(default_factory=dict)
 
     def rolling(self) -> pd.DataFrame:
         """365-day and 30-day rolling averages, annualised [EUR/MW/year] (NaN until a window is full)."""
@@ -115,10 +118,15 @@ def index_revenues(
     skipped = {s: next(f"needs column {c!r}" for c in REQUIRES[s] if c not in market.columns)
                for s in strategies if s in REQUIRES and any(c not in market.columns for c in REQUIRES[s])}
     run = [s for s in strategies if s not in skipped and s != "daily_optimization"]
+    best_of = [s for s in DAILY_BEST_OF if s in run]
+    notes = {}
     if "daily_optimization" in strategies:
-        missing = [s for s in DAILY_BEST_OF if s in skipped or s not in strategies]
-        if missing:
-            skipped["daily_optimization"] = f"needs {', '.join(missing)} ({skipped.get(missing[0], 'not selected')})"
+        missing = [s for s in DAILY_BEST_OF if s not in run]
+        why = "; ".join(f"{s}: {skipped.get(s, 'not selected')}" for s in missing)
+        if not best_of:
+            skipped["daily_optimization"] = f"none of {', '.join(DAILY_BEST_OF)} can run ({why})"
+        elif missing:
+            notes["daily_optimization"] = f"best of {', '.join(best_of)} only ({why})"
     slices = complete_days(market.index)
     if not slices:
         raise MarketDataError("the table holds no complete Berlin delivery day (00:00-24:00 local time)",
@@ -149,9 +157,9 @@ def index_revenues(
         if lp_half is not None:
             row["afrr_and_trading"] = AFRR_TRADING_SPLIT * (pos + neg) + lp_half.solve(cols["id1_price"][sl])
         if "daily_optimization" in strategies and "daily_optimization" not in skipped:
-            row["daily_optimization"] = max(row[s] for s in DAILY_BEST_OF)
+            row["daily_optimization"] = max(row[s] for s in best_of)
         rows.append(row)
         if progress is not None:
             progress(i + 1, len(slices))
     daily = pd.DataFrame(rows, index=pd.Index(dates, name="delivery_date"))
-    return IndexResult(daily[[s for s in strategies if s in daily.columns]], skipped)
+    return IndexResult(daily[[s for s in strategies if s in daily.columns]], skipped, notes)

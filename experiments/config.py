@@ -145,10 +145,12 @@ class TrainConfig(_Strict):
 
 
 class EvaluateConfig(_Strict):
-    """Which strategies to evaluate on the held-out market, over how many days (None: all)."""
+    """Which strategies to evaluate on the held-out market, over how many days (None: all); the days each
+    dispatch chart shows: ``dispatch_days`` from ``dispatch_start`` (None: the first evaluated day)."""
 
     strategies: list[Strategy] = Field(default_factory=lambda: list(STRATEGIES), min_length=1)
     days: int | None = Field(None, ge=1)
+    dispatch_start: dt.date | None = None
     dispatch_days: int = Field(3, ge=1)
     seed: int = 0
 

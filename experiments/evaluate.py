@@ -64,6 +64,7 @@ class Evaluation:
     dispatch: pd.DataFrame
     power_mw: float
     usable_mwh: float
+    energy_mwh: float  # nameplate (SoC in % is of this)
     reward_eur: float  # the sum of the env's rewards (reward_scale 1): equals the recorded cash flows
     cash_flows: tuple[str, ...] = CASH_FLOWS  # the env's breakdown (a co-located site adds PV flows)
 
@@ -98,20 +99,26 @@ class Evaluation:
         return out
 
 
-def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0) -> Evaluation:
-    """One episode of ``env`` (all its days) driven by ``agent``; returns the recorded quarter-hours."""
+def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0,
+              on_day: Callable[[int], None] | None = None) -> Evaluation:
+    """One episode of ``env`` (all its days) driven by ``agent``; returns the recorded quarter-hours.
+    ``on_day(n)``: called when the n-th delivery day is done."""
     obs, info = env.reset(seed=seed)
     agent.reset(env)
-    done, reward_eur = False, 0.0
+    done, reward_eur, days, day = False, 0.0, 0, info["delivery_date"]
     with env.unwrapped.runner.recording() as log:
         while not done:
             obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
             reward_eur += reward
             done = terminated or truncated
+            if on_day is not None and (done or info["delivery_date"] != day):
+                days, day = days + 1, info["delivery_date"]
+                on_day(days)
     sim = env.unwrapped.simulator
     fleet = sim.fleet  # every asset's spec: a portfolio is valued per MW and MWh of all its batteries
     return Evaluation(agent.name, dispatch_frame(log, sim.market, sim.cash_flows), float(fleet.power_mw.sum()),
-                      sum(spec.usable_energy_mwh for spec in fleet.specs), reward_eur / env.unwrapped.reward_scale,
+                      sum(spec.usable_energy_mwh for spec in fleet.specs), float(fleet.energy_mwh.sum()),
+                      reward_eur / env.unwrapped.reward_scale,
                       sim.cash_flows)
 
 
@@ -145,20 +152,28 @@ def index_baseline(config: ExperimentConfig, market: pd.DataFrame) -> IndexResul
     return index_revenues(market, config.battery.index_battery())
 
 
+def evaluated_strategies(config: ExperimentConfig) -> list[str]:
+    """The configured strategies, the perfect-foresight LP (``lp``, the reference of ``share_of_pf_lp``) first."""
+    return list(dict.fromkeys(["lp", *config.evaluate.strategies]))
+
+
 def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model_dir: Path | None = None,
-                        progress: Callable[[str], None] | None = None) -> dict[str, Evaluation]:
+                        progress: Callable[[str, int], None] | None = None,
+                        done: dict[str, Evaluation] | None = None) -> dict[str, Evaluation]:
     """Every configured strategy over the evaluation days (``config.evaluate.days``, default all), from the
-    first day. The perfect-foresight LP (``lp``) always runs: it is the reference of ``share_of_pf_lp``."""
-    strategies = list(dict.fromkeys(["lp", *config.evaluate.strategies]))
+    first day (:func:`evaluated_strategies`), but those in ``done`` (e.g. cached baselines).
+    ``progress(strategy, days done)`` after each delivery day."""
     days = min(config.evaluate.days or len(market.dates), len(market.dates))
     out: dict[str, Evaluation] = {}
-    for strategy in strategies:
-        if progress is not None:
-            progress(strategy)
+    for strategy in evaluated_strategies(config):
+        if done and strategy in done:
+            out[strategy] = done[strategy]
+            continue
         forecast = {"lp": "perfect", "lp_noisy": "noisy"}.get(strategy)  # the others: as configured
         env = make_env(config, market, forecast=forecast,
                        episode_days=days, start_day=market.dates[0])
-        evaluation = run_agent(make_agent(strategy, config, model_dir), env, seed=config.evaluate.seed)
+        on_day = None if progress is None else (lambda n, s=strategy: progress(s, n))
+        evaluation = run_agent(make_agent(strategy, config, model_dir), env, seed=config.evaluate.seed, on_day=on_day)
         evaluation.strategy = strategy
         out[strategy] = evaluation
     return out

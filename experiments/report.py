@@ -1,9 +1,11 @@
 """``bessgym evaluate``: every strategy on the held-out market, written to a folder and logged to MLflow.
 
 Per strategy (folder ``<out>/<strategy>/`` and a nested MLflow run): ``revenue.csv`` (EUR per delivery day
-and product; its ``total`` column sums to the logged ``revenue_eur``), ``dispatch.png`` (the first
-``dispatch_days`` days), ``rolling.png`` (the strategy's rolling annualised revenue beside the index
-strategies). The parent run holds the index baselines, ``comparison.csv`` and the index chart.
+and product; its ``total`` column sums to the logged ``revenue_eur``), ``dispatch.parquet`` (every
+quarter-hour: prices, positions, trades, reserves, activations, SoC, cash flows), ``dispatch.png``
+(``dispatch_days`` days from ``dispatch_start``), ``rolling.png`` (the strategy's rolling annualised revenue
+beside the index strategies). The parent run holds the index baselines, ``comparison.csv``,
+``comparison.png`` and the index chart.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pandas as pd
 from agents.index import IndexResult
 from bessgym._io import atomic_path
 from bessgym.data.calendar import MARKET_TZ
-from experiments import tracking
+from experiments import baselines, tracking
 from experiments.config import ExperimentConfig, dump_config
-from experiments.evaluate import Evaluation, evaluate_strategies, evaluation_period, index_baseline
-from experiments.plots import dispatch_figure, rolling_figure
+from experiments.evaluate import Evaluation, evaluate_strategies, evaluation_period
+from experiments.plots import comparison_figure, dispatch_figure, rolling_figure
+from experiments.tables import SUMMARY_METRICS
 
 
 @dataclass
@@ -30,24 +33,27 @@ class Report:
     metrics: dict[str, dict[str, float]]
     out: Path
     run_id: str
+    period: str  # the evaluated days, "first .. last (N days)"
 
 
 def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None = None,
-                 index: IndexResult | None = None, progress: Callable[[str], None] | None = None) -> Report:
+                 index: IndexResult | None = None, progress: Callable[[str, int], None] | None = None,
+                 cache: bool = True) -> Report:
     """Evaluate ``config.evaluate.strategies`` on ``config.eval_market`` and log everything. ``index``: the
-    index baselines of the evaluated days, when already computed."""
+    index baselines of the evaluated days, when already computed; ``cache``: reuse (and keep) the index and
+    the perfect-foresight LP of the same market, battery and env (:mod:`experiments.baselines`).
+    ``progress(what, days done)``."""
     if "trained" in config.evaluate.strategies and model_dir is None:
         raise ValueError("strategy 'trained' needs --model (a folder written by bessgym train)")
     period, market = evaluation_period(config, config.eval_market.load())
     days = len(market.dates)
     if index is None:
-        if progress is not None:
-            progress("index baselines")
-        index = index_baseline(config, period)
+        index = baselines.index(config, period, use_cache=cache)
     elif len(index.daily) != days:
         raise ValueError(f"the given index covers {len(index.daily)} days, the evaluation {days}")
     index_year = index.annualised()
-    evaluations = evaluate_strategies(config, market, model_dir=model_dir, progress=progress)
+    lp = baselines.perfect_lp(config, period, market, use_cache=cache, progress=progress)
+    evaluations = evaluate_strategies(config, market, model_dir=model_dir, progress=progress, done={"lp": lp})
     lp_eur = evaluations["lp"].metrics()["revenue_eur"]
 
     out.mkdir(parents=True, exist_ok=True)
@@ -67,35 +73,54 @@ def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None 
         comparison = comparison_table(metrics, index_year)
         with atomic_path(out / "comparison.csv") as tmp:
             comparison.to_csv(tmp)
+        days_label = period_label(list(index.daily.index))
         index_png = rolling_figure(index.daily, out / "index_rolling.png",
-                                   title=f"Revenue index strategies, {config.eval_market.label()}")
-        tracking.log_artifacts([out / "comparison.csv", index_png, out / "config.yaml"])
+                                   title=f"Revenue index strategies, {days_label}")
+        chart = comparison_figure(comparison, out / "comparison.png",
+                                  title=f"{config.name}: strategies and the revenue index, {days_label}")
+        tracking.log_artifacts([out / "comparison.csv", chart, index_png, out / "config.yaml"])
         run_id = parent.info.run_id
-    return Report(comparison, metrics, out, run_id)
+    return Report(comparison, metrics, out, run_id, period_label(list(index.daily.index)))
+
+
+def period_label(dates) -> str:
+    """``first .. last (N days)`` of a sequence of delivery dates."""
+    return f"{dates[0]} .. {dates[-1]} ({len(dates)} days)"
 
 
 def _write_strategy(evaluation: Evaluation, index_daily: pd.DataFrame, folder: Path,
                     config: ExperimentConfig) -> list[Path]:
-    """revenue.csv, dispatch.png and rolling.png of one strategy."""
+    """revenue.csv, dispatch.parquet, dispatch.png and rolling.png of one strategy."""
     folder.mkdir(parents=True, exist_ok=True)
     daily = evaluation.daily()
-    revenue = folder / "revenue.csv"
+    revenue, table = folder / "revenue.csv", folder / "dispatch.parquet"
     with atomic_path(revenue) as tmp:
         daily.to_csv(tmp)
-    local_days = evaluation.dispatch.index.tz_convert(MARKET_TZ).date
-    first = sorted(set(local_days))[: config.evaluate.dispatch_days]
-    shown = evaluation.dispatch[pd.Index(local_days).isin(first)]
-    dispatch = dispatch_figure(shown, folder / "dispatch.png",
-                               title=f"{evaluation.strategy}: {first[0]} .. {first[-1]}")
+    with atomic_path(table) as tmp:
+        evaluation.dispatch.to_parquet(tmp)
+    shown_days = dispatch_days(list(daily.index), config)
+    local_days = pd.Index(evaluation.dispatch.index.tz_convert(MARKET_TZ).date)
+    dispatch = dispatch_figure(evaluation.dispatch[local_days.isin(shown_days)], folder / "dispatch.png",
+                               title=f"{evaluation.strategy}: {period_label(shown_days)}",
+                               energy_mwh=evaluation.energy_mwh)
     per_mw = index_daily.join((daily["total"] / evaluation.power_mw).rename(evaluation.strategy), how="inner")
-    rolling = rolling_figure(per_mw, folder / "rolling.png",
-                             title=f"{evaluation.strategy} vs the revenue index, {config.eval_market.label()}")
-    return [revenue, dispatch, rolling]
+    rolling = rolling_figure(per_mw, folder / "rolling.png", highlight=evaluation.strategy,
+                             title=f"{evaluation.strategy} vs the revenue index, {period_label(list(daily.index))}")
+    return [revenue, table, dispatch, rolling]
+
+
+def dispatch_days(days: list, config: ExperimentConfig) -> list:
+    """The delivery days a dispatch chart shows: ``dispatch_days`` from ``dispatch_start`` (default the first)."""
+    start = config.evaluate.dispatch_start or days[0]
+    if start not in days:
+        raise ValueError(f"evaluate.dispatch_start {start} is not an evaluated day ({period_label(days)})")
+    first = days.index(start)
+    return days[first:first + config.evaluate.dispatch_days]
 
 
 def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series) -> pd.DataFrame:
-    """Strategies and index strategies side by side on the summary metrics."""
-    rows = {name: {k: m.get(k) for k in tracking.SUMMARY_METRICS} for name, m in metrics.items()}
+    """Strategies, then index strategies, each best first, on the summary metrics."""
+    rows = {name: {k: m.get(k) for k in SUMMARY_METRICS} for name, m in metrics.items()}
     lp = metrics["lp"]["annualised_eur_per_mw_year"]
     trading = index_year.get("trading")
     for name, value in index_year.items():
@@ -104,4 +129,17 @@ def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series
                                   "share_of_index_trading": value / trading if trading else None}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "strategy"
-    return table
+    table["is_index"] = table.index.str.startswith("index: ")
+    table = table.sort_values(["is_index", "annualised_eur_per_mw_year"], ascending=[True, False])
+    return table.drop(columns="is_index")
+
+
+def index_markets_note(config: ExperimentConfig) -> str | None:
+    """What to say when index strategies use markets the evaluated env does not trade (their share of the
+    perfect-foresight LP, which trades only the env's markets, can then exceed 100 %)."""
+    others = [label for product, label in (("fcr", "FCR"), ("afrr_capacity", "aFRR capacity"))
+              if product not in config.env.products]
+    if not others:
+        return None
+    return (f"index strategies with {' and '.join(others)} earn in markets this env does not trade "
+            f"({', '.join(config.env.products)}): their share of the PF LP can exceed 100 %")

@@ -18,15 +18,7 @@ import mlflow
 import pandas as pd
 
 from experiments.config import ExperimentConfig
-
-# Column labels of ``bessgym compare`` and the comparison table: metric -> heading.
-SUMMARY_METRICS = {
-    "annualised_eur_per_mw_year": "EUR/MW/year",
-    "share_of_pf_lp": "share of PF LP",
-    "share_of_index_trading": "share of index trading",
-    "cycles_per_day": "cycles/day",
-    "penalties_eur": "penalties EUR",
-}
+from experiments.tables import SUMMARY_METRICS
 
 
 def quiet() -> None:
@@ -58,7 +50,9 @@ def log_artifacts(paths: list[Path], artifact_path: str | None = None) -> None:
 
 
 def runs_table(experiment: str | None = None, max_runs: int = 50) -> pd.DataFrame:
-    """Finished and running runs with their strategy and summary metrics, newest first."""
+    """Runs with a result, newest first: name, kind, strategy, the summary metrics (a training run's are its
+    last evaluation's) and the configuration keys in which the shown runs differ. Parent runs, which only
+    group their strategies' runs, are left out."""
     quiet()
     names = [experiment] if experiment else [e.name for e in mlflow.search_experiments()]
     if not names:
@@ -67,9 +61,15 @@ def runs_table(experiment: str | None = None, max_runs: int = 50) -> pd.DataFram
                               output_format="pandas")
     if runs.empty:
         return runs
-    cols = {"run_id": "run", "tags.mlflow.runName": "name", "tags.strategy": "strategy", "start_time": "started"}
-    cols.update({f"metrics.{k}": v for k, v in SUMMARY_METRICS.items()})
-    present = {k: v for k, v in cols.items() if k in runs.columns}
-    table = runs[list(present)].rename(columns=present)
-    table["run"] = table["run"].str[:8]
-    return table
+    table = pd.DataFrame({"run": runs["run_id"].str[:8], "name": runs.get("tags.mlflow.runName"),
+                          "kind": runs.get("tags.kind"), "strategy": runs.get("tags.strategy"),
+                          "started": runs["start_time"]})
+    for key in SUMMARY_METRICS:
+        values = [runs[c] for c in (f"metrics.{key}", f"metrics.eval/{key}") if c in runs.columns]
+        table[key] = values[0].combine_first(values[1]) if len(values) == 2 else (values[0] if values else None)
+    table = table[table[list(SUMMARY_METRICS)].notna().any(axis=1)]
+    params = [c for c in runs.columns if c.startswith("params.")]
+    differ = [c for c in params if runs.loc[table.index, c].nunique(dropna=False) > 1]
+    for c in differ:
+        table[c.removeprefix("params.")] = runs.loc[table.index, c]
+    return table.reset_index(drop=True)

@@ -29,6 +29,7 @@ from bessgym.envs.core import MarketArrays
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig, dump_config, load_config
 from experiments.evaluate import evaluate_strategies, evaluation_period, index_baseline, make_env, run_agent
+from experiments.plots import learning_curve_figure
 from experiments.signals import Interrupted, on_signals
 
 BUFFER_FILE = "replay_buffer.pkl"
@@ -85,6 +86,9 @@ class _Evaluate(BaseCallback):
         self.index = index_baseline(self.config, period).annualised()
         self.last, self.best = 0, -float("inf")
         self.history: list[dict[str, float]] = []
+        self.curve = best_dir.parent / "learning_curve"  # .csv and .png, rewritten at every evaluation
+        days = len(self.market.dates)
+        self.lp_eur_per_mw_year = self.lp_eur * 365 / days / config.battery.power_mw
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self.last >= self.every:
@@ -99,12 +103,23 @@ class _Evaluate(BaseCallback):
         keep = {k: v for k, v in metrics.items() if k in tracking.SUMMARY_METRICS}
         mlflow.log_metrics({f"eval/{k}": v for k, v in keep.items()}, step=self.num_timesteps)
         self.history.append({"steps": float(self.num_timesteps), **keep})
+        self._write_curve()
         if metrics["annualised_eur_per_mw_year"] > self.best:
             self.best = metrics["annualised_eur_per_mw_year"]
             agent.save(self.best_dir)
         if self.report is not None:
             self.report(self.num_timesteps, keep)
         return keep
+
+    def _write_curve(self) -> None:
+        """learning_curve.csv (one row per evaluation) and learning_curve.png beside the run's model."""
+        history = pd.DataFrame(self.history).drop_duplicates("steps", keep="last")
+        with atomic_path(self.curve.with_suffix(".csv")) as tmp:
+            history.to_csv(tmp, index=False)
+        learning_curve_figure(history, self.curve.with_suffix(".png"), lp_eur_per_mw_year=self.lp_eur_per_mw_year,
+                              index_trading_eur_per_mw_year=self.index.get("trading"),
+                              title=f"{self.config.name}: {self.config.train.algorithm.upper()} on the "
+                                    f"{len(self.market.dates)} evaluation days")
 
 
 class _StopOnSignal(BaseCallback):
@@ -175,7 +190,11 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
         checkpoint.last = model.num_timesteps
         evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report)
         evaluate.last = model.num_timesteps
-        evaluate.init_callback(model)  # also when nothing is left to learn (resumed from the last checkpoint)
+        if state is not None and evaluate.curve.with_suffix(".csv").exists():  # a resumed run continues its curve
+            earlier = pd.read_csv(evaluate.curve.with_suffix(".csv"))
+            evaluate.history = earlier[earlier["steps"] <= model.num_timesteps].to_dict("records")
+        for callback in (checkpoint, evaluate):  # also when nothing is left to learn (resumed at the end)
+            callback.init_callback(model)
         stop = _StopOnSignal()
         callbacks = [checkpoint, evaluate, stop] + ([_Progress(progress)] if progress else [])
         remaining = t.total_steps - model.num_timesteps
@@ -190,6 +209,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
             checkpoint.save()  # the interrupted run resumes from here
             raise Interrupted(stop.signum)
         evaluate.evaluate()
+        checkpoint.save()  # --resume continues from here, however short the run
         model_dir = out / "model"
         agent = RLAgent(model, model.get_vec_normalize_env(), algorithm=t.algorithm)
         agent.save(model_dir)
@@ -198,6 +218,20 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
         tracking.log_artifacts([model_dir], artifact_path="model")
         mlflow.log_metric("train/steps", model.num_timesteps)
         return TrainResult(model_dir, active.info.run_id, model.num_timesteps, evaluate.history)
+
+
+def planned_steps(config: ExperimentConfig) -> tuple[int, str | None]:
+    """The steps ``learn`` runs for ``train.total_steps``, and why they differ where they do: PPO collects
+    whole rollouts of ``n_steps`` x ``n_envs`` steps, SAC steps all envs at once."""
+    t = config.train
+    chunk = t.n_envs * (int(t.hyperparameters.get("n_steps", 2048)) if t.algorithm == "ppo" else 1)
+    planned = -(-t.total_steps // chunk) * chunk
+    if planned == t.total_steps:
+        return planned, None
+    how = f"whole rollouts of {chunk // t.n_envs:,} steps x {t.n_envs} envs" if t.algorithm == "ppo" else \
+        f"{t.n_envs} envs a step"
+    return planned, (f"{t.algorithm.upper()} learns in {how}: {planned:,} steps for train.total_steps "
+                     f"{t.total_steps:,}")
 
 
 def _resume_state(config: ExperimentConfig, out: Path) -> dict:

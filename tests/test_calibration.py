@@ -51,3 +51,13 @@ def test_real_reserve_statistics_match_published_2024_figures():
                 "corr_fcr_afrr_neg", "corr_fcr_afrr_pos"):
         published = calibration.TARGETS_2024[key]
         assert stats[key] == pytest.approx(published, abs=0.02 * abs(published) + 0.01), key
+
+
+def test_reserve_bars_are_labelled_by_statistic_not_by_position():
+    from bessgym.data.calibration import reserve_bars
+
+    table = pd.DataFrame({"real": [10.0, 4.0], "synthetic": [11.0, 5.0]},
+                         index=["afrr_cap_pos_mean", "afrr_cap_neg_mean"])  # no FCR column in the data
+    bars = reserve_bars(table)
+    assert list(bars.index) == ["aFRR POS EUR/MW/h", "aFRR NEG EUR/MW/h"]
+    assert bars.loc["aFRR POS EUR/MW/h", "real"] == 10.0

@@ -225,8 +225,24 @@ def test_resume_continues_the_same_run(tmp_path, tracking, small):
         train(config.with_overrides({"train.seed": 5}), tmp_path, resume=True)
     result = train(config, tmp_path, resume=True)
     assert result.run_id == latest["run_id"] and result.steps >= 1024
+    # a finished run (shorter than a checkpoint interval) trains on with --resume and a larger total
+    longer = train(config.with_overrides({"train.total_steps": 2048}), tmp_path, resume=True)
+    assert longer.run_id == latest["run_id"] and longer.steps >= 2048
+    curve = pd.read_csv(tmp_path / "learning_curve.csv")  # one row per evaluation, the resumed ones kept
+    assert len(curve) >= 2 and curve["steps"].is_monotonic_increasing and (tmp_path / "learning_curve.png").exists()
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(config, tmp_path / "elsewhere", resume=True)
+
+
+def test_planned_steps_round_up_to_whole_rollouts_and_say_so(small):
+    from experiments.train import planned_steps
+
+    ppo = small.with_overrides({"train.algorithm": "ppo", "train.total_steps": 400_000, "train.n_envs": 8,
+                                "train.hyperparameters": {"n_steps": 1024}})
+    planned, why = planned_steps(ppo)
+    assert planned == 401_408 and "1,024 steps x 8 envs" in why and "400,000" in why
+    exact = ppo.with_overrides({"train.total_steps": 8_192})
+    assert planned_steps(exact) == (8_192, None)
 
 
 # ------------------------------------------------------------------------------------ sweep, compare
@@ -261,7 +277,39 @@ def test_compare_lists_runs_with_their_strategy(trained):
     evaluated = table.dropna(subset=["strategy"])
     assert {"trained", "lp", "idle"} <= set(evaluated["strategy"])
     lp = evaluated[evaluated["strategy"] == "lp"].iloc[0]
-    assert lp["share of PF LP"] == pytest.approx(1.0)
+    assert lp["share_of_pf_lp"] == pytest.approx(1.0)
+    assert table[["annualised_eur_per_mw_year", "cycles_per_day"]].notna().any(axis=1).all()  # no parent rows
+    assert "train" in set(table["kind"])  # a training run shows its last evaluation
+
+
+def test_tables_keep_each_metrics_precision_and_escape_markup():
+    from rich.console import Console
+
+    from experiments.tables import cell, rich_table
+
+    assert cell("cycles_per_day", 1.979) == "1.98"  # not rounded to a whole cycle
+    assert cell("share_of_pf_lp", 0.042) == "4.2%"
+    assert cell("trained_share_of_pf_lp", 0.042) == "4.2%"  # a sweep's share column
+    assert cell("power_mw", 0.6) == "0.60" and cell("reserve_alone_mwh", 12.345) == "12.35"
+    assert cell("revenue_eur", 110499.3) == "110,499" and cell("penalties_eur", 12.5) == "12.50"
+    assert cell("annualised_eur_per_mw_year", 73527.7) == "73,528"
+    assert cell("reduction_pct", 7.26) == "7.3" and cell("days", 365.0) == "365" and cell("x", None) == "-"
+    frame = pd.DataFrame({"cycles_per_day": [1.979], "note": ["[soc_min, soc_max]"]},
+                         index=pd.Index(["a_strategy_with_a_long_name_that_must_not_be_cut"], name="strategy"))
+    console = Console(width=60, record=True)
+    console.print(rich_table(frame, "title [with brackets]"))
+    text = console.export_text()
+    assert "[soc_min, soc_max]" in text and "[with brackets]" in text and "1.98" in text
+    assert all(part in text for part in ("a_strategy_with_a_long", "_name_that_must_not_be", "_cut"))
+    assert "…" not in text  # folded, never cut
+
+
+def test_help_keeps_units_in_brackets():
+    from experiments.cli import app
+
+    deploy = CliRunner().invoke(app, ["deploy", "--help"]).output
+    sweep = CliRunner().invoke(app, ["sweep", "--help"]).output
+    assert "Control cycle [s]" in deploy and "bessgym[ray]" in sweep
 
 
 # ------------------------------------------------------------------------------------------------ CLI

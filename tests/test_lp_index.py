@@ -337,17 +337,16 @@ def test_multi_market_methodology_respects_its_rules(forecast):
 
 @pytest.mark.parametrize(("days", "rolling"), [(20, False), (365, False), (366, False), (420, True)])
 def test_rolling_charts_draw_a_line_for_any_period(days, rolling):
-    from agents.index import IndexResult
-    from experiments.index_report import chart_series
+    from experiments.plots import rolling_series
 
     dates = pd.date_range("2024-01-01", periods=days, freq="D").date
     daily = pd.DataFrame({"trading": np.linspace(100, 400, days), "fcr": np.full(days, 300.0)}, index=dates)
-    title, series = chart_series(IndexResult(daily, {}), "365d")
+    title, series = rolling_series(daily, 365)
     assert list(series.columns) == ["trading", "fcr"]
     if rolling:  # 56 complete 365-day windows
-        assert len(series) == days - 364 and "365d rolling" in title
+        assert len(series) == days - 364 and "365-day rolling" in title
     else:  # one or two windows would be a dot or a stub: the running mean over every day instead
         assert len(series) == days and "running mean" in title
         assert series["fcr"].iloc[-1] == pytest.approx(300.0 * 365)
-    thirty = chart_series(IndexResult(daily, {}), "30d")[1]
+    thirty = rolling_series(daily, 30)[1]
     assert len(thirty) == (days - 29 if days - 29 >= 30 else days)

@@ -133,6 +133,16 @@ def compare(synthetic: dict[str, float], real: dict[str, float]) -> Comparison:
     return Comparison(pd.DataFrame(rows).set_index("statistic"))
 
 
+RESERVE_LABELS = {"fcr_block_mean": "FCR EUR/MW/block", "afrr_cap_pos_mean": "aFRR POS EUR/MW/h",
+                  "afrr_cap_neg_mean": "aFRR NEG EUR/MW/h"}
+
+
+def reserve_bars(table: pd.DataFrame) -> pd.DataFrame:
+    """The reserve statistics the comparison holds, each labelled by what it is (real, synthetic)."""
+    present = [k for k in RESERVE_LABELS if k in table.index]
+    return table.loc[present, ["real", "synthetic"]].rename(index=RESERVE_LABELS)
+
+
 def plot_comparison(synthetic: pd.DataFrame, real: pd.DataFrame | None, comparison: Comparison,
                     path: str | os.PathLike[str]) -> Path:
     """A four-panel PNG: DA hour profile, DA duration curve, reserve block means, statistic errors."""
@@ -155,11 +165,11 @@ def plot_comparison(synthetic: pd.DataFrame, real: pd.DataFrame | None, comparis
         ax[0, 1].plot(np.linspace(0, 100, len(real_h)), real_h, "k", label="real")
     ax[0, 1].set(title="Day-ahead duration curve", xlabel="% of hours", ylabel="EUR/MWh", ylim=(-150, 400))
     ax[0, 1].legend()
-    res = [k for k in ("fcr_block_mean", "afrr_cap_pos_mean", "afrr_cap_neg_mean") if k in t.index]
-    x = np.arange(len(res))
-    ax[1, 0].bar(x - 0.2, t.loc[res, "real"], 0.4, color="k", label="real")
-    ax[1, 0].bar(x + 0.2, t.loc[res, "synthetic"], 0.4, color="C1", label="synthetic")
-    ax[1, 0].set_xticks(x, ["FCR EUR/MW/block", "aFRR POS EUR/MW/h", "aFRR NEG EUR/MW/h"][: len(res)])
+    bars = reserve_bars(t)
+    x = np.arange(len(bars))
+    ax[1, 0].bar(x - 0.2, bars["real"], 0.4, color="k", label="real")
+    ax[1, 0].bar(x + 0.2, bars["synthetic"], 0.4, color="C1", label="synthetic")
+    ax[1, 0].set_xticks(x, list(bars.index))
     ax[1, 0].set(title="Reserve capacity price means")
     ax[1, 0].legend()
     checked = t[t["tolerance"].notna() & ~t.index.str.startswith("da_hour_")]

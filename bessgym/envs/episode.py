@@ -230,6 +230,7 @@ class Runner:
             "day_ahead_mw": d.positions[:, 0, q].copy(), "ida_mw": d.positions[:, 1:, q].sum(axis=1),
             "intraday_mw": r["trade_mw"], "fcr_mw": d.fcr_q[:, q].copy(), "afrr_pos_mw": d.pos_q[:, q].copy(),
             "afrr_neg_mw": d.neg_q[:, q].copy(), "afrr_pos_mwh": r["afrr_pos_mwh"], "afrr_neg_mwh": r["afrr_neg_mwh"],
+            "reserve_mwh": r["reserve_mwh"],
             "cash_eur": cash, **{k: r[k] for k in self.sim.record_keys},
         })
 

@@ -8,7 +8,7 @@ import typer
 from experiments.cli import control, data, experiment, index, studies
 
 app = typer.Typer(help="bessgym: a market-simulation gym for battery storage in the German power markets.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 app.add_typer(data.app, name="data")
 app.command("index")(index.index_cmd)
 for name in ("train", "evaluate", "compare", "sweep", "run"):

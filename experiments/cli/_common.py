@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console(width=None if sys.stdout.isatty() else 120)  # logs and pipes get whole tables
+# a terminal's own width; logs and pipes get $COLUMNS or 200, so tables are whole, not cut at 80
+console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200)))
 
 
 def fail(exc: Exception) -> typer.Exit:
@@ -61,22 +63,7 @@ def market_table(data: Path | None):
 
 
 def frame_table(frame, title: str) -> Table:
-    from experiments.tracking import SUMMARY_METRICS
+    """A DataFrame as a rich table, formatted per column (:mod:`experiments.tables`)."""
+    from experiments.tables import rich_table
 
-    table = Table(title=title)
-    table.add_column(frame.index.name or "", justify="left")
-    for col in frame.columns:
-        table.add_column(SUMMARY_METRICS.get(col, col), justify="right")
-    for name, row in frame.iterrows():
-        cells = []
-        for col, value in row.items():
-            if value is None or value != value:
-                cells.append("-")
-            elif col.startswith("share"):
-                cells.append(f"{value:.1%}")
-            elif isinstance(value, float):
-                cells.append(f"{value:,.2f}" if col == "cycles_per_day" else f"{value:,.0f}")
-            else:
-                cells.append(str(value))
-        table.add_row(str(name), *cells)
-    return table
+    return rich_table(frame, title)

@@ -9,7 +9,7 @@ import typer
 
 from bessgym._io import atomic_path
 from bessgym.data.contract import MarketDataError
-from experiments.cli._common import ConfigOption, SetOption, config_from, console, escape, fail, frame_table
+from experiments.cli._common import ConfigOption, SetOption, config_from, console, escape, fail, frame_table, iso_date
 from experiments.cli.index import print_index
 
 
@@ -27,28 +27,28 @@ def train_cmd(
 
 
 def _train(cfg, out: Path, *, resume: bool) -> Path:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from experiments.config import ConfigError
-    from experiments.train import train
+    from experiments.progress import progress
+    from experiments.train import planned_steps, train
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"training {cfg.train.algorithm.upper()}", total=cfg.train.total_steps)
+    planned, why = planned_steps(cfg)
+    if why:
+        console.print(why, markup=False)
 
-        def report(steps: int, metrics: dict[str, float]) -> None:
-            console.print(f"  step {steps:,}: {metrics['annualised_eur_per_mw_year']:,.0f} EUR/MW/year on the "
-                          f"evaluation days, {metrics.get('share_of_pf_lp', float('nan')):.1%} of the PF LP")
+    def report(steps: int, metrics: dict[str, float]) -> None:
+        console.print(f"  step {steps:,}: {metrics['annualised_eur_per_mw_year']:,.0f} EUR/MW/year on the "
+                      f"evaluation days, {metrics.get('share_of_pf_lp', float('nan')):.1%} of the PF LP")
 
+    with progress(console, f"training {cfg.train.algorithm.upper()}", planned, "steps") as bar:
         try:
-            result = train(cfg, out, resume=resume, progress=lambda n: progress.update(task, completed=n),
-                           report=report)
+            result = train(cfg, out, resume=resume, progress=bar.update, report=report)
         except KeyboardInterrupt as exc:
             console.print(f"[yellow]interrupted[/]: checkpoint saved; continue with --resume --out {escape(str(out))}")
             raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
         except (ConfigError, FileNotFoundError, MarketDataError, ValueError) as exc:
             raise fail(exc) from exc
-        progress.update(task, completed=result.steps)
+        bar.update(result.steps)
+    console.print(f"learning curve: {escape(str(out / 'learning_curve.png'))}")
     return result.model_dir
 
 
@@ -56,27 +56,44 @@ def evaluate_cmd(
     config: ConfigOption = None,
     model: Annotated[Path | None, typer.Option(help="Trained agent folder (bessgym train's model/).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<name>/evaluate.")] = None,
+    dispatch_start: Annotated[str | None, typer.Option(help="First day of the dispatch charts, YYYY-MM-DD "
+                                                            "(default: the first evaluated day).")] = None,
+    dispatch_days: Annotated[int | None, typer.Option(help="Days the dispatch charts show.")] = None,
+    cache: Annotated[bool, typer.Option(help="Reuse the baselines (index, PF LP) of an earlier run on the same "
+                                             "market, battery and env.")] = True,
     overrides: SetOption = None,
 ) -> None:
     """Evaluate every configured strategy on the held-out market; log to MLflow and print the comparison."""
-    cfg = config_from(config, overrides)
+    chart = {"evaluate.dispatch_start": dispatch_start and iso_date(dispatch_start),
+             "evaluate.dispatch_days": dispatch_days}
+    cfg = config_from(config, [*(overrides or []), *(f"{k}={v}" for k, v in chart.items() if v is not None)])
     if model is None and "trained" in cfg.evaluate.strategies:
         cfg = cfg.with_overrides({"evaluate.strategies": [s for s in cfg.evaluate.strategies if s != "trained"]})
         console.print("[yellow]no --model: the trained agent is left out[/]")
-    _evaluate(cfg, out or Path("runs") / cfg.name / "evaluate", model)
+    _evaluate(cfg, out or Path("runs") / cfg.name / "evaluate", model, cache=cache)
 
 
-def _evaluate(cfg, out: Path, model: Path | None, index=None) -> None:
-    from experiments.report import evaluate_run
+def _evaluate(cfg, out: Path, model: Path | None, index=None, *, cache: bool = True) -> None:
+    from experiments.evaluate import evaluated_strategies, evaluation_period
+    from experiments.progress import progress
+    from experiments.report import evaluate_run, index_markets_note
 
+    strategies = evaluated_strategies(cfg)
     try:
-        with console.status("evaluating") as status:
-            report = evaluate_run(cfg, out, model_dir=model, index=index,
-                                  progress=lambda what: status.update(f"evaluating: {what}"))
+        _, market = evaluation_period(cfg, cfg.eval_market.load())
+        days = len(market.dates)
+        with progress(console, "evaluating", len(strategies) * days, "strategy-days") as bar:
+            report = evaluate_run(cfg, out, model_dir=model, index=index, cache=cache,
+                                  progress=lambda what, n: bar.update(strategies.index(what) * days + n,
+                                                                      f"evaluating {what}"))
     except (MarketDataError, ValueError, FileNotFoundError) as exc:
         raise fail(exc) from exc
-    console.print(frame_table(report.comparison, f"{cfg.name} on {cfg.eval_market.label()}"))
-    console.print(f"per strategy: revenue.csv, dispatch.png, rolling.png in [bold]{out}[/]/<strategy>/; "
+    console.print(frame_table(report.comparison, f"{cfg.name} on {report.period}"))
+    note = index_markets_note(cfg)
+    if note:
+        console.print(f"note: {note}", markup=False)
+    console.print(f"per strategy: revenue.csv, dispatch.parquet, dispatch.png, rolling.png in "
+                  f"[bold]{escape(str(out))}[/]/<strategy>/; comparison.png; "
                   f"MLflow run {report.run_id[:8]} (mlflow ui)")
 
 
@@ -94,6 +111,8 @@ def compare_cmd(
         raise typer.Exit(code=1)
     table["started"] = table["started"].dt.strftime("%Y-%m-%d %H:%M")
     console.print(frame_table(table.set_index("run"), f"MLflow runs{f': {experiment}' if experiment else ''}"))
+    console.print("configuration columns: the keys in which the shown runs differ; a training run's metrics are "
+                  "its last evaluation's")
 
 
 def sweep_cmd(

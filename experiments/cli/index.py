@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from bessgym.data.contract import MarketDataError
-from experiments.cli._common import console, fail, market_table
+from experiments.cli._common import console, fail, frame_table, market_table
 
 
 def index_cmd(
@@ -39,28 +38,29 @@ def index_cmd(
 
 def print_index(market, out: Path, *, title: str, battery=None):
     """Run the revenue index strategies on ``market`` with a progress bar, write and print the results."""
-    from rich.progress import Progress
+    import pandas as pd
 
     from agents.index import IndexBattery, index_revenues
+    from bessgym.data.calendar import complete_days
     from experiments.index_report import write_index
+    from experiments.progress import progress
 
     battery = battery or IndexBattery()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("revenue index, day by day", total=None)
-        result = index_revenues(market, battery, source=title,
-                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+    with progress(console, "revenue index", len(complete_days(market.index)), "days") as bar:
+        result = index_revenues(market, battery, source=title, progress=lambda done, total: bar.update(done))
     paths = write_index(result, out)
-    table = Table(title=f"Revenue index, {battery.duration_h:g} h battery, {title}: annualised EUR/MW/year "
-                        f"({result.daily.index[0]} .. {result.daily.index[-1]}, {len(result.daily)} days)")
-    for col in ("strategy", "EUR/MW/year", "last 365 d", "last 30 d"):
-        table.add_column(col, justify="left" if col == "strategy" else "right")
+    first, last = result.daily.index[0], result.daily.index[-1]
+    frame = pd.DataFrame({"EUR/MW/year": result.annualised()})
     rolling = result.rolling()
-    for name, value in result.annualised().items():
-        last365, last30 = rolling[f"{name}_365d"].iloc[-1], rolling[f"{name}_30d"].iloc[-1]
-        table.add_row(name, f"{value:,.0f}", "-" if last365 != last365 else f"{last365:,.0f}",
-                      "-" if last30 != last30 else f"{last30:,.0f}")
-    for name, reason in result.skipped.items():
-        table.add_row(f"[yellow]{name}[/]", "skipped", reason, "")
+    for window in ("365d", "30d"):
+        frame[f"last {window[:-1]} d EUR/MW/year"] = [rolling[f"{name}_{window}"].iloc[-1] for name in frame.index]
+    frame["note"] = [result.notes.get(name, "") for name in frame.index]
+    skipped = pd.DataFrame({"note": [f"skipped: {reason}" for reason in result.skipped.values()]},
+                           index=list(result.skipped))
+    frame = pd.concat([frame, skipped])
+    frame.index.name = "strategy"
+    table = frame_table(frame, f"Revenue index, {battery.duration_h:g} h battery, {title}: annualised EUR/MW/year "
+                               f"({first} .. {last}, {len(result.daily)} days; '-': window longer than the period)")
     console.print(table)
     console.print("written: " + ", ".join(str(p) for p in paths.values()))
     return result

@@ -44,8 +44,8 @@ def sizing_cmd(
         task = progress.add_task("year runs (standalone and co-located)", total=None)
         table = sizing_study(market, out, powers=sizes[0], durations=sizes[1], days=days, workers=workers, mode=mode,
                              progress=lambda done, total: progress.update(task, completed=done, total=total))
-    console.print(frame_table(table.set_index(["power_mw", "duration_h", "forecast"]).round(1).reset_index()
-                               .set_index("power_mw"), "battery revenue lost to co-location [%]"))
+    console.print(frame_table(table.set_index(["power_mw", "duration_h", "forecast"]),
+                              "battery revenue lost to co-location (reduction_pct, %)"))
     console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
 
 
@@ -73,7 +73,7 @@ def portfolio_compare_cmd(
         raise fail(exc) from exc
     with console.status(f"{days} days as a portfolio (per-asset and joint LP), then each asset alone"):
         per_asset, summary = compare(market, default_portfolio(), out, days=days, reliability=reliability)
-    console.print(frame_table(per_asset.round(1), "alone vs portfolio vs joint portfolio LP, per asset"))
+    console.print(frame_table(per_asset, "alone vs portfolio vs joint portfolio LP, per asset"))
     for key, value in summary.items():
         console.print(f"{key:<40} {value:>14,.1f}")
     console.print(f"table: [bold]{out / 'comparison.csv'}[/]; MLflow experiment 'portfolio'")
