@@ -18,17 +18,24 @@ from agents.base import Agent, DelegateAgent, Idle, PriceThreshold, TimeOfDay
 from agents.index import IndexResult, index_revenues
 from agents.lp.delegate import DailyLPPolicy
 from bessgym.data.calendar import MARKET_TZ
-from bessgym.envs.core import DT_H, MarketArrays
+from bessgym.envs.core import DT_H, PRODUCT_COLUMNS, PRODUCTS, MarketArrays
 from bessgym.envs.delegates import NoOp, SpreadTrader
 from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.market.settlement import CASH_FLOWS
-from experiments.config import ExperimentConfig
+from experiments.config import ConfigError, ExperimentConfig
 
 
 def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
              episode_days: int | None = None, start_day=None) -> SingleBESSEnv:
-    """The configured single-battery env on ``market`` (arrays shared between envs)."""
+    """The configured single-battery env on ``market`` (arrays shared between envs); a product the table
+    cannot supply is a :class:`ConfigError` naming ``env.products`` and what the table does support."""
     env = config.env
+    for product in env.products:
+        missing = [c for c in PRODUCT_COLUMNS[product] if c not in market.columns]
+        if missing:
+            supported = [p for p in PRODUCTS if all(c in market.columns for c in PRODUCT_COLUMNS[p])]
+            raise ConfigError(f"env.products: {product!r} needs column {missing[0]!r}, which the market table "
+                              f"lacks; choose from what it supports: --set 'env.products=[{', '.join(supported)}]'")
     delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
     return SingleBESSEnv(market, config.battery.spec(), env.market_config(),
                          episode_days=episode_days or env.episode_days, start_day=start_day,
@@ -152,9 +159,20 @@ def index_baseline(config: ExperimentConfig, market: pd.DataFrame) -> IndexResul
     return index_revenues(market, config.battery.index_battery())
 
 
+def not_applicable(strategy: str, config: ExperimentConfig) -> str | None:
+    """Why a strategy cannot act in the configured env (None: it can). The rules trade intraday at delivery;
+    elsewhere they would score an idle zero that reads like a result."""
+    env = config.env
+    if strategy in ("price_threshold", "time_of_day") and not ("intraday" in env.products
+                                                               and "delivery" in env.agent_stages):
+        return "trades intraday at delivery: needs 'intraday' in env.products and 'delivery' in env.agent_stages"
+    return None
+
+
 def evaluated_strategies(config: ExperimentConfig) -> list[str]:
-    """The configured strategies, the perfect-foresight LP (``lp``, the reference of ``share_of_pf_lp``) first."""
-    return list(dict.fromkeys(["lp", *config.evaluate.strategies]))
+    """The configured strategies that apply to the env (:func:`not_applicable`), the perfect-foresight LP
+    (``lp``, the reference of ``share_of_pf_lp``) first."""
+    return [s for s in dict.fromkeys(["lp", *config.evaluate.strategies]) if not_applicable(s, config) is None]
 
 
 def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model_dir: Path | None = None,

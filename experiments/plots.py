@@ -140,7 +140,7 @@ def dispatch_figure(dispatch: pd.DataFrame, path: Path, *, title: str, energy_mw
 def comparison_figure(comparison: pd.DataFrame, path: Path, *, title: str) -> Path:
     """Annualised revenue [kEUR/MW/year] of every strategy (dark) and index strategy (light), best on top,
     each bar labelled with its share of the perfect-foresight LP."""
-    table = comparison.sort_values("annualised_eur_per_mw_year")
+    table = comparison.dropna(subset=["annualised_eur_per_mw_year"]).sort_values("annualised_eur_per_mw_year")
     index = table.index.str.startswith("index: ")
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(table) + 1.5))
     values = table["annualised_eur_per_mw_year"].to_numpy() / 1000

@@ -22,7 +22,7 @@ from bessgym._io import atomic_path
 from bessgym.data.calendar import MARKET_TZ
 from experiments import baselines, tracking
 from experiments.config import ExperimentConfig, dump_config
-from experiments.evaluate import Evaluation, evaluate_strategies, evaluation_period
+from experiments.evaluate import Evaluation, evaluate_strategies, evaluation_period, not_applicable
 from experiments.plots import comparison_figure, dispatch_figure, rolling_figure
 from experiments.tables import SUMMARY_METRICS
 
@@ -34,6 +34,7 @@ class Report:
     out: Path
     run_id: str
     period: str  # the evaluated days, "first .. last (N days)"
+    notes: list[str]  # on the index strategies (skipped, partial, other markets)
 
 
 def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None = None,
@@ -70,7 +71,8 @@ def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None 
                 tracking.log_artifacts(paths)
                 if strategy == "trained":
                     tracking.log_artifacts([model_dir], artifact_path="model")
-        comparison = comparison_table(metrics, index_year)
+        skipped = {s: why for s in config.evaluate.strategies if (why := not_applicable(s, config))}
+        comparison = comparison_table(metrics, index_year, skipped)
         with atomic_path(out / "comparison.csv") as tmp:
             comparison.to_csv(tmp)
         days_label = period_label(list(index.daily.index))
@@ -80,7 +82,7 @@ def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None 
                                   title=f"{config.name}: strategies and the revenue index, {days_label}")
         tracking.log_artifacts([out / "comparison.csv", chart, index_png, out / "config.yaml"])
         run_id = parent.info.run_id
-    return Report(comparison, metrics, out, run_id, period_label(list(index.daily.index)))
+    return Report(comparison, metrics, out, run_id, period_label(list(index.daily.index)), index_notes(config, index))
 
 
 def period_label(dates) -> str:
@@ -118,8 +120,10 @@ def dispatch_days(days: list, config: ExperimentConfig) -> list:
     return days[first:first + config.evaluate.dispatch_days]
 
 
-def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series) -> pd.DataFrame:
-    """Strategies, then index strategies, each best first, on the summary metrics."""
+def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series,
+                     not_applicable: dict[str, str] | None = None) -> pd.DataFrame:
+    """Strategies, then index strategies, each best first, on the summary metrics; strategies that do not
+    apply to the env last, with the reason in ``note``."""
     rows = {name: {k: m.get(k) for k in SUMMARY_METRICS} for name, m in metrics.items()}
     lp = metrics["lp"]["annualised_eur_per_mw_year"]
     trading = index_year.get("trading")
@@ -131,15 +135,27 @@ def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series
     table.index.name = "strategy"
     table["is_index"] = table.index.str.startswith("index: ")
     table = table.sort_values(["is_index", "annualised_eur_per_mw_year"], ascending=[True, False])
-    return table.drop(columns="is_index")
+    table = table.drop(columns="is_index")
+    if not_applicable:
+        table["note"] = ""
+        for name, why in not_applicable.items():
+            table.loc[name] = {**dict.fromkeys(SUMMARY_METRICS), "note": f"not applicable: {why}"}
+    return table
 
 
-def index_markets_note(config: ExperimentConfig) -> str | None:
-    """What to say when index strategies use markets the evaluated env does not trade (their share of the
-    perfect-foresight LP, which trades only the env's markets, can then exceed 100 %)."""
-    others = [label for product, label in (("fcr", "FCR"), ("afrr_capacity", "aFRR capacity"))
-              if product not in config.env.products]
-    if not others:
-        return None
-    return (f"index strategies with {' and '.join(others)} earn in markets this env does not trade "
-            f"({', '.join(config.env.products)}): their share of the PF LP can exceed 100 %")
+INDEX_MARKETS = {"fcr": ("fcr",), "afrr_capacity": ("afrr_capacity",), "trading": ("intraday",),
+                 "day_ahead_trading": ("day_ahead",), "afrr_and_trading": ("afrr_capacity", "intraday")}
+
+
+def index_notes(config: ExperimentConfig, index: IndexResult) -> list[str]:
+    """What to say beside the comparison: index strategies skipped or computed on part of their definition,
+    and markets the index earns in that the evaluated env does not trade (a share of the PF LP, which trades
+    only the env's markets, can then exceed 100 %)."""
+    notes = [f"index {name} skipped: {why}" for name, why in index.skipped.items()]
+    notes += [f"index {name}: {note}" for name, note in index.notes.items()]
+    used = {market for name in index.daily.columns for market in INDEX_MARKETS.get(name, ())}
+    others = sorted(used - set(config.env.products))
+    if others:
+        notes.append(f"the index earns in {', '.join(others)}, which this env does not trade "
+                     f"({', '.join(config.env.products)}): its share of the PF LP can exceed 100 %")
+    return notes

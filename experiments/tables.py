@@ -55,7 +55,9 @@ def rich_table(frame: pd.DataFrame, title: str) -> Table:
     for name in index_names:
         table.add_column(escape(str(name)), justify="left", overflow="fold")
     for col in frame.columns:
-        table.add_column(escape(SUMMARY_METRICS.get(str(col), str(col))), justify="right", overflow="fold")
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        table.add_column(escape(SUMMARY_METRICS.get(str(col), str(col))), justify="right" if numeric else "left",
+                         overflow="fold")
     for key, row in frame.iterrows():
         keys = key if isinstance(key, tuple) else (key,)
         table.add_row(*(cell(str(n), k) for n, k in zip(index_names, keys, strict=False)),

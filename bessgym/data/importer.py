@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bessgym.data import loaders
+from bessgym.data.calendar import MARKET_TZ
 from bessgym.data.contract import MarketDataError, fill_gaps, validate
 
 READERS = {"smard": loaders.read_smard, "regelleistung": loaders.read_regelleistung,
@@ -19,22 +23,54 @@ READERS = {"smard": loaders.read_smard, "regelleistung": loaders.read_regelleist
 _WITH_PV_CAPACITY = ("smard", "energy_charts", "opsd")  # national PV series need the installed capacity
 
 
+@dataclass
+class Imported:
+    """An imported contract table, the points filled, and the span of each input and of the table (UTC)."""
+
+    table: pd.DataFrame
+    filled: int
+    spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
+
+    @property
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return self.table.index[0], self.table.index[-1]
+
+
 def import_files(files: Mapping[str, Sequence[str | Path]], *, pv_capacity_mwp: float | None = None,
-                 fill: bool = False) -> tuple[pd.DataFrame, int]:
-    """Read ``files`` (format -> paths, formats as in :data:`READERS`) and join them on their common span;
-    returns the table and the number of points filled (``fill``: gaps up to 2 h interpolated). Files of one
-    format and one set of columns (e.g. two regelleistung periods) are concatenated first."""
+                 fill: bool = False, start: dt.date | None = None, end: dt.date | None = None) -> Imported:
+    """Read ``files`` (format -> paths, formats as in :data:`READERS`) and join them on their common span,
+    within the delivery days ``start`` (inclusive) to ``end`` (exclusive, Berlin dates) where given;
+    ``fill``: gaps up to 2 h interpolated and counted. Files of one format and one set of columns (e.g. two
+    regelleistung periods) are concatenated first."""
     unknown = set(files) - set(READERS)
     if unknown:
         raise ValueError(f"unknown formats {sorted(unknown)}; choose from {sorted(READERS)}")
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"--start {start} must be before --end {end}")
     frames = []
     for kind, paths in files.items():
         options = {"pv_capacity_mwp": pv_capacity_mwp} if kind in _WITH_PV_CAPACITY else {}
         frames += [(str(path), READERS[kind](path, **options)) for path in paths]
     if not frames:
         raise MarketDataError("give at least one input file", source="bessgym data import")
-    sources, merged = zip(*_merge_periods(frames), strict=True)
-    return combine(list(merged), fill=fill, sources=list(sources))
+    merged = _merge_periods(frames)
+    spans = {source: (f.index[0], f.index[-1]) for source, f in merged}
+    lo = None if start is None else pd.Timestamp(start, tz=MARKET_TZ).tz_convert("UTC")
+    hi = None if end is None else pd.Timestamp(end, tz=MARKET_TZ).tz_convert("UTC")
+    windowed = []
+    for source, f in merged:
+        keep = np.ones(len(f), dtype=bool)
+        if lo is not None:
+            keep &= f.index >= lo
+        if hi is not None:
+            keep &= f.index < hi
+        part = f[keep]
+        if part.empty:
+            raise MarketDataError(f"no data from {start or 'its start'} to {end or 'its end'} "
+                                  f"(it covers {spans[source][0]} .. {spans[source][1]})", source=source)
+        windowed.append((source, part))
+    table, filled = combine([f for _, f in windowed], fill=fill, sources=[source for source, _ in windowed])
+    return Imported(table, filled, spans)
 
 
 def _merge_periods(frames: list[tuple[str, pd.DataFrame]]) -> list[tuple[str, pd.DataFrame]]:

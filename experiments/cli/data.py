@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bessgym.data.contract import MarketDataError
-from experiments.cli._common import console, fail, iso_date
+from experiments.cli._common import console, escape, fail, iso_date
 
 app = typer.Typer(help="Market data: synthesise, import, validate, calibrate.", no_args_is_help=True)
 
@@ -61,21 +61,32 @@ def import_cmd(
     netztransparenz: Annotated[list[Path] | None, typer.Option(help="netztransparenz reBAP/aFRR CSV.")] = None,
     pv_capacity_mwp: Annotated[float | None, typer.Option(help="Installed PV for national PV series [MWp].")] = None,
     fill_gaps: Annotated[bool, typer.Option("--fill-gaps", help="Interpolate gaps up to 2 h and report them.")] = False,
+    start: Annotated[str | None, typer.Option(help="First delivery day to keep (Berlin), YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Day after the last delivery day to keep, YYYY-MM-DD.")] = None,
 ) -> None:
-    """Convert public data files into one contract table (their common time span)."""
+    """Convert public data files into one contract table: the span all inputs cover (within --start/--end),
+    reported with each input's own span."""
     from bessgym.data import write_table
     from bessgym.data.importer import import_files
 
     files = {"smard": smard or [], "regelleistung": regelleistung or [], "energy_charts": energy_charts or [],
              "opsd": opsd or [], "netztransparenz": netztransparenz or []}
     try:
-        df, filled = import_files(files, pv_capacity_mwp=pv_capacity_mwp, fill=fill_gaps)
-        write_table(df, out)
-    except MarketDataError as exc:
+        imported = import_files(files, pv_capacity_mwp=pv_capacity_mwp, fill=fill_gaps,
+                                start=start and iso_date(start), end=end and iso_date(end))
+        write_table(imported.table, out)
+    except (MarketDataError, ValueError) as exc:
         raise fail(exc) from exc
+    for source, (first, last) in imported.spans.items():
+        console.print(f"input {source}: {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC", markup=False)
+    first, last = imported.span
+    days = (last - first).total_seconds() / 86400
+    console.print(f"kept {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC ({days:,.1f} days): the span every "
+                  "input covers" + (" within --start/--end" if start or end else ""), markup=False)
     if fill_gaps:
-        console.print(f"filled {filled:,} missing point(s) by interpolation")
-    console.print(f"wrote {len(df):,} quarter-hours, columns {list(df.columns)} to [bold]{out}[/]")
+        console.print(f"filled {imported.filled:,} missing point(s) by interpolation")
+    console.print(f"wrote {len(imported.table):,} quarter-hours, columns {list(imported.table.columns)} to "
+                  f"[bold]{escape(str(out))}[/]")
 
 
 @app.command("calibrate")

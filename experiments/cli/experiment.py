@@ -76,7 +76,7 @@ def evaluate_cmd(
 def _evaluate(cfg, out: Path, model: Path | None, index=None, *, cache: bool = True) -> None:
     from experiments.evaluate import evaluated_strategies, evaluation_period
     from experiments.progress import progress
-    from experiments.report import evaluate_run, index_markets_note
+    from experiments.report import evaluate_run
 
     strategies = evaluated_strategies(cfg)
     try:
@@ -89,8 +89,7 @@ def _evaluate(cfg, out: Path, model: Path | None, index=None, *, cache: bool = T
     except (MarketDataError, ValueError, FileNotFoundError) as exc:
         raise fail(exc) from exc
     console.print(frame_table(report.comparison, f"{cfg.name} on {report.period}"))
-    note = index_markets_note(cfg)
-    if note:
+    for note in report.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"per strategy: revenue.csv, dispatch.parquet, dispatch.png, rolling.png in "
                   f"[bold]{escape(str(out))}[/]/<strategy>/; comparison.png; "
