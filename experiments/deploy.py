@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -79,16 +80,46 @@ def policy_source(policy: Path, market: Path | None, device_power_w: float):
 
     if policy.suffix == ".csv":
         return Schedule.read_csv(policy)
-    from bessgym.data import read_table, synthetic
-
     agent, config = load_policy_agent(policy)
-    if market is not None:
-        table = read_table(market)
-    else:  # today and tomorrow on the synthetic market: offline, and the observation's horizon is filled
-        today = dt.datetime.now(dt.UTC).date()
-        table = synthetic.generate(today - dt.timedelta(days=1), today + dt.timedelta(days=2), seed=0)
+    table = live_market(market)
     return EnvPolicy(agent, config, MarketArrays.from_frame(table, source=str(market or "synthetic")),
                      device_power_w)
+
+
+def live_market(market: Path | None, days: int = 1) -> pd.DataFrame:
+    """The contract table at ``market``, or the synthetic market from yesterday to ``days`` days after today
+    (Berlin): offline, and an observation's horizon into the next day is filled."""
+    from bessgym.data import read_table, synthetic
+
+    if market is not None:
+        return read_table(market)
+    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(MARKET_TZ)).date()
+    return synthetic.generate(today - dt.timedelta(days=1), today + dt.timedelta(days=days + 1), seed=0)
+
+
+SCHEDULE_COLUMNS = ("timestamp", "power_mw", "soc_pct", "day_ahead_mw", "intraday_mw", "fcr_mw", "afrr_pos_mw",
+                    "afrr_neg_mw")
+
+
+def lp_schedule(config: ExperimentConfig, market: pd.DataFrame, start: dt.date, days: int) -> pd.DataFrame:
+    """The perfect-foresight LP's plan for ``days`` Berlin delivery days from ``start`` on ``market``, in the
+    configured env, as ``bessgym deploy --policy <csv>`` drives it: one row per quarter-hour, ``timestamp``
+    (UTC, ISO 8601) and ``power_mw`` (+ discharge, held until the next row), then the SoC [% of nameplate]
+    and what carries the power (day-ahead and intraday positions, reserves held) for the operator."""
+    from agents.base import DelegateAgent
+    from agents.lp.delegate import DailyLPPolicy
+    from experiments.evaluate import run_agent
+
+    arrays = MarketArrays.from_frame(market, source="schedule market")
+    if start not in arrays.dates:
+        raise ValueError(f"the market has no delivery day {start} (it covers {arrays.dates[0]} .. {arrays.dates[-1]})")
+    env = make_env(config, arrays, forecast="perfect", episode_days=days, start_day=start)
+    plan = run_agent(DelegateAgent(DailyLPPolicy(config.env.wholesale()), name="lp"), env).dispatch
+    out = pd.DataFrame({"timestamp": plan.index.strftime("%Y-%m-%dT%H:%M:%SZ"), "power_mw": plan["power_mw"],
+                        "soc_pct": 100 * plan["soc_mwh"] / config.battery.energy_mwh})
+    for col in SCHEDULE_COLUMNS[3:]:
+        out[col] = plan[col]
+    return out.reset_index(drop=True)
 
 
 def log_deploy(audit_path: Path, policy: Path, mode: str) -> None:

@@ -195,6 +195,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
             evaluate.history = earlier[earlier["steps"] <= model.num_timesteps].to_dict("records")
         for callback in (checkpoint, evaluate):  # also when nothing is left to learn (resumed at the end)
             callback.init_callback(model)
+            callback.num_timesteps = model.num_timesteps
         stop = _StopOnSignal()
         callbacks = [checkpoint, evaluate, stop] + ([_Progress(progress)] if progress else [])
         remaining = t.total_steps - model.num_timesteps

@@ -16,4 +16,5 @@ for name in ("train", "evaluate", "compare", "sweep", "run"):
 app.add_typer(studies.colocation_app, name="colocation")
 app.add_typer(studies.portfolio_app, name="portfolio")
 app.add_typer(control.app, name="control")
+app.command("schedule")(control.schedule_cmd)
 app.command("deploy")(control.deploy_cmd)

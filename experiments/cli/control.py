@@ -1,5 +1,5 @@
-"""``bessgym control simulate`` and ``bessgym deploy``: a simulated battery over Modbus TCP, and a policy or
-schedule driving a battery through the safety layer."""
+"""``bessgym control simulate``, ``bessgym schedule`` and ``bessgym deploy``: a simulated battery over Modbus
+TCP, the LP's plan as a schedule, and a policy or schedule driving a battery through the safety layer."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import datetime as dt
 import math
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
+from bessgym.data.calendar import MARKET_TZ
 from bessgym.data.contract import MarketDataError
-from experiments.cli._common import console, fail
+from experiments.cli._common import ConfigOption, SetOption, config_from, console, escape, fail, iso_date
 
 app = typer.Typer(help="Hardware control: a simulated battery served over Modbus TCP.", no_args_is_help=True)
 
@@ -66,6 +68,34 @@ def simulate_cmd(
         _until_signal(lambda: serve(battery, host=host, port=port))
     except OSError as exc:
         raise fail(OSError(f"cannot listen on {host}:{port}: {exc.strerror}")) from exc
+
+
+def schedule_cmd(
+    out: Annotated[Path, typer.Option(help="Schedule CSV to write (what deploy --policy reads).")],
+    config: ConfigOption = None,
+    data: Annotated[Path | None, typer.Option(help="Contract table; default: synthetic, around today.")] = None,
+    start: Annotated[str | None, typer.Option(help="First delivery day (Berlin), YYYY-MM-DD; default today.")] = None,
+    days: Annotated[int, typer.Option(help="Delivery days to plan.")] = 1,
+    overrides: SetOption = None,
+) -> None:
+    """Export the perfect-foresight LP's plan of the configured battery and env as a deploy schedule: one row
+    per quarter-hour, timestamp (UTC ISO 8601) and power_mw (+ discharge), with SoC and markets for reference."""
+    from bessgym._io import atomic_path
+    from experiments.deploy import live_market, lp_schedule
+
+    if days < 1:
+        raise fail(ValueError(f"--days must be >= 1, got {days}"))
+    cfg = config_from(config, overrides)
+    try:
+        market = live_market(data, days)
+        first = iso_date(start) if start else dt.datetime.now(dt.UTC).astimezone(ZoneInfo(MARKET_TZ)).date()
+        plan = lp_schedule(cfg, market, first, days)
+    except (ValueError, MarketDataError) as exc:
+        raise fail(exc) from exc
+    with atomic_path(out) as tmp:
+        plan.to_csv(tmp, index=False, float_format="%.6g")
+    console.print(f"wrote {len(plan):,} quarter-hours ({first}, {days} day(s)) to [bold]{escape(str(out))}[/]; "
+                  f"drive it with: bessgym deploy --policy {escape(str(out))} ...")
 
 
 def deploy_cmd(
