@@ -91,6 +91,11 @@ def carried_by_market(dispatch: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def reserves_held(dispatch: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The reserve products (column, label, colour) held at any quarter-hour of ``dispatch``."""
+    return [(c, label, colour) for c, label, colour in RESERVES if c in dispatch and (dispatch[c].abs() > 1e-6).any()]
+
+
 def _stacked(ax, index: pd.DatetimeIndex, parts: pd.DataFrame) -> None:
     """Positive parts stacked up from 0, negative ones down, as steps; only the parts that are used."""
     up, down = np.zeros(len(index)), np.zeros(len(index))
@@ -109,7 +114,7 @@ def dispatch_figure(dispatch: pd.DataFrame, path: Path, *, title: str, energy_mw
     any is held, the reserves over the quarter-hours of ``dispatch`` (Berlin time)."""
     d = dispatch.copy()
     d.index = d.index.tz_convert(MARKET_TZ)
-    reserves = [(c, label, colour) for c, label, colour in RESERVES if c in d and (d[c].abs() > 1e-6).any()]
+    reserves = reserves_held(d)
     n = 4 if reserves else 3
     fig, axes = plt.subplots(n, 1, figsize=(12, 2.6 * n + 1), sharex=True,
                              gridspec_kw={"height_ratios": [1, 1.4, 1] + ([0.8] if reserves else [])})
@@ -165,7 +170,7 @@ def learning_curve_figure(history: pd.DataFrame, path: Path, *, title: str, lp_e
     ax.axhline(lp_eur_per_mw_year / 1000, color="tab:green", ls="--", label="perfect-foresight LP")
     if index_trading_eur_per_mw_year is not None:
         ax.axhline(index_trading_eur_per_mw_year / 1000, color="tab:blue", ls=":", label="index: trading")
-    ax.set(xlabel="training steps", ylabel="kEUR/MW/year", title=title)
+    ax.set(xlabel="training steps", ylabel="kEUR/MW/year", title=title, xlim=(0, None))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return save_figure(fig, path)

@@ -23,7 +23,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
-from agents.rl import ALGORITHMS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, make_vec_env
+from agents.rl import ALGORITHMS, DEFAULTS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, make_vec_env
 from bessgym._io import atomic_path
 from bessgym.envs.core import MarketArrays
 from experiments import tracking
@@ -225,7 +225,8 @@ def planned_steps(config: ExperimentConfig) -> tuple[int, str | None]:
     """The steps ``learn`` runs for ``train.total_steps``, and why they differ where they do: PPO collects
     whole rollouts of ``n_steps`` x ``n_envs`` steps, SAC steps all envs at once."""
     t = config.train
-    chunk = t.n_envs * (int(t.hyperparameters.get("n_steps", 2048)) if t.algorithm == "ppo" else 1)
+    n_steps = {**DEFAULTS[t.algorithm], **t.hyperparameters}.get("n_steps", 1)  # PPO's rollout per env
+    chunk = t.n_envs * (int(n_steps) if t.algorithm == "ppo" else 1)
     planned = -(-t.total_steps // chunk) * chunk
     if planned == t.total_steps:
         return planned, None

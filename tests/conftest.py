@@ -11,6 +11,14 @@ import pytest
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def baseline_cache(tmp_path_factory):
+    """Cached baselines (experiments.baselines) go to a folder of the test session, not the checkout."""
+    import os
+
+    os.environ["BESSGYM_CACHE"] = str(tmp_path_factory.mktemp("baselines"))
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not REAL_DATA.is_dir():

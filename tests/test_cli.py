@@ -65,6 +65,16 @@ def test_import_real_smard_and_regelleistung(tmp_path):
     df = read_table(out)
     assert df.index[0] == pd.Timestamp("2023-12-31 23:00", tz="UTC")
     assert {"da_price", "afrr_cap_pos_price"} <= set(df.columns)
+    text = " ".join(result.output.split())
+    assert "2022-12-31 23:00 .. 2024-12-31 22:45 UTC" in text  # each input's own span
+    assert "kept 2023-12-31 23:00 .. 2024-08-31 21:45 UTC (243.9 days)" in text  # and the span kept
+    narrow = runner.invoke(app, [
+        "data", "import", "--out", str(tmp_path / "june.parquet"), "--start", "2024-06-01", "--end", "2024-07-01",
+        "--smard", str(real_file("smard_Gro_handelspreise_202301010000_202501010000_Stunde.csv")),
+        "--regelleistung", str(real_file("RESULT_OVERVIEW_CAPACITY_MARKET_aFRR_2024-01-01_2024-08-31.xlsx")),
+    ])
+    june = read_table(tmp_path / "june.parquet")
+    assert narrow.exit_code == 0 and len(june) == 30 * 96 and "within --start/--end" in narrow.output
 
 
 def test_console_script_is_installed_and_import_stays_light():

@@ -402,3 +402,105 @@ def test_main_job_command_end_to_end(tmp_path, tracking):
     assert (tmp_path / "main" / "train" / "model" / "policy.onnx").exists()
     assert (tmp_path / "main" / "calibration.csv").exists() and (tmp_path / "main" / "index" / "daily.csv").exists()
     assert "4/4 evaluating every strategy" in result.output
+
+
+# ------------------------------------------------------------------------------- researcher's view
+
+
+def test_evaluation_writes_the_dispatch_table_and_the_comparison_chart(trained):
+    _, report, _ = trained
+    dispatch = pd.read_parquet(report.out / "lp" / "dispatch.parquet")
+    revenue = pd.read_csv(report.out / "lp" / "revenue.csv", index_col=0)
+    cash = dispatch[[c for c in dispatch.columns if c.startswith("cash_")]].to_numpy().sum()
+    assert len(dispatch) == 3 * 96 and cash == pytest.approx(revenue["total"].sum(), rel=1e-9)
+    assert (report.out / "comparison.png").exists() and report.period.endswith("(3 days)")
+    strategies = [s for s in report.comparison.index if not s.startswith("index: ")]
+    values = report.comparison.loc[strategies, "annualised_eur_per_mw_year"]
+    assert values.is_monotonic_decreasing  # best first
+
+
+def test_baselines_are_cached_per_market_battery_and_env(small, tracking, tmp_path, monkeypatch):
+    from experiments import baselines
+    from experiments.evaluate import evaluation_period
+
+    period, market = evaluation_period(small, small.eval_market.load())
+    first = baselines.index(small, period), baselines.perfect_lp(small, period, market)
+    monkeypatch.setattr(baselines, "index_baseline", lambda *a: pytest.fail("the index was computed again"))
+    monkeypatch.setattr(baselines, "evaluate_strategies", lambda *a, **k: pytest.fail("the LP was run again"))
+    again = baselines.index(small, period), baselines.perfect_lp(small, period, market)
+    pd.testing.assert_frame_equal(first[0].daily, again[0].daily)
+    pd.testing.assert_frame_equal(first[1].dispatch, again[1].dispatch)
+    assert again[1].reward_eur == first[1].reward_eur
+    other = small.with_overrides({"battery.energy_mwh": 4.0})  # another battery: another key
+    with pytest.raises(pytest.fail.Exception, match="computed again"):
+        baselines.index(other, period)
+
+
+def test_rules_that_cannot_act_are_marked_not_applicable(small):
+    from experiments.evaluate import evaluated_strategies, not_applicable
+    from experiments.report import comparison_table
+
+    day_ahead = small.with_overrides({"env.products": ["day_ahead", "afrr_capacity"],
+                                      "env.agent_stages": ["capacity", "day_ahead"],
+                                      "evaluate.strategies": ["lp", "price_threshold", "idle"]})
+    assert "intraday" in not_applicable("price_threshold", day_ahead)
+    assert evaluated_strategies(day_ahead) == ["lp", "idle"]
+    metrics = {"lp": {"annualised_eur_per_mw_year": 100.0}, "idle": {"annualised_eur_per_mw_year": 0.0}}
+    table = comparison_table(metrics, pd.Series({"fcr": 120.0}), {"price_threshold": "why"})
+    assert table.loc["price_threshold", "note"] == "not applicable: why"
+    assert pd.isna(table.loc["price_threshold", "annualised_eur_per_mw_year"])  # not a zero
+
+
+def test_a_product_the_table_lacks_names_the_config_key(small):
+    from experiments.config import ConfigError
+    from experiments.evaluate import make_env
+
+    table = small.eval_market.load().drop(columns=["id1_price"])
+    with pytest.raises(ConfigError, match=r"env\.products: 'intraday' needs column 'id1_price'.*--set"):
+        make_env(small, MarketArrays.from_frame(table))
+
+
+def test_lp_schedule_is_what_deploy_reads(small, tmp_path):
+    import datetime as dt
+
+    from bessgym.control.runner import Schedule
+    from experiments.deploy import lp_schedule
+
+    market = small.eval_market.load()
+    plan = lp_schedule(small, market, dt.date(2025, 3, 4), 2)
+    path = tmp_path / "lp_schedule.csv"
+    plan.to_csv(path, index=False)
+    schedule = Schedule.read_csv(path)
+    assert len(plan) == 2 * 96 and schedule.power_w == pytest.approx(plan["power_mw"].to_numpy() * 1e6)
+    assert plan["timestamp"].iloc[0] == "2025-03-03T23:00:00Z"  # Berlin midnight, in UTC
+    assert plan["soc_pct"].between(-1e-6, 100 + 1e-6).all()
+    moved = plan["day_ahead_mw"] + plan["intraday_mw"]
+    assert np.allclose(plan["power_mw"], moved, atol=1e-6)  # no reserves here: power is what was traded
+
+
+def test_progress_in_logs_says_count_rate_and_time_left():
+    from rich.console import Console
+
+    from experiments.progress import LogProgress, duration
+
+    console = Console(record=True, width=200)
+    log = LogProgress(console, "training PPO", 1000, "steps", every_s=0.0)
+    log.start -= 10.0  # ten seconds in
+    log.update(250)
+    text = console.export_text()
+    assert "training PPO: 250/1,000 steps (25.0%)" in text and "25.0 steps/s" in text and "ETA 30s" in text
+    assert duration(3725) == "1h 02m" and duration(200) == "3m 20s"
+
+
+def test_dispatch_split_by_market_adds_up_and_shows_only_reserves_held():
+    from experiments.plots import carried_by_market, reserves_held
+
+    index = pd.date_range("2025-01-01", periods=4, freq="15min", tz="UTC")
+    d = pd.DataFrame({"day_ahead_mw": [1.0, 0, 0, -1], "ida_mw": 0.0, "intraday_mw": [0, 0.5, 0, 0],
+                      "reserve_mwh": [0, 0, 0.1, 0], "power_mw": [1.0, 0.5, 0.3, -1], "fcr_mw": 0.0,
+                      "afrr_pos_mw": [0, 0, 1.0, 0], "afrr_neg_mw": 0.0}, index=index)
+    parts = carried_by_market(d)
+    assert np.allclose(parts.sum(axis=1), d["power_mw"])
+    assert parts.loc[index[2], "activation_mw"] == pytest.approx(0.4)
+    assert parts.loc[index[2], "other_mw"] == pytest.approx(-0.1)  # the schedule gave way
+    assert [c for c, _, _ in reserves_held(d)] == ["afrr_pos_mw"]

@@ -57,6 +57,16 @@ def test_missing_columns_skip_strategies_with_the_column_named():
     assert "fcr" in r.skipped["daily_optimization"]
 
 
+def test_daily_optimization_over_the_strategies_that_run_says_so():
+    r = index_revenues(one_day(da_price=50.0, fcr_price=np.full(96, 10.0),
+                               afrr_cap_pos_price=np.full(96, 5.0), afrr_cap_neg_price=np.full(96, 3.0)))
+    assert "daily_optimization" not in r.skipped
+    best = max(r.daily.loc[r.daily.index[0], s] for s in ("fcr", "afrr_capacity"))
+    assert r.daily["daily_optimization"].iloc[0] == pytest.approx(best)
+    assert r.notes["daily_optimization"].startswith("best of fcr, afrr_capacity only")
+    assert "id1_price" in r.notes["daily_optimization"]
+
+
 def _brute_force(prices: np.ndarray, b: BatterySpec, levels: np.ndarray, end: tuple[float, float]) -> float:
     """Best revenue over every schedule on a power grid whose end SoC lies in ``end`` [MWh]."""
     best = -np.inf
