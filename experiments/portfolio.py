@@ -18,7 +18,7 @@ transactions (external intraday volume) against the sum of the individual trades
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +64,17 @@ def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int,
 
 def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days: int,
             reliability: Reliability = Reliability(mtbf_h=500.0, mttr_h=24.0),
-            seed: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:
+            seed: int = 0, progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Alone vs portfolio vs joint portfolio LP: the table per asset and the totals; writes ``comparison.csv``,
-    logs to MLflow. The portfolio runs share one outage path (same seed)."""
-    pooled = run_portfolio(market, sites, days=days, reliability=reliability, seed=seed)
-    joint = run_portfolio(market, sites, days=days, reliability=reliability, seed=seed, joint=True)
-    alone = [run_portfolio(market, [s], days=days, reliability=reliability, seed=seed + 1 + i)
-             for i, s in enumerate(sites)]
+    logs to MLflow. The portfolio runs share one outage path (same seed). ``progress(runs done, runs)``."""
+    runs: list[dict[str, np.ndarray]] = []
+    plan = [(list(sites), seed, False), (list(sites), seed, True)]
+    plan += [([s], seed + 1 + i, False) for i, s in enumerate(sites)]
+    for assets, run_seed, joint in plan:
+        runs.append(run_portfolio(market, assets, days=days, reliability=reliability, seed=run_seed, joint=joint))
+        if progress is not None:
+            progress(len(runs), len(plan))
+    pooled, joint, alone = runs[0], runs[1], runs[2:]
     rows = []
     for i, site in enumerate(sites):
         rows.append({"asset": i, "power_mw": site.battery.power_mw, "pv_mwp": site.pv_mwp,

@@ -68,8 +68,7 @@ def runs_table(experiment: str | None = None, max_runs: int = 50) -> pd.DataFram
         values = [runs[c] for c in (f"metrics.{key}", f"metrics.eval/{key}") if c in runs.columns]
         table[key] = values[0].combine_first(values[1]) if len(values) == 2 else (values[0] if values else None)
     table = table[table[list(SUMMARY_METRICS)].notna().any(axis=1)]
-    params = [c for c in runs.columns if c.startswith("params.")]
-    differ = [c for c in params if runs.loc[table.index, c].nunique(dropna=False) > 1]
-    for c in differ:
-        table[c.removeprefix("params.")] = runs.loc[table.index, c]
+    params = runs.loc[table.index, [c for c in runs.columns if c.startswith("params.")]].replace("None", None)
+    for c in [c for c in params.columns if params[c].nunique(dropna=False) > 1]:  # a key new in later runs is
+        table[c.removeprefix("params.")] = params[c]  # None in them and missing in older ones: the same
     return table.reset_index(drop=True)

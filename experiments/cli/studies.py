@@ -27,8 +27,7 @@ def sizing_cmd(
 ) -> None:
     """Battery revenue lost by co-locating with 10 MWp PV at a 10 MW connection, by battery size, with perfect
     foresight and with forecast deviations (joint optimisation); logged to MLflow."""
-    from rich.progress import Progress
-
+    from experiments.progress import progress
     from experiments.sizing import sizing_study
 
     if mode not in ("joint", "pv_priority", "bess_priority"):
@@ -40,10 +39,10 @@ def sizing_cmd(
         raise fail(ValueError(f"--powers/--durations: {exc}")) from exc
     except MarketDataError as exc:
         raise fail(exc) from exc
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("year runs (standalone and co-located)", total=None)
+    runs = 2 * 2 * len(sizes[0]) * len(sizes[1])  # standalone and co-located, perfect and noisy forecasts
+    with progress(console, "year runs (standalone and co-located)", runs, "runs") as bar:
         table = sizing_study(market, out, powers=sizes[0], durations=sizes[1], days=days, workers=workers, mode=mode,
-                             progress=lambda done, total: progress.update(task, completed=done, total=total))
+                             progress=lambda done, total: bar.update(done))
     console.print(frame_table(table.set_index(["power_mw", "duration_h", "forecast"]),
                               "battery revenue lost to co-location (reduction_pct, %)"))
     console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
@@ -64,6 +63,8 @@ def portfolio_compare_cmd(
     from bessgym.envs.portfolio import default_portfolio
     from bessgym.envs.portfolio_core import Reliability
     from experiments.portfolio import compare
+    from experiments.progress import progress
+    from experiments.tables import cell
 
     try:
         reliability = Reliability(mtbf_h=mtbf_h, mttr_h=mttr_h)
@@ -71,9 +72,12 @@ def portfolio_compare_cmd(
         market = MarketArrays.from_frame(table, source=name)
     except (ValueError, MarketDataError) as exc:
         raise fail(exc) from exc
-    with console.status(f"{days} days as a portfolio (per-asset and joint LP), then each asset alone"):
-        per_asset, summary = compare(market, default_portfolio(), out, days=days, reliability=reliability)
+    sites = default_portfolio()
+    with progress(console, f"{days} days as a portfolio (per-asset, joint LP), then each asset alone",
+                  len(sites) + 2, "runs") as bar:
+        per_asset, summary = compare(market, sites, out, days=days, reliability=reliability,
+                                     progress=lambda done, total: bar.update(done))
     console.print(frame_table(per_asset, "alone vs portfolio vs joint portfolio LP, per asset"))
     for key, value in summary.items():
-        console.print(f"{key:<40} {value:>14,.1f}")
+        console.print(f"{key:<40} {cell(key, value):>14}", markup=False)
     console.print(f"table: [bold]{out / 'comparison.csv'}[/]; MLflow experiment 'portfolio'")
