@@ -226,7 +226,8 @@ def test_no_penalty_beyond_what_physics_forces(soc0, aux, pos, neg, da, seed, ac
         assert undelivered == pytest.approx(shortfall_mw(reserve, schedule, lo, hi), abs=1e-7)
         assert flows(c)["penalty"] == pytest.approx(-undelivered * DT_H * 1000, abs=1e-6)
         if lo - 1e-9 <= schedule + reserve <= hi + 1e-9:
-            assert undelivered == 0 and r["power_mw"][0] == pytest.approx(schedule + reserve, abs=1e-9)
+            assert undelivered == pytest.approx(0.0, abs=1e-12)
+            assert r["power_mw"][0] == pytest.approx(schedule + reserve, abs=1e-9)
         if reserve == 0:
             assert flows(c)["penalty"] == 0
         assert lo - 1e-9 <= r["power_mw"][0] <= hi + 1e-9

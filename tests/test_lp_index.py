@@ -185,13 +185,15 @@ def test_joint_horizon_lp_is_a_relaxation_of_the_daily_lps():
 
 def _quarter_hour_violation(r, b: BatterySpec, products: LPProducts, blocks: np.ndarray) -> float:
     """The largest breach [MW or MWh] of the env's quarter-hour physics by a schedule: energy balance, SoC
-    window with each block's reserve headroom, power with reserves, day-ahead balance held over each hour."""
+    window with each block's reserve headroom at both ends of every quarter-hour, power with reserves,
+    day-ahead balance held over each hour."""
     fcr, pos, neg = r.fcr_mw[blocks], r.afrr_pos_mw[blocks], r.afrr_neg_mw[blocks]
     before = np.concatenate([[b.soc_initial * b.energy_mwh], r.soc_mwh[:-1]])
     flow = (b.eta_charge * r.charge_mw - r.discharge_mw / b.eta_discharge - b.aux_power_mw) * 0.25
     low = b.soc_min * b.energy_mwh + (products.fcr_hold_h * fcr + products.afrr_hold_h * pos) / b.eta_discharge
     high = b.soc_max * b.energy_mwh - (products.fcr_hold_h * fcr + products.afrr_hold_h * neg) * b.eta_charge
     return max(np.abs(r.soc_mwh - before - flow).max(), (low - r.soc_mwh).max(), (r.soc_mwh - high).max(),
+               (low - before).max(), (before - high).max(),  # held from each block's first moment
                (r.discharge_mw + fcr + pos - b.power_mw).max(), (r.charge_mw + fcr + neg - b.power_mw).max(),
                np.abs(r.discharge_mw - r.charge_mw - r.day_ahead_mw).max(),
                np.ptp(r.day_ahead_mw.reshape(-1, 4), axis=1).max())
@@ -215,11 +217,12 @@ def test_joint_horizon_in_hours_holds_at_every_quarter_hour():
     assert hours.objective_eur <= quarters.objective_eur + 1e-6
     assert hours.objective_eur == pytest.approx(quarters.objective_eur, rel=1e-4)
     assert hours.fcr_mw.sum() + hours.afrr_pos_mw.sum() > 0  # reserves are in play
-    # a block that opens at an empty battery with a rich FCR price: its first quarter-hour holds the headroom
+    # rich FCR in the first two blocks, starting empty: the first block cannot be held from its first moment,
+    # the second is, after charging in the first; every quarter-hour holds its headroom
     empty = dataclasses.replace(battery, soc_initial=battery.soc_min)
-    rich = market.iloc[:96].assign(fcr_price=np.where(blocks[:96] == 0, 500.0, 0.0))
+    rich = market.iloc[:96].assign(fcr_price=np.where(blocks[:96] <= 1, 500.0, 0.0))
     first = solve_horizon(rich, empty, products, hours=True)
-    assert first.fcr_mw[0] > 0
+    assert first.fcr_mw[0] == pytest.approx(0.0, abs=1e-9) and first.fcr_mw[1] > 0
     assert _quarter_hour_violation(first, empty, products, blocks[:96]) < 1e-6
     with pytest.raises(ValueError, match="hours=True"):
         solve_horizon(market, battery, LPProducts(day_ahead=True, intraday=True), hours=True)

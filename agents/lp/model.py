@@ -11,8 +11,8 @@ block b(t) [MW], planned PV output ``pv`` [MW]:
     fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
     dis - ch = da + x                                                         trading balance
     soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt,  soc_{-1} = soc0    SoC balance
-    soc_t >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                         reserve headroom
-    soc_t <= soc_max - (h_f fcr_b + h_a neg_b) eta_c
+    s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                             reserve headroom, for
+    s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c                               s = soc_{t-1} and soc_t
     sum_t dis dt <= budget;  end_lo <= soc_{T-1} <= end_hi                     cycles, end state
 
 Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.SiteTerms`): the battery with
@@ -157,12 +157,21 @@ class ActorLP:
         high = [(pr.fcr_hold_h * eta_c, fcr), (pr.afrr_hold_h * eta_c, neg)]
         lp.rows([(1, soc)] + low, lo=soc_lo)
         lp.rows([(1, soc)] + high, hi=soc_hi)
+        # a block's reserve is deliverable from its first moment: the SoC before its first step holds it too
+        # (within a block that is the step before's own row); before the first step it is soc0, set per solve
+        later = block_start[1:]
+        if later.size:
+            lp.rows([(1, soc[:, later - 1])] + [(c, cols[:, later]) for c, cols in low], lo=soc_lo)
+            lp.rows([(1, soc[:, later - 1])] + [(c, cols[:, later]) for c, cols in high], hi=soc_hi)
+        self.start_rows = (lp.rows([(-c, cols[:, :1]) for c, cols in low], shape=(n, 1)),
+                           lp.rows([(c, cols[:, :1]) for c, cols in high], shape=(n, 1)))
+        self.soc_window = (soc_lo[:, 0], soc_hi[:, 0])
         if hours:  # each block's first quarter-hour: w of the way from the SoC before it (soc0: in the bounds)
             first, w = block_start, DT_H / step_h
             point = [((first > 0) * (1 - w), soc[:, np.maximum(first - 1, 0)]), (w, soc[:, first])]
             self.first_qh = (lp.rows(point + [(c, cols[:, first]) for c, cols in low], lo=soc_lo),
                              lp.rows(point + [(c, cols[:, first]) for c, cols in high], hi=soc_hi))
-            self.soc_bounds, self.w = (soc_lo[:, 0], soc_hi[:, 0]), w
+            self.w = w
         self.cycle_rows = lp.rows([(step_h, dis)], shape=(n, 1))
         self.end_rows = lp.rows([(1, soc[:, -1:])], shape=(n, 1))
         # each site's connection where it can bind: a connection of at least the battery's power is implied by
@@ -241,12 +250,14 @@ class ActorLP:
             (self.end_rows, parameter(soc_end_mwh[0], (n,), "soc_end_mwh"),
              parameter(soc_end_mwh[1], (n,), "soc_end_mwh")),
             (self.site_down, np.full(self.site_down.shape, -np.inf), self.import_base + pv_fc[self.down_sites]),
+            (self.start_rows[0], np.full(n, -np.inf), np.maximum(soc0 - self.soc_window[0], 0.0)),
+            (self.start_rows[1], np.full(n, -np.inf), np.maximum(self.soc_window[1] - soc0, 0.0)),
             strict=True)
         if self.dt > DT_H:  # the first block's first quarter-hour starts from soc0
             shift = (1 - self.w) * soc0
             rows, lo, hi = (rows + (self.first_qh[0][:, :1], self.first_qh[1][:, :1]),
-                            lo + (self.soc_bounds[0] - shift, np.full(n, -np.inf)),
-                            hi + (np.full(n, np.inf), self.soc_bounds[1] - shift))
+                            lo + (self.soc_window[0] - shift, np.full(n, -np.inf)),
+                            hi + (np.full(n, np.inf), self.soc_window[1] - shift))
         idx = np.concatenate([r.ravel() for r in rows]).astype(np.int32)
         h.changeRowsBounds(idx.size, idx, np.concatenate([np.ravel(x) for x in lo]),
                            np.concatenate([np.ravel(x) for x in hi]))

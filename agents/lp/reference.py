@@ -46,11 +46,23 @@ def add_soc_balance(m: pyo.ConcreteModel) -> None:
 
 
 def add_reserve_headroom(m: pyo.ConcreteModel) -> None:
-    """soc_t >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d;  soc_t <= soc_max - (h_f fcr_b + h_a neg_b) eta_c."""
-    m.headroom_low = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] >= m.soc_min + (
-        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.pos[m.blk[t]]) / m.eta_d)
-    m.headroom_high = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] <= m.soc_max - (
-        m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.neg[m.blk[t]]) * m.eta_c)
+    """The SoC at both ends of every step (soc_{t-1}, soc0 before the first, and soc_t) holds the step's block's
+    headroom, so a reserve is deliverable from its block's first moment:
+    s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d;  s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c."""
+
+    def low(m, t, s):
+        return s >= m.soc_min + (m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.pos[m.blk[t]]) / m.eta_d
+
+    def high(m, t, s):
+        return s <= m.soc_max - (m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.neg[m.blk[t]]) * m.eta_c
+
+    def before(m, t):
+        return m.soc0 if t == 0 else m.soc[t - 1]
+
+    m.headroom_low = pyo.Constraint(m.T, rule=lambda m, t: low(m, t, m.soc[t]))
+    m.headroom_high = pyo.Constraint(m.T, rule=lambda m, t: high(m, t, m.soc[t]))
+    m.start_low = pyo.Constraint(m.T, rule=lambda m, t: low(m, t, before(m, t)))
+    m.start_high = pyo.Constraint(m.T, rule=lambda m, t: high(m, t, before(m, t)))
 
 
 def add_cycle_limit(m: pyo.ConcreteModel) -> None:

@@ -71,6 +71,10 @@ class MarketConfig:
     capacity_price_band : aFRR capacity offer = forecast average price x (1 + band x a), a in [-1, 1] [-].
     energy_price_band_eur_mwh : aFRR energy offer = DA price + band x a [EUR/MWh].
     non_delivery_penalty_eur_mwh : penalty per MWh of activation the battery could not serve [EUR/MWh].
+    unavailability_penalty_eur_mw_h : penalty per MW and hour of reserve capacity held but not available (an
+        asset out of service, or one whose SoC or power cannot deliver it for the held duration) [EUR/MW/h],
+        on top of losing that capacity's payment. 0 by default: the TSO's contractual penalties are set per
+        case; the payment is withheld either way (see the README, "Reserve availability").
     imbalance_markup_eur_mwh : markup on |deviation| when no reBAP column is used [EUR/MWh].
     wholesale_increments : round day-ahead, intraday-auction and continuous volumes to the exchange's 0.1 MW
         increment (the rule). False trades continuous volumes: a research switch for comparing with
@@ -87,6 +91,7 @@ class MarketConfig:
     capacity_price_band: float = 0.5
     energy_price_band_eur_mwh: float = 250.0
     non_delivery_penalty_eur_mwh: float = 1_000.0
+    unavailability_penalty_eur_mw_h: float = 0.0
     imbalance_markup_eur_mwh: float = 50.0
     wholesale_increments: bool = True
 
@@ -109,7 +114,7 @@ class MarketConfig:
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"MarketConfig.{name} must be in [0, 1]")
         for name in ("intraday_fee_eur_mwh", "afrr_hold_h", "non_delivery_penalty_eur_mwh", "imbalance_markup_eur_mwh",
-                     "energy_price_band_eur_mwh"):
+                     "energy_price_band_eur_mwh", "unavailability_penalty_eur_mw_h"):
             if getattr(self, name) < 0:
                 raise ValueError(f"MarketConfig.{name} must be >= 0")
         if not 0 <= self.capacity_price_band < 1:
@@ -196,6 +201,8 @@ class DayState:
     lo: np.ndarray = field(default=None)  # SoC band keeping reserve headroom [MWh]
     hi: np.ndarray = field(default=None)
     capacity_cash: np.ndarray = field(default=None)  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment [EUR]
+    capacity_price: np.ndarray = field(default=None)  # (3, N, n_qh): their prices [EUR/MW/h]
+    hold_h: np.ndarray = field(default=None)  # (2,): energy held per MW of FCR and of aFRR [h]
     version: int = 0  # bumped whenever commitments change (observation caches key on it)
     _arrays: tuple[int, kernels.DayArrays, tuple] | None = field(default=None, repr=False)
 
@@ -211,9 +218,9 @@ class DayState:
 
     def _kernel_view(self) -> tuple[int, kernels.DayArrays, tuple]:
         if self._arrays is None or self._arrays[0] != self.version:
-            named = kernels.DayArrays(self.committed_mw, self.positions, self.prices, self.capacity_cash, self.fcr_q,
-                                      self.pos_q, self.neg_q, self.up_cap, self.down_cap, self.lo, self.hi,
-                                      self.discharged_mwh)
+            named = kernels.DayArrays(self.committed_mw, self.positions, self.prices, self.capacity_cash,
+                                      self.capacity_price, self.fcr_q, self.pos_q, self.neg_q, self.up_cap,
+                                      self.down_cap, self.lo, self.hi, self.discharged_mwh, self.hold_h)
             self._arrays = (self.version, named, tuple(named))
         return self._arrays
 
@@ -258,7 +265,7 @@ class Simulator:
             *(market.columns[c] if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"])))
         self._terms = tuple(kernels.Terms(afrr, config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
                                           config.energy_price_band_eur_mwh, config.imbalance_markup_eur_mwh,
-                                          config.non_delivery_penalty_eur_mwh))
+                                          config.non_delivery_penalty_eur_mwh, config.unavailability_penalty_eur_mw_h))
         self._empty = np.zeros((0, 0))
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
 
@@ -328,6 +335,10 @@ class Simulator:
                                   f.eta_discharge[:, None])
         lo = f.soc_min_mwh[:, None] + up
         hi = np.maximum(f.soc_max_mwh[:, None] - down, lo)
+        # a block's reserve is deliverable from its first moment: the SoC at the end of the step before (its
+        # start) holds the block's headroom too
+        lo[:, :-1] = np.maximum(lo[:, :-1], lo[:, 1:])
+        hi[:, :-1] = np.maximum(np.minimum(hi[:, :-1], hi[:, 1:]), lo[:, :-1])
         # Backward pass: the end-of-step band of q must leave the band of q+1 reachable with the power that
         # is free for energy markets (a block with larger reserves needs its headroom in time).
         charge_in = (d.down_cap * f.eta_charge[:, None] - f.aux_power_mw[:, None]) * DT_H
@@ -337,10 +348,10 @@ class Simulator:
         # comes from the grid (kernels.physical_range), so the band need not rise above soc_max
         d.lo = np.minimum(lo, f.soc_max_mwh[:, None])
         d.hi = np.maximum(hi, d.lo)
-        fcr_price = self.col("fcr_price")[d.start:d.start + d.n_qh]
-        d.capacity_cash = np.stack([st.capacity_revenue(d.fcr_q, fcr_price, DT_H),
-                                    st.capacity_revenue(d.pos_q, d.afrr_pos_price[:, b], DT_H),
-                                    st.capacity_revenue(d.neg_q, d.afrr_neg_price[:, b], DT_H)])
+        fcr_price = np.broadcast_to(self.col("fcr_price")[d.start:d.start + d.n_qh], d.fcr_q.shape)
+        d.capacity_price = np.stack([fcr_price, d.afrr_pos_price[:, b], d.afrr_neg_price[:, b]])
+        d.capacity_cash = st.capacity_revenue(np.stack([d.fcr_q, d.pos_q, d.neg_q]), d.capacity_price, DT_H)
+        d.hold_h = np.array([hold, cfg.afrr_hold_h])
         d.version += 1
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:

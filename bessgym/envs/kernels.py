@@ -30,7 +30,8 @@ from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
 
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
-               "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh")
+               "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh",
+               "unavailable_mw")
 N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constants in the kernels
 # row numbers by name (a global named tuple is a compile-time constant in the kernels)
 CASH = NamedTuple("CashRows", [(name, int) for name in st.CASH_FLOWS])(*range(N_CASH))
@@ -58,7 +59,8 @@ class DayArrays(NamedTuple):
     committed_mw: np.ndarray  # net position [MW, + sell]
     positions_mw: np.ndarray  # (N, 4, n_qh): DA, IDA1, IDA2, IDA3
     prices: np.ndarray  # (4, n_qh): their prices [EUR/MWh]
-    capacity_cash: np.ndarray  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment [EUR]
+    capacity_cash: np.ndarray  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment as won [EUR]
+    capacity_price: np.ndarray  # (3, N, n_qh): the price of each [EUR/MW/h], for what is not available
     fcr_mw: np.ndarray
     afrr_pos_mw: np.ndarray
     afrr_neg_mw: np.ndarray
@@ -67,6 +69,7 @@ class DayArrays(NamedTuple):
     lo_mwh: np.ndarray  # SoC band keeping reserve headroom
     hi_mwh: np.ndarray
     discharged_mwh: np.ndarray  # (N,) trading discharge today, updated by deliver
+    hold_h: np.ndarray  # (2,): energy held per MW of FCR and of aFRR, per direction [h]
 
 
 class MarketColumns(NamedTuple):
@@ -91,6 +94,7 @@ class Terms(NamedTuple):
     energy_price_band_eur_mwh: float
     imbalance_markup_eur_mwh: float
     non_delivery_penalty_eur_mwh: float
+    unavailability_penalty_eur_mw_h: float  # on reserve that is held but cannot be delivered
 
 
 @njit(cache=True)
@@ -193,7 +197,9 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     shares. FCR moves SoC by ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs
     schedule plus reserve within the SoC limits, the rating and the site bounds (:func:`physical_range`);
     where that is out of reach the schedule gives way first (:func:`serve`), and what reserves still cannot
-    serve is undelivered (penalised, unpaid). Imbalance is settled at reBAP when the market has it, else at DA
+    serve is undelivered (penalised, unpaid). Reserve capacity is paid for what is available at the
+    quarter-hour's start (:func:`available_share`): the unavailable share is not paid and pays the
+    unavailability penalty. Imbalance is settled at reBAP when the market has it, else at DA
     plus a markup. The intraday fee is per asset (a portfolio shares the fee of its net). Updates
     ``day.discharged_mwh`` in place; returns ``cash`` (len(CASH_FLOWS), N) [EUR] and ``report``
     (len(REPORT_ROWS), N).
@@ -215,6 +221,14 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
             won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 2], da, band), marg_neg) else 0.0
             act_pos = (day.afrr_pos_mw[i, q] + max(action[i, 3], 0.0) * free_pos) * won_pos * market.afrr_pos_share[t]
             act_neg = (day.afrr_neg_mw[i, q] + max(action[i, 4], 0.0) * free_neg) * won_neg * market.afrr_neg_share[t]
+        fcr, pos, neg = day.fcr_mw[i, q], day.afrr_pos_mw[i, q], day.afrr_neg_mw[i, q]
+        room_up = max(min(bat.power_mw[i], site_hi[i]) - schedule, 0.0)
+        room_down = max(schedule - max(-bat.power_mw[i], site_lo[i]), 0.0)
+        need_up = (day.hold_h[0] * fcr + day.hold_h[1] * pos) / bat.eta_discharge[i]  # SoC energy [MWh]
+        need_down = (day.hold_h[0] * fcr + day.hold_h[1] * neg) * bat.eta_charge[i]
+        share_up = available_share(fcr + pos, room_up, need_up, soc[i] - bat.soc_min_mwh[i])
+        share_down = available_share(fcr + neg, room_down, need_down, bat.soc_max_mwh[i] - soc[i])
+        missing = (fcr * (1.0 - min(share_up, share_down)), pos * (1.0 - share_up), neg * (1.0 - share_down))
         reserve = act_pos - act_neg
         if fcr_response.shape[0] > 0:
             reserve = reserve + day.fcr_mw[i, q] * fcr_response[i, q]
@@ -233,8 +247,10 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         out_mwh = max(p, 0.0) * DT_H
         day.discharged_mwh[i] = day.discharged_mwh[i] + max(served, 0.0) * DT_H
 
+        unavailable = 0.0
         for k in range(3):
-            cash[_CAPACITY[k], i] = day.capacity_cash[k, i, q]
+            cash[_CAPACITY[k], i] = day.capacity_cash[k, i, q] - missing[k] * day.capacity_price[k, i, q] * DT_H
+            unavailable += missing[k]
         cash[CASH.afrr_energy_pos, i] = st.afrr_pos_energy_revenue(e_pos, marg_pos)
         cash[CASH.afrr_energy_neg, i] = st.afrr_neg_energy_revenue(e_neg, marg_neg)
         for k in range(4):
@@ -245,7 +261,8 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         else:
             cash[CASH.imbalance, i] = (st.imbalance_settlement(deviation, da)
                                        - abs(deviation) * terms.imbalance_markup_eur_mwh)
-        cash[CASH.penalty, i] = st.non_delivery_penalty(undelivered, terms.non_delivery_penalty_eur_mwh)
+        cash[CASH.penalty, i] = (st.non_delivery_penalty(undelivered, terms.non_delivery_penalty_eur_mwh)
+                                 - unavailable * terms.unavailability_penalty_eur_mw_h * DT_H)
         cash[CASH.degradation, i] = -throughput_cost_eur(out_mwh, bat.degradation_eur_mwh[i])
         r = report[:, i]
         r[REPORT.power_mw], r[REPORT.schedule_mw], r[REPORT.trade_mw] = p, schedule, trade[i]
@@ -254,7 +271,21 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         r[REPORT.reserve_mwh], r[REPORT.charged_mwh] = served_reserve * DT_H, max(-p, 0.0) * DT_H
         r[REPORT.discharged_mwh], r[REPORT.soc_mwh] = out_mwh, soc_after + aux_grid
         r[REPORT.aux_mwh], r[REPORT.aux_grid_mwh] = bat.aux_power_mw[i] * DT_H - aux_grid, aux_grid
+        r[REPORT.unavailable_mw] = unavailable
     return cash, report
+
+
+@njit(cache=True)
+def available_share(held_mw, room_mw, need_mwh, stored_mwh):
+    """The share [0, 1] of ``held_mw`` of reserve in one direction that can be delivered from the quarter-hour's
+    start: the power left beside the schedule (``room_mw``) and the SoC energy for the held duration
+    (``need_mwh`` of ``stored_mwh`` above the floor or below the ceiling). Nothing held is fully available."""
+    if held_mw <= 1e-12:
+        return 1.0
+    share = 1.0 if room_mw >= held_mw - 1e-9 else room_mw / held_mw
+    if need_mwh > stored_mwh + 1e-9:
+        share = min(share, max(stored_mwh, 0.0) / need_mwh)
+    return share
 
 
 @njit(cache=True)
