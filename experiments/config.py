@@ -146,13 +146,16 @@ class TrainConfig(_Strict):
 
 class EvaluateConfig(_Strict):
     """Which strategies to evaluate on the held-out market, over how many days (None: all); the days each
-    dispatch chart shows: ``dispatch_days`` from ``dispatch_start`` (None: the first evaluated day)."""
+    dispatch chart shows: ``dispatch_days`` from ``dispatch_start`` (None: the first evaluated day); how many
+    forecast draws bracket the noisy LP (its artifacts are the first draw's, its metrics add the mean and the
+    spread over all)."""
 
     strategies: list[Strategy] = Field(default_factory=lambda: list(STRATEGIES), min_length=1)
     days: int | None = Field(None, ge=1)
     dispatch_start: dt.date | None = None
     dispatch_days: int = Field(3, ge=1)
     seed: int = 0
+    noise_seeds: int = Field(5, ge=1)  # forecast draws of the noisy LP (lp_noisy), from seed on
 
 
 class ExperimentConfig(_Strict):

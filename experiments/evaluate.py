@@ -74,6 +74,7 @@ class Evaluation:
     energy_mwh: float  # nameplate (SoC in % is of this)
     reward_eur: float  # the sum of the env's rewards (reward_scale 1): equals the recorded cash flows
     cash_flows: tuple[str, ...] = CASH_FLOWS  # the env's breakdown (a co-located site adds PV flows)
+    draws_eur: tuple[float, ...] = ()  # a noisy baseline's revenue in each forecast draw (the first is this one)
 
     def daily(self) -> pd.DataFrame:
         """Cash flows per Berlin delivery day and product [EUR], and their ``total``."""
@@ -100,6 +101,13 @@ class Evaluation:
         out["imbalance_eur"] = float(daily["imbalance"].sum())
         if lp_eur is not None and lp_eur > 0:
             out["share_of_pf_lp"] = total / lp_eur
+        if self.draws_eur:  # the bracket over forecast draws: mean and sample standard deviation
+            per_draw = np.array(self.draws_eur) * per_mw_year
+            out["draws"] = float(len(per_draw))
+            out["annualised_mean_eur_per_mw_year"] = float(per_draw.mean())
+            out["annualised_std_eur_per_mw_year"] = float(per_draw.std(ddof=1))
+            if lp_eur is not None and lp_eur > 0:
+                out["share_of_pf_lp_mean"] = float(np.mean(self.draws_eur)) / lp_eur
         for name, value in (index if index is not None else pd.Series(dtype=float)).items():
             if value > 0:
                 out[f"share_of_index_{name}"] = out["annualised_eur_per_mw_year"] / value
@@ -190,8 +198,18 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
         forecast = {"lp": "perfect", "lp_noisy": "noisy"}.get(strategy)  # the others: as configured
         env = make_env(config, market, forecast=forecast,
                        episode_days=days, start_day=market.dates[0])
-        on_day = None if progress is None else (lambda n, s=strategy: progress(s, n))
-        evaluation = run_agent(make_agent(strategy, config, model_dir), env, seed=config.evaluate.seed, on_day=on_day)
+        runs = []
+        for k in range(draws(strategy, config)):  # a noisy baseline: one episode per forecast draw
+            on_day = None if progress is None else (lambda n, s=strategy, k=k: progress(s, k * days + n))
+            runs.append(run_agent(make_agent(strategy, config, model_dir), env, seed=config.evaluate.seed + k,
+                                  on_day=on_day))
+        evaluation = runs[0]
         evaluation.strategy = strategy
+        evaluation.draws_eur = tuple(r.reward_eur for r in runs) if len(runs) > 1 else ()
         out[strategy] = evaluation
     return out
+
+
+def draws(strategy: str, config: ExperimentConfig) -> int:
+    """Episodes a strategy is evaluated over: the noisy LP once per forecast draw, the others once."""
+    return config.evaluate.noise_seeds if strategy == "lp_noisy" else 1

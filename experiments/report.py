@@ -131,6 +131,10 @@ def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series
         rows[f"index: {name}"] = {"annualised_eur_per_mw_year": float(value),
                                   "share_of_pf_lp": value / lp if lp > 0 else None,
                                   "share_of_index_trading": value / trading if trading else None}
+    for name, m in metrics.items():  # a noisy baseline over its forecast draws
+        if "annualised_mean_eur_per_mw_year" in m:
+            rows[name] |= {"mean_over_draws_eur_per_mw_year": m["annualised_mean_eur_per_mw_year"],
+                           "std_over_draws_eur_per_mw_year": m["annualised_std_eur_per_mw_year"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "strategy"
     table["is_index"] = table.index.str.startswith("index: ")

@@ -24,6 +24,8 @@ SUMMARY_METRICS = {
     "cycles_per_day": "cycles/day",
     "penalties_eur": "penalties EUR",
 }
+HEADINGS = {**SUMMARY_METRICS, "mean_over_draws_eur_per_mw_year": "forecast draws: mean",
+            "std_over_draws_eur_per_mw_year": "forecast draws: std"}
 
 
 def cell(column: str, value: object) -> str:
@@ -56,7 +58,7 @@ def rich_table(frame: pd.DataFrame, title: str) -> Table:
         table.add_column(escape(str(name)), justify="left", overflow="fold")
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col])
-        table.add_column(escape(SUMMARY_METRICS.get(str(col), str(col))), justify="right" if numeric else "left",
+        table.add_column(escape(HEADINGS.get(str(col), str(col))), justify="right" if numeric else "left",
                          overflow="fold")
     for key, row in frame.iterrows():
         keys = key if isinstance(key, tuple) else (key,)

@@ -74,18 +74,19 @@ def evaluate_cmd(
 
 
 def _evaluate(cfg, out: Path, model: Path | None, index=None, *, cache: bool = True) -> None:
-    from experiments.evaluate import evaluated_strategies, evaluation_period
+    from experiments.evaluate import draws, evaluated_strategies, evaluation_period
     from experiments.progress import progress
     from experiments.report import evaluate_run
 
-    strategies = evaluated_strategies(cfg)
     try:
         _, market = evaluation_period(cfg, cfg.eval_market.load())
         days = len(market.dates)
-        with progress(console, "evaluating", len(strategies) * days, "strategy-days") as bar:
+        offset, total = {}, 0
+        for strategy in evaluated_strategies(cfg):  # strategy-days before each, a noisy LP once per draw
+            offset[strategy], total = total, total + draws(strategy, cfg) * days
+        with progress(console, "evaluating", total, "strategy-days") as bar:
             report = evaluate_run(cfg, out, model_dir=model, index=index, cache=cache,
-                                  progress=lambda what, n: bar.update(strategies.index(what) * days + n,
-                                                                      f"evaluating {what}"))
+                                  progress=lambda what, n: bar.update(offset[what] + n, f"evaluating {what}"))
     except (MarketDataError, ValueError, FileNotFoundError) as exc:
         raise fail(exc) from exc
     console.print(frame_table(report.comparison, f"{cfg.name} on {report.period}"))
