@@ -6,15 +6,18 @@ energy reserved; aFRR capacity with 1 h reserved; sequence: ancillary capacity f
 day-ahead (re-optimised around the awards). Perfect hindsight uses the realised prices; imperfect hindsight
 decides on prices with 10 % Gaussian noise and is settled on the realised ones (``forecast="noisy"``).
 
-The capacity's obligatory energy offers are placed "high enough not to be activated" (at the edges of the
-env's offer band). The methodology's separate energy-only bids at DA +50 % (POS) / -50 % (NEG) are not
-placed: the env prices all of a direction's offered aFRR energy at one price, and a battery without
-intraday trading cannot restore the SoC those activations drain (on the synthetic market they cost far more
-in non-delivery penalties than they earn).
+The capacity's obligatory energy offers are placed "high enough not to be activated": at the aFRR energy price
+limit (+-15,000 EUR/MWh, ``MarketConfig.afrr_energy_price_cap_eur_mwh``; the offer band reaches it), so they
+are called only in the rare quarter-hours whose marginal price is at the limit itself.
+:func:`run_multi_market` reports that share (``attrs["activated_share"]``: quarter-hours with aFRR capacity
+held in which its energy was activated; near zero). The methodology's separate energy-only bids at DA +50 %
+(POS) / -50 % (NEG) are not placed yet: the env prices all of a direction's offered aFRR energy at one price,
+and a battery without intraday trading cannot restore the SoC those activations drain.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from agents.lp.delegate import DailyLPPolicy, run_policy
@@ -30,8 +33,10 @@ def battery(energy_mwh: float = 20.0) -> BatterySpec:
 
 
 def market_config() -> MarketConfig:
+    cap = MarketConfig.afrr_energy_price_cap_eur_mwh
     return MarketConfig(products=frozenset({"fcr", "afrr_capacity", "afrr_energy", "day_ahead", "imbalance"}),
-                        fcr_hold_h=0.5, afrr_hold_h=1.0, ancillary_max_share=0.8, fcr_max_share=0.8)
+                        fcr_hold_h=0.5, afrr_hold_h=1.0, ancillary_max_share=0.8, fcr_max_share=0.8,
+                        energy_price_band_eur_mwh=2 * cap)  # an offer at the band's edge is at the limit
 
 
 class MultiMarketPolicy(DailyLPPolicy):
@@ -43,13 +48,20 @@ class MultiMarketPolicy(DailyLPPolicy):
 
 def run_multi_market(market: pd.DataFrame, *, energy_mwh: float = 20.0, days: int | None = None,
                      start_day=None, forecast: str = "perfect", seed: int = 0) -> pd.DataFrame:
-    """Daily revenues by product [EUR] of the methodology on ``market`` (perfect or ``"noisy"`` hindsight)."""
+    """Daily revenues by product [EUR] of the methodology on ``market`` (perfect or ``"noisy"`` hindsight);
+    ``attrs["activated_share"]``: the share of quarter-hours with aFRR capacity held in which its energy offers,
+    priced not to be activated, were activated."""
     from bessgym.envs import SingleBESSEnv
 
     env = SingleBESSEnv(market, battery(energy_mwh), market_config(), forecast=forecast, track_soh=False,
                         agent_stages=("capacity", "day_ahead", "delivery"),
                         episode_days=days or _whole_days(market), start_day=start_day)
-    return run_policy(env, MultiMarketPolicy(), seed=seed, start_day=start_day)
+    with env.runner.recording() as log:
+        daily = run_policy(env, MultiMarketPolicy(), seed=seed, start_day=start_day)
+    held = np.array([r["afrr_pos_mw"][0] + r["afrr_neg_mw"][0] > 0 for r in log])
+    called = np.array([r["afrr_pos_mwh"][0] + r["afrr_neg_mwh"][0] > 0 for r in log])
+    daily.attrs["activated_share"] = float((held & called).sum() / max(held.sum(), 1))
+    return daily
 
 
 def _whole_days(market: pd.DataFrame) -> int:

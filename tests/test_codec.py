@@ -36,7 +36,9 @@ def test_decoding_an_encoded_decision_gives_it_back(seed, n):
     trade = np.where(rng.random(n) < 0.5, sell, -buy) * rng.uniform(0, 1, n)
     a = CODEC.delivery_action(trade, sell, buy, hold_energy_offers=True)
     np.testing.assert_allclose([trade_mw(a[i, 0], sell[i], buy[i]) for i in range(n)], trade, atol=1e-9)
-    assert energy_offer_eur_mwh(a[0, 1], 80.0, 250.0) == 330.0 and energy_offer_eur_mwh(a[0, 2], 80.0, 250.0) == -170.0
+    assert energy_offer_eur_mwh(a[0, 1], 80.0, 250.0, 15e3) == 330.0
+    assert energy_offer_eur_mwh(a[0, 2], 80.0, 250.0, 15e3) == -170.0
+    assert energy_offer_eur_mwh(1.0, 80.0, 30e3, 15e3) == 15e3  # within the price limits
 
 
 def test_volumes_outside_their_room_are_clipped_and_products_off_decode_to_nothing():

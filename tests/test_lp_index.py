@@ -363,3 +363,20 @@ def test_rolling_charts_draw_a_line_for_any_period(days, rolling):
         assert series["fcr"].iloc[-1] == pytest.approx(300.0 * 365)
     thirty = rolling_series(daily, 30)[1]
     assert len(thirty) == (days - 29 if days - 29 >= 30 else days)
+
+
+def test_methodology_offers_meant_not_to_be_activated_sit_at_the_price_limit():
+    """The capacity-linked aFRR energy offers are at the +-15,000 EUR/MWh limit: activated only where the
+    marginal price is at the limit itself (a handful of quarter-hours a year), so almost never."""
+    from agents import multimarket
+    from bessgym.data import synthetic
+
+    market = synthetic.generate("2025-01-01", "2025-02-01", seed=1)
+    cap = multimarket.market_config().afrr_energy_price_cap_eur_mwh
+    at_limit = (market["afrr_energy_pos_price"] >= cap) | (market["afrr_energy_neg_price"] <= -cap)
+    daily = multimarket.run_multi_market(market, days=31, start_day="2025-01-01")
+    assert daily.attrs["activated_share"] <= at_limit.mean() + 1e-12
+    by_day = at_limit.groupby(market.index.tz_convert("Europe/Berlin").date).any()
+    energy = daily["afrr_energy_pos"] + daily["afrr_energy_neg"]
+    assert (energy[~by_day.reindex(daily.index, fill_value=False)] == 0).all()  # none on days without a cap hit
+    assert (daily["afrr_cap_pos"] + daily["afrr_cap_neg"]).sum() > 0  # capacity is held and paid

@@ -7,7 +7,7 @@ decodes, and for every policy that plans in physical units (LP baselines, rules)
 | capacity | | aFRR POS, NEG capacity price = forecast x (1 + band x a) |
 | day-ahead, IDA1-3 | one per quarter-hour | change of position: a x power free to sell (a >= 0) or to buy |
 | delivery | 0 | intraday trade: a x the room to sell (a >= 0) or to buy |
-| delivery | 1, 2 | aFRR energy POS, NEG offer price = DA price + band x a |
+| delivery | 1, 2 | aFRR energy POS, NEG offer price = DA price + band x a, within the price cap |
 | delivery | 3, 4 | extra aFRR energy POS, NEG volume: a x free power |
 
 Encoding inverts decoding exactly where the decision is inside its room (a volume outside is clipped to it).
@@ -35,9 +35,10 @@ def trade_mw(share, room_sell_mw, room_buy_mw):
 
 
 @njit(cache=True)
-def energy_offer_eur_mwh(share, da_price_eur_mwh, band_eur_mwh):
-    """An aFRR energy offer price [EUR/MWh] of ``share`` in [-1, 1] around the day-ahead price."""
-    return da_price_eur_mwh + band_eur_mwh * share
+def energy_offer_eur_mwh(share, da_price_eur_mwh, band_eur_mwh, cap_eur_mwh):
+    """An aFRR energy offer price [EUR/MWh] of ``share`` in [-1, 1] around the day-ahead price, within the
+    product's price limits [-cap, cap]."""
+    return min(max(da_price_eur_mwh + band_eur_mwh * share, -cap_eur_mwh), cap_eur_mwh)
 
 
 def share(value: np.ndarray, room: np.ndarray) -> np.ndarray:

@@ -70,6 +70,8 @@ class MarketConfig:
         ``"frequency"`` (a stochastic frequency deviation with linear droop moves SoC).
     capacity_price_band : aFRR capacity offer = forecast average price x (1 + band x a), a in [-1, 1] [-].
     energy_price_band_eur_mwh : aFRR energy offer = DA price + band x a [EUR/MWh].
+    afrr_energy_price_cap_eur_mwh : the aFRR energy price limits, +- [EUR/MWh]; offers are kept within them
+        (the PICASSO transitional cap of 15,000 EUR/MWh).
     non_delivery_penalty_eur_mwh : penalty per MWh of activation the battery could not serve [EUR/MWh].
     unavailability_penalty_eur_mw_h : penalty per MW and hour of reserve capacity held but not available (an
         asset out of service, or one whose SoC or power cannot deliver it for the held duration) [EUR/MW/h],
@@ -90,6 +92,7 @@ class MarketConfig:
     fcr_activation: str = "neutral"
     capacity_price_band: float = 0.5
     energy_price_band_eur_mwh: float = 250.0
+    afrr_energy_price_cap_eur_mwh: float = 15_000.0
     non_delivery_penalty_eur_mwh: float = 1_000.0
     unavailability_penalty_eur_mw_h: float = 0.0
     imbalance_markup_eur_mwh: float = 50.0
@@ -114,9 +117,11 @@ class MarketConfig:
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"MarketConfig.{name} must be in [0, 1]")
         for name in ("intraday_fee_eur_mwh", "afrr_hold_h", "non_delivery_penalty_eur_mwh", "imbalance_markup_eur_mwh",
-                     "energy_price_band_eur_mwh", "unavailability_penalty_eur_mw_h"):
+                     "energy_price_band_eur_mwh", "unavailability_penalty_eur_mw_h", "afrr_energy_price_cap_eur_mwh"):
             if getattr(self, name) < 0:
                 raise ValueError(f"MarketConfig.{name} must be >= 0")
+        if self.afrr_energy_price_cap_eur_mwh <= 0:
+            raise ValueError("MarketConfig.afrr_energy_price_cap_eur_mwh must be > 0")
         if not 0 <= self.capacity_price_band < 1:
             raise ValueError("MarketConfig.capacity_price_band must be in [0, 1)")
 
@@ -264,7 +269,8 @@ class Simulator:
             self._da, self.col("id1_price"), np.zeros(0) if rebap is None else rebap,
             *(market.columns[c] if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"])))
         self._terms = tuple(kernels.Terms(afrr, config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
-                                          config.energy_price_band_eur_mwh, config.imbalance_markup_eur_mwh,
+                                          config.energy_price_band_eur_mwh, config.afrr_energy_price_cap_eur_mwh,
+                                          config.imbalance_markup_eur_mwh,
                                           config.non_delivery_penalty_eur_mwh, config.unavailability_penalty_eur_mw_h))
         self._empty = np.zeros((0, 0))
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))

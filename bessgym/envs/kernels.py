@@ -92,6 +92,7 @@ class Terms(NamedTuple):
     pooled: bool  # the assets trade as one: only their net pays the intraday fee, shared over their gross
     intraday_fee_eur_mwh: float
     energy_price_band_eur_mwh: float
+    energy_price_cap_eur_mwh: float
     imbalance_markup_eur_mwh: float
     non_delivery_penalty_eur_mwh: float
     unavailability_penalty_eur_mw_h: float  # on reserve that is held but cannot be delivered
@@ -204,7 +205,7 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     ``day.discharged_mwh`` in place; returns ``cash`` (len(CASH_FLOWS), N) [EUR] and ``report``
     (len(REPORT_ROWS), N).
     """
-    band = terms.energy_price_band_eur_mwh
+    band, cap = terms.energy_price_band_eur_mwh, terms.energy_price_cap_eur_mwh
     n = soc.shape[0]
     cash = np.empty((N_CASH, n))
     report = np.empty((N_REPORT, n))
@@ -217,8 +218,8 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         if terms.afrr_energy:
             free_pos = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
             free_neg = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
-            won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 1], da, band), marg_pos) else 0.0
-            won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 2], da, band), marg_neg) else 0.0
+            won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 1], da, band, cap), marg_pos) else 0.0
+            won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 2], da, band, cap), marg_neg) else 0.0
             act_pos = (day.afrr_pos_mw[i, q] + max(action[i, 3], 0.0) * free_pos) * won_pos * market.afrr_pos_share[t]
             act_neg = (day.afrr_neg_mw[i, q] + max(action[i, 4], 0.0) * free_neg) * won_neg * market.afrr_neg_share[t]
         fcr, pos, neg = day.fcr_mw[i, q], day.afrr_pos_mw[i, q], day.afrr_neg_mw[i, q]
