@@ -61,3 +61,23 @@ def test_reserve_bars_are_labelled_by_statistic_not_by_position():
     bars = reserve_bars(table)
     assert list(bars.index) == ["aFRR POS EUR/MW/h", "aFRR NEG EUR/MW/h"]
     assert bars.loc["aFRR POS EUR/MW/h", "real"] == 10.0
+
+
+def test_rebap_and_intraday_spreads_match_real_2026_h1():
+    """reBAP and the continuous intraday (ID3) index against the 15-min day-ahead price, real 2026 H1 (EUR/kWh
+    files, converted by their stated unit) vs the synthetic market of the same days: every checked statistic
+    (quantiles of the spread, mean, correlation) within its stated tolerance."""
+    from bessgym.data import synthetic
+    from bessgym.data.importer import import_files
+
+    folder = "2025-2026/"
+    series = [("da_price", real_file(folder + "prices_DA_example.csv")),
+              ("id1_price", real_file(folder + "prices_IDC_example.csv")),
+              ("imbalance_price", real_file(folder + "prices_reBAPpos_example.csv"))]
+    real = import_files({}, series=series, unit="EUR/kWh").table
+    real_stats = calibration.spread_statistics(real)
+    assert 100 < real_stats["rebap_minus_da_std"] < 160 and 0.4 < real_stats["rebap_da_corr"] < 0.6
+    syn = synthetic.generate("2026-01-01", "2026-06-29", seed=0)
+    comparison = calibration.compare(calibration.spread_statistics(syn), real_stats)
+    checked = comparison.table[comparison.table["tolerance"].notna()]
+    assert len(checked) == 18 and comparison.failures() == []

@@ -259,3 +259,30 @@ def test_real_import_combines_into_one_contract_table():
     assert df.index[0] == pd.Timestamp("2023-12-31 23:00", tz="UTC")
     assert set(df.columns) == {"da_price", "afrr_cap_pos_price", "afrr_cap_neg_price", "afrr_cap_pos_marginal",
                                "afrr_cap_neg_marginal"}
+
+
+def test_price_series_are_converted_by_their_stated_unit_and_never_guessed(tmp_path):
+    from bessgym.data.loaders import read_price_series
+
+    path = real_file("2025-2026/prices_DA_example.csv")
+    da = read_price_series(path, column="da_price", unit="EUR/kWh")
+    assert da["da_price"].iloc[0] == pytest.approx(63.64)  # 0.06364 EUR/kWh
+    assert da.index[0] == pd.Timestamp("2025-12-31 23:00", tz="UTC") and len(da) == 17_372
+    with pytest.raises(MarketDataError, match="look like EUR/kWh"):
+        read_price_series(path, column="da_price", unit="EUR/MWh")
+    with pytest.raises(MarketDataError, match="unit 'ct/kWh' unknown"):
+        read_price_series(path, column="da_price", unit="ct/kWh")
+    with pytest.raises(MarketDataError, match="not an energy price column"):
+        read_price_series(path, column="fcr_price", unit="EUR/kWh")
+
+
+def test_the_missing_doubled_hour_is_named_and_repaired_only_on_request():
+    from bessgym.data.importer import import_files
+
+    october = [("da_price", real_file("2025-2026/epex_prices_DA.csv"))]
+    with pytest.raises(MarketDataError, match="fall-back change: the doubled hour is missing"):
+        import_files({}, series=october, unit="EUR/kWh")
+    repaired = import_files({}, series=october, unit="EUR/kWh", fill=True)
+    assert repaired.filled == 8 and len(repaired.table) == 31 * 96 + 4  # October 2025: 25 h on the 26th
+    with pytest.raises(MarketDataError, match="unit"):
+        import_files({}, series=october)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bessgym._io import atomic_path
+from bessgym.data.calendar import MARKET_TZ
 
 QUARTER_HOUR = pd.Timedelta(minutes=15)
 INDEX_NAME = "timestamp"
@@ -158,8 +159,11 @@ def _check_index(index: pd.DatetimeIndex, source: str) -> None:
     if gaps.any():
         i = int(np.argmax(gaps))
         missing = step[i] // QUARTER_HOUR.value - 1
-        raise MarketDataError(f"gap of {missing} missing quarter-hour(s) after this timestamp "
-                              "(use fill_gaps() to repair explicitly)", source=source, timestamp=index[i])
+        before, after = (index[k].tz_convert(MARKET_TZ).utcoffset() for k in (i, i + 1))
+        doubled = " (around the fall-back change: the doubled hour is missing)" if before != after else ""
+        raise MarketDataError(f"gap of {missing} missing quarter-hour(s) after this timestamp{doubled} "
+                              "(use fill_gaps() or `bessgym data import --fill-gaps` to repair explicitly)",
+                              source=source, timestamp=index[i])
 
 
 def _check_column(col: pd.Series, spec: ColumnSpec, source: str, *, required: bool) -> None:

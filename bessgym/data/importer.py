@@ -37,9 +37,11 @@ class Imported:
 
 
 def import_files(files: Mapping[str, Sequence[str | Path]], *, pv_capacity_mwp: float | None = None,
-                 fill: bool = False, start: dt.date | None = None, end: dt.date | None = None) -> Imported:
-    """Read ``files`` (format -> paths, formats as in :data:`READERS`) and join them on their common span,
-    within the delivery days ``start`` (inclusive) to ``end`` (exclusive, Berlin dates) where given;
+                 fill: bool = False, start: dt.date | None = None, end: dt.date | None = None,
+                 series: Sequence[tuple[str, str | Path]] = (), unit: str | None = None) -> Imported:
+    """Read ``files`` (format -> paths, formats as in :data:`READERS`) and ``series`` (contract column, a
+    ``time,price`` file in ``unit``: :func:`~bessgym.data.loaders.read_price_series`) and join them on their
+    common span, within the delivery days ``start`` (inclusive) to ``end`` (exclusive, Berlin dates) where given;
     ``fill``: gaps up to 2 h interpolated and counted. Files of one format and one set of columns (e.g. two
     regelleistung periods) are concatenated first."""
     unknown = set(files) - set(READERS)
@@ -51,6 +53,10 @@ def import_files(files: Mapping[str, Sequence[str | Path]], *, pv_capacity_mwp: 
     for kind, paths in files.items():
         options = {"pv_capacity_mwp": pv_capacity_mwp} if kind in _WITH_PV_CAPACITY else {}
         frames += [(str(path), READERS[kind](path, **options)) for path in paths]
+    if series and unit is None:
+        raise MarketDataError("price series need their unit (EUR/MWh or EUR/kWh): it is never guessed",
+                              source=str(series[0][1]))
+    frames += [(str(path), loaders.read_price_series(path, column=column, unit=unit)) for column, path in series]
     if not frames:
         raise MarketDataError("give at least one input file", source="bessgym data import")
     merged = _merge_periods(frames)

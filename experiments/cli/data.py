@@ -61,6 +61,9 @@ def import_cmd(
     netztransparenz: Annotated[list[Path] | None, typer.Option(help="netztransparenz reBAP/aFRR CSV.")] = None,
     pv_capacity_mwp: Annotated[float | None, typer.Option(help="Installed PV for national PV series [MWp].")] = None,
     fill_gaps: Annotated[bool, typer.Option("--fill-gaps", help="Interpolate gaps up to 2 h and report them.")] = False,
+    series: Annotated[list[str] | None, typer.Option(help="COLUMN=FILE: a 'time,price' file as a contract "
+                                                           "column, e.g. da_price=prices_DA.csv.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit of the --series files: EUR/MWh or EUR/kWh.")] = None,
     start: Annotated[str | None, typer.Option(help="First delivery day to keep (Berlin), YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option(help="Day after the last delivery day to keep, YYYY-MM-DD.")] = None,
 ) -> None:
@@ -71,9 +74,13 @@ def import_cmd(
 
     files = {"smard": smard or [], "regelleistung": regelleistung or [], "energy_charts": energy_charts or [],
              "opsd": opsd or [], "netztransparenz": netztransparenz or []}
+    pairs = [item.partition("=")[::2] for item in series or []]
+    if any(not column or not path for column, path in pairs):
+        raise fail(ValueError(f"--series takes COLUMN=FILE, got {series}"))
     try:
         imported = import_files(files, pv_capacity_mwp=pv_capacity_mwp, fill=fill_gaps,
-                                start=start and iso_date(start), end=end and iso_date(end))
+                                start=start and iso_date(start), end=end and iso_date(end),
+                                series=[(column, Path(path)) for column, path in pairs], unit=unit)
         write_table(imported.table, out)
     except (MarketDataError, ValueError) as exc:
         raise fail(exc) from exc
