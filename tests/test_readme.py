@@ -2,9 +2,10 @@
 folder, so an example that stops working fails CI.
 
 The folder holds a link to ``experiments/`` (the example configs) and, when ``../shared/data/real`` is there, a
-link to each real file under the name the README uses; blocks that read real files (or the table imported
-from them) are skipped without it. Python blocks share one namespace, as in a notebook. Shell blocks run as
-written, with bash (``set -e``), except for what would make a test run for hours, changed openly here:
+link to each real file (of every subfolder) under the name the README uses; blocks that read real files (or
+the table imported from them) are skipped without it. Python blocks share one namespace, as in a notebook.
+Shell blocks run as written, with bash (``set -e``), except for what would make a test run for hours, changed
+openly here:
 
 - ``make run`` and ``make test`` are checked with ``make -n`` (CI runs ``make test`` itself);
 - ``train``, ``evaluate``, ``run`` and ``sweep`` get ``--set`` overrides that shrink training to two PPO
@@ -25,7 +26,8 @@ from conftest import REAL_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-REAL_NAMES = sorted(p.name for p in REAL_DATA.glob("*") if p.is_file()) if REAL_DATA.is_dir() else []
+REAL_FILES = {p.name: p for p in REAL_DATA.rglob("*") if p.is_file()} if REAL_DATA.is_dir() else {}
+REAL_NAMES = sorted(REAL_FILES)
 SMALL = ("--set train.total_steps=1024 --set train.n_envs=2 --set train.hyperparameters.n_steps=512 "
          "--set train.eval_every_steps=1024 --set train.eval_days=2 --set train.checkpoint_every_steps=1024 "
          "--set evaluate.days=4")
@@ -48,7 +50,7 @@ def readme_blocks() -> list[tuple[str, int, str]]:
 
 
 def needs_real_data(text: str) -> bool:
-    return "real2024" in text or any(name in text for name in REAL_NAMES) or "_Stunde.csv" in text
+    return "real20" in text or any(name in text for name in REAL_NAMES) or "_Stunde.csv" in text
 
 
 def shell_for_test(text: str) -> str:
@@ -74,8 +76,8 @@ BLOCKS = readme_blocks()
 def workdir(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("readme")
     (work / "experiments").symlink_to(ROOT / "experiments")
-    for name in REAL_NAMES:
-        (work / name).symlink_to(REAL_DATA / name)
+    for name, path in REAL_FILES.items():  # as a user has them: downloaded into one folder
+        (work / name).symlink_to(path)
     return work
 
 
