@@ -176,7 +176,8 @@ def plot_comparison(synthetic: pd.DataFrame, real: pd.DataFrame | None, comparis
     import matplotlib.pyplot as plt
 
     t = comparison.table
-    fig, ax = plt.subplots(2, 2, figsize=(13, 8.5))
+    checked = t[t["tolerance"].notna() & ~t.index.str.startswith("da_hour_")]
+    fig, ax = plt.subplots(2, 2, figsize=(13, max(8.5, 4.5 + 0.22 * len(checked))))
     hours = [k for k in t.index if k.startswith("da_hour_")]
     ax[0, 0].plot(range(len(hours)), t.loc[hours, "real"], "k-o", ms=3, label="real")
     ax[0, 0].plot(range(len(hours)), t.loc[hours, "synthetic"], "C1-o", ms=3, label="synthetic")
@@ -191,16 +192,21 @@ def plot_comparison(synthetic: pd.DataFrame, real: pd.DataFrame | None, comparis
     ax[0, 1].legend()
     bars = reserve_bars(t)
     x = np.arange(len(bars))
-    ax[1, 0].bar(x - 0.2, bars["real"], 0.4, color="k", label="real")
-    ax[1, 0].bar(x + 0.2, bars["synthetic"], 0.4, color="C1", label="synthetic")
-    ax[1, 0].set_xticks(x, list(bars.index))
     ax[1, 0].set(title="Reserve capacity price means")
-    ax[1, 0].legend()
-    checked = t[t["tolerance"].notna() & ~t.index.str.startswith("da_hour_")]
+    if len(bars):
+        ax[1, 0].bar(x - 0.2, bars["real"], 0.4, color="k", label="real")
+        ax[1, 0].bar(x + 0.2, bars["synthetic"], 0.4, color="C1", label="synthetic")
+        ax[1, 0].set_xticks(x, list(bars.index))
+        ax[1, 0].legend()
+    else:
+        ax[1, 0].text(0.5, 0.5, "no reserve prices in the compared tables", ha="center", va="center",
+                      transform=ax[1, 0].transAxes)
+        ax[1, 0].set_axis_off()
     colors = ["C2" if w else "C3" for w in checked["within"]]
     ax[1, 1].barh(checked.index, 100 * checked["rel_error"], color=colors)
     ax[1, 1].barh(checked.index, 100 * checked["tolerance"], fill=False, edgecolor="k")
     ax[1, 1].set(title="Relative error (box: tolerance)", xlabel="%")
+    ax[1, 1].tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
