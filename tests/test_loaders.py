@@ -262,7 +262,7 @@ def test_real_import_combines_into_one_contract_table():
 
 
 def test_price_series_are_converted_by_their_stated_unit_and_never_guessed(tmp_path):
-    from bessgym.data.loaders import read_price_series
+    from bessgym.data.price_series import read_price_series
 
     path = real_file("2025-2026/prices_DA_example.csv")
     da = read_price_series(path, column="da_price", unit="EUR/kWh")

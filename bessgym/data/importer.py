@@ -16,6 +16,7 @@ import pandas as pd
 from bessgym.data import loaders
 from bessgym.data.calendar import MARKET_TZ
 from bessgym.data.contract import MarketDataError, fill_gaps, validate
+from bessgym.data.price_series import read_price_series
 
 READERS = {"smard": loaders.read_smard, "regelleistung": loaders.read_regelleistung,
            "energy_charts": loaders.read_energy_charts, "opsd": loaders.read_opsd,
@@ -40,7 +41,7 @@ def import_files(files: Mapping[str, Sequence[str | Path]], *, pv_capacity_mwp: 
                  fill: bool = False, start: dt.date | None = None, end: dt.date | None = None,
                  series: Sequence[tuple[str, str | Path]] = (), unit: str | None = None) -> Imported:
     """Read ``files`` (format -> paths, formats as in :data:`READERS`) and ``series`` (contract column, a
-    ``time,price`` file in ``unit``: :func:`~bessgym.data.loaders.read_price_series`) and join them on their
+    ``time,price`` file in ``unit``: :func:`~bessgym.data.price_series.read_price_series`) and join them on their
     common span, within the delivery days ``start`` (inclusive) to ``end`` (exclusive, Berlin dates) where given;
     ``fill``: gaps up to 2 h interpolated and counted. Files of one format and one set of columns (e.g. two
     regelleistung periods) are concatenated first."""
@@ -56,7 +57,7 @@ def import_files(files: Mapping[str, Sequence[str | Path]], *, pv_capacity_mwp: 
     if series and unit is None:
         raise MarketDataError("price series need their unit (EUR/MWh or EUR/kWh): it is never guessed",
                               source=str(series[0][1]))
-    frames += [(str(path), loaders.read_price_series(path, column=column, unit=unit)) for column, path in series]
+    frames += [(str(path), read_price_series(path, column=column, unit=unit)) for column, path in series]
     if not frames:
         raise MarketDataError("give at least one input file", source="bessgym data import")
     merged = _merge_periods(frames)

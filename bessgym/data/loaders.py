@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bessgym.data.calendar import MARKET_TZ, QUARTER_HOUR, blocks_to_quarter_hourly, hourly_to_quarter_hourly
-from bessgym.data.contract import COLUMNS, MarketDataError
+from bessgym.data.contract import MarketDataError
 
 # Approximate installed German PV capacity at year end [MWp] (Bundesnetzagentur Marktstammdatenregister),
 # used to turn national PV generation [MW] into a per-MWp profile when no capacity column is given.
@@ -461,48 +461,3 @@ def read_netztransparenz(path: str | Path) -> pd.DataFrame:
         raise MarketDataError(f"no reBAP or 'Deutschland (Positiv/Negativ)' columns among {list(raw.columns)}",
                               source=source)
     return pd.DataFrame({k: _to_quarter_hours(v.rename(k), source=source, step=QUARTER_HOUR) for k, v in out.items()})
-
-
-# ------------------------------------------------------------------------------------ price series
-
-PRICE_UNITS = {"EUR/MWh": 1.0, "EUR/kWh": 1000.0}  # factor to EUR/MWh
-
-
-def read_price_series(path: str | Path, *, column: str, unit: str) -> pd.DataFrame:
-    """Read a two-column price file (``time,price``; ISO 8601 times with an offset, 15-min or hourly) as the
-    contract column ``column`` [EUR/MWh]. ``unit`` is the file's (``EUR/MWh`` or ``EUR/kWh``, e.g. the
-    Energy-Charts series of TUMFTM/flex-depot): it is never guessed, and a file whose values contradict it
-    (a median magnitude below 1 EUR/MWh, or above 5 EUR/kWh) is refused with the unit named. A quarter-hour
-    missing from the file stays missing: the contract check names it (the doubled hour of a fall-back day is
-    the usual one), and ``bessgym data import --fill-gaps`` interpolates up to 2 h and reports how much."""
-    path = Path(path)
-    source = str(path)
-    if unit not in PRICE_UNITS:
-        raise MarketDataError(f"unit {unit!r} unknown; give one of {sorted(PRICE_UNITS)}", source=source)
-    if column not in COLUMNS or COLUMNS[column].unit != "EUR/MWh":
-        prices = sorted(c for c, spec in COLUMNS.items() if spec.unit == "EUR/MWh")
-        raise MarketDataError(f"{column!r} is not an energy price column of the contract; one of {prices}",
-                              source=source)
-    header = _sniff(path)
-    names = [h.strip().lower() for h in header.strip().split(",")]
-    if names[:2] != ["time", "price"]:
-        raise MarketDataError(f"unexpected header {header.strip()[:60]!r}; expected 'time,price'", source=source)
-    raw = _read_csv(path, dtype=str)
-    times = pd.to_datetime(raw.iloc[:, 0].str.strip(), utc=True, errors="coerce", format="ISO8601")
-    if times.isna().any():
-        i = int(np.argmax(times.isna()))
-        raise MarketDataError(f"unparseable time {raw.iloc[i, 0]!r} in row {i + 2} (ISO 8601 with an offset)",
-                              source=source, column="time")
-    values = pd.to_numeric(raw.iloc[:, 1].str.strip(), errors="coerce")
-    if values.isna().any():
-        i = int(np.argmax(values.isna()))
-        raise MarketDataError(f"unparseable price {raw.iloc[i, 1]!r}", source=source, column="price",
-                              timestamp=times[i])
-    median = float(values.abs().median())
-    if unit == "EUR/MWh" and median < 1.0 or unit == "EUR/kWh" and median > 5.0:
-        other = "EUR/kWh" if unit == "EUR/MWh" else "EUR/MWh"
-        raise MarketDataError(f"prices with a median magnitude of {median:g} are not in {unit}; they look like "
-                              f"{other} (give that unit)", source=source, column="price")
-    series = pd.Series(values.to_numpy() * PRICE_UNITS[unit], index=pd.DatetimeIndex(times, name="timestamp"),
-                       name=column)
-    return _to_quarter_hours(series, source=source).to_frame()
