@@ -20,7 +20,7 @@ from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import PRODUCTS, MarketConfig
 from bessgym.envs.forecast import PRICE_SIGMA
 
-STRATEGIES = ("trained", "lp", "lp_noisy", "price_threshold", "time_of_day", "idle")
+STRATEGIES = ("trained", "lp", "lp_noisy", "lp_rolling", "price_threshold", "time_of_day", "idle")
 Strategy = Literal[STRATEGIES]  # a tuple subscript: the same as listing the names
 StageName = Literal["capacity", "day_ahead", "ida1", "ida2", "ida3", "intraday_auctions", "delivery"]
 Product = Literal[PRODUCTS]
@@ -155,7 +155,7 @@ class EvaluateConfig(_Strict):
     dispatch_start: dt.date | None = None
     dispatch_days: int = Field(3, ge=1)
     seed: int = 0
-    noise_seeds: int = Field(5, ge=1)  # forecast draws of the noisy LP (lp_noisy), from seed on
+    noise_seeds: int = Field(5, ge=1)  # forecast draws of the noisy LPs (lp_noisy, lp_rolling), from seed on
 
 
 class ExperimentConfig(_Strict):

@@ -52,8 +52,9 @@ def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None =
         if model_dir is None:
             raise ValueError("strategy 'trained' needs a model directory (train first, or pass --model)")
         return RLAgent.load(model_dir)
-    if strategy in ("lp", "lp_noisy"):
-        return DelegateAgent(DailyLPPolicy(wholesale=config.env.wholesale()), name=strategy)
+    if strategy in ("lp", "lp_noisy", "lp_rolling"):
+        policy = DailyLPPolicy(wholesale=config.env.wholesale(), rolling=strategy == "lp_rolling")
+        return DelegateAgent(policy, name=strategy)
     if strategy == "price_threshold":
         return PriceThreshold(horizon_qh=config.env.horizon_qh, lookahead_qh=config.env.horizon_qh)
     if strategy == "time_of_day":
@@ -195,7 +196,7 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
         if done and strategy in done:
             out[strategy] = done[strategy]
             continue
-        forecast = {"lp": "perfect", "lp_noisy": "noisy"}.get(strategy)  # the others: as configured
+        forecast = {"lp": "perfect", "lp_noisy": "noisy", "lp_rolling": "noisy"}.get(strategy)  # others: configured
         env = make_env(config, market, forecast=forecast,
                        episode_days=days, start_day=market.dates[0])
         runs = []
@@ -211,5 +212,5 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
 
 
 def draws(strategy: str, config: ExperimentConfig) -> int:
-    """Episodes a strategy is evaluated over: the noisy LP once per forecast draw, the others once."""
-    return config.evaluate.noise_seeds if strategy == "lp_noisy" else 1
+    """Episodes a strategy is evaluated over: the noisy LPs once per forecast draw, the others once."""
+    return config.evaluate.noise_seeds if strategy in ("lp_noisy", "lp_rolling") else 1

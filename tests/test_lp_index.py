@@ -380,3 +380,26 @@ def test_methodology_offers_meant_not_to_be_activated_sit_at_the_price_limit():
     energy = daily["afrr_energy_pos"] + daily["afrr_energy_neg"]
     assert (energy[~by_day.reindex(daily.index, fill_value=False)] == 0).all()  # none on days without a cap hit
     assert (daily["afrr_cap_pos"] + daily["afrr_cap_neg"]).sum() > 0  # capacity is held and paid
+
+
+def test_rolling_horizon_lp_values_the_day_end_instead_of_pinning_it():
+    """Planning today and tomorrow and executing today: the SoC at a day's end moves with tomorrow's prices (the
+    daily LP pins it to the day's start), every day runs, and the last day of the table plans alone."""
+    from agents.lp.delegate import DailyLPPolicy, run_policy
+    from bessgym.data import synthetic
+    from bessgym.envs import MarketConfig, SingleBESSEnv
+
+    market = synthetic.generate("2024-06-10", "2024-06-14", seed=2)
+    ends = {}
+    for rolling in (False, True):
+        env = SingleBESSEnv(market, episode_days=4, agent_stages=("delivery",), track_soh=False,
+                            market_config=MarketConfig(products=frozenset({"intraday", "imbalance"})))
+        policy = DailyLPPolicy("intraday", rolling=rolling)
+        with env.runner.recording() as log:
+            daily = run_policy(env, policy, seed=0, start_day="2024-06-10")
+        soc = np.array([r["soc_mwh"][0] for r in log])
+        ends[rolling] = soc[[95, 191, 287]]  # the ends of the first three days
+        assert len(daily) == 4 and (daily["penalty"] == 0).all()
+        assert len(policy.objectives) == 4
+    assert np.allclose(ends[False], ends[False][0], atol=0.2)  # pinned to the start (10 MWh), up to the grid
+    assert np.ptp(ends[True]) > 1.0  # rolling: the end follows tomorrow's prices

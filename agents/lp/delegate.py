@@ -9,6 +9,8 @@ current SoC, and maps the plan onto the env's normalised actions exactly (the in
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -51,16 +53,18 @@ class DailyLPPolicy:
     """Perfect- or imperfect-hindsight multi-market LP, one delivery day at a time.
 
     ``wholesale``: ``"day_ahead"`` or ``"intraday"`` (see :func:`lp_products_for`). ``end_soc``: the SoC
-    fraction each day must end at (None keeps the day's start SoC), so revenue is not bought by emptying the
-    battery at the horizon. ``objectives`` collects each solved day's LP objective [EUR] per asset, to
-    compare with what the env paid.
+    fraction the plan must end at (None keeps the day's start SoC), so revenue is not bought by emptying the
+    battery at the horizon. ``rolling``: plan today and tomorrow on the forecasts the env has (two days of
+    them), end the two days at ``end_soc`` and execute today: today's end SoC is then valued by tomorrow's
+    prices instead of pinned, and the next day plans again from the SoC reached (a rolling horizon).
+    ``objectives`` collects each solved plan's LP objective [EUR] per asset, to compare with what the env paid.
     """
 
     def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None, *,
-                 reoptimise_after_capacity: bool = False) -> None:
+                 reoptimise_after_capacity: bool = False, rolling: bool = False) -> None:
         if wholesale not in WHOLESALE:
             raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
-        self.wholesale, self.end_soc = wholesale, end_soc
+        self.wholesale, self.end_soc, self.rolling = wholesale, end_soc, rolling
         self.reoptimise_after_capacity = reoptimise_after_capacity
         self._models: dict[tuple, BatteryLP] = {}
         self._plan: list[LPResult] = []
@@ -95,29 +99,35 @@ class DailyLPPolicy:
         f = view.fleet
         products = lp_products_for(view, self.wholesale)
         self._whole_mw = products.integer_reserves  # the plan's reserves are bid as planned (whole MW or pooled)
-        prices, soc0, end, budget = self._day_inputs(view)
+        days = (view.n_qh,) + ((view.next_n_qh,) if self.rolling and view.next_n_qh else ())
+        prices, soc0, end, budget = self._day_inputs(view, sum(days))
+        budget = budget + (len(days) - 1) * f.max_daily_discharge_mwh  # tomorrow's own budget
         plans = []
         for i in range(view.n):  # one LP per asset, once or twice a day
             mine = {name: values[i] for name, values in prices.items()}
             negative = bool((mine["price_da"] < 0).any() or (mine["price_id"] < 0).any())
-            lp = self._model(f.specs[i], products, view.n_qh, negative, self._site_terms(view, i))
+            lp = self._model(f.specs[i], products, days, negative, self._site_terms(view, i))
             if awarded:
-                lp.fix_reserves(view.fcr_mw[i], view.afrr_pos_mw[i], view.afrr_neg_mw[i])
+                lp.fix_reserves(*(np.pad(x[i], (0, lp.n_blocks - x.shape[1])) for x in
+                                  (view.fcr_mw, view.afrr_pos_mw, view.afrr_neg_mw)))
             try:
-                plans.append(lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
-                                      max_discharge_mwh=float(budget[i]), **self._site_parameters(view, i)))
+                plan = lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
+                                max_discharge_mwh=float(budget[i]), **self._site_parameters(view, i))
             finally:
                 if awarded:
                     lp.fix_reserves(None, None, None)
+            plans.append(today(plan, view.n_qh))
         self._plan = plans
         self.objectives[-1] = np.array([p.objective_eur for p in plans])
 
-    def _day_inputs(self, view: DayView) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        """The day's LP inputs on the env's forecasts: prices by LP parameter name (N, n_qh; a product without
-        a forecast is 0), and per asset the start SoC, the end SoC and the discharge budget left today [MWh]."""
-        f = view.fleet
-        fc = {name: values[:, :view.n_qh] for name, values in view.forecasts.items()}
-        zero = np.zeros((view.n, view.n_qh))
+    def _day_inputs(self, view: DayView, n_steps: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                                               np.ndarray, np.ndarray]:
+        """The LP inputs on the env's forecasts over ``n_steps`` from the day's start (default the day): prices by
+        LP parameter name (N, n_steps; a product without a forecast is 0), and per asset the start SoC, the
+        end SoC and the discharge budget left today [MWh]."""
+        f, n = view.fleet, n_steps or view.n_qh
+        fc = {name: values[:, :n] for name, values in view.forecasts.items()}
+        zero = np.zeros((view.n, n))
         prices = {"price_da": fc["da_price"], "price_id": fc.get("id1_price", zero),
                   "price_fcr": fc.get("fcr_price", zero), "price_pos": fc.get("afrr_cap_pos_price", zero),
                   "price_neg": fc.get("afrr_cap_neg_price", zero)}
@@ -125,12 +135,14 @@ class DailyLPPolicy:
         end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
         return prices, soc0, np.clip(end, f.soc_min_mwh, f.soc_max_mwh), f.max_daily_discharge_mwh - view.discharged_mwh
 
-    def _model(self, spec: BatterySpec, products: LPProducts, n_qh: int, exclusive: bool,
+    def _model(self, spec: BatterySpec, products: LPProducts, days: tuple[int, ...], exclusive: bool,
                site: SiteTerms | None = None) -> BatteryLP:
-        key = (spec, products, n_qh, exclusive, site)
+        """The persistent LP of days of ``days`` quarter-hours (each with its six reserve blocks)."""
+        key = (spec, products, days, exclusive, site)
         if key not in self._models:
+            blocks = np.concatenate([block_of(n) + 6 * k for k, n in enumerate(days)])
             self._models[key] = BatteryLP(spec, LPProducts(**{**products.__dict__, "exclusive_charge": exclusive}),
-                                          n_qh, blocks=block_of(n_qh), site=site)
+                                          sum(days), blocks=blocks, site=site)
         return self._models[key]
 
     def _site_terms(self, view: DayView, i: int) -> SiteTerms | None:
@@ -158,6 +170,15 @@ class DailyLPPolicy:
         lo, hi = view.trade_range(q)
         trade = np.array([p.intraday_mw[q] for p in self._plan])
         return view.codec.delivery_action(trade, hi, -lo, hold_energy_offers=True)  # capacity held, not activated
+
+
+def today(plan: LPResult, n_qh: int) -> LPResult:
+    """The first day of a plan: its first ``n_qh`` quarter-hours and six reserve blocks."""
+    steps = {name: getattr(plan, name)[:n_qh] for name in ("charge_mw", "discharge_mw", "soc_mwh", "day_ahead_mw",
+                                                           "intraday_mw")}
+    blocks = {name: getattr(plan, name)[:6] for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw")}
+    pv = plan.pv_out_mw[:n_qh] if plan.pv_out_mw is not None else None
+    return dataclasses.replace(plan, **steps, **blocks, pv_out_mw=pv)
 
 
 def run_policy(env, policy, *, seed: int | None = None, start_day=None) -> pd.DataFrame:

@@ -94,6 +94,13 @@ class DayView:
         return self._sim.day.n_qh
 
     @property
+    def next_n_qh(self) -> int:
+        """Quarter-hours of the next delivery day in the market table (0 after the last day)."""
+        slices = self._sim.market.day_slices
+        k = self._sim.day_number + 1
+        return slices[k].stop - slices[k].start if k < len(slices) else 0
+
+    @property
     def start(self) -> int:
         """Position of the day's first quarter-hour in the market table."""
         return self._sim.day.start
