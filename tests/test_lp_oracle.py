@@ -84,3 +84,15 @@ def test_unknown_parameter_is_named():
         BatteryLP(BATTERY, LPProducts(), N_QH, blocks=BLOCKS).solve(price_dayahead=np.zeros(N_QH))
     with pytest.raises(ValueError, match="price_da"):
         BatteryLP(BATTERY, LPProducts(), N_QH, blocks=BLOCKS).solve(price_da=np.zeros(N_QH + 1))
+
+
+def test_each_day_of_a_longer_plan_keeps_its_own_discharge_budget():
+    days = (96, 96)
+    blocks = np.concatenate([np.repeat(np.arange(6), 16), np.repeat(np.arange(6, 12), 16)])
+    lp = BatteryLP(BATTERY, LPProducts(hourly_day_ahead=False), 192, blocks=blocks, budget_days=days)
+    prices = np.tile(np.r_[np.zeros(48), np.full(48, 100.0)], 2)
+    plan = lp.solve(price_da=prices, soc0_mwh=2.4, soc_end_mwh=(0.6, 5.4), max_discharge_mwh=[0.0, 3.0])
+    assert plan.discharge_mw[:96].sum() * 0.25 == pytest.approx(0.0, abs=1e-9)  # nothing left today
+    assert plan.discharge_mw[96:].sum() * 0.25 == pytest.approx(3.0, abs=1e-6)  # tomorrow's own budget, used
+    with pytest.raises(ValueError, match="budget_days"):
+        BatteryLP(BATTERY, LPProducts(), 192, blocks=blocks, budget_days=(96, 95))

@@ -101,7 +101,7 @@ class DailyLPPolicy:
         self._whole_mw = products.integer_reserves  # the plan's reserves are bid as planned (whole MW or pooled)
         days = (view.n_qh,) + ((view.next_n_qh,) if self.rolling and view.next_n_qh else ())
         prices, soc0, end, budget = self._day_inputs(view, sum(days))
-        budget = budget + (len(days) - 1) * f.max_daily_discharge_mwh  # tomorrow's own budget
+        budget = np.stack([budget] + [f.max_daily_discharge_mwh] * (len(days) - 1), axis=1)  # each day its own
         plans = []
         for i in range(view.n):  # one LP per asset, once or twice a day
             mine = {name: values[i] for name, values in prices.items()}
@@ -112,7 +112,7 @@ class DailyLPPolicy:
                                   (view.fcr_mw, view.afrr_pos_mw, view.afrr_neg_mw)))
             try:
                 plan = lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
-                                max_discharge_mwh=float(budget[i]), **self._site_parameters(view, i))
+                                max_discharge_mwh=budget[i], **self._site_parameters(view, i))
             finally:
                 if awarded:
                     lp.fix_reserves(None, None, None)
@@ -142,7 +142,7 @@ class DailyLPPolicy:
         if key not in self._models:
             blocks = np.concatenate([block_of(n) + 6 * k for k, n in enumerate(days)])
             self._models[key] = BatteryLP(spec, LPProducts(**{**products.__dict__, "exclusive_charge": exclusive}),
-                                          sum(days), blocks=blocks, site=site)
+                                          sum(days), blocks=blocks, site=site, budget_days=days)
         return self._models[key]
 
     def _site_terms(self, view: DayView, i: int) -> SiteTerms | None:

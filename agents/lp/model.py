@@ -86,6 +86,7 @@ class ActorLP:
     def __init__(self, sites: Sequence[SiteSpec], products: LPProducts, n_steps: int, *,
                  blocks: np.ndarray | None = None, step_h: float = DT_H, mode: str = "joint",
                  exact_integers: bool = False, no_discharge_at_negative: bool = True,
+                 budget_days: Sequence[int] | None = None,
                  highs_options: Mapping[str, object] | None = None) -> None:
         self.sites, self.products, self.n_steps, self.dt = tuple(sites), products, n_steps, step_h
         n, t, pr = len(self.sites), n_steps, products
@@ -172,7 +173,12 @@ class ActorLP:
             self.first_qh = (lp.rows(point + [(c, cols[:, first]) for c, cols in low], lo=soc_lo),
                              lp.rows(point + [(c, cols[:, first]) for c, cols in high], hi=soc_hi))
             self.w = w
-        self.cycle_rows = lp.rows([(step_h, dis)], shape=(n, 1))
+        # the discharge budget of each period (default the whole horizon; a rolling plan has one per day)
+        edges = np.cumsum([0, *(budget_days or [t])])
+        if edges[-1] != t:
+            raise ValueError(f"budget_days {list(budget_days)} do not add up to the {t} steps")
+        self.cycle_rows = np.concatenate([lp.rows([(step_h, dis[:, a:b])], shape=(n, 1))
+                                          for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
         self.end_rows = lp.rows([(1, soc[:, -1:])], shape=(n, 1))
         # each site's connection where it can bind: a connection of at least the battery's power is implied by
         # the power rows (a third of a year model's rows otherwise)
@@ -246,7 +252,8 @@ class ActorLP:
                            np.concatenate([planned.ravel(), dis_cap.ravel()]))
         rows, lo, hi = zip(
             (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh),
-            (self.cycle_rows, np.full(n, -np.inf), parameter(max_discharge_mwh, (n,), "max_discharge_mwh")),
+            (self.cycle_rows, np.full(self.cycle_rows.shape, -np.inf),
+             parameter(np.reshape(max_discharge_mwh, (n, -1)), self.cycle_rows.shape, "max_discharge_mwh")),
             (self.end_rows, parameter(soc_end_mwh[0], (n,), "soc_end_mwh"),
              parameter(soc_end_mwh[1], (n,), "soc_end_mwh")),
             (self.site_down, np.full(self.site_down.shape, -np.inf), self.import_base + pv_fc[self.down_sites]),
@@ -343,14 +350,15 @@ class BatteryLP:
     """
 
     def __init__(self, battery: BatterySpec, products: LPProducts, n_qh: int, *, blocks: np.ndarray | None = None,
-                 site: SiteTerms | None = None) -> None:
+                 site: SiteTerms | None = None, budget_days: Sequence[int] | None = None) -> None:
         self.battery, self.products, self.n_qh, self.site = battery, products, n_qh, site
         grid = site.grid_limit_mw if site is not None else battery.power_mw
         # a site's PV output is bounded by the forecast given to solve; a peak > 0 marks the site as one with PV
         spec = SiteSpec(grid_limit_mw=grid, pv_mwp=grid if site is not None else 0.0, battery=battery,
                         green_only=site is not None and site.green_only)
         self.lp = ActorLP([spec], products, n_qh, blocks=blocks, mode=site.mode if site is not None else "joint",
-                          exact_integers=True, no_discharge_at_negative=False, highs_options=MILP_OPTIONS)
+                          exact_integers=True, no_discharge_at_negative=False, budget_days=budget_days,
+                          highs_options=MILP_OPTIONS)
         self.n_blocks = self.lp.n_blocks
         b, e = battery, battery.energy_mwh
         self._parameters: dict[str, object] = {
@@ -382,8 +390,10 @@ class BatteryLP:
         for name, value in self._parameters.items():
             if name == "soc_end_mwh":
                 one[name] = (np.array([float(value[0])]), np.array([float(value[1])]))
-            elif name in ("soc0_mwh", "max_discharge_mwh"):
+            elif name == "soc0_mwh":
                 one[name] = np.array([float(value)])
+            elif name == "max_discharge_mwh":  # one budget, or one per period of budget_days
+                one[name] = np.atleast_1d(np.asarray(value, dtype=float))[None]
             else:
                 one[name] = np.asarray(value, dtype=float)[None] if name.startswith("pv_") else value
         return one
