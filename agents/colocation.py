@@ -17,21 +17,18 @@ from __future__ import annotations
 import numpy as np
 
 from agents.lp.delegate import DailyLPPolicy
-from agents.lp.terms import SiteTerms
+from agents.lp.terms import SiteTerms, check_mode
 from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA
 from bessgym.envs.site import CURTAIL
 from bessgym.envs.view import DayView, SiteDayView
 from bessgym.market.products import Stage
-
-MODES = ("pv_priority", "bess_priority", "joint")
 
 
 class SiteLPPolicy(DailyLPPolicy):
     """The daily multi-market LP of a co-located site in one operating ``mode`` (see the module docstring)."""
 
     def __init__(self, mode: str = "joint", wholesale: str = "day_ahead", end_soc: float | None = None) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        check_mode(mode, "SiteLPPolicy mode")
         super().__init__(wholesale, end_soc)
         self.mode = mode
 

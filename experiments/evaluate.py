@@ -24,6 +24,7 @@ from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.market.settlement import CASH_FLOWS
 from experiments.config import ConfigError, ExperimentConfig
 
+NOISY_BASELINES = ("lp_noisy", "lp_rolling")  # LPs on the env's noisy forecasts: bracketed over forecast draws
 
 def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
              episode_days: int | None = None, start_day=None) -> SingleBESSEnv:
@@ -196,7 +197,7 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
         if done and strategy in done:
             out[strategy] = done[strategy]
             continue
-        forecast = {"lp": "perfect", "lp_noisy": "noisy", "lp_rolling": "noisy"}.get(strategy)  # others: configured
+        forecast = {"lp": "perfect", **dict.fromkeys(NOISY_BASELINES, "noisy")}.get(strategy)  # others: configured
         env = make_env(config, market, forecast=forecast,
                        episode_days=days, start_day=market.dates[0])
         runs = []
@@ -213,4 +214,4 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
 
 def draws(strategy: str, config: ExperimentConfig) -> int:
     """Episodes a strategy is evaluated over: the noisy LPs once per forecast draw, the others once."""
-    return config.evaluate.noise_seeds if strategy in ("lp_noisy", "lp_rolling") else 1
+    return config.evaluate.noise_seeds if strategy in NOISY_BASELINES else 1

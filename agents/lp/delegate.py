@@ -20,7 +20,7 @@ from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import ACTION_WIDTH
 from bessgym.envs.view import DayView
-from bessgym.market.products import Stage
+from bessgym.market.products import N_BLOCKS, Stage
 
 WHOLESALE = ("day_ahead", "intraday")
 
@@ -140,7 +140,7 @@ class DailyLPPolicy:
         """The persistent LP of days of ``days`` quarter-hours (each with its six reserve blocks)."""
         key = (spec, products, days, exclusive, site)
         if key not in self._models:
-            blocks = np.concatenate([block_of(n) + 6 * k for k, n in enumerate(days)])
+            blocks = np.concatenate([block_of(n) + N_BLOCKS * k for k, n in enumerate(days)])
             self._models[key] = BatteryLP(spec, LPProducts(**{**products.__dict__, "exclusive_charge": exclusive}),
                                           sum(days), blocks=blocks, site=site, budget_days=days)
         return self._models[key]
@@ -173,10 +173,10 @@ class DailyLPPolicy:
 
 
 def today(plan: LPResult, n_qh: int) -> LPResult:
-    """The first day of a plan: its first ``n_qh`` quarter-hours and six reserve blocks."""
+    """The first day of a plan: its first ``n_qh`` quarter-hours and reserve blocks."""
     steps = {name: getattr(plan, name)[:n_qh] for name in ("charge_mw", "discharge_mw", "soc_mwh", "day_ahead_mw",
                                                            "intraday_mw")}
-    blocks = {name: getattr(plan, name)[:6] for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw")}
+    blocks = {name: getattr(plan, name)[:N_BLOCKS] for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw")}
     pv = plan.pv_out_mw[:n_qh] if plan.pv_out_mw is not None else None
     return dataclasses.replace(plan, **steps, **blocks, pv_out_mw=pv)
 

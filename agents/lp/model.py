@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from agents.lp.arrays import ArrayLP
-from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of, parameter
+from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of, check_mode, parameter
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import DT_H
@@ -90,7 +90,7 @@ class ActorLP:
                  highs_options: Mapping[str, object] | None = None) -> None:
         self.sites, self.products, self.n_steps, self.dt = tuple(sites), products, n_steps, step_h
         n, t, pr = len(self.sites), n_steps, products
-        SiteTerms(1.0, mode=mode)  # validates the mode
+        check_mode(mode, "ActorLP mode")
         self.mode, self.no_discharge_at_negative = mode, no_discharge_at_negative
         self.exact_integers = exact_integers and pr.integer_reserves
         hours = step_h == 1.0
@@ -118,6 +118,9 @@ class ActorLP:
         n_h = (n_steps + 3) // 4
         block_start = np.flatnonzero(np.diff(blk, prepend=-1))
 
+        self.reserve_caps = {name: np.broadcast_to(cap, (n, n_b)) for name, cap in (
+            ("fcr", pr.fcr_max_share * p if pr.fcr else 0.0), ("pos", p if pr.afrr_capacity else 0.0),
+            ("neg", p if pr.afrr_capacity else 0.0))}
         lp = self.layout = ArrayLP()
         v = self.v = {
             "ch": lp.var((n, t), 0, p), "dis": lp.var((n, t), 0, p), "soc": lp.var((n, t), soc_lo, soc_hi),
@@ -125,14 +128,11 @@ class ActorLP:
                          steps=4 * np.arange(n_h) if self.hourly else None),
             "x": lp.var((n, t), -2 * p if pr.intraday else 0, 2 * p if pr.intraday else 0),
             "sell": lp.var((t,)), "buy": lp.var((t,)),
-            **{name: lp.var((n, n_b), 0, 0, steps=block_start) for name in ("fcr", "pos", "neg")},  # caps below
+            **{name: lp.var((n, n_b), 0, cap, steps=block_start) for name, cap in self.reserve_caps.items()},
             **{f"k_{name}": lp.var((n_b,), steps=block_start, integer=self.exact_integers)
                for name in ("fcr", "pos", "neg")},
             "pv": lp.var((n, t), 0, 0),  # bounds: by the PV forecast, set per solve
         }
-        self.reserve_caps = {name: np.broadcast_to(cap, (n, n_b)) for name, cap in (
-            ("fcr", pr.fcr_max_share * p if pr.fcr else 0.0), ("pos", p if pr.afrr_capacity else 0.0),
-            ("neg", p if pr.afrr_capacity else 0.0))}
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
         fcr, pos, neg = v["fcr"][:, blk], v["pos"][:, blk], v["neg"][:, blk]  # (N, T): each quarter-hour's block
         da = v["da"][:, np.arange(t) // 4] if self.hourly else v["da"]
@@ -197,7 +197,6 @@ class ActorLP:
         for key, value in (highs_options or {"presolve": "off"}).items():
             self.highs.setOptionValue(key, value)
         self.bound_eur = self.objective_eur = float("nan")
-        self.fix_reserves(None, None, None)
 
     def solve(self, **parameters: np.ndarray) -> list[LPResult]:
         """Solve for the parameters of :meth:`set_parameters`. Returns one schedule per asset; its
@@ -268,7 +267,6 @@ class ActorLP:
         idx = np.concatenate([r.ravel() for r in rows]).astype(np.int32)
         h.changeRowsBounds(idx.size, idx, np.concatenate([np.ravel(x) for x in lo]),
                            np.concatenate([np.ravel(x) for x in hi]))
-
 
     def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
         """Fix each asset's reserves per block (N, blocks) [MW] (e.g. awards already won), or free them up to

@@ -40,6 +40,9 @@ class LPProducts:
     exclusive_charge: bool = False
 
 
+SITE_MODES = ("joint", "pv_priority", "bess_priority")  # how a co-located site plans its PV and battery
+
+
 @dataclass(frozen=True)
 class SiteTerms:
     """The battery behind a grid connection shared with PV (:mod:`bessgym.envs.site`).
@@ -54,8 +57,13 @@ class SiteTerms:
     mode: str = "joint"
 
     def __post_init__(self) -> None:
-        if self.mode not in ("joint", "pv_priority", "bess_priority"):
-            raise ValueError(f"SiteTerms.mode must be joint, pv_priority or bess_priority, got {self.mode!r}")
+        check_mode(self.mode, "SiteTerms.mode")
+
+
+def check_mode(mode: str, name: str) -> None:
+    """A ValueError naming ``name`` unless ``mode`` is one of :data:`SITE_MODES`."""
+    if mode not in SITE_MODES:
+        raise ValueError(f"{name} must be one of {', '.join(SITE_MODES)}, got {mode!r}")
 
 
 @dataclass(frozen=True)

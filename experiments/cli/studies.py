@@ -27,11 +27,14 @@ def sizing_cmd(
 ) -> None:
     """Battery revenue lost by co-locating with 10 MWp PV at a 10 MW connection, by battery size, with perfect
     foresight and with forecast deviations (joint optimisation); logged to MLflow."""
+    from agents.lp.terms import check_mode
     from experiments.progress import progress
     from experiments.sizing import sizing_study
 
-    if mode not in ("joint", "pv_priority", "bess_priority"):
-        raise fail(ValueError(f"--mode must be joint, pv_priority or bess_priority, got {mode!r}"))
+    try:
+        check_mode(mode, "--mode")
+    except ValueError as exc:
+        raise fail(exc) from exc
     try:
         sizes = tuple(float(x) for x in powers.split(",")), tuple(float(x) for x in durations.split(","))
         market, _ = market_table(data)
