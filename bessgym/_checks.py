@@ -17,9 +17,3 @@ def finite(owner: str, **values: float | None) -> None:
             raise ValueError(f"{owner}.{name} must be a number, got {value!r}") from None
         if not ok:
             raise ValueError(f"{owner}.{name} must be a finite number, got {value!r}")
-
-
-def finite_float(owner: str, name: str, value: float) -> float:
-    """``value`` as a float, checked to be finite."""
-    finite(owner, **{name: value})
-    return float(value)
