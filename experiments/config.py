@@ -20,8 +20,10 @@ from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import PRODUCTS, MarketConfig
 from bessgym.envs.forecast import PRICE_SIGMA
 
-STRATEGIES = ("trained", "lp", "lp_noisy", "lp_rolling", "price_threshold", "time_of_day", "idle")
-Strategy = Literal[STRATEGIES]  # a tuple subscript: the same as listing the names
+STRATEGIES = ("trained", "lp", "lp_noisy", "lp_rolling", "price_threshold", "time_of_day", "idle")  # the default
+# the sequential trading baselines (agents.lp.cascade): they decide the day-ahead and auction stages too
+SEQUENTIAL = ("lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic")
+Strategy = Literal[STRATEGIES + SEQUENTIAL]  # a tuple subscript: the same as listing the names
 StageName = Literal["capacity", "day_ahead", "ida1", "ida2", "ida3", "intraday_auctions", "delivery"]
 Product = Literal[PRODUCTS]
 

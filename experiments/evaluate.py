@@ -16,15 +16,18 @@ import pandas as pd
 
 from agents.base import Agent, DelegateAgent, Idle, PriceThreshold, TimeOfDay
 from agents.index import IndexResult, index_revenues
+from agents.lp.cascade import CascadeLPPolicy
 from agents.lp.delegate import DailyLPPolicy
 from bessgym.data.calendar import MARKET_TZ
 from bessgym.envs.core import DT_H, PRODUCT_COLUMNS, PRODUCTS, MarketArrays
 from bessgym.envs.delegates import NoOp, SpreadTrader
 from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.market.settlement import CASH_FLOWS
-from experiments.config import ConfigError, ExperimentConfig
+from experiments.config import SEQUENTIAL, ConfigError, ExperimentConfig
 
-NOISY_BASELINES = ("lp_noisy", "lp_rolling")  # LPs on the env's noisy forecasts: bracketed over forecast draws
+# LPs on the env's noisy forecasts: bracketed over forecast draws; the other LPs see perfect ones
+NOISY_BASELINES = ("lp_noisy", "lp_rolling", "lp_cascade_noisy", "rolling_intrinsic")
+PERFECT_BASELINES = ("lp", "lp_da", "lp_cascade")
 
 def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
              episode_days: int | None = None, start_day=None) -> SingleBESSEnv:
@@ -56,6 +59,10 @@ def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None =
     if strategy in ("lp", "lp_noisy", "lp_rolling"):
         policy = DailyLPPolicy(wholesale=config.env.wholesale(), rolling=strategy == "lp_rolling")
         return DelegateAgent(policy, name=strategy)
+    if strategy == "lp_da":
+        return DelegateAgent(DailyLPPolicy(wholesale="day_ahead"), name=strategy)
+    if strategy in ("lp_cascade", "lp_cascade_noisy", "rolling_intrinsic"):
+        return DelegateAgent(CascadeLPPolicy(rolling_intrinsic=strategy == "rolling_intrinsic"), name=strategy)
     if strategy == "price_threshold":
         return PriceThreshold(horizon_qh=config.env.horizon_qh, lookahead_qh=config.env.horizon_qh)
     if strategy == "time_of_day":
@@ -176,6 +183,11 @@ def not_applicable(strategy: str, config: ExperimentConfig) -> str | None:
     if strategy in ("price_threshold", "time_of_day") and not ("intraday" in env.products
                                                                and "delivery" in env.agent_stages):
         return "trades intraday at delivery: needs 'intraday' in env.products and 'delivery' in env.agent_stages"
+    if strategy in SEQUENTIAL and not ("day_ahead" in env.products and "day_ahead" in env.agent_stages):
+        return "trades day-ahead first: needs 'day_ahead' in env.products and in env.agent_stages"
+    auctions = "intraday_auctions" in env.agent_stages or {"ida1", "ida2", "ida3"} <= set(env.agent_stages)
+    if strategy in SEQUENTIAL and "ida" in env.products and not auctions:
+        return "trades the intraday auctions: needs 'intraday_auctions' in env.agent_stages"
     return None
 
 
@@ -197,7 +209,8 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
         if done and strategy in done:
             out[strategy] = done[strategy]
             continue
-        forecast = {"lp": "perfect", **dict.fromkeys(NOISY_BASELINES, "noisy")}.get(strategy)  # others: configured
+        forecast = {**dict.fromkeys(PERFECT_BASELINES, "perfect"),
+                    **dict.fromkeys(NOISY_BASELINES, "noisy")}.get(strategy)  # others: as configured
         env = make_env(config, market, forecast=forecast,
                        episode_days=days, start_day=market.dates[0])
         runs = []

@@ -9,7 +9,7 @@ block b(t) [MW], planned PV output ``pv`` [MW]:
 
     dis + fcr_b + pos_b <= P;  ch + fcr_b + neg_b <= P                       power with reserves
     fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
-    dis - ch = da + x                                                         trading balance
+    dis - ch = held + da + x                                                  trading balance
     soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt,  soc_{-1} = soc0    SoC balance
     s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                             reserve headroom, for
     s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c                               s = soc_{t-1} and soc_t
@@ -20,6 +20,9 @@ its reserves ``dis - ch + fcr_b + pos_b <= G`` and ``ch - dis + fcr_b + neg_b <=
 (green-only); joint operation plans ``pv <= pvf`` with ``pv + dis - ch <= G``; PV priority never curtails
 (``pv >= min(pvf, G)``) and keeps the reserves beside it, ``pv + dis - ch + fcr_b + pos_b <= G``; BESS
 priority plans no PV. Rows a connection cannot bind (one at least the battery's power) are left out.
+
+``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
+auctions sold or bought, trading ``x`` only where ``intraday_open``).
 
 The actor: reserve totals per block ``k_fcr[b] = sum_i fcr[i,b]`` (likewise POS/NEG), and the intraday net
 ``sum_i x[i,t] = sell[t] - buy[t]``: only the net reaches the exchange and pays the fee (internal netting).
@@ -61,7 +64,8 @@ PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg")
 # one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
-PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh")
+PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh",
+              "held_mw", "intraday_open")
 
 
 class ActorLP:
@@ -149,7 +153,7 @@ class ActorLP:
         lp.rows([(1, ch), (1, fcr), (1, neg)], hi=p)
         lp.rows([(1, v["fcr"]), (1, v["pos"])], hi=pr.ancillary_max_share * p)
         lp.rows([(1, v["fcr"]), (1, v["neg"])], hi=pr.ancillary_max_share * p)
-        lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x)], 0, 0)
+        self.balance_rows = lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x)], 0, 0)  # = held, set per solve
         # the SoC balance; the first step's SoC before is soc0, in the first row's bounds
         before = np.where(np.arange(t) > 0, -1.0, 0.0), soc[:, np.maximum(np.arange(t) - 1, 0)]
         self.soc_first = lp.rows([(1, soc), before, (-eta_c * step_h, ch), (step_h / eta_d, dis)],
@@ -214,10 +218,12 @@ class ActorLP:
 
     def set_parameters(self, *, soc0_mwh: np.ndarray, soc_end_mwh: tuple[np.ndarray, np.ndarray],
                        max_discharge_mwh: np.ndarray, pv_forecast_mw: np.ndarray | None = None,
-                       pv_value_eur_mwh: np.ndarray | None = None, **prices: np.ndarray) -> None:
+                       pv_value_eur_mwh: np.ndarray | None = None, held_mw: np.ndarray | None = None,
+                       intraday_open: np.ndarray | None = None, **prices: np.ndarray) -> None:
         """``prices`` by name (``price_da`` ... ``price_neg``, per step; omitted ones are 0), per asset the
         start SoC, end bounds and discharge budget [MWh], per site the PV forecast [MW] and PV value
-        [EUR/MWh], arrays (N, T)."""
+        [EUR/MWh], arrays (N, T); per asset the positions already held (N, T) [MW, + sell; default none] and
+        where intraday trade is open (T,) bool (default everywhere)."""
         n, t, v, h, dt = self.n, self.n_steps, self.v, self.highs, self.dt
         unknown = set(prices) - set(PRICES)
         if unknown:
@@ -246,11 +252,16 @@ class ActorLP:
         h.changeColsCost(cols.size, cols.astype(np.int32), np.concatenate([np.ravel(w) for _, w in cost]))
         traded = price["price_da"] if self.products.day_ahead else price["price_id"]
         dis_cap = np.where(self.no_discharge_at_negative & (traded < 0), 0.0, self.power_mw)
-        bounded = np.concatenate([v["pv"].ravel(), v["dis"].ravel()]).astype(np.int32)
-        h.changeColsBounds(bounded.size, bounded, np.concatenate([pv_floor.ravel(), np.zeros(n * t)]),
-                           np.concatenate([planned.ravel(), dis_cap.ravel()]))
+        open_q = np.ones(t, bool) if intraday_open is None else np.asarray(intraday_open, dtype=bool)
+        if open_q.shape != (t,):
+            raise ValueError(f"intraday_open has shape {open_q.shape}, expected ({t},)")
+        x_cap = 2 * self.power_mw * open_q * self.products.intraday
+        bounded = np.concatenate([v["pv"].ravel(), v["dis"].ravel(), v["x"].ravel()]).astype(np.int32)
+        h.changeColsBounds(bounded.size, bounded, np.concatenate([pv_floor.ravel(), np.zeros(n * t), -x_cap.ravel()]),
+                           np.concatenate([planned.ravel(), dis_cap.ravel(), x_cap.ravel()]))
+        held = parameter(held_mw if held_mw is not None else np.zeros((n, t)), (n, t), "held_mw")
         rows, lo, hi = zip(
-            (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh),
+            (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh), (self.balance_rows, held, held),
             (self.cycle_rows, np.full(self.cycle_rows.shape, -np.inf),
              parameter(np.reshape(max_discharge_mwh, (n, -1)), self.cycle_rows.shape, "max_discharge_mwh")),
             (self.end_rows, parameter(soc_end_mwh[0], (n,), "soc_end_mwh"),
@@ -393,5 +404,6 @@ class BatteryLP:
             elif name == "max_discharge_mwh":  # one budget, or one per period of budget_days
                 one[name] = np.atleast_1d(np.asarray(value, dtype=float))[None]
             else:
-                one[name] = np.asarray(value, dtype=float)[None] if name.startswith("pv_") else value
+                per_step = name.startswith("pv_") or name == "held_mw"  # (T,) of the one asset -> (1, T)
+                one[name] = np.asarray(value, dtype=float)[None] if per_step else value
         return one

@@ -107,6 +107,8 @@ class ActionCodec:
         :meth:`~bessgym.envs.core.Simulator.trade_range`); aFRR energy offers at the day-ahead price, or with
         ``hold_energy_offers`` at the edges of the band (awarded capacity is held, not meant to be activated)."""
         a = np.zeros((len(trade_mw), 5))
+        # inside the range first: a range that excludes 0 (a forced trade) has a negative room on one side
+        trade_mw = np.clip(trade_mw, -np.asarray(room_buy_mw), room_sell_mw)
         a[:, 0] = np.where(trade_mw >= 0, share(trade_mw, room_sell_mw), share(trade_mw, room_buy_mw))
         if hold_energy_offers:
             a[:, 1], a[:, 2] = 1.0, -1.0  # POS at DA + band, NEG at DA - band

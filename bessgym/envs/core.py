@@ -25,7 +25,7 @@ from bessgym.data.contract import MarketDataError, validate
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
 from bessgym.envs.codec import ActionCodec
-from bessgym.envs.forecast import Forecaster
+from bessgym.envs.forecast import FORECAST_COLUMNS, Forecaster
 from bessgym.envs.pooling import Alone, Pooled
 from bessgym.envs.view import DayView
 from bessgym.market import settlement as st
@@ -321,7 +321,7 @@ class Simulator:
             committed_mw=np.zeros((self.n, n_qh)), prices=prices, discharged_mwh=np.zeros(self.n),
         )
         window = slice(sl.start, min(sl.start + 2 * MAX_QUARTER_HOURS, len(m.index)))
-        for name in ("da_price", "id1_price", "fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price"):
+        for name in FORECAST_COLUMNS:
             if name in m.columns:
                 self.day.forecasts[name] = self.forecaster.forecast(name, m.columns[name][window], self.n, rng)
         self._fcr_response = self._frequency_response(n_qh) if cfg.fcr_activation == "frequency" else None

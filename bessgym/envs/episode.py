@@ -114,7 +114,7 @@ class Runner:
                  horizon_qh: int, *, episode_days: int, fixed_start: int | None, track_soh: bool,
                  ageing: CycleAgeing = CycleAgeing()) -> None:
         self.sim, self.agent_stages = sim, agent_stages
-        self.view = sim.view_type(sim)  # what delegates see
+        self.view = sim.view_type(sim, self.next_delivery_q)  # what delegates see
         self.episode_days, self.fixed_start = episode_days, fixed_start
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(sim.action_width[s] for s in agent_stages)

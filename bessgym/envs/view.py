@@ -10,7 +10,7 @@ A co-located site's view (:class:`SiteDayView`) adds its PV forecast and contrac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -39,8 +39,8 @@ class DayView:
     Arrays are (N, ...) over assets; per quarter-hour ones have the day's ``n_qh`` columns, per block ones six.
     """
 
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
+    def __init__(self, sim: Simulator, delivery_q: Callable[[], int] | None = None) -> None:
+        self._sim, self._delivery_q = sim, delivery_q
         f = sim.fleet
         self.fleet = Fleet(**{name: frozen(getattr(f, name)) if name != "specs" else f.specs
                               for name in f.__dataclass_fields__})
@@ -111,6 +111,17 @@ class DayView:
         return self._sim.day.rules
 
     @property
+    def local_hour(self) -> np.ndarray:
+        """Berlin hour of each quarter-hour (n_qh,)."""
+        return frozen(self._sim.market.local_hour[self.start:self.start + self.n_qh])
+
+    @property
+    def delivery_q(self) -> int:
+        """The next quarter-hour to be delivered: 0 before delivery, ``q`` at the delivery step of ``q`` (-1 when
+        the view is not driven by an episode)."""
+        return self._delivery_q() if self._delivery_q is not None else -1
+
+    @property
     def block(self) -> np.ndarray:
         """Reserve block of each quarter-hour (n_qh,)."""
         return frozen(self._sim.day.block)
@@ -146,6 +157,14 @@ class DayView:
     def trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Range [lo, hi] of the intraday trade (N,) [MW, + = sell] at delivery quarter-hour ``q``."""
         return self._sim.trade_range(q)
+
+    def intraday_quote(self, q: int) -> float:
+        """The intraday continuous price [EUR/MWh] at which a trade in quarter-hour ``q`` settles, known from its
+        delivery step on (a continuous market shows the price it trades at); a ValueError before then."""
+        now = self.delivery_q
+        if not 0 <= q <= now:
+            raise ValueError(f"the intraday price of quarter-hour {q} is not known yet (next delivery: {now})")
+        return float(self._sim.col("id1_price")[self._sim.day.start + q])
 
 
 class SiteDayView(DayView):

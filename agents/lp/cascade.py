@@ -1,0 +1,136 @@
+"""The sequential trading baselines: the cascade LP and rolling intrinsic, as env policies.
+
+A trading desk does not solve one market: it sells day-ahead, then re-optimises at every later market around
+the positions it already holds (FlexPwr's bess-optimizer does the same). :class:`CascadeLPPolicy` plays the
+env's stages that way:
+
+1. capacity: the multi-market LP of the day (reserves and day-ahead), as :class:`DailyLPPolicy`;
+2. day-ahead: the same LP with the reserves fixed to the awards, trading day-ahead only;
+3. IDA1, IDA2, IDA3: the rest of the day re-optimised on the auction's price around the positions held
+   (IDA3, at D 10:00, from the next delivery quarter-hour on and only for 12:00-24:00), trading the change;
+4. intraday continuous: the rest of the day re-optimised on the ID1 price with the exchange fee, once when
+   delivery starts and again after IDA3; each quarter-hour trades its planned change.
+
+Every stage starts from a feasible plan (trading nothing keeps the held schedule), so on the same prices each
+stage can only add to the LP's value: with perfect foresight the cascade earns at least the day-ahead-only
+LP, and the same when the later prices equal day-ahead (then only fees remain to pay).
+
+``rolling_intrinsic`` replaces step 4 by rolling intrinsic trading: every delivery quarter-hour re-optimises
+the rest of the day from the SoC reached, on the prices then known (the traded quarter-hour's own price, the
+continuous market's quote :meth:`~bessgym.envs.view.DayView.intraday_quote`, and the forecast for the later
+ones), and trades the first quarter-hour's change. With perfect forecasts it equals the cascade; with noisy
+ones it corrects the plan with every price it learns.
+
+Each stage's day is pinned to the day's start SoC, as the daily LP's. A stage whose re-optimisation has no
+feasible plan (a SoC pushed outside the reserves' band by activations) trades nothing (``fallbacks`` counts
+them), and the env restores the band as it does for every policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from agents.lp.delegate import DailyLPPolicy, lp_products_for
+from agents.lp.model import BatteryLP
+from agents.lp.terms import LPProducts, block_of
+from bessgym.envs.core import ACTION_WIDTH
+from bessgym.envs.view import DayView
+from bessgym.market.products import IDA3_FIRST_HOUR, Stage
+
+AUCTIONS = {Stage.IDA1: "ida1_price", Stage.IDA2: "ida2_price", Stage.IDA3: "ida3_price"}
+
+
+class CascadeLPPolicy(DailyLPPolicy):
+    """Day-ahead, then the intraday auctions, then intraday continuous, each re-optimised around the positions
+    held (see the module docstring); ``rolling_intrinsic`` re-optimises the continuous trades every quarter-hour.
+    Needs the day-ahead product; the auctions and continuous trading are played where the env has them."""
+
+    def __init__(self, *, rolling_intrinsic: bool = False) -> None:
+        super().__init__("day_ahead", reoptimise_after_capacity=True)
+        self.rolling_intrinsic = rolling_intrinsic
+        self._remainders: dict[tuple, BatteryLP] = {}
+        self._trades: np.ndarray | None = None  # the continuous plan (N, n_qh) [MW, + sell], None: to be made
+        self._soc_start = np.zeros(0)
+        self.fallbacks = 0
+
+    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
+        self._ensure_plan(view)
+        if stage in AUCTIONS:
+            action = self._auction_action(view, stage)
+            self._trades = None  # the continuous plan is re-made around the new positions
+            return action
+        if stage == Stage.DELIVERY and view.config.has("intraday"):
+            return self._continuous_action(view, q)
+        return super().act(view, stage, q)
+
+    def _ensure_plan(self, view: DayView) -> None:
+        if (id(view), view.serial) != self._day_key:
+            self._soc_start, self._trades = view.soc_mwh.copy(), None
+        super()._ensure_plan(view)
+
+    def _auction_action(self, view: DayView, stage: Stage) -> np.ndarray:
+        q_from = view.delivery_q if stage == Stage.IDA3 else 0  # IDA3 is decided during the day
+        open_q = np.ones(view.n_qh - q_from, bool)
+        if stage == Stage.IDA3:  # the auction covers 12:00-24:00
+            open_q = view.local_hour[q_from:] >= IDA3_FIRST_HOUR
+        change = np.zeros((view.n, view.n_qh))
+        # IDA3 trades around the continuous trades planned for the rest of the day too (10:00-12:00 stay open
+        # to continuous trading only): they keep the held schedule feasible
+        planned = self._trades[:, q_from:] if self._trades is not None else 0.0
+        change[:, q_from:] = self._reoptimise(view, q_from, AUCTIONS[stage], fee_eur_mwh=0.0, open_q=open_q,
+                                              planned=planned)
+        a = np.zeros((view.n, ACTION_WIDTH[stage]))
+        a[:, :view.n_qh] = view.codec.auction_action(change, view.up_cap, view.down_cap)
+        return a
+
+    def _continuous_action(self, view: DayView, q: int) -> np.ndarray:
+        if self._trades is None or self.rolling_intrinsic:
+            quote = view.intraday_quote(q) if self.rolling_intrinsic else None
+            self._trades = np.zeros((view.n, view.n_qh))
+            self._trades[:, q:] = self._reoptimise(view, q, "id1_price", view.config.intraday_fee_eur_mwh,
+                                                   quote=quote)
+        lo, hi = view.trade_range(q)
+        return view.codec.delivery_action(self._trades[:, q], hi, -lo, hold_energy_offers=True)
+
+    def _reoptimise(self, view: DayView, q_from: int, price: str, fee_eur_mwh: float, *,
+                    open_q: np.ndarray | None = None, quote: float | None = None,
+                    planned: np.ndarray | float = 0.0) -> np.ndarray:
+        """Each asset's trade (N, n_qh - q_from) [MW, + sell] from ``q_from`` to the day's end on the forecast of
+        ``price`` (the first quarter-hour at ``quote`` when given), around the positions held (and ``planned``
+        trades, (N, n_qh - q_from) [MW]), with the reserves
+        fixed, from the SoC now to the day's start SoC; no trade where no plan is feasible."""
+        f, n = view.fleet, view.n_qh - q_from
+        prices = np.array(view.forecasts.get(price, np.zeros((view.n, 2 * view.n_qh)))[:, q_from:view.n_qh])
+        if quote is not None:
+            prices[:, 0] = quote
+        products = dataclasses.replace(lp_products_for(view, "day_ahead"), day_ahead=False, intraday=True,
+                                       intraday_fee_eur_mwh=fee_eur_mwh)
+        blocks = block_of(view.n_qh)[q_from:]
+        first = blocks[0]
+        held = view.committed_mw[:, q_from:] + planned
+        budget = f.max_daily_discharge_mwh - view.discharged_mwh
+        out = np.zeros((view.n, n))
+        for i in range(view.n):
+            lp = self._remainder(f.specs[i], products, view.n_qh, q_from, bool((prices[i] < 0).any()))
+            lp.fix_reserves(*(x[i, first:] for x in (view.fcr_mw, view.afrr_pos_mw, view.afrr_neg_mw)))
+            end = float(np.clip(self._soc_start[i], f.soc_min_mwh[i], f.soc_max_mwh[i]))
+            try:
+                plan = lp.solve(price_id=np.nan_to_num(prices[i]), soc0_mwh=float(view.soc_mwh[i]),
+                                soc_end_mwh=(end, end), max_discharge_mwh=max(float(budget[i]), 0.0),
+                                held_mw=held[i], intraday_open=np.ones(n, bool) if open_q is None else open_q)
+            except RuntimeError:  # no feasible plan from this SoC: trade nothing, the env restores the band
+                self.fallbacks += 1
+                continue
+            out[i] = plan.intraday_mw
+        return out
+
+    def _remainder(self, spec, products: LPProducts, n_qh: int, q_from: int, exclusive: bool) -> BatteryLP:
+        """The persistent LP of a day's quarter-hours from ``q_from`` on (its blocks numbered from the first)."""
+        key = (spec, products, n_qh, q_from, exclusive)
+        if key not in self._remainders:
+            blocks = block_of(n_qh)[q_from:]
+            self._remainders[key] = BatteryLP(spec, dataclasses.replace(products, exclusive_charge=exclusive),
+                                              n_qh - q_from, blocks=blocks - blocks[0])
+        return self._remainders[key]
