@@ -27,6 +27,7 @@ from bessgym.data import synthetic
 from bessgym.envs import MarketConfig
 from bessgym.envs.colocated import CoLocatedPVBESSEnv
 from bessgym.envs.core import MarketArrays
+from bessgym.envs.site import CURTAIL
 from tests.conftest import contract_table
 
 BATTERY = BatterySpec(power_mw=10, energy_mwh=20, eta_charge=0.95, eta_discharge=0.95, soc_min=0.1, soc_max=0.9)
@@ -51,7 +52,7 @@ def _flat_day(pv_per_mwp: float, da: float = 50.0, id1: float = 100.0, start: st
 
 def _delivery_step(env: CoLocatedPVBESSEnv, curtail: float, trade: float = 0.0) -> dict:
     action = np.zeros(env.action_space.shape, dtype=np.float32)
-    action[0], action[5] = trade, curtail
+    action[0], action[CURTAIL] = trade, curtail
     _, _, _, _, info = env.step(action)
     return info
 

@@ -52,7 +52,7 @@ def test_registered_ids_make_offline_with_no_arguments(env_id):
 
 def test_variants_have_the_documented_action_widths():
     widths = {env_id: gym.make(env_id).action_space.shape[0] for env_id in VARIANTS}
-    assert widths == {"bessgym/SingleBESS-v0": 100, "bessgym/SingleBESSIntraday-v0": 5,
+    assert widths == {"bessgym/SingleBESS-v0": 100, "bessgym/SingleBESSIntraday-v0": 7,
                       "bessgym/SingleBESSCapacity-v0": 30}
 
 
@@ -191,12 +191,12 @@ def test_vector_env_batches_assets_of_different_sizes(june):
     assert obs.shape == (4, env.single_observation_space.shape[0])
     total = np.zeros(4)
     for _ in range(96):
-        obs, rewards, terminated, truncated, infos = env.step(np.full((4, 5), 0.2, dtype=np.float32))
+        obs, rewards, terminated, truncated, infos = env.step(np.full((4, 7), 0.2, dtype=np.float32))
         total += rewards
     assert env.observation_space.contains(obs)
     assert np.all(total[1:] != 0)
     with pytest.raises(ValueError, match="not a finite value"):
-        env.step(np.full((4, 5), np.nan, dtype=np.float32))
+        env.step(np.full((4, 7), np.nan, dtype=np.float32))
 
 
 @pytest.mark.slow
@@ -218,7 +218,7 @@ def test_wrappers_record_revenue_and_dispatch(june):
     env.reset(seed=0)
     total, done = 0.0, False
     while not done:
-        _, reward, terminated, truncated, info = env.step(np.full(5, 0.3, dtype=np.float32))
+        _, reward, terminated, truncated, info = env.step(np.full(7, 0.3, dtype=np.float32))
         total += reward
         done = terminated or truncated
     assert info["episode_revenue_eur"] == pytest.approx(total)

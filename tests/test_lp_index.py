@@ -323,31 +323,6 @@ def test_joint_horizon_from_windows_equals_the_cold_solve(monkeypatch):
         horizon.solve_horizon(market, battery, LPProducts(day_ahead=True), window_days=0)
 
 
-@pytest.mark.parametrize("forecast", ["perfect", "noisy"])
-def test_multi_market_methodology_respects_its_rules(forecast):
-    from agents import multimarket
-    from bessgym.data import synthetic
-    from bessgym.envs import SingleBESSEnv
-    from bessgym.market.products import Stage
-
-    market = synthetic.generate("2024-06-20", "2024-06-23", seed=3)
-    daily = multimarket.run_multi_market(market, energy_mwh=20.0, forecast=forecast, start_day="2024-06-20", days=2)
-    assert list(daily.index.astype(str)) == ["2024-06-20", "2024-06-21"]
-    assert (daily[["fcr", "afrr_cap_pos", "afrr_cap_neg", "day_ahead"]].sum() > 0).all()
-    assert daily["penalty"].sum() == 0.0
-    assert daily["intraday"].sum() == 0.0  # the methodology does not trade intraday
-    assert np.allclose(daily.drop(columns="total").sum(axis=1), daily["total"])
-    # the rules: FCR at most 80 % of power, reserves in one direction at most 80 %
-    env = SingleBESSEnv(market, multimarket.battery(20.0), multimarket.market_config(), forecast=forecast,
-                        agent_stages=("capacity",), start_day="2024-06-20", track_soh=False)
-    env.reset(seed=0)
-    policy = multimarket.MultiMarketPolicy()
-    env.step(policy.act(env.day_view, Stage.CAPACITY, -1)[0].astype(np.float32))
-    d = env.day_view
-    assert (d.fcr_mw <= 8.0).all()
-    assert (d.fcr_mw + d.afrr_pos_mw <= 8.0).all() and (d.fcr_mw + d.afrr_neg_mw <= 8.0).all()
-
-
 @pytest.mark.parametrize(("days", "rolling"), [(20, False), (365, False), (366, False), (420, True)])
 def test_rolling_charts_draw_a_line_for_any_period(days, rolling):
     from experiments.plots import rolling_series
@@ -363,23 +338,6 @@ def test_rolling_charts_draw_a_line_for_any_period(days, rolling):
         assert series["fcr"].iloc[-1] == pytest.approx(300.0 * 365)
     thirty = rolling_series(daily, 30)[1]
     assert len(thirty) == (days - 29 if days - 29 >= 30 else days)
-
-
-def test_methodology_offers_meant_not_to_be_activated_sit_at_the_price_limit():
-    """The capacity-linked aFRR energy offers are at the +-15,000 EUR/MWh limit: activated only where the
-    marginal price is at the limit itself (a handful of quarter-hours a year), so almost never."""
-    from agents import multimarket
-    from bessgym.data import synthetic
-
-    market = synthetic.generate("2025-01-01", "2025-02-01", seed=1)
-    cap = multimarket.market_config().afrr_energy_price_cap_eur_mwh
-    at_limit = (market["afrr_energy_pos_price"] >= cap) | (market["afrr_energy_neg_price"] <= -cap)
-    daily = multimarket.run_multi_market(market, days=31, start_day="2025-01-01")
-    assert daily.attrs["activated_share"] <= at_limit.mean() + 1e-12
-    by_day = at_limit.groupby(market.index.tz_convert("Europe/Berlin").date).any()
-    energy = daily["afrr_energy_pos"] + daily["afrr_energy_neg"]
-    assert (energy[~by_day.reindex(daily.index, fill_value=False)] == 0).all()  # none on days without a cap hit
-    assert (daily["afrr_cap_pos"] + daily["afrr_cap_neg"]).sum() > 0  # capacity is held and paid
 
 
 def test_rolling_horizon_lp_values_the_day_end_instead_of_pinning_it():

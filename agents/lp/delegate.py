@@ -177,8 +177,9 @@ def today(plan: LPResult, n_qh: int) -> LPResult:
     steps = {name: getattr(plan, name)[:n_qh] for name in ("charge_mw", "discharge_mw", "soc_mwh", "day_ahead_mw",
                                                            "intraday_mw")}
     blocks = {name: getattr(plan, name)[:N_BLOCKS] for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw")}
-    pv = plan.pv_out_mw[:n_qh] if plan.pv_out_mw is not None else None
-    return dataclasses.replace(plan, **steps, **blocks, pv_out_mw=pv)
+    optional = {name: getattr(plan, name)[:n_qh] for name in ("pv_out_mw", "afrr_energy_pos_mw", "afrr_energy_neg_mw")
+                if getattr(plan, name) is not None}
+    return dataclasses.replace(plan, **steps, **blocks, **optional)
 
 
 def run_policy(env, policy, *, seed: int | None = None, start_day=None) -> pd.DataFrame:

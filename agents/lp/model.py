@@ -9,7 +9,7 @@ block b(t) [MW], planned PV output ``pv`` [MW]:
 
     dis + fcr_b + pos_b <= P;  ch + fcr_b + neg_b <= P                       power with reserves
     fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
-    dis - ch = held + da + x                                                  trading balance
+    dis - ch = held + da + x + a_pos - a_neg                                  trading balance
     soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt,  soc_{-1} = soc0    SoC balance
     s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                             reserve headroom, for
     s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c                               s = soc_{t-1} and soc_t
@@ -22,7 +22,9 @@ its reserves ``dis - ch + fcr_b + pos_b <= G`` and ``ch - dis + fcr_b + neg_b <=
 priority plans no PV. Rows a connection cannot bind (one at least the battery's power) are left out.
 
 ``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
-auctions sold or bought, trading ``x`` only where ``intraday_open``).
+auctions sold or bought, trading ``x`` only where ``intraday_open``). ``a_pos``/``a_neg`` are energy-only aFRR
+activations (0 unless their bounds are given: the multi-market methodology offers free power after the
+day-ahead result, and an offer that clears is activated with the quarter-hour's share).
 
 The actor: reserve totals per block ``k_fcr[b] = sum_i fcr[i,b]`` (likewise POS/NEG), and the intraday net
 ``sum_i x[i,t] = sell[t] - buy[t]``: only the net reaches the exchange and pays the fee (internal netting).
@@ -60,12 +62,13 @@ from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import DT_H
 from bessgym.market import settlement as st
 
-PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg")
+PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_energy_pos", "price_energy_neg")
 # one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
 PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh",
-              "held_mw", "intraday_open")
+              "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw")
+PER_ASSET_STEPS = ("pv_forecast_mw", "pv_value_eur_mwh", "held_mw", "energy_only_pos_mw", "energy_only_neg_mw")
 
 
 class ActorLP:
@@ -136,6 +139,8 @@ class ActorLP:
             **{f"k_{name}": lp.var((n_b,), steps=block_start, integer=self.exact_integers)
                for name in ("fcr", "pos", "neg")},
             "pv": lp.var((n, t), 0, 0),  # bounds: by the PV forecast, set per solve
+            # energy-only aFRR activated in each step [MW]: bounds set per solve (0 unless offered)
+            "act_pos": lp.var((n, t), 0, 0), "act_neg": lp.var((n, t), 0, 0),
         }
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
         fcr, pos, neg = v["fcr"][:, blk], v["pos"][:, blk], v["neg"][:, blk]  # (N, T): each quarter-hour's block
@@ -153,7 +158,8 @@ class ActorLP:
         lp.rows([(1, ch), (1, fcr), (1, neg)], hi=p)
         lp.rows([(1, v["fcr"]), (1, v["pos"])], hi=pr.ancillary_max_share * p)
         lp.rows([(1, v["fcr"]), (1, v["neg"])], hi=pr.ancillary_max_share * p)
-        self.balance_rows = lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x)], 0, 0)  # = held, set per solve
+        self.balance_rows = lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x), (-1, v["act_pos"]), (1, v["act_neg"])],
+                                    0, 0)  # = held, set per solve
         # the SoC balance; the first step's SoC before is soc0, in the first row's bounds
         before = np.where(np.arange(t) > 0, -1.0, 0.0), soc[:, np.maximum(np.arange(t) - 1, 0)]
         self.soc_first = lp.rows([(1, soc), before, (-eta_c * step_h, ch), (step_h / eta_d, dis)],
@@ -219,11 +225,14 @@ class ActorLP:
     def set_parameters(self, *, soc0_mwh: np.ndarray, soc_end_mwh: tuple[np.ndarray, np.ndarray],
                        max_discharge_mwh: np.ndarray, pv_forecast_mw: np.ndarray | None = None,
                        pv_value_eur_mwh: np.ndarray | None = None, held_mw: np.ndarray | None = None,
-                       intraday_open: np.ndarray | None = None, **prices: np.ndarray) -> None:
+                       intraday_open: np.ndarray | None = None, energy_only_pos_mw: np.ndarray | None = None,
+                       energy_only_neg_mw: np.ndarray | None = None, **prices: np.ndarray) -> None:
         """``prices`` by name (``price_da`` ... ``price_neg``, per step; omitted ones are 0), per asset the
         start SoC, end bounds and discharge budget [MWh], per site the PV forecast [MW] and PV value
         [EUR/MWh], arrays (N, T); per asset the positions already held (N, T) [MW, + sell; default none] and
-        where intraday trade is open (T,) bool (default everywhere)."""
+        where intraday trade is open (T,) bool (default everywhere); per asset the most power energy-only aFRR
+        offers can have activated in each step (N, T) [MW] (default none), paid ``price_energy_pos`` (charged
+        ``price_energy_neg``) per MWh."""
         n, t, v, h, dt = self.n, self.n_steps, self.v, self.highs, self.dt
         unknown = set(prices) - set(PRICES)
         if unknown:
@@ -244,7 +253,9 @@ class ActorLP:
             da_cost = np.bincount(np.arange(t) // 4, weights=da_cost)
         cost = [(v["da"], np.broadcast_to(da_cost, v["da"].shape)), (v["sell"], (price["price_id"] - fee) * dt),
                 (v["buy"], -(price["price_id"] + fee) * dt), (v["pv"], pv_value * dt),
-                (v["dis"], np.broadcast_to(-self.deg[:, None] * dt, (n, t)))]
+                (v["dis"], np.broadcast_to(-self.deg[:, None] * dt, (n, t))),
+                (v["act_pos"], np.broadcast_to(price["price_energy_pos"] * dt, (n, t))),
+                (v["act_neg"], np.broadcast_to(-price["price_energy_neg"] * dt, (n, t)))]
         for name, column in (("fcr", "price_fcr"), ("pos", "price_pos"), ("neg", "price_neg")):
             per_block = np.bincount(self.blocks, weights=price[column] * dt, minlength=self.n_blocks)
             cost.append((v[f"k_{name}"], per_block))
@@ -256,9 +267,13 @@ class ActorLP:
         if open_q.shape != (t,):
             raise ValueError(f"intraday_open has shape {open_q.shape}, expected ({t},)")
         x_cap = 2 * self.power_mw * open_q * self.products.intraday
-        bounded = np.concatenate([v["pv"].ravel(), v["dis"].ravel(), v["x"].ravel()]).astype(np.int32)
-        h.changeColsBounds(bounded.size, bounded, np.concatenate([pv_floor.ravel(), np.zeros(n * t), -x_cap.ravel()]),
-                           np.concatenate([planned.ravel(), dis_cap.ravel(), x_cap.ravel()]))
+        act_cap = [parameter(cap if cap is not None else np.zeros((n, t)), (n, t), name) for cap, name in
+                   ((energy_only_pos_mw, "energy_only_pos_mw"), (energy_only_neg_mw, "energy_only_neg_mw"))]
+        bounded = np.concatenate([v[name].ravel() for name in ("pv", "dis", "x", "act_pos", "act_neg")])
+        h.changeColsBounds(bounded.size, bounded.astype(np.int32),
+                           np.concatenate([pv_floor.ravel(), np.zeros(n * t), -x_cap.ravel(), np.zeros(2 * n * t)]),
+                           np.concatenate([planned.ravel(), dis_cap.ravel(), x_cap.ravel(),
+                                           np.maximum(act_cap[0], 0).ravel(), np.maximum(act_cap[1], 0).ravel()]))
         held = parameter(held_mw if held_mw is not None else np.zeros((n, t)), (n, t), "held_mw")
         rows, lo, hi = zip(
             (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh), (self.balance_rows, held, held),
@@ -339,13 +354,16 @@ class ActorLP:
         # intraday as the env settles a netted portfolio: the net's fee shared over the gross |trade|
         fee = st.netted_fee(self.products.intraday_fee_eur_mwh, np.abs(x.sum(axis=0)), np.abs(x).sum(axis=0))
         intraday = st.intraday_revenue(x, price["price_id"], fee, self.dt)
+        act_pos, act_neg = val[v["act_pos"]], val[v["act_neg"]]
         own = (self.dt * (price["price_da"] * da + self._pv_value * pv - self.deg[:, None] * dis
+                          + price["price_energy_pos"] * act_pos - price["price_energy_neg"] * act_neg
                           + price["price_fcr"] * fcr[:, blk] + price["price_pos"] * pos[:, blk]
                           + price["price_neg"] * neg[:, blk]) + intraday).sum(axis=1)
         ch, soc = val[v["ch"]], val[v["soc"]]
         return [LPResult(objective_eur=float(own[i]), charge_mw=ch[i], discharge_mw=dis[i], soc_mwh=soc[i],
                          day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
-                         pv_out_mw=pv[i] if self.mode != "bess_priority" else None) for i in range(self.n)]
+                         pv_out_mw=pv[i] if self.mode != "bess_priority" else None, afrr_energy_pos_mw=act_pos[i],
+                         afrr_energy_neg_mw=act_neg[i]) for i in range(self.n)]
 
 
 class BatteryLP:
@@ -404,6 +422,5 @@ class BatteryLP:
             elif name == "max_discharge_mwh":  # one budget, or one per period of budget_days
                 one[name] = np.atleast_1d(np.asarray(value, dtype=float))[None]
             else:
-                per_step = name.startswith("pv_") or name == "held_mw"  # (T,) of the one asset -> (1, T)
-                one[name] = np.asarray(value, dtype=float)[None] if per_step else value
+                one[name] = np.asarray(value, dtype=float)[None] if name in PER_ASSET_STEPS else value
         return one

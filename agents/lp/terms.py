@@ -80,6 +80,8 @@ class LPResult:
     afrr_pos_mw: np.ndarray
     afrr_neg_mw: np.ndarray
     pv_out_mw: np.ndarray | None = None  # planned PV feed-in (with a site)
+    afrr_energy_pos_mw: np.ndarray | None = None  # energy-only aFRR activated [MW] (where offered)
+    afrr_energy_neg_mw: np.ndarray | None = None
 
 
 def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:

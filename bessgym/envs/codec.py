@@ -7,8 +7,9 @@ decodes, and for every policy that plans in physical units (LP baselines, rules)
 | capacity | | aFRR POS, NEG capacity price = forecast x (1 + band x a) |
 | day-ahead, IDA1-3 | one per quarter-hour | change of position: a x power free to sell (a >= 0) or to buy |
 | delivery | 0 | intraday trade: a x the room to sell (a >= 0) or to buy |
-| delivery | 1, 2 | aFRR energy POS, NEG offer price = DA price + band x a, within the price cap |
-| delivery | 3, 4 | extra aFRR energy POS, NEG volume: a x free power |
+| delivery | 1, 2 | the aFRR capacity's energy offer price POS, NEG = DA price + band x a, within the price cap |
+| delivery | 3, 4 | energy-only aFRR POS, NEG volume: a x free power |
+| delivery | 5, 6 | energy-only aFRR POS, NEG offer price = DA price + band x a, within the price cap |
 
 Encoding inverts decoding exactly where the decision is inside its room (a volume outside is clipped to it).
 The scalar rules the delivery kernel applies (:func:`trade_mw`, :func:`energy_offer_eur_mwh`) are compiled.
@@ -102,14 +103,28 @@ class ActionCodec:
     # ---------------------------------------------------------------------------------- delivery
 
     def delivery_action(self, trade_mw: np.ndarray, room_sell_mw: np.ndarray, room_buy_mw: np.ndarray, *,
-                        hold_energy_offers: bool = False) -> np.ndarray:
-        """The delivery action (N, 5) of an intraday trade [MW] given the rooms to sell and buy (positive;
-        :meth:`~bessgym.envs.core.Simulator.trade_range`); aFRR energy offers at the day-ahead price, or with
-        ``hold_energy_offers`` at the edges of the band (awarded capacity is held, not meant to be activated)."""
-        a = np.zeros((len(trade_mw), 5))
+                        hold_energy_offers: bool = False,
+                        energy_only: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
+        """The delivery action (N, 7) of an intraday trade [MW] given the rooms to sell and buy (positive;
+        :meth:`~bessgym.envs.core.Simulator.trade_range`); the capacity's aFRR energy offers at the day-ahead
+        price, or with ``hold_energy_offers`` at the edges of the band (held, not meant to be activated).
+        ``energy_only``: (POS, NEG volume share of free power, POS, NEG offer price [EUR/MWh]) and the
+        quarter-hour's DA price, each (N,), for energy-only offers (:meth:`energy_only_action`)."""
+        a = np.zeros((len(trade_mw), 7))
         # inside the range first: a range that excludes 0 (a forced trade) has a negative room on one side
         trade_mw = np.clip(trade_mw, -np.asarray(room_buy_mw), room_sell_mw)
         a[:, 0] = np.where(trade_mw >= 0, share(trade_mw, room_sell_mw), share(trade_mw, room_buy_mw))
         if hold_energy_offers:
             a[:, 1], a[:, 2] = 1.0, -1.0  # POS at DA + band, NEG at DA - band
+        if energy_only is not None:
+            a[:, 3:7] = self.energy_only_action(*energy_only)
         return a
+
+    def energy_only_action(self, pos_share: np.ndarray, neg_share: np.ndarray, pos_eur_mwh: np.ndarray,
+                           neg_eur_mwh: np.ndarray, da_eur_mwh: np.ndarray) -> np.ndarray:
+        """Entries 3-6 of a delivery action (N, 4): energy-only aFRR volumes (shares of free power) offered at
+        these prices [EUR/MWh] (within DA +- band)."""
+        band = self.config.energy_price_band_eur_mwh
+        return np.stack([np.clip(pos_share, 0, 1), np.clip(neg_share, 0, 1),
+                         np.clip((pos_eur_mwh - da_eur_mwh) / band, -1, 1),
+                         np.clip((neg_eur_mwh - da_eur_mwh) / band, -1, 1)], axis=1)

@@ -93,7 +93,7 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     | stage | entry | meaning |
     |---|---|---|
-    | delivery | 5 | a >= 0: curtail share a of PV, the battery goes first; a < 0: PV first, the battery yields |
+    | delivery | 7 | a >= 0: curtail share a of PV, the battery goes first; a < 0: PV first, the battery yields |
 
     ## Observation Space
 

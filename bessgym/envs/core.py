@@ -49,7 +49,7 @@ ACTION_WIDTH = {
     Stage.IDA1: MAX_QUARTER_HOURS,
     Stage.IDA2: MAX_QUARTER_HOURS,
     Stage.IDA3: MAX_QUARTER_HOURS,
-    Stage.DELIVERY: 5,  # ID trade; aFRR energy POS and NEG offer prices; free POS and NEG energy offer shares
+    Stage.DELIVERY: 7,  # ID trade; aFRR capacity's energy offer prices; energy-only volume shares and prices
 }
 
 

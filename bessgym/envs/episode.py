@@ -114,7 +114,7 @@ class Runner:
                  horizon_qh: int, *, episode_days: int, fixed_start: int | None, track_soh: bool,
                  ageing: CycleAgeing = CycleAgeing()) -> None:
         self.sim, self.agent_stages = sim, agent_stages
-        self.view = sim.view_type(sim, self.next_delivery_q)  # what delegates see
+        self.view = sim.view_type(sim, self)  # what delegates see
         self.episode_days, self.fixed_start = episode_days, fixed_start
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(sim.action_width[s] for s in agent_stages)
@@ -230,7 +230,7 @@ class Runner:
             "day_ahead_mw": d.positions[:, 0, q].copy(), "ida_mw": d.positions[:, 1:, q].sum(axis=1),
             "intraday_mw": r["trade_mw"], "fcr_mw": d.fcr_q[:, q].copy(), "afrr_pos_mw": d.pos_q[:, q].copy(),
             "afrr_neg_mw": d.neg_q[:, q].copy(), "afrr_pos_mwh": r["afrr_pos_mwh"], "afrr_neg_mwh": r["afrr_neg_mwh"],
-            "reserve_mwh": r["reserve_mwh"],
+            "afrr_linked_mwh": r["afrr_linked_mwh"], "reserve_mwh": r["reserve_mwh"],
             "cash_eur": cash, **{k: r[k] for k in self.sim.record_keys},
         })
 

@@ -31,7 +31,7 @@ from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell,
 
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh",
-               "unavailable_mw")
+               "unavailable_mw", "afrr_linked_mwh")
 N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constants in the kernels
 # row numbers by name (a global named tuple is a compile-time constant in the kernels)
 CASH = NamedTuple("CashRows", [(name, int) for name in st.CASH_FLOWS])(*range(N_CASH))
@@ -193,18 +193,21 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     """One delivery quarter-hour ``q`` (market row ``t``) of every asset, after its intraday ``trade`` [MW]
     (named tuples; :func:`delivery_step` is the call from Python).
 
-    aFRR energy (``terms.afrr_energy``): awarded capacity must be offered, free power may be offered too; the
-    offer prices (DA +- band x action[:, 1:3]) clear against the marginal prices, activation follows the
-    shares. FCR moves SoC by ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs
-    schedule plus reserve within the SoC limits, the rating and the site bounds (:func:`physical_range`);
-    where that is out of reach the schedule gives way first (:func:`serve`), and what reserves still cannot
-    serve is undelivered (penalised, unpaid). Reserve capacity is paid for what is available at the
-    quarter-hour's start (:func:`available_share`): the unavailable share is not paid and pays the
-    unavailability penalty. Imbalance is settled at reBAP when the market has it, else at DA
-    plus a markup. The intraday fee is per asset (a portfolio shares the fee of its net). Updates
-    ``day.discharged_mwh`` in place; returns ``cash`` (len(CASH_FLOWS), N) [EUR] and ``report``
+    aFRR energy (``terms.afrr_energy``): awarded capacity must be offered (at DA +- band x action[:, 1:3]),
+    free power may be offered too (volume shares action[:, 3:5] at DA +- band x action[:, 5:7]); each offer
+    clears against the marginal price on its own, activation follows the shares. FCR moves SoC by
+    ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs schedule plus reserve within the
+    SoC limits, the rating and the site bounds (:func:`physical_range`); where that is out of reach the
+    schedule gives way first (:func:`serve`), and what reserves still cannot serve is undelivered (penalised,
+    unpaid). Reserve capacity is paid for what is available at the quarter-hour's start
+    (:func:`available_share`): the unavailable share is not paid and pays the unavailability penalty.
+    Imbalance is settled at reBAP when the market has it, else at DA plus a markup. The intraday fee is per
+    asset (a portfolio shares the fee of its net). Updates ``day.discharged_mwh`` in place; returns ``cash``
+    (len(CASH_FLOWS), N) [EUR] and ``report``
     (len(REPORT_ROWS), N).
     """
+    if action.shape[1] < 7:  # compiled code reads entries unchecked
+        raise ValueError("a delivery action has 7 entries per asset (bessgym.envs.codec)")
     band, cap = terms.energy_price_band_eur_mwh, terms.energy_price_cap_eur_mwh
     n = soc.shape[0]
     cash = np.empty((N_CASH, n))
@@ -214,14 +217,19 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     da = market.da_price[t]
     for i in range(n):
         schedule = day.committed_mw[i, q] + trade[i]
-        act_pos = act_neg = 0.0
+        act_pos = act_neg = linked_pos = linked_neg = 0.0
         if terms.afrr_energy:
             free_pos = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
             free_neg = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
+            # the capacity's offers (entries 1, 2) and the energy-only offers of free power (3-6) clear apart
             won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 1], da, band, cap), marg_pos) else 0.0
             won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 2], da, band, cap), marg_neg) else 0.0
-            act_pos = (day.afrr_pos_mw[i, q] + max(action[i, 3], 0.0) * free_pos) * won_pos * market.afrr_pos_share[t]
-            act_neg = (day.afrr_neg_mw[i, q] + max(action[i, 4], 0.0) * free_neg) * won_neg * market.afrr_neg_share[t]
+            free_won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 5], da, band, cap), marg_pos) else 0.0
+            free_won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 6], da, band, cap), marg_neg) else 0.0
+            linked_pos = day.afrr_pos_mw[i, q] * won_pos * market.afrr_pos_share[t]
+            linked_neg = day.afrr_neg_mw[i, q] * won_neg * market.afrr_neg_share[t]
+            act_pos = linked_pos + max(action[i, 3], 0.0) * free_pos * free_won_pos * market.afrr_pos_share[t]
+            act_neg = linked_neg + max(action[i, 4], 0.0) * free_neg * free_won_neg * market.afrr_neg_share[t]
         fcr, pos, neg = day.fcr_mw[i, q], day.afrr_pos_mw[i, q], day.afrr_neg_mw[i, q]
         room_up = max(min(bat.power_mw[i], site_hi[i]) - schedule, 0.0)
         room_down = max(schedule - max(-bat.power_mw[i], site_lo[i]), 0.0)
@@ -273,6 +281,7 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         r[REPORT.discharged_mwh], r[REPORT.soc_mwh] = out_mwh, soc_after + aux_grid
         r[REPORT.aux_mwh], r[REPORT.aux_grid_mwh] = bat.aux_power_mw[i] * DT_H - aux_grid, aux_grid
         r[REPORT.unavailable_mw] = unavailable
+        r[REPORT.afrr_linked_mwh] = (linked_pos + linked_neg) * DT_H  # the capacity's offers, called
     return cash, report
 
 

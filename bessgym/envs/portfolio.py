@@ -69,7 +69,7 @@ class PortfolioEnv(BESSEnv):
 
     ## Action Space
 
-    As ``CoLocatedPVBESS-v0`` (delivery entry 5: curtailment of every site's PV), for the whole portfolio.
+    As ``CoLocatedPVBESS-v0`` (delivery entry 7: curtailment of every site's PV), for the whole portfolio.
 
     ## Observation Space
 

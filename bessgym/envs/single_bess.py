@@ -38,8 +38,9 @@ class SingleBESSEnv(BESSEnv):
     | day_ahead | 0..n_qh-1 | position per quarter-hour, share of free power: + sell (discharge), - buy |
     | ida1-3 | 0..n_qh-1 | change of position per quarter-hour, as for day_ahead (ida3: 12:00-24:00) |
     | delivery | 0 | intraday continuous trade for this quarter-hour, share of the feasible room |
-    | delivery | 1, 2 | aFRR energy POS, NEG offer price: DA price + 250 a [EUR/MWh] |
-    | delivery | 3, 4 | extra aFRR energy POS, NEG volume without capacity award, share of free power |
+    | delivery | 1, 2 | the aFRR capacity's energy offer price POS, NEG: DA price + 250 a [EUR/MWh] |
+    | delivery | 3, 4 | energy-only aFRR POS, NEG volume (no capacity award), share of free power |
+    | delivery | 5, 6 | energy-only aFRR POS, NEG offer price: DA price + 250 a [EUR/MWh] |
 
     Volumes are rounded to the product's increment (1 MW reserves, 0.1 MW energy). Day-ahead is hourly before
     1 Oct 2025: the four quarter-hours of an hour are averaged.
@@ -77,7 +78,7 @@ class SingleBESSEnv(BESSEnv):
     ## Registered variants
 
     - ``bessgym/SingleBESS-v0``: the agent decides every stage.
-    - ``bessgym/SingleBESSIntraday-v0``: the agent decides only delivery steps (5 actions); day-ahead goes to
+    - ``bessgym/SingleBESSIntraday-v0``: the agent decides only delivery steps (7 actions); day-ahead goes to
       the spread trader, capacity to no offer.
     - ``bessgym/SingleBESSCapacity-v0``: the agent decides only the capacity stage (one step per day, episodes
       of 7 days).

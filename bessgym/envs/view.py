@@ -10,7 +10,7 @@ A co-located site's view (:class:`SiteDayView`) adds its PV forecast and contrac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from bessgym.market.products import Stage
 
 if TYPE_CHECKING:
     from bessgym.envs.core import MarketConfig, Simulator
+    from bessgym.envs.episode import Runner
     from bessgym.envs.site import SiteSimulator
 
 
@@ -39,8 +40,8 @@ class DayView:
     Arrays are (N, ...) over assets; per quarter-hour ones have the day's ``n_qh`` columns, per block ones six.
     """
 
-    def __init__(self, sim: Simulator, delivery_q: Callable[[], int] | None = None) -> None:
-        self._sim, self._delivery_q = sim, delivery_q
+    def __init__(self, sim: Simulator, runner: Runner | None = None) -> None:
+        self._sim, self._runner = sim, runner  # the runner tells where in the day's timeline the episode is
         f = sim.fleet
         self.fleet = Fleet(**{name: frozen(getattr(f, name)) if name != "specs" else f.specs
                               for name in f.__dataclass_fields__})
@@ -119,7 +120,16 @@ class DayView:
     def delivery_q(self) -> int:
         """The next quarter-hour to be delivered: 0 before delivery, ``q`` at the delivery step of ``q`` (-1 when
         the view is not driven by an episode)."""
-        return self._delivery_q() if self._delivery_q is not None else -1
+        return self._runner.next_delivery_q() if self._runner is not None else -1
+
+    @property
+    def day_ahead_price(self) -> np.ndarray:
+        """The day's cleared day-ahead prices (n_qh,) [EUR/MWh], known once its gate has passed; a ValueError
+        before then."""
+        r = self._runner
+        if r is None or not (r.da_cleared or r.done or r.current[0] > Stage.DAY_AHEAD):
+            raise ValueError("the day-ahead prices are not known before the day-ahead gate")
+        return frozen(self._sim.market.columns["da_price"][self.start:self.start + self.n_qh])
 
     @property
     def block(self) -> np.ndarray:
