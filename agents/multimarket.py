@@ -28,7 +28,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from agents.lp.delegate import DailyLPPolicy, lp_products_for, run_policy
+from agents.lp.delegate import DailyLPPolicy, awards, lp_products_for, run_policy
 from agents.lp.model import BatteryLP
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import MarketConfig
@@ -95,7 +95,7 @@ class MultiMarketPolicy(DailyLPPolicy):
             if key not in self._energy_models:
                 self._energy_models[key] = BatteryLP(f.specs[i], products, n_qh)
             lp = self._energy_models[key]
-            lp.fix_reserves(view.fcr_mw[i], view.afrr_pos_mw[i], view.afrr_neg_mw[i])
+            lp.fix_reserves(*(x[i] for x in awards(view)))
             soc = float(view.soc_mwh[i])
             plan = lp.solve(soc0_mwh=soc, soc_end_mwh=(soc, soc), held_mw=committed[i],
                             max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - view.discharged_mwh[i]),

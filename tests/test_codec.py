@@ -21,10 +21,11 @@ def test_decoding_an_encoded_decision_gives_it_back(seed, n):
     room_up, room_down = power[:, None] * rng.uniform(0.3, 0.9, (n, 6)), power[:, None] * rng.uniform(0.3, 0.9, (n, 6))
     fcr = np.minimum(rng.uniform(0, 0.8, (n, 6)) * power[:, None], np.minimum(room_up, room_down)) * rng.integers(0, 2)
     pos, neg = rng.uniform(0, 1, (n, 6)) * (room_up - fcr), rng.uniform(0, 1, (n, 6)) * (room_down - fcr)
-    action = CODEC.capacity_action(fcr, pos, neg, power, room_up, room_down)
-    assert action.shape == (n, 30) and np.abs(action).max() <= 1
-    for decoded, planned in zip(CODEC.capacity_volumes(action, power, room_up, room_down), (fcr, pos, neg),
-                                strict=True):
+    mpos, mneg = rng.uniform(0, 1, (n, 6)) * (room_up - fcr - pos), rng.uniform(0, 1, (n, 6)) * (room_down - fcr - neg)
+    action = CODEC.capacity_action(fcr, pos, neg, power, room_up, room_down, mpos, mneg)
+    assert action.shape == (n, 54) and np.abs(action).max() <= 1
+    for decoded, planned in zip(CODEC.capacity_volumes(action, power, room_up, room_down),
+                                (fcr, pos, neg, mpos, mneg), strict=True):
         np.testing.assert_allclose(decoded, planned, atol=1e-9)
 
     up, down = rng.uniform(0, 10, (n, 96)), rng.uniform(0, 10, (n, 96))
@@ -38,6 +39,8 @@ def test_decoding_an_encoded_decision_gives_it_back(seed, n):
     np.testing.assert_allclose([trade_mw(a[i, 0], sell[i], buy[i]) for i in range(n)], trade, atol=1e-9)
     assert energy_offer_eur_mwh(a[0, 1], 80.0, 250.0, 15e3) == 330.0
     assert energy_offer_eur_mwh(a[0, 2], 80.0, 250.0, 15e3) == -170.0
+    assert energy_offer_eur_mwh(a[0, 7], 80.0, 250.0, 15e3) == 330.0  # the mFRR capacity's offers, held too
+    assert energy_offer_eur_mwh(a[0, 8], 80.0, 250.0, 15e3) == -170.0
     assert energy_offer_eur_mwh(1.0, 80.0, 30e3, 15e3) == 15e3  # within the price limits
 
 
@@ -46,7 +49,7 @@ def test_volumes_outside_their_room_are_clipped_and_products_off_decode_to_nothi
     action = CODEC.capacity_action(np.full((1, 6), 20.0), np.zeros((1, 6)), np.zeros((1, 6)), power, room, room)
     assert CODEC.capacity_volumes(action, power, room, room)[0] == pytest.approx(np.full((1, 6), 8.0))  # 0.8 x 10
     off = ActionCodec(MarketConfig(products=frozenset({"day_ahead", "afrr_capacity"})))
-    fcr, pos, _ = off.capacity_volumes(np.ones((1, 30)), power, room, room)
-    assert (fcr == 0).all() and pos == pytest.approx(np.full((1, 6), 9.0))
-    offers = CODEC.capacity_prices(np.full((1, 30), -1.0), np.full((1, 6), 10.0), np.full((1, 6), 4.0))
-    assert offers[0] == pytest.approx(np.full((1, 6), 5.0)) and offers[1] == pytest.approx(np.full((1, 6), 2.0))
+    fcr, pos, _, mpos, _ = off.capacity_volumes(np.ones((1, 54)), power, room, room)
+    assert (fcr == 0).all() and pos == pytest.approx(np.full((1, 6), 9.0)) and (mpos == 0).all()
+    offers = CODEC.capacity_prices(np.full((1, 54), -1.0), *(np.full((1, 6), p) for p in (10.0, 4.0, 6.0, 2.0)))
+    assert [o[0, 0] for o in offers] == pytest.approx([5.0, 2.0, 3.0, 1.0])

@@ -63,7 +63,7 @@ def test_a_sale_offsets_a_neg_activation_at_full_soc():
     # 18 of 18 MWh, sold 10 MW, 10 MW aFRR NEG called for the whole quarter-hour: the net is 0 MW, feasible
     s = simulator(BatterySpec(soc_initial=0.9))
     book(s, schedule_mw=10.0, neg_mw=10.0)
-    c, r = s.deliver(0, np.zeros((1, 7)))
+    c, r = s.deliver(0, np.zeros((1, 9)))
     f = flows(c)
     assert r["power_mw"][0] == 0.0
     assert r["soc_mwh"][0] == pytest.approx(18.0)
@@ -79,7 +79,7 @@ def test_a_partial_offset_books_only_the_rest_as_undelivered():
     # (no intraday market to restore headroom with)
     s = simulator(BatterySpec(soc_initial=0.9), MarketConfig(products=RESERVES - {"intraday"}))
     book(s, schedule_mw=4.0, neg_mw=10.0)
-    c, r = s.deliver(0, np.zeros((1, 7)))
+    c, r = s.deliver(0, np.zeros((1, 9)))
     assert r["power_mw"][0] == 0.0
     assert r["undelivered_mwh"][0] == pytest.approx(6 * 0.25)
     assert flows(c)["penalty"] == pytest.approx(-1.5 * 1000)
@@ -93,7 +93,7 @@ def test_the_schedule_gives_way_to_a_pos_call_before_the_reserve_is_short():
     s = simulator(BatterySpec(soc_initial=3.5 / 20), MarketConfig(products=RESERVES - {"intraday"}),
                   afrr_activation_pos=1.0, afrr_activation_neg=0.0)
     book(s, schedule_mw=6.0, pos_mw=6.0)
-    c, r = s.deliver(0, np.array([[0.0, -1.0, 0.0, 0.0, 0.0, 0, 0]]))
+    c, r = s.deliver(0, np.array([[0.0, -1.0, 0.0, 0.0, 0.0, 0, 0, 0, 0]]))
     can = 1.5 * 0.95 / 0.25
     assert r["power_mw"][0] == pytest.approx(can)
     assert r["undelivered_mwh"][0] == pytest.approx((6.0 - can) * 0.25)  # the schedule fell to 0 first
@@ -106,13 +106,13 @@ def test_auxiliary_load_at_the_floor_is_bought_not_penalised():
     # 1 MW / 4 MWh, 0.05 MW aux, empty, no reserve product: the floor needs 0.05 / 0.95 = 0.0526 MW of charge
     battery = BatterySpec(power_mw=1, energy_mwh=4, soc_min=0.0, soc_max=1.0, soc_initial=0.0, aux_power_mw=0.05)
     s = simulator(battery, MarketConfig(products=frozenset({"intraday"})))
-    c, r = s.deliver(0, np.zeros((1, 7)))
+    c, r = s.deliver(0, np.zeros((1, 9)))
     assert flows(c)["penalty"] == 0.0 and r["undelivered_mwh"][0] == 0.0
     assert r["trade_mw"][0] == pytest.approx(-0.1)  # the forced buy rounds outwards on the 0.1 MW grid
     assert r["power_mw"][0] == pytest.approx(-0.1)
     assert r["soc_mwh"][0] == pytest.approx((0.1 * 0.95 - 0.05) * 0.25)
     continuous = simulator(battery, MarketConfig(products=frozenset({"intraday"}), wholesale_increments=False))
-    c, r = continuous.deliver(0, np.zeros((1, 7)))
+    c, r = continuous.deliver(0, np.zeros((1, 9)))
     assert r["trade_mw"][0] == pytest.approx(-0.05 / 0.95)  # what is needed, once (not twice)
     assert r["power_mw"][0] == pytest.approx(-0.05 / 0.95)
     assert r["soc_mwh"][0] == pytest.approx(0.0, abs=1e-12)
@@ -127,7 +127,7 @@ def test_green_only_site_at_night_draws_auxiliaries_from_the_grid_and_never_char
     s = SiteSimulator(MarketArrays.from_frame(table), [site], config, PerfectForecast(),
                       pv_per_mwp=table["pv_per_mwp"].to_numpy())
     s.start_day(0, np.random.default_rng(0))
-    c, r = s.deliver(0, np.zeros((1, 8)))
+    c, r = s.deliver(0, np.zeros((1, 10)))
     assert r["power_mw"][0] == 0.0 and r["grid_export_mw"][0] == 0.0  # no PV, no import to charge
     assert r["aux_grid_mwh"][0] == pytest.approx(0.05 * 0.25)
     assert r["soc_mwh"][0] == pytest.approx(0.2)  # held at the floor
@@ -146,7 +146,7 @@ def test_a_failed_asset_neither_charges_nor_discharges():
     s.start_day(0, np.random.default_rng(0))
     s.fail([0])
     s.outages.p_repair[:] = 0.0
-    _, r = s.deliver(0, np.zeros((2, 8)))
+    _, r = s.deliver(0, np.zeros((2, 10)))
     assert r["power_mw"][0] == 0.0 and r["soc_mwh"][0] == pytest.approx(0.2)
     assert r["aux_grid_mwh"][0] == pytest.approx(0.05 * 0.25)
     assert r["power_mw"][1] < 0  # the working asset charges to carry its aux
@@ -155,7 +155,7 @@ def test_a_failed_asset_neither_charges_nor_discharges():
 def test_the_default_env_reproducer_pays_no_penalty():
     env = gym.make("bessgym/SingleBESSIntraday-v0", battery=BatterySpec(soc_initial=0.9), start_day="2024-03-05")
     env.reset(seed=0)
-    _, _, _, _, info = env.step(np.array([1, 1, 1, 0, 1, 0, 1], np.float32))
+    _, _, _, _, info = env.step(np.array([1, 1, 1, 0, 1, 0, 1, 0, 0], np.float32))
     phys = info["physics"]
     assert phys["schedule_mw"] == 10.0 and phys["afrr_neg_mwh"] > 0
     assert info["cash_flow_eur"]["penalty"] == 0.0 and phys["undelivered_mwh"] == 0.0
@@ -201,7 +201,7 @@ def test_no_penalty_beyond_what_physics_forces(soc0, aux, pos, neg, da, seed, ac
     battery = BatterySpec(power_mw=2.0, energy_mwh=4.0, soc_initial=soc0, aux_power_mw=aux)
     s = simulator(battery, MarketConfig(products=RESERVES, wholesale_increments=increments),
                   afrr_activation_pos=share_pos, afrr_activation_neg=share_neg)
-    a = np.zeros((1, 5, 6))
+    a = np.zeros((1, 9, 6))
     a[0, 1], a[0, 2], a[0, 3], a[0, 4] = pos, neg, -1.0, -1.0
     s.apply_capacity(a.reshape(1, -1))
     s.apply_auction(Stage.DAY_AHEAD, np.full((1, 100), da) * np.sign(np.sin(np.arange(100) / 7.0)))
@@ -210,7 +210,7 @@ def test_no_penalty_beyond_what_physics_forces(soc0, aux, pos, neg, da, seed, ac
     for q in range(d.n_qh):
         trade, extra_pos, extra_neg = actions[q % len(actions)]
         # energy offers priced to be called (POS at DA - 250, NEG at DA + 250), free power offered as given
-        act = np.array([[trade, -1.0, 1.0, extra_pos, extra_neg, -1.0, 1.0]])
+        act = np.array([[trade, -1.0, 1.0, extra_pos, extra_neg, -1.0, 1.0, 1.0, -1.0]])
         t_lo, t_hi, p_lo = s._trade_range(q)
         forced_discharge |= bool(p_lo[0] > 0 or t_lo[0] > t_hi[0])
         soc = float(s.soc_mwh[0])
@@ -252,11 +252,11 @@ def test_green_only_sites_never_import_and_failed_assets_stay_idle(seed, green, 
                            pv_per_mwp=table["pv_per_mwp"].to_numpy())
     s.start_day(0, rng)
     s.outages.p_fail[:], s.outages.p_repair[:] = 0.05, 0.1
-    cap = np.zeros((3, 5, 6))
+    cap = np.zeros((3, 9, 6))
     cap[:, 1:3] = rng.random((3, 2, 6))
     s.apply_capacity(cap.reshape(3, -1))
     for q in range(s.day.n_qh):
-        act = rng.choice([-1.0, 1.0], (3, 8)) if extreme else rng.uniform(-1, 1, (3, 8))
+        act = rng.choice([-1.0, 1.0], (3, 10)) if extreme else rng.uniform(-1, 1, (3, 10))
         _, r = s.deliver(q, act)
         down = ~s.available
         assert (r["power_mw"][down] == 0).all()

@@ -52,8 +52,8 @@ def test_registered_ids_make_offline_with_no_arguments(env_id):
 
 def test_variants_have_the_documented_action_widths():
     widths = {env_id: gym.make(env_id).action_space.shape[0] for env_id in VARIANTS}
-    assert widths == {"bessgym/SingleBESS-v0": 100, "bessgym/SingleBESSIntraday-v0": 7,
-                      "bessgym/SingleBESSCapacity-v0": 30}
+    assert widths == {"bessgym/SingleBESS-v0": 100, "bessgym/SingleBESSIntraday-v0": 9,
+                      "bessgym/SingleBESSCapacity-v0": 54}
 
 
 def rollout(env, seed: int, actions: np.ndarray | None = None) -> tuple[list, list]:
@@ -191,12 +191,12 @@ def test_vector_env_batches_assets_of_different_sizes(june):
     assert obs.shape == (4, env.single_observation_space.shape[0])
     total = np.zeros(4)
     for _ in range(96):
-        obs, rewards, terminated, truncated, infos = env.step(np.full((4, 7), 0.2, dtype=np.float32))
+        obs, rewards, terminated, truncated, infos = env.step(np.full((4, 9), 0.2, dtype=np.float32))
         total += rewards
     assert env.observation_space.contains(obs)
     assert np.all(total[1:] != 0)
     with pytest.raises(ValueError, match="not a finite value"):
-        env.step(np.full((4, 7), np.nan, dtype=np.float32))
+        env.step(np.full((4, 9), np.nan, dtype=np.float32))
 
 
 @pytest.mark.slow
@@ -218,7 +218,7 @@ def test_wrappers_record_revenue_and_dispatch(june):
     env.reset(seed=0)
     total, done = 0.0, False
     while not done:
-        _, reward, terminated, truncated, info = env.step(np.full(7, 0.3, dtype=np.float32))
+        _, reward, terminated, truncated, info = env.step(np.full(9, 0.3, dtype=np.float32))
         total += reward
         done = terminated or truncated
     assert info["episode_revenue_eur"] == pytest.approx(total)
@@ -238,11 +238,11 @@ def test_compiled_and_numpy_observation_fill_agree(n):
     rng = np.random.default_rng(n)
     h, n_qh = 8, 96
     f32 = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
-    windows = (f32(n_qh, 6), f32(n, n_qh, 3), f32(n, n_qh + h), f32(n, n_qh + h), f32(n, n_qh + h), f32(n, 18))
+    windows = (f32(n_qh, 6), f32(n, n_qh, 5), f32(n, n_qh + h), f32(n, n_qh + h), f32(n, n_qh + h), f32(n, 30))
     soc, low, high = rng.uniform(1, 2, n), np.zeros(n), np.full(n, 2.0)
     outs = []
     for fill in (_fill, _fill_compiled):
-        out = np.full((n, N_FIXED + 3 * h + 18), np.nan, dtype=np.float32)
+        out = np.full((n, N_FIXED + 3 * h + 30), np.nan, dtype=np.float32)
         fill(out, 5, 40, 40, h, soc, low, high, soc, high, *windows)
         outs.append(out)
     assert np.isfinite(outs[0]).all()

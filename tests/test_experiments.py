@@ -92,7 +92,7 @@ def _observation(prices: np.ndarray, hour: float, horizon: int = 96) -> np.ndarr
 
 
 def test_rule_agents_by_hand():
-    info = {"stage": "delivery", "action_mask": np.ones(7, bool)}
+    info = {"stage": "delivery", "action_mask": np.ones(9, bool)}
     tod = TimeOfDay(charge_hours=(3,), discharge_hours=(19,))
     flat = np.full(96, 50.0)
     assert tod.act(_observation(flat, 3.75), info)[0] == -1.0  # 03:45 is in hour 3
@@ -373,7 +373,7 @@ def test_sac_agent_saves_loads_and_exports(tmp_path, small):
     loaded = RLAgent.load(agent.save(tmp_path / "sac"))
     exported = OnnxAgent(agent.export_onnx(tmp_path / "sac" / "policy.onnx"))
     obs = venv.get_original_obs()[0]
-    info = {"stage": "delivery", "action_mask": np.ones(7, bool)}
+    info = {"stage": "delivery", "action_mask": np.ones(9, bool)}
     np.testing.assert_allclose(loaded.act(obs, info), agent.act(obs, info), atol=1e-6)
     np.testing.assert_allclose(exported.act(obs), agent.act(obs, info), atol=1e-5)
     with pytest.raises(FileNotFoundError, match="not a saved RL agent"):

@@ -106,6 +106,19 @@ def test_regelleistung_current_xlsx(tmp_path):
     assert df["afrr_cap_neg_marginal"].iloc[::16].tolist() == [14, 16, 18, 20, 22, 24]
 
 
+def test_regelleistung_mfrr_results_read_as_the_aFRR_layout(tmp_path):
+    """The mFRR capacity results come in the aFRR layout with TYPE_OF_RESERVES 'mFRR' (a written fixture: the
+    shared data hold no mFRR file)."""
+    path = tmp_path / "RESULT_OVERVIEW_CAPACITY_MARKET_mFRR_2024-06-01_2024-06-01.xlsx"
+    _regelleistung_frame("[(EUR/MW)/h]").assign(TYPE_OF_RESERVES="mFRR").to_excel(path, index=False)
+    df = L.read_regelleistung(path)
+    assert sorted(df.columns) == ["mfrr_cap_neg_marginal", "mfrr_cap_neg_price", "mfrr_cap_pos_marginal",
+                                  "mfrr_cap_pos_price"]
+    assert df["mfrr_cap_pos_price"].iloc[::16].tolist() == [1, 2, 3, 4, 5, 6]
+    assert df["mfrr_cap_neg_marginal"].iloc[::16].tolist() == [14, 16, 18, 20, 22, 24]
+    validate(df, source=str(path), required=())  # in range of the contract's mFRR columns
+
+
 def test_regelleistung_old_layout_converts_eur_per_mw_block_to_per_hour(tmp_path):
     path = tmp_path / "old.csv"
     frame = _regelleistung_frame("[EUR/MW]")

@@ -65,7 +65,7 @@ def test_day_ahead_settlement_hand_case():
     a[0, :4] = 0.5  # sell half of 10 MW in the first hour
     s.apply_auction(Stage.DAY_AHEAD, a)
     assert s.day.positions[0, 0, :5].tolist() == [5.0, 5.0, 5.0, 5.0, 0.0]
-    c, report = s.deliver(0, np.zeros((1, 7)))
+    c, report = s.deliver(0, np.zeros((1, 9)))
     assert cash(c)["day_ahead"] == pytest.approx(5 * 50 * 0.25)  # 62.5 EUR
     assert report["soc_mwh"][0] == pytest.approx(10.0 - 5 * 0.25 / 0.95)
 
@@ -83,7 +83,7 @@ def test_intraday_auction_and_continuous_settlement():
     a = np.zeros((1, 100))
     a[0, 0] = -0.3  # buy 3 MW in IDA1 for the first quarter-hour
     s.apply_auction(Stage.IDA1, a)
-    c, _ = s.deliver(0, np.array([[0.5, 0, 0, 0, 0, 0, 0]]))  # and sell half the room continuously
+    c, _ = s.deliver(0, np.array([[0.5, 0, 0, 0, 0, 0, 0, 0, 0]]))  # and sell half the room continuously
     flows = cash(c)
     assert flows["ida1"] == pytest.approx(-3 * 60 * 0.25)
     # room up: 10 MW power, energy plenty, scheduled -3 MW -> up to 13 MW; half = 6.5 MW
@@ -92,23 +92,23 @@ def test_intraday_auction_and_continuous_settlement():
 
 def test_fcr_capacity_is_paid_per_mw_and_hour():
     s = sim()
-    a = np.zeros((1, 5, 6))
+    a = np.zeros((1, 9, 6))
     a[0, 0, 0] = 0.5  # 5 MW FCR in block 00-04
     s.apply_capacity(a.reshape(1, -1))
     assert s.day.fcr_mw[0].tolist() == [5.0, 0, 0, 0, 0, 0]
-    c, report = s.deliver(0, np.zeros((1, 7)))
+    c, report = s.deliver(0, np.zeros((1, 9)))
     assert cash(c)["fcr"] == pytest.approx(5 * 20 * 0.25)
     assert report["soc_mwh"][0] == pytest.approx(10.0)  # energy-neutral by default
 
 
 def test_afrr_capacity_pay_as_bid_accepted_and_rejected():
     s = sim()
-    a = np.zeros((1, 5, 6))
+    a = np.zeros((1, 9, 6))
     a[0, 1, 0], a[0, 3, 0] = 0.4, -1.0  # 4 MW POS at 10 x (1 - 0.5) = 5 EUR/MW/h <= marginal 12: won
     a[0, 2, 0], a[0, 4, 0] = 0.3, 1.0  # 3 MW NEG at 8 x 1.5 = 12 EUR/MW/h > marginal 9: lost
     s.apply_capacity(a.reshape(1, -1))
     assert s.day.afrr_pos_mw[0, 0] == 4.0 and s.day.afrr_neg_mw[0, 0] == 0.0
-    c, _ = s.deliver(0, np.zeros((1, 7)))
+    c, _ = s.deliver(0, np.zeros((1, 9)))
     flows = cash(c)
     assert flows["afrr_cap_pos"] == pytest.approx(4 * 5 * 0.25)
     assert flows["afrr_cap_neg"] == 0.0
@@ -116,19 +116,19 @@ def test_afrr_capacity_pay_as_bid_accepted_and_rejected():
 
 def test_afrr_energy_activation_and_settlement():
     s = sim()
-    a = np.zeros((1, 5, 6))
+    a = np.zeros((1, 9, 6))
     a[0, 1, 0], a[0, 2, 0] = 0.4, 0.3
     a[0, 3, 0] = a[0, 4, 0] = -1.0
     s.apply_capacity(a.reshape(1, -1))
     # offers at the DA price (50): POS 50 <= 200 activated, NEG 50 >= -30 activated
-    c, report = s.deliver(0, np.zeros((1, 7)))
+    c, report = s.deliver(0, np.zeros((1, 9)))
     flows = cash(c)
     assert report["afrr_pos_mwh"][0] == pytest.approx(4 * 0.5 * 0.25)
     assert report["afrr_neg_mwh"][0] == pytest.approx(3 * 0.2 * 0.25)
     assert flows["afrr_energy_pos"] == pytest.approx(0.5 * 200)
     assert flows["afrr_energy_neg"] == pytest.approx(-0.15 * -30)  # a negative NEG price pays the provider
     # an offer above the marginal price is not activated
-    c, report = s.deliver(1, np.array([[0.0, 1.0, 0.0, 0.0, 0.0, 0, 0]]))  # POS offer at 300 > 200
+    c, report = s.deliver(1, np.array([[0.0, 1.0, 0.0, 0.0, 0.0, 0, 0, 0, 0]]))  # POS offer at 300 > 200
     assert report["afrr_pos_mwh"][0] == 0.0
 
 
@@ -139,7 +139,7 @@ def test_imbalance_and_non_delivery_penalty_when_soc_cannot_serve():
     s.day.committed_mw[0, 0] = 5.0
     s.day.afrr_pos_mw[0, 0] = 2.0
     s._derive()
-    c, report = s.deliver(0, np.zeros((1, 7)))
+    c, report = s.deliver(0, np.zeros((1, 9)))
     flows = cash(c)
     assert report["power_mw"][0] == 0.0
     assert flows["imbalance"] == pytest.approx(-5 * 0.25 * 120)  # short 1.25 MWh at reBAP
@@ -152,7 +152,7 @@ def test_delivery_restores_reserve_headroom_with_a_forced_intraday_trade():
     s = sim(BatterySpec(soc_initial=0.1))  # SoC 2 MWh, but 2 MW aFRR POS needs 2 + 2 / 0.95 MWh
     s.day.afrr_pos_mw[0, :] = 2.0
     s._derive()
-    c, report = s.deliver(0, np.array([[1.0, 1.0, 0.0, 0.0, 0.0, 0, 0]]))  # the agent even wants to sell
+    c, report = s.deliver(0, np.array([[1.0, 1.0, 0.0, 0.0, 0.0, 0, 0, 0, 0]]))  # the agent even wants to sell
     needed_mw = (2 / 0.95) / (0.95 * 0.25)  # 8.86 MW of charging reaches the band in one quarter-hour
     # rounded outwards on the 0.1 MW grid (-8.9): towards zero (-8.8) the forced trade would miss the band
     assert report["trade_mw"][0] == pytest.approx(-np.ceil(needed_mw * 10) / 10)
@@ -165,13 +165,13 @@ def test_imbalance_without_rebap_uses_da_plus_markup():
     cfg = MarketConfig(products=frozenset({"day_ahead"}))
     s = sim(BatterySpec(soc_initial=0.1), cfg)
     s.day.positions[0, 0, 0] = s.day.committed_mw[0, 0] = 2.0
-    c, _ = s.deliver(0, np.zeros((1, 7)))
+    c, _ = s.deliver(0, np.zeros((1, 9)))
     assert cash(c)["imbalance"] == pytest.approx(-0.5 * 50 - 0.5 * 50)
 
 
 def test_degradation_cost_on_discharge():
     s = sim(BatterySpec(degradation_cost_eur_mwh=10.0))
-    c, report = s.deliver(0, np.array([[1.0, 0, 0, 0, 0, 0, 0]]))  # sell all the room: 10 MW
+    c, report = s.deliver(0, np.array([[1.0, 0, 0, 0, 0, 0, 0, 0, 0]]))  # sell all the room: 10 MW
     assert report["discharged_mwh"][0] == pytest.approx(2.5)
     assert cash(c)["degradation"] == pytest.approx(-25.0)
 
@@ -180,32 +180,32 @@ def test_cycle_limit_caps_trading_discharge():
     s = sim(BatterySpec(max_cycles_per_day=0.25))  # 0.25 x 16 MWh usable = 4 MWh a day
     total = 0.0
     for q in range(8):
-        _, report = s.deliver(q, np.array([[1.0, 0, 0, 0, 0, 0, 0]]))
+        _, report = s.deliver(q, np.array([[1.0, 0, 0, 0, 0, 0, 0, 0, 0]]))
         total += report["discharged_mwh"][0]
     assert total == pytest.approx(4.0, abs=0.03)
 
 
 def test_reserve_headroom_limits_trading():
     s = sim(BatterySpec(soc_initial=0.36))  # 7.2 MWh, soc_min 2 MWh
-    a = np.zeros((1, 5, 6))
+    a = np.zeros((1, 9, 6))
     a[0, 1, :] = 0.4  # 4 MW aFRR POS all day, 1 h held: 4 / 0.95 = 4.21 MWh above soc_min
     s.apply_capacity(a.reshape(1, -1))
-    _, report = s.deliver(0, np.array([[1.0, -1.0, 0, 0, 0, 0, 0]]))  # POS energy offer far below marginal
+    _, report = s.deliver(0, np.array([[1.0, -1.0, 0, 0, 0, 0, 0, 0, 0]]))  # POS energy offer far below marginal
     lo = 2.0 + 4 / 0.95
     # the trade may only use the energy above the band; activation then comes from the reserved energy
     assert report["trade_mw"][0] == pytest.approx(np.floor((7.2 - lo) * 0.95 / 0.25 * 10) / 10, abs=1e-9)  # 3.7
     below = sim(BatterySpec(soc_initial=0.3))  # 6 MWh: below the band, so it must buy whatever the agent wants
     below.apply_capacity(a.reshape(1, -1))
-    forced = below.deliver(0, np.array([[1.0, 1.0, 0, 0, 0, 0, 0]]))[1]["trade_mw"][0]
+    forced = below.deliver(0, np.array([[1.0, 1.0, 0, 0, 0, 0, 0, 0, 0]]))[1]["trade_mw"][0]
     assert forced == pytest.approx(-np.ceil((lo - 6) / (0.95 * 0.25) * 10) / 10)  # -0.9 MW: reaches the band
 
 
 def test_frequency_fcr_moves_soc_symmetrically_on_average():
     s = sim(config=MarketConfig(fcr_activation="frequency"))
-    a = np.zeros((1, 5, 6))
+    a = np.zeros((1, 9, 6))
     a[0, 0, :] = 1.0
     s.apply_capacity(a.reshape(1, -1))
-    energy = [s.deliver(q, np.zeros((1, 7)))[1]["reserve_mwh"][0] for q in range(96)]
+    energy = [s.deliver(q, np.zeros((1, 9)))[1]["reserve_mwh"][0] for q in range(96)]
     assert np.std(energy) > 0.01  # activations happen
     assert abs(np.mean(energy)) < 0.2  # and are roughly balanced
 
@@ -224,11 +224,11 @@ def test_exhausted_cycle_budget_stops_discharge_but_never_forces_trades():
     s.day.discharged_mwh[:] = 100.0  # far beyond the daily budget
     lo, hi = s.trade_range(0)
     assert hi[0] <= 0.0 and lo[0] < 0.0  # no sale possible, buying still allowed
-    _, report = s.deliver(0, np.array([[1.0, 0, 0, 0, 0, 0, 0]]))  # the agent wants to sell
+    _, report = s.deliver(0, np.array([[1.0, 0, 0, 0, 0, 0, 0, 0, 0]]))  # the agent wants to sell
     assert report["trade_mw"][0] == 0.0 and report["deviation_mwh"][0] == 0.0
     full = sim(BatterySpec(soc_initial=0.9))  # at soc_max, 2 MW aFRR NEG needs room below it
     full.day.discharged_mwh[:] = 100.0
     full.day.afrr_neg_mw[0, :] = 2.0
     full._derive()
-    _, report = full.deliver(0, np.array([[-1.0, 0, 0, 0, 0, 0, 0]]))  # the agent wants to buy
+    _, report = full.deliver(0, np.array([[-1.0, 0, 0, 0, 0, 0, 0, 0, 0]]))  # the agent wants to buy
     assert report["trade_mw"][0] > 0.0  # headroom is restored by selling, budget or not

@@ -30,7 +30,7 @@ def test_a_battery_that_holds_its_headroom_is_paid_in_full():
                   PerfectForecast())
     s.start_day(0, np.random.default_rng(0))
     hold_pos(s, [2.0])
-    c, r = s.deliver(0, np.zeros((1, 7)))
+    c, r = s.deliver(0, np.zeros((1, 9)))
     assert flows(c)["afrr_cap_pos"] == pytest.approx(2.0 * PRICE * 0.25)  # 5 EUR for the quarter-hour
     assert flows(c)["penalty"] == 0.0 and r["unavailable_mw"][0] == 0.0
 
@@ -42,7 +42,7 @@ def test_soc_short_of_the_held_energy_loses_that_share():
     s.start_day(0, np.random.default_rng(0))
     hold_pos(s, [4.0])
     share = 2.105 / (4.0 / battery.eta_discharge)
-    c, r = s.deliver(0, np.zeros((1, 7)))
+    c, r = s.deliver(0, np.zeros((1, 9)))
     missing = 4.0 * (1 - share)
     assert r["unavailable_mw"][0] == pytest.approx(missing)
     assert flows(c)["afrr_cap_pos"] == pytest.approx((4.0 - missing) * PRICE * 0.25)
@@ -57,7 +57,7 @@ def test_an_asset_in_outage_is_not_paid_unless_the_portfolio_covers_it():
     hold_pos(alone, [3.0])
     alone.outages.p_repair[:] = 0.0
     alone.fail([0])
-    c, r = alone.deliver(0, np.zeros((1, 8)))
+    c, r = alone.deliver(0, np.zeros((1, 10)))
     assert r["available"][0] == 0.0 and r["unavailable_mw"][0] == pytest.approx(3.0)
     assert flows(c)["afrr_cap_pos"] == pytest.approx(0.0)  # down for the quarter-hour: none of its payment
     assert flows(c)["penalty"] == pytest.approx(-3.0 * 20.0 * 0.25)
@@ -68,6 +68,6 @@ def test_an_asset_in_outage_is_not_paid_unless_the_portfolio_covers_it():
     pool.outages.p_repair[:] = 0.0
     pool.outages.p_fail[:] = 0.0
     pool.fail([0])
-    c, r = pool.deliver(0, np.zeros((2, 8)))
+    c, r = pool.deliver(0, np.zeros((2, 10)))
     assert r["unavailable_mw"].sum() == pytest.approx(0.0)
     assert c[1].sum() == pytest.approx(2 * 3.0 * PRICE * 0.25)  # both payments kept (row 1: aFRR POS)

@@ -32,7 +32,7 @@ import dataclasses
 
 import numpy as np
 
-from agents.lp.delegate import DailyLPPolicy, lp_products_for
+from agents.lp.delegate import DailyLPPolicy, awards, lp_products_for
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts, block_of
 from bessgym.envs.core import ACTION_WIDTH
@@ -114,7 +114,7 @@ class CascadeLPPolicy(DailyLPPolicy):
         out = np.zeros((view.n, n))
         for i in range(view.n):
             lp = self._remainder(f.specs[i], products, view.n_qh, q_from, bool((prices[i] < 0).any()))
-            lp.fix_reserves(*(x[i, first:] for x in (view.fcr_mw, view.afrr_pos_mw, view.afrr_neg_mw)))
+            lp.fix_reserves(*(x[i, first:] for x in awards(view)))
             end = float(np.clip(self._soc_start[i], f.soc_min_mwh[i], f.soc_max_mwh[i]))
             try:
                 plan = lp.solve(price_id=np.nan_to_num(prices[i]), soc0_mwh=float(view.soc_mwh[i]),

@@ -23,6 +23,12 @@ from bessgym.envs.view import DayView
 from bessgym.market.products import N_BLOCKS, Stage
 
 WHOLESALE = ("day_ahead", "intraday")
+AWARDS = ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw", "mfrr_pos_mw", "mfrr_neg_mw")  # reserves per block, as fixed
+
+
+def awards(view: DayView) -> tuple[np.ndarray, ...]:
+    """The day's reserve awards per block (N, 6) [MW], in the order of :meth:`ActorLP.fix_reserves`."""
+    return tuple(getattr(view, name) for name in AWARDS)
 
 
 def lp_products_for(view: DayView, wholesale: str) -> LPProducts:
@@ -45,6 +51,7 @@ def lp_products_for(view: DayView, wholesale: str) -> LPProducts:
         fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"),
         fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else view.rules.fcr_energy_reserve_min / 60,
         afrr_hold_h=cfg.afrr_hold_h, ancillary_max_share=cfg.ancillary_max_share, fcr_max_share=cfg.fcr_max_share,
+        mfrr_capacity=cfg.has("mfrr_capacity"), mfrr_hold_h=cfg.mfrr_hold_h,
         integer_reserves=not (view.pooled and view.n > 1),  # a portfolio rounds its total, not each asset
     )
 
@@ -109,7 +116,7 @@ class DailyLPPolicy:
             lp = self._model(f.specs[i], products, days, negative, self._site_terms(view, i))
             if awarded:
                 lp.fix_reserves(*(np.pad(x[i], (0, lp.n_blocks - x.shape[1])) for x in
-                                  (view.fcr_mw, view.afrr_pos_mw, view.afrr_neg_mw)))
+                                  awards(view)))
             try:
                 plan = lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
                                 max_discharge_mwh=budget[i], **self._site_parameters(view, i))
@@ -130,7 +137,8 @@ class DailyLPPolicy:
         zero = np.zeros((view.n, n))
         prices = {"price_da": fc["da_price"], "price_id": fc.get("id1_price", zero),
                   "price_fcr": fc.get("fcr_price", zero), "price_pos": fc.get("afrr_cap_pos_price", zero),
-                  "price_neg": fc.get("afrr_cap_neg_price", zero)}
+                  "price_neg": fc.get("afrr_cap_neg_price", zero), "price_mpos": fc.get("mfrr_cap_pos_price", zero),
+                  "price_mneg": fc.get("mfrr_cap_neg_price", zero)}
         soc0 = view.soc_mwh
         end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
         return prices, soc0, np.clip(end, f.soc_min_mwh, f.soc_max_mwh), f.max_daily_discharge_mwh - view.discharged_mwh
@@ -156,9 +164,8 @@ class DailyLPPolicy:
 
     def _capacity_action(self, view: DayView) -> np.ndarray:
         whole = np.round if self._whole_mw else np.asarray  # a portfolio rounds its total, not each asset
-        fcr, pos, neg = (whole([getattr(p, name) for p in self._plan])
-                         for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw"))
-        return view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *view.capacity_rooms())
+        fcr, pos, neg, mpos, mneg = (whole([getattr(p, name) for p in self._plan]) for name in AWARDS)
+        return view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *view.capacity_rooms(), mpos, mneg)
 
     def _day_ahead_action(self, view: DayView) -> np.ndarray:
         a = np.zeros((view.n, ACTION_WIDTH[Stage.DAY_AHEAD]))
@@ -176,7 +183,7 @@ def today(plan: LPResult, n_qh: int) -> LPResult:
     """The first day of a plan: its first ``n_qh`` quarter-hours and reserve blocks."""
     steps = {name: getattr(plan, name)[:n_qh] for name in ("charge_mw", "discharge_mw", "soc_mwh", "day_ahead_mw",
                                                            "intraday_mw")}
-    blocks = {name: getattr(plan, name)[:N_BLOCKS] for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw")}
+    blocks = {name: getattr(plan, name)[:N_BLOCKS] for name in AWARDS}
     optional = {name: getattr(plan, name)[:n_qh] for name in ("pv_out_mw", "afrr_energy_pos_mw", "afrr_energy_neg_mw")
                 if getattr(plan, name) is not None}
     return dataclasses.replace(plan, **steps, **blocks, **optional)

@@ -5,7 +5,8 @@ wraps it), a year of one asset the horizon model (:mod:`agents.lp.horizon`), N a
 The constraints are written once, here, as arrays over assets and steps. Per asset i and step t: charge
 ``ch``, discharge ``dis`` at the grid and intraday trade ``x`` (+ sell) [MW], SoC ``soc`` at the step's end
 [MWh], day-ahead position ``da`` (one per hour with hourly products), reserves ``fcr``/``pos``/``neg`` per
-block b(t) [MW], planned PV output ``pv`` [MW]:
+block b(t) [MW] (mFRR ``mpos``/``mneg`` stand beside ``pos``/``neg`` in every row below, with their own
+hold time), planned PV output ``pv`` [MW]:
 
     dis + fcr_b + pos_b <= P;  ch + fcr_b + neg_b <= P                       power with reserves
     fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
@@ -62,7 +63,9 @@ from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import DT_H
 from bessgym.market import settlement as st
 
-PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_energy_pos", "price_energy_neg")
+PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg", "price_energy_pos",
+          "price_energy_neg")
+RESERVES = ("fcr", "pos", "neg", "mpos", "mneg")  # FCR, aFRR POS, NEG, mFRR POS, NEG per block
 # one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
@@ -127,7 +130,8 @@ class ActorLP:
 
         self.reserve_caps = {name: np.broadcast_to(cap, (n, n_b)) for name, cap in (
             ("fcr", pr.fcr_max_share * p if pr.fcr else 0.0), ("pos", p if pr.afrr_capacity else 0.0),
-            ("neg", p if pr.afrr_capacity else 0.0))}
+            ("neg", p if pr.afrr_capacity else 0.0), ("mpos", p if pr.mfrr_capacity else 0.0),
+            ("mneg", p if pr.mfrr_capacity else 0.0))}
         lp = self.layout = ArrayLP()
         v = self.v = {
             "ch": lp.var((n, t), 0, p), "dis": lp.var((n, t), 0, p), "soc": lp.var((n, t), soc_lo, soc_hi),
@@ -137,35 +141,37 @@ class ActorLP:
             "sell": lp.var((t,)), "buy": lp.var((t,)),
             **{name: lp.var((n, n_b), 0, cap, steps=block_start) for name, cap in self.reserve_caps.items()},
             **{f"k_{name}": lp.var((n_b,), steps=block_start, integer=self.exact_integers)
-               for name in ("fcr", "pos", "neg")},
+               for name in RESERVES},
             "pv": lp.var((n, t), 0, 0),  # bounds: by the PV forecast, set per solve
             # energy-only aFRR activated in each step [MW]: bounds set per solve (0 unless offered)
             "act_pos": lp.var((n, t), 0, 0), "act_neg": lp.var((n, t), 0, 0),
         }
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
-        fcr, pos, neg = v["fcr"][:, blk], v["pos"][:, blk], v["neg"][:, blk]  # (N, T): each quarter-hour's block
+        # (N, T): each quarter-hour's block; up and down: the reserves that need power each way beside FCR
+        fcr, pos, neg, mpos, mneg = (v[name][:, blk] for name in RESERVES)
+        up_res, down_res = [(1, pos), (1, mpos)], [(1, neg), (1, mneg)]
         da = v["da"][:, np.arange(t) // 4] if self.hourly else v["da"]
         if pr.exclusive_charge:  # ch <= P u, dis <= P (1 - u), u binary
             u = lp.var((n, t), 0, 1, integer=True)
             lp.rows([(1, ch), (-p, u)], hi=0.0)
             lp.rows([(1, dis), (p, u)], hi=p)
         # the actor: reserve totals, intraday net at the exchange
-        for name in ("fcr", "pos", "neg"):
+        for name in RESERVES:
             lp.rows([(1, v[name]), (-1, v[f"k_{name}"])], 0, 0, shape=(n_b,))
         lp.rows([(1, x), (-1, v["sell"]), (1, v["buy"])], 0, 0, shape=(t,))
         # each asset: power with reserves, ancillary share, trading balance, SoC, headroom, cycles, end SoC
-        lp.rows([(1, dis), (1, fcr), (1, pos)], hi=p)
-        lp.rows([(1, ch), (1, fcr), (1, neg)], hi=p)
-        lp.rows([(1, v["fcr"]), (1, v["pos"])], hi=pr.ancillary_max_share * p)
-        lp.rows([(1, v["fcr"]), (1, v["neg"])], hi=pr.ancillary_max_share * p)
+        lp.rows([(1, dis), (1, fcr)] + up_res, hi=p)
+        lp.rows([(1, ch), (1, fcr)] + down_res, hi=p)
+        lp.rows([(1, v["fcr"]), (1, v["pos"]), (1, v["mpos"])], hi=pr.ancillary_max_share * p)
+        lp.rows([(1, v["fcr"]), (1, v["neg"]), (1, v["mneg"])], hi=pr.ancillary_max_share * p)
         self.balance_rows = lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x), (-1, v["act_pos"]), (1, v["act_neg"])],
                                     0, 0)  # = held, set per solve
         # the SoC balance; the first step's SoC before is soc0, in the first row's bounds
         before = np.where(np.arange(t) > 0, -1.0, 0.0), soc[:, np.maximum(np.arange(t) - 1, 0)]
         self.soc_first = lp.rows([(1, soc), before, (-eta_c * step_h, ch), (step_h / eta_d, dis)],
                                  -self.aux_mwh[:, None], -self.aux_mwh[:, None])[:, :1]
-        low = [(-pr.fcr_hold_h / eta_d, fcr), (-pr.afrr_hold_h / eta_d, pos)]
-        high = [(pr.fcr_hold_h * eta_c, fcr), (pr.afrr_hold_h * eta_c, neg)]
+        low = [(-pr.fcr_hold_h / eta_d, fcr), (-pr.afrr_hold_h / eta_d, pos), (-pr.mfrr_hold_h / eta_d, mpos)]
+        high = [(pr.fcr_hold_h * eta_c, fcr), (pr.afrr_hold_h * eta_c, neg), (pr.mfrr_hold_h * eta_c, mneg)]
         lp.rows([(1, soc)] + low, lo=soc_lo)
         lp.rows([(1, soc)] + high, hi=soc_hi)
         # a block's reserve is deliverable from its first moment: the SoC before its first step holds it too
@@ -194,12 +200,14 @@ class ActorLP:
         # the power rows (a third of a year model's rows otherwise)
         narrow = grid[:, 0] < p[:, 0]
         up, self.down_sites = np.flatnonzero(narrow), np.flatnonzero(narrow | (import_base[:, 0] == 0))
-        lp.rows([(1, dis[up]), (-1, ch[up]), (1, fcr[up]), (1, pos[up])], hi=grid[up])
+        lp.rows([(1, dis[up]), (-1, ch[up]), (1, fcr[up]), (1, pos[up]), (1, mpos[up])], hi=grid[up])
         d = self.down_sites
-        self.site_down = lp.rows([(1, ch[d]), (-1, dis[d]), (1, fcr[d]), (1, neg[d])], shape=(d.size, t))
+        self.site_down = lp.rows([(1, ch[d]), (-1, dis[d]), (1, fcr[d]), (1, neg[d]), (1, mneg[d])],
+                                 shape=(d.size, t))
         self.import_base = np.broadcast_to(import_base[d], (d.size, t))
         s = np.flatnonzero(self.plans_pv)
-        beside = [(1, fcr[s]), (1, pos[s])] if mode == "pv_priority" else []  # PV priority keeps reserves beside
+        # PV priority keeps the reserves beside it
+        beside = [(1, fcr[s]), (1, pos[s]), (1, mpos[s])] if mode == "pv_priority" else []
         lp.rows([(1, v["pv"][s]), (1, dis[s]), (-1, ch[s])] + beside, hi=grid[s])
         self.power_mw, self.grid_mw = np.broadcast_to(p, (n, t)), grid
         self.highs = lp.highs(maximize=True)
@@ -256,7 +264,8 @@ class ActorLP:
                 (v["dis"], np.broadcast_to(-self.deg[:, None] * dt, (n, t))),
                 (v["act_pos"], np.broadcast_to(price["price_energy_pos"] * dt, (n, t))),
                 (v["act_neg"], np.broadcast_to(-price["price_energy_neg"] * dt, (n, t)))]
-        for name, column in (("fcr", "price_fcr"), ("pos", "price_pos"), ("neg", "price_neg")):
+        for name, column in zip(RESERVES, ("price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg"),
+                                strict=True):
             per_block = np.bincount(self.blocks, weights=price[column] * dt, minlength=self.n_blocks)
             cost.append((v[f"k_{name}"], per_block))
         cols = np.concatenate([c.ravel() for c, _ in cost])
@@ -294,11 +303,12 @@ class ActorLP:
         h.changeRowsBounds(idx.size, idx, np.concatenate([np.ravel(x) for x in lo]),
                            np.concatenate([np.ravel(x) for x in hi]))
 
-    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
+    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
+                     mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
         """Fix each asset's reserves per block (N, blocks) [MW] (e.g. awards already won), or free them up to
         their caps again with None."""
         cols, lo, hi = [], [], []
-        for name, values in (("fcr", fcr_mw), ("pos", pos_mw), ("neg", neg_mw)):
+        for name, values in zip(RESERVES, (fcr_mw, pos_mw, neg_mw, mfrr_pos_mw, mfrr_neg_mw), strict=True):
             cap = self.reserve_caps[name]
             fixed = None if values is None else parameter(values, cap.shape, f"{name}_mw")
             cols.append(self.v[name].ravel())
@@ -322,7 +332,7 @@ class ActorLP:
             self.objective_eur = self.bound_eur = self._run()
 
     def _totals(self) -> np.ndarray:
-        return np.concatenate([self.v[f"k_{name}"] for name in ("fcr", "pos", "neg")]).astype(np.int32)
+        return np.concatenate([self.v[f"k_{name}"] for name in RESERVES]).astype(np.int32)
 
     def _free_totals(self) -> None:
         k = self._totals()
@@ -349,7 +359,7 @@ class ActorLP:
         v, t, blk, val = self.v, self.n_steps, self.blocks, self._value
         da = val[v["da"]][:, np.arange(t) // 4] if self.hourly else val[v["da"]]
         x, dis, pv = val[v["x"]], val[v["dis"]], val[v["pv"]]
-        fcr, pos, neg = val[v["fcr"]], val[v["pos"]], val[v["neg"]]
+        fcr, pos, neg, mpos, mneg = (val[v[name]] for name in RESERVES)
         price = self._price
         # intraday as the env settles a netted portfolio: the net's fee shared over the gross |trade|
         fee = st.netted_fee(self.products.intraday_fee_eur_mwh, np.abs(x.sum(axis=0)), np.abs(x).sum(axis=0))
@@ -358,12 +368,14 @@ class ActorLP:
         own = (self.dt * (price["price_da"] * da + self._pv_value * pv - self.deg[:, None] * dis
                           + price["price_energy_pos"] * act_pos - price["price_energy_neg"] * act_neg
                           + price["price_fcr"] * fcr[:, blk] + price["price_pos"] * pos[:, blk]
-                          + price["price_neg"] * neg[:, blk]) + intraday).sum(axis=1)
+                          + price["price_neg"] * neg[:, blk] + price["price_mpos"] * mpos[:, blk]
+                          + price["price_mneg"] * mneg[:, blk]) + intraday).sum(axis=1)
         ch, soc = val[v["ch"]], val[v["soc"]]
         return [LPResult(objective_eur=float(own[i]), charge_mw=ch[i], discharge_mw=dis[i], soc_mwh=soc[i],
                          day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
                          pv_out_mw=pv[i] if self.mode != "bess_priority" else None, afrr_energy_pos_mw=act_pos[i],
-                         afrr_energy_neg_mw=act_neg[i]) for i in range(self.n)]
+                         afrr_energy_neg_mw=act_neg[i], mfrr_pos_mw=mpos[i], mfrr_neg_mw=mneg[i])
+                for i in range(self.n)]
 
 
 class BatteryLP:
@@ -392,10 +404,11 @@ class BatteryLP:
             "soc0_mwh": b.soc_initial * e, "soc_end_mwh": (b.soc_min * e, b.soc_max * e),
             "max_discharge_mwh": b.max_cycles_per_day * b.usable_energy_mwh}
 
-    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
+    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
+                     mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
         """Fix the reserve volumes per block [MW] (e.g. awards already won), or free them again with None."""
         self.lp.fix_reserves(*(None if x is None else np.asarray(x, dtype=float)[None]
-                               for x in (fcr_mw, pos_mw, neg_mw)))
+                               for x in (fcr_mw, pos_mw, neg_mw, mfrr_pos_mw, mfrr_neg_mw)))
 
     def value(self, **parameters) -> float:
         """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without the schedule."""

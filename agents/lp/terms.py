@@ -20,7 +20,8 @@ class LPProducts:
     day_ahead : trade the day-ahead price; ``hourly_day_ahead`` makes positions constant within hours.
     intraday : trade the intraday (ID1) price per quarter-hour, paying ``intraday_fee_eur_mwh`` on |volume|.
     fcr, afrr_capacity : offer reserves per block (aFRR capacity held, its energy bid not to be activated).
-    fcr_hold_h, afrr_hold_h : energy held per MW of reserve in each direction [h].
+    mfrr_capacity : offer mFRR capacity per block (its energy bid not to be activated, as aFRR's).
+    fcr_hold_h, afrr_hold_h, mfrr_hold_h : energy held per MW of reserve in each direction [h].
     ancillary_max_share, fcr_max_share : power shares allowed in reserves [-].
     integer_reserves : reserves in whole MW (the env's 1 MW increments).
     exclusive_charge : forbid simultaneous charge and discharge with binaries (only matters at negative prices).
@@ -34,6 +35,8 @@ class LPProducts:
     afrr_capacity: bool = False
     fcr_hold_h: float = 0.25
     afrr_hold_h: float = 1.0
+    mfrr_capacity: bool = False
+    mfrr_hold_h: float = 1.0
     ancillary_max_share: float = 1.0
     fcr_max_share: float = 1.0
     integer_reserves: bool = False
@@ -82,6 +85,8 @@ class LPResult:
     pv_out_mw: np.ndarray | None = None  # planned PV feed-in (with a site)
     afrr_energy_pos_mw: np.ndarray | None = None  # energy-only aFRR activated [MW] (where offered)
     afrr_energy_neg_mw: np.ndarray | None = None
+    mfrr_pos_mw: np.ndarray | None = None  # per block
+    mfrr_neg_mw: np.ndarray | None = None
 
 
 def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:

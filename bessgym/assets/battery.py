@@ -140,13 +140,15 @@ def power_range(soc_mwh, lower_mwh, upper_mwh, dur_h, eta_c, eta_d, aux_mw):
 
 def reserve_energy(
     fcr_mw: np.ndarray, afrr_pos_mw: np.ndarray, afrr_neg_mw: np.ndarray, fcr_hold_h: float, afrr_hold_h: float,
-    eta_charge: np.ndarray, eta_discharge: np.ndarray,
+    eta_charge: np.ndarray, eta_discharge: np.ndarray, mfrr_pos_mw: np.ndarray | float = 0.0,
+    mfrr_neg_mw: np.ndarray | float = 0.0, mfrr_hold_h: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Energy [MWh] to keep above soc_min (up) and below soc_max (down) for committed reserves.
 
     FCR is symmetric and held for ``fcr_hold_h`` of full activation in each direction; aFRR POS and NEG for
-    ``afrr_hold_h``. Converted through the efficiencies (shaped to broadcast against the volumes) to SoC energy.
+    ``afrr_hold_h``, mFRR POS and NEG for ``mfrr_hold_h``. Converted through the efficiencies (shaped to
+    broadcast against the volumes) to SoC energy.
     """
-    up = (fcr_mw * fcr_hold_h + afrr_pos_mw * afrr_hold_h) / eta_discharge
-    down = (fcr_mw * fcr_hold_h + afrr_neg_mw * afrr_hold_h) * eta_charge
+    up = (fcr_mw * fcr_hold_h + afrr_pos_mw * afrr_hold_h + mfrr_pos_mw * mfrr_hold_h) / eta_discharge
+    down = (fcr_mw * fcr_hold_h + afrr_neg_mw * afrr_hold_h + mfrr_neg_mw * mfrr_hold_h) * eta_charge
     return up, down

@@ -81,6 +81,16 @@ COLUMNS: dict[str, ColumnSpec] = {
         ),
         ColumnSpec("afrr_activation_pos", "1", "share of the quarter-hour with POS aFRR activation", 0.0, 1.0),
         ColumnSpec("afrr_activation_neg", "1", "share of the quarter-hour with NEG aFRR activation", 0.0, 1.0),
+        *(ColumnSpec(f"mfrr_cap_{d}_{stat}", "EUR/MW/h", f"mFRR {d.upper()} {text} capacity price", -100.0, limit,
+                     _CAPACITY_SCALE)
+          for d in ("pos", "neg") for stat, text, limit in (("price", "average", 5_000.0), ("marginal", "marginal",
+                                                                                            20_000.0))),
+        ColumnSpec("mfrr_energy_pos_price", "EUR/MWh", "mFRR POS energy price (MARI marginal, paid to the provider)",
+                   -_PRICE_LIMIT_EUR_MWH, _PRICE_LIMIT_EUR_MWH),
+        ColumnSpec("mfrr_energy_neg_price", "EUR/MWh", "mFRR NEG energy price (MARI marginal, paid by the provider)",
+                   -_PRICE_LIMIT_EUR_MWH, _PRICE_LIMIT_EUR_MWH),
+        ColumnSpec("mfrr_activation_pos", "1", "share of the offered POS mFRR activated in the quarter-hour", 0.0, 1.0),
+        ColumnSpec("mfrr_activation_neg", "1", "share of the offered NEG mFRR activated in the quarter-hour", 0.0, 1.0),
         ColumnSpec("imbalance_price", "EUR/MWh", "reBAP imbalance price", -_PRICE_LIMIT_EUR_MWH, _PRICE_LIMIT_EUR_MWH),
         ColumnSpec("pv_per_mwp", "MW/MWp", "PV production per MW peak", 0.0, 1.2),
     ]

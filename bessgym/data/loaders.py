@@ -201,9 +201,10 @@ _PRODUCT = re.compile(r"^(POS|NEG|NEGPOS)_(\d\d)_(\d\d)$")
 
 
 def read_regelleistung(path: str | Path) -> pd.DataFrame:
-    """Read regelleistung.net capacity results (FCR or aFRR; xlsx or csv; current or pre-Nov-2020 layout).
+    """Read regelleistung.net capacity results (FCR, aFRR or mFRR; xlsx or csv; current or pre-Nov-2020 layout).
 
-    aFRR -> ``afrr_cap_{pos,neg}_price`` (GERMANY average) and ``afrr_cap_{pos,neg}_marginal`` [EUR/MW/h];
+    aFRR -> ``afrr_cap_{pos,neg}_price`` (GERMANY average) and ``afrr_cap_{pos,neg}_marginal`` [EUR/MW/h]; mFRR
+    (the same layout) -> ``mfrr_cap_{pos,neg}_price`` and ``mfrr_cap_{pos,neg}_marginal``;
     FCR -> ``fcr_price`` = settlement price per block / block hours [EUR/MW/h]. The old layout quotes capacity
     in EUR/MW per 4 h block; it is converted to EUR/MW/h. Rows give a local delivery date and a product
     ``POS_00_04``; values are spread over the quarter-hours of their block.
@@ -267,7 +268,7 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
         col = column("GERMANY_SETTLEMENTCAPACITY_PRICE_[EUR/MW]", "DE_SETTLEMENTCAPACITY_PRICE_[EUR/MW]")
         per_h = values(col) / block_hours
         out["fcr_price"] = blocks_to_quarter_hourly(pd.Series(per_h, index=starts), index)
-    elif kind == "aFRR":
+    elif kind in ("aFRR", "mFRR"):
         new = "GERMANY_AVERAGE_CAPACITY_PRICE_[(EUR/MW)/h]" in raw.columns
         unit = "[(EUR/MW)/h]" if new else "[EUR/MW]"
         for name, stat in (("price", "AVERAGE"), ("marginal", "MARGINAL")):
@@ -275,10 +276,10 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
             v = values(col) / (1.0 if new else block_hours)
             for d in ("POS", "NEG"):
                 mask = direction == d
-                out[f"afrr_cap_{d.lower()}_{name}"] = blocks_to_quarter_hourly(
+                out[f"{kind.lower()}_cap_{d.lower()}_{name}"] = blocks_to_quarter_hourly(
                     pd.Series(v[mask], index=starts[mask]), index)
     else:
-        raise MarketDataError(f"unsupported reserve type {kind!r} (FCR or aFRR)", source=source,
+        raise MarketDataError(f"unsupported reserve type {kind!r} (FCR, aFRR or mFRR)", source=source,
                               column="TYPE_OF_RESERVES")
     df = pd.DataFrame(out)
     if df.isna().any().any():

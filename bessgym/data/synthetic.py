@@ -165,6 +165,36 @@ class BalancingModel:
 
 
 @dataclass(frozen=True)
+class MfrrModel:
+    """mFRR: capacity (D-1, six 4 h blocks, pay-as-bid) and energy (MARI, 15 min, marginal price).
+
+    Not fitted: the shared real data hold no mFRR file. The capacity levels are the order of magnitude of the
+    German 2024 results on regelleistung.net (averages of a few EUR/MW/h, NEG below POS, with rare blocks
+    tens of times the mean), drawn as the other reserves (log-normal around block and month profiles, here
+    flat) with a heavier tail (``sigma``). mFRR is called when the system imbalance outgrows aFRR: a
+    direction is activated where the standardised imbalance (the aFRR model's) passes ``threshold``, so about
+    8 % of quarter-hours each way, with a share of the offered volume that grows with the excess. The MARI
+    price is the day-ahead price plus a heavy-tailed premium (minus a discount for NEG) every quarter-hour.
+
+    Attributes
+    ----------
+    pos, neg : capacity price models [EUR/MW/h].
+    threshold : standardised imbalance beyond which mFRR is activated [-].
+    share_gain : activated share of the offered volume per unit of imbalance beyond the threshold [-].
+    premium_median_eur_mwh, discount_median_eur_mwh : median MARI premium over (discount below) day-ahead.
+    premium_sigma : log-std of premium and discount [-].
+    """
+
+    pos: ReserveProduct = ReserveProduct(5.0, (1.0,) * 6, (1.0,) * 12, 0.9, 0.3, 0.6)
+    neg: ReserveProduct = ReserveProduct(4.0, (1.0,) * 6, (1.0,) * 12, 0.9, 0.3, 0.6)
+    threshold: float = 1.4
+    share_gain: float = 0.6
+    premium_median_eur_mwh: float = 60.0
+    discount_median_eur_mwh: float = 50.0
+    premium_sigma: float = 0.7
+
+
+@dataclass(frozen=True)
 class SyntheticMarketConfig:
     """Everything the synthetic market depends on besides the date range and the seed."""
 
@@ -172,6 +202,7 @@ class SyntheticMarketConfig:
     intraday: IntradayModel = field(default_factory=IntradayModel)
     reserve: ReserveModel = field(default_factory=ReserveModel)
     balancing: BalancingModel = field(default_factory=BalancingModel)
+    mfrr: MfrrModel = field(default_factory=MfrrModel)
     pv_site: PVSite = field(default_factory=PVSite)
 
 
@@ -222,14 +253,18 @@ def generate(
     """
     cfg = config or SyntheticMarketConfig()
     cal = _Calendar.of(quarter_hours(start, end))
-    rng_pv, rng_da, rng_id, rng_res, rng_bal = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+    # children of one seed sequence: the k-th stream is the same however many are spawned, so mFRR (added last)
+    # left every other column as it was
+    streams = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6))
+    rng_pv, rng_da, rng_id, rng_res, rng_bal, rng_mfrr = streams
 
     pv_site, pv_national = _pv(cal, cfg.pv_site, rng_pv)
     da, level = _day_ahead(cal, pv_national, cfg.day_ahead, rng_da)
     ida1, ida2, ida3, id1 = _intraday(cal, da, level, cfg.intraday, rng_id)
     table = {"da_price": da, "ida1_price": ida1, "ida2_price": ida2, "ida3_price": ida3, "id1_price": id1}
     table |= _reserves(cal, cfg.reserve, rng_res)
-    table |= _balancing(cal, id1, cfg.balancing, rng_bal)
+    balancing, imbalance = _balancing(cal, id1, cfg.balancing, rng_bal)
+    table |= balancing | _mfrr(cal, da, imbalance, cfg.mfrr, rng_mfrr)
     table["pv_per_mwp"] = pv_site
     df = pd.DataFrame(table, index=cal.index)
     return validate(df, source=f"synthetic(seed={seed})")
@@ -337,8 +372,10 @@ def _reserves(cal: _Calendar, m: ReserveModel, rng: np.random.Generator) -> dict
     return out
 
 
-def _balancing(cal: _Calendar, id1: np.ndarray, m: BalancingModel, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """aFRR activation shares [-], aFRR energy marginal prices [EUR/MWh] and reBAP [EUR/MWh]."""
+def _balancing(cal: _Calendar, id1: np.ndarray, m: BalancingModel,
+               rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """aFRR activation shares [-], aFRR energy marginal prices [EUR/MWh] and reBAP [EUR/MWh]; and the
+    standardised system imbalance [-] (+ = short: POS needed)."""
     n = len(id1)
     imbalance = ar1(rng, n, m.imbalance_persistence)
     # Schedules step at full hours while load ramps: imbalance kicks at the hour change.
@@ -361,4 +398,19 @@ def _balancing(cal: _Calendar, id1: np.ndarray, m: BalancingModel, rng: np.rando
         "afrr_activation_pos": act_pos,
         "afrr_activation_neg": act_neg,
         "imbalance_price": rebap,
-    }
+    }, imbalance
+
+
+def _mfrr(cal: _Calendar, da: np.ndarray, imbalance: np.ndarray, m: MfrrModel,
+          rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """mFRR capacity prices [EUR/MW/h], MARI energy prices [EUR/MWh] and activated shares [-] (:class:`MfrrModel`)."""
+    capacity = _reserves(cal, ReserveModel(fcr=m.pos, afrr_pos=m.pos, afrr_neg=m.neg), rng)
+    out = {f"mfrr_cap_{d}_{stat}": capacity[f"afrr_cap_{d}_{stat}"] for d in ("pos", "neg")
+           for stat in ("price", "marginal")}
+    n = len(da)
+    for d, sign, median in (("pos", 1.0, m.premium_median_eur_mwh), ("neg", -1.0, m.discount_median_eur_mwh)):
+        excess = np.maximum(sign * imbalance - m.threshold, 0.0)
+        out[f"mfrr_activation_{d}"] = np.clip(m.share_gain * excess + 0.1 * (excess > 0), 0.0, 1.0)
+        spread = median * np.exp(m.premium_sigma * rng.standard_normal(n)) * (1.0 + excess)
+        out[f"mfrr_energy_{d}_price"] = np.clip(da + sign * spread, -15_000.0, 15_000.0)
+    return out

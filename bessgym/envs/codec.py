@@ -3,13 +3,15 @@ decodes, and for every policy that plans in physical units (LP baselines, rules)
 
 | stage | entries per asset | decoded |
 |---|---|---|
-| capacity | (5, 6 blocks) | FCR: a x ``fcr_max_share`` x power; aFRR POS, NEG: a x the room FCR leaves |
-| capacity | | aFRR POS, NEG capacity price = forecast x (1 + band x a) |
+| capacity | (9, 6 blocks) | 0 FCR: a x ``fcr_max_share`` x power; 1, 2 aFRR POS, NEG: a x the room FCR leaves |
+| capacity | | 3, 4 aFRR POS, NEG capacity price = forecast x (1 + band x a) |
+| capacity | | 5, 6 mFRR POS, NEG: a x the room FCR and aFRR leave; 7, 8 their prices, as aFRR's |
 | day-ahead, IDA1-3 | one per quarter-hour | change of position: a x power free to sell (a >= 0) or to buy |
 | delivery | 0 | intraday trade: a x the room to sell (a >= 0) or to buy |
 | delivery | 1, 2 | the aFRR capacity's energy offer price POS, NEG = DA price + band x a, within the price cap |
 | delivery | 3, 4 | energy-only aFRR POS, NEG volume: a x free power |
 | delivery | 5, 6 | energy-only aFRR POS, NEG offer price = DA price + band x a, within the price cap |
+| delivery | 7, 8 | the mFRR capacity's energy offer price POS, NEG = DA price + band x a, within the cap |
 
 Encoding inverts decoding exactly where the decision is inside its room (a volume outside is clipped to it).
 The scalar rules the delivery kernel applies (:func:`trade_mw`, :func:`energy_offer_eur_mwh`) are compiled.
@@ -58,34 +60,40 @@ class ActionCodec:
     # ---------------------------------------------------------------------------------- capacity
 
     def capacity_volumes(self, action: np.ndarray, power_mw: np.ndarray, room_up_mw: np.ndarray,
-                         room_down_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """FCR, aFRR POS and NEG volumes (N, 6) [MW] of a capacity action (N, 30), within the rooms (N, 6) each
-        direction has for reserves (before the energy window and the products' grids)."""
+                         room_down_mw: np.ndarray) -> tuple[np.ndarray, ...]:
+        """FCR, aFRR POS, NEG, mFRR POS, NEG volumes (N, 6) [MW] of a capacity action (N, 54), within the rooms
+        (N, 6) each direction has for reserves (before the energy window and the products' grids)."""
         cfg = self.config
-        a = action.reshape(action.shape[0], 5, N_BLOCKS)
+        a = action.reshape(action.shape[0], 9, N_BLOCKS)
         fcr = np.minimum(np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * power_mw[:, None],
                          np.minimum(room_up_mw, room_down_mw)) * cfg.has("fcr")
         on = cfg.has("afrr_capacity")
         pos = np.clip(a[:, 1], 0, 1) * np.maximum(room_up_mw - fcr, 0.0) * on
         neg = np.clip(a[:, 2], 0, 1) * np.maximum(room_down_mw - fcr, 0.0) * on
-        return fcr, pos, neg
+        on = cfg.has("mfrr_capacity")
+        mpos = np.clip(a[:, 5], 0, 1) * np.maximum(room_up_mw - fcr - pos, 0.0) * on
+        mneg = np.clip(a[:, 6], 0, 1) * np.maximum(room_down_mw - fcr - neg, 0.0) * on
+        return fcr, pos, neg, mpos, mneg
 
-    def capacity_prices(self, action: np.ndarray, forecast_pos: np.ndarray,
-                        forecast_neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """aFRR POS and NEG capacity offer prices (N, 6) [EUR/MW/h] around the blocks' forecast prices."""
-        a = action.reshape(action.shape[0], 5, N_BLOCKS)
+    def capacity_prices(self, action: np.ndarray, *forecasts: np.ndarray) -> tuple[np.ndarray, ...]:
+        """aFRR POS, NEG and mFRR POS, NEG capacity offer prices (N, 6) [EUR/MW/h] around the blocks' forecast
+        prices (``forecasts`` in that order)."""
+        a = action.reshape(action.shape[0], 9, N_BLOCKS)
         band = self.config.capacity_price_band
-        return (np.maximum(forecast_pos * (1 + band * a[:, 3]), 0.0),
-                np.maximum(forecast_neg * (1 + band * a[:, 4]), 0.0))
+        return tuple(np.maximum(fc * (1 + band * a[:, row]), 0.0) for fc, row in zip(forecasts, (3, 4, 7, 8),
+                                                                                         strict=True))
 
     def capacity_action(self, fcr_mw: np.ndarray, pos_mw: np.ndarray, neg_mw: np.ndarray, power_mw: np.ndarray,
-                        room_up_mw: np.ndarray, room_down_mw: np.ndarray) -> np.ndarray:
-        """The capacity action (N, 30) that offers these volumes (N, 6) [MW] at the forecast prices."""
+                        room_up_mw: np.ndarray, room_down_mw: np.ndarray, mfrr_pos_mw: np.ndarray | float = 0.0,
+                        mfrr_neg_mw: np.ndarray | float = 0.0) -> np.ndarray:
+        """The capacity action (N, 54) that offers these volumes (N, 6) [MW] at the forecast prices."""
         cfg = self.config
-        a = np.zeros((len(power_mw), 5, N_BLOCKS))
+        a = np.zeros((len(power_mw), 9, N_BLOCKS))
         a[:, 0] = share(fcr_mw, cfg.fcr_max_share * power_mw[:, None])
         a[:, 1] = share(pos_mw, room_up_mw - fcr_mw)
         a[:, 2] = share(neg_mw, room_down_mw - fcr_mw)
+        a[:, 5] = share(np.broadcast_to(mfrr_pos_mw, a[:, 5].shape), room_up_mw - fcr_mw - pos_mw)
+        a[:, 6] = share(np.broadcast_to(mfrr_neg_mw, a[:, 6].shape), room_down_mw - fcr_mw - neg_mw)
         return a.reshape(len(power_mw), -1)
 
     # ---------------------------------------------------------------------------------- auctions
@@ -105,17 +113,17 @@ class ActionCodec:
     def delivery_action(self, trade_mw: np.ndarray, room_sell_mw: np.ndarray, room_buy_mw: np.ndarray, *,
                         hold_energy_offers: bool = False,
                         energy_only: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
-        """The delivery action (N, 7) of an intraday trade [MW] given the rooms to sell and buy (positive;
+        """The delivery action (N, 9) of an intraday trade [MW] given the rooms to sell and buy (positive;
         :meth:`~bessgym.envs.core.Simulator.trade_range`); the capacity's aFRR energy offers at the day-ahead
         price, or with ``hold_energy_offers`` at the edges of the band (held, not meant to be activated).
         ``energy_only``: (POS, NEG volume share of free power, POS, NEG offer price [EUR/MWh]) and the
         quarter-hour's DA price, each (N,), for energy-only offers (:meth:`energy_only_action`)."""
-        a = np.zeros((len(trade_mw), 7))
+        a = np.zeros((len(trade_mw), 9))
         # inside the range first: a range that excludes 0 (a forced trade) has a negative room on one side
         trade_mw = np.clip(trade_mw, -np.asarray(room_buy_mw), room_sell_mw)
         a[:, 0] = np.where(trade_mw >= 0, share(trade_mw, room_sell_mw), share(trade_mw, room_buy_mw))
-        if hold_energy_offers:
-            a[:, 1], a[:, 2] = 1.0, -1.0  # POS at DA + band, NEG at DA - band
+        if hold_energy_offers:  # POS at DA + band, NEG at DA - band (aFRR and mFRR)
+            a[:, 1], a[:, 2], a[:, 7], a[:, 8] = 1.0, -1.0, 1.0, -1.0
         if energy_only is not None:
             a[:, 3:7] = self.energy_only_action(*energy_only)
         return a

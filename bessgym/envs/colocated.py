@@ -93,11 +93,11 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     | stage | entry | meaning |
     |---|---|---|
-    | delivery | 7 | a >= 0: curtail share a of PV, the battery goes first; a < 0: PV first, the battery yields |
+    | delivery | 9 | a >= 0: curtail share a of PV, the battery goes first; a < 0: PV first, the battery yields |
 
     ## Observation Space
 
-    ``Box(-1000, 1000, (35 + 4H + 1,), float32)``: the ``SingleBESS-v0`` observation, then the PV available now
+    ``Box(-1000, 1000, (49 + 4H + 1,), float32)``: the ``SingleBESS-v0`` observation, then the PV available now
     and the PV forecast of the next H quarter-hours, both divided by the connection limit.
 
     ## Rewards

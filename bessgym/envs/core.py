@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from bessgym._checks import finite
 from bessgym.assets.battery import Fleet, reserve_energy, soc_next
 from bessgym.data.calendar import DT_H, MARKET_TZ, block_of_hour, complete_days
 from bessgym.data.contract import MarketDataError, validate
@@ -26,107 +25,12 @@ from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
 from bessgym.envs.codec import ActionCodec
 from bessgym.envs.forecast import FORECAST_COLUMNS, Forecaster
+from bessgym.envs.market_config import ACTION_WIDTH, PRODUCT_COLUMNS, PRODUCTS, MarketConfig  # noqa: F401 (re-exported)
 from bessgym.envs.pooling import Alone, Pooled
 from bessgym.envs.view import DayView
 from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
-
-PRODUCTS = ("fcr", "afrr_capacity", "afrr_energy", "day_ahead", "ida", "intraday", "imbalance")
-# Columns each product needs from the market table.
-PRODUCT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "fcr": ("fcr_price",),
-    "afrr_capacity": ("afrr_cap_pos_price", "afrr_cap_neg_price"),
-    "afrr_energy": ("afrr_energy_pos_price", "afrr_energy_neg_price", "afrr_activation_pos", "afrr_activation_neg"),
-    "day_ahead": ("da_price",),
-    "ida": ("ida1_price", "ida2_price", "ida3_price"),
-    "intraday": ("id1_price",),
-    "imbalance": ("imbalance_price",),
-}
-ACTION_WIDTH = {
-    Stage.CAPACITY: 5 * N_BLOCKS,  # FCR, aFRR POS, aFRR NEG volume shares; aFRR POS, NEG capacity price offers
-    Stage.DAY_AHEAD: MAX_QUARTER_HOURS,  # position per quarter-hour, share of free power
-    Stage.IDA1: MAX_QUARTER_HOURS,
-    Stage.IDA2: MAX_QUARTER_HOURS,
-    Stage.IDA3: MAX_QUARTER_HOURS,
-    Stage.DELIVERY: 7,  # ID trade; aFRR capacity's energy offer prices; energy-only volume shares and prices
-}
-
-
-@dataclass(frozen=True)
-class MarketConfig:
-    """Which products the battery takes part in, and their parameters.
-
-    Attributes
-    ----------
-    products : subset of ``PRODUCTS``; imbalance settlement applies to every deviation regardless (at reBAP if
-        ``imbalance`` is on, else at the DA price plus ``imbalance_markup_eur_mwh``).
-    intraday_fee_eur_mwh : exchange and clearing fee per MWh traded continuously [EUR/MWh].
-    fcr_hold_h : energy held per direction per MW of FCR [h]; None = the dated rule (15 min).
-    afrr_hold_h : energy held per direction per MW of aFRR capacity [h].
-    ancillary_max_share : largest share of power offered as reserves in one direction [-].
-    fcr_max_share : largest share of power offered as FCR (0.8 = derated 20 % for prequalification) [-].
-    fcr_activation : ``"neutral"`` (energy-neutral, as the multi-market methodology assumes) or
-        ``"frequency"`` (a stochastic frequency deviation with linear droop moves SoC).
-    capacity_price_band : aFRR capacity offer = forecast average price x (1 + band x a), a in [-1, 1] [-].
-    energy_price_band_eur_mwh : aFRR energy offer = DA price + band x a [EUR/MWh].
-    afrr_energy_price_cap_eur_mwh : the aFRR energy price limits, +- [EUR/MWh]; offers are kept within them
-        (the PICASSO transitional cap of 15,000 EUR/MWh).
-    non_delivery_penalty_eur_mwh : penalty per MWh of activation the battery could not serve [EUR/MWh].
-    unavailability_penalty_eur_mw_h : penalty per MW and hour of reserve capacity held but not available (an
-        asset out of service, or one whose SoC or power cannot deliver it for the held duration) [EUR/MW/h],
-        on top of losing that capacity's payment. 0 by default: the TSO's contractual penalties are set per
-        case; the payment is withheld either way (see the README, "Reserve availability").
-    imbalance_markup_eur_mwh : markup on |deviation| when no reBAP column is used [EUR/MWh].
-    wholesale_increments : round day-ahead, intraday-auction and continuous volumes to the exchange's 0.1 MW
-        increment (the rule). False trades continuous volumes: a research switch for comparing with
-        continuous LPs, whose optimum is not on the grid.
-    """
-
-    products: frozenset[str] = frozenset(PRODUCTS)
-    intraday_fee_eur_mwh: float = 0.2
-    fcr_hold_h: float | None = None
-    afrr_hold_h: float = 1.0
-    ancillary_max_share: float = 1.0
-    fcr_max_share: float = 1.0
-    fcr_activation: str = "neutral"
-    capacity_price_band: float = 0.5
-    energy_price_band_eur_mwh: float = 250.0
-    afrr_energy_price_cap_eur_mwh: float = 15_000.0
-    non_delivery_penalty_eur_mwh: float = 1_000.0
-    unavailability_penalty_eur_mw_h: float = 0.0
-    imbalance_markup_eur_mwh: float = 50.0
-    wholesale_increments: bool = True
-
-    def __post_init__(self) -> None:
-        finite("MarketConfig", **{f.name: getattr(self, f.name) for f in fields(self)
-                                  if f.name not in ("products", "fcr_activation", "wholesale_increments")})
-        if self.fcr_hold_h is not None and self.fcr_hold_h < 0:
-            raise ValueError(f"MarketConfig.fcr_hold_h must be >= 0 (None: the dated rule), got {self.fcr_hold_h}")
-        unknown = set(self.products) - set(PRODUCTS)
-        if unknown:
-            raise ValueError(f"MarketConfig.products: unknown {sorted(unknown)}; choose from {PRODUCTS}")
-        if "day_ahead" not in self.products and "intraday" not in self.products and not (
-            {"fcr", "afrr_capacity", "afrr_energy"} & set(self.products)
-        ):
-            raise ValueError("MarketConfig.products: at least one market is needed")
-        if self.fcr_activation not in ("neutral", "frequency"):
-            raise ValueError(f"MarketConfig.fcr_activation must be 'neutral' or 'frequency', "
-                             f"got {self.fcr_activation!r}")
-        for name in ("ancillary_max_share", "fcr_max_share"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"MarketConfig.{name} must be in [0, 1]")
-        for name in ("intraday_fee_eur_mwh", "afrr_hold_h", "non_delivery_penalty_eur_mwh", "imbalance_markup_eur_mwh",
-                     "energy_price_band_eur_mwh", "unavailability_penalty_eur_mw_h", "afrr_energy_price_cap_eur_mwh"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"MarketConfig.{name} must be >= 0")
-        if self.afrr_energy_price_cap_eur_mwh <= 0:
-            raise ValueError("MarketConfig.afrr_energy_price_cap_eur_mwh must be > 0")
-        if not 0 <= self.capacity_price_band < 1:
-            raise ValueError("MarketConfig.capacity_price_band must be in [0, 1)")
-
-    def has(self, product: str) -> bool:
-        return product in self.products
 
 
 @dataclass(frozen=True)
@@ -190,6 +94,10 @@ class DayState:
     afrr_neg_mw: np.ndarray
     afrr_pos_price: np.ndarray  # paid price (pay-as-bid) [EUR/MW/h]
     afrr_neg_price: np.ndarray
+    mfrr_pos_mw: np.ndarray  # (N, 6)
+    mfrr_neg_mw: np.ndarray
+    mfrr_pos_price: np.ndarray  # paid price (pay-as-bid) [EUR/MW/h]
+    mfrr_neg_price: np.ndarray
     positions: np.ndarray  # (N, 4, n_qh): DA, IDA1, IDA2, IDA3 [MW, + = sell]
     committed_mw: np.ndarray  # (N, n_qh): positions summed
     prices: np.ndarray  # (4, n_qh): DA, IDA1, IDA2, IDA3 prices [EUR/MWh] (0 where the product is absent)
@@ -199,15 +107,17 @@ class DayState:
     fcr_q: np.ndarray = field(default=None)  # (N, n_qh) [MW]
     pos_q: np.ndarray = field(default=None)
     neg_q: np.ndarray = field(default=None)
+    mpos_q: np.ndarray = field(default=None)
+    mneg_q: np.ndarray = field(default=None)
     room_up_mw: np.ndarray = field(default=None)  # (N, n_qh) discharge and charge power for planning [MW]:
     room_down_mw: np.ndarray = field(default=None)  # the rating, or what a connection leaves of it
     up_cap: np.ndarray = field(default=None)  # power left for discharge after reserves [MW]
     down_cap: np.ndarray = field(default=None)  # power left for charge after reserves [MW]
     lo: np.ndarray = field(default=None)  # SoC band keeping reserve headroom [MWh]
     hi: np.ndarray = field(default=None)
-    capacity_cash: np.ndarray = field(default=None)  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment [EUR]
-    capacity_price: np.ndarray = field(default=None)  # (3, N, n_qh): their prices [EUR/MW/h]
-    hold_h: np.ndarray = field(default=None)  # (2,): energy held per MW of FCR and of aFRR [h]
+    capacity_cash: np.ndarray = field(default=None)  # (5, N, n_qh): FCR, aFRR POS, NEG, mFRR POS, NEG [EUR]
+    capacity_price: np.ndarray = field(default=None)  # (5, N, n_qh): their prices [EUR/MW/h]
+    hold_h: np.ndarray = field(default=None)  # (3,): energy held per MW of FCR, aFRR and mFRR [h]
     version: int = 0  # bumped whenever commitments change (observation caches key on it)
     _arrays: tuple[int, kernels.DayArrays, tuple] | None = field(default=None, repr=False)
 
@@ -224,7 +134,8 @@ class DayState:
     def _kernel_view(self) -> tuple[int, kernels.DayArrays, tuple]:
         if self._arrays is None or self._arrays[0] != self.version:
             named = kernels.DayArrays(self.committed_mw, self.positions, self.prices, self.capacity_cash,
-                                      self.capacity_price, self.fcr_q, self.pos_q, self.neg_q, self.up_cap,
+                                      self.capacity_price, self.fcr_q, self.pos_q, self.neg_q, self.mpos_q,
+                                      self.mneg_q, self.up_cap,
                                       self.down_cap, self.lo, self.hi, self.discharged_mwh, self.hold_h)
             self._arrays = (self.version, named, tuple(named))
         return self._arrays
@@ -262,13 +173,14 @@ class Simulator:
         self._batteries = tuple(kernels.Batteries(
             fleet.soc_min_mwh, fleet.soc_max_mwh, fleet.power_mw, fleet.eta_charge, fleet.eta_discharge,
             fleet.aux_power_mw, fleet.max_daily_discharge_mwh, fleet.degradation_cost_eur_mwh))
-        afrr = config.has("afrr_energy")
+        afrr, mfrr = config.has("afrr_energy"), config.has("mfrr_energy")
         # reBAP where imbalance is settled at it; empty: at DA plus the markup (the delivery kernel's rule)
         rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
         self._market_columns = tuple(kernels.MarketColumns(
             self._da, self.col("id1_price"), np.zeros(0) if rebap is None else rebap,
-            *(market.columns[c] if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"])))
-        self._terms = tuple(kernels.Terms(afrr, config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
+            *(self.col(c) if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"]),
+            *(self.col(c) if mfrr else self._zeros for c in PRODUCT_COLUMNS["mfrr_energy"])))
+        self._terms = tuple(kernels.Terms(afrr, mfrr, config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
                                           config.energy_price_band_eur_mwh, config.afrr_energy_price_cap_eur_mwh,
                                           config.imbalance_markup_eur_mwh,
                                           config.non_delivery_penalty_eur_mwh, config.unavailability_penalty_eur_mw_h))
@@ -306,7 +218,7 @@ class Simulator:
             skip |= {Stage.IDA1, Stage.IDA2, Stage.IDA3}
         if not cfg.has("day_ahead"):
             skip.add(Stage.DAY_AHEAD)
-        if not ({"fcr", "afrr_capacity"} & set(cfg.products)):
+        if not ({"fcr", "afrr_capacity", "mfrr_capacity"} & set(cfg.products)):
             skip.add(Stage.CAPACITY)
         timeline = [t for t in timeline if t[0] not in skip]
         zeros6 = np.zeros((self.n, N_BLOCKS))
@@ -317,7 +229,9 @@ class Simulator:
             n_qh=n_qh, start=sl.start, rules=rules, timeline=timeline, block=m.block[sl], room_up_mw=room_up,
             room_down_mw=room_down,
             fcr_mw=zeros6.copy(), afrr_pos_mw=zeros6.copy(), afrr_neg_mw=zeros6.copy(),
-            afrr_pos_price=zeros6.copy(), afrr_neg_price=zeros6.copy(), positions=np.zeros((self.n, 4, n_qh)),
+            afrr_pos_price=zeros6.copy(), afrr_neg_price=zeros6.copy(), mfrr_pos_mw=zeros6.copy(),
+            mfrr_neg_mw=zeros6.copy(), mfrr_pos_price=zeros6.copy(), mfrr_neg_price=zeros6.copy(),
+            positions=np.zeros((self.n, 4, n_qh)),
             committed_mw=np.zeros((self.n, n_qh)), prices=prices, discharged_mwh=np.zeros(self.n),
         )
         window = slice(sl.start, min(sl.start + 2 * MAX_QUARTER_HOURS, len(m.index)))
@@ -334,11 +248,12 @@ class Simulator:
         d, f, cfg = self.day, self.fleet, self.config
         b = d.block
         d.fcr_q, d.pos_q, d.neg_q = d.fcr_mw[:, b], d.afrr_pos_mw[:, b], d.afrr_neg_mw[:, b]
-        d.up_cap = np.maximum(d.room_up_mw - d.fcr_q - d.pos_q, 0.0)
-        d.down_cap = np.maximum(d.room_down_mw - d.fcr_q - d.neg_q, 0.0)
+        d.mpos_q, d.mneg_q = d.mfrr_pos_mw[:, b], d.mfrr_neg_mw[:, b]
+        d.up_cap = np.maximum(d.room_up_mw - d.fcr_q - d.pos_q - d.mpos_q, 0.0)
+        d.down_cap = np.maximum(d.room_down_mw - d.fcr_q - d.neg_q - d.mneg_q, 0.0)
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
         up, down = reserve_energy(d.fcr_q, d.pos_q, d.neg_q, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
-                                  f.eta_discharge[:, None])
+                                  f.eta_discharge[:, None], d.mpos_q, d.mneg_q, cfg.mfrr_hold_h)
         lo = f.soc_min_mwh[:, None] + up
         hi = np.maximum(f.soc_max_mwh[:, None] - down, lo)
         # a block's reserve is deliverable from its first moment: the SoC at the end of the step before (its
@@ -355,9 +270,11 @@ class Simulator:
         d.lo = np.minimum(lo, f.soc_max_mwh[:, None])
         d.hi = np.maximum(hi, d.lo)
         fcr_price = np.broadcast_to(self.col("fcr_price")[d.start:d.start + d.n_qh], d.fcr_q.shape)
-        d.capacity_price = np.stack([fcr_price, d.afrr_pos_price[:, b], d.afrr_neg_price[:, b]])
-        d.capacity_cash = st.capacity_revenue(np.stack([d.fcr_q, d.pos_q, d.neg_q]), d.capacity_price, DT_H)
-        d.hold_h = np.array([hold, cfg.afrr_hold_h])
+        d.capacity_price = np.stack([fcr_price, d.afrr_pos_price[:, b], d.afrr_neg_price[:, b],
+                                     d.mfrr_pos_price[:, b], d.mfrr_neg_price[:, b]])
+        d.capacity_cash = st.capacity_revenue(np.stack([d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q]),
+                                              d.capacity_price, DT_H)
+        d.hold_h = np.array([hold, cfg.afrr_hold_h, cfg.mfrr_hold_h])
         d.version += 1
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:
@@ -375,30 +292,33 @@ class Simulator:
     # ------------------------------------------------------------------------------------- stages
 
     def apply_capacity(self, action: np.ndarray) -> dict[str, np.ndarray]:
-        """Offer FCR and aFRR capacity for the 6 blocks; price-taker FCR, pay-as-bid aFRR."""
+        """Offer FCR, aFRR and mFRR capacity for the 6 blocks; price-taker FCR, pay-as-bid aFRR and mFRR."""
         d, f, cfg = self.day, self.fleet, self.config
-        fcr, pos, neg = self.codec.capacity_volumes(action, f.power_mw, *self.capacity_rooms())
+        volumes = self.codec.capacity_volumes(action, f.power_mw, *self.capacity_rooms())
         # The reserves of a block must fit the usable energy window together.
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
-        up, down = reserve_energy(fcr, pos, neg, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
-                                  f.eta_discharge[:, None])
+        up, down = reserve_energy(*volumes[:3], hold, cfg.afrr_hold_h, f.eta_charge[:, None], f.eta_discharge[:, None],
+                                  *volumes[3:], cfg.mfrr_hold_h)
         scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
         rules = d.rules
-        fcr, pos, neg = (self.pooling.reserves(x * scale, rules.min_bid_mw, rules.bid_step_mw) for x in (fcr, pos, neg))
+        fcr, pos, neg, mpos, mneg = (self.pooling.reserves(x * scale, rules.min_bid_mw, rules.bid_step_mw)
+                                     for x in volumes)
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
         no_forecast = np.zeros((self.n, d.n_qh))
-        offer_pos, offer_neg = self.codec.capacity_prices(
-            action, d.forecasts.get("afrr_cap_pos_price", no_forecast)[:, starts - d.start],
-            d.forecasts.get("afrr_cap_neg_price", no_forecast)[:, starts - d.start])
+        columns = [f"{p}_cap_{d_}_price" for p in ("afrr", "mfrr") for d_ in ("pos", "neg")]
+        offers = self.codec.capacity_prices(action, *(d.forecasts.get(c, no_forecast)[:, starts - d.start]
+                                                      for c in columns))
         cols = self.market.columns
-        clear_pos = cols.get("afrr_cap_pos_marginal", self.col("afrr_cap_pos_price"))[starts]
-        clear_neg = cols.get("afrr_cap_neg_marginal", self.col("afrr_cap_neg_price"))[starts]
-        won_pos, won_neg = accepted_sell(offer_pos, clear_pos), accepted_sell(offer_neg, clear_neg)
+        won = [accepted_sell(offer, cols.get(c.replace("_price", "_marginal"), self.col(c))[starts])
+               for offer, c in zip(offers, columns, strict=True)]
         d.fcr_mw = fcr
-        d.afrr_pos_mw, d.afrr_neg_mw = np.where(won_pos, pos, 0.0), np.where(won_neg, neg, 0.0)
-        d.afrr_pos_price, d.afrr_neg_price = np.where(won_pos, offer_pos, 0.0), np.where(won_neg, offer_neg, 0.0)
+        d.afrr_pos_mw, d.afrr_neg_mw, d.mfrr_pos_mw, d.mfrr_neg_mw = (
+            np.where(w, v, 0.0) for w, v in zip(won, (pos, neg, mpos, mneg), strict=True))
+        d.afrr_pos_price, d.afrr_neg_price, d.mfrr_pos_price, d.mfrr_neg_price = (
+            np.where(w, o, 0.0) for w, o in zip(won, offers, strict=True))
         self._derive()
         return {"fcr_mw": fcr, "afrr_pos_mw": d.afrr_pos_mw, "afrr_neg_mw": d.afrr_neg_mw,
+                "mfrr_pos_mw": d.mfrr_pos_mw, "mfrr_neg_mw": d.mfrr_neg_mw,
                 "afrr_pos_offered_mw": pos, "afrr_neg_offered_mw": neg}
 
     def capacity_rooms(self) -> tuple[np.ndarray, np.ndarray]:

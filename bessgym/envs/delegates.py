@@ -39,7 +39,7 @@ class FixedCapacity:
     afrr_neg_share: float = 0.0
 
     def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
-        a = np.zeros((view.n, 5, N_BLOCKS))
+        a = np.zeros((view.n, 9, N_BLOCKS))
         if stage == Stage.CAPACITY:
             a[:, 0], a[:, 1], a[:, 2] = self.fcr_share, self.afrr_pos_share, self.afrr_neg_share
         return a.reshape(view.n, -1) if stage == Stage.CAPACITY else np.zeros((view.n, ACTION_WIDTH[stage]))

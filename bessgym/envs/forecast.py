@@ -32,11 +32,11 @@ class PerfectForecast:
 
 
 PRICE_SIGMA = 0.10  # default relative error of noisy price forecasts [-]
-# the columns forecast each day, in the order they draw noise (the intraday auctions and aFRR energy last: added
-# later, they leave the draws of the others as they were)
+# the columns forecast each day, in the order they draw noise (the intraday auctions, aFRR energy and mFRR last:
+# added later, they leave the draws of the others as they were)
 FORECAST_COLUMNS = ("da_price", "id1_price", "fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price",
                     "ida1_price", "ida2_price", "ida3_price", "afrr_energy_pos_price", "afrr_energy_neg_price",
-                    "afrr_activation_pos", "afrr_activation_neg")
+                    "afrr_activation_pos", "afrr_activation_neg", "mfrr_cap_pos_price", "mfrr_cap_neg_price")
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,13 @@ from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell,
 
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh",
-               "unavailable_mw", "afrr_linked_mwh")
+               "unavailable_mw", "afrr_linked_mwh", "mfrr_pos_mwh", "mfrr_neg_mwh")
 N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constants in the kernels
 # row numbers by name (a global named tuple is a compile-time constant in the kernels)
 CASH = NamedTuple("CashRows", [(name, int) for name in st.CASH_FLOWS])(*range(N_CASH))
 REPORT = NamedTuple("ReportRows", [(name, int) for name in REPORT_ROWS])(*range(N_REPORT))
-_CAPACITY = (CASH.fcr, CASH.afrr_cap_pos, CASH.afrr_cap_neg)  # the rows of DayArrays.capacity_cash
+# the rows of DayArrays.capacity_cash
+_CAPACITY = (CASH.fcr, CASH.afrr_cap_pos, CASH.afrr_cap_neg, CASH.mfrr_cap_pos, CASH.mfrr_cap_neg)
 _POSITIONS = (CASH.day_ahead, CASH.ida1, CASH.ida2, CASH.ida3)  # the rows of DayArrays.positions_mw
 
 
@@ -59,17 +60,19 @@ class DayArrays(NamedTuple):
     committed_mw: np.ndarray  # net position [MW, + sell]
     positions_mw: np.ndarray  # (N, 4, n_qh): DA, IDA1, IDA2, IDA3
     prices: np.ndarray  # (4, n_qh): their prices [EUR/MWh]
-    capacity_cash: np.ndarray  # (3, N, n_qh): FCR, aFRR POS, aFRR NEG payment as won [EUR]
-    capacity_price: np.ndarray  # (3, N, n_qh): the price of each [EUR/MW/h], for what is not available
+    capacity_cash: np.ndarray  # (5, N, n_qh): FCR, aFRR POS, NEG, mFRR POS, NEG payment as won [EUR]
+    capacity_price: np.ndarray  # (5, N, n_qh): the price of each [EUR/MW/h], for what is not available
     fcr_mw: np.ndarray
     afrr_pos_mw: np.ndarray
     afrr_neg_mw: np.ndarray
+    mfrr_pos_mw: np.ndarray
+    mfrr_neg_mw: np.ndarray
     up_cap_mw: np.ndarray  # power left for discharge after reserves
     down_cap_mw: np.ndarray  # power left for charge after reserves
     lo_mwh: np.ndarray  # SoC band keeping reserve headroom
     hi_mwh: np.ndarray
     discharged_mwh: np.ndarray  # (N,) trading discharge today, updated by deliver
-    hold_h: np.ndarray  # (2,): energy held per MW of FCR and of aFRR, per direction [h]
+    hold_h: np.ndarray  # (3,): energy held per MW of FCR, aFRR and mFRR, per direction [h]
 
 
 class MarketColumns(NamedTuple):
@@ -82,12 +85,17 @@ class MarketColumns(NamedTuple):
     afrr_neg_price: np.ndarray
     afrr_pos_share: np.ndarray  # activation shares of the quarter-hour
     afrr_neg_share: np.ndarray
+    mfrr_pos_price: np.ndarray  # MARI marginal prices
+    mfrr_neg_price: np.ndarray
+    mfrr_pos_share: np.ndarray  # activated shares of the offered volume
+    mfrr_neg_share: np.ndarray
 
 
 class Terms(NamedTuple):
     """What the delivery step needs of :class:`~bessgym.envs.core.MarketConfig` and of the pooling."""
 
     afrr_energy: bool
+    mfrr_energy: bool
     intraday: bool
     pooled: bool  # the assets trade as one: only their net pays the intraday fee, shared over their gross
     intraday_fee_eur_mwh: float
@@ -195,7 +203,9 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
 
     aFRR energy (``terms.afrr_energy``): awarded capacity must be offered (at DA +- band x action[:, 1:3]),
     free power may be offered too (volume shares action[:, 3:5] at DA +- band x action[:, 5:7]); each offer
-    clears against the marginal price on its own, activation follows the shares. FCR moves SoC by
+    clears against the marginal price on its own, activation follows the shares. mFRR energy
+    (``terms.mfrr_energy``): the awarded mFRR capacity is offered at DA +- band x action[:, 7:9] and cleared
+    on MARI's marginal price, a share of it activated. FCR moves SoC by
     ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs schedule plus reserve within the
     SoC limits, the rating and the site bounds (:func:`physical_range`); where that is out of reach the
     schedule gives way first (:func:`serve`), and what reserves still cannot serve is undelivered (penalised,
@@ -206,18 +216,20 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     (len(CASH_FLOWS), N) [EUR] and ``report``
     (len(REPORT_ROWS), N).
     """
-    if action.shape[1] < 7:  # compiled code reads entries unchecked
-        raise ValueError("a delivery action has 7 entries per asset (bessgym.envs.codec)")
+    if action.shape[1] < 9:  # compiled code reads entries unchecked
+        raise ValueError("a delivery action has 9 entries per asset (bessgym.envs.codec)")
     band, cap = terms.energy_price_band_eur_mwh, terms.energy_price_cap_eur_mwh
     n = soc.shape[0]
     cash = np.empty((N_CASH, n))
     report = np.empty((N_REPORT, n))
     marg_pos = market.afrr_pos_price[t] if terms.afrr_energy else 0.0
     marg_neg = market.afrr_neg_price[t] if terms.afrr_energy else 0.0
+    m_pos = market.mfrr_pos_price[t] if terms.mfrr_energy else 0.0
+    m_neg = market.mfrr_neg_price[t] if terms.mfrr_energy else 0.0
     da = market.da_price[t]
     for i in range(n):
         schedule = day.committed_mw[i, q] + trade[i]
-        act_pos = act_neg = linked_pos = linked_neg = 0.0
+        act_pos = act_neg = linked_pos = linked_neg = m_act_pos = m_act_neg = 0.0
         if terms.afrr_energy:
             free_pos = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
             free_neg = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
@@ -231,14 +243,22 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
             act_pos = linked_pos + max(action[i, 3], 0.0) * free_pos * free_won_pos * market.afrr_pos_share[t]
             act_neg = linked_neg + max(action[i, 4], 0.0) * free_neg * free_won_neg * market.afrr_neg_share[t]
         fcr, pos, neg = day.fcr_mw[i, q], day.afrr_pos_mw[i, q], day.afrr_neg_mw[i, q]
+        mpos, mneg = day.mfrr_pos_mw[i, q], day.mfrr_neg_mw[i, q]
+        if terms.mfrr_energy:  # the mFRR capacity's offers (entries 7, 8) clear on MARI's marginal price
+            m_act_pos = mpos * market.mfrr_pos_share[t] * (
+                1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 7], da, band, cap), m_pos) else 0.0)
+            m_act_neg = mneg * market.mfrr_neg_share[t] * (
+                1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 8], da, band, cap), m_neg) else 0.0)
         room_up = max(min(bat.power_mw[i], site_hi[i]) - schedule, 0.0)
         room_down = max(schedule - max(-bat.power_mw[i], site_lo[i]), 0.0)
-        need_up = (day.hold_h[0] * fcr + day.hold_h[1] * pos) / bat.eta_discharge[i]  # SoC energy [MWh]
-        need_down = (day.hold_h[0] * fcr + day.hold_h[1] * neg) * bat.eta_charge[i]
-        share_up = available_share(fcr + pos, room_up, need_up, soc[i] - bat.soc_min_mwh[i])
-        share_down = available_share(fcr + neg, room_down, need_down, bat.soc_max_mwh[i] - soc[i])
-        missing = (fcr * (1.0 - min(share_up, share_down)), pos * (1.0 - share_up), neg * (1.0 - share_down))
-        reserve = act_pos - act_neg
+        hold = day.hold_h
+        need_up = (hold[0] * fcr + hold[1] * pos + hold[2] * mpos) / bat.eta_discharge[i]  # SoC energy [MWh]
+        need_down = (hold[0] * fcr + hold[1] * neg + hold[2] * mneg) * bat.eta_charge[i]
+        share_up = available_share(fcr + pos + mpos, room_up, need_up, soc[i] - bat.soc_min_mwh[i])
+        share_down = available_share(fcr + neg + mneg, room_down, need_down, bat.soc_max_mwh[i] - soc[i])
+        missing = (fcr * (1.0 - min(share_up, share_down)), pos * (1.0 - share_up), neg * (1.0 - share_down),
+                   mpos * (1.0 - share_up), mneg * (1.0 - share_down))
+        reserve = act_pos + m_act_pos - act_neg - m_act_neg
         if fcr_response.shape[0] > 0:
             reserve = reserve + day.fcr_mw[i, q] * fcr_response[i, q]
         h_lo, h_hi = physical_range(soc[i], bat.soc_min_mwh[i], bat.soc_max_mwh[i], bat.power_mw[i], site_lo[i],
@@ -246,9 +266,12 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         served_reserve, served = serve(reserve, schedule, h_lo, h_hi)
         p = served_reserve + served
         undelivered = abs(reserve - served_reserve) * DT_H
-        # undelivered activation is not paid: it comes off the direction the net reserve ran in
-        e_pos = max(act_pos * DT_H - (undelivered if reserve > 0 else 0.0), 0.0)
-        e_neg = max(act_neg * DT_H - (undelivered if reserve < 0 else 0.0), 0.0)
+        # undelivered activation is not paid: it comes off the direction the net reserve ran in, aFRR and mFRR
+        # pro rata
+        short_pos = undelivered / max(act_pos + m_act_pos, 1e-12) / DT_H if reserve > 0 else 0.0
+        short_neg = undelivered / max(act_neg + m_act_neg, 1e-12) / DT_H if reserve < 0 else 0.0
+        e_pos, em_pos = act_pos * DT_H * max(1.0 - short_pos, 0.0), m_act_pos * DT_H * max(1.0 - short_pos, 0.0)
+        e_neg, em_neg = act_neg * DT_H * max(1.0 - short_neg, 0.0), m_act_neg * DT_H * max(1.0 - short_neg, 0.0)
         # auxiliaries the battery cannot carry without a charge the connection forbids are drawn from the grid
         soc_after = soc_next(soc[i], p, DT_H, bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
         aux_grid = max(min(soc[i], bat.soc_min_mwh[i]) - soc_after, 0.0)
@@ -257,11 +280,13 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         day.discharged_mwh[i] = day.discharged_mwh[i] + max(served, 0.0) * DT_H
 
         unavailable = 0.0
-        for k in range(3):
+        for k in range(5):
             cash[_CAPACITY[k], i] = day.capacity_cash[k, i, q] - missing[k] * day.capacity_price[k, i, q] * DT_H
             unavailable += missing[k]
         cash[CASH.afrr_energy_pos, i] = st.afrr_pos_energy_revenue(e_pos, marg_pos)
         cash[CASH.afrr_energy_neg, i] = st.afrr_neg_energy_revenue(e_neg, marg_neg)
+        cash[CASH.mfrr_energy_pos, i] = st.afrr_pos_energy_revenue(em_pos, m_pos)  # the same rule as aFRR's
+        cash[CASH.mfrr_energy_neg, i] = st.afrr_neg_energy_revenue(em_neg, m_neg)
         for k in range(4):
             cash[_POSITIONS[k], i] = st.energy_revenue(day.positions_mw[i, k, q], day.prices[k, q], DT_H)
         cash[CASH.intraday, i] = st.intraday_revenue(trade[i], market.id1_price[t], fee_eur_mwh[i], DT_H)
@@ -282,6 +307,7 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         r[REPORT.aux_mwh], r[REPORT.aux_grid_mwh] = bat.aux_power_mw[i] * DT_H - aux_grid, aux_grid
         r[REPORT.unavailable_mw] = unavailable
         r[REPORT.afrr_linked_mwh] = (linked_pos + linked_neg) * DT_H  # the capacity's offers, called
+        r[REPORT.mfrr_pos_mwh], r[REPORT.mfrr_neg_mwh] = em_pos, em_neg
     return cash, report
 
 

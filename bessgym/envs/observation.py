@@ -6,11 +6,11 @@
 | soc | 1 | (SoC - soc_min) / usable energy | - |
 | cycles | 1 | trading discharge today / daily limit | - |
 | time | 6 | sin/cos of local time of day, day of week, day of year | - |
-| reserves | 3 | FCR, aFRR POS, aFRR NEG of the current block / power | - |
+| reserves | 5 | FCR, aFRR POS, aFRR NEG, mFRR POS, mFRR NEG of the current block / power | - |
 | positions | H | committed net position of the next H quarter-hours / power (0 past the day) | - |
 | day-ahead | H | DA price of the next H quarter-hours: realised after its gate, forecast before | 1/100 EUR/MWh |
 | intraday | H | ID1 forecast of the next H quarter-hours | 1/100 EUR/MWh |
-| reserve prices | 18 | FCR, aFRR POS, NEG capacity price of the 6 blocks, forecast before the auction | 1/20 EUR/MW/h |
+| reserve prices | 30 | FCR, aFRR and mFRR POS, NEG price of the 6 blocks, forecast before the auction | 1/20 EUR/MW/h |
 
 The window of the next H quarter-hours starts at the day's first quarter-hour before delivery and at the
 current quarter-hour during delivery; it reaches into the next day's forecasts.
@@ -24,14 +24,15 @@ from numba import njit
 from bessgym.envs.core import Simulator
 from bessgym.market.products import N_BLOCKS, Stage
 
-N_FIXED = 6 + 1 + 1 + 6 + 3
+RESERVE_PRICES = ("fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price", "mfrr_cap_pos_price", "mfrr_cap_neg_price")
+N_FIXED = 6 + 1 + 1 + 6 + len(RESERVE_PRICES)  # stage, SoC, cycles, time, one reserve per product
 PRICE_SCALE = 1 / 100.0
 RESERVE_SCALE = 1 / 20.0
 OBS_LIMIT = 1_000.0
 
 
 def observation_size(horizon_qh: int) -> int:
-    return N_FIXED + 3 * horizon_qh + 3 * N_BLOCKS
+    return N_FIXED + 3 * horizon_qh + len(RESERVE_PRICES) * N_BLOCKS
 
 
 class ObservationBuilder:
@@ -97,7 +98,7 @@ class ObservationBuilder:
             time = np.stack([np.sin(tod), np.cos(tod), np.sin(dow), np.cos(dow), np.sin(doy), np.cos(doy)], axis=1)
             self._time = time.astype(np.float32)  # within [-1, 1]
         p = f.power_mw
-        self._reserves = np.stack([rows(d.fcr_q, p), rows(d.pos_q, p), rows(d.neg_q, p)], axis=2)
+        self._reserves = np.stack([rows(x, p) for x in (d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q)], axis=2)
         committed = rows(d.committed_mw, p)
         self._committed = np.zeros((committed.shape[0], n_qh + h))
         self._committed[:, :n_qh] = committed
@@ -108,7 +109,7 @@ class ObservationBuilder:
         self._id = rows(_window(d.forecasts.get("id1_price", d.forecasts["da_price"]), 0, n_qh + h)) * PRICE_SCALE
         starts = np.searchsorted(d.block, np.arange(N_BLOCKS))
         prices = []
-        for name in ("fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price"):
+        for name in RESERVE_PRICES:
             if capacity_cleared and name in m.columns:
                 prices.append(np.broadcast_to(m.columns[name][d.start + starts], (sim.n, N_BLOCKS)))
             elif name in d.forecasts:
@@ -137,7 +138,7 @@ def _fill(out, stage, w0, qq, h, soc, soc_min, soc_max, discharged, max_discharg
     out[:, 6] = (soc - soc_min) / (soc_max - soc_min)
     out[:, 7] = discharged / max_discharge
     out[:, 8:14] = time[qq]
-    out[:, 14:17] = reserves[:, qq]
+    out[:, 14:i] = reserves[:, qq]
     out[:, i:i + h] = committed[:, w0:w0 + h]
     out[:, i + h:i + 2 * h] = da[:, w0:w0 + h]
     out[:, i + 2 * h:i + 3 * h] = id1[:, w0:w0 + h]

@@ -69,11 +69,11 @@ class PortfolioEnv(BESSEnv):
 
     ## Action Space
 
-    As ``CoLocatedPVBESS-v0`` (delivery entry 7: curtailment of every site's PV), for the whole portfolio.
+    As ``CoLocatedPVBESS-v0`` (delivery entry 9: curtailment of every site's PV), for the whole portfolio.
 
     ## Observation Space
 
-    ``Box(-1000, 1000, (35 + 3H + 2,), float32)``: the ``SingleBESS-v0`` observation averaged over assets with
+    ``Box(-1000, 1000, (49 + 3H + 2,), float32)``: the ``SingleBESS-v0`` observation averaged over assets with
     power weights (SoC, cycles, reserves and positions as portfolio shares; prices are common), then the share
     of power available and the portfolio's PV now over its connections.
 

@@ -35,19 +35,22 @@ class SingleBESSEnv(BESSEnv):
     | capacity | 0-5 | FCR volume per block, share of ``fcr_max_share`` x power (<= 0: no offer) |
     | capacity | 6-11, 12-17 | aFRR POS, NEG volume per block, share of the power FCR leaves (<= 0: none) |
     | capacity | 18-23, 24-29 | aFRR POS, NEG capacity price: forecast x (1 + 0.5 a) [EUR/MW/h], pay-as-bid |
+    | capacity | 30-35, 36-41 | mFRR POS, NEG volume per block, share of the power FCR and aFRR leave |
+    | capacity | 42-47, 48-53 | mFRR POS, NEG capacity price: forecast x (1 + 0.5 a) [EUR/MW/h], pay-as-bid |
     | day_ahead | 0..n_qh-1 | position per quarter-hour, share of free power: + sell (discharge), - buy |
     | ida1-3 | 0..n_qh-1 | change of position per quarter-hour, as for day_ahead (ida3: 12:00-24:00) |
     | delivery | 0 | intraday continuous trade for this quarter-hour, share of the feasible room |
     | delivery | 1, 2 | the aFRR capacity's energy offer price POS, NEG: DA price + 250 a [EUR/MWh] |
     | delivery | 3, 4 | energy-only aFRR POS, NEG volume (no capacity award), share of free power |
     | delivery | 5, 6 | energy-only aFRR POS, NEG offer price: DA price + 250 a [EUR/MWh] |
+    | delivery | 7, 8 | the mFRR capacity's energy offer price POS, NEG: DA price + 250 a [EUR/MWh] (MARI) |
 
     Volumes are rounded to the product's increment (1 MW reserves, 0.1 MW energy). Day-ahead is hourly before
     1 Oct 2025: the four quarter-hours of an hour are averaged.
 
     ## Observation Space
 
-    ``Box(-1000, 1000, (35 + 3H,), float32)``, H = ``horizon_qh`` (default 96): stage one-hot, SoC, cycles
+    ``Box(-1000, 1000, (49 + 3H,), float32)``, H = ``horizon_qh`` (default 96): stage one-hot, SoC, cycles
     used, time features, current reserves, the next H quarter-hours of committed position, DA price (forecast
     before its gate, realised after) and ID1 forecast, and the day's reserve prices (see
     :mod:`bessgym.envs.observation`).
@@ -78,7 +81,7 @@ class SingleBESSEnv(BESSEnv):
     ## Registered variants
 
     - ``bessgym/SingleBESS-v0``: the agent decides every stage.
-    - ``bessgym/SingleBESSIntraday-v0``: the agent decides only delivery steps (7 actions); day-ahead goes to
+    - ``bessgym/SingleBESSIntraday-v0``: the agent decides only delivery steps (9 actions); day-ahead goes to
       the spread trader, capacity to no offer.
     - ``bessgym/SingleBESSCapacity-v0``: the agent decides only the capacity stage (one step per day, episodes
       of 7 days).

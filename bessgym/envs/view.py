@@ -147,6 +147,8 @@ class DayView:
     fcr_mw = property(lambda self: self._day("fcr_mw"), doc="FCR awarded per block (N, 6) [MW].")
     afrr_pos_mw = property(lambda self: self._day("afrr_pos_mw"), doc="aFRR POS awarded per block (N, 6) [MW].")
     afrr_neg_mw = property(lambda self: self._day("afrr_neg_mw"), doc="aFRR NEG awarded per block (N, 6) [MW].")
+    mfrr_pos_mw = property(lambda self: self._day("mfrr_pos_mw"), doc="mFRR POS awarded per block (N, 6) [MW].")
+    mfrr_neg_mw = property(lambda self: self._day("mfrr_neg_mw"), doc="mFRR NEG awarded per block (N, 6) [MW].")
     positions = property(lambda self: self._day("positions"),
                          doc="Auction positions (N, 4, n_qh): DA, IDA1, IDA2, IDA3 [MW, + = sell].")
     committed_mw = property(lambda self: self._day("committed_mw"), doc="Positions summed (N, n_qh) [MW].")

@@ -11,7 +11,8 @@ from numba import float64, vectorize
 
 # Order of the breakdown in info["cash_flow_eur"] and in ledgers.
 CASH_FLOWS = (
-    "fcr", "afrr_cap_pos", "afrr_cap_neg", "afrr_energy_pos", "afrr_energy_neg", "day_ahead",
+    "fcr", "afrr_cap_pos", "afrr_cap_neg", "afrr_energy_pos", "afrr_energy_neg", "mfrr_cap_pos", "mfrr_cap_neg",
+    "mfrr_energy_pos", "mfrr_energy_neg", "day_ahead",
     "ida1", "ida2", "ida3", "intraday", "imbalance", "penalty", "degradation",
 )
 
