@@ -29,6 +29,10 @@ CASES = {
     "site_bess_priority_green": (LPProducts(**RESERVES), SiteTerms(3.0, green_only=True, mode="bess_priority")),
     "site_green_joint_intraday": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.2),
                                   SiteTerms(5.0, green_only=True, mode="joint")),
+    "mfrr_beside_afrr": (LPProducts(hourly_day_ahead=False, mfrr_capacity=True, mfrr_hold_h=0.75, **RESERVES), None),
+    "site_mfrr_pv_priority": (LPProducts(mfrr_capacity=True, **RESERVES), SiteTerms(3.0, mode="pv_priority")),
+    "intraday_around_held_positions": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.3,
+                                                  mfrr_capacity=True, **RESERVES), None),
 }
 
 
@@ -37,7 +41,8 @@ def _parameters(rng: np.random.Generator, negative: bool) -> dict:
     pv = np.clip(np.sin(np.linspace(0, np.pi, N_QH)) * 4.5 + rng.normal(0, 0.3, N_QH), 0.0, None)
     return {"price_da": rng.uniform(low, 150.0, N_QH), "price_id": rng.uniform(low, 160.0, N_QH),
             "price_fcr": rng.uniform(5, 25, N_QH), "price_pos": rng.uniform(0, 20, N_QH),
-            "price_neg": rng.uniform(0, 15, N_QH), "soc0_mwh": 2.4, "soc_end_mwh": (2.0, 3.0),
+            "price_neg": rng.uniform(0, 15, N_QH), "price_mpos": rng.uniform(0, 12, N_QH),
+            "price_mneg": rng.uniform(0, 9, N_QH), "soc0_mwh": 2.4, "soc_end_mwh": (2.0, 3.0),
             "max_discharge_mwh": 6.0, "pv_forecast_mw": pv, "pv_value_eur_mwh": rng.uniform(20, 80, N_QH)}
 
 
@@ -51,13 +56,18 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
     parameters = _parameters(rng, negative=case == "negative_prices_binaries")
     if site is None:
         parameters = {k: v for k, v in parameters.items() if not k.startswith("pv_")}
+    if case == "intraday_around_held_positions":  # a schedule an earlier auction sold and bought: 1 MW each way
+        parameters["held_mw"] = np.r_[np.full(8, -1.0), np.zeros(8), np.full(8, 1.0)]
     mine, oracle = arrays.solve(**parameters), pyomo.solve(**parameters)
     assert mine.objective_eur == pytest.approx(oracle.objective_eur, rel=1e-6, abs=1e-6)
     # the schedule is feasible in the oracle's terms: power, SoC window, end state, budget
     assert (mine.soc_mwh >= 0.6 - 1e-6).all() and (mine.soc_mwh <= 5.4 + 1e-6).all()
     assert 2.0 - 1e-6 <= mine.soc_mwh[-1] <= 3.0 + 1e-6
     assert mine.discharge_mw.sum() * 0.25 <= 6.0 + 1e-6
-    assert np.allclose(mine.discharge_mw - mine.charge_mw, mine.day_ahead_mw + mine.intraday_mw, atol=1e-6)
+    held = parameters.get("held_mw", 0.0)
+    assert np.allclose(mine.discharge_mw - mine.charge_mw, held + mine.day_ahead_mw + mine.intraday_mw, atol=1e-6)
+    if "mfrr" in case:  # the case tests something: mFRR is held beside aFRR
+        assert (mine.mfrr_pos_mw + mine.mfrr_neg_mw).sum() > 0 and (mine.afrr_pos_mw + mine.afrr_neg_mw).sum() > 0
     if products.integer_reserves:
         assert np.allclose(mine.fcr_mw, np.round(mine.fcr_mw), atol=1e-6)
     if products.exclusive_charge:
@@ -68,14 +78,15 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
     assert arrays.solve(**prices).objective_eur == pytest.approx(pyomo.solve(**prices).objective_eur, rel=1e-6)
     if products.fcr:
         # awards below the plan's (in whole MW, as the env awards) stay feasible: less reserve only frees room
-        award = [np.floor(getattr(mine, name) + 1e-6) for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw")]
+        award = [np.floor(getattr(mine, name) + 1e-6) for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw",
+                                                                     "mfrr_pos_mw", "mfrr_neg_mw")]
         for lp in (arrays, pyomo):
             lp.fix_reserves(*award)
         fixed = arrays.solve()
         assert fixed.objective_eur == pytest.approx(pyomo.solve().objective_eur, rel=1e-6, abs=1e-6)
         assert np.allclose(fixed.fcr_mw, award[0]) and np.allclose(fixed.afrr_neg_mw, award[2])
         for lp in (arrays, pyomo):
-            lp.fix_reserves(None, None, None)
+            lp.fix_reserves(None, None, None, None, None)
         assert arrays.value() == pytest.approx(pyomo.value(), rel=1e-6)
 
 

@@ -3,8 +3,9 @@ that tests hold the array-built model (:mod:`agents.lp.model`) to.
 
 Sets: quarter-hours t = 0..T-1, hours h (for hourly day-ahead), blocks b. Decisions [MW]: charge ``ch`` and
 discharge ``dis`` at the grid, day-ahead position ``da`` (hourly or per quarter-hour), intraday buys/sells
-``id_buy``/``id_sell``, reserves ``fcr``/``pos``/``neg`` per block, PV output ``pv_out`` behind a site's
-connection. SoC ``soc`` [MWh] is the end-of-step state. Prices and the start SoC are mutable parameters:
+``id_buy``/``id_sell``, reserves ``fcr``/``pos``/``neg`` and mFRR ``mpos``/``mneg`` per block, PV output
+``pv_out`` behind a site's connection; ``held`` is a position already committed (a later stage of a
+cascade). SoC ``soc`` [MWh] is the end-of-step state. Prices and the start SoC are mutable parameters:
 :class:`PyomoBatteryLP` keeps the model and the persistent HiGHS instance and only updates them between
 solves.
 """
@@ -19,20 +20,31 @@ from bessgym.assets.battery import BatterySpec
 from bessgym.data.calendar import DT_H
 
 
+def up(m: pyo.ConcreteModel, b: int):
+    """The reserve that needs discharge power in block b: FCR, aFRR POS, mFRR POS."""
+    return m.fcr[b] + m.pos[b] + m.mpos[b]
+
+
+def down(m: pyo.ConcreteModel, b: int):
+    """The reserve that needs charge power in block b: FCR, aFRR NEG, mFRR NEG."""
+    return m.fcr[b] + m.neg[b] + m.mneg[b]
+
+
 def add_power_limits(m: pyo.ConcreteModel) -> None:
-    """dis_t + fcr_b(t) + pos_b(t) <= P;  ch_t + fcr_b(t) + neg_b(t) <= P;
-    fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P  (s: ancillary share)."""
-    m.up_limit = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.P)
-    m.down_limit = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]] <= m.P)
-    m.anc_up = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.pos[b] <= m.anc_share * m.P)
-    m.anc_down = pyo.Constraint(m.B, rule=lambda m, b: m.fcr[b] + m.neg[b] <= m.anc_share * m.P)
+    """dis_t + fcr_b(t) + pos_b(t) + mpos_b(t) <= P;  ch_t + fcr_b(t) + neg_b(t) + mneg_b(t) <= P;
+    fcr_b + pos_b + mpos_b <= s P;  fcr_b + neg_b + mneg_b <= s P  (s: ancillary share)."""
+    m.up_limit = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] + up(m, m.blk[t]) <= m.P)
+    m.down_limit = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] + down(m, m.blk[t]) <= m.P)
+    m.anc_up = pyo.Constraint(m.B, rule=lambda m, b: up(m, b) <= m.anc_share * m.P)
+    m.anc_down = pyo.Constraint(m.B, rule=lambda m, b: down(m, b) <= m.anc_share * m.P)
 
 
 def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
-    """dis_t - ch_t = da_t + sell_t - buy_t; with hourly day-ahead da_t = da_h(t)."""
+    """dis_t - ch_t = held_t + da_t + sell_t - buy_t; with hourly day-ahead da_t = da_h(t)."""
     if hourly:
         m.da_link = pyo.Constraint(m.T, rule=lambda m, t: m.da[t] == m.da_hour[t // 4])
-    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] == m.da[t] + m.id_sell[t] - m.id_buy[t])
+    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t]
+                               == m.held[t] + m.da[t] + m.id_sell[t] - m.id_buy[t])
 
 
 def add_soc_balance(m: pyo.ConcreteModel) -> None:
@@ -48,13 +60,16 @@ def add_soc_balance(m: pyo.ConcreteModel) -> None:
 def add_reserve_headroom(m: pyo.ConcreteModel) -> None:
     """The SoC at both ends of every step (soc_{t-1}, soc0 before the first, and soc_t) holds the step's block's
     headroom, so a reserve is deliverable from its block's first moment:
-    s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d;  s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c."""
+    s >= soc_min + (h_f fcr_b + h_a pos_b + h_m mpos_b) / eta_d;
+    s <= soc_max - (h_f fcr_b + h_a neg_b + h_m mneg_b) eta_c."""
 
     def low(m, t, s):
-        return s >= m.soc_min + (m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.pos[m.blk[t]]) / m.eta_d
+        b = m.blk[t]
+        return s >= m.soc_min + (m.hold_f * m.fcr[b] + m.hold_a * m.pos[b] + m.hold_m * m.mpos[b]) / m.eta_d
 
     def high(m, t, s):
-        return s <= m.soc_max - (m.hold_f * m.fcr[m.blk[t]] + m.hold_a * m.neg[m.blk[t]]) * m.eta_c
+        b = m.blk[t]
+        return s <= m.soc_max - (m.hold_f * m.fcr[b] + m.hold_a * m.neg[b] + m.hold_m * m.mneg[b]) * m.eta_c
 
     def before(m, t):
         return m.soc0 if t == 0 else m.soc[t - 1]
@@ -81,7 +96,7 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     """The connection G shared with PV output pv_t <= pvf_t (the forecast).
 
     The battery alone, reserves included (PV can be curtailed the moment a reserve is activated):
-    dis_t - ch_t + fcr_b + pos_b <= G;  ch_t - dis_t + fcr_b + neg_b <= G + pvf_t (grey) or pvf_t (green).
+    dis_t - ch_t + up_b <= G;  ch_t - dis_t + down_b <= G + pvf_t (grey) or pvf_t (green) (:func:`up`, :func:`down`).
     With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G, and for PV priority, which never
     curtails, pv_t >= min(pvf_t, G) with the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G.
     BESS priority plans no PV output: PV takes what is left at delivery.
@@ -89,10 +104,9 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     m.G = site.grid_limit_mw
     m.pv_fc = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
-    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + m.fcr[m.blk[t]] + m.pos[m.blk[t]] <= m.G)
+    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + up(m, m.blk[t]) <= m.G)
     import_room = (lambda m, t: m.pv_fc[t]) if site.green_only else (lambda m, t: m.G + m.pv_fc[t])
-    m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + m.fcr[m.blk[t]] + m.neg[m.blk[t]]
-                                 <= import_room(m, t))
+    m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + down(m, m.blk[t]) <= import_room(m, t))
     if site.mode == "bess_priority":
         return
     m.pv_out = pyo.Var(m.T, bounds=(0, None))
@@ -100,8 +114,7 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     if site.mode == "pv_priority":
         m.pv_floor = pyo.Param(m.T, mutable=True, initialize=0.0)
         m.pv_first = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] >= m.pv_floor[t])
-        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + m.fcr[m.blk[t]]
-                                   + m.pos[m.blk[t]] <= m.G)
+        m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + up(m, m.blk[t]) <= m.G)
     else:
         m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] <= m.G)
 
@@ -131,6 +144,8 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
             term += m.price_fcr[t] * m.fcr[b]
         if products.afrr_capacity:
             term += m.price_pos[t] * m.pos[b] + m.price_neg[t] * m.neg[b]
+        if products.mfrr_capacity:
+            term += m.price_mpos[t] * m.mpos[b] + m.price_mneg[t] * m.mneg[b]
         if pv:
             term += m.pv_value[t] * m.pv_out[t]
         terms.append(term * DT_H)
@@ -156,10 +171,11 @@ class PyomoBatteryLP:
         b = battery
         m.P, m.eta_c, m.eta_d, m.aux = b.power_mw, b.eta_charge, b.eta_discharge, b.aux_power_mw
         m.soc_min, m.soc_max = b.soc_min * b.energy_mwh, b.soc_max * b.energy_mwh
-        m.hold_f, m.hold_a = products.fcr_hold_h, products.afrr_hold_h
+        m.hold_f, m.hold_a, m.hold_m = products.fcr_hold_h, products.afrr_hold_h, products.mfrr_hold_h
         m.anc_share = products.ancillary_max_share
         m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_cycles_per_day * b.usable_energy_mwh)
-        for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg"):
+        for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg",
+                     "held"):
             setattr(m, name, pyo.Param(m.T, mutable=True, initialize=0.0))
         m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial * b.energy_mwh)
         m.soc_end_min = pyo.Param(mutable=True, initialize=m.soc_min)
@@ -177,13 +193,16 @@ class PyomoBatteryLP:
         reserve_domain = pyo.NonNegativeIntegers if products.integer_reserves else pyo.NonNegativeReals
         fcr_cap = products.fcr_max_share * p if products.fcr else 0.0
         afrr_cap = p if products.afrr_capacity else 0.0
+        mfrr_cap = p if products.mfrr_capacity else 0.0
         if products.integer_reserves:  # whole MW: a 0.4 MW battery offers none alone (HiGHS wants integral bounds)
-            fcr_cap, afrr_cap = float(np.floor(fcr_cap + 1e-9)), float(np.floor(afrr_cap + 1e-9))
+            fcr_cap, afrr_cap, mfrr_cap = (float(np.floor(c + 1e-9)) for c in (fcr_cap, afrr_cap, mfrr_cap))
         m.fcr = pyo.Var(m.B, domain=reserve_domain, bounds=(0, fcr_cap))
         m.pos = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
         m.neg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, afrr_cap))
+        m.mpos = pyo.Var(m.B, domain=reserve_domain, bounds=(0, mfrr_cap))
+        m.mneg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, mfrr_cap))
 
-        reserves = products.fcr or products.afrr_capacity
+        reserves = products.fcr or products.afrr_capacity or products.mfrr_capacity
         if reserves:  # without reserves both families are plain variable bounds
             add_power_limits(m)
         add_trading_balance(m, hourly=products.day_ahead and products.hourly_day_ahead)
@@ -212,10 +231,12 @@ class PyomoBatteryLP:
         update.update_vars = False
         update.update_named_expressions = False
 
-    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None) -> None:
+    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
+                     mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
         """Fix the reserve volumes per block (e.g. awards already won), or free them again with None."""
         m = self.model
-        for var, values in ((m.fcr, fcr_mw), (m.pos, pos_mw), (m.neg, neg_mw)):
+        for var, values in ((m.fcr, fcr_mw), (m.pos, pos_mw), (m.neg, neg_mw), (m.mpos, mfrr_pos_mw),
+                            (m.mneg, mfrr_neg_mw)):
             for b in m.B:
                 if values is None:
                     var[b].unfix()
@@ -251,14 +272,17 @@ class PyomoBatteryLP:
         price_fcr: np.ndarray | None = None,
         price_pos: np.ndarray | None = None,
         price_neg: np.ndarray | None = None,
+        price_mpos: np.ndarray | None = None,
+        price_mneg: np.ndarray | None = None,
+        held_mw: np.ndarray | None = None,
         soc0_mwh: float | None = None,
         soc_end_mwh: tuple[float, float] | None = None,
         max_discharge_mwh: float | None = None,
         pv_forecast_mw: np.ndarray | None = None,
         pv_value_eur_mwh: np.ndarray | None = None,
     ) -> None:
-        """Set parameters: per quarter-hour arrays, start SoC, end SoC bounds, discharge budget [MWh], and with
-        a site the PV forecast [MW] and what a MWh of PV output earns [EUR/MWh].
+        """Set parameters: per quarter-hour arrays (prices, positions held [MW]), start SoC, end SoC bounds,
+        discharge budget [MWh], and with a site the PV forecast [MW] and what a MWh of PV output earns [EUR/MWh].
 
         Omitted ones keep their values from the previous solve."""
         m = self.model
@@ -266,7 +290,8 @@ class PyomoBatteryLP:
         if pv_forecast_mw is not None and self.site is not None and self.site.mode == "pv_priority":
             pv_floor = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
         for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
-                             ("price_pos", price_pos), ("price_neg", price_neg), ("pv_fc", pv_forecast_mw),
+                             ("price_pos", price_pos), ("price_neg", price_neg), ("price_mpos", price_mpos),
+                             ("price_mneg", price_mneg), ("held", held_mw), ("pv_fc", pv_forecast_mw),
                              ("pv_value", pv_value_eur_mwh), ("pv_floor", pv_floor)):
             if values is not None and hasattr(m, name):
                 values = parameter(values, (self.n_qh,), name)
@@ -289,5 +314,6 @@ class PyomoBatteryLP:
             objective_eur=objective, charge_mw=arr(m.ch, m.T), discharge_mw=arr(m.dis, m.T), soc_mwh=arr(m.soc, m.T),
             day_ahead_mw=arr(m.da, m.T), intraday_mw=arr(m.id_sell, m.T) - arr(m.id_buy, m.T),
             fcr_mw=arr(m.fcr, m.B), afrr_pos_mw=arr(m.pos, m.B), afrr_neg_mw=arr(m.neg, m.B),
+            mfrr_pos_mw=arr(m.mpos, m.B), mfrr_neg_mw=arr(m.mneg, m.B),
             pv_out_mw=arr(m.pv_out, m.T) if hasattr(m, "pv_out") else None,
         )
