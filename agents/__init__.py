@@ -5,6 +5,7 @@ Every strategy answers the same call: run it on market data (``agents.index.inde
 """
 
 from agents.index import STRATEGIES, IndexBattery, IndexResult, index_revenues
+from agents.lp.cascade import CascadeLPPolicy
 from agents.lp.delegate import DailyLPPolicy, run_policy
 from agents.lp.horizon import solve_horizon
 from agents.lp.model import ActorLP, BatteryLP
@@ -15,6 +16,7 @@ from agents.portfolio import PortfolioLPPolicy
 __all__ = [
     "STRATEGIES",
     "BatteryLP",
+    "CascadeLPPolicy",
     "DailyLPPolicy",
     "IndexBattery",
     "IndexResult",

@@ -90,3 +90,23 @@ def test_lp_offers_mfrr_where_it_pays_and_the_env_pays_the_plan():
     assert env.day_view.mfrr_pos_mw[0].tolist() == [1.0] * 6
     assert daily["mfrr_cap_pos"] == pytest.approx(1.0 * 12.0 * 24)
     assert daily["total"] == pytest.approx(policy.objectives[0][0], rel=1e-9)
+
+
+def test_a_failed_assets_mfrr_is_redispatched_in_a_portfolio_and_paid():
+    from bessgym.assets import SiteSpec
+    from bessgym.envs.portfolio_core import PortfolioSimulator
+
+    arrays = MarketArrays.from_frame(market(mfrr_activation_pos=0.0))
+    site = SiteSpec(grid_limit_mw=10.0, pv_mwp=0.0, battery=BatterySpec(10.0, 20.0))
+    pool = PortfolioSimulator(arrays, [site, site], MarketConfig(products=MFRR), PerfectForecast(),
+                              pv_per_mwp=np.zeros(len(arrays.index)))
+    pool.start_day(0, np.random.default_rng(0))
+    a = np.zeros((2, 9, 6))
+    a[:, 5, 0] = 0.3  # 3 MW mFRR POS each in block 00-04, at the forecast price 10: won
+    pool.apply_capacity(a.reshape(2, -1))
+    assert pool.day.mfrr_pos_mw[:, 0].tolist() == [3.0, 3.0]
+    pool.outages.p_repair[:], pool.outages.p_fail[:] = 0.0, 0.0
+    pool.fail([0])
+    c, r = pool.deliver(0, np.zeros((2, 10)))
+    assert r["unavailable_mw"].sum() == pytest.approx(0.0)  # the working asset holds both (6 MW of its 10)
+    assert c[CASH_FLOWS.index("mfrr_cap_pos")].sum() == pytest.approx(2 * 3.0 * 10.0 * 0.25)

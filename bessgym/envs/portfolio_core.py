@@ -88,7 +88,7 @@ def _left(total: float, moved: float) -> float:
 
 
 @njit(cache=True)
-def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
+def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, mpos_q, mneg_q, up_cap, down_cap):
     """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones (``up``) with room,
     pro rata to the room, in place (in the portfolio's copy of the day, :meth:`PortfolioSimulator.deliver`);
     what they cannot take stays with the failed assets. Loops over assets: a step with an outage calls it,
@@ -113,7 +113,7 @@ def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
         committed[i, q] += moved[i] - lost * left
         if up[i]:
             free[i] = power[i] - abs(committed[i, q])
-    for held_q in (fcr_q, pos_q, neg_q):
+    for held_q in (fcr_q, pos_q, neg_q, mpos_q, mneg_q):
         failed_total = room_total = 0.0
         room = np.zeros(n)
         for i in range(n):
@@ -129,8 +129,8 @@ def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, up_cap, down_cap):
             held_q[i, q] += taken[i] - failed * gone
             free[i] -= taken[i]
     for i in range(n):
-        up_cap[i, q] = max(power[i] - fcr_q[i, q] - pos_q[i, q], 0.0) if up[i] else 0.0
-        down_cap[i, q] = max(power[i] - fcr_q[i, q] - neg_q[i, q], 0.0) if up[i] else 0.0
+        up_cap[i, q] = max(power[i] - fcr_q[i, q] - pos_q[i, q] - mpos_q[i, q], 0.0) if up[i] else 0.0
+        down_cap[i, q] = max(power[i] - fcr_q[i, q] - neg_q[i, q] - mneg_q[i, q], 0.0) if up[i] else 0.0
 
 
 class PortfolioSimulator(SiteSimulator):
@@ -179,9 +179,10 @@ class PortfolioSimulator(SiteSimulator):
             a = d.arrays
             copy = a._replace(committed_mw=a.committed_mw.copy(), fcr_mw=a.fcr_mw.copy(),
                               afrr_pos_mw=a.afrr_pos_mw.copy(), afrr_neg_mw=a.afrr_neg_mw.copy(),
+                              mfrr_pos_mw=a.mfrr_pos_mw.copy(), mfrr_neg_mw=a.mfrr_neg_mw.copy(),
                               up_cap_mw=a.up_cap_mw.copy(), down_cap_mw=a.down_cap_mw.copy())
             self._redispatch_day = (d, d.version, copy)
         day = self._redispatch_day[2]
         redispatch(q, self.available, self.fleet.power_mw, day.committed_mw, day.fcr_mw, day.afrr_pos_mw,
-                   day.afrr_neg_mw, day.up_cap_mw, day.down_cap_mw)
+                   day.afrr_neg_mw, day.mfrr_pos_mw, day.mfrr_neg_mw, day.up_cap_mw, day.down_cap_mw)
         return day
