@@ -11,9 +11,15 @@ process, three ways:
 - ``joint``: the portfolio planned by one LP over all assets (:class:`~agents.portfolio.PortfolioLPPolicy`,
   whole-MW totals, PV curtailed where a battery earns more).
 
-Reported: revenue and penalties per asset and in total, the reserve held by the small assets, and exchange
-transactions (external intraday volume) against the sum of the individual trades. Logged to MLflow
-(experiment ``portfolio``).
+Every run sees the same outages: each asset draws them from its own stream (:attr:`Reliability.seed`), so it
+fails at the same quarter-hours alone, in the portfolio and in every sub-portfolio (common random numbers).
+
+Reported: revenue and penalties per asset and in total, the reserve held by the small assets, exchange
+transactions (external intraday volume) against the sum of the individual trades, and the portfolio's revenue
+allocated to the assets three ways (:mod:`bessgym.market.allocation`): pro rata to power, by contribution (each
+asset's own settlement in the portfolio) and by Shapley value, where v(S) is the revenue of the sub-portfolio
+S marketed the same way (exact up to ``MAX_SHAPLEY_ASSETS`` assets, 2^n runs; sampled over random orders
+beyond, with its standard error). Logged to MLflow (experiment ``portfolio``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bessgym.data.calendar import DT_H
 from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.portfolio_core import Reliability
+from bessgym.market.allocation import MAX_SHAPLEY_ASSETS, pro_rata, sampled_shapley, shapley
 from bessgym.market.products import Stage
 
 
@@ -39,8 +46,9 @@ def compare_config() -> MarketConfig:
                         fcr_max_share=0.8)
 
 
-def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int, reliability: Reliability,
-                  seed: int = 0, joint: bool = False) -> dict[str, np.ndarray]:
+def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int,
+                  reliability: Reliability | Sequence[Reliability], seed: int = 0,
+                  joint: bool = False) -> dict[str, np.ndarray]:
     """Drive every stage of a portfolio for ``days`` days with the per-asset LPs or, with ``joint``, the
     portfolio LP (one action per asset, through the PettingZoo view): totals per asset."""
     from agents.lp.delegate import DailyLPPolicy
@@ -58,23 +66,54 @@ def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int,
     cash = np.sum([r["cash_eur"] for r in log], axis=0)  # (flows, N) [EUR]
     held = sum(r["fcr_mw"] + r["afrr_pos_mw"] + r["afrr_neg_mw"] for r in log)
     return {"revenue_eur": cash.sum(axis=0), "penalty_eur": -cash[env.cash_flows.index("penalty")],
+            "available": np.array([r["available"] for r in log]),
             "reserve_mwh": held * DT_H, "gross_trade_mwh": sum(np.abs(r["intraday_mw"]) for r in log) * DT_H,
             "external_trade_mwh": np.full(len(sites), sum(float(r["external_trade_mwh"][0]) for r in log))}
 
 
 def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days: int,
-            reliability: Reliability = Reliability(mtbf_h=500.0, mttr_h=24.0),
-            seed: int = 0, progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Alone vs portfolio vs joint portfolio LP: the table per asset and the totals; writes ``comparison.csv``,
-    logs to MLflow. The portfolio runs share one outage path (same seed). ``progress(runs done, runs)``."""
-    runs: list[dict[str, np.ndarray]] = []
-    plan = [(list(sites), seed, False), (list(sites), seed, True)]
-    plan += [([s], seed + 1 + i, False) for i, s in enumerate(sites)]
-    for assets, run_seed, joint in plan:
-        runs.append(run_portfolio(market, assets, days=days, reliability=reliability, seed=run_seed, joint=joint))
+            reliability: Reliability = Reliability(mtbf_h=500.0, mttr_h=24.0), seed: int = 0,
+            shapley_orders: int = 64,
+            progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Alone vs portfolio vs joint portfolio LP on common outages, and the portfolio's revenue allocated: the
+    table per asset and the totals; writes ``comparison.csv``, logs to MLflow. ``shapley_orders``: random
+    orders when there are too many assets for the exact Shapley values (0: no Shapley values).
+    ``progress(runs done, runs planned)``."""
+    n = len(sites)
+    # each asset's own outage stream: the same path in every run it takes part in
+    rel = [Reliability(reliability.mtbf_h, reliability.mttr_h, seed=seed * 1_000_003 + i) for i in range(n)]
+    exact = n <= MAX_SHAPLEY_ASSETS
+    planned = n + 2 + (2**n - n - 2 if exact and shapley_orders else 0)  # the sampled Shapley runs add to it
+    value: dict[frozenset[int], float] = {frozenset(): 0.0}  # v(S): the revenue of sub-portfolio S
+    done = 0
+
+    def run(members: Sequence[int], joint: bool = False) -> dict[str, np.ndarray]:
+        nonlocal done
+        result = run_portfolio(market, [sites[i] for i in members], days=days, reliability=[rel[i] for i in members],
+                               seed=seed, joint=joint)
+        if not joint:
+            value[frozenset(members)] = float(result["revenue_eur"].sum())
+        done += 1
         if progress is not None:
-            progress(len(runs), len(plan))
-    pooled, joint, alone = runs[0], runs[1], runs[2:]
+            progress(done, max(planned, done))
+        return result
+
+    pooled, joint = run(range(n)), run(range(n), joint=True)
+    alone = [run([i]) for i in range(n)]
+
+    def v(coalition: frozenset[int]) -> float:
+        if coalition not in value:
+            run(sorted(coalition))
+        return value[coalition]
+
+    if shapley_orders == 0:
+        phi, phi_err = np.full(n, np.nan), np.full(n, np.nan)
+    elif exact:
+        phi, phi_err = shapley(v, n), np.zeros(n)
+    else:
+        phi, phi_err = sampled_shapley(v, n, shapley_orders, np.random.default_rng(seed))
+    power = np.array([site.battery.power_mw for site in sites])
+    total = float(pooled["revenue_eur"].sum())
     rows = []
     for i, site in enumerate(sites):
         rows.append({"asset": i, "power_mw": site.battery.power_mw, "pv_mwp": site.pv_mwp,
@@ -84,7 +123,11 @@ def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days:
                      "penalty_alone_eur": alone[i]["penalty_eur"][0],
                      "reserve_portfolio_mwh": pooled["reserve_mwh"][i], "reserve_joint_mwh": joint["reserve_mwh"][i],
                      "reserve_alone_mwh": alone[i]["reserve_mwh"][0],
-                     "trades_alone_mwh": alone[i]["gross_trade_mwh"][0]})
+                     "trades_alone_mwh": alone[i]["gross_trade_mwh"][0],
+                     "allocated_pro_rata_eur": pro_rata(total, power)[i],
+                     "allocated_contribution_eur": pooled["revenue_eur"][i],
+                     "allocated_shapley_eur": phi[i], "shapley_stderr_eur": phi_err[i],
+                     "outage_quarter_hours": int((~pooled["available"][:, i].astype(bool)).sum())})
     table = pd.DataFrame(rows).set_index("asset")
     total = table.sum(numeric_only=True)
     summary = {
@@ -97,6 +140,7 @@ def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days:
         "small_assets_shut_out_alone": float(((table["power_mw"] < 1) & (table["reserve_alone_mwh"] == 0)).sum()),
         "small_assets_in_reserves_portfolio": float(((table["power_mw"] < 1)
                                                      & (table["reserve_portfolio_mwh"] > 0)).sum()),
+        "shapley_exact": float(exact), "portfolio_runs": float(done),
     }
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "comparison.csv") as tmp:

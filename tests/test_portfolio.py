@@ -3,6 +3,8 @@ under outages, an outage is covered by the others, internal netting, allocation,
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -221,5 +223,38 @@ def test_portfolio_vs_alone_experiment(june, tmp_path, monkeypatch):
     assert summary["revenue_joint_eur"] > summary["revenue_alone_eur"]
     assert (table["reserve_joint_mwh"].iloc[:2] > 0).all()
     assert (tmp_path / "out" / "comparison.csv").exists()
+    # the portfolio's revenue allocated three ways, each summing to it; Shapley exact (3 assets: 8 coalitions)
+    for how in ("pro_rata", "contribution", "shapley"):
+        assert table[f"allocated_{how}_eur"].sum() == pytest.approx(summary["revenue_portfolio_eur"], rel=1e-9)
+    assert summary["shapley_exact"] == 1.0 and summary["portfolio_runs"] == 2**3  # every sub-portfolio ran once
     run = mlflow.search_runs(experiment_names=["portfolio"], output_format="list")[0]
     assert run.data.metrics["revenue_portfolio_eur"] == pytest.approx(summary["revenue_portfolio_eur"])
+
+
+def test_common_random_numbers_give_an_asset_the_same_outages_alone_and_in_the_portfolio(june):
+    from experiments.portfolio import run_portfolio
+
+    often = [Reliability(mtbf_h=20.0, mttr_h=4.0, seed=s) for s in (11, 12)]
+    pooled = run_portfolio(june, [bess(1.0), bess(2.0)], days=2, reliability=often)["available"]
+    alone = run_portfolio(june, [bess(2.0)], days=2, reliability=often[1:])["available"]
+    assert (pooled[:, 1] == alone[:, 0]).all() and (pooled[:, 1] == 0).sum() > 5  # the same path, with outages
+    assert (pooled[:, 0] != pooled[:, 1]).any()  # each asset its own stream
+    other = run_portfolio(june, [bess(2.0)], days=2, reliability=[Reliability(mtbf_h=20.0, mttr_h=4.0, seed=13)])
+    assert (other["available"][:, 0] != alone[:, 0]).any()
+
+
+def test_sampled_shapley_converges_to_the_exact_values():
+    from bessgym.market.allocation import sampled_shapley
+
+    rng = np.random.default_rng(0)
+    worth = {frozenset(c): float(rng.uniform(0, len(c) ** 1.5)) for k in range(7)
+             for c in itertools.combinations(range(6), k)}
+    worth[frozenset()] = 0.0
+    exact = shapley(worth.__getitem__, 6)
+    errors = []
+    for orders in (20, 2000):
+        phi, stderr = sampled_shapley(worth.__getitem__, 6, orders, np.random.default_rng(1))
+        assert phi.sum() == pytest.approx(worth[frozenset(range(6))])  # every order is efficient
+        assert (np.abs(phi - exact) <= 4 * stderr + 1e-12).all()  # within the error it states
+        errors.append(np.abs(phi - exact).max())
+    assert errors[1] < errors[0] / 3  # and the error shrinks as 1/sqrt(orders)

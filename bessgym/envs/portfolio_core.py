@@ -19,7 +19,7 @@ what changes is the market side and the asset states:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -35,10 +35,13 @@ from bessgym.envs.site import SiteSimulator
 
 @dataclass(frozen=True)
 class Reliability:
-    """Mean time between failures and to repair [h]; None: never fails."""
+    """Mean time between failures and to repair [h]; None: never fails. ``seed``: the asset's own outage stream,
+    so it fails at the same quarter-hours wherever it runs (alone, in any portfolio, planned either way: common
+    random numbers for comparisons); None: its outages are drawn from the episode's generator."""
 
     mtbf_h: float | None = None
     mttr_h: float = 24.0
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         finite("Reliability", mtbf_h=self.mtbf_h, mttr_h=self.mttr_h)
@@ -46,21 +49,37 @@ class Reliability:
             raise ValueError("Reliability: mtbf_h and mttr_h must be > 0")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Outages:
-    """Each asset fails and is repaired as a Markov chain per quarter-hour: the chances [-] from MTBF and MTTR."""
+    """Each asset fails and is repaired as a Markov chain per quarter-hour: the chances [-] from MTBF and MTTR.
+    Assets with a :attr:`Reliability.seed` draw from their own streams, a block of quarter-hours at a time
+    (one call per asset and block, not per step)."""
 
     p_fail: np.ndarray
     p_repair: np.ndarray
+    seeded: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # the assets with their own stream
+    streams: tuple[np.random.Generator, ...] = ()
+    _block: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    _row: int = 0
+
+    BLOCK = 96
 
     @classmethod
     def of(cls, reliability: Sequence[Reliability]) -> Outages:
+        seeded = np.array([i for i, r in enumerate(reliability) if r.seed is not None], dtype=int)
         return cls(np.array([0.0 if r.mtbf_h is None else min(DT_H / r.mtbf_h, 1.0) for r in reliability]),
-                   np.array([min(DT_H / r.mttr_h, 1.0) for r in reliability]))
+                   np.array([min(DT_H / r.mttr_h, 1.0) for r in reliability]), seeded,
+                   tuple(np.random.default_rng(reliability[i].seed) for i in seeded))
 
     def next(self, available: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Which assets are in service in the coming quarter-hour, from which are now (N,) bool."""
         u = rng.random(available.shape[0])
+        if self.seeded.size:
+            if self._row == self._block.shape[0]:
+                self._block = np.stack([g.random(self.BLOCK) for g in self.streams], axis=1)
+                self._row = 0
+            u[self.seeded] = self._block[self._row]
+            self._row += 1
         return np.where(available, u >= self.p_fail, u < self.p_repair)
 
 

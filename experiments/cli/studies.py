@@ -58,10 +58,13 @@ def portfolio_compare_cmd(
     days: Annotated[int, typer.Option(help="Days from the start.")] = 7,
     mtbf_h: Annotated[float, typer.Option(help="Mean time between failures of every asset [h].")] = 500.0,
     mttr_h: Annotated[float, typer.Option(help="Mean time to repair [h].")] = 24.0,
+    shapley_orders: Annotated[int, typer.Option(
+        min=0, help="Random orders for sampled Shapley values beyond 12 assets (exact below); 0: none.")] = 64,
 ) -> None:
     """The default portfolio's assets marketed one by one, as a portfolio of per-asset LPs, and as a portfolio
-    planned by one joint LP (same outage process): revenue, penalties, small assets' reserves, exchange
-    transactions; logged to MLflow."""
+    planned by one joint LP, on common outages: revenue, penalties, small assets' reserves, exchange
+    transactions, and the portfolio's revenue allocated pro rata, by contribution and by Shapley value (every
+    sub-portfolio run: 2^n runs); logged to MLflow."""
     from bessgym.envs.core import MarketArrays
     from bessgym.envs.portfolio import default_portfolio
     from bessgym.envs.portfolio_core import Reliability
@@ -76,10 +79,14 @@ def portfolio_compare_cmd(
     except (ValueError, MarketDataError) as exc:
         raise fail(exc) from exc
     sites = default_portfolio()
-    with progress(console, f"{days} days as a portfolio (per-asset, joint LP), then each asset alone",
-                  len(sites) + 2, "runs") as bar:
+    from bessgym.market.allocation import MAX_SHAPLEY_ASSETS
+
+    exact = shapley_orders and len(sites) <= MAX_SHAPLEY_ASSETS
+    with progress(console, f"{days} days as a portfolio (per-asset, joint LP), each asset alone, the "
+                           f"sub-portfolios for the Shapley values", 2**len(sites) if exact else len(sites) + 2,
+                  "runs") as bar:
         per_asset, summary = compare(market, sites, out, days=days, reliability=reliability,
-                                     progress=lambda done, total: bar.update(done))
+                                     shapley_orders=shapley_orders, progress=lambda done, total: bar.update(done))
     console.print(frame_table(per_asset, "alone vs portfolio vs joint portfolio LP, per asset"))
     for key, value in summary.items():
         console.print(f"{key:<40} {cell(key, value):>14}", markup=False)
