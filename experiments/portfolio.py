@@ -32,7 +32,7 @@ import pandas as pd
 
 from bessgym._io import atomic_path
 from bessgym.assets.site import SiteSpec
-from bessgym.data.calendar import DT_H
+from bessgym.data.calendar import DT_H, MARKET_TZ
 from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.portfolio_core import Reliability
@@ -65,10 +65,22 @@ def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int,
             _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
     cash = np.sum([r["cash_eur"] for r in log], axis=0)  # (flows, N) [EUR]
     held = sum(r["fcr_mw"] + r["afrr_pos_mw"] + r["afrr_neg_mw"] for r in log)
+    quarter_hours = pd.Index(market.index[[r["t"] for r in log]].tz_convert(MARKET_TZ).date)
+    daily = pd.Series([r["cash_eur"].sum() for r in log], index=quarter_hours).groupby(level=0).sum()
     return {"revenue_eur": cash.sum(axis=0), "penalty_eur": -cash[env.cash_flows.index("penalty")],
-            "available": np.array([r["available"] for r in log]),
+            "available": np.array([r["available"] for r in log]), "daily_revenue_eur": daily.to_numpy(),
+            "orders": orders_sent(log),
             "reserve_mwh": held * DT_H, "gross_trade_mwh": sum(np.abs(r["intraday_mw"]) for r in log) * DT_H,
             "external_trade_mwh": np.full(len(sites), sum(float(r["external_trade_mwh"][0]) for r in log))}
+
+
+def orders_sent(log: Sequence[dict[str, np.ndarray]]) -> float:
+    """Orders the portfolio sent: quarter-hours with a net intraday trade at the exchange or a day-ahead
+    position, and reserve offers per product and 4 h block (16 quarter-hours held count as one)."""
+    intraday = sum(abs(float(r["external_trade_mwh"][0])) > 1e-9 for r in log)
+    day_ahead = sum(abs(float(r["day_ahead_mw"].sum())) > 1e-9 for r in log)
+    reserves = sum(float(r[name].sum()) > 1e-9 for r in log for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw"))
+    return float(intraday + day_ahead + reserves / 16)
 
 
 def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days: int,

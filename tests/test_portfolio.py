@@ -258,3 +258,21 @@ def test_sampled_shapley_converges_to_the_exact_values():
         assert (np.abs(phi - exact) <= 4 * stderr + 1e-12).all()  # within the error it states
         errors.append(np.abs(phi - exact).max())
     assert errors[1] < errors[0] / 3  # and the error shrinks as 1/sqrt(orders)
+
+
+def test_scale_curve_costs_by_hand_and_risk_per_mw(june, tmp_path):
+    from experiments.scale import Costs, scale_curve
+
+    sites = [bess(2.0), bess(0.6), bess(10.0)]
+    table = scale_curve(june, sites, tmp_path, days=2, sizes=(1, 3), costs=Costs(5_000.0, 100_000.0, 0.0),
+                        reliability=NEVER)
+    assert table.index.tolist() == [1, 3] and table["power_mw"].tolist() == [2.0, 12.6]
+    # without a cost per order, the costs per MW and year are the fixed ones: (5,000 n + 100,000) / MW
+    assert table["cost_eur_per_mw_year"].tolist() == pytest.approx([105_000 / 2.0, 115_000 / 12.6])
+    assert (table["margin_eur_per_mw_year"] == table["revenue_eur_per_mw_year"]
+            - table["cost_eur_per_mw_year"]).all()
+    assert (table["orders_per_day"] > 0).all() and (table["worst_day_eur_per_mw"] * 365
+                                                    <= table["revenue_eur_per_mw_year"] + 1e-6).all()
+    assert (tmp_path / "scale.csv").exists() and (tmp_path / "scale.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="Costs.order_eur"):
+        Costs(order_eur=-1.0)

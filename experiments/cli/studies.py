@@ -91,3 +91,35 @@ def portfolio_compare_cmd(
     for key, value in summary.items():
         console.print(f"{key:<40} {cell(key, value):>14}", markup=False)
     console.print(f"table: [bold]{out / 'comparison.csv'}[/]; MLflow experiment 'portfolio'")
+
+
+@portfolio_app.command("scale")
+def portfolio_scale_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder (scale.csv, scale.png).")] = Path("runs/scale"),
+    data: Annotated[Path | None, typer.Option(help="Contract table; default: synthetic 2024 (seed 0).")] = None,
+    days: Annotated[int, typer.Option(min=2, help="Days from the start.")] = 7,
+    sizes: Annotated[str, typer.Option(help="Portfolio sizes (assets), comma-separated.")] = "1,3,10,30,100",
+    asset_eur_per_year: Annotated[float, typer.Option(help="Fixed cost per asset [EUR/year].")] = 5_000.0,
+    portfolio_eur_per_year: Annotated[float, typer.Option(help="Fixed cost of the portfolio [EUR/year].")]
+    = 100_000.0,
+    order_eur: Annotated[float, typer.Option(help="Cost per order sent to a market [EUR].")] = 0.5,
+) -> None:
+    """Revenue, margin after costs, orders sent and risk per MW as a portfolio of the default assets grows
+    (common outages per asset); table and plot."""
+    from bessgym.envs.core import MarketArrays
+    from bessgym.envs.portfolio import default_portfolio
+    from experiments.progress import progress
+    from experiments.scale import Costs, scale_curve
+
+    try:
+        counts = [int(x) for x in sizes.split(",")]
+        costs = Costs(asset_eur_per_year, portfolio_eur_per_year, order_eur)
+        table, name = market_table(data)
+        market = MarketArrays.from_frame(table, source=name)
+    except (ValueError, MarketDataError) as exc:
+        raise fail(exc) from exc
+    with progress(console, f"{days} days for each portfolio size", len(counts), "sizes") as bar:
+        curve = scale_curve(market, default_portfolio(), out, days=days, sizes=counts, costs=costs,
+                            progress=lambda done, total: bar.update(done))
+    console.print(frame_table(curve, "economies of scale, per MW"))
+    console.print(f"table: [bold]{out / 'scale.csv'}[/], chart: [bold]{out / 'scale.png'}[/]")
