@@ -98,9 +98,9 @@ class CascadeLPPolicy(DailyLPPolicy):
                     open_q: np.ndarray | None = None, quote: float | None = None,
                     planned: np.ndarray | float = 0.0) -> np.ndarray:
         """Each asset's trade (N, n_qh - q_from) [MW, + sell] from ``q_from`` to the day's end on the forecast of
-        ``price`` (the first quarter-hour at ``quote`` when given), around the positions held (and ``planned``
-        trades, (N, n_qh - q_from) [MW]), with the reserves
-        fixed, from the SoC now to the day's start SoC; no trade where no plan is feasible."""
+        ``price`` (the first quarter-hour at ``quote`` when given), around the positions held and the ``planned``
+        trades [MW], with the reserves fixed, from the SoC now to the day's start SoC; none where no plan is
+        feasible."""
         f, n = view.fleet, view.n_qh - q_from
         prices = np.array(view.forecasts.get(price, np.zeros((view.n, 2 * view.n_qh)))[:, q_from:view.n_qh])
         if quote is not None:
