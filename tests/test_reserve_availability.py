@@ -71,3 +71,28 @@ def test_an_asset_in_outage_is_not_paid_unless_the_portfolio_covers_it():
     c, r = pool.deliver(0, np.zeros((2, 10)))
     assert r["unavailable_mw"].sum() == pytest.approx(0.0)
     assert c[1].sum() == pytest.approx(2 * 3.0 * PRICE * 0.25)  # both payments kept (row 1: aFRR POS)
+
+
+def test_a_portfolio_moves_the_reserve_a_short_soc_cannot_hold_to_a_sibling_with_energy():
+    """Two 10 MW / 20 MWh batteries each hold 3 MW of aFRR POS (1 h: 3.16 MWh above the floor). One sits 1 MWh
+    above its floor; the other at 50 %. Alone the first could deliver a third of its reserve; in the portfolio
+    the sibling, with 8 MWh and 7 MW to spare, takes the rest, and half of the 6 MW is called from it."""
+    low, half = BatterySpec(soc_initial=0.1 + 1.0 / 20.0), BatterySpec(soc_initial=0.5)
+    calls = {"afrr_activation_pos": 0.5, "afrr_activation_neg": 0.0, "afrr_energy_pos_price": 200.0}
+    arrays = MarketArrays.from_frame(market(**calls))
+    alone = Simulator(arrays, Fleet.of([low]), CONFIG, PerfectForecast())
+    alone.start_day(0, np.random.default_rng(0))
+    hold_pos(alone, [3.0])
+    _, r = alone.deliver(0, np.zeros((1, 9)))
+    assert r["unavailable_mw"][0] == pytest.approx(3.0 - 1.0 / (1.0 / low.eta_discharge))  # 1 MW deliverable
+    sites = [SiteSpec(grid_limit_mw=10.0, pv_mwp=0.0, battery=b) for b in (low, half)]
+    pool = PortfolioSimulator(arrays, sites, CONFIG, PerfectForecast(), pv_per_mwp=np.zeros(len(arrays.index)))
+    pool.start_day(0, np.random.default_rng(0))
+    hold_pos(pool, [3.0, 3.0])
+    pool.outages.p_fail[:] = 0.0
+    c, r = pool.deliver(0, np.zeros((2, 10)))
+    assert r["unavailable_mw"].sum() == pytest.approx(0.0, abs=1e-9) and r["undelivered_mwh"].sum() == 0.0
+    # the first keeps what its SoC holds (1 MWh x 0.95 / 1 h = 0.95 MW), the sibling takes the other 2.05 MW
+    assert r["afrr_pos_mwh"].tolist() == pytest.approx([0.95 * 0.5 * 0.25, (6.0 - 0.95) * 0.5 * 0.25])
+    assert c[1].tolist() == pytest.approx([3.0 * PRICE * 0.25] * 2)  # both keep the payments they won
+    assert pool.day.afrr_pos_mw[:, 0].tolist() == [3.0, 3.0]  # the day as bid is unchanged

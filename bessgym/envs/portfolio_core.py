@@ -152,6 +152,59 @@ def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, mpos_q, mneg_q, up_
         down_cap[i, q] = max(power[i] - fcr_q[i, q] - neg_q[i, q] - mneg_q[i, q], 0.0) if up[i] else 0.0
 
 
+@njit(cache=True)
+def energy_short(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, fcr_q, pos_q, neg_q, mpos_q, mneg_q):
+    """Whether an available asset's SoC cannot hold its reserves of quarter-hour ``q`` for their held duration."""
+    for i in range(soc.shape[0]):
+        if not up[i]:
+            continue
+        need_up = (hold[0] * fcr_q[i, q] + hold[1] * pos_q[i, q] + hold[2] * mpos_q[i, q]) / eta_d[i]
+        need_down = (hold[0] * fcr_q[i, q] + hold[1] * neg_q[i, q] + hold[2] * mneg_q[i, q]) * eta_c[i]
+        if need_up > soc[i] - soc_min[i] + 1e-9 or need_down > soc_max[i] - soc[i] + 1e-9:
+            return True
+    return False
+
+
+@njit(cache=True)
+def rebalance_energy(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, committed, fcr_q, pos_q, neg_q, mpos_q,
+                     mneg_q, up_cap, down_cap):
+    """Move the aFRR and mFRR an available asset's SoC cannot hold at quarter-hour ``q`` (for their held
+    duration) to available siblings with spare energy and power, pro rata to what each can take, in place; what
+    none can take stays. FCR stays where it is (symmetric: its energy cannot be split by direction)."""
+    n = soc.shape[0]
+    for direction in range(2):  # 0: POS, energy above the floor; 1: NEG, room below the ceiling
+        reserves = (pos_q, mpos_q) if direction == 0 else (neg_q, mneg_q)
+        stored, need = np.zeros(n), np.zeros(n)
+        for i in range(n):
+            conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]  # SoC energy per MWh delivered
+            stored[i] = (soc[i] - soc_min[i]) if direction == 0 else (soc_max[i] - soc[i])
+            need[i] = conv * (hold[0] * fcr_q[i, q] + hold[1] * reserves[0][i, q] + hold[2] * reserves[1][i, q])
+        for k in range(2):  # aFRR, then mFRR
+            held_q, h = reserves[k], hold[1 + k]
+            moving, room = np.zeros(n), np.zeros(n)
+            for i in range(n):
+                conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]
+                short = max(need[i] - max(stored[i], 0.0), 0.0) if up[i] else 0.0
+                moving[i] = min(held_q[i, q], short / (h * conv)) if short > 1e-9 else 0.0
+                if up[i] and short <= 1e-9:
+                    power = up_cap[i, q] - max(committed[i, q], 0.0) if direction == 0 else \
+                        down_cap[i, q] - max(-committed[i, q], 0.0)
+                    room[i] = max(min((stored[i] - need[i]) / (h * conv), power), 0.0)
+            total, room_total = moving.sum(), room.sum()
+            if total <= 1e-12 or room_total <= 1e-12:
+                continue
+            placed = min(total, room_total)
+            for i in range(n):
+                conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]
+                delta = room[i] * placed / room_total - moving[i] * placed / total
+                held_q[i, q] += delta
+                need[i] += delta * h * conv
+                if direction == 0:
+                    up_cap[i, q] = max(up_cap[i, q] - delta, 0.0)
+                else:
+                    down_cap[i, q] = max(down_cap[i, q] - delta, 0.0)
+
+
 class PortfolioSimulator(SiteSimulator):
     """:class:`SiteSimulator` for sites marketed as one portfolio; see the module docstring."""
 
@@ -182,17 +235,22 @@ class PortfolioSimulator(SiteSimulator):
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # type: ignore[override]
         """Outages drawn, the day re-dispatched around them, then the sites' delivery (netted by the pooling)."""
         self.available = self.outages.next(self.available, self.rng)
-        day = None if self.available.all() else self._redispatched(q)
+        a, f = self.day.arrays, self.fleet
+        short = energy_short(q, self.available, self.soc_mwh, f.soc_min_mwh, f.soc_max_mwh, f.eta_charge,
+                             f.eta_discharge, a.hold_h, a.fcr_mw, a.afrr_pos_mw, a.afrr_neg_mw, a.mfrr_pos_mw,
+                             a.mfrr_neg_mw)
+        day = None if self.available.all() and not short else self._redispatched(q, short)
         cash, report = super().deliver(q, action, in_service=self.available, day=day)
         gross, net = netting(report["trade_mw"])
         report.update(available=self.available.astype(float), external_trade_mwh=np.full(self.n, net * DT_H),
                       gross_trade_mwh=np.full(self.n, gross * DT_H))
         return cash, report
 
-    def _redispatched(self, q: int) -> DayArrays:
-        """The day with quarter-hour ``q`` re-dispatched around the failed assets: a copy of the day's schedule,
-        reserves and rooms (made once per version of the day; each quarter-hour's column is re-dispatched once),
-        so the day as bid stays as it was."""
+    def _redispatched(self, q: int, short: bool) -> DayArrays:
+        """The day with quarter-hour ``q`` re-dispatched around the failed assets and, when an asset's SoC is
+        ``short`` of its reserves' energy, their aFRR and mFRR moved to siblings with energy
+        (:func:`rebalance_energy`): a copy of the day's schedule, reserves and rooms (made once per version of
+        the day; each quarter-hour's column is re-dispatched once), so the day as bid stays as it was."""
         d = self.day
         if self._redispatch_day is None or self._redispatch_day[0] is not d or self._redispatch_day[1] != d.version:
             a = d.arrays
@@ -204,4 +262,9 @@ class PortfolioSimulator(SiteSimulator):
         day = self._redispatch_day[2]
         redispatch(q, self.available, self.fleet.power_mw, day.committed_mw, day.fcr_mw, day.afrr_pos_mw,
                    day.afrr_neg_mw, day.mfrr_pos_mw, day.mfrr_neg_mw, day.up_cap_mw, day.down_cap_mw)
+        if short:
+            f = self.fleet
+            rebalance_energy(q, self.available, self.soc_mwh, f.soc_min_mwh, f.soc_max_mwh, f.eta_charge,
+                             f.eta_discharge, day.hold_h, day.committed_mw, day.fcr_mw, day.afrr_pos_mw,
+                             day.afrr_neg_mw, day.mfrr_pos_mw, day.mfrr_neg_mw, day.up_cap_mw, day.down_cap_mw)
         return day
