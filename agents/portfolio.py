@@ -5,7 +5,8 @@
 intraday trades netted; PV output of the co-located sites worth what its contract pays. It answers every
 stage with the exact inverse of the env's action mapping (:class:`~agents.lp.delegate.DailyLPPolicy`) and
 curtails PV where the plan does (joint operation, :class:`~agents.colocation.SiteLPPolicy`). It plans with
-every asset; outages during the day are the env's re-dispatch.
+the assets in service when the day is planned (an asset in outage then is planned out for the day: its share
+goes to the others or is not bid); outages during the day are the env's re-dispatch.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class PortfolioLPPolicy(SiteLPPolicy):
         prices, soc0, end, budget = self._day_inputs(view)
         self._plan = lp.solve(**{name: values[0] for name, values in prices.items()},  # one shared forecast
                               soc0_mwh=soc0, soc_end_mwh=(end, end), max_discharge_mwh=budget,
-                              pv_forecast_mw=view.pv_forecast_mw,
+                              pv_forecast_mw=view.pv_forecast_mw, in_service=view.in_service,
                               pv_value_eur_mwh=np.array([pv_value(view, i) for i in range(view.n)]))
         self.objectives[-1] = np.array([p.objective_eur for p in self._plan])
         self.gaps_eur.append(lp.gap_eur)

@@ -136,3 +136,40 @@ def test_policy_refuses_other_envs():
     stage, q = env.runner.current
     with pytest.raises(TypeError, match="portfolio"):
         PortfolioLPPolicy().act(env.day_view, stage, q)
+
+
+def test_an_outage_when_the_next_day_is_planned_changes_its_bids():
+    """The joint LP plans each day with the assets in service then: an asset that fails during day 1 and is
+    not repaired bids no reserve and no schedule for day 2, and the other's bids stay within its own 80 %
+    ancillary share; without the outage the asset bids."""
+    market = MarketArrays.from_frame(synthetic.generate("2024-06-20", "2024-06-23", seed=4))
+    config = MarketConfig(products=frozenset({"fcr", "afrr_capacity", "day_ahead", "imbalance"}),
+                          ancillary_max_share=0.8, fcr_max_share=0.8, fcr_hold_h=0.5)
+    sites = [SiteSpec(grid_limit_mw=10.0, pv_mwp=0.0, battery=BatterySpec(10.0, 20.0))] * 2
+
+    def day_two_awards(fail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        env = PortfolioParallelEnv(market, sites, config, reliability=Reliability(), episode_days=2,
+                                   start_day="2024-06-20", agent_stages=("capacity", "day_ahead", "delivery"))
+        _, infos = env.reset(seed=0)
+        policy, view, day = PortfolioLPPolicy(), env.day_view, 0
+        while env.agents:
+            info = infos[env.agents[0]]
+            stage = Stage[info["stage"].upper()]
+            if stage == Stage.CAPACITY:
+                day += 1
+            if day == 2 and stage == Stage.DAY_AHEAD:  # day 2's reserves are awarded: read them and its plan
+                return (np.array(view.fcr_mw + view.afrr_pos_mw), np.array(view.fcr_mw + view.afrr_neg_mw),
+                        np.array([p.day_ahead_mw for p in policy._plan]))
+            if fail and day == 1 and stage == Stage.DELIVERY and info["quarter_hour"] == 90:
+                sim = env._runner.sim  # the scenario: asset 0 fails for good
+                sim.outages.p_repair[:] = 0.0
+                sim.fail([0])
+            actions = policy.act(view, stage, info["quarter_hour"])
+            _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+        raise AssertionError("day 2 was not reached")
+
+    up, down, schedule = day_two_awards(fail=True)
+    assert (up[0] == 0).all() and (down[0] == 0).all() and (schedule[0] == 0).all()  # planned out
+    assert up[1].sum() > 0 and (up[1] <= 8.0 + 1e-9).all() and (down[1] <= 8.0 + 1e-9).all()  # 80 % of 10 MW
+    healthy_up, healthy_down, _ = day_two_awards(fail=False)
+    assert healthy_up[0].sum() + healthy_down[0].sum() > 0  # the same asset bids when it is in service

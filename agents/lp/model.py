@@ -70,7 +70,7 @@ RESERVES = ("fcr", "pos", "neg", "mpos", "mneg")  # FCR, aFRR POS, NEG, mFRR POS
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
 PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh",
-              "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw")
+              "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw", "in_service")
 PER_ASSET_STEPS = ("pv_forecast_mw", "pv_value_eur_mwh", "held_mw", "energy_only_pos_mw", "energy_only_neg_mw")
 
 
@@ -215,6 +215,7 @@ class ActorLP:
         for key, value in (highs_options or {"presolve": "off"}).items():
             self.highs.setOptionValue(key, value)
         self.bound_eur = self.objective_eur = float("nan")
+        self._out = np.zeros(n, bool)  # assets out of service in the last solve
 
     def solve(self, **parameters: np.ndarray) -> list[LPResult]:
         """Solve for the parameters of :meth:`set_parameters`. Returns one schedule per asset; its
@@ -234,13 +235,15 @@ class ActorLP:
                        max_discharge_mwh: np.ndarray, pv_forecast_mw: np.ndarray | None = None,
                        pv_value_eur_mwh: np.ndarray | None = None, held_mw: np.ndarray | None = None,
                        intraday_open: np.ndarray | None = None, energy_only_pos_mw: np.ndarray | None = None,
-                       energy_only_neg_mw: np.ndarray | None = None, **prices: np.ndarray) -> None:
+                       energy_only_neg_mw: np.ndarray | None = None, in_service: np.ndarray | None = None,
+                       **prices: np.ndarray) -> None:
         """``prices`` by name (``price_da`` ... ``price_neg``, per step; omitted ones are 0), per asset the
         start SoC, end bounds and discharge budget [MWh], per site the PV forecast [MW] and PV value
         [EUR/MWh], arrays (N, T); per asset the positions already held (N, T) [MW, + sell; default none] and
         where intraday trade is open (T,) bool (default everywhere); per asset the most power energy-only aFRR
         offers can have activated in each step (N, T) [MW] (default none), paid ``price_energy_pos`` (charged
-        ``price_energy_neg``) per MWh."""
+        ``price_energy_neg``) per MWh; which assets are in service (N,) bool (default all): one that is not plans
+        neither power nor reserves (an asset in outage when the next day is planned)."""
         n, t, v, h, dt = self.n, self.n_steps, self.v, self.highs, self.dt
         unknown = set(prices) - set(PRICES)
         if unknown:
@@ -275,14 +278,26 @@ class ActorLP:
         open_q = np.ones(t, bool) if intraday_open is None else np.asarray(intraday_open, dtype=bool)
         if open_q.shape != (t,):
             raise ValueError(f"intraday_open has shape {open_q.shape}, expected ({t},)")
-        x_cap = 2 * self.power_mw * open_q * self.products.intraday
+        on = np.ones(n, bool) if in_service is None else np.asarray(in_service, dtype=bool)
+        if on.shape != (n,):
+            raise ValueError(f"in_service has shape {on.shape}, expected ({n},)")
+        x_cap = 2 * self.power_mw * open_q * self.products.intraday * on[:, None]
         act_cap = [parameter(cap if cap is not None else np.zeros((n, t)), (n, t), name) for cap, name in
                    ((energy_only_pos_mw, "energy_only_pos_mw"), (energy_only_neg_mw, "energy_only_neg_mw"))]
-        bounded = np.concatenate([v[name].ravel() for name in ("pv", "dis", "x", "act_pos", "act_neg")])
+        bounded = np.concatenate([v[name].ravel() for name in ("pv", "dis", "ch", "x", "act_pos", "act_neg")])
         h.changeColsBounds(bounded.size, bounded.astype(np.int32),
-                           np.concatenate([pv_floor.ravel(), np.zeros(n * t), -x_cap.ravel(), np.zeros(2 * n * t)]),
-                           np.concatenate([planned.ravel(), dis_cap.ravel(), x_cap.ravel(),
-                                           np.maximum(act_cap[0], 0).ravel(), np.maximum(act_cap[1], 0).ravel()]))
+                           np.concatenate([pv_floor.ravel(), np.zeros(2 * n * t), -x_cap.ravel(), np.zeros(2 * n * t)]),
+                           np.concatenate([planned.ravel(), dis_cap.ravel() * on.repeat(t),
+                                           self.power_mw.ravel() * on.repeat(t), x_cap.ravel(),
+                                           np.maximum(act_cap[0], 0).ravel() * on.repeat(t),
+                                           np.maximum(act_cap[1], 0).ravel() * on.repeat(t)]))
+        changed = ~on | self._out  # reserves of assets out now, or back: the others keep their bounds (awards)
+        if changed.any():
+            cols = np.concatenate([v[name][changed].ravel() for name in RESERVES]).astype(np.int32)
+            caps = np.concatenate([(self.reserve_caps[name][changed] * on[changed, None]).ravel()
+                                   for name in RESERVES])
+            h.changeColsBounds(cols.size, cols, np.zeros(cols.size), caps)
+        self._out = ~on
         held = parameter(held_mw if held_mw is not None else np.zeros((n, t)), (n, t), "held_mw")
         rows, lo, hi = zip(
             (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh), (self.balance_rows, held, held),

@@ -74,6 +74,11 @@ class DayView:
         return self._sim.action_width
 
     @property
+    def in_service(self) -> np.ndarray:
+        """Which assets are in service now (N,) bool (a portfolio's outages; otherwise all)."""
+        return frozen(getattr(self._sim, "available", np.ones(self._sim.n, dtype=bool)))
+
+    @property
     def soc_mwh(self) -> np.ndarray:
         """State of charge now (N,) [MWh]."""
         return frozen(self._sim.soc_mwh)
