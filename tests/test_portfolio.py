@@ -276,3 +276,28 @@ def test_scale_curve_costs_by_hand_and_risk_per_mw(june, tmp_path):
     assert (tmp_path / "scale.csv").exists() and (tmp_path / "scale.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="Costs.order_eur"):
         Costs(order_eur=-1.0)
+
+
+def test_per_asset_actions_move_only_their_asset(june):
+    import gymnasium as gym
+
+    from bessgym.envs.portfolio_per_asset import ASSET_STATE, PortfolioPerAssetEnv
+
+    sites = [bess(2.0), bess(1.0), bess(3.0)]
+    env = PortfolioPerAssetEnv(june, sites, MarketConfig(products=frozenset({"intraday", "imbalance"})),
+                               reliability=NEVER, agent_stages=("delivery",))
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    width = env.unwrapped.runner.width
+    assert env.action_space.shape == (3 * width,) and info["action_mask"].shape == (3 * width,)
+    assert obs.shape == env.observation_space.shape
+    state = obs[-3 * ASSET_STATE:].reshape(3, ASSET_STATE)
+    assert state[:, 1].tolist() == [1.0, 1.0, 1.0] and state[:, 2].tolist() == [1.0, 1.0, 1.0]
+    action = np.zeros((3, width), dtype=np.float32)
+    action[1, 0] = 1.0  # asset 1 sells all its room; the others hold
+    _, _, _, _, info = env.step(action.ravel())
+    trade = info["physics"]["trade_mw"]
+    assert trade[1] > 0 and trade[0] == 0.0 and trade[2] == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(width, dtype=np.float32))
+    assert gym.make("bessgym/PortfolioPerAsset-v0").action_space.shape[0] == 6 * 100  # six assets, all stages

@@ -19,6 +19,8 @@ def register_envs() -> None:
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=_SINGLE, vector_entry_point=_VECTOR, kwargs=kwargs)
     for env_id, entry_point in (("bessgym/CoLocatedPVBESS-v0", "bessgym.envs.colocated:CoLocatedPVBESSEnv"),
-                                ("bessgym/Portfolio-v0", "bessgym.envs.portfolio:PortfolioEnv")):
+                                ("bessgym/Portfolio-v0", "bessgym.envs.portfolio:PortfolioEnv"),
+                                ("bessgym/PortfolioPerAsset-v0",
+                                 "bessgym.envs.portfolio_per_asset:PortfolioPerAssetEnv")):
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=entry_point)
