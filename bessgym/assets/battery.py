@@ -138,6 +138,19 @@ def power_range(soc_mwh, lower_mwh, upper_mwh, dur_h, eta_c, eta_d, aux_mw):
     return p_lo, max(p_hi, p_lo)
 
 
+@vectorize([_F8(_F8, _F8, _F8, _F8, _F8, _F8, _F8)], cache=True)
+def energy_held_up(fcr_mw, afrr_mw, mfrr_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_d):
+    """SoC energy above the floor [MWh] that FCR and POS aFRR and mFRR need, each for its held duration.
+    A ufunc the compiled kernels call on scalars too."""
+    return (fcr_mw * fcr_hold_h + afrr_mw * afrr_hold_h + mfrr_mw * mfrr_hold_h) / eta_d
+
+
+@vectorize([_F8(_F8, _F8, _F8, _F8, _F8, _F8, _F8)], cache=True)
+def energy_held_down(fcr_mw, afrr_mw, mfrr_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_c):
+    """SoC room below the ceiling [MWh] that FCR and NEG aFRR and mFRR need, each for its held duration."""
+    return (fcr_mw * fcr_hold_h + afrr_mw * afrr_hold_h + mfrr_mw * mfrr_hold_h) * eta_c
+
+
 def reserve_energy(
     fcr_mw: np.ndarray, afrr_pos_mw: np.ndarray, afrr_neg_mw: np.ndarray, fcr_hold_h: float, afrr_hold_h: float,
     eta_charge: np.ndarray, eta_discharge: np.ndarray, mfrr_pos_mw: np.ndarray | float = 0.0,
@@ -149,6 +162,6 @@ def reserve_energy(
     ``afrr_hold_h``, mFRR POS and NEG for ``mfrr_hold_h``. Converted through the efficiencies (shaped to
     broadcast against the volumes) to SoC energy.
     """
-    up = (fcr_mw * fcr_hold_h + afrr_pos_mw * afrr_hold_h + mfrr_pos_mw * mfrr_hold_h) / eta_discharge
-    down = (fcr_mw * fcr_hold_h + afrr_neg_mw * afrr_hold_h + mfrr_neg_mw * mfrr_hold_h) * eta_charge
+    up = energy_held_up(fcr_mw, afrr_pos_mw, mfrr_pos_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_discharge)
+    down = energy_held_down(fcr_mw, afrr_neg_mw, mfrr_neg_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_charge)
     return up, down

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from bessgym.assets.battery import power_range, soc_next
+from bessgym.assets.battery import energy_held_down, energy_held_up, power_range, soc_next
 from bessgym.assets.degradation import throughput_cost_eur
 from bessgym.data.calendar import DT_H
 from bessgym.envs.codec import energy_offer_eur_mwh, trade_mw
@@ -252,8 +252,8 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         room_up = max(min(bat.power_mw[i], site_hi[i]) - schedule, 0.0)
         room_down = max(schedule - max(-bat.power_mw[i], site_lo[i]), 0.0)
         hold = day.hold_h
-        need_up = (hold[0] * fcr + hold[1] * pos + hold[2] * mpos) / bat.eta_discharge[i]  # SoC energy [MWh]
-        need_down = (hold[0] * fcr + hold[1] * neg + hold[2] * mneg) * bat.eta_charge[i]
+        need_up = energy_held_up(fcr, pos, mpos, hold[0], hold[1], hold[2], bat.eta_discharge[i])  # SoC [MWh]
+        need_down = energy_held_down(fcr, neg, mneg, hold[0], hold[1], hold[2], bat.eta_charge[i])
         share_up = available_share(fcr + pos + mpos, room_up, need_up, soc[i] - bat.soc_min_mwh[i])
         share_down = available_share(fcr + neg + mneg, room_down, need_down, bat.soc_max_mwh[i] - soc[i])
         missing = (fcr * (1.0 - min(share_up, share_down)), pos * (1.0 - share_up), neg * (1.0 - share_down),

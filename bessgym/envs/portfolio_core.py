@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from bessgym._checks import finite
+from bessgym.assets.battery import energy_held_down, energy_held_up
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
 from bessgym.envs.forecast import Forecaster
@@ -158,8 +159,8 @@ def energy_short(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, fcr_q, pos_q,
     for i in range(soc.shape[0]):
         if not up[i]:
             continue
-        need_up = (hold[0] * fcr_q[i, q] + hold[1] * pos_q[i, q] + hold[2] * mpos_q[i, q]) / eta_d[i]
-        need_down = (hold[0] * fcr_q[i, q] + hold[1] * neg_q[i, q] + hold[2] * mneg_q[i, q]) * eta_c[i]
+        need_up = energy_held_up(fcr_q[i, q], pos_q[i, q], mpos_q[i, q], hold[0], hold[1], hold[2], eta_d[i])
+        need_down = energy_held_down(fcr_q[i, q], neg_q[i, q], mneg_q[i, q], hold[0], hold[1], hold[2], eta_c[i])
         if need_up > soc[i] - soc_min[i] + 1e-9 or need_down > soc_max[i] - soc[i] + 1e-9:
             return True
     return False
@@ -176,14 +177,18 @@ def rebalance_energy(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, committed
         reserves = (pos_q, mpos_q) if direction == 0 else (neg_q, mneg_q)
         stored, need = np.zeros(n), np.zeros(n)
         for i in range(n):
-            conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]  # SoC energy per MWh delivered
-            stored[i] = (soc[i] - soc_min[i]) if direction == 0 else (soc_max[i] - soc[i])
-            need[i] = conv * (hold[0] * fcr_q[i, q] + hold[1] * reserves[0][i, q] + hold[2] * reserves[1][i, q])
+            if direction == 0:
+                stored[i] = soc[i] - soc_min[i]
+                need[i] = energy_held_up(fcr_q[i, q], pos_q[i, q], mpos_q[i, q], hold[0], hold[1], hold[2], eta_d[i])
+            else:
+                stored[i] = soc_max[i] - soc[i]
+                need[i] = energy_held_down(fcr_q[i, q], neg_q[i, q], mneg_q[i, q], hold[0], hold[1], hold[2],
+                                           eta_c[i])
         for k in range(2):  # aFRR, then mFRR
             held_q, h = reserves[k], hold[1 + k]
             moving, room = np.zeros(n), np.zeros(n)
             for i in range(n):
-                conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]
+                conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]  # SoC energy per MWh delivered
                 short = max(need[i] - max(stored[i], 0.0), 0.0) if up[i] else 0.0
                 moving[i] = min(held_q[i, q], short / (h * conv)) if short > 1e-9 else 0.0
                 if up[i] and short <= 1e-9:
