@@ -74,6 +74,12 @@ def run_portfolio(market: MarketArrays, sites: Sequence[SiteSpec], *, days: int,
             "external_trade_mwh": np.full(len(sites), sum(float(r["external_trade_mwh"][0]) for r in log))}
 
 
+def common_outages(reliability: Reliability, n: int, seed: int) -> list[Reliability]:
+    """``reliability`` for assets 0..n-1, each with its own outage stream: asset i fails at the same quarter-hours
+    in every run it takes part in (common random numbers)."""
+    return [Reliability(reliability.mtbf_h, reliability.mttr_h, seed=seed * 1_000_003 + i) for i in range(n)]
+
+
 def orders_sent(log: Sequence[dict[str, np.ndarray]]) -> float:
     """Orders the portfolio sent: quarter-hours with a net intraday trade at the exchange or a day-ahead
     position, and reserve offers per product and 4 h block (16 quarter-hours held count as one)."""
@@ -92,8 +98,7 @@ def compare(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, days:
     orders when there are too many assets for the exact Shapley values (0: no Shapley values).
     ``progress(runs done, runs planned)``."""
     n = len(sites)
-    # each asset's own outage stream: the same path in every run it takes part in
-    rel = [Reliability(reliability.mtbf_h, reliability.mttr_h, seed=seed * 1_000_003 + i) for i in range(n)]
+    rel = common_outages(reliability, n, seed)
     exact = n <= MAX_SHAPLEY_ASSETS
     planned = n + 2 + (2**n - n - 2 if exact and shapley_orders else 0)  # the sampled Shapley runs add to it
     value: dict[frozenset[int], float] = {frozenset(): 0.0}  # v(S): the revenue of sub-portfolio S

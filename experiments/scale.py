@@ -29,7 +29,7 @@ from bessgym._io import atomic_path
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import MarketArrays
 from bessgym.envs.portfolio_core import Reliability
-from experiments.portfolio import run_portfolio
+from experiments.portfolio import common_outages, run_portfolio
 
 SIZES = (1, 3, 10, 30, 100)
 
@@ -58,8 +58,7 @@ def scale_curve(market: MarketArrays, sites: Sequence[SiteSpec], out: Path, *, d
     rows = []
     for k, n in enumerate(sizes):
         members = [sites[i % len(sites)] for i in range(n)]
-        rel = [Reliability(reliability.mtbf_h, reliability.mttr_h, seed=seed * 1_000_003 + i) for i in range(n)]
-        run = run_portfolio(market, members, days=days, reliability=rel, seed=seed)
+        run = run_portfolio(market, members, days=days, reliability=common_outages(reliability, n, seed), seed=seed)
         rows.append(_row(n, members, run, costs))
         if progress is not None:
             progress(k + 1, len(sizes))
