@@ -159,6 +159,40 @@ def test_outage_is_covered_by_the_others(june):
     assert nobody["penalty"] < 0
 
 
+def test_what_nobody_can_cover_deviates_in_the_failing_quarter_hour_then_is_retraded_intraday(june):
+    """By hand: both assets sold 10:00-11:00 day-ahead (c0 on the 10 MW asset, c1 on the 1 MW one); asset 0
+    fails at 10:00 and the sibling has 1 - c1 MW to take. At 10:00 the gate has passed: the rest,
+    c0 - (1 - c1), deviates for 0.25 h at reBAP. From 10:15 the portfolio buys it back intraday (ID1 and
+    the fee, no deviation)."""
+    config = MarketConfig(products=frozenset({"day_ahead", "intraday", "imbalance"}))
+    env = PortfolioEnv(june, [bess(10.0), bess(1.0)], config, reliability=NEVER,
+                       agent_stages=("day_ahead", "delivery"))
+    env.reset(seed=0, options={"start_day": "2024-06-21"})
+    sell = np.zeros(env.action_space.shape, dtype=np.float32)
+    sell[40:44] = 1.0  # 10:00-11:00 (hourly day-ahead in 2024), as much as the day's SoC allows
+    env.step(sell)
+    sim = env.simulator
+    c0, c1 = sim.day.committed_mw[:, 40]
+    short = c0 - (1.0 - c1)
+    assert short > 1.0 and c1 > 0
+    rebap, id1 = sim.col("imbalance_price")[sim.day.start:], sim.col("id1_price")[sim.day.start:]
+    fee = config.intraday_fee_eur_mwh
+    hold = np.zeros(env.action_space.shape, dtype=np.float32)
+    for q in range(43):
+        if q == 40:  # the outage is drawn at 10:00's start, after its gate
+            sim.outages.p_fail[0], sim.outages.p_repair[0] = 1.0, 0.0
+        _, _, _, _, info = env.step(hold)
+        p, cash = info["physics"], info["cash_flow_eur"]
+        if q == 40:
+            assert p["deviation_mwh"] == pytest.approx([-short * 0.25, 0.0])
+            assert p["trade_mw"] == pytest.approx([0.0, 0.0]) and p["power_mw"] == pytest.approx([0.0, 1.0])
+            assert cash["imbalance"] == pytest.approx(-short * 0.25 * rebap[40])
+        if q in (41, 42):
+            assert p["retraded_mw"] == pytest.approx([-short, 0.0]) and p["deviation_mwh"] == pytest.approx(0.0)
+            assert cash["intraday"] == pytest.approx((-short * id1[q] - short * fee) * 0.25)
+            assert cash["imbalance"] == pytest.approx(0.0)
+
+
 def test_internal_netting(june):
     """Two assets trade intraday in opposite directions: only the net reaches the exchange and pays the fee."""
     env = PortfolioParallelEnv(june, [bess(10.0), bess(10.0)], MarketConfig(products=frozenset({"intraday"})),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agents.lp.delegate import DailyLPPolicy
 from agents.lp.model import ActorLP, BatteryLP
 from agents.lp.reference import PyomoBatteryLP
 from agents.lp.terms import LPProducts, SiteTerms, block_of
@@ -138,10 +139,12 @@ def test_policy_refuses_other_envs():
         PortfolioLPPolicy().act(env.day_view, stage, q)
 
 
-def test_an_outage_when_the_next_day_is_planned_changes_its_bids():
-    """The joint LP plans each day with the assets in service then: an asset that fails during day 1 and is
-    not repaired bids no reserve and no schedule for day 2, and the other's bids stay within its own 80 %
-    ancillary share; without the outage the asset bids."""
+@pytest.mark.parametrize("make_policy", [PortfolioLPPolicy, lambda: DailyLPPolicy("day_ahead")],
+                         ids=["joint", "per_asset"])
+def test_an_outage_when_the_next_day_is_planned_changes_its_bids(make_policy):
+    """The joint LP and the per-asset LPs plan each day with the assets in service then: an asset that fails
+    during day 1 and is not repaired bids no reserve and no schedule for day 2, and the other's bids stay
+    within its own 80 % ancillary share; without the outage the asset bids."""
     market = MarketArrays.from_frame(synthetic.generate("2024-06-20", "2024-06-23", seed=4))
     config = MarketConfig(products=frozenset({"fcr", "afrr_capacity", "day_ahead", "imbalance"}),
                           ancillary_max_share=0.8, fcr_max_share=0.8, fcr_hold_h=0.5)
@@ -151,7 +154,7 @@ def test_an_outage_when_the_next_day_is_planned_changes_its_bids():
         env = PortfolioParallelEnv(market, sites, config, reliability=Reliability(), episode_days=2,
                                    start_day="2024-06-20", agent_stages=("capacity", "day_ahead", "delivery"))
         _, infos = env.reset(seed=0)
-        policy, view, day = PortfolioLPPolicy(), env.day_view, 0
+        policy, view, day = make_policy(), env.day_view, 0
         while env.agents:
             info = infos[env.agents[0]]
             stage = Stage[info["stage"].upper()]
@@ -173,3 +176,43 @@ def test_an_outage_when_the_next_day_is_planned_changes_its_bids():
     assert up[1].sum() > 0 and (up[1] <= 8.0 + 1e-9).all() and (down[1] <= 8.0 + 1e-9).all()  # 80 % of 10 MW
     healthy_up, healthy_down, _ = day_two_awards(fail=False)
     assert healthy_up[0].sum() + healthy_down[0].sum() > 0  # the same asset bids when it is in service
+
+
+@pytest.mark.parametrize("make_policy", [PortfolioLPPolicy, lambda: DailyLPPolicy("day_ahead")],
+                         ids=["joint", "per_asset"])
+def test_an_outage_before_the_ida3_gate_closes_the_assets_position_in_the_auction(make_policy):
+    """The control loop's new bid: asset 0 fails at 06:00 for good; at IDA3 (D 10:00) the policy buys
+    back its day-ahead position for 12:00-24:00, so nothing of it is left for the re-dispatch or the
+    imbalance price; the sibling's schedule is unchanged. Without the outage IDA3 changes nothing."""
+    market = MarketArrays.from_frame(synthetic.generate("2024-06-20", "2024-06-23", seed=4))
+    config = MarketConfig(products=frozenset({"day_ahead", "ida", "intraday", "imbalance"}))
+    sites = [SiteSpec(grid_limit_mw=10.0, pv_mwp=0.0, battery=BatterySpec(10.0, 20.0))] * 2
+
+    def around_ida3(fail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        env = PortfolioParallelEnv(market, sites, config, reliability=Reliability(), episode_days=1,
+                                   start_day="2024-06-21", agent_stages=("day_ahead", "ida3", "delivery"))
+        _, infos = env.reset(seed=0)
+        policy, view, sim = make_policy(), env.day_view, env._runner.sim
+        before = None
+        while env.agents:
+            info = infos[env.agents[0]]
+            stage = Stage[info["stage"].upper()]
+            if stage == Stage.IDA3:
+                before = np.array(view.committed_mw)
+            elif before is not None:
+                return before, np.array(view.committed_mw), np.array(view.local_hour)
+            if fail and stage == Stage.DELIVERY and info["quarter_hour"] == 24:
+                sim.outages.p_repair[:] = 0.0
+                sim.fail([0])
+            actions = policy.act(view, stage, info["quarter_hour"])
+            _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+        raise AssertionError("IDA3 was not reached")
+
+    before, after, hour = around_ida3(fail=True)
+    window = hour >= 12
+    assert np.abs(before[0, window]).sum() > 1.0  # asset 0 had a day-ahead position there
+    assert np.abs(after[0, window]).max() <= 0.1 + 1e-9  # closed, to the exchange's 0.1 MW grid
+    assert np.allclose(after[0, ~window], before[0, ~window])  # before 12:00 IDA3 does not trade
+    assert np.allclose(after[1], before[1], atol=0.1 + 1e-9)  # the sibling keeps its plan
+    healthy_before, healthy_after, _ = around_ida3(fail=False)
+    assert np.allclose(healthy_after, healthy_before)

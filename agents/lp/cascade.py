@@ -32,12 +32,11 @@ import dataclasses
 
 import numpy as np
 
-from agents.lp.delegate import DailyLPPolicy, awards, lp_products_for
+from agents.lp.delegate import DailyLPPolicy, auction_bid, auction_window, awards, lp_products_for
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts, block_of
-from bessgym.envs.core import ACTION_WIDTH
 from bessgym.envs.view import DayView
-from bessgym.market.products import IDA3_FIRST_HOUR, Stage
+from bessgym.market.products import Stage
 
 AUCTIONS = {Stage.IDA1: "ida1_price", Stage.IDA2: "ida2_price", Stage.IDA3: "ida3_price"}
 
@@ -71,19 +70,14 @@ class CascadeLPPolicy(DailyLPPolicy):
         super()._ensure_plan(view)
 
     def _auction_action(self, view: DayView, stage: Stage) -> np.ndarray:
-        q_from = view.delivery_q if stage == Stage.IDA3 else 0  # IDA3 is decided during the day
-        open_q = np.ones(view.n_qh - q_from, bool)
-        if stage == Stage.IDA3:  # the auction covers 12:00-24:00
-            open_q = view.local_hour[q_from:] >= IDA3_FIRST_HOUR
+        q_from, open_q = auction_window(view, stage)
         change = np.zeros((view.n, view.n_qh))
         # IDA3 trades around the continuous trades planned for the rest of the day too (10:00-12:00 stay open
         # to continuous trading only): they keep the held schedule feasible
         planned = self._trades[:, q_from:] if self._trades is not None else 0.0
         change[:, q_from:] = self._reoptimise(view, q_from, AUCTIONS[stage], fee_eur_mwh=0.0, open_q=open_q,
                                               planned=planned)
-        a = np.zeros((view.n, ACTION_WIDTH[stage]))
-        a[:, :view.n_qh] = view.codec.auction_action(change, view.up_cap, view.down_cap)
-        return a
+        return auction_bid(view, stage, change)
 
     def _continuous_action(self, view: DayView, q: int) -> np.ndarray:
         if self._trades is None or self.rolling_intrinsic:
@@ -112,14 +106,18 @@ class CascadeLPPolicy(DailyLPPolicy):
         held = view.committed_mw[:, q_from:] + planned
         budget = f.max_daily_discharge_mwh - view.discharged_mwh
         out = np.zeros((view.n, n))
+        open_q = np.ones(n, bool) if open_q is None else open_q
         for i in range(view.n):
+            if not view.in_service[i]:  # out of service (a portfolio's outage): close what is held where open
+                out[i] = -held[i] * open_q
+                continue
             lp = self._remainder(f.specs[i], products, view.n_qh, q_from, bool((prices[i] < 0).any()))
             lp.fix_reserves(*(x[i, first:] for x in awards(view)))
             end = float(np.clip(self._soc_start[i], f.soc_min_mwh[i], f.soc_max_mwh[i]))
             try:
                 plan = lp.solve(price_id=np.nan_to_num(prices[i]), soc0_mwh=float(view.soc_mwh[i]),
                                 soc_end_mwh=(end, end), max_discharge_mwh=max(float(budget[i]), 0.0),
-                                held_mw=held[i], intraday_open=np.ones(n, bool) if open_q is None else open_q)
+                                held_mw=held[i], intraday_open=open_q)
             except RuntimeError:  # no feasible plan from this SoC: trade nothing, the env restores the band
                 self.fallbacks += 1
                 continue

@@ -20,7 +20,7 @@ from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import ACTION_WIDTH
 from bessgym.envs.view import DayView
-from bessgym.market.products import N_BLOCKS, Stage
+from bessgym.market.products import IDA3_FIRST_HOUR, N_BLOCKS, Stage
 
 WHOLESALE = ("day_ahead", "intraday")
 AWARDS = ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw", "mfrr_pos_mw", "mfrr_neg_mw")  # reserves per block, as fixed
@@ -88,7 +88,7 @@ class DailyLPPolicy:
             return self._day_ahead_action(view)
         if stage == Stage.DELIVERY:
             return self._delivery_action(view, q)
-        return np.zeros((view.n, ACTION_WIDTH[stage]))  # intraday auctions: the plan needs no change
+        return auction_bid(view, stage, close_out(view, stage))  # the plan needs no change but after an outage
 
     # ------------------------------------------------------------------------------------ planning
 
@@ -111,6 +111,9 @@ class DailyLPPolicy:
         budget = np.stack([budget] + [f.max_daily_discharge_mwh] * (len(days) - 1), axis=1)  # each day its own
         plans = []
         for i in range(view.n):  # one LP per asset, once or twice a day
+            if not view.in_service[i]:  # out when the day is planned (a portfolio's outage): it bids nothing
+                plans.append(idle(view.n_qh, float(soc0[i]), self._site_parameters(view, i).get("pv_forecast_mw")))
+                continue
             mine = {name: values[i] for name, values in prices.items()}
             negative = bool((mine["price_da"] < 0).any() or (mine["price_id"] < 0).any())
             lp = self._model(f.specs[i], products, days, negative, self._site_terms(view, i))
@@ -177,6 +180,41 @@ class DailyLPPolicy:
         lo, hi = view.trade_range(q)
         trade = np.array([p.intraday_mw[q] for p in self._plan])
         return view.codec.delivery_action(trade, hi, -lo, hold_energy_offers=True)  # capacity held, not activated
+
+
+def auction_window(view: DayView, stage: Stage) -> tuple[int, np.ndarray]:
+    """The first quarter-hour an intraday auction can still change, and where from there it trades
+    (n_qh - q_from,) bool: IDA3 is decided during the day (from the next delivery on) and covers 12:00-24:00."""
+    if stage != Stage.IDA3:
+        return 0, np.ones(view.n_qh, bool)
+    q_from = view.delivery_q
+    return q_from, view.local_hour[q_from:] >= IDA3_FIRST_HOUR
+
+
+def close_out(view: DayView, stage: Stage) -> np.ndarray:
+    """The position change (N, n_qh) [MW, + sell] that closes, where an intraday auction trades, the schedule of
+    every asset out of service now (the control loop's new bid after an outage; 0 for the others)."""
+    q_from, open_q = auction_window(view, stage)
+    change = np.zeros((view.n, view.n_qh))
+    out = ~view.in_service
+    change[out, q_from:] = -view.committed_mw[out, q_from:] * open_q
+    return change
+
+
+def auction_bid(view: DayView, stage: Stage, change_mw: np.ndarray) -> np.ndarray:
+    """The action of an intraday auction that changes the positions by ``change_mw`` (N, n_qh) [MW, + sell]."""
+    a = np.zeros((view.n, ACTION_WIDTH[stage]))
+    a[:, :view.n_qh] = view.codec.auction_action(change_mw, view.up_cap, view.down_cap)
+    return a
+
+
+def idle(n_qh: int, soc_mwh: float, pv_mw: np.ndarray | None = None) -> LPResult:
+    """The plan of an asset that does nothing all day (out of service): no position, no reserve; its PV, if it
+    has any, feeds in as forecast (``pv_mw``)."""
+    zero, blocks = np.zeros(n_qh), np.zeros(N_BLOCKS)
+    return LPResult(0.0, zero, zero, np.full(n_qh, soc_mwh), zero, zero, blocks, blocks, blocks,
+                    pv_out_mw=None if pv_mw is None else np.asarray(pv_mw, dtype=float),
+                    mfrr_pos_mw=blocks, mfrr_neg_mw=blocks)
 
 
 def today(plan: LPResult, n_qh: int) -> LPResult:

@@ -186,6 +186,7 @@ class Simulator:
                                           config.non_delivery_penalty_eur_mwh, config.unavailability_penalty_eur_mw_h))
         self._empty = np.zeros((0, 0))
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
+        self._all, self._none = np.ones(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
 
     def reset_state(self) -> None:
         """Assets back to their initial state at an episode's start."""
@@ -393,19 +394,23 @@ class Simulator:
         return kernels.trade_bounds(q, self.soc_mwh, self.day.packed, self._batteries)
 
     def deliver(self, q: int, action: np.ndarray, *, bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                day: kernels.DayArrays | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                day: kernels.DayArrays | None = None,
+                late: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One delivery quarter-hour (:func:`bessgym.envs.kernels.delivery_step`). ``bounds`` (lo, hi) [MW]: what a
-        connection leaves each battery in this quarter-hour (a site's PV, an asset out of service); ``day``: the
-        day's commitments as this quarter-hour delivers them (a portfolio's re-dispatch), else as bid. Returns
-        the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
+        connection leaves each battery in this quarter-hour (a site's PV, an asset out of service); the intraday
+        trade is moved into them, so the schedule is what the battery can run. ``day``: the day's commitments as
+        this quarter-hour delivers them (a portfolio's re-dispatch), else as bid; the trade of the assets
+        ``late`` (N,) bool (out of service since after the quarter-hour's gate) stands as placed on the day as
+        bid. Returns the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
         d = self.day
         plan_step, pool_step = self.pooling.delivery_steps(d.rules)
         site_lo, site_hi = bounds if bounds is not None else self._unbounded
         response = self._fcr_response if self._fcr_response is not None else self._empty
         cash, rows = kernels.delivery_step(q, d.start + q, action, response, self.soc_mwh,
-                                           d.packed if day is None else tuple(day), self._batteries,
-                                           self._market_columns, self._terms, site_lo, site_hi, bounds is not None,
-                                           plan_step, pool_step)
+                                           d.packed if day is None else tuple(day), d.packed,
+                                           self._none if late is None else late, self._batteries,
+                                           self._market_columns, self._terms, site_lo, site_hi,
+                                           self._none if bounds is None else self._all, plan_step, pool_step)
         report = dict(zip(kernels.REPORT_ROWS, rows, strict=True))
         report["soc_before_mwh"] = self.soc_mwh  # every entry is the step's own array: records keep them as they are
         self.soc_mwh = report["soc_mwh"]

@@ -126,11 +126,14 @@ def trade_bounds(q, soc, day, bat):
 
 
 @njit(cache=True)
-def within_site(trade, q, committed, site_lo, site_hi, step_mw):
+def within_site(trade, q, committed, site_lo, site_hi, step_mw, within):
     """``trade`` moved into what the connection leaves the battery, [site_lo, site_hi] less the schedule,
-    where that range holds a volume (on the exchange's grid when ``step_mw`` > 0)."""
+    where that range holds a volume (on the exchange's grid when ``step_mw`` > 0), for the assets ``within``
+    (N,) bool."""
     out = trade.copy()
     for i in range(trade.shape[0]):
+        if not within[i]:
+            continue
         lo, hi = site_lo[i] - committed[i, q], site_hi[i] - committed[i, q]
         if step_mw > 0:
             out[i] = on_grid(trade[i], lo, hi, step_mw)
@@ -173,20 +176,27 @@ def on_grid(x, lo, hi, step_mw):
 
 
 @njit(cache=True)
-def delivery_step(q, t, action, fcr_response, soc, day, bat, market, terms, site_lo, site_hi, bounded, plan_step_mw,
-                  pool_step_mw):
+def delivery_step(q, t, action, fcr_response, soc, day, bid_day, late, bat, market, terms, site_lo, site_hi, bounded,
+                  plan_step_mw, pool_step_mw):
     """One delivery quarter-hour ``q`` (market row ``t``) of every asset, in one call: the intraday trade of
     ``action[:, 0]`` (:func:`intraday_trade`, on the grid of ``plan_step_mw`` > 0), the pooled net on the grid
-    of ``pool_step_mw`` > 0 (:func:`bessgym.envs.pooling.pool_net`), the connection's bounds [site_lo, site_hi]
-    where ``bounded`` (:func:`within_site`), the fee, then :func:`deliver`. Returns ``cash`` and ``report``."""
+    of ``pool_step_mw`` > 0 (:func:`bessgym.envs.pooling.pool_net`), moved into the connection's bounds
+    [site_lo, site_hi] for the assets ``bounded`` (N,) bool (:func:`within_site`), the fee, then
+    :func:`deliver`. ``day`` is the day as delivered (a portfolio's re-dispatch), ``bid_day`` as bid: the trade
+    of the assets ``late`` (N,) bool (failed after the gate) stands as placed on it, unbounded. Returns ``cash``
+    and ``report``."""
     day, bat, market, terms = DayArrays(*day), Batteries(*bat), MarketColumns(*market), Terms(*terms)
     n = soc.shape[0]
     if terms.intraday:
         trade = intraday_trade(q, action[:, 0], soc, day, bat, plan_step_mw)
+        if late.any():
+            trade = np.where(late, intraday_trade(q, action[:, 0], soc, DayArrays(*bid_day), bat, plan_step_mw),
+                             trade)
+            bounded = bounded & ~late
         if pool_step_mw > 0:
             trade = _pool_net(trade.reshape(n, 1), pool_step_mw)[:, 0]
-        if bounded:
-            trade = within_site(trade, q, day.committed_mw, site_lo, site_hi, plan_step_mw)
+        if bounded.any():
+            trade = within_site(trade, q, day.committed_mw, site_lo, site_hi, plan_step_mw, bounded)
     else:
         trade = np.zeros(n)
     fee = np.full(n, terms.intraday_fee_eur_mwh)

@@ -10,8 +10,10 @@ what changes is the market side and the asset states:
 - **Outages**: each asset fails and is repaired as a Markov chain per quarter-hour (MTBF, MTTR), seeded by the
   episode. A failed battery neither charges nor discharges.
 - **Re-dispatch**: in a quarter-hour with failed assets, their schedule and their reserves move to the
-  available assets with room (pro rata to the room), so the portfolio still delivers; only what nobody can
-  cover is deviation or non-delivery. Capacity payments stay with the assets that won them.
+  available assets with room (pro rata to the room), so the portfolio still delivers. What nobody can cover
+  of the schedule is re-traded intraday from the first quarter-hour whose gate follows the failure (the
+  quarter-hour it fails in deviates: its gate has passed); reserves nobody can cover are non-delivery.
+  Capacity payments stay with the assets that won them.
 - **Internal netting**: intraday trades of assets in opposite directions are netted inside the portfolio; only
   the net reaches the exchange and pays the fee, which is shared pro rata to the assets' gross trades.
 """
@@ -213,7 +215,7 @@ def rebalance_energy(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, committed
 class PortfolioSimulator(SiteSimulator):
     """:class:`SiteSimulator` for sites marketed as one portfolio; see the module docstring."""
 
-    record_keys = SiteSimulator.record_keys + ("available", "external_trade_mwh", "gross_trade_mwh")
+    record_keys = SiteSimulator.record_keys + ("available", "external_trade_mwh", "gross_trade_mwh", "retraded_mw")
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
                  *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0,
@@ -238,17 +240,25 @@ class PortfolioSimulator(SiteSimulator):
         self.available[np.asarray(assets)] = False
 
     def deliver(self, q: int, action: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # type: ignore[override]
-        """Outages drawn, the day re-dispatched around them, then the sites' delivery (netted by the pooling)."""
-        self.available = self.outages.next(self.available, self.rng)
+        """Outages drawn, the day re-dispatched around them, then the sites' delivery (netted by the pooling).
+
+        What the others cannot take of an asset's schedule is re-traded intraday when the asset was out before
+        the quarter-hour's gate (its trade closes the schedule, ``retraded_mw``); an asset that fails at the
+        quarter-hour's start delivers nothing of it, and the deviation settles at the imbalance price."""
+        was_up = self.available
+        self.available = self.outages.next(was_up, self.rng)
         a, f = self.day.arrays, self.fleet
         short = energy_short(q, self.available, self.soc_mwh, f.soc_min_mwh, f.soc_max_mwh, f.eta_charge,
                              f.eta_discharge, a.hold_h, a.fcr_mw, a.afrr_pos_mw, a.afrr_neg_mw, a.mfrr_pos_mw,
                              a.mfrr_neg_mw)
         day = None if self.available.all() and not short else self._redispatched(q, short)
-        cash, report = super().deliver(q, action, in_service=self.available, day=day)
+        known_out = ~self.available & ~was_up
+        cash, report = super().deliver(q, action, in_service=self.available, day=day,
+                                       late=was_up & ~self.available)
         gross, net = netting(report["trade_mw"])
         report.update(available=self.available.astype(float), external_trade_mwh=np.full(self.n, net * DT_H),
-                      gross_trade_mwh=np.full(self.n, gross * DT_H))
+                      gross_trade_mwh=np.full(self.n, gross * DT_H),
+                      retraded_mw=np.where(known_out, report["trade_mw"], 0.0))
         return cash, report
 
     def _redispatched(self, q: int, short: bool) -> DayArrays:

@@ -149,16 +149,17 @@ class SiteSimulator(Simulator):
         return self.pv_actual[:, q] if q >= 0 else np.zeros(self.n)
 
     def deliver(self, q: int, action: np.ndarray, *, in_service: np.ndarray | None = None,
-                day: DayArrays | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                day: DayArrays | None = None,
+                late: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The core's delivery within each connection's bounds for this quarter-hour's PV and curtailment;
-        ``in_service`` (N,) bool: batteries out of service are held at 0 (default: all run); ``day`` as in
-        :meth:`Simulator.deliver`."""
+        ``in_service`` (N,) bool: batteries out of service are held at 0 (default: all run); ``day`` and ``late``
+        as in :meth:`Simulator.deliver`."""
         t = self.day.start + q
         available = self.pv_actual[:, q]
         curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
         running = self._all_in_service if in_service is None else in_service
         offered, lo, hi = self.connection.bounds(curtail, available, running)
-        cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day)
+        cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day, late=late)
         battery = report["power_mw"]
         pv_out, curtailed, export = pv_dispatch(offered, available, self.grid_mw, battery)
         da = float(self._da[t])
