@@ -19,9 +19,9 @@ import numpy as np
 from agents.lp.delegate import DailyLPPolicy
 from agents.lp.terms import SiteTerms, check_mode
 from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA
-from bessgym.envs.site import CURTAIL
+from bessgym.envs.site import COMMIT, CURTAIL
 from bessgym.envs.view import DayView, SiteDayView
-from bessgym.market.products import Stage
+from bessgym.market.products import N_BLOCKS, Stage
 
 
 class SiteLPPolicy(DailyLPPolicy):
@@ -36,22 +36,35 @@ class SiteLPPolicy(DailyLPPolicy):
         if not isinstance(view, SiteDayView):
             raise TypeError("SiteLPPolicy runs on a co-located site (CoLocatedPVBESS-v0)")
         action = super().act(view, stage, q)
-        if stage != Stage.DELIVERY:
+        if stage not in (Stage.CAPACITY, Stage.DELIVERY):
             return action
-        out = np.zeros((view.n, view.action_width[Stage.DELIVERY]))
+        out = np.zeros((view.n, view.action_width[stage]))
         out[:, :action.shape[1]] = action
-        out[:, CURTAIL] = self._curtailment(view, q)
+        if stage == Stage.CAPACITY:
+            out[:, COMMIT:COMMIT + N_BLOCKS] = self._commitment()
+        else:
+            out[:, CURTAIL] = self._curtailment(view, q)
         return out
 
+    def _commitment(self) -> np.ndarray:
+        """The plan's share of each block's PV committed to the battery (N, 6)."""
+        return np.array([np.zeros(N_BLOCKS) if p.pv_commitment_share is None else p.pv_commitment_share[:N_BLOCKS]
+                         for p in self._plan])
+
+    def _capacity_rooms(self, view: SiteDayView) -> tuple[np.ndarray, np.ndarray]:
+        return view.capacity_rooms(self._commitment())
+
     def _curtailment(self, view: SiteDayView, q: int) -> np.ndarray:
+        """PV priority yields to PV; BESS priority goes first; joint curtails what the plan curtails beyond the
+        committed PV, which keeps producing when the battery does not need its room (else PV goes first)."""
         if self.mode == "pv_priority":
             return np.full(view.n, -1.0)
         if self.mode == "bess_priority":
             return np.zeros(view.n)
         forecast = view.pv_forecast_mw[:, q]
-        planned = np.array([p.pv_out_mw[q] for p in self._plan])
+        planned = np.array([p.pv_out_mw[q] for p in self._plan]) + view.pv_committed_mw[:, q]
         share = np.divide(forecast - planned, forecast, out=np.zeros(view.n), where=forecast > 1e-9)
-        return np.clip(share, 0.0, 1.0)
+        return np.where(share > 1e-6, np.clip(share, 0.0, 1.0), -1.0)
 
     def _site_terms(self, view: SiteDayView, i: int) -> SiteTerms:
         s = view.sites[i]

@@ -137,17 +137,22 @@ def test_reserves_are_capped_to_what_the_connection_delivers():
 # ------------------------------------------------------------------------------ hand-computed cash
 
 
-def test_curtailment_opportunity_cost_by_hand():
-    """PV 8 MW available, PPA 42 EUR/MWh, half curtailed by the agent with the battery idle: PV earns
-    4 MW x 0.25 h x 42 = 42 EUR and the opportunity cost is the other 42 EUR (reported, not paid)."""
-    site = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=PayAsProducedPPA(42.0))
+def test_curtailment_is_paid_to_the_pv_owner_by_hand():
+    """PV 8 MW available, PPA 42 EUR/MWh, other losses 8 EUR/MWh, half curtailed by the site with the battery
+    idle: PV earns 4 MW x 0.25 h x 42 = 42 EUR; the battery's side pays the PV owner 4 x 0.25 x (42 + 8) = 50
+    EUR, of which the PV owner loses 8 (guarantees of origin): the site loses 42 + 8."""
+    site = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=PayAsProducedPPA(42.0),
+                    curtailment_other_eur_mwh=8.0)
     env = CoLocatedPVBESSEnv(_flat_day(0.8), site, MarketConfig(products=frozenset({"intraday", "imbalance"})),
                              agent_stages=("delivery",))
     env.reset(seed=0)
     info = _delivery_step(env, curtail=0.5)
+    cash = info["cash_flow_eur"]
     assert info["physics"]["curtailed_mw"] == pytest.approx(4.0)
-    assert info["physics"]["curtailment_cost_eur"] == pytest.approx(42.0)
-    assert info["cash_flow_eur"]["pv_ppa"] == pytest.approx(42.0)
+    assert info["physics"]["curtailed_for_battery_mw"] == pytest.approx(4.0)
+    assert cash["pv_ppa"] == pytest.approx(42.0)
+    assert cash["curtailment_payment"] == pytest.approx(-50.0) and cash["pv_compensation"] == pytest.approx(50.0)
+    assert cash["pv_other_losses"] == pytest.approx(-8.0)
     # the battery discharging at full power takes the room: PV is curtailed to 10 - 10 = 0 MW, not the limit
     info = _delivery_step(env, curtail=0.0, trade=1.0)
     assert info["physics"]["grid_export_mw"] == pytest.approx(10.0)

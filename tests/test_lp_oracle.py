@@ -1,7 +1,7 @@
 """The array-built battery LP (the one definition every baseline uses) against its pyomo statement
 (agents.lp.reference), an independently written model of the same equations: equal optima over products,
-sites in each operating mode, negative prices with binaries, whole-MW reserves, fixed awards and re-solves
-that keep omitted parameters."""
+sites in each operating mode (with the PV committed to the battery), negative prices with binaries, whole-MW
+reserves, fixed awards and re-solves that keep omitted parameters."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ CASES = {
                                   SiteTerms(5.0, green_only=True, mode="joint")),
     "mfrr_beside_afrr": (LPProducts(hourly_day_ahead=False, mfrr_capacity=True, mfrr_hold_h=0.75, **RESERVES), None),
     "site_mfrr_joint": (LPProducts(mfrr_capacity=True, mfrr_hold_h=0.5, **RESERVES),
-                        SiteTerms(3.0, mode="joint")),
+                        SiteTerms(5.0, mode="joint")),
     "intraday_around_held_positions": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.3,
                                                   mfrr_capacity=True, **RESERVES), None),
 }
@@ -69,6 +69,10 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
     assert np.allclose(mine.discharge_mw - mine.charge_mw, held + mine.day_ahead_mw + mine.intraday_mw, atol=1e-6)
     if "mfrr" in case:  # the case tests something: mFRR is held
         assert (mine.mfrr_pos_mw + mine.mfrr_neg_mw).sum() > 0
+    if case in ("site_joint", "site_bess_priority_green") and seed == 0:  # PV committed to the battery
+        assert mine.pv_commitment_share.max() > 0.05
+    if case == "site_pv_priority":
+        assert (mine.pv_commitment_share == 0).all()
     if products.integer_reserves:
         assert np.allclose(mine.fcr_mw, np.round(mine.fcr_mw), atol=1e-6)
     if products.exclusive_charge:

@@ -168,12 +168,16 @@ class DailyLPPolicy:
     def _capacity_action(self, view: DayView) -> np.ndarray:
         whole = np.round if self._whole_mw else np.asarray  # a portfolio rounds its total, not each asset
         fcr, pos, neg, mpos, mneg = (whole([getattr(p, name) for p in self._plan]) for name in AWARDS)
-        return view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *view.capacity_rooms(), mpos, mneg)
+        return view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *self._capacity_rooms(view), mpos, mneg)
+
+    def _capacity_rooms(self, view: DayView) -> tuple[np.ndarray, np.ndarray]:
+        """The rooms the capacity action's reserve shares are read against."""
+        return view.capacity_rooms()
 
     def _day_ahead_action(self, view: DayView) -> np.ndarray:
         a = np.zeros((view.n, ACTION_WIDTH[Stage.DAY_AHEAD]))
-        a[:, :view.n_qh] = view.codec.auction_action(np.array([p.day_ahead_mw for p in self._plan]), view.up_cap,
-                                                     view.down_cap)
+        a[:, :view.n_qh] = view.codec.auction_action(np.array([p.day_ahead_mw for p in self._plan]),
+                                                     *view.auction_rooms(Stage.DAY_AHEAD))
         return a
 
     def _delivery_action(self, view: DayView, q: int) -> np.ndarray:
@@ -204,7 +208,7 @@ def close_out(view: DayView, stage: Stage) -> np.ndarray:
 def auction_bid(view: DayView, stage: Stage, change_mw: np.ndarray) -> np.ndarray:
     """The action of an intraday auction that changes the positions by ``change_mw`` (N, n_qh) [MW, + sell]."""
     a = np.zeros((view.n, ACTION_WIDTH[stage]))
-    a[:, :view.n_qh] = view.codec.auction_action(change_mw, view.up_cap, view.down_cap)
+    a[:, :view.n_qh] = view.codec.auction_action(change_mw, *view.auction_rooms(stage))
     return a
 
 
@@ -224,6 +228,8 @@ def today(plan: LPResult, n_qh: int) -> LPResult:
     blocks = {name: getattr(plan, name)[:N_BLOCKS] for name in AWARDS}
     optional = {name: getattr(plan, name)[:n_qh] for name in ("pv_out_mw", "afrr_energy_pos_mw", "afrr_energy_neg_mw")
                 if getattr(plan, name) is not None}
+    if plan.pv_commitment_share is not None:
+        optional["pv_commitment_share"] = plan.pv_commitment_share[:N_BLOCKS]
     return dataclasses.replace(plan, **steps, **blocks, **optional)
 
 

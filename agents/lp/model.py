@@ -16,11 +16,17 @@ hold time), planned PV output ``pv`` [MW]:
     s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c                               s = soc_{t-1} and soc_t
     sum_t dis dt <= budget;  end_lo <= soc_{T-1} <= end_hi                     cycles, end state
 
-Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.SiteTerms`): the battery with
-its reserves ``dis - ch + fcr_b + pos_b <= G`` and ``ch - dis + fcr_b + neg_b <= G + pvf`` (grey) or ``pvf``
-(green-only); joint operation plans ``pv <= pvf`` with ``pv + dis - ch <= G``; PV priority never curtails
-(``pv >= min(pvf, G)``) and keeps the reserves beside it, ``pv + dis - ch + fcr_b + pos_b <= G``; BESS
-priority plans no PV. Rows a connection cannot bind (one at least the battery's power) are left out.
+Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.SiteTerms`), where
+``m = min(pvf, G)`` is the PV the connection takes: the battery with its reserves
+``dis - ch + fcr_b + pos_b <= G - m + m c_b`` and ``ch - dis + fcr_b + neg_b <= G + pvf`` (grey) or ``pvf``
+(green-only), and the reserves on their own within the same bounds (as the env offers them). ``c_b`` in
+[0, 1] is the share of block b's PV committed day-ahead to the battery (the env's PV commitment; PV priority
+commits none). Joint operation plans ``pv <= pvf`` with ``pv + dis - ch <= G`` and ``pv + m c_b <= pvf``
+(committed PV is planned as not fed in, so it costs what PV earns; the env sells what the battery does not
+need of it intraday, which the plan leaves out); PV priority never curtails (``pv >= min(pvf, G)``); BESS
+priority plans no PV and commits what its plan needs. A commitment costs a tie-breaking
+``COMMIT_TIE_EUR_MWH`` so that none is made that is not needed. Rows a connection cannot bind (no PV and at
+least the battery's power) are left out.
 
 ``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
 auctions sold or bought, trading ``x`` only where ``intraday_open``). ``a_pos``/``a_neg`` are energy-only aFRR
@@ -57,7 +63,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from agents.lp.arrays import ArrayLP
-from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of, check_mode, parameter
+from agents.lp.terms import COMMIT_TIE_EUR_MWH, LPProducts, LPResult, SiteTerms, block_of, check_mode, parameter
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import DT_H
@@ -124,6 +130,7 @@ class ActorLP:
         import_base = np.where([[s.green_only] for s in self.sites], 0.0, grid)
         self.has_pv = np.array([s.pv_mwp > 0 for s in self.sites])  # its forecast widens the import room
         self.plans_pv = self.has_pv & (mode != "bess_priority")  # its output is planned
+        self.commits = self.has_pv & (mode != "pv_priority")  # it may commit PV to the battery
         self.hourly = pr.day_ahead and pr.hourly_day_ahead and not hours  # one position per 4 quarter-hours
         n_h = (n_steps + 3) // 4
         block_start = np.flatnonzero(np.diff(blk, prepend=-1))
@@ -145,6 +152,8 @@ class ActorLP:
             "pv": lp.var((n, t), 0, 0),  # bounds: by the PV forecast, set per solve
             # energy-only aFRR activated in each step [MW]: bounds set per solve (0 unless offered)
             "act_pos": lp.var((n, t), 0, 0), "act_neg": lp.var((n, t), 0, 0),
+            # the share of each block's PV committed to the battery
+            "cur": lp.var((n, n_b), 0, self.commits[:, None].astype(float), steps=block_start),
         }
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
         # (N, T): each quarter-hour's block; up and down: the reserves that need power each way beside FCR
@@ -199,16 +208,28 @@ class ActorLP:
         # each site's connection where it can bind: a connection of at least the battery's power is implied by
         # the power rows (a third of a year model's rows otherwise)
         narrow = grid[:, 0] < p[:, 0]
-        up, self.down_sites = np.flatnonzero(narrow), np.flatnonzero(narrow | (import_base[:, 0] == 0))
-        lp.rows([(1, dis[up]), (-1, ch[up]), (1, fcr[up]), (1, pos[up]), (1, mpos[up])], hi=grid[up])
-        d = self.down_sites
-        self.site_down = lp.rows([(1, ch[d]), (-1, dis[d]), (1, fcr[d]), (1, neg[d]), (1, mneg[d])],
-                                 shape=(d.size, t))
+        self.up_sites = u = np.flatnonzero(narrow | self.has_pv)
+        self.down_sites = d = np.flatnonzero(narrow | (import_base[:, 0] == 0))
+        cur = v["cur"][:, blk]  # (N, T): the commitment of each step's block
+        # G - m + m c: the coefficient of c (1 until a solve sets -m) and the bound are the PV forecast's
+        # as in the env, the reserves fit the connection beside the uncommitted PV on their own too (a schedule
+        # that charges does not widen the room they are offered in before it is traded)
+        self.site_up = np.stack([lp.rows([(1, dis[u]), (-1, ch[u]), (1, fcr[u]), (1, pos[u]), (1, mpos[u]),
+                                          (1, cur[u])], shape=(u.size, t)),
+                                 lp.rows([(1, fcr[u]), (1, pos[u]), (1, mpos[u]), (1, cur[u])], shape=(u.size, t))])
+        self.site_down = np.stack([lp.rows([(1, ch[d]), (-1, dis[d]), (1, fcr[d]), (1, neg[d]), (1, mneg[d])],
+                                           shape=(d.size, t)),
+                                   lp.rows([(1, fcr[d]), (1, neg[d]), (1, mneg[d])], shape=(d.size, t))])
         self.import_base = np.broadcast_to(import_base[d], (d.size, t))
         s = np.flatnonzero(self.plans_pv)
-        # PV priority keeps the reserves beside it
-        beside = [(1, fcr[s]), (1, pos[s]), (1, mpos[s])] if mode == "pv_priority" else []
-        lp.rows([(1, v["pv"][s]), (1, dis[s]), (-1, ch[s])] + beside, hi=grid[s])
+        lp.rows([(1, v["pv"][s]), (1, dis[s]), (-1, ch[s])], hi=grid[s])
+        self.pv_sites = j = np.flatnonzero(self.plans_pv & self.commits)  # joint: committed PV is not fed in
+        self.pv_committed = lp.rows([(1, v["pv"][j]), (1, cur[j])], shape=(j.size, t))
+        # the entries of the commitment's coefficient (set per solve: -m in the connection's rows, m in PV's)
+        uc = self.commits[u]
+        self._coef_rows = np.concatenate([self.site_up[:, uc].ravel(), self.pv_committed.ravel()]).tolist()
+        self._coef_cols = np.concatenate([np.tile(cur[u][uc].ravel(), 2), cur[j].ravel()]).tolist()
+        self._coef_sites = (u[uc], j)
         self.power_mw, self.grid_mw = np.broadcast_to(p, (n, t)), grid
         self.highs = lp.highs(maximize=True)
         # a day: presolve off measured 25 % faster (and re-solves warm-start); a year wants it on
@@ -251,6 +272,7 @@ class ActorLP:
         price = {k: parameter(prices.get(k, np.zeros(t)), (t,), k) for k in PRICES}
         pv_fc = parameter(pv_forecast_mw if pv_forecast_mw is not None else np.zeros((n, t)), (n, t), "pv_forecast_mw")
         pv_fc = np.where(self.has_pv[:, None], np.maximum(pv_fc, 0.0), 0.0)
+        fed = np.minimum(pv_fc, self.grid_mw)  # m: the PV the connection takes, what a commitment is a share of
         planned = np.where(self.plans_pv[:, None], pv_fc, 0.0)
         pv_floor = np.minimum(planned, self.grid_mw) if self.mode == "pv_priority" else np.zeros((n, t))
         pv_value = parameter(pv_value_eur_mwh if pv_value_eur_mwh is not None else np.zeros((n, t)), (n, t),
@@ -271,6 +293,8 @@ class ActorLP:
                                 strict=True):
             per_block = np.bincount(self.blocks, weights=price[column] * dt, minlength=self.n_blocks)
             cost.append((v[f"k_{name}"], per_block))
+        committable = fed @ (self.blocks[:, None] == np.arange(self.n_blocks)) * dt  # (N, blocks) [MWh]
+        cost.append((v["cur"], -COMMIT_TIE_EUR_MWH * committable))
         cols = np.concatenate([c.ravel() for c, _ in cost])
         h.changeColsCost(cols.size, cols.astype(np.int32), np.concatenate([np.ravel(w) for _, w in cost]))
         traded = price["price_da"] if self.products.day_ahead else price["price_id"]
@@ -305,7 +329,11 @@ class ActorLP:
              parameter(np.reshape(max_discharge_mwh, (n, -1)), self.cycle_rows.shape, "max_discharge_mwh")),
             (self.end_rows, parameter(soc_end_mwh[0], (n,), "soc_end_mwh"),
              parameter(soc_end_mwh[1], (n,), "soc_end_mwh")),
-            (self.site_down, np.full(self.site_down.shape, -np.inf), self.import_base + pv_fc[self.down_sites]),
+            (self.site_down, np.full(self.site_down.shape, -np.inf),
+             np.broadcast_to(self.import_base + pv_fc[self.down_sites], self.site_down.shape)),
+            (self.site_up, np.full(self.site_up.shape, -np.inf),
+             np.broadcast_to((self.grid_mw - fed)[self.up_sites], self.site_up.shape)),
+            (self.pv_committed, np.full(self.pv_committed.shape, -np.inf), pv_fc[self.pv_sites]),
             (self.start_rows[0], np.full(n, -np.inf), np.maximum(soc0 - self.soc_window[0], 0.0)),
             (self.start_rows[1], np.full(n, -np.inf), np.maximum(self.soc_window[1] - soc0, 0.0)),
             strict=True)
@@ -317,6 +345,10 @@ class ActorLP:
         idx = np.concatenate([r.ravel() for r in rows]).astype(np.int32)
         h.changeRowsBounds(idx.size, idx, np.concatenate([np.ravel(x) for x in lo]),
                            np.concatenate([np.ravel(x) for x in hi]))
+        up, joint = self._coef_sites
+        coefs = np.concatenate([np.tile(-fed[up].ravel(), 2), fed[joint].ravel()]).tolist()
+        for row, col, coef in zip(self._coef_rows, self._coef_cols, coefs, strict=True):
+            h.changeCoeff(row, col, coef)
 
     def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
                      mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
@@ -386,10 +418,12 @@ class ActorLP:
                           + price["price_neg"] * neg[:, blk] + price["price_mpos"] * mpos[:, blk]
                           + price["price_mneg"] * mneg[:, blk]) + intraday).sum(axis=1)
         ch, soc = val[v["ch"]], val[v["soc"]]
+        cur = val[v["cur"]]
         return [LPResult(objective_eur=float(own[i]), charge_mw=ch[i], discharge_mw=dis[i], soc_mwh=soc[i],
                          day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
                          pv_out_mw=pv[i] if self.mode != "bess_priority" else None, afrr_energy_pos_mw=act_pos[i],
-                         afrr_energy_neg_mw=act_neg[i], mfrr_pos_mw=mpos[i], mfrr_neg_mw=mneg[i])
+                         afrr_energy_neg_mw=act_neg[i], mfrr_pos_mw=mpos[i], mfrr_neg_mw=mneg[i],
+                         pv_commitment_share=cur[i])
                 for i in range(self.n)]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of, parameter
+from agents.lp.terms import COMMIT_TIE_EUR_MWH, LPProducts, LPResult, SiteTerms, block_of, parameter
 from bessgym.assets.battery import BatterySpec
 from bessgym.data.calendar import DT_H
 
@@ -93,20 +93,30 @@ def add_terminal_soc(m: pyo.ConcreteModel) -> None:
 
 
 def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
-    """The connection G shared with PV output pv_t <= pvf_t (the forecast).
+    """The connection G shared with PV output pv_t <= pvf_t (the forecast), of which the connection takes
+    m_t = min(pvf_t, G); c_b in [0, 1] is the share of block b's PV committed to the battery (none with PV
+    priority; each committed MWh costs ``COMMIT_TIE_EUR_MWH``).
 
-    The battery alone, reserves included (PV can be curtailed the moment a reserve is activated):
-    dis_t - ch_t + up_b <= G;  ch_t - dis_t + down_b <= G + pvf_t (grey) or pvf_t (green) (:func:`up`, :func:`down`).
-    With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G, and for PV priority, which never
-    curtails, pv_t >= min(pvf_t, G) with the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G.
-    BESS priority plans no PV output: PV takes what is left at delivery.
+    The battery, reserves included, in what the uncommitted PV leaves:
+    dis_t - ch_t + up_b <= G - m_t + m_t c_b;  ch_t - dis_t + down_b <= G + pvf_t (grey) or pvf_t (green)
+    (:func:`up`, :func:`down`), and the reserves on their own within the same bounds (as the env offers
+    them). With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G; joint plans committed PV
+    as not fed in, pv_t + m_t c_b <= pvf_t; PV priority never curtails, pv_t >= m_t, with
+    the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G. BESS priority plans no PV output: PV
+    takes what is left at delivery.
     """
     m.G = site.grid_limit_mw
     m.pv_fc = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.pv_m = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
-    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + up(m, m.blk[t]) <= m.G)
+    m.cur = pyo.Var(m.B, bounds=(0, 0 if site.mode == "pv_priority" else 1))
+    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + up(m, m.blk[t])
+                               <= m.G - m.pv_m[t] + m.pv_m[t] * m.cur[m.blk[t]])
+    m.site_up_reserve = pyo.Constraint(m.T, rule=lambda m, t: up(m, m.blk[t])
+                                       <= m.G - m.pv_m[t] + m.pv_m[t] * m.cur[m.blk[t]])
     import_room = (lambda m, t: m.pv_fc[t]) if site.green_only else (lambda m, t: m.G + m.pv_fc[t])
     m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + down(m, m.blk[t]) <= import_room(m, t))
+    m.site_down_reserve = pyo.Constraint(m.T, rule=lambda m, t: down(m, m.blk[t]) <= import_room(m, t))
     if site.mode == "bess_priority":
         return
     m.pv_out = pyo.Var(m.T, bounds=(0, None))
@@ -117,6 +127,8 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
         m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + up(m, m.blk[t]) <= m.G)
     else:
         m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] <= m.G)
+        m.pv_committed = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.pv_m[t] * m.cur[m.blk[t]]
+                                        <= m.pv_fc[t])
 
 
 def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
@@ -148,6 +160,8 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
             term += m.price_mpos[t] * m.mpos[b] + m.price_mneg[t] * m.mneg[b]
         if pv:
             term += m.pv_value[t] * m.pv_out[t]
+        if hasattr(m, "cur"):
+            term -= COMMIT_TIE_EUR_MWH * m.pv_m[t] * m.cur[b]
         terms.append(term * DT_H)
     return sum(terms)
 
@@ -286,13 +300,13 @@ class PyomoBatteryLP:
 
         Omitted ones keep their values from the previous solve."""
         m = self.model
-        pv_floor = None
-        if pv_forecast_mw is not None and self.site is not None and self.site.mode == "pv_priority":
-            pv_floor = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
+        fed = None
+        if pv_forecast_mw is not None and self.site is not None:
+            fed = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
         for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
                              ("price_pos", price_pos), ("price_neg", price_neg), ("price_mpos", price_mpos),
                              ("price_mneg", price_mneg), ("held", held_mw), ("pv_fc", pv_forecast_mw),
-                             ("pv_value", pv_value_eur_mwh), ("pv_floor", pv_floor)):
+                             ("pv_value", pv_value_eur_mwh), ("pv_floor", fed), ("pv_m", fed)):
             if values is not None and hasattr(m, name):
                 values = parameter(values, (self.n_qh,), name)
                 getattr(m, name).store_values(dict(enumerate(values.tolist())))
@@ -316,4 +330,5 @@ class PyomoBatteryLP:
             fcr_mw=arr(m.fcr, m.B), afrr_pos_mw=arr(m.pos, m.B), afrr_neg_mw=arr(m.neg, m.B),
             mfrr_pos_mw=arr(m.mpos, m.B), mfrr_neg_mw=arr(m.mneg, m.B),
             pv_out_mw=arr(m.pv_out, m.T) if hasattr(m, "pv_out") else None,
+            pv_commitment_share=arr(m.cur, m.B) if hasattr(m, "cur") else None,
         )

@@ -63,6 +63,9 @@ class SiteTerms:
         check_mode(self.mode, "SiteTerms.mode")
 
 
+COMMIT_TIE_EUR_MWH = 1e-6  # what the LPs charge per committed MWh of PV beyond its value: no idle commitment
+
+
 def check_mode(mode: str, name: str) -> None:
     """A ValueError naming ``name`` unless ``mode`` is one of :data:`SITE_MODES`."""
     if mode not in SITE_MODES:
@@ -87,6 +90,7 @@ class LPResult:
     afrr_energy_neg_mw: np.ndarray | None = None
     mfrr_pos_mw: np.ndarray | None = None  # per block
     mfrr_neg_mw: np.ndarray | None = None
+    pv_commitment_share: np.ndarray | None = None  # per block: the share of the PV committed to the battery
 
 
 def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:

@@ -3,14 +3,24 @@
 The connection limit ``grid_limit_mw`` bounds the site's net export and import. PV is paid under one
 contract for the whole site:
 
-- :class:`PayAsProducedPPA`: every MWh fed in earns the PPA price; curtailing costs that price (opportunity
-  cost, reported, not paid).
+- :class:`PayAsProducedPPA`: every MWh fed in earns the PPA price.
 - :class:`ProfilePPA`: the site owes a fixed profile (e.g. 6 MW 08:00-20:00 local) at the PPA price; a
   shortfall of PV against the profile is bought at the market (ID1, else day-ahead), PV beyond it is sold at
   the day-ahead price.
 - :class:`EEGMarketPremium`: PV sold at the day-ahead price plus the sliding market premium
   ``max(value - monthly solar market value, 0)``, suspended at negative prices as the EEG rule of the plant's
   commissioning date says (:func:`negative_price_rule_hours`).
+
+Curtailment for the battery is paid to the PV owner: its opportunity cost, the contract's price
+(:func:`curtailment_price`) plus the site's other losses per MWh (``SiteSpec.curtailment_other_eur_mwh``, e.g.
+guarantees of origin). Two kinds are paid (:func:`site_cash`): a commitment made day-ahead (a share of the
+block's PV forecast, up to the connection, is not fed in by the PV owner, which frees the connection for the
+battery's discharge and aFRR up), paid whether or not the room is used; and what the battery's use of the
+connection curtails of the PV owner's own output in real time. Committed PV the battery does not need keeps
+producing and is sold intraday (the later correction) or charges the battery. The battery's side of the site
+pays ``curtailment_payment`` and earns ``committed_pv_sold``; the PV owner's side receives
+``pv_compensation`` and loses ``pv_other_losses``, so the site as a whole loses only the other losses and the
+PV not fed in.
 
 Functions take arrays over assets (N) for one quarter-hour and return EUR.
 """
@@ -64,7 +74,9 @@ class EEGMarketPremium:
 
 
 Contract = PayAsProducedPPA | ProfilePPA | EEGMarketPremium
-PV_FLOWS = ("pv_ppa", "pv_market", "pv_premium")
+PV_FLOWS = ("pv_ppa", "pv_market", "pv_premium", "pv_compensation", "pv_other_losses")  # the PV owner's
+BESS_SITE_FLOWS = ("curtailment_payment", "committed_pv_sold")  # the battery's side of the connection
+SITE_FLOWS = BESS_SITE_FLOWS + PV_FLOWS
 
 
 def negative_price_rule_hours(commissioned: dt.date) -> float | None:
@@ -99,17 +111,21 @@ def premium_suspended(da_price: np.ndarray, rule_hours: float | None) -> np.ndar
 
 @dataclass(frozen=True)
 class SiteSpec:
-    """Grid connection [MW], PV peak [MWp], the battery, green-only storage (no import to charge) and the PV
-    contract. The default is the co-location study's 1:1:1 reference: 10 MW, 10 MWp, 10 MW / 20 MWh."""
+    """Grid connection [MW], PV peak [MWp], the battery, green-only storage (no import to charge), the PV
+    contract and what the PV owner loses per curtailed MWh beyond the contract's price [EUR/MWh] (guarantees
+    of origin, a premium outside the contract). The default is the co-location study's 1:1:1 reference:
+    10 MW, 10 MWp, 10 MW / 20 MWh."""
 
     grid_limit_mw: float = 10.0
     pv_mwp: float = 10.0
     battery: BatterySpec = BatterySpec()
     green_only: bool = False
     contract: Contract = PayAsProducedPPA()
+    curtailment_other_eur_mwh: float = 0.0
 
     def __post_init__(self) -> None:
-        finite("SiteSpec", grid_limit_mw=self.grid_limit_mw, pv_mwp=self.pv_mwp)
+        finite("SiteSpec", grid_limit_mw=self.grid_limit_mw, pv_mwp=self.pv_mwp,
+               curtailment_other_eur_mwh=self.curtailment_other_eur_mwh)
         if not self.grid_limit_mw > 0:
             raise ValueError(f"SiteSpec: grid_limit_mw must be > 0, got {self.grid_limit_mw}")
         if self.pv_mwp < 0:
@@ -118,25 +134,49 @@ class SiteSpec:
 
 @njit(cache=True)
 def battery_bounds(grid_limit_mw: np.ndarray, pv_offered_mw: np.ndarray, available_mw: np.ndarray,
-                   curtail: np.ndarray, green_only: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   curtail: np.ndarray, green_only: np.ndarray,
+                   committed_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Battery power range [MW, + discharge] at the connection for one quarter-hour, arrays over sites
     (compiled: it runs in every delivery step).
 
     ``curtail`` in [-1, 1]: >= 0, the share of PV curtailed and the battery goes first (PV is curtailed
-    further when the battery needs the room); < 0, PV goes first and the battery yields. Import: the site
-    may draw up to the limit (grey) or nothing (green-only).
+    further when the battery needs the room); < 0, PV goes first and the battery yields, except for the PV
+    ``committed_mw`` day-ahead to the battery. Import: the site may draw up to the limit (grey) or nothing
+    (green-only).
     """
     lo, hi = np.empty(grid_limit_mw.shape[0]), np.empty(grid_limit_mw.shape[0])
     for i in range(grid_limit_mw.shape[0]):
-        hi[i] = max(grid_limit_mw[i] - available_mw[i], 0.0) if curtail[i] < 0 else grid_limit_mw[i]
+        pv_first = max(available_mw[i] - committed_mw[i], 0.0)
+        hi[i] = max(grid_limit_mw[i] - pv_first, 0.0) if curtail[i] < 0 else grid_limit_mw[i]
         lo[i] = -pv_offered_mw[i] if green_only[i] else -(grid_limit_mw[i] + pv_offered_mw[i])
     return lo, hi
+
+
+def site_cash(contract: Contract, grid_limit_mw: np.ndarray, other_eur_mwh: np.ndarray, pv_out_mw: np.ndarray,
+              available_mw: np.ndarray, committed_mw: np.ndarray, *, hour: int, da_price: float,
+              id1_price: float | None, market_value_eur_mwh: float, suspended: bool,
+              dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """(len(SITE_FLOWS), N) cash of the sites' PV and curtailment in one quarter-hour [EUR] (see the module
+    docstring), and the PV curtailed for the battery in real time [MW]. ``committed_mw``: the PV committed
+    day-ahead to the battery in this quarter-hour; the PV owner feeds in what is left of its output, and the
+    battery's side sells what it feeds in of the committed PV at ID1 (else day-ahead)."""
+    own = np.maximum(available_mw - committed_mw, 0.0)
+    fed = np.minimum(pv_out_mw, own)
+    caused = np.maximum(np.minimum(own, grid_limit_mw) - fed, 0.0)  # clipping at the limit is nobody's doing
+    curtailed_mwh = (committed_mw + caused) * dt_h
+    price = curtailment_price(contract, da_price=da_price, market_value_eur_mwh=market_value_eur_mwh,
+                              suspended=suspended) + other_eur_mwh
+    sell = id1_price if id1_price is not None else da_price
+    pv = pv_cash(contract, fed, hour=hour, da_price=da_price, id1_price=id1_price,
+                 market_value_eur_mwh=market_value_eur_mwh, suspended=suspended, dt_h=dt_h)
+    return np.concatenate([[-curtailed_mwh * price, (pv_out_mw - fed) * dt_h * sell], pv,
+                           [curtailed_mwh * price, -curtailed_mwh * other_eur_mwh]]), caused
 
 
 def pv_cash(contract: Contract, pv_out_mw: np.ndarray, *, hour: int, da_price: float, id1_price: float | None,
             market_value_eur_mwh: float, suspended: bool, dt_h: float) -> np.ndarray:
     """(3, N) cash of the PV in one quarter-hour: PPA, market sales or purchases, market premium [EUR]."""
-    out = np.zeros((len(PV_FLOWS), len(pv_out_mw)))
+    out = np.zeros((3, len(pv_out_mw)))
     energy = pv_out_mw * dt_h
     if isinstance(contract, PayAsProducedPPA):
         out[0] = energy * contract.price_eur_mwh
@@ -152,7 +192,13 @@ def pv_cash(contract: Contract, pv_out_mw: np.ndarray, *, hour: int, da_price: f
     return out
 
 
-def opportunity_cost_eur(contract: Contract, curtailed_mw: np.ndarray, *, da_price: float, dt_h: float) -> np.ndarray:
-    """What the curtailed energy would have earned: the PPA price, or the day-ahead price for market PV [EUR]."""
-    price = contract.price_eur_mwh if isinstance(contract, PayAsProducedPPA) else da_price
-    return curtailed_mw * dt_h * price
+def curtailment_price(contract: Contract, *, da_price: float, market_value_eur_mwh: float,
+                      suspended: bool) -> float:
+    """What a MWh of PV not fed in would have earned under the contract [EUR/MWh]: the PPA price; the
+    day-ahead price and the market premium (unless suspended) under the EEG; the day-ahead price beside a
+    profile PPA (a MWh beyond the profile is sold there)."""
+    if isinstance(contract, PayAsProducedPPA):
+        return contract.price_eur_mwh
+    if isinstance(contract, EEGMarketPremium) and not suspended:
+        return da_price + max(contract.value_eur_mwh - market_value_eur_mwh, 0.0)
+    return da_price

@@ -153,6 +153,7 @@ class Simulator:
     cash_flows: tuple[str, ...] = st.CASH_FLOWS
     action_width: dict[Stage, int] = ACTION_WIDTH
     record_keys: tuple[str, ...] = ()  # report entries a subclass adds to recorded dispatch
+    commits_pv = False  # whether the capacity stage also commits PV (a site's), so it is played without reserves
     view_type: type[DayView] = DayView  # what policies see of the day (a site's view adds its PV)
 
     def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster, *,
@@ -219,7 +220,7 @@ class Simulator:
             skip |= {Stage.IDA1, Stage.IDA2, Stage.IDA3}
         if not cfg.has("day_ahead"):
             skip.add(Stage.DAY_AHEAD)
-        if not ({"fcr", "afrr_capacity", "mfrr_capacity"} & set(cfg.products)):
+        if not ({"fcr", "afrr_capacity", "mfrr_capacity"} & set(cfg.products)) and not self.commits_pv:
             skip.add(Stage.CAPACITY)
         timeline = [t for t in timeline if t[0] not in skip]
         zeros6 = np.zeros((self.n, N_BLOCKS))
@@ -322,12 +323,13 @@ class Simulator:
                 "mfrr_pos_mw": d.mfrr_pos_mw, "mfrr_neg_mw": d.mfrr_neg_mw,
                 "afrr_pos_offered_mw": pos, "afrr_neg_offered_mw": neg}
 
-    def capacity_rooms(self) -> tuple[np.ndarray, np.ndarray]:
+    def capacity_rooms(self, room_up_mw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Power each asset can offer as reserves up and down in each block (N, 6) [MW]: the ancillary share
-        of its rating, and at a site what the connection leaves in every quarter-hour of the block."""
+        of its rating, and at a site what the connection leaves in every quarter-hour of the block (the day's
+        discharge room, or ``room_up_mw`` (N, n_qh))."""
         d, f = self.day, self.fleet
         cap = f.power_mw[:, None] * self.config.ancillary_max_share
-        return (np.minimum(cap, _block_min(d.room_up_mw, d.block)),
+        return (np.minimum(cap, _block_min(d.room_up_mw if room_up_mw is None else room_up_mw, d.block)),
                 np.minimum(cap, _block_min(d.room_down_mw, d.block)))
 
     def apply_auction(self, stage: Stage, action: np.ndarray, q_from: int = 0) -> dict[str, np.ndarray]:
@@ -338,7 +340,7 @@ class Simulator:
         d = self.day
         k = {Stage.DAY_AHEAD: 0, Stage.IDA1: 1, Stage.IDA2: 2, Stage.IDA3: 3}[stage]
         a = np.clip(action[:, : d.n_qh], -1.0, 1.0)
-        mtu = 4 if (stage == Stage.DAY_AHEAD and d.rules.da_resolution_min == 60) else 1
+        mtu = self._mtu(stage)
         if mtu == 4:  # hourly product: one value per hour
             a = a.reshape(self.n, -1, 4).mean(axis=2).repeat(4, axis=1)
         open_q = np.zeros(d.n_qh, bool)
@@ -346,7 +348,7 @@ class Simulator:
         if stage == Stage.IDA3:
             open_q &= self.market.local_hour[d.start:d.start + d.n_qh] >= IDA3_FIRST_HOUR
         before = d.committed_mw
-        wanted = before + np.where(open_q, self.codec.position_change(a, d.up_cap, d.down_cap), 0.0)
+        wanted = before + np.where(open_q, self.codec.position_change(a, *self.auction_rooms(stage)), 0.0)
         step_mw = self.pooling.wholesale_step(d.rules)
         if self._is_feasible(wanted, q_from, step_mw):  # e.g. an unchanged or delegated schedule
             feasible = wanted
@@ -359,6 +361,18 @@ class Simulator:
         d.version += 1
         clipped = np.abs(wanted - before - delta).sum(axis=1)  # requested minus booked, MW over quarter-hours
         return {"position_mw": d.positions[:, k], "clipped_mw": clipped}
+
+    def _mtu(self, stage: Stage) -> int:
+        """Quarter-hours per product of an auction (4: the hourly day-ahead before 1 October 2025)."""
+        return 4 if (stage == Stage.DAY_AHEAD and self.day.rules.da_resolution_min == 60) else 1
+
+    def auction_rooms(self, stage: Stage) -> tuple[np.ndarray, np.ndarray]:
+        """The power free to sell and to buy (N, n_qh) [MW] that an auction action's shares are read against:
+        each quarter-hour's, or for an hourly product the hour's smallest (a PV forecast can vary inside it)."""
+        d = self.day
+        if self._mtu(stage) == 1:
+            return d.up_cap, d.down_cap
+        return tuple(x.reshape(self.n, -1, 4).min(axis=2).repeat(4, axis=1) for x in (d.up_cap, d.down_cap))
 
     def _is_feasible(self, schedule: np.ndarray, q_from: int, step_mw: float | None) -> bool:
         """Whether a schedule already meets every constraint of :func:`kernels.feasible_plan` for all assets.

@@ -6,9 +6,13 @@ physics within the connection's bounds for that PV (:func:`bessgym.assets.site.b
 feeds in what the connection leaves: ``pv_out = min(offered, limit - battery)``. So the net exchange
 ``pv_out + battery`` stays within [-limit, +limit] (and >= 0 for green-only storage) in every step.
 
-Before delivery the connection caps the battery's planning rooms with the PV forecast: discharge up to the
-limit (PV can always be curtailed), charge up to the limit plus the PV forecast (grey) or the PV forecast alone
-(green-only); reserves are capped to what every quarter-hour of their block allows.
+Before delivery the connection caps the battery's planning rooms with the PV forecast: discharge (and aFRR up)
+up to what the forecast PV leaves of the limit, unless the capacity stage commits a share of a block's PV
+forecast to the battery (the six entries after the reserves' action, :data:`COMMIT`: that share of the PV, up
+to the limit, is not fed in by the PV owner, who is paid for it, :func:`bessgym.assets.site.site_cash`);
+charge up to the limit plus the PV forecast (grey) or the PV forecast alone (green-only); reserves are capped
+to what every quarter-hour of their block allows. In delivery, committed PV the battery does not need keeps
+producing (sold intraday or charging the battery: the later correction).
 """
 
 from __future__ import annotations
@@ -21,24 +25,24 @@ from numba import njit
 
 from bessgym.assets.battery import Fleet
 from bessgym.assets.site import (
-    PV_FLOWS,
+    SITE_FLOWS,
     EEGMarketPremium,
     SiteSpec,
     battery_bounds,
     negative_price_rule_hours,
-    opportunity_cost_eur,
     premium_suspended,
-    pv_cash,
+    site_cash,
 )
 from bessgym.data._noise import ar1
 from bessgym.envs.core import ACTION_WIDTH, DT_H, MarketArrays, MarketConfig, Simulator
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.kernels import DayArrays
 from bessgym.envs.view import SiteDayView
-from bessgym.market.products import MAX_QUARTER_HOURS, Stage
+from bessgym.market.products import MAX_QUARTER_HOURS, N_BLOCKS, Stage
 from bessgym.market.settlement import CASH_FLOWS
 
 CURTAIL = ACTION_WIDTH[Stage.DELIVERY]  # index of the curtailment entry in a delivery action
+COMMIT = ACTION_WIDTH[Stage.CAPACITY]  # first of a capacity action's six PV commitments (share per block)
 
 
 def solar_market_value(da_price: np.ndarray, pv_per_mwp: np.ndarray, month_key: np.ndarray) -> np.ndarray:
@@ -52,12 +56,13 @@ def solar_market_value(da_price: np.ndarray, pv_per_mwp: np.ndarray, month_key: 
 
 
 @njit(cache=True)
-def connection(curtail_action, available_mw, grid_limit_mw, green_only, in_service):
+def connection(curtail_action, available_mw, grid_limit_mw, green_only, in_service, committed_mw):
     """One quarter-hour's PV offered [MW] and the battery's range at the connection (lo, hi) [MW] per site, for
-    the action's curtailment entry (clipped to [-1, 1]); a battery out of service is held at 0."""
+    the action's curtailment entry (clipped to [-1, 1]) and the PV committed to the battery; a battery out of
+    service is held at 0."""
     curtail = np.minimum(np.maximum(curtail_action, -1.0), 1.0)
     offered = available_mw * (1.0 - np.maximum(curtail, 0.0))
-    lo, hi = battery_bounds(grid_limit_mw, offered, available_mw, curtail, green_only)
+    lo, hi = battery_bounds(grid_limit_mw, offered, available_mw, curtail, green_only, committed_mw)
     return offered, np.where(in_service, lo, 0.0), np.where(in_service, hi, 0.0)
 
 
@@ -69,16 +74,22 @@ class Connection:
     grid_mw: np.ndarray
     green: np.ndarray
 
-    def planning_rooms(self, pv_forecast_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Discharge and charge power (N, n_qh) [MW] for the forecast PV: export up to the limit (PV can always
-        be curtailed); import up to the limit plus the PV (grey) or the PV alone (green-only)."""
-        up = np.broadcast_to(self.grid_mw[:, None], pv_forecast_mw.shape)
+    def fed_pv(self, pv_forecast_mw: np.ndarray) -> np.ndarray:
+        """The forecast PV the connection can take (N, n_qh) [MW]: what a commitment is a share of."""
+        return np.minimum(pv_forecast_mw, self.grid_mw[:, None])
+
+    def planning_rooms(self, pv_forecast_mw: np.ndarray,
+                       committed_mw: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Discharge and charge power (N, n_qh) [MW] for the forecast PV: export up to what the PV fed in
+        leaves of the limit, less the PV ``committed_mw`` to the battery; import up to the limit plus the PV
+        (grey) or the PV alone (green-only)."""
+        up = self.grid_mw[:, None] - np.maximum(self.fed_pv(pv_forecast_mw) - committed_mw, 0.0)
         return up, np.where(self.green[:, None], pv_forecast_mw, self.grid_mw[:, None] + pv_forecast_mw)
 
-    def bounds(self, curtail_action: np.ndarray, available_mw: np.ndarray,
-               in_service: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def bounds(self, curtail_action: np.ndarray, available_mw: np.ndarray, in_service: np.ndarray,
+               committed_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """PV offered and the battery's range (lo, hi) in one quarter-hour [MW] (:func:`connection`)."""
-        return connection(curtail_action, available_mw, self.grid_mw, self.green, in_service)
+        return connection(curtail_action, available_mw, self.grid_mw, self.green, in_service, committed_mw)
 
 
 @njit(cache=True)
@@ -96,9 +107,10 @@ class SiteSimulator(Simulator):
     0 gives perfect PV foresight.
     """
 
-    cash_flows = CASH_FLOWS + PV_FLOWS
-    action_width = {**ACTION_WIDTH, Stage.DELIVERY: CURTAIL + 1}
-    record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "curtailment_cost_eur")
+    cash_flows = CASH_FLOWS + SITE_FLOWS
+    action_width = {**ACTION_WIDTH, Stage.CAPACITY: COMMIT + N_BLOCKS, Stage.DELIVERY: CURTAIL + 1}
+    record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "committed_pv_mw",
+                   "curtailed_for_battery_mw")
     view_type = SiteDayView
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
@@ -113,6 +125,7 @@ class SiteSimulator(Simulator):
         self.connection = Connection(np.array([s.grid_limit_mw for s in sites]),
                                      np.array([s.green_only for s in sites]))
         self.pv_mwp = np.array([s.pv_mwp for s in sites])
+        self.other_eur_mwh = np.array([s.curtailment_other_eur_mwh for s in sites])
         self.pv_per_mwp = np.asarray(pv_per_mwp, dtype=float)
         self.pv_sigma = pv_forecast_sigma
         da = market.columns["da_price"]
@@ -137,7 +150,39 @@ class SiteSimulator(Simulator):
         else:
             forecast = actual
         self.pv_actual, self.pv_forecast = actual[:, :n_qh], forecast
+        self.committed_pv_mw = np.zeros((self.n, n_qh))
         return super().start_day(day_number, rng, rooms=self.connection.planning_rooms(forecast[:, :n_qh]))
+
+    def apply_capacity(self, action: np.ndarray) -> dict[str, np.ndarray]:
+        """The PV commitment (the action's entries from :data:`COMMIT`: the share of each block's PV forecast,
+        up to the limit, committed to the battery, clipped to [0, 1]; absent: none) widens the battery's
+        discharge room, then the core's reserve offers use it."""
+        share = np.zeros((self.n, N_BLOCKS))
+        if action.shape[1] > COMMIT:
+            share = np.where(self.pv_mwp[:, None] > 0, np.clip(action[:, COMMIT:COMMIT + N_BLOCKS], 0.0, 1.0), 0.0)
+        self.committed_pv_mw, self.day.room_up_mw = self._committed(share)
+        return {**super().apply_capacity(action[:, :COMMIT]), "pv_commitment_share": share}
+
+    def capacity_rooms(self, pv_commitment_share: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`Simulator.capacity_rooms`, with the PV commitment ``pv_commitment_share`` (N, 6) when given
+        (the rooms a capacity action with that commitment is read against)."""
+        if pv_commitment_share is None:
+            return super().capacity_rooms()
+        return super().capacity_rooms(self._committed(np.asarray(pv_commitment_share, dtype=float))[1])
+
+    def _committed(self, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The PV committed to the battery (N, n_qh) [MW] for a share of each block's forecast (N, 6), and the
+        battery's discharge room it leaves [MW]."""
+        d = self.day
+        forecast = self.pv_forecast[:, :d.n_qh]
+        committed = share[:, d.block] * self.connection.fed_pv(forecast)
+        up, _ = self.connection.planning_rooms(forecast, committed)
+        return committed, np.minimum(self.fleet.power_mw[:, None], up)
+
+    @property
+    def commits_pv(self) -> bool:  # type: ignore[override]
+        """Sites with PV play the capacity stage for the PV commitment even without a reserve product."""
+        return bool((self.pv_mwp > 0).any())
 
     @property
     def grid_mw(self) -> np.ndarray:
@@ -158,16 +203,16 @@ class SiteSimulator(Simulator):
         available = self.pv_actual[:, q]
         curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
         running = self._all_in_service if in_service is None else in_service
-        offered, lo, hi = self.connection.bounds(curtail, available, running)
+        committed = self.committed_pv_mw[:, q]
+        offered, lo, hi = self.connection.bounds(curtail, available, running, committed)
         cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day, late=late)
         battery = report["power_mw"]
         pv_out, curtailed, export = pv_dispatch(offered, available, self.grid_mw, battery)
-        da = float(self._da[t])
         id1 = None if self._id1_buy is None else float(self._id1_buy[t])
-        pv = pv_cash(self.contract, pv_out, hour=int(self.market.local_hour[t]), da_price=da, id1_price=id1,
-                     market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
-                     suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
+        site, caused = site_cash(self.contract, self.grid_mw, self.other_eur_mwh, pv_out, available, committed,
+                                 hour=int(self.market.local_hour[t]), da_price=float(self._da[t]), id1_price=id1,
+                                 market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
+                                 suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
         report.update(pv_available_mw=available.copy(), pv_out_mw=pv_out, curtailed_mw=curtailed,
-                      grid_export_mw=export,
-                      curtailment_cost_eur=opportunity_cost_eur(self.contract, curtailed, da_price=da, dt_h=DT_H))
-        return np.concatenate([cash, pv]), report
+                      grid_export_mw=export, committed_pv_mw=committed.copy(), curtailed_for_battery_mw=caused)
+        return np.concatenate([cash, site]), report

@@ -171,6 +171,11 @@ class DayView:
         """Reserve power each asset can offer up and down per block (N, 6) [MW]."""
         return self._sim.capacity_rooms()
 
+    def auction_rooms(self, stage: Stage) -> tuple[np.ndarray, np.ndarray]:
+        """Power free to sell and to buy (N, n_qh) [MW] that an auction action's shares are read against (for an
+        hourly product the hour's smallest)."""
+        return tuple(frozen(x) for x in self._sim.auction_rooms(stage))
+
     def trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Range [lo, hi] of the intraday trade (N,) [MW, + = sell] at delivery quarter-hour ``q``."""
         return self._sim.trade_range(q)
@@ -202,6 +207,16 @@ class SiteDayView(DayView):
     def pv_forecast_mw(self) -> np.ndarray:
         """PV forecast of the day (N, n_qh) [MW]."""
         return frozen(self._sim.pv_forecast[:, :self.n_qh])
+
+    @property
+    def pv_committed_mw(self) -> np.ndarray:
+        """PV committed to the battery in the capacity stage (N, n_qh) [MW]: it is not fed in by the PV owner."""
+        return frozen(self._sim.committed_pv_mw)
+
+    def capacity_rooms(self, pv_commitment_share: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Reserve power each asset can offer up and down per block (N, 6) [MW], with the PV commitment
+        ``pv_commitment_share`` (N, 6) when given (what a capacity action with it is read against)."""
+        return self._sim.capacity_rooms(pv_commitment_share)
 
     @property
     def solar_market_value_eur_mwh(self) -> np.ndarray:

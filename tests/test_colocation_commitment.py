@@ -1,0 +1,116 @@
+"""The day-ahead PV commitment of a co-located site, by hand: it frees the connection for aFRR up when the
+capacity price beats the PV's opportunity cost (and only then), it is paid to the PV owner, and in delivery the
+committed PV the battery does not need keeps producing (the later correction)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agents.colocation import SiteLPPolicy
+from agents.lp.delegate import run_policy
+from bessgym.assets import BatterySpec
+from bessgym.assets.site import PayAsProducedPPA, SiteSpec
+from bessgym.envs import MarketConfig
+from bessgym.envs.colocated import CoLocatedPVBESSEnv
+from bessgym.envs.site import COMMIT, CURTAIL
+from tests.test_colocation import _flat_day
+
+BATTERY = BatterySpec(power_mw=10, energy_mwh=20, eta_charge=0.95, eta_discharge=0.95, soc_min=0.1, soc_max=0.9)
+SITE = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=PayAsProducedPPA(42.0))
+# aFRR capacity and a flat day-ahead price: nothing to trade, so the LP's only question is the reserve
+CONFIG = MarketConfig(products=frozenset({"afrr_capacity", "day_ahead", "imbalance"}), ancillary_max_share=0.4)
+
+
+def _afrr_day(pv_per_mwp: float, pos_price: float) -> pd.DataFrame:
+    """A flat day (PV constant, DA 50, ID1 100 EUR/MWh) whose aFRR POS capacity pays ``pos_price`` EUR/MW/h
+    from 12:00 to 16:00 local (block 3) and 1 EUR/MW/h otherwise, as does NEG."""
+    df = _flat_day(pv_per_mwp)
+    block3 = (df.index.tz_convert("Europe/Berlin").hour // 4 == 3)
+    df["afrr_cap_pos_price"] = np.where(block3, pos_price, 1.0)
+    df["afrr_cap_neg_price"] = 1.0
+    return df
+
+
+@pytest.mark.parametrize(("pos_price", "committed_mw", "pos_mw"), [(100.0, 2.0, 4.0), (30.0, 0.0, 2.0)])
+def test_the_joint_lp_commits_pv_when_the_capacity_price_beats_its_opportunity_cost(pos_price, committed_mw,
+                                                                                      pos_mw):
+    """PV 8 MW all day behind a 10 MW connection leaves 2 MW for aFRR up; the battery may offer 4 MW (40 %).
+    At 100 EUR/MW/h, above the PPA's 42 EUR/MWh, the joint LP commits 2 MW of block 3's PV (a share of 0.25)
+    and sells 4 MW: 4 x 100 x 4 h = 1,600 EUR, paying the PV owner 2 x 4 h x 42 = 336 EUR; the committed PV,
+    not needed, keeps producing and is sold at ID1: 2 x 4 h x 100 = 800 EUR. At 30 EUR/MW/h it commits nothing
+    and sells the 2 MW the PV leaves: 2 x 30 x 4 = 240 EUR."""
+    env = CoLocatedPVBESSEnv(_afrr_day(0.8, pos_price), SITE, CONFIG, agent_stages=("capacity", "day_ahead",
+                                                                                    "delivery"))
+    cash = run_policy(env, SiteLPPolicy("joint"), seed=0).sum()
+    day = env.simulator.day
+    assert day.afrr_pos_mw[0] == pytest.approx([2, 2, 2, pos_mw, 2, 2])  # elsewhere 1 EUR/MW/h: the 2 MW room
+    assert cash["afrr_cap_pos"] == pytest.approx(pos_mw * pos_price * 4 + 5 * 2 * 1.0 * 4)
+    assert cash["curtailment_payment"] == pytest.approx(-committed_mw * 4 * 42)
+    assert cash["pv_compensation"] == pytest.approx(committed_mw * 4 * 42)
+    assert cash["pv_ppa"] == pytest.approx(42 * (8 * 24 - committed_mw * 4))
+    assert cash["committed_pv_sold"] == pytest.approx(committed_mw * 4 * 100)
+    if committed_mw == 0:  # PV priority would have sold the same
+        pv_first = CoLocatedPVBESSEnv(_afrr_day(0.8, pos_price), SITE, CONFIG,
+                                      agent_stages=("capacity", "day_ahead", "delivery"))
+        assert run_policy(pv_first, SiteLPPolicy("pv_priority"), seed=0)["total"].sum() == pytest.approx(
+            cash["total"])
+
+
+def _committed_site(other_eur_mwh: float = 0.0) -> CoLocatedPVBESSEnv:
+    """PV 10 MW all day at a 10 MW connection (no room for the battery's discharge), 0.2 of block 3's PV (2 MW)
+    committed to the battery in the capacity stage; delivery from then on is the test's."""
+    site = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=PayAsProducedPPA(42.0),
+                    curtailment_other_eur_mwh=other_eur_mwh)
+    env = CoLocatedPVBESSEnv(_afrr_day(1.0, 0.0), site, CONFIG.__class__(products=frozenset({"intraday",
+                                                                                              "imbalance"})),
+                             agent_stages=("capacity", "delivery"))
+    env.reset(seed=0)
+    commit = np.zeros(env.action_space.shape, dtype=np.float32)
+    commit[COMMIT + 3] = 0.2
+    env.step(commit)
+    assert env.simulator.committed_pv_mw[0, 48:64] == pytest.approx(2.0)  # 12:00-16:00 local
+    assert env.simulator.day.up_cap[0, 47] == 0.0 and env.simulator.day.up_cap[0, 48] == pytest.approx(2.0)
+    return env
+
+
+def _deliver_at(env: CoLocatedPVBESSEnv, q: int, trade: float) -> dict:
+    """Deliver with nothing until quarter-hour ``q``, then trade ``trade`` (a share of the room) there, PV first."""
+    idle = np.zeros(env.action_space.shape, dtype=np.float32)
+    idle[CURTAIL] = -1.0
+    while env.unwrapped.decision_point[2] < q:
+        env.step(idle)
+    act = idle.copy()
+    act[0] = trade
+    _, _, _, _, info = env.step(act)
+    return info
+
+
+def test_committed_pv_is_curtailed_for_the_battery_or_charged_into_it_by_hand():
+    """The three ways a committed quarter-hour can go (PV 10 MW, 2 MW committed, PPA 42, other losses 8,
+    ID1 100 EUR/MWh, each 0.25 h): the battery discharges 2 MW into the committed room (PV curtailed to 8 MW,
+    export 10 MW); it charges 2 MW from the excess instead of curtailing (PV keeps producing 10 MW, 2 MW of it
+    committed and sold, export 8 MW); it idles (all 10 MW fed in). The battery's side pays the PV owner
+    2 x 0.25 x (42 + 8) = 25 EUR in every case; the PV owner keeps 8 MW under the PPA."""
+    for trade, power, pv_out, sold in ((1.0, 2.0, 8.0, 0.0), (-0.2, -2.0, 10.0, 2.0), (0.0, 0.0, 10.0, 2.0)):
+        env = _committed_site(other_eur_mwh=8.0)
+        info = _deliver_at(env, 50, trade)
+        p, cash = info["physics"], info["cash_flow_eur"]
+        close = lambda x: pytest.approx(x, abs=1e-5)  # noqa: E731  (float32 actions)
+        assert p["power_mw"] == close(power) and p["pv_out_mw"] == close(pv_out)
+        assert p["grid_export_mw"] == close(pv_out + power) and p["grid_export_mw"] <= 10.0 + 1e-9
+        assert p["curtailed_for_battery_mw"] == close(0.0)  # only the committed PV gave way
+        assert cash["curtailment_payment"] == close(-25.0) and cash["pv_compensation"] == close(25.0)
+        assert cash["pv_other_losses"] == close(-2 * 0.25 * 8)
+        assert cash["pv_ppa"] == close(8 * 0.25 * 42)
+        assert cash["committed_pv_sold"] == close(sold * 0.25 * 100)
+
+
+def test_without_a_commitment_pv_first_leaves_the_battery_no_room_at_a_full_connection():
+    """The same quarter-hour outside the committed block: PV takes the whole connection, the battery's sale
+    is refused (its room is 0) and nothing is paid to the PV owner."""
+    env = _committed_site()
+    info = _deliver_at(env, 70, 1.0)  # 17:30 local: block 4, nothing committed
+    assert info["physics"]["power_mw"] == pytest.approx(0.0) and info["physics"]["pv_out_mw"] == pytest.approx(10.0)
+    assert info["cash_flow_eur"]["curtailment_payment"] == 0.0
