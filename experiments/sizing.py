@@ -70,6 +70,35 @@ def run_case(case: Case, market: pd.DataFrame, days: int | None, mode: str = "jo
     return {"battery_eur": total - pv, "pv_eur": pv, "site_eur": total, "days": float(len(table))}
 
 
+def mode_comparison(market: pd.DataFrame, out: Path, *, days: int = 7,
+                    case: Case = Case(10.0, 2.0, True, "perfect")) -> pd.DataFrame:
+    """The study's site operated in each mode over the first ``days`` of ``market``: per day and mode the site's
+    value, the battery's side and what the battery's side paid the PV owner for curtailment [EUR];
+    ``modes.csv`` in ``out``."""
+    from agents.colocation import SiteLPPolicy
+    from agents.lp.delegate import run_policy
+    from agents.lp.terms import SITE_MODES
+    from bessgym.envs.colocated import CoLocatedPVBESSEnv
+    from bessgym.envs.core import MarketArrays
+
+    arrays = MarketArrays.from_frame(market)
+    frames = []
+    for mode in SITE_MODES:
+        env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config(), forecast=case.forecast,
+                                 agent_stages=("capacity", "day_ahead", "delivery"),
+                                 episode_days=min(days, len(arrays.dates)), start_day=arrays.dates[0])
+        daily = run_policy(env, SiteLPPolicy(mode), seed=0)
+        frames.append(pd.DataFrame({"mode": mode, "site_eur": daily["total"],
+                                    "battery_eur": daily["total"] - daily[list(PV_FLOWS)].sum(axis=1),
+                                    "curtailment_paid_eur": -daily["curtailment_payment"]}))
+    table = pd.concat(frames).reset_index().pivot(index="delivery_date", columns="mode")
+    table.columns = [f"{value}_{mode}" for value, mode in table.columns]
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "modes.csv") as tmp:
+        table.round(2).to_csv(tmp)
+    return table
+
+
 def _run(args: tuple[Case, pd.DataFrame, int | None, str]) -> tuple[Case, dict[str, float]]:
     case, market, days, mode = args
     return case, run_case(case, market, days, mode)

@@ -247,3 +247,17 @@ def test_sizing_study_writes_table_chart_and_mlflow(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "sizing.csv").exists() and (tmp_path / "out" / "sizing.png").exists()
     run = mlflow.search_runs(experiment_names=["colocation-sizing"], output_format="list")[0]
     assert "reduction_pct_10mw_2h_perfect" in run.data.metrics
+
+
+def test_mode_comparison_writes_each_modes_site_value(tmp_path):
+    """``bessgym colocation modes``: a day of the study's site in each mode; joint planning (the battery's
+    account with the PV owner paid for what is committed) is worth at least PV priority's, and only the modes
+    that may commit pay for curtailment."""
+    from experiments.sizing import mode_comparison
+
+    market = synthetic.generate("2024-06-20", "2024-06-22", seed=4)
+    table = mode_comparison(market, tmp_path, days=1)
+    assert (tmp_path / "modes.csv").exists() and len(table) == 1
+    assert table["site_eur_joint"].iloc[0] >= table["site_eur_pv_priority"].iloc[0] - 1e-6
+    assert table["battery_eur_joint"].iloc[0] >= table["battery_eur_pv_priority"].iloc[0] - 1e-6
+    assert table["curtailment_paid_eur_pv_priority"].iloc[0] == 0.0

@@ -4,9 +4,11 @@ The connection limit ``grid_limit_mw`` bounds the site's net export and import. 
 contract for the whole site:
 
 - :class:`PayAsProducedPPA`: every MWh fed in earns the PPA price.
-- :class:`ProfilePPA`: the site owes a fixed profile (e.g. 6 MW 08:00-20:00 local) at the PPA price; a
-  shortfall of PV against the profile is bought at the market (ID1, else day-ahead), PV beyond it is sold at
-  the day-ahead price.
+- :class:`ProfilePPA`: the site owes a fixed profile (e.g. 6 MW 08:00-20:00 local) at the connection at the
+  PPA price; what PV does not deliver of it the battery's intraday sales in that quarter-hour deliver first
+  (``profile_fill``: they go into the profile, not to the exchange, and are worth the shortfall's price), the
+  rest is bought at the contract's shortfall price (default the market: ID1, else day-ahead); PV beyond the
+  profile is sold at the day-ahead price.
 - :class:`EEGMarketPremium`: PV sold at the day-ahead price plus the sliding market premium
   ``max(value - monthly solar market value, 0)``, suspended at negative prices as the EEG rule of the plant's
   commissioning date says (:func:`negative_price_rule_hours`).
@@ -47,15 +49,19 @@ class PayAsProducedPPA:
 
 @dataclass(frozen=True)
 class ProfilePPA:
-    """``power_mw`` owed from ``start_hour`` to ``end_hour`` (local time) at ``price_eur_mwh``."""
+    """``power_mw`` owed at the connection from ``start_hour`` to ``end_hour`` (local time) at ``price_eur_mwh``;
+    a MWh short costs ``shortfall_price_eur_mwh`` (the contract's penalty; None: bought at the market, ID1 or
+    else day-ahead)."""
 
     power_mw: float = 6.0
     start_hour: int = 8
     end_hour: int = 20
     price_eur_mwh: float = 72.0
+    shortfall_price_eur_mwh: float | None = None
 
     def __post_init__(self) -> None:
-        finite("ProfilePPA", power_mw=self.power_mw, price_eur_mwh=self.price_eur_mwh)
+        finite("ProfilePPA", power_mw=self.power_mw, price_eur_mwh=self.price_eur_mwh,
+               shortfall_price_eur_mwh=self.shortfall_price_eur_mwh)
         if not 0 <= self.start_hour < self.end_hour <= 24:
             raise ValueError("ProfilePPA: need 0 <= start_hour < end_hour <= 24")
         if self.power_mw < 0:
@@ -75,7 +81,7 @@ class EEGMarketPremium:
 
 Contract = PayAsProducedPPA | ProfilePPA | EEGMarketPremium
 PV_FLOWS = ("pv_ppa", "pv_market", "pv_premium", "pv_compensation", "pv_other_losses")  # the PV owner's
-BESS_SITE_FLOWS = ("curtailment_payment", "committed_pv_sold")  # the battery's side of the connection
+BESS_SITE_FLOWS = ("curtailment_payment", "committed_pv_sold", "profile_fill")  # the battery's side of the site
 SITE_FLOWS = BESS_SITE_FLOWS + PV_FLOWS
 
 
@@ -153,13 +159,14 @@ def battery_bounds(grid_limit_mw: np.ndarray, pv_offered_mw: np.ndarray, availab
 
 
 def site_cash(contract: Contract, grid_limit_mw: np.ndarray, other_eur_mwh: np.ndarray, pv_out_mw: np.ndarray,
-              available_mw: np.ndarray, committed_mw: np.ndarray, *, hour: int, da_price: float,
-              id1_price: float | None, market_value_eur_mwh: float, suspended: bool,
-              dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+              available_mw: np.ndarray, committed_mw: np.ndarray, trade_mw: np.ndarray, *, hour: int,
+              da_price: float, id1_price: float | None, market_value_eur_mwh: float, suspended: bool,
+              dt_h: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(len(SITE_FLOWS), N) cash of the sites' PV and curtailment in one quarter-hour [EUR] (see the module
-    docstring), and the PV curtailed for the battery in real time [MW]. ``committed_mw``: the PV committed
-    day-ahead to the battery in this quarter-hour; the PV owner feeds in what is left of its output, and the
-    battery's side sells what it feeds in of the committed PV at ID1 (else day-ahead)."""
+    docstring), and per site [MW]: the PV curtailed for the battery in real time, the battery's intraday sale
+    ``trade_mw`` that went into a profile (not to the exchange), and the profile's shortfall bought.
+    ``committed_mw``: the PV committed day-ahead to the battery; the PV owner feeds in what is left of its
+    output, and the battery's side sells what it feeds in of the committed PV at ID1 (else day-ahead)."""
     own = np.maximum(available_mw - committed_mw, 0.0)
     fed = np.minimum(pv_out_mw, own)
     caused = np.maximum(np.minimum(own, grid_limit_mw) - fed, 0.0)  # clipping at the limit is nobody's doing
@@ -169,8 +176,26 @@ def site_cash(contract: Contract, grid_limit_mw: np.ndarray, other_eur_mwh: np.n
     sell = id1_price if id1_price is not None else da_price
     pv = pv_cash(contract, fed, hour=hour, da_price=da_price, id1_price=id1_price,
                  market_value_eur_mwh=market_value_eur_mwh, suspended=suspended, dt_h=dt_h)
-    return np.concatenate([[-curtailed_mwh * price, (pv_out_mw - fed) * dt_h * sell], pv,
-                           [curtailed_mwh * price, -curtailed_mwh * other_eur_mwh]]), caused
+    short = np.maximum(profile_owed_mw(contract, hour) - fed, 0.0)
+    fill = np.minimum(np.maximum(trade_mw, 0.0), short)  # the PV owner buys it from the battery at its price
+    fill_price = shortfall_price(contract, da_price, id1_price)
+    flows = np.concatenate([[-curtailed_mwh * price, (pv_out_mw - fed) * dt_h * sell, fill * dt_h * fill_price], pv,
+                            [curtailed_mwh * price, -curtailed_mwh * other_eur_mwh]])
+    return flows, {"curtailed_for_battery_mw": caused, "profile_fill_mw": fill, "profile_shortfall_mw": short - fill}
+
+
+def profile_owed_mw(contract: Contract, hour: int) -> float:
+    """What a profile PPA owes at the connection in a quarter-hour of local ``hour`` [MW] (0 for the others)."""
+    if isinstance(contract, ProfilePPA) and contract.start_hour <= hour < contract.end_hour:
+        return contract.power_mw
+    return 0.0
+
+
+def shortfall_price(contract: Contract, da_price: float, id1_price: float | None) -> float:
+    """What a MWh short of a profile costs [EUR/MWh]: the contract's penalty, else ID1, else day-ahead."""
+    if isinstance(contract, ProfilePPA) and contract.shortfall_price_eur_mwh is not None:
+        return contract.shortfall_price_eur_mwh
+    return id1_price if id1_price is not None else da_price
 
 
 def pv_cash(contract: Contract, pv_out_mw: np.ndarray, *, hour: int, da_price: float, id1_price: float | None,
@@ -181,10 +206,10 @@ def pv_cash(contract: Contract, pv_out_mw: np.ndarray, *, hour: int, da_price: f
     if isinstance(contract, PayAsProducedPPA):
         out[0] = energy * contract.price_eur_mwh
     elif isinstance(contract, ProfilePPA):
-        owed = contract.power_mw * dt_h if contract.start_hour <= hour < contract.end_hour else 0.0
-        buy_price = id1_price if id1_price is not None else da_price
+        owed = profile_owed_mw(contract, hour) * dt_h
         out[0] = owed * contract.price_eur_mwh
-        out[1] = np.maximum(energy - owed, 0.0) * da_price - np.maximum(owed - energy, 0.0) * buy_price
+        out[1] = (np.maximum(energy - owed, 0.0) * da_price
+                  - np.maximum(owed - energy, 0.0) * shortfall_price(contract, da_price, id1_price))
     else:
         out[1] = energy * da_price
         if not suspended:

@@ -89,11 +89,12 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     ## Action Space
 
-    ``Box(-1, 1, (W,), float32)`` as in ``SingleBESS-v0``; delivery actions have one more entry:
+    ``Box(-1, 1, (W,), float32)`` as in ``SingleBESS-v0``; capacity and delivery actions have more entries:
 
     | stage | entry | meaning |
     |---|---|---|
-    | delivery | 9 | a >= 0: curtail share a of PV, the battery goes first; a < 0: PV first, the battery yields |
+    | capacity | 54-59 | share of each block's PV forecast (up to the limit) committed to the battery, [0, 1] |
+    | delivery | 9 | a >= 0: curtail share a of PV, battery first; a < 0: PV first (but committed PV) |
 
     ## Observation Space
 
@@ -102,9 +103,12 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     ## Rewards
 
-    The site's cash flow in EUR: the battery's products as in ``SingleBESS-v0`` plus ``pv_ppa``, ``pv_market``
-    (PV sold or shortfall bought at the market) and ``pv_premium``. Curtailment costs only the revenue the PV
-    does not earn; ``info["physics"]["curtailment_cost_eur"]`` reports that opportunity cost (not paid).
+    The site's cash flow in EUR: the battery's products as in ``SingleBESS-v0``; on the battery's side
+    ``curtailment_payment`` (the PV committed to it and the PV its use of the connection curtails, paid to the
+    PV owner at the contract's price plus ``SiteSpec.curtailment_other_eur_mwh``), ``committed_pv_sold`` (the
+    committed PV it did not need, sold at ID1) and ``profile_fill`` (its intraday sales that went into a
+    profile PPA's shortfall); on the PV owner's ``pv_ppa``, ``pv_market`` (PV sold or shortfall bought at the
+    market), ``pv_premium``, ``pv_compensation`` (what the battery's side pays it) and ``pv_other_losses``.
 
     ## Episode End
 

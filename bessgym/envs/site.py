@@ -27,6 +27,7 @@ from bessgym.assets.battery import Fleet
 from bessgym.assets.site import (
     SITE_FLOWS,
     EEGMarketPremium,
+    ProfilePPA,
     SiteSpec,
     battery_bounds,
     negative_price_rule_hours,
@@ -110,7 +111,7 @@ class SiteSimulator(Simulator):
     cash_flows = CASH_FLOWS + SITE_FLOWS
     action_width = {**ACTION_WIDTH, Stage.CAPACITY: COMMIT + N_BLOCKS, Stage.DELIVERY: CURTAIL + 1}
     record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "committed_pv_mw",
-                   "curtailed_for_battery_mw")
+                   "curtailed_for_battery_mw", "profile_fill_mw", "profile_shortfall_mw")
     view_type = SiteDayView
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
@@ -137,6 +138,8 @@ class SiteSimulator(Simulator):
         id1 = market.columns.get("id1_price")  # a PPA shortfall is bought intraday; at DA where ID1 is missing
         self._id1_buy = None if id1 is None else np.where(np.isnan(id1), da, id1)
         self._all_in_service, self._no_curtail = np.ones(self.n, dtype=bool), np.zeros(self.n)
+        self._profile = isinstance(self.contract, ProfilePPA)
+        self._intraday_row = CASH_FLOWS.index("intraday")
 
     def start_day(self, day_number: int, rng: np.random.Generator):
         m = self.market
@@ -209,10 +212,13 @@ class SiteSimulator(Simulator):
         battery = report["power_mw"]
         pv_out, curtailed, export = pv_dispatch(offered, available, self.grid_mw, battery)
         id1 = None if self._id1_buy is None else float(self._id1_buy[t])
-        site, caused = site_cash(self.contract, self.grid_mw, self.other_eur_mwh, pv_out, available, committed,
-                                 hour=int(self.market.local_hour[t]), da_price=float(self._da[t]), id1_price=id1,
-                                 market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
-                                 suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
+        site, physics = site_cash(self.contract, self.grid_mw, self.other_eur_mwh, pv_out, available, committed,
+                                  report["trade_mw"], hour=int(self.market.local_hour[t]), da_price=float(self._da[t]),
+                                  id1_price=id1, market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
+                                  suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
+        if self._profile:  # a battery sale that went into the profile did not reach the exchange
+            fill = physics["profile_fill_mw"]
+            cash[self._intraday_row] -= fill * (self.col("id1_price")[t] - self.config.intraday_fee_eur_mwh) * DT_H
         report.update(pv_available_mw=available.copy(), pv_out_mw=pv_out, curtailed_mw=curtailed,
-                      grid_export_mw=export, committed_pv_mw=committed.copy(), curtailed_for_battery_mw=caused)
+                      grid_export_mw=export, committed_pv_mw=committed.copy(), **physics)
         return np.concatenate([cash, site]), report

@@ -51,6 +51,32 @@ def sizing_cmd(
     console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
 
 
+@colocation_app.command("modes")
+def modes_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder (modes.csv).")] = Path("runs/colocation"),
+    data: Annotated[Path | None, typer.Option(help="Contract table; default: synthetic 2024 (seed 0).")] = None,
+    start: Annotated[str | None, typer.Option(help="First delivery day (Berlin), YYYY-MM-DD.")] = None,
+    days: Annotated[int, typer.Option(help="Delivery days.", min=1)] = 7,
+) -> None:
+    """The study's site (10 MW / 20 MWh, 10 MWp PV at 42 EUR/MWh, 10 MW connection) in each operating mode with
+    perfect foresight: site value per day, the battery's side and its curtailment payments."""
+    import pandas as pd
+
+    from experiments.sizing import mode_comparison
+
+    try:
+        market, _ = market_table(data)
+        if start is not None:
+            market = market[market.index >= pd.Timestamp(start, tz="Europe/Berlin")]
+        if market.empty:
+            raise ValueError(f"--start {start}: the table ends before it")
+    except (MarketDataError, ValueError) as exc:
+        raise fail(exc) from exc
+    table = mode_comparison(market, out, days=days)
+    console.print(frame_table(table, "the site in each operating mode, per day [EUR]"))
+    console.print(f"table: [bold]{out / 'modes.csv'}[/]")
+
+
 @portfolio_app.command("compare")
 def portfolio_compare_cmd(
     out: Annotated[Path, typer.Option(help="Output folder (comparison.csv).")] = Path("runs/portfolio"),

@@ -1,6 +1,7 @@
-"""The day-ahead PV commitment of a co-located site, by hand: it frees the connection for aFRR up when the
+"""The co-location mechanisms, by hand. The day-ahead PV commitment frees the connection for aFRR up when the
 capacity price beats the PV's opportunity cost (and only then), it is paid to the PV owner, and in delivery the
-committed PV the battery does not need keeps producing (the later correction)."""
+committed PV the battery does not need keeps producing (the later correction). A physical profile PPA: the
+battery's evening sale fills the profile and the shortfall bought falls by as much."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from agents.colocation import SiteLPPolicy
 from agents.lp.delegate import run_policy
 from bessgym.assets import BatterySpec
-from bessgym.assets.site import PayAsProducedPPA, SiteSpec
+from bessgym.assets.site import PayAsProducedPPA, ProfilePPA, SiteSpec
 from bessgym.envs import MarketConfig
 from bessgym.envs.colocated import CoLocatedPVBESSEnv
 from bessgym.envs.site import COMMIT, CURTAIL
@@ -114,3 +115,28 @@ def test_without_a_commitment_pv_first_leaves_the_battery_no_room_at_a_full_conn
     info = _deliver_at(env, 70, 1.0)  # 17:30 local: block 4, nothing committed
     assert info["physics"]["power_mw"] == pytest.approx(0.0) and info["physics"]["pv_out_mw"] == pytest.approx(10.0)
     assert info["cash_flow_eur"]["curtailment_payment"] == 0.0
+
+
+@pytest.mark.parametrize("penalty", [None, 300.0])
+def test_the_batterys_evening_sale_fills_the_profile_by_hand(penalty):
+    """Profile 6 MW 08:00-20:00 at 72 EUR/MWh, PV 4 MW, ID1 100 EUR/MWh, fee f: at 19:00 PV is 2 MW short.
+    The battery sells 3 MW intraday: 2 MW go into the profile (the shortfall bought falls from 2 MW to 0; the
+    PV owner pays the battery the shortfall's price for them: 100, or the contract's penalty of 300), 1 MW
+    reaches the exchange (1 x 0.25 x (100 - f)). Without the sale the PV owner buys 2 x 0.25 x price."""
+    contract = ProfilePPA(6.0, 8, 20, 72.0, shortfall_price_eur_mwh=penalty)
+    price = 100.0 if penalty is None else penalty
+    site = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=contract)
+    config = MarketConfig(products=frozenset({"intraday", "imbalance"}))
+    fee = config.intraday_fee_eur_mwh
+    for sale, fill, exchange in ((0.5, 2.0, 1.0), (0.0, 0.0, 0.0)):  # half the 6 MW PV leaves: 3 MW
+        env = CoLocatedPVBESSEnv(_flat_day(0.4), site, config, agent_stages=("delivery",))
+        env.reset(seed=0)
+        info = _deliver_at(env, 76, sale)  # 19:00 local
+        p, cash = info["physics"], info["cash_flow_eur"]
+        assert p["trade_mw"] == pytest.approx(3.0 if sale else 0.0, abs=1e-5)
+        assert p["profile_fill_mw"] == pytest.approx(fill, abs=1e-5)
+        assert p["profile_shortfall_mw"] == pytest.approx(2.0 - fill, abs=1e-5)
+        assert cash["profile_fill"] == pytest.approx(fill * 0.25 * price, abs=1e-4)
+        assert cash["intraday"] == pytest.approx(exchange * 0.25 * (100.0 - fee), abs=1e-4)
+        assert cash["pv_ppa"] == pytest.approx(6 * 0.25 * 72)
+        assert cash["pv_market"] == pytest.approx(-2 * 0.25 * price)  # the PV owner pays for the shortfall
