@@ -18,7 +18,7 @@ import numpy as np
 
 from agents.lp.delegate import DailyLPPolicy
 from agents.lp.terms import SiteTerms, check_mode
-from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA
+from bessgym.assets.site import EEGMarketPremium, PayAsProducedPPA, ProfilePPA
 from bessgym.envs.site import COMMIT, CURTAIL
 from bessgym.envs.view import DayView, SiteDayView
 from bessgym.market.products import N_BLOCKS, Stage
@@ -71,7 +71,21 @@ class SiteLPPolicy(DailyLPPolicy):
         return SiteTerms(grid_limit_mw=s.grid_limit_mw, green_only=s.green_only, mode=self.mode)
 
     def _site_parameters(self, view: SiteDayView, i: int) -> dict[str, np.ndarray]:
-        return {"pv_forecast_mw": view.pv_forecast_mw[i], "pv_value_eur_mwh": pv_value(view, i)}
+        return {"pv_forecast_mw": view.pv_forecast_mw[i], "pv_value_eur_mwh": pv_value(view, i),
+                **profile_terms(view, i)}
+
+
+def profile_terms(view: SiteDayView, i: int) -> dict[str, np.ndarray]:
+    """A profile PPA's profile over the day [MW] and the price of its shortfall [EUR/MWh] (the contract's
+    penalty, else the ID1 forecast, else day-ahead), as LP parameters; none for other contracts."""
+    contract = view.contract
+    if not isinstance(contract, ProfilePPA):
+        return {}
+    hour, n_qh, forecasts = view.local_hour, view.n_qh, view.forecasts
+    owed = np.where((hour >= contract.start_hour) & (hour < contract.end_hour), contract.power_mw, 0.0)
+    market = forecasts["id1_price"] if "id1_price" in forecasts else forecasts["da_price"]
+    price = contract.shortfall_price_eur_mwh
+    return {"profile_mw": owed, "price_shortfall": market[i, :n_qh] if price is None else np.full(n_qh, price)}
 
 
 def pv_value(view: SiteDayView, i: int) -> np.ndarray:

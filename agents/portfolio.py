@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from agents.colocation import SiteLPPolicy, pv_value
+from agents.colocation import SiteLPPolicy, profile_terms, pv_value
 from agents.lp.delegate import lp_products_for
 from agents.lp.model import ActorLP
 from bessgym.envs.view import DayView, SiteDayView
@@ -46,9 +46,12 @@ class PortfolioLPPolicy(SiteLPPolicy):
             self._joint[key] = ActorLP(view.sites, products, view.n_qh)
         lp = self._joint[key]
         prices, soc0, end, budget = self._day_inputs(view)
+        profile = profile_terms(view, 0)  # one contract for all sites, one shared forecast
+        if profile:
+            profile["profile_mw"] = np.broadcast_to(profile["profile_mw"], (view.n, view.n_qh))
         self._plan = lp.solve(**{name: values[0] for name, values in prices.items()},  # one shared forecast
                               soc0_mwh=soc0, soc_end_mwh=(end, end), max_discharge_mwh=budget,
                               pv_forecast_mw=view.pv_forecast_mw, in_service=view.in_service,
-                              pv_value_eur_mwh=np.array([pv_value(view, i) for i in range(view.n)]))
+                              pv_value_eur_mwh=np.array([pv_value(view, i) for i in range(view.n)]), **profile)
         self.objectives[-1] = np.array([p.objective_eur for p in self._plan])
         self.gaps_eur.append(lp.gap_eur)

@@ -140,3 +140,20 @@ def test_the_batterys_evening_sale_fills_the_profile_by_hand(penalty):
         assert cash["intraday"] == pytest.approx(exchange * 0.25 * (100.0 - fee), abs=1e-4)
         assert cash["pv_ppa"] == pytest.approx(6 * 0.25 * 72)
         assert cash["pv_market"] == pytest.approx(-2 * 0.25 * price)  # the PV owner pays for the shortfall
+
+
+def test_the_joint_lp_plans_the_profile_fill_and_the_env_pays_it():
+    """Profile 6 MW 08:00-20:00 with a 300 EUR/MWh shortfall penalty, PV 4 MW, intraday at 100 EUR/MWh: the
+    joint LP trading intraday buys outside the profile hours and sells into the 2 MW shortfall; the env
+    delivers every planned MW into the profile and pays it at the penalty."""
+    contract = ProfilePPA(6.0, 8, 20, 72.0, shortfall_price_eur_mwh=300.0)
+    site = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=contract)
+    env = CoLocatedPVBESSEnv(_flat_day(0.4), site, MarketConfig(products=frozenset({"intraday", "imbalance"})),
+                             agent_stages=("delivery",))
+    policy = SiteLPPolicy("joint", wholesale="intraday")
+    cash = run_policy(env, policy, seed=0).sum()
+    planned = policy._plan[0].profile_fill_mw
+    assert planned.sum() * 0.25 > 5.0 and (planned <= 2.0 + 1e-6).all()
+    # the env rounds each trade onto the exchange's 0.1 MW grid before it fills: at most 0.1 MW a quarter-hour
+    assert 0 <= planned.sum() * 0.25 * 300.0 - cash["profile_fill"] <= 0.1 * 0.25 * 300.0 * (planned > 0).sum()
+    assert cash["profile_fill"] > 0.98 * planned.sum() * 0.25 * 300.0

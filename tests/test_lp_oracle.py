@@ -32,6 +32,8 @@ CASES = {
     "mfrr_beside_afrr": (LPProducts(hourly_day_ahead=False, mfrr_capacity=True, mfrr_hold_h=0.75, **RESERVES), None),
     "site_mfrr_joint": (LPProducts(mfrr_capacity=True, mfrr_hold_h=0.5, **RESERVES),
                         SiteTerms(5.0, mode="joint")),
+    "site_profile_filled_intraday": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.2),
+                                     SiteTerms(5.0, mode="joint")),
     "intraday_around_held_positions": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.3,
                                                   mfrr_capacity=True, **RESERVES), None),
 }
@@ -57,6 +59,9 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
     parameters = _parameters(rng, negative=case == "negative_prices_binaries")
     if site is None:
         parameters = {k: v for k, v in parameters.items() if not k.startswith("pv_")}
+    if case == "site_profile_filled_intraday":  # a 3 MW profile PPA over most of the day, short at its edges
+        parameters.update(profile_mw=np.r_[np.zeros(4), np.full(16, 3.0), np.zeros(4)],
+                          price_shortfall=np.full(N_QH, 250.0))
     if case == "intraday_around_held_positions":  # a schedule an earlier auction sold and bought: 1 MW each way
         parameters["held_mw"] = np.r_[np.full(8, -1.0), np.zeros(8), np.full(8, 1.0)]
     mine, oracle = arrays.solve(**parameters), pyomo.solve(**parameters)
@@ -66,13 +71,17 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
     assert 2.0 - 1e-6 <= mine.soc_mwh[-1] <= 3.0 + 1e-6
     assert mine.discharge_mw.sum() * 0.25 <= 6.0 + 1e-6
     held = parameters.get("held_mw", 0.0)
-    assert np.allclose(mine.discharge_mw - mine.charge_mw, held + mine.day_ahead_mw + mine.intraday_mw, atol=1e-6)
+    assert np.allclose(mine.discharge_mw - mine.charge_mw,
+                       held + mine.day_ahead_mw + mine.intraday_mw + mine.profile_fill_mw, atol=1e-6)
     if "mfrr" in case:  # the case tests something: mFRR is held
         assert (mine.mfrr_pos_mw + mine.mfrr_neg_mw).sum() > 0
     if case in ("site_joint", "site_bess_priority_green") and seed == 0:  # PV committed to the battery
         assert mine.pv_commitment_share.max() > 0.05
     if case == "site_pv_priority":
         assert (mine.pv_commitment_share == 0).all()
+    if case == "site_profile_filled_intraday":  # the battery fills the profile where PV leaves it short
+        pv_short = np.maximum(parameters["profile_mw"] - parameters["pv_forecast_mw"], 0.0)
+        assert mine.profile_fill_mw.sum() > 1.0 and (mine.profile_fill_mw <= pv_short + 1e-6).all()
     if products.integer_reserves:
         assert np.allclose(mine.fcr_mw, np.round(mine.fcr_mw), atol=1e-6)
     if products.exclusive_charge:

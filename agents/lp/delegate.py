@@ -182,7 +182,9 @@ class DailyLPPolicy:
 
     def _delivery_action(self, view: DayView, q: int) -> np.ndarray:
         lo, hi = view.trade_range(q)
-        trade = np.array([p.intraday_mw[q] for p in self._plan])
+        # a sale into a profile PPA's shortfall is an intraday sale the site delivers into the profile
+        trade = np.array([p.intraday_mw[q] + (0.0 if p.profile_fill_mw is None else p.profile_fill_mw[q])
+                          for p in self._plan])
         return view.codec.delivery_action(trade, hi, -lo, hold_energy_offers=True)  # capacity held, not activated
 
 
@@ -226,8 +228,8 @@ def today(plan: LPResult, n_qh: int) -> LPResult:
     steps = {name: getattr(plan, name)[:n_qh] for name in ("charge_mw", "discharge_mw", "soc_mwh", "day_ahead_mw",
                                                            "intraday_mw")}
     blocks = {name: getattr(plan, name)[:N_BLOCKS] for name in AWARDS}
-    optional = {name: getattr(plan, name)[:n_qh] for name in ("pv_out_mw", "afrr_energy_pos_mw", "afrr_energy_neg_mw")
-                if getattr(plan, name) is not None}
+    optional = {name: getattr(plan, name)[:n_qh] for name in ("pv_out_mw", "afrr_energy_pos_mw", "afrr_energy_neg_mw",
+                                                              "profile_fill_mw") if getattr(plan, name) is not None}
     if plan.pv_commitment_share is not None:
         optional["pv_commitment_share"] = plan.pv_commitment_share[:N_BLOCKS]
     return dataclasses.replace(plan, **steps, **blocks, **optional)

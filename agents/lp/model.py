@@ -10,7 +10,7 @@ hold time), planned PV output ``pv`` [MW]:
 
     dis + fcr_b + pos_b <= P;  ch + fcr_b + neg_b <= P                       power with reserves
     fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
-    dis - ch = held + da + x + a_pos - a_neg                                  trading balance
+    dis - ch = held + da + x + a_pos - a_neg + f                              trading balance
     soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt,  soc_{-1} = soc0    SoC balance
     s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                             reserve headroom, for
     s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c                               s = soc_{t-1} and soc_t
@@ -31,7 +31,10 @@ least the battery's power) are left out.
 ``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
 auctions sold or bought, trading ``x`` only where ``intraday_open``). ``a_pos``/``a_neg`` are energy-only aFRR
 activations (0 unless their bounds are given: the multi-market methodology offers free power after the
-day-ahead result, and an offer that clears is activated with the quarter-hour's share).
+day-ahead result, and an offer that clears is activated with the quarter-hour's share). ``f`` is the
+battery's intraday sale into a profile PPA's shortfall (0 unless a profile is given and intraday is traded:
+at most what the PV forecast leaves of the profile, worth ``price_shortfall``; where it may, ``x >= 0``: the
+battery does not buy while the profile is short, which would only buy the shortfall).
 
 The actor: reserve totals per block ``k_fcr[b] = sum_i fcr[i,b]`` (likewise POS/NEG), and the intraday net
 ``sum_i x[i,t] = sell[t] - buy[t]``: only the net reaches the exchange and pays the fee (internal netting).
@@ -70,14 +73,15 @@ from bessgym.data.calendar import DT_H
 from bessgym.market import settlement as st
 
 PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg", "price_energy_pos",
-          "price_energy_neg")
+          "price_energy_neg", "price_shortfall")
 RESERVES = ("fcr", "pos", "neg", "mpos", "mneg")  # FCR, aFRR POS, NEG, mFRR POS, NEG per block
 # one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
 PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh",
-              "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw", "in_service")
-PER_ASSET_STEPS = ("pv_forecast_mw", "pv_value_eur_mwh", "held_mw", "energy_only_pos_mw", "energy_only_neg_mw")
+              "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw", "in_service", "profile_mw")
+PER_ASSET_STEPS = ("pv_forecast_mw", "pv_value_eur_mwh", "held_mw", "energy_only_pos_mw", "energy_only_neg_mw",
+                   "profile_mw")
 
 
 class ActorLP:
@@ -154,6 +158,8 @@ class ActorLP:
             "act_pos": lp.var((n, t), 0, 0), "act_neg": lp.var((n, t), 0, 0),
             # the share of each block's PV committed to the battery
             "cur": lp.var((n, n_b), 0, self.commits[:, None].astype(float), steps=block_start),
+            # the battery's intraday sale into a profile PPA's shortfall [MW]: bounds set per solve
+            "fill": lp.var((n, t), 0, 0),
         }
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
         # (N, T): each quarter-hour's block; up and down: the reserves that need power each way beside FCR
@@ -173,8 +179,8 @@ class ActorLP:
         lp.rows([(1, ch), (1, fcr)] + down_res, hi=p)
         lp.rows([(1, v["fcr"]), (1, v["pos"]), (1, v["mpos"])], hi=pr.ancillary_max_share * p)
         lp.rows([(1, v["fcr"]), (1, v["neg"]), (1, v["mneg"])], hi=pr.ancillary_max_share * p)
-        self.balance_rows = lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x), (-1, v["act_pos"]), (1, v["act_neg"])],
-                                    0, 0)  # = held, set per solve
+        self.balance_rows = lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x), (-1, v["act_pos"]), (1, v["act_neg"]),
+                                     (-1, v["fill"])], 0, 0)  # = held, set per solve
         # the SoC balance; the first step's SoC before is soc0, in the first row's bounds
         before = np.where(np.arange(t) > 0, -1.0, 0.0), soc[:, np.maximum(np.arange(t) - 1, 0)]
         self.soc_first = lp.rows([(1, soc), before, (-eta_c * step_h, ch), (step_h / eta_d, dis)],
@@ -257,14 +263,16 @@ class ActorLP:
                        pv_value_eur_mwh: np.ndarray | None = None, held_mw: np.ndarray | None = None,
                        intraday_open: np.ndarray | None = None, energy_only_pos_mw: np.ndarray | None = None,
                        energy_only_neg_mw: np.ndarray | None = None, in_service: np.ndarray | None = None,
-                       **prices: np.ndarray) -> None:
+                       profile_mw: np.ndarray | None = None, **prices: np.ndarray) -> None:
         """``prices`` by name (``price_da`` ... ``price_neg``, per step; omitted ones are 0), per asset the
         start SoC, end bounds and discharge budget [MWh], per site the PV forecast [MW] and PV value
         [EUR/MWh], arrays (N, T); per asset the positions already held (N, T) [MW, + sell; default none] and
         where intraday trade is open (T,) bool (default everywhere); per asset the most power energy-only aFRR
         offers can have activated in each step (N, T) [MW] (default none), paid ``price_energy_pos`` (charged
         ``price_energy_neg``) per MWh; which assets are in service (N,) bool (default all): one that is not plans
-        neither power nor reserves (an asset in outage when the next day is planned)."""
+        neither power nor reserves (an asset in outage when the next day is planned); per site the profile a
+        profile PPA owes (N, T) [MW] (default none): with intraday trading the battery's sales fill what PV
+        leaves of it, worth ``price_shortfall``."""
         n, t, v, h, dt = self.n, self.n_steps, self.v, self.highs, self.dt
         unknown = set(prices) - set(PRICES)
         if unknown:
@@ -288,7 +296,8 @@ class ActorLP:
                 (v["buy"], -(price["price_id"] + fee) * dt), (v["pv"], pv_value * dt),
                 (v["dis"], np.broadcast_to(-self.deg[:, None] * dt, (n, t))),
                 (v["act_pos"], np.broadcast_to(price["price_energy_pos"] * dt, (n, t))),
-                (v["act_neg"], np.broadcast_to(-price["price_energy_neg"] * dt, (n, t)))]
+                (v["act_neg"], np.broadcast_to(-price["price_energy_neg"] * dt, (n, t))),
+                (v["fill"], np.broadcast_to(price["price_shortfall"] * dt, (n, t)))]
         for name, column in zip(RESERVES, ("price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg"),
                                 strict=True):
             per_block = np.bincount(self.blocks, weights=price[column] * dt, minlength=self.n_blocks)
@@ -308,13 +317,17 @@ class ActorLP:
         x_cap = 2 * self.power_mw * open_q * self.products.intraday * on[:, None]
         act_cap = [parameter(cap if cap is not None else np.zeros((n, t)), (n, t), name) for cap, name in
                    ((energy_only_pos_mw, "energy_only_pos_mw"), (energy_only_neg_mw, "energy_only_neg_mw"))]
-        bounded = np.concatenate([v[name].ravel() for name in ("pv", "dis", "ch", "x", "act_pos", "act_neg")])
+        owed = parameter(profile_mw if profile_mw is not None else np.zeros((n, t)), (n, t), "profile_mw")
+        fill_cap = np.maximum(owed - pv_fc, 0.0) * (x_cap > 0)  # what the PV forecast leaves of the profile
+        # while the profile is short the battery does not buy (its sale is what fills the profile, in the env too)
+        x_lo = np.where(fill_cap > 0, 0.0, -x_cap)
+        bounded = np.concatenate([v[name].ravel() for name in ("pv", "dis", "ch", "x", "act_pos", "act_neg", "fill")])
         h.changeColsBounds(bounded.size, bounded.astype(np.int32),
-                           np.concatenate([pv_floor.ravel(), np.zeros(2 * n * t), -x_cap.ravel(), np.zeros(2 * n * t)]),
+                           np.concatenate([pv_floor.ravel(), np.zeros(2 * n * t), x_lo.ravel(), np.zeros(3 * n * t)]),
                            np.concatenate([planned.ravel(), dis_cap.ravel() * on.repeat(t),
                                            self.power_mw.ravel() * on.repeat(t), x_cap.ravel(),
                                            np.maximum(act_cap[0], 0).ravel() * on.repeat(t),
-                                           np.maximum(act_cap[1], 0).ravel() * on.repeat(t)]))
+                                           np.maximum(act_cap[1], 0).ravel() * on.repeat(t), fill_cap.ravel()]))
         changed = ~on | self._out  # reserves of assets out now, or back: the others keep their bounds (awards)
         if changed.any():
             cols = np.concatenate([v[name][changed].ravel() for name in RESERVES]).astype(np.int32)
@@ -411,8 +424,9 @@ class ActorLP:
         # intraday as the env settles a netted portfolio: the net's fee shared over the gross |trade|
         fee = st.netted_fee(self.products.intraday_fee_eur_mwh, np.abs(x.sum(axis=0)), np.abs(x).sum(axis=0))
         intraday = st.intraday_revenue(x, price["price_id"], fee, self.dt)
-        act_pos, act_neg = val[v["act_pos"]], val[v["act_neg"]]
+        act_pos, act_neg, fill = val[v["act_pos"]], val[v["act_neg"]], val[v["fill"]]
         own = (self.dt * (price["price_da"] * da + self._pv_value * pv - self.deg[:, None] * dis
+                          + price["price_shortfall"] * fill
                           + price["price_energy_pos"] * act_pos - price["price_energy_neg"] * act_neg
                           + price["price_fcr"] * fcr[:, blk] + price["price_pos"] * pos[:, blk]
                           + price["price_neg"] * neg[:, blk] + price["price_mpos"] * mpos[:, blk]
@@ -423,7 +437,7 @@ class ActorLP:
                          day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
                          pv_out_mw=pv[i] if self.mode != "bess_priority" else None, afrr_energy_pos_mw=act_pos[i],
                          afrr_energy_neg_mw=act_neg[i], mfrr_pos_mw=mpos[i], mfrr_neg_mw=mneg[i],
-                         pv_commitment_share=cur[i])
+                         pv_commitment_share=cur[i], profile_fill_mw=fill[i])
                 for i in range(self.n)]
 
 

@@ -40,11 +40,19 @@ def add_power_limits(m: pyo.ConcreteModel) -> None:
 
 
 def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
-    """dis_t - ch_t = held_t + da_t + sell_t - buy_t; with hourly day-ahead da_t = da_h(t)."""
+    """dis_t - ch_t = held_t + da_t + sell_t - buy_t + fill_t, where fill_t <= what the PV forecast leaves of a
+    profile PPA's profile (the battery's intraday sale into it; 0 without intraday trade); with hourly
+    day-ahead da_t = da_h(t)."""
     if hourly:
         m.da_link = pyo.Constraint(m.T, rule=lambda m, t: m.da[t] == m.da_hour[t // 4])
+    m.fill_cap = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.fill = pyo.Var(m.T, bounds=(0, None))
+    m.fill_limit = pyo.Constraint(m.T, rule=lambda m, t: m.fill[t] <= m.fill_cap[t])
+    # no net intraday buy while the profile is short: sell - buy >= 0 there (buy_open 0), else no bound
+    m.buy_open = pyo.Param(m.T, mutable=True, initialize=1.0)
+    m.no_buy_short = pyo.Constraint(m.T, rule=lambda m, t: m.id_sell[t] - m.id_buy[t] >= -4 * m.P * m.buy_open[t])
     m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t]
-                               == m.held[t] + m.da[t] + m.id_sell[t] - m.id_buy[t])
+                               == m.held[t] + m.da[t] + m.id_sell[t] - m.id_buy[t] + m.fill[t])
 
 
 def add_soc_balance(m: pyo.ConcreteModel) -> None:
@@ -162,6 +170,8 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
             term += m.pv_value[t] * m.pv_out[t]
         if hasattr(m, "cur"):
             term -= COMMIT_TIE_EUR_MWH * m.pv_m[t] * m.cur[b]
+        if products.intraday:
+            term += m.price_shortfall[t] * m.fill[t]
         terms.append(term * DT_H)
     return sum(terms)
 
@@ -189,7 +199,7 @@ class PyomoBatteryLP:
         m.anc_share = products.ancillary_max_share
         m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_cycles_per_day * b.usable_energy_mwh)
         for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg",
-                     "held"):
+                     "price_shortfall", "held"):
             setattr(m, name, pyo.Param(m.T, mutable=True, initialize=0.0))
         m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial * b.energy_mwh)
         m.soc_end_min = pyo.Param(mutable=True, initialize=m.soc_min)
@@ -294,18 +304,28 @@ class PyomoBatteryLP:
         max_discharge_mwh: float | None = None,
         pv_forecast_mw: np.ndarray | None = None,
         pv_value_eur_mwh: np.ndarray | None = None,
+        profile_mw: np.ndarray | None = None,
+        price_shortfall: np.ndarray | None = None,
     ) -> None:
         """Set parameters: per quarter-hour arrays (prices, positions held [MW]), start SoC, end SoC bounds,
-        discharge budget [MWh], and with a site the PV forecast [MW] and what a MWh of PV output earns [EUR/MWh].
+        discharge budget [MWh], and with a site the PV forecast [MW], what a MWh of PV output earns [EUR/MWh]
+        and a profile PPA's profile [MW] with the price of its shortfall [EUR/MWh].
 
         Omitted ones keep their values from the previous solve."""
         m = self.model
+        if profile_mw is not None and self.products.intraday:
+            pv = pv_forecast_mw if pv_forecast_mw is not None else np.array([m.pv_fc[t].value for t in m.T]) \
+                if hasattr(m, "pv_fc") else np.zeros(self.n_qh)
+            cap = np.maximum(parameter(profile_mw, (self.n_qh,), "profile_mw") - pv, 0.0)
+            m.fill_cap.store_values(dict(enumerate(cap.tolist())))
+            m.buy_open.store_values(dict(enumerate((cap <= 0).astype(float).tolist())))
         fed = None
         if pv_forecast_mw is not None and self.site is not None:
             fed = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
         for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
                              ("price_pos", price_pos), ("price_neg", price_neg), ("price_mpos", price_mpos),
-                             ("price_mneg", price_mneg), ("held", held_mw), ("pv_fc", pv_forecast_mw),
+                             ("price_mneg", price_mneg), ("price_shortfall", price_shortfall), ("held", held_mw),
+                             ("pv_fc", pv_forecast_mw),
                              ("pv_value", pv_value_eur_mwh), ("pv_floor", fed), ("pv_m", fed)):
             if values is not None and hasattr(m, name):
                 values = parameter(values, (self.n_qh,), name)
@@ -330,5 +350,5 @@ class PyomoBatteryLP:
             fcr_mw=arr(m.fcr, m.B), afrr_pos_mw=arr(m.pos, m.B), afrr_neg_mw=arr(m.neg, m.B),
             mfrr_pos_mw=arr(m.mpos, m.B), mfrr_neg_mw=arr(m.mneg, m.B),
             pv_out_mw=arr(m.pv_out, m.T) if hasattr(m, "pv_out") else None,
-            pv_commitment_share=arr(m.cur, m.B) if hasattr(m, "cur") else None,
+            pv_commitment_share=arr(m.cur, m.B) if hasattr(m, "cur") else None, profile_fill_mw=arr(m.fill, m.T),
         )

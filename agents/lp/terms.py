@@ -91,6 +91,7 @@ class LPResult:
     mfrr_pos_mw: np.ndarray | None = None  # per block
     mfrr_neg_mw: np.ndarray | None = None
     pv_commitment_share: np.ndarray | None = None  # per block: the share of the PV committed to the battery
+    profile_fill_mw: np.ndarray | None = None  # the intraday sale that fills a profile PPA's shortfall
 
 
 def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:
