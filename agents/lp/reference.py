@@ -314,8 +314,11 @@ class PyomoBatteryLP:
         Omitted ones keep their values from the previous solve."""
         m = self.model
         if profile_mw is not None and self.products.intraday:
-            pv = pv_forecast_mw if pv_forecast_mw is not None else np.array([m.pv_fc[t].value for t in m.T]) \
-                if hasattr(m, "pv_fc") else np.zeros(self.n_qh)
+            pv = np.zeros(self.n_qh)  # the forecast given now, else the one set before
+            if pv_forecast_mw is not None:
+                pv = np.asarray(pv_forecast_mw, dtype=float)
+            elif hasattr(m, "pv_fc"):
+                pv = np.array([m.pv_fc[t].value for t in m.T])
             cap = np.maximum(parameter(profile_mw, (self.n_qh,), "profile_mw") - pv, 0.0)
             m.fill_cap.store_values(dict(enumerate(cap.tolist())))
             m.buy_open.store_values(dict(enumerate((cap <= 0).astype(float).tolist())))
