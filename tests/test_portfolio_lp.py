@@ -139,6 +139,24 @@ def test_policy_refuses_other_envs():
         PortfolioLPPolicy().act(env.day_view, stage, q)
 
 
+def _play(env: PortfolioParallelEnv, policy):
+    """Step a PettingZoo portfolio from reset with a delegate-protocol policy, yielding (stage, quarter-hour)
+    before each decision so the caller can look or change the scenario."""
+    _, infos = env.reset(seed=0)
+    while env.agents:
+        info = infos[env.agents[0]]
+        stage, q = Stage[info["stage"].upper()], info["quarter_hour"]
+        yield stage, q
+        actions = policy.act(env.day_view, stage, q)
+        _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+
+
+def _fail_for_good(env: PortfolioParallelEnv, asset: int) -> None:
+    sim = env._runner.sim
+    sim.outages.p_repair[:] = 0.0
+    sim.fail([asset])
+
+
 @pytest.mark.parametrize("make_policy", [PortfolioLPPolicy, lambda: DailyLPPolicy("day_ahead")],
                          ids=["joint", "per_asset"])
 def test_an_outage_when_the_next_day_is_planned_changes_its_bids(make_policy):
@@ -153,26 +171,19 @@ def test_an_outage_when_the_next_day_is_planned_changes_its_bids(make_policy):
     def day_two_awards(fail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         env = PortfolioParallelEnv(market, sites, config, reliability=Reliability(), episode_days=2,
                                    start_day="2024-06-20", agent_stages=("capacity", "day_ahead", "delivery"))
-        _, infos = env.reset(seed=0)
         policy, view, day = make_policy(), env.day_view, 0
-        while env.agents:
-            info = infos[env.agents[0]]
-            stage = Stage[info["stage"].upper()]
+        for stage, q in _play(env, policy):
             if stage == Stage.CAPACITY:
                 day += 1
             if day == 2 and stage == Stage.DAY_AHEAD:  # day 2's reserves are awarded: read them and its plan
                 return (np.array(view.fcr_mw + view.afrr_pos_mw), np.array(view.fcr_mw + view.afrr_neg_mw),
                         np.array([p.day_ahead_mw for p in policy._plan]))
-            if fail and day == 1 and stage == Stage.DELIVERY and info["quarter_hour"] == 90:
-                sim = env._runner.sim  # the scenario: asset 0 fails for good
-                sim.outages.p_repair[:] = 0.0
-                sim.fail([0])
-            actions = policy.act(view, stage, info["quarter_hour"])
-            _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+            if fail and day == 1 and stage == Stage.DELIVERY and q == 90:
+                _fail_for_good(env, 0)
         raise AssertionError("day 2 was not reached")
 
     up, down, schedule = day_two_awards(fail=True)
-    assert (up[0] == 0).all() and (down[0] == 0).all() and (schedule[0] == 0).all()  # planned out
+    assert (up[0] == 0).all() and (down[0] == 0).all() and np.abs(schedule[0]).max() < 1e-9, schedule[0]  # planned out
     assert up[1].sum() > 0 and (up[1] <= 8.0 + 1e-9).all() and (down[1] <= 8.0 + 1e-9).all()  # 80 % of 10 MW
     healthy_up, healthy_down, _ = day_two_awards(fail=False)
     assert healthy_up[0].sum() + healthy_down[0].sum() > 0  # the same asset bids when it is in service
@@ -191,21 +202,14 @@ def test_an_outage_before_the_ida3_gate_closes_the_assets_position_in_the_auctio
     def around_ida3(fail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         env = PortfolioParallelEnv(market, sites, config, reliability=Reliability(), episode_days=1,
                                    start_day="2024-06-21", agent_stages=("day_ahead", "ida3", "delivery"))
-        _, infos = env.reset(seed=0)
-        policy, view, sim = make_policy(), env.day_view, env._runner.sim
-        before = None
-        while env.agents:
-            info = infos[env.agents[0]]
-            stage = Stage[info["stage"].upper()]
+        view, before = env.day_view, None
+        for stage, q in _play(env, make_policy()):
             if stage == Stage.IDA3:
                 before = np.array(view.committed_mw)
             elif before is not None:
                 return before, np.array(view.committed_mw), np.array(view.local_hour)
-            if fail and stage == Stage.DELIVERY and info["quarter_hour"] == 24:
-                sim.outages.p_repair[:] = 0.0
-                sim.fail([0])
-            actions = policy.act(view, stage, info["quarter_hour"])
-            _, _, _, _, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+            if fail and stage == Stage.DELIVERY and q == 24:
+                _fail_for_good(env, 0)
         raise AssertionError("IDA3 was not reached")
 
     before, after, hour = around_ida3(fail=True)
