@@ -7,9 +7,10 @@ forecasts, extended by the shared connection (:class:`~agents.lp.terms.SiteTerms
   connection, and at delivery it yields to PV (curtailment entry -1).
 - ``bess_priority``: the battery plans as if alone behind the connection; PV is curtailed whenever the battery
   needs the room (entry 0: battery first).
-- ``joint``: one LP over battery and PV output, where a MWh of PV is worth what its contract pays; it curtails
-  only when the battery's market earnings exceed the PV's opportunity cost (entry: the planned curtailed
-  share).
+- ``joint``: one LP over battery and PV output, where a MWh of PV is worth what its contract pays (and the
+  other losses of curtailing it); it curtails only when the battery's market earnings exceed that, and commits
+  PV to the battery day-ahead where the room is worth more than the commitment's other losses (entry: the
+  planned curtailed share).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class SiteLPPolicy(DailyLPPolicy):
 
     def _site_terms(self, view: SiteDayView, i: int) -> SiteTerms:
         s = view.sites[i]
-        return SiteTerms(grid_limit_mw=s.grid_limit_mw, green_only=s.green_only, mode=self.mode)
+        return SiteTerms(grid_limit_mw=s.grid_limit_mw, green_only=s.green_only, mode=self.mode,
+                         curtailment_other_eur_mwh=s.curtailment_other_eur_mwh)
 
     def _site_parameters(self, view: SiteDayView, i: int) -> dict[str, np.ndarray]:
         return {"pv_forecast_mw": view.pv_forecast_mw[i], "pv_value_eur_mwh": pv_value(view, i),
@@ -89,13 +91,14 @@ def profile_terms(view: SiteDayView, i: int) -> dict[str, np.ndarray]:
 
 
 def pv_value(view: SiteDayView, i: int) -> np.ndarray:
-    """What one more MWh of PV output earns in each quarter-hour of the day under the site's contract,
-    on the forecasts the agent has [EUR/MWh]."""
+    """What one more MWh of PV output is worth in each quarter-hour of the day on the forecasts the agent has
+    [EUR/MWh]: what it earns under the site's contract, and the other losses its curtailment would cost."""
     contract, n_qh, forecasts = view.contract, view.n_qh, view.forecasts
     da = forecasts["da_price"][i, :n_qh]
+    other = view.sites[i].curtailment_other_eur_mwh
     if isinstance(contract, PayAsProducedPPA):
-        return np.full(n_qh, contract.price_eur_mwh)
+        return np.full(n_qh, contract.price_eur_mwh + other)
     if isinstance(contract, EEGMarketPremium):
         premium = np.maximum(contract.value_eur_mwh - view.solar_market_value_eur_mwh, 0.0)
-        return da + np.where(view.premium_suspended, 0.0, premium)
-    return forecasts["id1_price"][i, :n_qh] if "id1_price" in forecasts else da  # profile PPA: the market
+        return da + np.where(view.premium_suspended, 0.0, premium) + other
+    return (forecasts["id1_price"][i, :n_qh] if "id1_price" in forecasts else da) + other  # profile: the market

@@ -31,9 +31,12 @@ DURATIONS_H = (1.0, 2.0, 3.0)
 FORECASTS = ("perfect", "noisy")
 
 
-def study_market_config() -> MarketConfig:
-    return MarketConfig(products=frozenset({"fcr", "afrr_capacity", "day_ahead", "imbalance"}), fcr_hold_h=0.5,
-                        afrr_hold_h=1.0, ancillary_max_share=0.8, fcr_max_share=0.8)
+def study_market_config(imbalance: bool = True) -> MarketConfig:
+    """The study's markets; ``imbalance``: deviations settle at the table's reBAP (else at day-ahead plus the
+    markup, for a table without ``imbalance_price``)."""
+    products = {"fcr", "afrr_capacity", "day_ahead"} | ({"imbalance"} if imbalance else set())
+    return MarketConfig(products=frozenset(products), fcr_hold_h=0.5, afrr_hold_h=1.0, ancillary_max_share=0.8,
+                        fcr_max_share=0.8)
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,8 @@ def run_case(case: Case, market: pd.DataFrame, days: int | None, mode: str = "jo
 
     arrays = MarketArrays.from_frame(market)
     n = min(days or len(arrays.dates), len(arrays.dates))
-    env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config(), forecast=case.forecast,
-                             agent_stages=("capacity", "day_ahead", "delivery"), episode_days=n,
+    env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config("imbalance_price" in market),
+                             forecast=case.forecast, agent_stages=("capacity", "day_ahead", "delivery"), episode_days=n,
                              start_day=arrays.dates[0])
     table = run_policy(env, SiteLPPolicy(mode), seed=seed)
     pv = float(table[list(PV_FLOWS)].sum().sum())
@@ -84,8 +87,8 @@ def mode_comparison(market: pd.DataFrame, out: Path, *, days: int = 7,
     arrays = MarketArrays.from_frame(market)
     frames = []
     for mode in SITE_MODES:
-        env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config(), forecast=case.forecast,
-                                 agent_stages=("capacity", "day_ahead", "delivery"),
+        env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config("imbalance_price" in market),
+                                 forecast=case.forecast, agent_stages=("capacity", "day_ahead", "delivery"),
                                  episode_days=min(days, len(arrays.dates)), start_day=arrays.dates[0])
         daily = run_policy(env, SiteLPPolicy(mode), seed=0)
         frames.append(pd.DataFrame({"mode": mode, "site_eur": daily["total"],

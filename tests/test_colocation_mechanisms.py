@@ -1,6 +1,6 @@
 """The co-location mechanisms, by hand. The day-ahead PV commitment frees the connection for aFRR up when the
-capacity price beats the PV's opportunity cost (and only then), it is paid to the PV owner, and in delivery the
-committed PV the battery does not need keeps producing (the later correction). A physical profile PPA: the
+capacity price beats what it costs (and only then), it is paid to the PV owner, and in delivery the committed PV
+the battery does not need keeps producing (the later correction). A physical profile PPA: the
 battery's evening sale fills the profile and the shortfall bought falls by as much."""
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from bessgym.envs.site import COMMIT, CURTAIL
 from tests.test_colocation import _flat_day
 
 BATTERY = BatterySpec(power_mw=10, energy_mwh=20, eta_charge=0.95, eta_discharge=0.95, soc_min=0.1, soc_max=0.9)
-SITE = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=PayAsProducedPPA(42.0))
+# a PPA at 42 EUR/MWh; a curtailed MWh also loses 60 EUR/MWh elsewhere (e.g. a premium outside the PPA)
+SITE = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=PayAsProducedPPA(42.0),
+                curtailment_other_eur_mwh=60.0)
 # aFRR capacity and a flat day-ahead price: nothing to trade, so the LP's only question is the reserve
 CONFIG = MarketConfig(products=frozenset({"afrr_capacity", "day_ahead", "imbalance"}), ancillary_max_share=0.4)
 
@@ -35,23 +37,25 @@ def _afrr_day(pv_per_mwp: float, pos_price: float) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(("pos_price", "committed_mw", "pos_mw"), [(100.0, 2.0, 4.0), (30.0, 0.0, 2.0)])
-def test_the_joint_lp_commits_pv_when_the_capacity_price_beats_its_opportunity_cost(pos_price, committed_mw,
+def test_the_joint_lp_commits_pv_when_the_capacity_price_beats_the_commitments_cost(pos_price, committed_mw,
                                                                                       pos_mw):
     """PV 8 MW all day behind a 10 MW connection leaves 2 MW for aFRR up; the battery may offer 4 MW (40 %).
-    At 100 EUR/MW/h, above the PPA's 42 EUR/MWh, the joint LP commits 2 MW of block 3's PV (a share of 0.25)
-    and sells 4 MW: 4 x 100 x 4 h = 1,600 EUR, paying the PV owner 2 x 4 h x 42 = 336 EUR; the committed PV,
-    not needed, keeps producing and is sold at ID1: 2 x 4 h x 100 = 800 EUR. At 30 EUR/MW/h it commits nothing
-    and sells the 2 MW the PV leaves: 2 x 30 x 4 = 240 EUR."""
+    A committed MWh costs the site its other losses (60 EUR/MWh: the PV is fed in under the PPA when the
+    battery does not need it). At 100 EUR/MW/h the joint LP commits 2 MW of block 3's PV (a share of 0.25) and
+    sells 4 MW: 4 x 100 x 4 h = 1,600 EUR; the battery's side pays the PV owner 2 x 4 h x (42 + 60) = 816 EUR,
+    and, the room unused (no activation), gets back what the committed PV earns under the PPA, 2 x 4 x 42 =
+    336 EUR. At 30 EUR/MW/h it commits nothing and sells the 2 MW the PV leaves: 2 x 30 x 4 = 240 EUR."""
     env = CoLocatedPVBESSEnv(_afrr_day(0.8, pos_price), SITE, CONFIG, agent_stages=("capacity", "day_ahead",
                                                                                     "delivery"))
     cash = run_policy(env, SiteLPPolicy("joint"), seed=0).sum()
     day = env.simulator.day
     assert day.afrr_pos_mw[0] == pytest.approx([2, 2, 2, pos_mw, 2, 2])  # elsewhere 1 EUR/MW/h: the 2 MW room
     assert cash["afrr_cap_pos"] == pytest.approx(pos_mw * pos_price * 4 + 5 * 2 * 1.0 * 4)
-    assert cash["curtailment_payment"] == pytest.approx(-committed_mw * 4 * 42)
-    assert cash["pv_compensation"] == pytest.approx(committed_mw * 4 * 42)
+    assert cash["curtailment_payment"] == pytest.approx(-committed_mw * 4 * 102)
+    assert cash["pv_compensation"] == pytest.approx(committed_mw * 4 * 102)
     assert cash["pv_ppa"] == pytest.approx(42 * (8 * 24 - committed_mw * 4))
-    assert cash["committed_pv_sold"] == pytest.approx(committed_mw * 4 * 100)
+    assert cash["committed_pv_sold"] == pytest.approx(committed_mw * 4 * 42)
+    assert cash["pv_other_losses"] == 0.0  # nothing was curtailed
     if committed_mw == 0:  # PV priority would have sold the same
         pv_first = CoLocatedPVBESSEnv(_afrr_day(0.8, pos_price), SITE, CONFIG,
                                       agent_stages=("capacity", "day_ahead", "delivery"))
@@ -90,10 +94,11 @@ def _deliver_at(env: CoLocatedPVBESSEnv, q: int, trade: float) -> dict:
 
 def test_committed_pv_is_curtailed_for_the_battery_or_charged_into_it_by_hand():
     """The three ways a committed quarter-hour can go (PV 10 MW, 2 MW committed, PPA 42, other losses 8,
-    ID1 100 EUR/MWh, each 0.25 h): the battery discharges 2 MW into the committed room (PV curtailed to 8 MW,
-    export 10 MW); it charges 2 MW from the excess instead of curtailing (PV keeps producing 10 MW, 2 MW of it
-    committed and sold, export 8 MW); it idles (all 10 MW fed in). The battery's side pays the PV owner
-    2 x 0.25 x (42 + 8) = 25 EUR in every case; the PV owner keeps 8 MW under the PPA."""
+    each 0.25 h): the battery discharges 2 MW into the committed room (PV curtailed to 8 MW, export 10 MW:
+    2 x 0.25 x 8 = 4 EUR of other losses); it charges 2 MW from the excess instead of curtailing (PV keeps
+    producing 10 MW, export 8 MW); it idles (all 10 MW fed in). The battery's side pays the PV owner
+    2 x 0.25 x (42 + 8) = 25 EUR in every case, and where the committed 2 MW are fed in it gets what they earn
+    under the PPA, 2 x 0.25 x 42 = 21 EUR; the PV owner keeps its 8 MW under the PPA."""
     for trade, power, pv_out, sold in ((1.0, 2.0, 8.0, 0.0), (-0.2, -2.0, 10.0, 2.0), (0.0, 0.0, 10.0, 2.0)):
         env = _committed_site(other_eur_mwh=8.0)
         info = _deliver_at(env, 50, trade)
@@ -103,9 +108,9 @@ def test_committed_pv_is_curtailed_for_the_battery_or_charged_into_it_by_hand():
         assert p["grid_export_mw"] == close(pv_out + power) and p["grid_export_mw"] <= 10.0 + 1e-9
         assert p["curtailed_for_battery_mw"] == close(0.0)  # only the committed PV gave way
         assert cash["curtailment_payment"] == close(-25.0) and cash["pv_compensation"] == close(25.0)
-        assert cash["pv_other_losses"] == close(-2 * 0.25 * 8)
+        assert cash["pv_other_losses"] == close(-(2 - sold) * 0.25 * 8)
         assert cash["pv_ppa"] == close(8 * 0.25 * 42)
-        assert cash["committed_pv_sold"] == close(sold * 0.25 * 100)
+        assert cash["committed_pv_sold"] == close(sold * 0.25 * 42)
 
 
 def test_without_a_commitment_pv_first_leaves_the_battery_no_room_at_a_full_connection():

@@ -26,6 +26,7 @@ CASES = {
     "negative_prices_binaries": (LPProducts(hourly_day_ahead=False, exclusive_charge=True, **RESERVES), None),
     "site_joint": (LPProducts(**RESERVES), SiteTerms(3.0, mode="joint")),
     "site_pv_priority": (LPProducts(**RESERVES), SiteTerms(3.0, mode="pv_priority")),
+    "site_joint_other_losses": (LPProducts(**RESERVES), SiteTerms(3.0, mode="joint", curtailment_other_eur_mwh=4.0)),
     "site_bess_priority_green": (LPProducts(**RESERVES), SiteTerms(3.0, green_only=True, mode="bess_priority")),
     "site_green_joint_intraday": (LPProducts(day_ahead=False, intraday=True, intraday_fee_eur_mwh=0.2),
                                   SiteTerms(5.0, green_only=True, mode="joint")),

@@ -21,12 +21,13 @@ Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.S
 ``dis - ch + fcr_b + pos_b <= G - m + m c_b`` and ``ch - dis + fcr_b + neg_b <= G + pvf`` (grey) or ``pvf``
 (green-only), and the reserves on their own within the same bounds (as the env offers them). ``c_b`` in
 [0, 1] is the share of block b's PV committed day-ahead to the battery (the env's PV commitment; PV priority
-commits none). Joint operation plans ``pv <= pvf`` with ``pv + dis - ch <= G`` and ``pv + m c_b <= pvf``
-(committed PV is planned as not fed in, so it costs what PV earns; the env sells what the battery does not
-need of it intraday, which the plan leaves out); PV priority never curtails (``pv >= min(pvf, G)``); BESS
-priority plans no PV and commits what its plan needs. A commitment costs a tie-breaking
-``COMMIT_TIE_EUR_MWH`` so that none is made that is not needed. Rows a connection cannot bind (no PV and at
-least the battery's power) are left out.
+commits none). Joint operation plans ``pv <= pvf`` with ``pv + dis - ch <= G``: PV yields where the battery's
+plan uses the connection, and loses what it earns there (``pv_value``, which should include the other
+losses of a curtailed MWh); committed PV the battery does not use is fed in as the env feeds it, so a
+commitment costs the site's other losses ``o m c_b`` (``SiteSpec.curtailment_other_eur_mwh``). PV priority
+never curtails (``pv >= min(pvf, G)``); BESS priority plans no PV and commits what its plan needs. Every
+commitment also costs a tie-breaking ``COMMIT_TIE_EUR_MWH``, so that none is made that is not needed. Rows a
+connection cannot bind (no PV and at least the battery's power) are left out.
 
 ``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
 auctions sold or bought, trading ``x`` only where ``intraday_open``). ``a_pos``/``a_neg`` are energy-only aFRR
@@ -229,13 +230,13 @@ class ActorLP:
         self.import_base = np.broadcast_to(import_base[d], (d.size, t))
         s = np.flatnonzero(self.plans_pv)
         lp.rows([(1, v["pv"][s]), (1, dis[s]), (-1, ch[s])], hi=grid[s])
-        self.pv_sites = j = np.flatnonzero(self.plans_pv & self.commits)  # joint: committed PV is not fed in
-        self.pv_committed = lp.rows([(1, v["pv"][j]), (1, cur[j])], shape=(j.size, t))
-        # the entries of the commitment's coefficient (set per solve: -m in the connection's rows, m in PV's)
+        # the entries of the commitment's coefficient in the connection's rows (-m, set per solve)
         uc = self.commits[u]
-        self._coef_rows = np.concatenate([self.site_up[:, uc].ravel(), self.pv_committed.ravel()]).tolist()
-        self._coef_cols = np.concatenate([np.tile(cur[u][uc].ravel(), 2), cur[j].ravel()]).tolist()
-        self._coef_sites = (u[uc], j)
+        self._coef_rows = self.site_up[:, uc].ravel().tolist()
+        self._coef_cols = np.tile(cur[u][uc].ravel(), 2).tolist()
+        self._coef_sites = u[uc]
+        self.other_eur_mwh = np.array([s.curtailment_other_eur_mwh for s in self.sites])
+        self.charged = np.where(mode == "joint", self.other_eur_mwh, 0.0) + COMMIT_TIE_EUR_MWH
         self.power_mw, self.grid_mw = np.broadcast_to(p, (n, t)), grid
         self.highs = lp.highs(maximize=True)
         # a day: presolve off measured 25 % faster (and re-solves warm-start); a year wants it on
@@ -303,7 +304,7 @@ class ActorLP:
             per_block = np.bincount(self.blocks, weights=price[column] * dt, minlength=self.n_blocks)
             cost.append((v[f"k_{name}"], per_block))
         committable = fed @ (self.blocks[:, None] == np.arange(self.n_blocks)) * dt  # (N, blocks) [MWh]
-        cost.append((v["cur"], -COMMIT_TIE_EUR_MWH * committable))
+        cost.append((v["cur"], -self.charged[:, None] * committable))
         cols = np.concatenate([c.ravel() for c, _ in cost])
         h.changeColsCost(cols.size, cols.astype(np.int32), np.concatenate([np.ravel(w) for _, w in cost]))
         traded = price["price_da"] if self.products.day_ahead else price["price_id"]
@@ -346,7 +347,6 @@ class ActorLP:
              np.broadcast_to(self.import_base + pv_fc[self.down_sites], self.site_down.shape)),
             (self.site_up, np.full(self.site_up.shape, -np.inf),
              np.broadcast_to((self.grid_mw - fed)[self.up_sites], self.site_up.shape)),
-            (self.pv_committed, np.full(self.pv_committed.shape, -np.inf), pv_fc[self.pv_sites]),
             (self.start_rows[0], np.full(n, -np.inf), np.maximum(soc0 - self.soc_window[0], 0.0)),
             (self.start_rows[1], np.full(n, -np.inf), np.maximum(self.soc_window[1] - soc0, 0.0)),
             strict=True)
@@ -358,8 +358,7 @@ class ActorLP:
         idx = np.concatenate([r.ravel() for r in rows]).astype(np.int32)
         h.changeRowsBounds(idx.size, idx, np.concatenate([np.ravel(x) for x in lo]),
                            np.concatenate([np.ravel(x) for x in hi]))
-        up, joint = self._coef_sites
-        coefs = np.concatenate([np.tile(-fed[up].ravel(), 2), fed[joint].ravel()]).tolist()
+        coefs = np.tile(-fed[self._coef_sites].ravel(), 2).tolist()
         for row, col, coef in zip(self._coef_rows, self._coef_cols, coefs, strict=True):
             h.changeCoeff(row, col, coef)
 
@@ -457,7 +456,8 @@ class BatteryLP:
         grid = site.grid_limit_mw if site is not None else battery.power_mw
         # a site's PV output is bounded by the forecast given to solve; a peak > 0 marks the site as one with PV
         spec = SiteSpec(grid_limit_mw=grid, pv_mwp=grid if site is not None else 0.0, battery=battery,
-                        green_only=site is not None and site.green_only)
+                        green_only=site is not None and site.green_only,
+                        curtailment_other_eur_mwh=site.curtailment_other_eur_mwh if site is not None else 0.0)
         self.lp = ActorLP([spec], products, n_qh, blocks=blocks, mode=site.mode if site is not None else "joint",
                           exact_integers=True, no_discharge_at_negative=False, budget_days=budget_days,
                           highs_options=MILP_OPTIONS)

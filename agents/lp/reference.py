@@ -103,13 +103,13 @@ def add_terminal_soc(m: pyo.ConcreteModel) -> None:
 def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     """The connection G shared with PV output pv_t <= pvf_t (the forecast), of which the connection takes
     m_t = min(pvf_t, G); c_b in [0, 1] is the share of block b's PV committed to the battery (none with PV
-    priority; each committed MWh costs ``COMMIT_TIE_EUR_MWH``).
+    priority; each committed MWh costs ``COMMIT_TIE_EUR_MWH`` and, planned jointly, the site's other losses).
 
     The battery, reserves included, in what the uncommitted PV leaves:
     dis_t - ch_t + up_b <= G - m_t + m_t c_b;  ch_t - dis_t + down_b <= G + pvf_t (grey) or pvf_t (green)
     (:func:`up`, :func:`down`), and the reserves on their own within the same bounds (as the env offers
-    them). With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G; joint plans committed PV
-    as not fed in, pv_t + m_t c_b <= pvf_t; PV priority never curtails, pv_t >= m_t, with
+    them). With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G; PV priority never
+    curtails, pv_t >= m_t, with
     the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G. BESS priority plans no PV output: PV
     takes what is left at delivery.
     """
@@ -118,6 +118,7 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     m.pv_m = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.cur = pyo.Var(m.B, bounds=(0, 0 if site.mode == "pv_priority" else 1))
+    m.commit_cost = COMMIT_TIE_EUR_MWH + (site.curtailment_other_eur_mwh if site.mode == "joint" else 0.0)
     m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + up(m, m.blk[t])
                                <= m.G - m.pv_m[t] + m.pv_m[t] * m.cur[m.blk[t]])
     m.site_up_reserve = pyo.Constraint(m.T, rule=lambda m, t: up(m, m.blk[t])
@@ -135,8 +136,6 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
         m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + up(m, m.blk[t]) <= m.G)
     else:
         m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] <= m.G)
-        m.pv_committed = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.pv_m[t] * m.cur[m.blk[t]]
-                                        <= m.pv_fc[t])
 
 
 def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
@@ -169,7 +168,7 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
         if pv:
             term += m.pv_value[t] * m.pv_out[t]
         if hasattr(m, "cur"):
-            term -= COMMIT_TIE_EUR_MWH * m.pv_m[t] * m.cur[b]
+            term -= m.commit_cost * m.pv_m[t] * m.cur[b]
         if products.intraday:
             term += m.price_shortfall[t] * m.fill[t]
         terms.append(term * DT_H)

@@ -58,6 +58,7 @@ class SiteTerms:
     grid_limit_mw: float
     green_only: bool = False
     mode: str = "joint"
+    curtailment_other_eur_mwh: float = 0.0  # what a committed MWh costs the site beyond the PV it does not feed
 
     def __post_init__(self) -> None:
         check_mode(self.mode, "SiteTerms.mode")

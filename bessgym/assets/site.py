@@ -16,13 +16,15 @@ contract for the whole site:
 Curtailment for the battery is paid to the PV owner: its opportunity cost, the contract's price
 (:func:`curtailment_price`) plus the site's other losses per MWh (``SiteSpec.curtailment_other_eur_mwh``, e.g.
 guarantees of origin). Two kinds are paid (:func:`site_cash`): a commitment made day-ahead (a share of the
-block's PV forecast, up to the connection, is not fed in by the PV owner, which frees the connection for the
-battery's discharge and aFRR up), paid whether or not the room is used; and what the battery's use of the
+block's PV forecast, up to the connection, that the PV owner does not feed in, which frees the connection for
+the battery's discharge and aFRR up), paid whether or not the room is used; and what the battery's use of the
 connection curtails of the PV owner's own output in real time. Committed PV the battery does not need keeps
-producing and is sold intraday (the later correction) or charges the battery. The battery's side of the site
-pays ``curtailment_payment`` and earns ``committed_pv_sold``; the PV owner's side receives
-``pv_compensation`` and loses ``pv_other_losses``, so the site as a whole loses only the other losses and the
-PV not fed in.
+producing (the later correction): it charges the battery, or it is fed in under the PV's contract and what it
+earns there goes to the battery's side, which bought it (so an unused commitment costs the battery the other
+losses, and the PV's energy cannot leave its contract for a better market). The battery's side pays
+``curtailment_payment`` and earns ``committed_pv_sold``; the PV owner's side receives ``pv_compensation`` and
+loses ``pv_other_losses`` on what was not fed in, so the site as a whole loses only the PV not fed in and its
+other losses.
 
 Functions take arrays over assets (N) for one quarter-hour and return EUR.
 """
@@ -166,21 +168,23 @@ def site_cash(contract: Contract, grid_limit_mw: np.ndarray, other_eur_mwh: np.n
     docstring), and per site [MW]: the PV curtailed for the battery in real time, the battery's intraday sale
     ``trade_mw`` that went into a profile (not to the exchange), and the profile's shortfall bought.
     ``committed_mw``: the PV committed day-ahead to the battery; the PV owner feeds in what is left of its
-    output, and the battery's side sells what it feeds in of the committed PV at ID1 (else day-ahead)."""
+    output; what the battery did not need of the committed PV is fed in under the contract too, and what it
+    earns there goes to the battery's side, which paid for it."""
     own = np.maximum(available_mw - committed_mw, 0.0)
     fed = np.minimum(pv_out_mw, own)
     caused = np.maximum(np.minimum(own, grid_limit_mw) - fed, 0.0)  # clipping at the limit is nobody's doing
-    curtailed_mwh = (committed_mw + caused) * dt_h
-    price = curtailment_price(contract, da_price=da_price, market_value_eur_mwh=market_value_eur_mwh,
-                              suspended=suspended) + other_eur_mwh
-    sell = id1_price if id1_price is not None else da_price
+    paid_mwh = (committed_mw + caused) * dt_h
+    lost_mwh = paid_mwh - (pv_out_mw - fed) * dt_h  # not fed in: the other losses are real
+    value = curtailment_price(contract, da_price=da_price, market_value_eur_mwh=market_value_eur_mwh,
+                              suspended=suspended)
     pv = pv_cash(contract, fed, hour=hour, da_price=da_price, id1_price=id1_price,
                  market_value_eur_mwh=market_value_eur_mwh, suspended=suspended, dt_h=dt_h)
     short = np.maximum(profile_owed_mw(contract, hour) - fed, 0.0)
     fill = np.minimum(np.maximum(trade_mw, 0.0), short)  # the PV owner buys it from the battery at its price
     fill_price = shortfall_price(contract, da_price, id1_price)
-    flows = np.concatenate([[-curtailed_mwh * price, (pv_out_mw - fed) * dt_h * sell, fill * dt_h * fill_price], pv,
-                            [curtailed_mwh * price, -curtailed_mwh * other_eur_mwh]])
+    flows = np.concatenate([[-paid_mwh * (value + other_eur_mwh), (pv_out_mw - fed) * dt_h * value,
+                             fill * dt_h * fill_price], pv,
+                            [paid_mwh * (value + other_eur_mwh), -lost_mwh * other_eur_mwh]])
     return flows, {"curtailed_for_battery_mw": caused, "profile_fill_mw": fill, "profile_shortfall_mw": short - fill}
 
 
