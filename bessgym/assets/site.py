@@ -14,8 +14,8 @@ contract for the whole site:
   commissioning date says (:func:`negative_price_rule_hours`).
 
 Curtailment for the battery is paid to the PV owner: its opportunity cost, the contract's price
-(:func:`curtailment_price`) plus the site's other losses per MWh (``SiteSpec.curtailment_other_eur_mwh``, e.g.
-guarantees of origin). Two kinds are paid (:func:`site_cash`): a commitment made day-ahead (a share of the
+(:func:`contract_terms`) plus the site's other losses per MWh (``SiteSpec.curtailment_other_eur_mwh``, e.g.
+guarantees of origin). Two kinds are paid (:func:`site_flows`): a commitment made day-ahead (a share of the
 block's PV forecast, up to the connection, that the PV owner does not feed in, which frees the connection for
 the battery's discharge and aFRR up), paid whether or not the room is used; and what the battery's use of the
 connection curtails of the PV owner's own output in real time. Committed PV the battery does not need keeps
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -160,74 +161,64 @@ def battery_bounds(grid_limit_mw: np.ndarray, pv_offered_mw: np.ndarray, availab
     return lo, hi
 
 
-def site_cash(contract: Contract, grid_limit_mw: np.ndarray, other_eur_mwh: np.ndarray, pv_out_mw: np.ndarray,
-              available_mw: np.ndarray, committed_mw: np.ndarray, trade_mw: np.ndarray, *, hour: int,
-              da_price: float, id1_price: float | None, market_value_eur_mwh: float, suspended: bool,
-              dt_h: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+class ContractTerms(NamedTuple):
+    """What a contract pays in one quarter-hour, as the prices :func:`site_flows` needs [EUR/MWh, MW]."""
+
+    ppa_price: float  # per MWh fed in (pay-as-produced)
+    owed_mw: float  # a profile's power owed now
+    profile_price: float  # per MWh owed
+    sell_price: float  # per MWh fed in beyond what is owed (the market)
+    shortfall_price: float  # per MWh short of the profile
+    premium: float  # EEG market premium per MWh fed in (0 when suspended)
+    value: float  # what a MWh not fed in would have earned: the curtailment's price before other losses
+
+
+def contract_terms(contract: Contract, *, hour: int, da_price: float, id1_price: float | None,
+                   market_value_eur_mwh: float, suspended: bool) -> ContractTerms:
+    """The contract's prices in a quarter-hour of local ``hour``. A profile's shortfall costs the contract's
+    penalty, else ID1, else day-ahead; curtailed PV would have earned the PPA price, day-ahead and the premium
+    under the EEG, or day-ahead beside a profile (a MWh beyond the profile is sold there)."""
+    market = id1_price if id1_price is not None else da_price
+    if isinstance(contract, PayAsProducedPPA):
+        price = contract.price_eur_mwh
+        return ContractTerms(price, 0.0, 0.0, 0.0, market, 0.0, price)
+    if isinstance(contract, ProfilePPA):
+        owed = contract.power_mw if contract.start_hour <= hour < contract.end_hour else 0.0
+        penalty = contract.shortfall_price_eur_mwh
+        return ContractTerms(0.0, owed, contract.price_eur_mwh, da_price, market if penalty is None else penalty,
+                             0.0, da_price)
+    premium = 0.0 if suspended else max(contract.value_eur_mwh - market_value_eur_mwh, 0.0)
+    return ContractTerms(0.0, 0.0, 0.0, da_price, market, premium, da_price + premium)
+
+
+@njit(cache=True)
+def site_flows(pv_out_mw, available_mw, committed_mw, trade_mw, grid_limit_mw, other_eur_mwh, ppa_price, owed_mw,
+               profile_price, sell_price, shortfall_price, premium, value, dt_h):
     """(len(SITE_FLOWS), N) cash of the sites' PV and curtailment in one quarter-hour [EUR] (see the module
-    docstring), and per site [MW]: the PV curtailed for the battery in real time, the battery's intraday sale
-    ``trade_mw`` that went into a profile (not to the exchange), and the profile's shortfall bought.
-    ``committed_mw``: the PV committed day-ahead to the battery; the PV owner feeds in what is left of its
-    output; what the battery did not need of the committed PV is fed in under the contract too, and what it
-    earns there goes to the battery's side, which paid for it."""
-    own = np.maximum(available_mw - committed_mw, 0.0)
-    fed = np.minimum(pv_out_mw, own)
-    caused = np.maximum(np.minimum(own, grid_limit_mw) - fed, 0.0)  # clipping at the limit is nobody's doing
-    paid_mwh = (committed_mw + caused) * dt_h
-    lost_mwh = paid_mwh - (pv_out_mw - fed) * dt_h  # not fed in: the other losses are real
-    value = curtailment_price(contract, da_price=da_price, market_value_eur_mwh=market_value_eur_mwh,
-                              suspended=suspended)
-    pv = pv_cash(contract, fed, hour=hour, da_price=da_price, id1_price=id1_price,
-                 market_value_eur_mwh=market_value_eur_mwh, suspended=suspended, dt_h=dt_h)
-    short = np.maximum(profile_owed_mw(contract, hour) - fed, 0.0)
-    fill = np.minimum(np.maximum(trade_mw, 0.0), short)  # the PV owner buys it from the battery at its price
-    fill_price = shortfall_price(contract, da_price, id1_price)
-    flows = np.concatenate([[-paid_mwh * (value + other_eur_mwh), (pv_out_mw - fed) * dt_h * value,
-                             fill * dt_h * fill_price], pv,
-                            [paid_mwh * (value + other_eur_mwh), -lost_mwh * other_eur_mwh]])
-    return flows, {"curtailed_for_battery_mw": caused, "profile_fill_mw": fill, "profile_shortfall_mw": short - fill}
-
-
-def profile_owed_mw(contract: Contract, hour: int) -> float:
-    """What a profile PPA owes at the connection in a quarter-hour of local ``hour`` [MW] (0 for the others)."""
-    if isinstance(contract, ProfilePPA) and contract.start_hour <= hour < contract.end_hour:
-        return contract.power_mw
-    return 0.0
-
-
-def shortfall_price(contract: Contract, da_price: float, id1_price: float | None) -> float:
-    """What a MWh short of a profile costs [EUR/MWh]: the contract's penalty, else ID1, else day-ahead."""
-    if isinstance(contract, ProfilePPA) and contract.shortfall_price_eur_mwh is not None:
-        return contract.shortfall_price_eur_mwh
-    return id1_price if id1_price is not None else da_price
-
-
-def pv_cash(contract: Contract, pv_out_mw: np.ndarray, *, hour: int, da_price: float, id1_price: float | None,
-            market_value_eur_mwh: float, suspended: bool, dt_h: float) -> np.ndarray:
-    """(3, N) cash of the PV in one quarter-hour: PPA, market sales or purchases, market premium [EUR]."""
-    out = np.zeros((3, len(pv_out_mw)))
-    energy = pv_out_mw * dt_h
-    if isinstance(contract, PayAsProducedPPA):
-        out[0] = energy * contract.price_eur_mwh
-    elif isinstance(contract, ProfilePPA):
-        owed = profile_owed_mw(contract, hour) * dt_h
-        out[0] = owed * contract.price_eur_mwh
-        out[1] = (np.maximum(energy - owed, 0.0) * da_price
-                  - np.maximum(owed - energy, 0.0) * shortfall_price(contract, da_price, id1_price))
-    else:
-        out[1] = energy * da_price
-        if not suspended:
-            out[2] = energy * max(contract.value_eur_mwh - market_value_eur_mwh, 0.0)
-    return out
-
-
-def curtailment_price(contract: Contract, *, da_price: float, market_value_eur_mwh: float,
-                      suspended: bool) -> float:
-    """What a MWh of PV not fed in would have earned under the contract [EUR/MWh]: the PPA price; the
-    day-ahead price and the market premium (unless suspended) under the EEG; the day-ahead price beside a
-    profile PPA (a MWh beyond the profile is sold there)."""
-    if isinstance(contract, PayAsProducedPPA):
-        return contract.price_eur_mwh
-    if isinstance(contract, EEGMarketPremium) and not suspended:
-        return da_price + max(contract.value_eur_mwh - market_value_eur_mwh, 0.0)
-    return da_price
+    docstring; the contract's prices from :func:`contract_terms`), and per site [MW]: the PV curtailed for the
+    battery in real time, the battery's intraday sale ``trade_mw`` that went into a profile (not to the
+    exchange) and the profile's shortfall still bought. ``committed_mw``: the PV committed day-ahead to the
+    battery; the PV owner feeds in what is left of its output; what the battery did not need of the committed
+    PV is fed in under the contract too, and what it earns there goes to the battery's side, which paid for
+    it. Compiled: it runs in every delivery step."""
+    n = pv_out_mw.shape[0]
+    out = np.empty((8, n))
+    caused, fill, short_left = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        own = max(available_mw[i] - committed_mw[i], 0.0)
+        fed = min(pv_out_mw[i], own)
+        caused[i] = max(min(own, grid_limit_mw[i]) - fed, 0.0)  # clipping at the limit is nobody's doing
+        paid = (committed_mw[i] + caused[i]) * dt_h
+        produced = (pv_out_mw[i] - fed) * dt_h  # committed PV fed in after all
+        short = max(owed_mw - fed, 0.0)
+        fill[i] = min(max(trade_mw[i], 0.0), short)  # the PV owner buys it from the battery at its price
+        short_left[i] = short - fill[i]
+        out[0, i] = -paid * (value + other_eur_mwh[i])  # curtailment_payment
+        out[1, i] = produced * value  # committed_pv_sold
+        out[2, i] = fill[i] * dt_h * shortfall_price  # profile_fill
+        out[3, i] = (fed * ppa_price + owed_mw * profile_price) * dt_h  # pv_ppa
+        out[4, i] = (max(fed - owed_mw, 0.0) * sell_price - short * shortfall_price) * dt_h  # pv_market
+        out[5, i] = fed * premium * dt_h  # pv_premium
+        out[6, i] = -out[0, i]  # pv_compensation
+        out[7, i] = -(paid - produced) * other_eur_mwh[i]  # pv_other_losses, on what was not fed in
+    return out, caused, fill, short_left

@@ -188,6 +188,7 @@ class Simulator:
         self._empty = np.zeros((0, 0))
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
         self._all, self._none = np.ones(self.n, dtype=bool), np.zeros(self.n, dtype=bool)
+        self._no_trade = np.full(self.n, np.nan)
 
     def reset_state(self) -> None:
         """Assets back to their initial state at an episode's start."""
@@ -407,22 +408,33 @@ class Simulator:
     def _trade_range(self, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return kernels.trade_bounds(q, self.soc_mwh, self.day.packed, self._batteries)
 
+    def placed_trades(self, q: int, action: np.ndarray, assets: np.ndarray) -> np.ndarray:
+        """The intraday trade [MW] each of ``assets`` (N,) bool placed for quarter-hour ``q`` on the day as bid
+        (NaN for the others): what stands when the asset fails after the gate."""
+        placed = self._no_trade.copy()
+        if self.config.has("intraday"):
+            trade = kernels.intraday_trade(q, action[:, 0], self.soc_mwh, self.day.arrays,
+                                           kernels.Batteries(*self._batteries),
+                                           self.pooling.delivery_steps(self.day.rules)[0])
+            placed[assets] = trade[assets]
+        return placed
+
     def deliver(self, q: int, action: np.ndarray, *, bounds: tuple[np.ndarray, np.ndarray] | None = None,
                 day: kernels.DayArrays | None = None,
-                late: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                placed: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One delivery quarter-hour (:func:`bessgym.envs.kernels.delivery_step`). ``bounds`` (lo, hi) [MW]: what a
         connection leaves each battery in this quarter-hour (a site's PV, an asset out of service); the intraday
         trade is moved into them, so the schedule is what the battery can run. ``day``: the day's commitments as
-        this quarter-hour delivers them (a portfolio's re-dispatch), else as bid; the trade of the assets
-        ``late`` (N,) bool (out of service since after the quarter-hour's gate) stands as placed on the day as
-        bid. Returns the cash flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
+        this quarter-hour delivers them (a portfolio's re-dispatch), else as bid; ``placed`` (N,) [MW]: trades
+        that stand as placed before the quarter-hour's gate (:meth:`placed_trades`; NaN: none). Returns the cash
+        flows (len(CASH_FLOWS), N) [EUR] and a physical report."""
         d = self.day
         plan_step, pool_step = self.pooling.delivery_steps(d.rules)
         site_lo, site_hi = bounds if bounds is not None else self._unbounded
         response = self._fcr_response if self._fcr_response is not None else self._empty
         cash, rows = kernels.delivery_step(q, d.start + q, action, response, self.soc_mwh,
-                                           d.packed if day is None else tuple(day), d.packed,
-                                           self._none if late is None else late, self._batteries,
+                                           d.packed if day is None else tuple(day),
+                                           self._no_trade if placed is None else placed, self._batteries,
                                            self._market_columns, self._terms, site_lo, site_hi,
                                            self._none if bounds is None else self._all, plan_step, pool_step)
         report = dict(zip(kernels.REPORT_ROWS, rows, strict=True))

@@ -176,23 +176,22 @@ def on_grid(x, lo, hi, step_mw):
 
 
 @njit(cache=True)
-def delivery_step(q, t, action, fcr_response, soc, day, bid_day, late, bat, market, terms, site_lo, site_hi, bounded,
+def delivery_step(q, t, action, fcr_response, soc, day, placed, bat, market, terms, site_lo, site_hi, bounded,
                   plan_step_mw, pool_step_mw):
     """One delivery quarter-hour ``q`` (market row ``t``) of every asset, in one call: the intraday trade of
     ``action[:, 0]`` (:func:`intraday_trade`, on the grid of ``plan_step_mw`` > 0), the pooled net on the grid
     of ``pool_step_mw`` > 0 (:func:`bessgym.envs.pooling.pool_net`), moved into the connection's bounds
     [site_lo, site_hi] for the assets ``bounded`` (N,) bool (:func:`within_site`), the fee, then
-    :func:`deliver`. ``day`` is the day as delivered (a portfolio's re-dispatch), ``bid_day`` as bid: the trade
-    of the assets ``late`` (N,) bool (failed after the gate) stands as placed on it, unbounded. Returns ``cash``
-    and ``report``."""
+    :func:`deliver`. ``placed`` (N,) [MW]: a trade already placed stands as it is, unbounded (a portfolio's
+    asset that failed after the gate); NaN: none. Returns ``cash`` and ``report``."""
     day, bat, market, terms = DayArrays(*day), Batteries(*bat), MarketColumns(*market), Terms(*terms)
     n = soc.shape[0]
     if terms.intraday:
         trade = intraday_trade(q, action[:, 0], soc, day, bat, plan_step_mw)
-        if late.any():
-            trade = np.where(late, intraday_trade(q, action[:, 0], soc, DayArrays(*bid_day), bat, plan_step_mw),
-                             trade)
-            bounded = bounded & ~late
+        stands = ~np.isnan(placed)
+        if stands.any():
+            trade = np.where(stands, placed, trade)
+            bounded = bounded & ~stands
         if pool_step_mw > 0:
             trade = _pool_net(trade.reshape(n, 1), pool_step_mw)[:, 0]
         if bounded.any():

@@ -252,9 +252,10 @@ class PortfolioSimulator(SiteSimulator):
                              f.eta_discharge, a.hold_h, a.fcr_mw, a.afrr_pos_mw, a.afrr_neg_mw, a.mfrr_pos_mw,
                              a.mfrr_neg_mw)
         day = None if self.available.all() and not short else self._redispatched(q, short)
+        failed = was_up & ~self.available  # after the gate: their trades stand as placed
+        placed = self.placed_trades(q, action, failed) if failed.any() else None
+        cash, report = super().deliver(q, action, in_service=self.available, day=day, placed=placed)
         known_out = ~self.available & ~was_up
-        cash, report = super().deliver(q, action, in_service=self.available, day=day,
-                                       late=was_up & ~self.available)
         gross, net = netting(report["trade_mw"])
         report.update(available=self.available.astype(float), external_trade_mwh=np.full(self.n, net * DT_H),
                       gross_trade_mwh=np.full(self.n, gross * DT_H),

@@ -9,10 +9,10 @@ feeds in what the connection leaves: ``pv_out = min(offered, limit - battery)``.
 Before delivery the connection caps the battery's planning rooms with the PV forecast: discharge (and aFRR up)
 up to what the forecast PV leaves of the limit, unless the capacity stage commits a share of a block's PV
 forecast to the battery (the six entries after the reserves' action, :data:`COMMIT`: that share of the PV, up
-to the limit, is not fed in by the PV owner, who is paid for it, :func:`bessgym.assets.site.site_cash`);
+to the limit, is not fed in by the PV owner, who is paid for it, :func:`bessgym.assets.site.site_flows`);
 charge up to the limit plus the PV forecast (grey) or the PV forecast alone (green-only); reserves are capped
 to what every quarter-hour of their block allows. In delivery, committed PV the battery does not need keeps
-producing (sold intraday or charging the battery: the later correction).
+producing (fed in under the PV's contract or charging the battery: the later correction).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from bessgym.assets.site import (
     ProfilePPA,
     SiteSpec,
     battery_bounds,
+    contract_terms,
     negative_price_rule_hours,
     premium_suspended,
-    site_cash,
+    site_flows,
 )
 from bessgym.data._noise import ar1
 from bessgym.envs.core import ACTION_WIDTH, DT_H, MarketArrays, MarketConfig, Simulator
@@ -198,27 +199,28 @@ class SiteSimulator(Simulator):
 
     def deliver(self, q: int, action: np.ndarray, *, in_service: np.ndarray | None = None,
                 day: DayArrays | None = None,
-                late: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                placed: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The core's delivery within each connection's bounds for this quarter-hour's PV and curtailment;
-        ``in_service`` (N,) bool: batteries out of service are held at 0 (default: all run); ``day`` and ``late``
-        as in :meth:`Simulator.deliver`."""
+        ``in_service`` (N,) bool: batteries out of service are held at 0 (default: all run); ``day`` and
+        ``placed`` as in :meth:`Simulator.deliver`."""
         t = self.day.start + q
         available = self.pv_actual[:, q]
         curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
         running = self._all_in_service if in_service is None else in_service
         committed = self.committed_pv_mw[:, q]
         offered, lo, hi = self.connection.bounds(curtail, available, running, committed)
-        cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day, late=late)
+        cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day, placed=placed)
         battery = report["power_mw"]
         pv_out, curtailed, export = pv_dispatch(offered, available, self.grid_mw, battery)
         id1 = None if self._id1_buy is None else float(self._id1_buy[t])
-        site, physics = site_cash(self.contract, self.grid_mw, self.other_eur_mwh, pv_out, available, committed,
-                                  report["trade_mw"], hour=int(self.market.local_hour[t]), da_price=float(self._da[t]),
-                                  id1_price=id1, market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
-                                  suspended=bool(self.premium_suspended[t]), dt_h=DT_H)
+        terms = contract_terms(self.contract, hour=int(self.market.local_hour[t]), da_price=float(self._da[t]),
+                               id1_price=id1, market_value_eur_mwh=float(self.market_value_eur_mwh[t]),
+                               suspended=bool(self.premium_suspended[t]))
+        site, caused, fill, short = site_flows(pv_out, available, committed, report["trade_mw"], self.grid_mw,
+                                               self.other_eur_mwh, *terms, DT_H)
         if self._profile:  # a battery sale that went into the profile did not reach the exchange
-            fill = physics["profile_fill_mw"]
             cash[self._intraday_row] -= fill * (self.col("id1_price")[t] - self.config.intraday_fee_eur_mwh) * DT_H
         report.update(pv_available_mw=available.copy(), pv_out_mw=pv_out, curtailed_mw=curtailed,
-                      grid_export_mw=export, committed_pv_mw=committed.copy(), **physics)
+                      grid_export_mw=export, committed_pv_mw=committed.copy(), curtailed_for_battery_mw=caused,
+                      profile_fill_mw=fill, profile_shortfall_mw=short)
         return np.concatenate([cash, site]), report
