@@ -20,14 +20,13 @@ Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.S
 ``m = min(pvf, G)`` is the PV the connection takes: the battery with its reserves
 ``dis - ch + fcr_b + pos_b <= G - m + m c_b`` and ``ch - dis + fcr_b + neg_b <= G + pvf`` (grey) or ``pvf``
 (green-only), and the reserves on their own within the same bounds (as the env offers them). ``c_b`` in
-[0, 1] is the share of block b's PV committed day-ahead to the battery (the env's PV commitment; PV priority
-commits none). Joint operation plans ``pv <= pvf`` with ``pv + dis - ch <= G``: PV yields where the battery's
-plan uses the connection, and loses what it earns there (``pv_value``, which should include the other
-losses of a curtailed MWh); committed PV the battery does not use is fed in as the env feeds it, so a
-commitment costs the site's other losses ``o m c_b`` (``SiteSpec.curtailment_other_eur_mwh``). PV priority
-never curtails (``pv >= min(pvf, G)``); BESS priority plans no PV and commits what its plan needs. Every
-commitment also costs a tie-breaking ``COMMIT_TIE_EUR_MWH``, so that none is made that is not needed. Rows a
-connection cannot bind (no PV and at least the battery's power) are left out.
+[0, 1] is the share of block b's PV committed day-ahead to the battery (PV priority commits none). Joint
+operation plans ``pv <= pvf`` with ``pv + dis - ch <= G``: PV yields where the battery's plan uses the
+connection and loses ``pv_value`` (with the other losses of a curtailed MWh); unused committed PV is fed in,
+as in the env, so a commitment costs the site's other losses ``o m c_b``. PV priority never curtails
+(``pv >= min(pvf, G)``); BESS priority plans no PV and commits what its plan needs. Every commitment also
+costs a tie-breaking ``COMMIT_TIE_EUR_MWH``. Rows a connection cannot bind (no PV and at least the battery's
+power) are left out.
 
 ``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
 auctions sold or bought, trading ``x`` only where ``intraday_open``). ``a_pos``/``a_neg`` are energy-only aFRR
@@ -235,8 +234,7 @@ class ActorLP:
         self._coef_rows = self.site_up[:, uc].ravel().tolist()
         self._coef_cols = np.tile(cur[u][uc].ravel(), 2).tolist()
         self._coef_sites = u[uc]
-        self.other_eur_mwh = np.array([s.curtailment_other_eur_mwh for s in self.sites])
-        self.charged = np.where(mode == "joint", self.other_eur_mwh, 0.0) + COMMIT_TIE_EUR_MWH
+        self.charged = COMMIT_TIE_EUR_MWH + (mode == "joint") * np.array([x.curtailment_other_eur_mwh for x in sites])
         self.power_mw, self.grid_mw = np.broadcast_to(p, (n, t)), grid
         self.highs = lp.highs(maximize=True)
         # a day: presolve off measured 25 % faster (and re-solves warm-start); a year wants it on
