@@ -45,12 +45,14 @@ class Case:
     duration_h: float
     colocated: bool
     forecast: str
+    other_eur_mwh: float = 0.0  # what a MWh of PV not fed in loses beyond the PPA price
 
     def site(self) -> SiteSpec:
         battery = BatterySpec(power_mw=self.power_mw, energy_mwh=self.power_mw * self.duration_h, eta_charge=0.95,
                               eta_discharge=0.95, soc_min=0.1, soc_max=0.9, max_cycles_per_day=2.0)
         if self.colocated:
-            return SiteSpec(grid_limit_mw=10.0, pv_mwp=10.0, battery=battery, contract=PayAsProducedPPA(42.0))
+            return SiteSpec(grid_limit_mw=10.0, pv_mwp=10.0, battery=battery, contract=PayAsProducedPPA(42.0),
+                            curtailment_other_eur_mwh=self.other_eur_mwh)
         return SiteSpec(grid_limit_mw=self.power_mw, pv_mwp=0.0, battery=battery)
 
 
@@ -109,11 +111,12 @@ def _run(args: tuple[Case, pd.DataFrame, int | None, str]) -> tuple[Case, dict[s
 
 def sizing_study(market: pd.DataFrame, out: Path, *, powers: tuple[float, ...] = POWERS_MW,
                  durations: tuple[float, ...] = DURATIONS_H, forecasts: tuple[str, ...] = FORECASTS,
-                 days: int | None = None, workers: int = 2, mode: str = "joint",
+                 days: int | None = None, workers: int = 2, mode: str = "joint", other_eur_mwh: float = 0.0,
                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Every (power, duration, forecast), standalone and co-located (operated in ``mode``); the table of
-    revenue reductions."""
-    cases = [Case(p, h, c, f) for p, h, f, c in itertools.product(powers, durations, forecasts, (False, True))]
+    """Every (power, duration, forecast), standalone and co-located (operated in ``mode``, a curtailed MWh
+    losing ``other_eur_mwh`` beyond the PPA price); the table of revenue reductions."""
+    cases = [Case(p, h, c, f, other_eur_mwh)
+             for p, h, f, c in itertools.product(powers, durations, forecasts, (False, True))]
     results: dict[Case, dict[str, float]] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         for i, (case, result) in enumerate(pool.map(_run, [(c, market, days, mode) for c in cases])):
@@ -122,7 +125,7 @@ def sizing_study(market: pd.DataFrame, out: Path, *, powers: tuple[float, ...] =
                 progress(i + 1, len(cases))
     rows = []
     for p, h, f in itertools.product(powers, durations, forecasts):
-        alone, colo = results[Case(p, h, False, f)], results[Case(p, h, True, f)]
+        alone, colo = results[Case(p, h, False, f, other_eur_mwh)], results[Case(p, h, True, f, other_eur_mwh)]
         per_mw_year = 365.0 / alone["days"] / p
         rows.append({"power_mw": p, "duration_h": h, "forecast": f,
                      "standalone_eur_per_mw_year": alone["battery_eur"] * per_mw_year,
@@ -135,7 +138,7 @@ def sizing_study(market: pd.DataFrame, out: Path, *, powers: tuple[float, ...] =
     with atomic_path(out / "sizing.csv") as tmp:
         table.round(3).to_csv(tmp, index=False)
     _chart(table, out / "sizing.png", mode)
-    _log(table, out, days, mode)
+    _log(table, out, days, mode, other_eur_mwh)
     return table
 
 
@@ -159,7 +162,7 @@ def _chart(table: pd.DataFrame, path: Path, mode: str) -> Path:
     return save_figure(fig, path)
 
 
-def _log(table: pd.DataFrame, out: Path, days: int | None, mode: str) -> None:
+def _log(table: pd.DataFrame, out: Path, days: int | None, mode: str, other_eur_mwh: float) -> None:
     import mlflow
 
     from experiments.tracking import quiet
@@ -168,7 +171,7 @@ def _log(table: pd.DataFrame, out: Path, days: int | None, mode: str) -> None:
     mlflow.set_experiment("colocation-sizing")
     with mlflow.start_run(run_name="sizing", tags={"kind": "colocation-sizing"}):
         mlflow.log_params({"days": days or "all", "pv_mwp": 10.0, "grid_limit_mw": 10.0, "ppa_eur_mwh": 42.0,
-                           "mode": mode})
+                           "mode": mode, "curtailment_other_eur_mwh": other_eur_mwh})
         for row in table.itertuples():
             key = f"{row.power_mw:g}mw_{row.duration_h:g}h_{row.forecast}".replace(".", "p")
             mlflow.log_metric(f"reduction_pct_{key}", row.reduction_pct)

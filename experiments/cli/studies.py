@@ -24,6 +24,8 @@ def sizing_cmd(
     durations: Annotated[str, typer.Option(help="Battery durations [h], comma-separated.")] = "1,2,3",
     mode: Annotated[str, typer.Option(help="Operation of the co-located site: joint, pv_priority, bess_priority.")]
     = "joint",
+    other_losses: Annotated[float, typer.Option(help="What a MWh of PV not fed in loses beyond the PPA price "
+                                                     "[EUR/MWh] (guarantees of origin, the offtaker's claim).")] = 0.0,
 ) -> None:
     """Battery revenue lost by co-locating with 10 MWp PV at a 10 MW connection, by battery size, with perfect
     foresight and with forecast deviations (joint optimisation); logged to MLflow."""
@@ -45,7 +47,7 @@ def sizing_cmd(
     runs = 2 * 2 * len(sizes[0]) * len(sizes[1])  # standalone and co-located, perfect and noisy forecasts
     with progress(console, "year runs (standalone and co-located)", runs, "runs") as bar:
         table = sizing_study(market, out, powers=sizes[0], durations=sizes[1], days=days, workers=workers, mode=mode,
-                             progress=lambda done, total: bar.update(done))
+                             other_eur_mwh=other_losses, progress=lambda done, total: bar.update(done))
     console.print(frame_table(table.set_index(["power_mw", "duration_h", "forecast"]),
                               "battery revenue lost to co-location (reduction_pct, %)"))
     console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
