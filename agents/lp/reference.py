@@ -109,9 +109,8 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     dis_t - ch_t + up_b <= G - m_t + m_t c_b;  ch_t - dis_t + down_b <= G + pvf_t (grey) or pvf_t (green)
     (:func:`up`, :func:`down`), and the reserves on their own within the same bounds (as the env offers
     them). With planned PV output (joint and PV priority): pv_t + dis_t - ch_t <= G; PV priority never
-    curtails, pv_t >= m_t, with
-    the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G. BESS priority plans no PV output: PV
-    takes what is left at delivery.
+    curtails, pv_t >= m_t, with the reserves beside it: pv_t + dis_t - ch_t + fcr_b + pos_b <= G. BESS priority
+    plans no PV output: PV takes what is left at delivery.
     """
     m.G = site.grid_limit_mw
     m.pv_fc = pyo.Param(m.T, mutable=True, initialize=0.0)

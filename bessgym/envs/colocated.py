@@ -105,10 +105,11 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     The site's cash flow in EUR: the battery's products as in ``SingleBESS-v0``; on the battery's side
     ``curtailment_payment`` (the PV committed to it and the PV its use of the connection curtails, paid to the
-    PV owner at the contract's price plus ``SiteSpec.curtailment_other_eur_mwh``), ``committed_pv_sold`` (the
-    committed PV it did not need, sold at ID1) and ``profile_fill`` (its intraday sales that went into a
-    profile PPA's shortfall); on the PV owner's ``pv_ppa``, ``pv_market`` (PV sold or shortfall bought at the
-    market), ``pv_premium``, ``pv_compensation`` (what the battery's side pays it) and ``pv_other_losses``.
+    PV owner at the contract's price plus ``SiteSpec.curtailment_other_eur_mwh``), ``committed_pv_sold`` (what
+    the committed PV it did not need earns, fed in under the PV's contract) and ``profile_fill`` (its intraday
+    sales that went into a profile PPA's shortfall); on the PV owner's ``pv_ppa``, ``pv_market`` (PV sold or
+    shortfall bought at the market), ``pv_premium``, ``pv_compensation`` (what the battery's side pays it) and
+    ``pv_other_losses``.
 
     ## Episode End
 
