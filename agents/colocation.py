@@ -83,11 +83,10 @@ def profile_terms(view: SiteDayView, i: int) -> dict[str, np.ndarray]:
     contract = view.contract
     if not isinstance(contract, ProfilePPA):
         return {}
-    hour, n_qh, forecasts = view.local_hour, view.n_qh, view.forecasts
-    owed = np.where((hour >= contract.start_hour) & (hour < contract.end_hour), contract.power_mw, 0.0)
+    forecasts = view.forecasts
     market = forecasts["id1_price"] if "id1_price" in forecasts else forecasts["da_price"]
-    price = contract.shortfall_price_eur_mwh
-    return {"profile_mw": owed, "price_shortfall": market[i, :n_qh] if price is None else np.full(n_qh, price)}
+    return {"profile_mw": contract.owed_mw(view.local_hour),
+            "price_shortfall": contract.shortfall_price(market[i, :view.n_qh])}
 
 
 def pv_value(view: SiteDayView, i: int) -> np.ndarray:
@@ -95,10 +94,11 @@ def pv_value(view: SiteDayView, i: int) -> np.ndarray:
     [EUR/MWh]: what it earns under the site's contract, and the other losses its curtailment would cost."""
     contract, n_qh, forecasts = view.contract, view.n_qh, view.forecasts
     da = forecasts["da_price"][i, :n_qh]
-    other = view.sites[i].curtailment_other_eur_mwh
     if isinstance(contract, PayAsProducedPPA):
-        return np.full(n_qh, contract.price_eur_mwh + other)
-    if isinstance(contract, EEGMarketPremium):
+        earns = np.full(n_qh, contract.price_eur_mwh)
+    elif isinstance(contract, EEGMarketPremium):
         premium = np.maximum(contract.value_eur_mwh - view.solar_market_value_eur_mwh, 0.0)
-        return da + np.where(view.premium_suspended, 0.0, premium) + other
-    return (forecasts["id1_price"][i, :n_qh] if "id1_price" in forecasts else da) + other  # profile: the market
+        earns = da + np.where(view.premium_suspended, 0.0, premium)
+    else:  # profile PPA: the market
+        earns = forecasts["id1_price"][i, :n_qh] if "id1_price" in forecasts else da
+    return earns + view.sites[i].curtailment_other_eur_mwh

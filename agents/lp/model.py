@@ -281,7 +281,7 @@ class ActorLP:
         pv_fc = np.where(self.has_pv[:, None], np.maximum(pv_fc, 0.0), 0.0)
         fed = np.minimum(pv_fc, self.grid_mw)  # m: the PV the connection takes, what a commitment is a share of
         planned = np.where(self.plans_pv[:, None], pv_fc, 0.0)
-        pv_floor = np.minimum(planned, self.grid_mw) if self.mode == "pv_priority" else np.zeros((n, t))
+        pv_floor = fed if self.mode == "pv_priority" else np.zeros((n, t))  # PV priority feeds all it can
         pv_value = parameter(pv_value_eur_mwh if pv_value_eur_mwh is not None else np.zeros((n, t)), (n, t),
                            "pv_value_eur_mwh")
         soc0 = parameter(soc0_mwh, (n,), "soc0_mwh")

@@ -70,6 +70,17 @@ class ProfilePPA:
         if self.power_mw < 0:
             raise ValueError("ProfilePPA: power_mw must be >= 0")
 
+    def owed_mw(self, hour):
+        """The power owed in quarter-hours of local ``hour`` (a scalar or an array) [MW]."""
+        return np.where((hour >= self.start_hour) & (hour < self.end_hour), self.power_mw, 0.0)
+
+    def shortfall_price(self, market_eur_mwh):
+        """What a MWh short costs [EUR/MWh]: the contract's penalty, else the market's price given (a scalar or
+        an array)."""
+        if self.shortfall_price_eur_mwh is None:
+            return market_eur_mwh
+        return np.full_like(np.asarray(market_eur_mwh, dtype=float), self.shortfall_price_eur_mwh)
+
 
 @dataclass(frozen=True)
 class EEGMarketPremium:
@@ -183,10 +194,8 @@ def contract_terms(contract: Contract, *, hour: int, da_price: float, id1_price:
         price = contract.price_eur_mwh
         return ContractTerms(price, 0.0, 0.0, 0.0, market, 0.0, price)
     if isinstance(contract, ProfilePPA):
-        owed = contract.power_mw if contract.start_hour <= hour < contract.end_hour else 0.0
-        penalty = contract.shortfall_price_eur_mwh
-        return ContractTerms(0.0, owed, contract.price_eur_mwh, da_price, market if penalty is None else penalty,
-                             0.0, da_price)
+        return ContractTerms(0.0, float(contract.owed_mw(hour)), contract.price_eur_mwh, da_price,
+                             float(contract.shortfall_price(market)), 0.0, da_price)
     premium = 0.0 if suspended else max(contract.value_eur_mwh - market_value_eur_mwh, 0.0)
     return ContractTerms(0.0, 0.0, 0.0, da_price, market, premium, da_price + premium)
 
