@@ -12,18 +12,7 @@ import time
 import numpy as np
 from env_speed import random_steps_per_s  # benchmarks/ is on sys.path when run as a script
 
-
-def mixed_portfolio(n: int, seed: int = 0) -> list:
-    """``n`` assets: batteries of 0.4-10 MW with 1 or 2 h, a third of them co-located with PV of their power."""
-    from bessgym.assets import BatterySpec, SiteSpec
-
-    rng = np.random.default_rng(seed)
-    sites = []
-    for _ in range(n):
-        p, h = float(rng.choice([0.4, 0.6, 1.0, 2.0, 5.0, 10.0])), float(rng.choice([1.0, 2.0]))
-        pv = p if rng.random() < 1 / 3 else 0.0
-        sites.append(SiteSpec(grid_limit_mw=p, pv_mwp=pv, battery=BatterySpec(power_mw=p, energy_mwh=p * h)))
-    return sites
+from bessgym.envs.portfolio import mixed_portfolio
 
 
 def june_market():

@@ -3,9 +3,9 @@ evaluation period are kept in a cache folder, so evaluating another agent on the
 them again.
 
 The key is a hash of the period's table (values and timestamps), the configuration the baseline depends on
-(the battery; for the LP also the env and the evaluation seed), the package version and a schema number;
-anything else about a run may differ. The folder is ``$BESSGYM_CACHE`` (default ``runs/.cache``); entries are
-written atomically, and one that cannot be read is computed again.
+(the battery; for the LP also its site or portfolio, the env and the evaluation seed), the package version and
+a schema number; anything else about a run may differ. The folder is ``$BESSGYM_CACHE`` (default
+``runs/.cache``); entries are written atomically, and one that cannot be read is computed again.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bessgym.envs.core import MarketArrays
 from experiments.config import ExperimentConfig
 from experiments.evaluate import Evaluation, evaluate_strategies, index_baseline
 
-SCHEMA = 1
+SCHEMA = 2  # 2: the LP's key has the site and the portfolio
 
 
 def cache_folder() -> Path:
@@ -63,7 +63,8 @@ def index(config: ExperimentConfig, period: pd.DataFrame, *, use_cache: bool = T
 def perfect_lp(config: ExperimentConfig, period: pd.DataFrame, market: MarketArrays, *, use_cache: bool = True,
                progress: Callable[[str, int], None] | None = None) -> Evaluation:
     """The perfect-foresight LP's evaluation (strategy ``lp``) of ``period``, from the cache where it is there."""
-    folder = cache_folder() / cache_key("lp", config, period, ("battery.", "env.", "evaluate.days", "evaluate.seed"))
+    keys = ("battery.", "site.", "portfolio.", "env.", "evaluate.days", "evaluate.seed")
+    folder = cache_folder() / cache_key("lp", config, period, keys)
     if use_cache:
         try:
             meta = json.loads((folder / "evaluation.json").read_text())

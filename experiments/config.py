@@ -17,13 +17,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bessgym.assets.battery import BatterySpec
+from bessgym.assets.site import PayAsProducedPPA, SiteSpec
 from bessgym.envs.core import PRODUCTS, MarketConfig
 from bessgym.envs.forecast import PRICE_SIGMA
 
 STRATEGIES = ("trained", "lp", "lp_noisy", "lp_rolling", "price_threshold", "time_of_day", "idle")  # the default
 # the sequential trading baselines (agents.lp.cascade): they decide the day-ahead and auction stages too
 SEQUENTIAL = ("lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic")
-Strategy = Literal[STRATEGIES + SEQUENTIAL]  # a tuple subscript: the same as listing the names
+# the operating modes of a co-located site beside its joint LP, and a portfolio's assets planned one by one
+SITE_MODES, PER_ASSET = ("lp_pv_priority", "lp_bess_priority"), ("lp_per_asset",)
+Strategy = Literal[STRATEGIES + SEQUENTIAL + SITE_MODES + PER_ASSET]  # a tuple subscript: the same as listing the names
 StageName = Literal["capacity", "day_ahead", "ida1", "ida2", "ida3", "intraday_auctions", "delivery"]
 Product = Literal[PRODUCTS]
 
@@ -108,9 +111,71 @@ class BatteryConfig(_Strict):
                             round_trip=self.eta_charge * self.eta_discharge, cycles_per_day=self.max_cycles_per_day)
 
 
-class EnvConfig(_Strict):
-    """The single-battery env: which stages the agent decides, which products exist, forecasts."""
+EnvKind = Literal["single", "colocated", "portfolio"]
 
+
+class SiteConfig(_Strict):
+    """The PV plant and connection beside the battery (``env.kind: colocated``); the default is the
+    co-location study's 1:1:1 site at 1 MW (1 MW connection, 1 MWp PV, pay-as-produced PPA at 42 EUR/MWh)."""
+
+    grid_limit_mw: float = Field(1.0, gt=0)
+    pv_mwp: float = Field(1.0, ge=0)
+    ppa_price_eur_mwh: float = 42.0
+    green_only: bool = False
+    curtailment_other_eur_mwh: float = Field(0.0, ge=0)
+
+    def spec(self, battery: BatterySpec) -> SiteSpec:
+        return SiteSpec(grid_limit_mw=self.grid_limit_mw, pv_mwp=self.pv_mwp, battery=battery,
+                        green_only=self.green_only, contract=PayAsProducedPPA(self.ppa_price_eur_mwh),
+                        curtailment_other_eur_mwh=self.curtailment_other_eur_mwh)
+
+
+class AssetConfig(_Strict):
+    """One asset of a portfolio: a battery of ``power_mw`` and ``energy_mwh`` (the ``battery`` section's
+    efficiencies and limits) behind its own connection (default: its power), with ``pv_mwp`` of PV."""
+
+    power_mw: float = Field(gt=0)
+    energy_mwh: float = Field(gt=0)
+    pv_mwp: float = Field(0.0, ge=0)
+    grid_limit_mw: float | None = Field(None, gt=0)
+
+
+class PortfolioConfig(_Strict):
+    """The assets of a portfolio (``env.kind: portfolio``): ``assets`` listed, else ``default`` (the six of
+    :func:`~bessgym.envs.portfolio.default_portfolio`) or ``mixed`` (``size`` assets of 0.4-10 MW, a third
+    with PV, drawn with ``assets_seed``); outages with MTBF and MTTR [h] (mtbf_h None: none), each asset
+    from its own stream of ``outage_seed``, the same for every strategy."""
+
+    assets: list[AssetConfig] | Literal["default", "mixed"] = "default"
+    size: int = Field(100, ge=1)
+    assets_seed: int = 0
+    outage_seed: int = 0
+    mtbf_h: float | None = Field(2_000.0, gt=0)
+    mttr_h: float = Field(24.0, gt=0)
+
+    def sites(self, battery: BatteryConfig) -> tuple[SiteSpec, ...]:
+        from bessgym.envs.portfolio import default_portfolio, mixed_portfolio
+
+        if self.assets == "default":
+            return default_portfolio()
+        if self.assets == "mixed":
+            return mixed_portfolio(self.size, seed=self.assets_seed)
+        base = battery.model_dump()
+        return tuple(SiteSpec(grid_limit_mw=a.grid_limit_mw or a.power_mw, pv_mwp=a.pv_mwp,
+                              battery=BatterySpec(**{**base, "power_mw": a.power_mw, "energy_mwh": a.energy_mwh}))
+                     for a in self.assets)
+
+    def reliability(self):
+        from bessgym.envs.portfolio_core import Reliability
+
+        return Reliability(mtbf_h=self.mtbf_h, mttr_h=self.mttr_h)
+
+
+class EnvConfig(_Strict):
+    """The env: its kind (one battery, a co-located PV site, a portfolio), which stages the agent decides,
+    which products exist, forecasts."""
+
+    kind: EnvKind = "single"
     agent_stages: list[StageName] = Field(default_factory=lambda: ["delivery"], min_length=1)
     products: list[Product] = Field(default_factory=lambda: ["intraday", "imbalance"], min_length=1)
     day_ahead_delegate: Literal["none", "spread"] = "spread"
@@ -161,12 +226,15 @@ class EvaluateConfig(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    """One experiment: markets to train and evaluate on, the battery, the env, training and evaluation."""
+    """One experiment: markets to train and evaluate on, the battery (and its site or portfolio), the env,
+    training and evaluation."""
 
     name: str = Field("intraday-ppo", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     train_market: MarketSpec = MarketSpec(synthetic_seed=0, start=dt.date(2024, 1, 1), end=dt.date(2025, 1, 1))
     eval_market: MarketSpec = MarketSpec(synthetic_seed=1, start=dt.date(2025, 1, 1), end=dt.date(2026, 1, 1))
     battery: BatteryConfig = BatteryConfig()
+    site: SiteConfig = SiteConfig()  # read with env.kind colocated
+    portfolio: PortfolioConfig = PortfolioConfig()  # read with env.kind portfolio
     env: EnvConfig = EnvConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()

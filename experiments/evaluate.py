@@ -11,28 +11,44 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 
 from agents.base import Agent, DelegateAgent, Idle, PriceThreshold, TimeOfDay
+from agents.colocation import SiteLPPolicy
 from agents.index import IndexResult, index_revenues
 from agents.lp.cascade import CascadeLPPolicy
 from agents.lp.delegate import DailyLPPolicy
+from agents.portfolio import PortfolioLPPolicy
 from bessgym.data.calendar import MARKET_TZ
+from bessgym.envs.colocated import CoLocatedPVBESSEnv
 from bessgym.envs.core import DT_H, PRODUCT_COLUMNS, PRODUCTS, MarketArrays
 from bessgym.envs.delegates import NoOp, SpreadTrader
+from bessgym.envs.options import EnvOptions
+from bessgym.envs.portfolio import PortfolioEnv
+from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.single_bess import SingleBESSEnv
+from bessgym.market.products import Stage
 from bessgym.market.settlement import CASH_FLOWS
 from experiments.config import SEQUENTIAL, ConfigError, ExperimentConfig
+from experiments.portfolio import common_outages
 
 # LPs on the env's noisy forecasts: bracketed over forecast draws; the other LPs see perfect ones
 NOISY_BASELINES = ("lp_noisy", "lp_rolling", "lp_cascade_noisy", "rolling_intrinsic")
-PERFECT_BASELINES = ("lp", "lp_da", "lp_cascade")
+PERFECT_BASELINES = ("lp", "lp_da", "lp_cascade", "lp_pv_priority", "lp_bess_priority", "lp_per_asset")
+PORTFOLIO_LPS = ("lp", "lp_noisy", "lp_per_asset")  # on a portfolio: decide per asset (its PettingZoo view)
+# strategies of one env kind: the operating modes of a site, the per-asset LPs of a portfolio, the LPs that
+# re-plan or trade in sequence (one battery)
+ONLY_FOR = {"lp_pv_priority": "colocated", "lp_bess_priority": "colocated", "lp_per_asset": "portfolio",
+            "lp_rolling": "single", **dict.fromkeys(SEQUENTIAL, "single")}
 
 def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
-             episode_days: int | None = None, start_day=None) -> SingleBESSEnv:
-    """The configured single-battery env on ``market`` (arrays shared between envs); a product the table
-    cannot supply is a :class:`ConfigError` naming ``env.products`` and what the table does support."""
+             episode_days: int | None = None, start_day=None, parallel: bool = False) -> gym.Env:
+    """The configured env (``env.kind``: one battery, a co-located site, a portfolio; with ``parallel`` the
+    portfolio's per-asset PettingZoo view) on ``market`` (arrays shared between envs). A portfolio's assets
+    fail on common outages: each its own stream from ``portfolio.outage_seed``, the same for every strategy. A
+    product the table cannot supply is a :class:`ConfigError` naming ``env.products`` and what it supports."""
     env = config.env
     for product in env.products:
         missing = [c for c in PRODUCT_COLUMNS[product] if c not in market.columns]
@@ -41,23 +57,40 @@ def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | 
             raise ConfigError(f"env.products: {product!r} needs column {missing[0]!r}, which the market table "
                               f"lacks; choose from what it supports: --set 'env.products=[{', '.join(supported)}]'")
     delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
-    return SingleBESSEnv(market, config.battery.spec(), env.market_config(),
-                         episode_days=episode_days or env.episode_days, start_day=start_day,
+    options = EnvOptions(env.market_config(), episode_days=episode_days or env.episode_days, start_day=start_day,
                          agent_stages=tuple(env.agent_stages), delegates=delegates,
                          forecast=forecast or env.forecast, forecast_sigma=env.forecast_sigma,
                          horizon_qh=env.horizon_qh, track_soh=False)
+    battery = config.battery.spec()
+    if env.kind == "single":
+        return SingleBESSEnv(market, battery, options=options)
+    if env.kind == "colocated":
+        return CoLocatedPVBESSEnv(market, config.site.spec(battery), options=options)
+    sites = config.portfolio.sites(config.battery)
+    reliability = common_outages(config.portfolio.reliability(), len(sites), config.portfolio.outage_seed)
+    return (PortfolioParallelEnv if parallel else PortfolioEnv)(market, sites, reliability=reliability,
+                                                                options=options)
 
 
 def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None = None) -> Agent:
-    """The agent behind a strategy name (``trained`` loads the RL agent saved in ``model_dir``)."""
+    """The agent behind a strategy name (``trained`` loads the RL agent saved in ``model_dir``). The LPs are
+    the env kind's: the multi-market LP of one battery, the site LP (``lp``: joint operation), the joint
+    portfolio LP (``lp``) or one LP per asset (``lp_per_asset``)."""
     if strategy == "trained":
         from agents.rl import RLAgent
 
         if model_dir is None:
             raise ValueError("strategy 'trained' needs a model directory (train first, or pass --model)")
         return RLAgent.load(model_dir)
-    if strategy in ("lp", "lp_noisy", "lp_rolling"):
-        policy = DailyLPPolicy(wholesale=config.env.wholesale(), rolling=strategy == "lp_rolling")
+    kind, wholesale = config.env.kind, config.env.wholesale()
+    if strategy in ("lp", "lp_noisy") and kind == "colocated":
+        return DelegateAgent(SiteLPPolicy("joint", wholesale), name=strategy)
+    if strategy in ("lp_pv_priority", "lp_bess_priority"):
+        return DelegateAgent(SiteLPPolicy(strategy.removeprefix("lp_"), wholesale), name=strategy)
+    if strategy in ("lp", "lp_noisy") and kind == "portfolio":
+        return DelegateAgent(PortfolioLPPolicy(wholesale), name=strategy)
+    if strategy in ("lp", "lp_noisy", "lp_rolling", "lp_per_asset"):
+        policy = DailyLPPolicy(wholesale=wholesale, rolling=strategy == "lp_rolling")
         return DelegateAgent(policy, name=strategy)
     if strategy == "lp_da":
         return DelegateAgent(DailyLPPolicy(wholesale="day_ahead"), name=strategy)
@@ -123,40 +156,54 @@ class Evaluation:
         return out
 
 
-def run_agent(agent: Agent, env: SingleBESSEnv, *, seed: int = 0,
+def run_agent(agent: Agent, env: gym.Env | PortfolioParallelEnv, *, seed: int = 0,
               on_day: Callable[[int], None] | None = None) -> Evaluation:
-    """One episode of ``env`` (all its days) driven by ``agent``; returns the recorded quarter-hours.
-    ``on_day(n)``: called when the n-th delivery day is done."""
-    obs, info = env.reset(seed=seed)
-    agent.reset(env)
-    done, reward_eur, days, day = False, 0.0, 0, info["delivery_date"]
-    with env.unwrapped.runner.recording() as log:
+    """One episode of ``env`` (all its days) driven by ``agent``; returns the recorded quarter-hours, summed
+    over a portfolio's assets. On a portfolio's per-asset view (:class:`PortfolioParallelEnv`) the agent is a
+    delegate policy that answers for every asset. ``on_day(n)``: called when the n-th delivery day is done."""
+    parallel = isinstance(env, PortfolioParallelEnv)
+    if parallel:
+        if not isinstance(agent, DelegateAgent):
+            raise TypeError(f"{agent.name}: a portfolio's per-asset view is driven by a delegate policy (an LP)")
+        obs, infos = env.reset(seed=seed)
+        info, runner, sim, scale = infos[env.agents[0]], env._runner, env._runner.sim, 1.0
+    else:
+        obs, info = env.reset(seed=seed)
+        agent.reset(env)
+        runner, sim, scale = env.unwrapped.runner, env.unwrapped.simulator, env.unwrapped.reward_scale
+    done, reward_eur, days, day = False, 0.0, 0, sim.day_number
+    with runner.recording() as log:
         while not done:
-            obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+            if parallel:
+                actions = agent.policy.act(env.day_view, Stage[info["stage"].upper()], info["quarter_hour"])
+                obs, rewards, _, truncated, infos = env.step(dict(zip(env.agents, actions, strict=True)))
+                reward, done = sum(rewards.values()), not env.agents
+                info = next(iter(infos.values()))
+            else:
+                obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+                done = terminated or truncated
             reward_eur += reward
-            done = terminated or truncated
-            if on_day is not None and (done or info["delivery_date"] != day):
-                days, day = days + 1, info["delivery_date"]
+            today = sim.day_number
+            if on_day is not None and (done or today != day):
+                days, day = days + 1, today
                 on_day(days)
-    sim = env.unwrapped.simulator
     fleet = sim.fleet  # every asset's spec: a portfolio is valued per MW and MWh of all its batteries
     return Evaluation(agent.name, dispatch_frame(log, sim.market, sim.cash_flows), float(fleet.power_mw.sum()),
                       sum(spec.usable_energy_mwh for spec in fleet.specs), float(fleet.energy_mwh.sum()),
-                      reward_eur / env.unwrapped.reward_scale,
-                      sim.cash_flows)
+                      reward_eur / scale, sim.cash_flows)
 
 
-def dispatch_frame(log: list[dict[str, np.ndarray]], market: MarketArrays, cash_flows: tuple[str, ...] = CASH_FLOWS,
-                   asset: int = 0) -> pd.DataFrame:
-    """The runner's delivery records of one asset as a table indexed by UTC quarter-hour; extra keys a site
-    records (PV, grid exchange) become columns too."""
+def dispatch_frame(log: list[dict[str, np.ndarray]], market: MarketArrays,
+                   cash_flows: tuple[str, ...] = CASH_FLOWS) -> pd.DataFrame:
+    """The runner's delivery records as a table indexed by UTC quarter-hour, summed over assets (one battery:
+    its own); extra keys a site records (PV, grid exchange) become columns too."""
     t = np.array([rec["t"] for rec in log])
     data = {"da_price": market.columns["da_price"][t]}
     if "id1_price" in market.columns:
         data["id1_price"] = market.columns["id1_price"][t]
     for key in [k for k in log[0] if k not in ("t", "cash_eur")]:
-        data[key] = np.array([rec[key][asset] for rec in log])
-    cash = np.array([rec["cash_eur"][:, asset] for rec in log])
+        data[key] = np.array([np.sum(rec[key], axis=-1) for rec in log], dtype=float)
+    cash = np.array([rec["cash_eur"].sum(axis=-1) for rec in log])
     for k, product in enumerate(cash_flows):
         data[f"cash_{product}_eur"] = cash[:, k]
     return pd.DataFrame(data, index=market.index[t])
@@ -180,6 +227,8 @@ def not_applicable(strategy: str, config: ExperimentConfig) -> str | None:
     """Why a strategy cannot act in the configured env (None: it can). The rules trade intraday at delivery;
     elsewhere they would score an idle zero that reads like a result."""
     env = config.env
+    if (only := ONLY_FOR.get(strategy)) and env.kind != only:
+        return f"applies to env.kind {only}"
     if strategy in ("price_threshold", "time_of_day") and not ("intraday" in env.products
                                                                and "delivery" in env.agent_stages):
         return "trades intraday at delivery: needs 'intraday' in env.products and 'delivery' in env.agent_stages"
@@ -211,8 +260,8 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
             continue
         forecast = {**dict.fromkeys(PERFECT_BASELINES, "perfect"),
                     **dict.fromkeys(NOISY_BASELINES, "noisy")}.get(strategy)  # others: as configured
-        env = make_env(config, market, forecast=forecast,
-                       episode_days=days, start_day=market.dates[0])
+        env = make_env(config, market, forecast=forecast, episode_days=days, start_day=market.dates[0],
+                       parallel=config.env.kind == "portfolio" and strategy in PORTFOLIO_LPS)
         runs = []
         for k in range(draws(strategy, config)):  # a noisy baseline: one episode per forecast draw
             on_day = None if progress is None else (lambda n, s=strategy, k=k: progress(s, k * days + n))

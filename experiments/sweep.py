@@ -89,6 +89,7 @@ def sweep(base: ExperimentConfig, grid: dict[str, list[Any]], out: Path, *, work
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     points = grid_points(base, grid)
+    out = out.resolve()  # workers may run elsewhere (Ray)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict[str, Any]] = {}
     todo = []
@@ -110,7 +111,7 @@ def sweep(base: ExperimentConfig, grid: dict[str, list[Any]], out: Path, *, work
 
     _write_results(points, results, out)  # the table exists from the start: an interrupted sweep shows pending
     if backend == "ray":
-        _run_ray(jobs, finish)
+        _run_ray(jobs, finish, workers)
     else:
         _run_local(jobs, finish, workers)
     return _write_results(points, results, out)
@@ -159,23 +160,41 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _run_ray(jobs: list, finish: Callable) -> None:
+def _run_ray(jobs: list, finish: Callable, workers: int) -> None:
+    """The points as Ray tasks of one CPU each: on the cluster at ``RAY_ADDRESS`` (or one already connected),
+    else on a local Ray started here with ``workers`` CPUs and shut down at the end. The workers get this
+    process's MLflow store and baseline cache; an interrupt cancels what has not finished."""
     try:
         import ray
     except ImportError:
         raise RuntimeError("--backend ray needs Ray: pip install 'bessgym[ray]'") from None
-    ray.init(ignore_reinit_error=True)
-    remote = ray.remote(run_point)
+    import mlflow
+
+    from experiments.baselines import cache_folder
+
+    env = {"MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "BESSGYM_CACHE": str(cache_folder().resolve())}
+    started = not ray.is_initialized()
+    if started:
+        local = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": workers, "include_dashboard": False}
+        ray.init(log_to_driver=False, **local)
+    remote = ray.remote(num_cpus=1, max_retries=0)(run_point).options(runtime_env={"env_vars": env})
     pending = {remote.remote(*args): i for i, args in jobs}
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in ready:
-            i = pending.pop(ref)
-            try:
-                result = ray.get(ref)
-            except Exception as exc:  # a lost worker or node
-                result = {"status": "failed", "error": f"ray task failed: {type(exc).__name__}: {exc}"}
-            finish(i, result)
+    try:
+        with on_signals(raise_interrupted):
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    i = pending.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except Exception as exc:  # a lost worker or node
+                        result = {"status": "failed", "error": f"ray task failed: {type(exc).__name__}: {exc}"}
+                    finish(i, result)
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
 
 
 def _finished(folder: Path, overrides: dict[str, Any]) -> dict[str, Any] | None:

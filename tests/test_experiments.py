@@ -380,29 +380,24 @@ def test_sac_agent_saves_loads_and_exports(tmp_path, small):
         RLAgent.load(tmp_path)
 
 
-def test_sweep_ray_backend_path(tmp_path, tracking, small, monkeypatch):
-    """The Ray backend's scheduling and failure handling, with a stand-in for ray that runs tasks inline
-    (Ray itself is an optional extra, not installed in CI)."""
+def test_sweep_on_a_local_ray_cluster(tmp_path, tracking, small, monkeypatch):
+    """Two points as Ray tasks on a local cluster the sweep starts (and shuts down); a failing point is reported
+    and the other logged to this test's MLflow store."""
     import sys
-    import types
 
+    ray = pytest.importorskip("ray")
     from experiments.sweep import sweep
 
-    class Ref:
-        def __init__(self, fn, args):
-            self.fn, self.args = fn, args
-
-    fake = types.SimpleNamespace(
-        init=lambda **kw: None,
-        remote=lambda fn: types.SimpleNamespace(remote=lambda *args: Ref(fn, args)),
-        wait=lambda refs, num_returns=1: (refs[:num_returns], refs[num_returns:]),
-        get=lambda ref: ref.fn(*ref.args) if ref.args[1]["battery.energy_mwh"] != 3.0 else 1 / 0,
-    )
-    monkeypatch.setitem(sys.modules, "ray", fake)
-    base = small.with_overrides({"evaluate.strategies": ["idle"], "evaluate.days": 1, "name": "test-ray"})
-    results = sweep(base, {"battery.energy_mwh": [2.0, 3.0]}, tmp_path, backend="ray")
-    assert results.loc[0, "status"] == "ok"
-    assert results.loc[1, "status"] == "failed" and "ZeroDivisionError" in results.loc[1, "error"]
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    base = small.with_overrides({"evaluate.strategies": ["lp", "idle"], "evaluate.days": 1, "name": "test-ray"})
+    missing = {"path": str(tmp_path / "missing.parquet")}
+    grid = {"eval_market": [small.eval_market.model_dump(mode="json"), missing]}
+    results = sweep(base, grid, tmp_path / "ray", workers=2, backend="ray")
+    assert not ray.is_initialized()
+    assert list(results["status"]) == ["ok", "failed"] and "missing.parquet" in results.loc[1, "error"]
+    assert results.loc[0, "lp_eur_per_mw_year"] > 0
+    logged = mlflow.search_runs(experiment_names=["test-ray"], output_format="pandas")
+    assert results.loc[0, "run_id"] in set(logged["run_id"])  # the worker wrote to this store
     monkeypatch.setitem(sys.modules, "ray", None)  # not installed: a clear message
     with pytest.raises(RuntimeError, match=r"pip install 'bessgym\[ray\]'"):
         sweep(base, {"battery.energy_mwh": [4.0]}, tmp_path / "none", backend="ray")

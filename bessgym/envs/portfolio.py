@@ -29,6 +29,18 @@ def default_portfolio() -> tuple[SiteSpec, ...]:
             SiteSpec(grid_limit_mw=4.0, pv_mwp=6.0, battery=BatterySpec(power_mw=3.0, energy_mwh=6.0)))
 
 
+def mixed_portfolio(n: int, seed: int = 0) -> tuple[SiteSpec, ...]:
+    """``n`` assets: batteries of 0.4-10 MW with 1 or 2 h, a third of them co-located with PV of their power,
+    each behind a connection of its power, drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    sites = []
+    for _ in range(n):
+        p, h = float(rng.choice([0.4, 0.6, 1.0, 2.0, 5.0, 10.0])), float(rng.choice([1.0, 2.0]))
+        pv = p if rng.random() < 1 / 3 else 0.0
+        sites.append(SiteSpec(grid_limit_mw=p, pv_mwp=pv, battery=BatterySpec(power_mw=p, energy_mwh=p * h)))
+    return tuple(sites)
+
+
 def make_portfolio_runner(market, sites: Sequence[SiteSpec], reliability: Sequence[Reliability] | Reliability,
                           options: EnvOptions, *, user: str) -> Runner:
     """A runner on the portfolio core; ``reliability``: one for every site or one per site."""

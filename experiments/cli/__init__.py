@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from experiments.cli import control, data, experiment, index, studies
+from experiments.cli import benchmark, control, data, experiment, index, studies
 
 app = typer.Typer(help="bessgym: a market-simulation gym for battery storage in the German power markets.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -13,6 +13,7 @@ app.add_typer(data.app, name="data")
 app.command("index")(index.index_cmd)
 for name in ("train", "evaluate", "compare", "sweep", "run"):
     app.command(name)(getattr(experiment, f"{name}_cmd"))
+app.add_typer(benchmark.app, name="benchmark")
 app.add_typer(studies.colocation_app, name="colocation")
 app.add_typer(studies.portfolio_app, name="portfolio")
 app.add_typer(control.app, name="control")

@@ -1,0 +1,137 @@
+"""``bessgym benchmark tasks / run / table``: the named tasks, agents on them over seeds, the leaderboard."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bessgym.data.contract import MarketDataError
+from experiments.cli._common import console, escape, fail, frame_table
+
+app = typer.Typer(help="The benchmark suite: named tasks, baselines, the leaderboard.", no_args_is_help=True)
+
+OutOption = Annotated[Path, typer.Option(help="Results folder (<task>/<agent>/seed_<k>.json, the leaderboard).")]
+QUICK_DAYS = 7  # the quick suite: every task's baselines on the first test week, one seed
+
+
+@app.command("tasks")
+def tasks_cmd() -> None:
+    """The tasks, their reference LP and their agents."""
+    import pandas as pd
+
+    from experiments.tasks import TASKS
+
+    rows = [{"task": t.id, "what": t.description, "reference": t.reference, "agents": ", ".join(t.agents)}
+            for t in TASKS.values()]
+    console.print(frame_table(pd.DataFrame(rows), "bessgym benchmark tasks"))
+
+
+@app.command("run")
+def run_cmd(
+    task: Annotated[str, typer.Option(help="Task name (see `bessgym benchmark tasks`), or all.")] = "all",
+    agent: Annotated[str, typer.Option(help="Agent, baselines (every baseline of the task) or all (with PPO "
+                                            "and SAC).")] = "baselines",
+    seeds: Annotated[int | None, typer.Option(help="Seeds 0..N-1; default: the task's (3).")] = None,
+    days: Annotated[int | None, typer.Option(help="First N test days (default: the whole test market).")] = None,
+    train_data: Annotated[Path | None, typer.Option(help="Training contract table (default: synthetic 2024).")]
+    = None,
+    test_data: Annotated[Path | None, typer.Option(help="Test contract table (default: synthetic 2025).")] = None,
+    train_steps: Annotated[int | None, typer.Option(help="Training steps of PPO and SAC (default: the task's).")]
+    = None,
+    quick: Annotated[bool, typer.Option("--quick", help=f"Every task's baselines, one seed, the first {QUICK_DAYS} "
+                                                        "test days (what `make run` shows).")] = False,
+    out: OutOption = Path("runs/benchmark"),
+) -> None:
+    """Run agents on tasks over seeds; each result is written and logged to MLflow, then the leaderboard."""
+    from experiments import benchmark
+    from experiments.tasks import TASKS
+    from experiments.tasks import task as find_task
+
+    if quick:
+        task, agent, seeds, days = "all", "baselines", seeds or 1, days or QUICK_DAYS
+    try:
+        chosen = list(TASKS.values()) if task == "all" else [find_task(task)]
+        plan = [(t, a) for t in chosen for a in _agents(t, agent)]
+    except (KeyError, ValueError) as exc:
+        raise fail(ValueError(str(exc).strip('"'))) from exc
+    for t, a in plan:
+        try:
+            benchmark.run(t, a, range(seeds or t.seeds), out, days=days, train_data=train_data, test_data=test_data,
+                          train_steps=train_steps, progress=lambda what: console.print(f"running {escape(what)}"))
+        except (MarketDataError, ValueError) as exc:
+            raise fail(exc) from exc
+    _table(out, [t.id for t in chosen], command="bessgym benchmark " + shlex.join(sys.argv[2:]))
+
+
+def _agents(task, agent: str) -> tuple[str, ...]:
+    from experiments.benchmark import check_agent
+
+    if agent == "baselines":
+        return task.baselines
+    if agent == "all":
+        return task.agents
+    check_agent(task, agent)
+    return (agent,)
+
+
+@app.command("tune")
+def tune_cmd(
+    task: Annotated[str, typer.Option(help="Task name (see `bessgym benchmark tasks`).")],
+    agent: Annotated[str, typer.Option(help="ppo or sac.")] = "ppo",
+    trials: Annotated[int, typer.Option(help="Trials to add to the study.")] = 20,
+    train_steps: Annotated[int, typer.Option(help="Training steps per trial.")] = 200_000,
+    validation_days: Annotated[int, typer.Option(help="Last days of the training market to score trials on.")]
+    = 28,
+    train_data: Annotated[Path | None, typer.Option(help="Training contract table (default: synthetic 2024).")]
+    = None,
+    out: Annotated[Path | None, typer.Option(help="Study folder; default runs/tune/<task>-<agent>.")] = None,
+) -> None:
+    """Hyperparameter search with Optuna (TPE), every trial trained and logged to MLflow, scored on the end of
+    the training market; resumable (the study is kept in the folder)."""
+    from experiments.tasks import LEARNERS
+    from experiments.tasks import task as find_task
+    from experiments.tune import tune
+
+    if agent not in LEARNERS:
+        raise fail(ValueError(f"--agent {agent!r}: tune one of {', '.join(LEARNERS)}"))
+    try:
+        t = find_task(task)
+        folder = out or Path("runs") / "tune" / f"{t.id}-{agent}"
+        study = tune(t, agent, folder, trials=trials, train_steps=train_steps, validation_days=validation_days,
+                     train_data=train_data, on_trial=lambda n, value, params: console.print(
+                         f"trial {n}: {value:,.0f} EUR/MW/year on the validation days"))
+    except (KeyError, ValueError, MarketDataError) as exc:
+        raise fail(ValueError(str(exc).strip('"'))) from exc
+    best = study.best_trial
+    console.print(f"best: trial {best.number}, {best.value:,.0f} EUR/MW/year; hyperparameters in "
+                  f"{escape(str(folder / 'best.json'))}")
+
+
+@app.command("table")
+def table_cmd(
+    task: Annotated[list[str] | None, typer.Option(help="Only these tasks (repeatable; default: all).")] = None,
+    out: OutOption = Path("runs/benchmark"),
+) -> None:
+    """The leaderboard of every result in the folder: printed, and written as leaderboard.md and .csv."""
+    _table(out, task, command="bessgym benchmark " + shlex.join(sys.argv[2:]))
+
+
+def _table(out: Path, tasks: list[str] | None, *, command: str) -> None:
+    from experiments import benchmark
+    from experiments.tasks import task as find_task
+
+    try:
+        ids = None if not tasks else {find_task(t).id for t in tasks}
+        results = [r for r in benchmark.load_results(out) if ids is None or r["task"] in ids]
+    except (KeyError, ValueError) as exc:
+        raise fail(ValueError(str(exc).strip('"'))) from exc
+    if not results:
+        raise fail(FileNotFoundError(f"{out}: no benchmark results; run `bessgym benchmark run` first"))
+    table = benchmark.leaderboard(results)
+    csv, md = benchmark.write_table(table, out, command=command)
+    console.print(frame_table(benchmark.formatted(table), f"bessgym leaderboard ({len(results)} results)"))
+    console.print(f"leaderboard: {escape(str(md))}, {escape(str(csv))}")

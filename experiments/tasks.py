@@ -1,0 +1,95 @@
+"""The benchmark's named tasks: each fixes the env and its arguments, the training and test markets, the seeds,
+the baselines that apply and the metrics' reference, so that two studies report comparable numbers.
+
+A task is an :class:`~experiments.config.ExperimentConfig` with a name and a version; a change that alters its
+numbers (env, assets, markets, products, budget) is a new version, so old results stay what they measured.
+Everything runs offline on the synthetic markets (train: 2024, seed 0; test: 2025, seed 1); the same task runs
+on a user's real contract tables with ``--train-data`` and ``--test-data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.config import ExperimentConfig
+
+MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.day_ahead_delegate": "none",
+               "env.products": ["fcr", "afrr_capacity", "afrr_energy", "day_ahead", "intraday", "imbalance"]}
+LEARNERS = ("ppo", "sac")  # trained on the task's training market, then evaluated like the baselines
+RULES = ("price_threshold", "time_of_day", "idle")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task: ``name``-v``version``, its configuration, the baselines that apply (strategy names of
+    :func:`experiments.evaluate.make_agent`) and what its perfect-foresight LP (strategy ``lp``, the reference
+    of every share) is."""
+
+    name: str
+    version: int
+    description: str
+    reference: str
+    overrides: dict[str, Any]
+    baselines: tuple[str, ...]
+    seeds: int = 3
+    index: bool = True  # compared with the revenue index of its battery (not for a portfolio)
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-v{self.version}"
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        return (*self.baselines, *LEARNERS)
+
+    def config(self, seed: int = 0, *, train_data: Path | None = None, test_data: Path | None = None,
+               days: int | None = None, **overrides: Any) -> ExperimentConfig:
+        """The task's configuration for one seed (evaluation, training and outages), on the synthetic markets
+        or the given contract tables, over the first ``days`` test days (None: the whole test market)."""
+        values: dict[str, Any] = {"name": f"benchmark-{self.id}", **self.overrides, "evaluate.seed": seed,
+                                  "evaluate.noise_seeds": 1, "train.seed": seed, "portfolio.outage_seed": seed,
+                                  "evaluate.days": days, **overrides}
+        if train_data is not None:
+            values["train_market"] = {"path": str(train_data)}
+        if test_data is not None:
+            values["eval_market"] = {"path": str(test_data)}
+        return ExperimentConfig().with_overrides(values)
+
+
+def _tasks(*tasks: Task) -> dict[str, Task]:
+    return {task.name: task for task in tasks}
+
+
+TASKS = _tasks(
+    Task("intraday-2h", 0, "1 MW / 2 MWh trades intraday continuous, one decision per quarter-hour (the main job)",
+         "the intraday LP", {}, ("lp", "lp_noisy", "lp_rolling", *RULES)),
+    Task("multimarket-2h", 0, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
+         "intraday at delivery", "the multi-market LP", MULTIMARKET,
+         ("lp", "lp_noisy", "lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic", *RULES)),
+    Task("capacity-2h", 0, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
+         "intraday trades, a week an episode", "the reserve and intraday LP",
+         {"env.agent_stages": ["capacity", "delivery"], "env.episode_days": 7,
+          "env.products": ["fcr", "afrr_capacity", "afrr_energy", "intraday", "imbalance"]},
+         ("lp", "lp_noisy", "idle")),
+    Task("colocation-1-1-1", 0, "the co-location study's site at 1 MW: 1 MW connection, 1 MWp PV (PPA at 42 "
+         "EUR/MWh), 1 MW / 2 MWh; the multi-market stages and curtailment; revenue is the site's",
+         "the joint site LP", {"env.kind": "colocated", **MULTIMARKET},
+         ("lp", "lp_noisy", "lp_pv_priority", "lp_bess_priority", *RULES)),
+    Task("portfolio-6", 0, "the default portfolio (batteries of 10, 2, 0.6, 0.4 MW and two PV sites), one actor, "
+         "outages (MTBF 2,000 h, MTTR 24 h); the multi-market stages", "the joint portfolio LP",
+         {"env.kind": "portfolio", **MULTIMARKET}, ("lp", "lp_noisy", "lp_per_asset", *RULES), index=False),
+    Task("portfolio-100", 0, "100 mixed assets of 0.4-10 MW (a third with PV), one actor, outages; the "
+         "multi-market stages", "the joint portfolio LP",
+         {"env.kind": "portfolio", "portfolio.assets": "mixed", "portfolio.size": 100, **MULTIMARKET},
+         ("lp", "lp_noisy", "lp_per_asset", *RULES), index=False),
+)
+
+
+def task(name: str) -> Task:
+    """The task called ``name`` (with or without its ``-vN``); an unknown name lists the known ones."""
+    found = TASKS.get(name) or next((t for t in TASKS.values() if t.id == name), None)
+    if found is None:
+        raise KeyError(f"unknown task {name!r}; tasks: {', '.join(t.id for t in TASKS.values())}")
+    return found

@@ -1,0 +1,184 @@
+"""The benchmark suite: every task builds and runs each baseline, results round-trip, the leaderboard is made
+from the written results, the configuration selects each env kind, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from bessgym.envs.colocated import CoLocatedPVBESSEnv
+from bessgym.envs.portfolio import PortfolioEnv, default_portfolio
+from bessgym.envs.portfolio_agents import PortfolioParallelEnv
+from bessgym.envs.single_bess import SingleBESSEnv
+from experiments import benchmark
+from experiments.config import ConfigError, ExperimentConfig, load_config
+from experiments.evaluate import evaluate_strategies, evaluation_period, make_env
+from experiments.tasks import TASKS, task
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory):
+    import os
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+    mlflow.set_tracking_uri(old or "")
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory, tracking):
+    """Every baseline of every task on one test day (capacity-2h: its week), seed 0."""
+    out = tmp_path_factory.mktemp("benchmark")
+    for t in TASKS.values():
+        for agent in t.baselines:
+            benchmark.run(t, agent, [0], out, days=1)
+    return out
+
+
+def test_every_task_runs_every_baseline_and_its_results_round_trip(suite):
+    results = benchmark.load_results(suite)
+    assert {(r["task"], r["agent"]) for r in results} == {(t.id, a) for t in TASKS.values() for a in t.baselines}
+    for r in results:
+        m = r["metrics"]
+        assert r["days"] == 1 and r["seed"] == 0 and r["code_version"]
+        assert json.loads((suite / r["task"] / r["agent"] / "seed_0.json").read_text()) == r
+        if r["agent"] == "lp":
+            assert m["share_of_pf_lp"] == pytest.approx(1.0)
+        if r["agent"] == "idle" and r["task"] in ("intraday-2h-v0", "multimarket-2h-v0", "capacity-2h-v0"):
+            assert m["annualised_eur_per_mw_year"] == 0.0  # a battery alone earns nothing idle
+        assert r["power_mw"] == pytest.approx(_power_mw(r["task"]))
+        assert m["annualised_eur_per_mw_year"] == pytest.approx(m["revenue_eur"] * 365 / r["power_mw"])
+        assert np.isfinite(m["cycles_per_day"]) and m["penalties_eur_per_mw_year"] >= 0
+    logged = mlflow.search_runs(experiment_names=["benchmark-intraday-2h-v0"], output_format="pandas")
+    assert set(logged["tags.agent"]) == set(task("intraday-2h").baselines)
+    assert set(logged["tags.kind"]) == {"benchmark"}
+
+
+def _power_mw(task_id: str) -> float:
+    if task_id == "portfolio-6-v0":
+        return sum(s.battery.power_mw for s in default_portfolio())
+    if task_id == "portfolio-100-v0":
+        return sum(s.battery.power_mw for s in task("portfolio-100").config().portfolio.sites(
+            ExperimentConfig().battery))
+    return 1.0
+
+
+def test_lp_beats_the_rules_on_every_task(suite):
+    results = {(r["task"], r["agent"]): r["metrics"]["annualised_eur_per_mw_year"]
+               for r in benchmark.load_results(suite)}
+    for t in TASKS.values():
+        for rule in ("price_threshold", "time_of_day", "idle"):
+            if rule in t.baselines:
+                assert results[(t.id, "lp")] > results[(t.id, rule)], (t.id, rule)
+
+
+def test_leaderboard_is_made_from_the_results_mean_and_std_over_seeds(tmp_path, tracking):
+    t = task("intraday-2h")
+    benchmark.run(t, "price_threshold", [0, 1], tmp_path, days=1)
+    benchmark.run(t, "lp", [0], tmp_path, days=1)
+    results = benchmark.load_results(tmp_path)
+    table = benchmark.leaderboard(results)
+    row = table[table["agent"] == "price_threshold"].iloc[0]
+    values = [r["metrics"]["annualised_eur_per_mw_year"] for r in results if r["agent"] == "price_threshold"]
+    assert row["seeds"] == 2
+    assert row["annualised_eur_per_mw_year_mean"] == pytest.approx(np.mean(values))
+    assert row["annualised_eur_per_mw_year_std"] == pytest.approx(np.std(values, ddof=1))
+    assert table["agent"].tolist() == ["lp", "price_threshold"]  # best first
+    csv, md = benchmark.write_table(table, tmp_path, command="bessgym benchmark table")
+    text = md.read_text()
+    assert "bessgym benchmark table" in text and "intraday-2h-v0" in text and " ± " in text
+    assert csv.exists()
+
+
+def test_a_rerun_keeps_the_results_already_there(tmp_path, tracking, monkeypatch):
+    t = task("intraday-2h")
+    first = benchmark.run(t, "idle", [0], tmp_path, days=1)
+    monkeypatch.setattr(benchmark, "run_one", lambda *a: pytest.fail("a finished result was run again"))
+    assert benchmark.run(t, "idle", [0], tmp_path, days=1) == first
+
+
+def test_a_learner_trains_and_is_evaluated_on_a_task(tmp_path, tracking):
+    t = task("portfolio-6")
+    [result] = benchmark.run(t, "ppo", [0], tmp_path, days=1, train_steps=256)
+    assert result["train_steps"] == 256 and result["train_s"] > 0
+    assert (tmp_path / t.id / "ppo" / "seed_0_train" / "model" / "policy.onnx").exists()
+    assert np.isfinite(result["metrics"]["share_of_pf_lp"])
+
+
+def test_unknown_task_and_agent_are_named():
+    with pytest.raises(KeyError, match="intraday-2h-v0"):
+        task("intraday-4h")
+    with pytest.raises(ValueError, match="lp_per_asset"):
+        benchmark.check_agent(task("intraday-2h"), "lp_per_asset")
+
+
+def test_the_config_selects_each_env_kind():
+    market = evaluation_period(ExperimentConfig(), ExperimentConfig().eval_market.load())[1]
+    kinds = {"single": SingleBESSEnv, "colocated": CoLocatedPVBESSEnv, "portfolio": PortfolioEnv}
+    for kind, cls in kinds.items():
+        env = make_env(ExperimentConfig().with_overrides({"env.kind": kind}), market)
+        assert isinstance(env, cls)
+    config = load_config("experiments/configs/portfolio.yaml")
+    env = make_env(config, market, parallel=True)
+    assert isinstance(env, PortfolioParallelEnv)
+    assert [s.battery.power_mw for s in env.sites] == [10.0, 2.0, 0.6, 0.4, 10.0, 3.0]
+    assert env.sites[5].grid_limit_mw == 4.0 and env.sites[5].pv_mwp == 6.0
+    assert env.sites[0].battery.max_cycles_per_day == config.battery.max_cycles_per_day
+    site = load_config("experiments/configs/colocation.yaml")
+    assert make_env(site, market).site.pv_mwp == 1.0
+    with pytest.raises(ConfigError, match="portfolio.assets"):
+        ExperimentConfig().with_overrides({"portfolio.assets": [{"power_mw": -1, "energy_mwh": 1}]})
+
+
+def test_portfolio_evaluation_sums_every_asset():
+    """The per-asset LP on a portfolio: the recorded cash flows of all assets are what the env paid."""
+    config = load_config("experiments/configs/portfolio.yaml").with_overrides(
+        {"evaluate.days": 1, "evaluate.strategies": ["lp", "lp_per_asset", "idle"]})
+    _, market = evaluation_period(config, config.eval_market.load())
+    for strategy, evaluation in evaluate_strategies(config, market).items():
+        assert evaluation.daily()["total"].sum() == pytest.approx(evaluation.reward_eur, abs=1e-6), strategy
+        assert evaluation.power_mw == pytest.approx(26.0)
+
+
+def test_cli_quick_suite_subset_and_table(tmp_path, tracking):
+    from experiments.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["benchmark", "run", "--task", "intraday-2h", "--agent", "idle", "--seeds", "1",
+                                 "--days", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "intraday-2h-v0" in result.output and (tmp_path / "leaderboard.md").exists()
+    result = runner.invoke(app, ["benchmark", "run", "--task", "intraday-2h", "--agent", "lp_per_asset",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "not a baseline of task intraday-2h-v0" in result.output
+    result = runner.invoke(app, ["benchmark", "table", "--out", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "no benchmark results" in result.output
+
+
+def test_tune_scores_trials_on_the_training_markets_end_and_logs_each(tmp_path, tracking):
+    from experiments.tune import tune, validation_config
+
+    config = validation_config(task("intraday-2h"), "ppo", validation_days=3, train_steps=256)
+    assert config.eval_market.start.isoformat() == "2024-12-29" == config.train_market.end.isoformat()
+    assert config.eval_market.synthetic_seed == config.train_market.synthetic_seed == 0  # never the test market
+    study = tune(task("intraday-2h"), "ppo", tmp_path, trials=2, train_steps=256, validation_days=3)
+    assert len(study.trials) == 2
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["validation_eur_per_mw_year"] == study.best_value
+    assert set(best["hyperparameters"]) >= {"learning_rate", "n_steps", "gamma"}
+    runs = mlflow.search_runs(experiment_names=["tune-intraday-2h-v0-ppo"], output_format="pandas")
+    assert sorted(runs["tags.tune_trial"]) == ["0", "1"]
+    assert set(runs["metrics.validation_eur_per_mw_year"]) == {t.value for t in study.trials}
+    again = tune(task("intraday-2h"), "ppo", tmp_path, trials=1, train_steps=256, validation_days=3)
+    assert len(again.trials) == 3  # the study resumes from its folder
