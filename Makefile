@@ -1,4 +1,5 @@
-# bessgym: `make run` (main job on the synthetic market) and `make test` (ruff + pytest) on a fresh machine.
+# bessgym: `make run` (main job on the synthetic market, then the quick leaderboard) and `make test` (ruff +
+# pytest) on a fresh machine.
 # Both create .venv when missing and install everything with constraints.txt, where torch is pinned.
 PYTHON ?= python3
 VENV := .venv
@@ -20,6 +21,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/bessgym run --out runs/main
+	$(BIN)/bessgym benchmark run --quick --out runs/benchmark-quick
 
 test: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts

@@ -179,6 +179,19 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+README_START, README_END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+
+
+def write_into_readme(readme: Path, markdown: str) -> None:
+    """Replace what lies between the leaderboard markers of ``readme`` by ``markdown`` (atomically)."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme}: no {README_START} ... {README_END} markers to put the leaderboard between")
+    with atomic_path(readme) as tmp:
+        tmp.write_text(text[:start + len(README_START)] + "\n" + markdown.rstrip() + "\n" + text[end:])
+
+
 def write_table(table: pd.DataFrame, out: Path, *, command: str) -> tuple[Path, Path]:
     """``leaderboard.csv`` (the numbers) and ``leaderboard.md`` (a Markdown table per task, with the command
     and the date it was made), both written atomically."""

@@ -10,6 +10,8 @@ from the trained battery's power to the device's.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,9 +19,11 @@ import numpy as np
 import pandas as pd
 
 from agents.base import Agent
+from bessgym._io import atomic_path
 from bessgym.control.protocol import Status
 from bessgym.data.calendar import MARKET_TZ
 from bessgym.envs.core import MarketArrays
+from bessgym.envs.site import CURTAIL, SiteSimulator, pv_dispatch
 from experiments.config import ExperimentConfig, load_config
 from experiments.evaluate import make_env
 
@@ -43,17 +47,40 @@ def load_policy_agent(path: Path) -> tuple[Agent, ExperimentConfig]:
 
 
 class EnvPolicy:
-    """A trained agent as a setpoint source for one device of ``device_power_w``."""
+    """A trained agent as the setpoint source of the assets of its env, each a device of ``device_power_w``
+    (one value, or one per asset; None: each rated as its asset): one battery; the battery of a co-located
+    site, within what the connection leaves it for the PV now and the policy's curtailment (PV's feed-in limit
+    recorded in ``pv_log``); or every asset of a portfolio, each trading the pooled action's share of its own
+    room (its sites within their connections, as a site's). :meth:`asset` is one
+    asset's setpoint source for its own control loop; the observation uses every asset's latest SoC."""
 
-    def __init__(self, agent: Agent, config: ExperimentConfig, market: MarketArrays, device_power_w: float) -> None:
+    def __init__(self, agent: Agent, config: ExperimentConfig, market: MarketArrays,
+                 device_power_w: float | np.ndarray | None = None) -> None:
         self.agent, self.config, self.market = agent, config, market
-        self.scale_w = device_power_w / config.battery.power_mw / 1e6  # W per MW of the trained battery
         self.env = make_env(config, market, episode_days=1, start_day=market.dates[0])
+        fleet = self.env.unwrapped.simulator.fleet
+        self.n, self.power_mw, self.energy_mwh = len(fleet.specs), fleet.power_mw, fleet.energy_mwh
+        rating_w = fleet.power_mw * 1e6 if device_power_w is None else np.asarray(device_power_w, dtype=float)
+        self.scale_w = np.broadcast_to(rating_w, (self.n,)) / fleet.power_mw  # W per MW of the env's asset
+        self.soc_mwh = np.array([s.soc_initial * s.energy_mwh for s in fleet.specs])  # until telemetry comes
+        self.soc_bounds = (np.array([s.soc_min for s in fleet.specs]) * self.energy_mwh,
+                           np.array([s.soc_max for s in fleet.specs]) * self.energy_mwh)
+        sim = self.env.unwrapped.simulator
+        self.pv_mwp = sim.pv_mwp if isinstance(sim, SiteSimulator) else np.zeros(self.n)
+        self.pv_log: list[dict[str, float]] = []  # sites with PV: per call, PV available and its feed-in limit
         self._day: dt.date | None = None
         width = self.env.action_space.shape[0]
         self._info = {"stage": "delivery", "action_mask": np.ones(width, dtype=bool)}
 
     def setpoint_w(self, status: Status, now: dt.datetime) -> float:
+        return float(self.setpoints_w(now, {0: status})[0])
+
+    def asset(self, i: int) -> _AssetSource:
+        return _AssetSource(self, i)
+
+    def setpoints_w(self, now: dt.datetime, statuses: dict[int, Status]) -> np.ndarray:
+        """Every asset's setpoint [W, + discharge] at ``now`` (UTC), with the SoC of ``statuses`` (asset ->
+        its status) and the last known SoC of the others."""
         ts = pd.Timestamp(now).tz_convert("UTC").floor("15min")
         day = ts.tz_convert(MARKET_TZ).date()
         if day != self._day:
@@ -62,28 +89,125 @@ class EnvPolicy:
                                  f"{self.market.dates[0]} .. {self.market.dates[-1]})")
             self.env.reset(seed=0, options={"start_day": day})
             self._day = day
-        view, battery = self.env.unwrapped.day_view, self.config.battery
+        for i, status in statuses.items():
+            self.soc_mwh[i] = status.soc_pct / 100.0 * self.energy_mwh[i]
+        unwrapped = self.env.unwrapped
+        view, sim = unwrapped.day_view, unwrapped.simulator
         q = int(self.market.index.get_loc(ts)) - view.start
-        soc_mwh = np.clip(status.soc_pct / 100.0 * battery.energy_mwh, battery.soc_min * battery.energy_mwh,
-                          battery.soc_max * battery.energy_mwh)
-        observation = self.env.unwrapped.runner.live_observation(q, np.array([soc_mwh]))[0]
-        action = self.agent.act(observation, {**self._info, "quarter_hour": q})
+        soc = np.clip(self.soc_mwh, *self.soc_bounds)
+        action = self.agent.act(unwrapped.live_observation(q, soc), {**self._info, "quarter_hour": q})
         lo, hi = view.trade_range(q)
         a = float(action[0])
-        trade_mw = a * max(float(hi[0]), 0.0) if a >= 0 else -a * min(float(lo[0]), 0.0)
-        return (float(view.committed_mw[0, q]) + trade_mw) * 1e6 * self.scale_w
+        power_mw = view.committed_mw[:, q] + (a * np.maximum(hi, 0.0) if a >= 0 else -a * np.minimum(lo, 0.0))
+        if isinstance(sim, SiteSimulator):
+            power_mw = self._sites(sim, q, float(action[CURTAIL]), power_mw, ts, list(statuses))
+        return power_mw * self.scale_w
+
+    def _sites(self, sim: SiteSimulator, q: int, curtail: float, power_mw: np.ndarray, ts,
+               asking: list[int]) -> np.ndarray:
+        """The batteries within their connections' bounds for the PV now and the curtailment; logs the PV
+        feed-in limit of the sites ``asking`` (those whose setpoints are being sent)."""
+        available = sim.pv_now_mw(q)
+        offered, lo, hi = sim.connection.bounds(np.full(self.n, curtail), available, np.ones(self.n, dtype=bool),
+                                                sim.committed_pv_mw[:, q])
+        power_mw = np.clip(power_mw, lo, hi)
+        pv_out, _, export = pv_dispatch(offered, available, sim.grid_mw, power_mw)
+        for i in [i for i in asking if self.pv_mwp[i] > 0]:
+            self.pv_log.append({"timestamp": ts.isoformat(), "asset": int(i),
+                                "pv_available_w": float(available[i]) * 1e6, "pv_limit_w": float(pv_out[i]) * 1e6,
+                                "battery_w": float(power_mw[i]) * 1e6, "grid_export_w": float(export[i]) * 1e6})
+        return power_mw
 
 
-def policy_source(policy: Path, market: Path | None, device_power_w: float):
-    """The setpoint source behind --policy: an LP schedule CSV, or a trained agent in its env."""
+class _AssetSource:
+    """One asset of an :class:`EnvPolicy` as a setpoint source (its own control loop and safety layer)."""
+
+    def __init__(self, policy: EnvPolicy, i: int) -> None:
+        self.policy, self.i = policy, i
+
+    def setpoint_w(self, status: Status, now: dt.datetime) -> float:
+        return float(self.policy.setpoints_w(now, {self.i: status})[self.i])
+
+
+def policy_source(policy: Path, market: Path | None, device_power_w: float | np.ndarray | None):
+    """The setpoint source behind --policy: an LP schedule CSV, or a trained agent in its env (devices of
+    ``device_power_w``; None: each asset's own power, as a portfolio's are)."""
     from bessgym.control.runner import Schedule
 
     if policy.suffix == ".csv":
         return Schedule.read_csv(policy)
     agent, config = load_policy_agent(policy)
-    table = live_market(market)
-    return EnvPolicy(agent, config, MarketArrays.from_frame(table, source=str(market or "synthetic")),
-                     device_power_w)
+    arrays = MarketArrays.from_frame(live_market(market), source=str(market or "synthetic"))
+    return EnvPolicy(agent, config, arrays, device_power_w)
+
+
+@dataclass
+class Deployment:
+    """One control loop per device (each with its safety layer and audit), run together; a site's PV
+    feed-in limits are written to ``site_log`` when they end."""
+
+    loops: list
+    audits: list[Path]
+    policy: object
+    site_log: Path | None = None
+    on_cycle: Callable[[int, object], None] | None = None
+
+    async def run(self, cycles: int | None) -> None:
+        import asyncio
+
+        for i, loop in enumerate(self.loops):
+            loop.on_cycle = (lambda row, i=i: self.on_cycle(i, row)) if self.on_cycle else None
+        try:
+            await asyncio.gather(*(loop.run(cycles) for loop in self.loops))
+        finally:
+            if self.site_log is not None and self.policy.pv_log:
+                with atomic_path(self.site_log) as tmp:
+                    pd.DataFrame(self.policy.pv_log).to_csv(tmp, index=False)
+
+
+def build_deployment(policy: Path, market: Path | None, controllers: Sequence[str], audit: Path, *,
+                     max_power_w: float | None, limits: dict[str, float], cycle_s: float, shadow: bool = False,
+                     register_map=None, extra: Sequence[Path] = (), kill_switch=None) -> Deployment:
+    """The devices, safety layers and loops of ``bessgym deploy``: simulated devices when ``controllers`` is
+    empty (a dry run: one battery of the default device, or one per asset of a portfolio, sized as the asset),
+    else one Modbus controller per URL. A single device's rating is ``max_power_w`` (required for a real one);
+    a portfolio's devices are rated at its assets' power, one controller each, in its order."""
+    from bessgym.control.modbus import DryRunController, ModbusController, parse_url
+    from bessgym.control.registers import DEFAULT_MAP
+    from bessgym.control.runner import Combined, ControlLoop, Schedule
+    from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
+    from bessgym.control.simulator import DeviceSpec
+
+    dry = not controllers
+    single_w = max_power_w or (DeviceSpec().max_power_w if dry else None)
+    source = policy_source(policy, market, single_w)
+    n = getattr(source, "n", 1)
+    if n == 1 and single_w is None:
+        raise ValueError("--max-power-w is required with a device (the site's rating; the device's own reported "
+                         "limits apply on top)")
+    if n > 1 and extra:
+        raise ValueError("--schedule and --afrr-signal drive one device; a portfolio's policy sets every asset")
+    if not dry and len(controllers) != n:
+        raise ValueError(f"the policy's portfolio has {n} assets: give one --controller per asset, in its order "
+                         f"(got {len(controllers)})")
+    ratings = [single_w] if n == 1 else [float(p) * 1e6 for p in source.power_mw]
+    sources = [Combined([source, *(Schedule.read_csv(p) for p in extra)])] if n == 1 else \
+        [source.asset(i) for i in range(n)]
+    audits = [audit] if n == 1 else [audit.with_name(f"{audit.stem}_asset{i}{audit.suffix}") for i in range(n)]
+    loops = []
+    for i in range(n):
+        if dry:
+            spec = DeviceSpec() if n == 1 else DeviceSpec(
+                capacity_wh=float(source.energy_mwh[i]) * 1e6, max_power_w=ratings[i],
+                ramp_w_per_s=max(ratings[i] / 5.0, DeviceSpec().ramp_w_per_s))
+            device = DryRunController(spec)
+        else:
+            device = ModbusController(*parse_url(controllers[i]), register_map or DEFAULT_MAP)
+        safety = SafetyLayer(device, SafetyLimits(max_charge_w=ratings[i], max_discharge_w=ratings[i], **limits),
+                             AuditLog(audits[i]), cycle_s=cycle_s, shadow=shadow, kill_switch=kill_switch)
+        loops.append(ControlLoop(sources[i], safety, cycle_s=cycle_s))
+    pv = isinstance(source, EnvPolicy) and bool((source.pv_mwp > 0).any())
+    return Deployment(loops, audits, source, audit.with_name(f"{audit.stem}_pv.csv") if pv else None)
 
 
 def live_market(market: Path | None, days: int = 1) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from the written results, the configuration selects each env kind, the CLI."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -18,6 +19,8 @@ from experiments import benchmark
 from experiments.config import ConfigError, ExperimentConfig, load_config
 from experiments.evaluate import evaluate_strategies, evaluation_period, make_env
 from experiments.tasks import TASKS, task
+
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,15 @@ def test_leaderboard_is_made_from_the_results_mean_and_std_over_seeds(tmp_path, 
     text = md.read_text()
     assert "bessgym benchmark table" in text and "intraday-2h-v0" in text and " ± " in text
     assert csv.exists()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{benchmark.README_START}\nold table\n{benchmark.README_END}\nrest\n")
+    benchmark.write_into_readme(readme, text)
+    written = readme.read_text()
+    assert written.startswith("intro\n") and written.endswith(f"{benchmark.README_END}\nrest\n")
+    assert "old table" not in written and text.strip() in written
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="leaderboard:start"):
+        benchmark.write_into_readme(readme, text)
 
 
 def test_a_rerun_keeps_the_results_already_there(tmp_path, tracking, monkeypatch):
@@ -129,13 +141,13 @@ def test_the_config_selects_each_env_kind():
     for kind, cls in kinds.items():
         env = make_env(ExperimentConfig().with_overrides({"env.kind": kind}), market)
         assert isinstance(env, cls)
-    config = load_config("experiments/configs/portfolio.yaml")
+    config = load_config(CONFIGS / "portfolio.yaml")
     env = make_env(config, market, parallel=True)
     assert isinstance(env, PortfolioParallelEnv)
     assert [s.battery.power_mw for s in env.sites] == [10.0, 2.0, 0.6, 0.4, 10.0, 3.0]
     assert env.sites[5].grid_limit_mw == 4.0 and env.sites[5].pv_mwp == 6.0
     assert env.sites[0].battery.max_cycles_per_day == config.battery.max_cycles_per_day
-    site = load_config("experiments/configs/colocation.yaml")
+    site = load_config(CONFIGS / "colocation.yaml")
     assert make_env(site, market).site.pv_mwp == 1.0
     with pytest.raises(ConfigError, match="portfolio.assets"):
         ExperimentConfig().with_overrides({"portfolio.assets": [{"power_mw": -1, "energy_mwh": 1}]})
@@ -143,7 +155,7 @@ def test_the_config_selects_each_env_kind():
 
 def test_portfolio_evaluation_sums_every_asset():
     """The per-asset LP on a portfolio: the recorded cash flows of all assets are what the env paid."""
-    config = load_config("experiments/configs/portfolio.yaml").with_overrides(
+    config = load_config(CONFIGS / "portfolio.yaml").with_overrides(
         {"evaluate.days": 1, "evaluate.strategies": ["lp", "lp_per_asset", "idle"]})
     _, market = evaluation_period(config, config.eval_market.load())
     for strategy, evaluation in evaluate_strategies(config, market).items():

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -473,3 +474,65 @@ registers:
     assert status.soc_pct == pytest.approx(42.0, abs=0.1) and status.max_charge_w == 1e6
     assert battery.setpoint_w == 0.0 and battery.mode == 0  # released
     assert vendor.device_id == 3 and vendor.allow_list == {300, 301, 302, 303}
+
+
+def _trained_run(tmp_path, config_file: str) -> Path:
+    """A briefly trained PPO of an experiment config, saved as ``bessgym train`` leaves it (model/ and
+    config.yaml), for deploy to load."""
+    from agents.rl import RLAgent, build_model, make_vec_env
+    from bessgym.data import synthetic
+    from bessgym.envs.core import MarketArrays
+    from experiments.config import dump_config, load_config
+    from experiments.evaluate import make_env
+
+    config = load_config(Path(__file__).resolve().parents[1] / "experiments" / "configs" / config_file)
+    market = MarketArrays.from_frame(synthetic.generate("2025-03-01", "2025-03-03", seed=1))
+    venv = make_vec_env(lambda: make_env(config, market), 1, seed=0)
+    model = build_model("ppo", venv, seed=0, n_steps=64, batch_size=32)
+    model.learn(64)
+    dump_config(config, tmp_path / "run" / "config.yaml")
+    return RLAgent(model, venv, algorithm="ppo").save(tmp_path / "run" / "model")
+
+
+def _deploy(tmp_path, model_dir: Path) -> object:
+    import mlflow
+    from typer.testing import CliRunner
+
+    from experiments.cli import app
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return CliRunner(env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}).invoke(
+        app, ["deploy", "--policy", str(model_dir), "--dry-run", "--cycles", "3", "--cycle-s", "0.01",
+              "--ramp-w-per-s", "1e9", "--audit", str(tmp_path / "audit.csv")])
+
+
+def test_portfolio_policy_deploys_one_device_per_asset_in_dry_run(tmp_path):
+    from bessgym.envs.portfolio import default_portfolio
+
+    result = _deploy(tmp_path, _trained_run(tmp_path, "portfolio.yaml"))
+    assert result.exit_code == 0, result.output
+    ratings_w = [10e6, 2e6, 0.6e6, 0.4e6, 10e6, 3e6]  # experiments/configs/portfolio.yaml
+    assert len(default_portfolio()) == len(ratings_w)
+    for i, rating in enumerate(ratings_w):
+        audit = pd.read_csv(tmp_path / f"audit_asset{i}.csv")
+        assert audit["action"].tolist() == ["sent"] * 3 + ["released"]
+        assert (audit["sent_w"].abs().fillna(0) <= rating + 1e-6).all()
+    assert "asset 5 cycle 2" in result.output
+    pv = pd.read_csv(tmp_path / "audit_pv.csv")  # the two PV sites (assets 4 and 5) within their connections
+    assert sorted(set(pv["asset"])) == [4, 5] and len(pv) == 6
+    grid_w = pv["asset"].map({4: 10e6, 5: 4e6})
+    assert (pv["battery_w"] + pv["pv_limit_w"] <= grid_w + 1e-6).all()
+
+
+def test_site_policy_deploys_the_battery_within_the_connection_and_logs_pv_limits(tmp_path):
+    result = _deploy(tmp_path, _trained_run(tmp_path, "colocation.yaml"))
+    assert result.exit_code == 0, result.output
+    audit = pd.read_csv(tmp_path / "audit.csv")
+    assert audit["action"].tolist() == ["sent"] * 3 + ["released"]
+    pv = pd.read_csv(tmp_path / "audit_pv.csv")
+    assert len(pv) == 3
+    grid_w = 1e6  # experiments/configs/colocation.yaml: a 1 MW connection
+    assert (pv["pv_limit_w"] <= pv["pv_available_w"] + 1e-6).all() and (pv["pv_limit_w"] >= 0).all()
+    assert (pv["battery_w"] + pv["pv_limit_w"] <= grid_w + 1e-6).all()
+    assert np.allclose(pv["grid_export_w"], pv["battery_w"] + pv["pv_limit_w"])
+    assert np.allclose(audit["requested_w"].iloc[:3], pv["battery_w"])

@@ -10,7 +10,9 @@ openly here:
 - ``make run`` and ``make test`` are checked with ``make -n`` (CI runs ``make test`` itself);
 - ``train``, ``evaluate``, ``run`` and ``sweep`` get ``--set`` overrides that shrink training to two PPO
   rollouts and evaluation to four days;
-- ``deploy`` runs 3 cycles of 0.2 s instead of ``--cycles N`` of ``--cycle-s S``.
+- ``deploy`` runs 3 cycles of 0.2 s instead of ``--cycles N`` of ``--cycle-s S``;
+- ``benchmark run`` runs one seed on one test day with 256 training steps, ``benchmark tune`` one trial of
+  256 steps scored on two days.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ def shell_for_test(text: str) -> str:
             command = command.replace("make ", f"make -n -C {ROOT} ", 1)
         if re.search(r"\bbessgym (train|evaluate|run|sweep)\b", command):
             command += " " + SMALL
+        if re.search(r"\bbessgym benchmark run\b", command):
+            command = re.sub(r"--(seeds|days|train-steps) \d+", "", command).replace("--quick", "")
+            command += " --seeds 1 --days 1 --train-steps 256"
+        if re.search(r"\bbessgym benchmark tune\b", command):
+            command = re.sub(r"--(trials|train-steps|validation-days) \d+", "", command)
+            command += " --trials 1 --train-steps 256 --validation-days 2"
         if re.search(r"\bbessgym deploy\b", command):
             command = re.sub(r"--cycles \d+", "--cycles 3", command)
             command = re.sub(r"--cycle-s [\d.]+", "", command) + " --cycle-s 0.2"

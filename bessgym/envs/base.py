@@ -27,8 +27,9 @@ class ObservationExtension(Protocol):
 
     size: int
 
-    def observation(self, runner: Runner, core: np.ndarray) -> np.ndarray:
-        """The whole observation (float32) from the core's (the asset's, or the pooled average)."""
+    def observation(self, runner: Runner, core: np.ndarray, q: int | None = None) -> np.ndarray:
+        """The whole observation (float32) from the core's (the asset's, or the pooled average), at the runner's
+        quarter-hour or at ``q`` (a live observation)."""
         ...
 
 
@@ -63,6 +64,13 @@ class BESSEnv(gym.Env):
     def runner(self) -> Runner:
         """The episode runner (stages, pending cash, dispatch recording, live observations)."""
         return self._runner
+
+    def live_observation(self, q: int, soc_mwh: np.ndarray) -> np.ndarray:
+        """The agent's delivery observation at quarter-hour ``q`` of the open day with every asset's SoC [MWh]
+        from telemetry (deployment: the day's commitments are the env's, prices the table's)."""
+        core = self._runner.live_observation(q, soc_mwh, self._weights)
+        core = core if self._pooled else core[0]
+        return core if self._extension is None else self._extension.observation(self._runner, core, q)
 
     @property
     def decision_point(self) -> tuple[str, str, int]:

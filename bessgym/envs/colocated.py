@@ -63,8 +63,9 @@ class PVObservation:
     def size(self) -> int:
         return self.horizon_qh + 1
 
-    def observation(self, runner: Runner, core: np.ndarray) -> np.ndarray:
-        sim, h, q = runner.sim, self.horizon_qh, runner.quarter_hour
+    def observation(self, runner: Runner, core: np.ndarray, q: int | None = None) -> np.ndarray:
+        sim, h = runner.sim, self.horizon_qh
+        q = runner.quarter_hour if q is None else q
         forecast = sim.pv_forecast[0, max(q, 0):max(q, 0) + h]
         pv = np.zeros(h + 1, dtype=np.float32)
         pv[0] = sim.pv_now_mw(q)[0]

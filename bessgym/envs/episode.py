@@ -262,11 +262,14 @@ class Runner:
             return self._observe.weighted(weights, stage, q, **cleared)
         return self._observe(stage, q, **cleared)
 
-    def live_observation(self, q: int, soc_mwh: np.ndarray) -> np.ndarray:
+    def live_observation(self, q: int, soc_mwh: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """The delivery observation at quarter-hour ``q`` of the open day with SoC from telemetry (deployment:
-        the day's commitments are known, prices are the table's)."""
+        the day's commitments are known, prices are the table's); with ``weights`` their weighted average."""
         self.sim.soc_mwh = np.asarray(soc_mwh, dtype=float)
-        return self._observe(Stage.DELIVERY, q, capacity_cleared=True, da_cleared=True)
+        cleared = {"capacity_cleared": True, "da_cleared": True}
+        if weights is not None:
+            return self._observe.weighted(weights, Stage.DELIVERY, q, **cleared)
+        return self._observe(Stage.DELIVERY, q, **cleared)
 
     def action_mask(self) -> np.ndarray:
         """Which entries of the action count in the current stage (the rest is ignored)."""

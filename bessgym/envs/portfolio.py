@@ -58,12 +58,12 @@ class PortfolioObservation:
         self.weights = sim.fleet.power_mw / sim.fleet.power_mw.sum()
         self.grid_mw = float(sim.grid_mw.sum())
 
-    def observation(self, runner: Runner, core: np.ndarray) -> np.ndarray:
+    def observation(self, runner: Runner, core: np.ndarray, q: int | None = None) -> np.ndarray:
         sim = runner.sim
         out = np.empty(core.shape[0] + self.size, dtype=np.float32)
         out[:-2] = core
         out[-2] = self.weights @ sim.available
-        out[-1] = sim.pv_now_mw(runner.quarter_hour).sum() / self.grid_mw
+        out[-1] = sim.pv_now_mw(runner.quarter_hour if q is None else q).sum() / self.grid_mw
         return out
 
 

@@ -114,13 +114,15 @@ def tune_cmd(
 @app.command("table")
 def table_cmd(
     task: Annotated[list[str] | None, typer.Option(help="Only these tasks (repeatable; default: all).")] = None,
+    readme: Annotated[Path | None, typer.Option(help="Also put the Markdown leaderboard into this file, between "
+                                                     "its leaderboard markers.")] = None,
     out: OutOption = Path("runs/benchmark"),
 ) -> None:
     """The leaderboard of every result in the folder: printed, and written as leaderboard.md and .csv."""
-    _table(out, task, command="bessgym benchmark " + shlex.join(sys.argv[2:]))
+    _table(out, task, command="bessgym benchmark " + shlex.join(sys.argv[2:]), readme=readme)
 
 
-def _table(out: Path, tasks: list[str] | None, *, command: str) -> None:
+def _table(out: Path, tasks: list[str] | None, *, command: str, readme: Path | None = None) -> None:
     from experiments import benchmark
     from experiments.tasks import task as find_task
 
@@ -135,3 +137,9 @@ def _table(out: Path, tasks: list[str] | None, *, command: str) -> None:
     csv, md = benchmark.write_table(table, out, command=command)
     console.print(frame_table(benchmark.formatted(table), f"bessgym leaderboard ({len(results)} results)"))
     console.print(f"leaderboard: {escape(str(md))}, {escape(str(csv))}")
+    if readme is not None:
+        try:
+            benchmark.write_into_readme(readme, md.read_text())
+        except (OSError, ValueError) as exc:
+            raise fail(ValueError(str(exc))) from exc
+        console.print(f"and in {escape(str(readme))}")

@@ -100,12 +100,16 @@ def schedule_cmd(
 
 def deploy_cmd(
     policy: Annotated[Path, typer.Option(help="SB3 model (.zip or its folder), ONNX export, or LP schedule .csv.")],
-    controller: Annotated[str, typer.Option(help="modbus://HOST:PORT (ignored with --dry-run).")] = "",
+    controller: Annotated[list[str] | None, typer.Option(help="modbus://HOST:PORT (ignored with --dry-run); a "
+                                                              "portfolio's policy: one per asset, in its order "
+                                                              "(repeatable).")] = None,
     cycle_s: Annotated[float, typer.Option(help="Control cycle [s].")] = 1.0,
     cycles: Annotated[int | None, typer.Option(help="Stop after this many cycles (default: until stopped).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="No device: a local simulated battery.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="No device: a local simulated battery (one per "
+                                                            "asset of a portfolio).")] = False,
     shadow: Annotated[bool, typer.Option("--shadow", help="Read the device, compute, log; never write.")] = False,
-    max_power_w: Annotated[float | None, typer.Option(help="Site/device rating [W] (required for a device).")] = None,
+    max_power_w: Annotated[float | None, typer.Option(help="Site/device rating [W] (required for a device; a "
+                                                           "portfolio's are its assets' power).")] = None,
     soc_min_pct: Annotated[float, typer.Option(help="Lowest SoC the layer allows [%].")] = 5.0,
     soc_max_pct: Annotated[float, typer.Option(help="Highest SoC the layer allows [%].")] = 95.0,
     ramp_w_per_s: Annotated[float, typer.Option(help="Largest setpoint change per second [W/s].")] = 100_000.0,
@@ -114,59 +118,52 @@ def deploy_cmd(
     afrr_signal: Annotated[Path | None, typer.Option(help="aFRR setpoint signal CSV (timestamp, power_w).")] = None,
     market: Annotated[Path | None, typer.Option(help="Contract table with today's prices (or synthetic).")] = None,
     register_map: Annotated[Path | None, typer.Option(help="Vendor register map (YAML/JSON).")] = None,
-    audit: Annotated[Path | None, typer.Option(help="Audit CSV; default runs/deploy/audit_<UTC time>.csv.")] = None,
+    audit: Annotated[Path | None, typer.Option(help="Audit CSV; default runs/deploy/audit_<UTC time>.csv "
+                                                    "(a portfolio: one per asset, _asset<i>).")] = None,
     kill_file: Annotated[Path | None, typer.Option(help="Release and stop as soon as this file exists.")] = None,
 ) -> None:
-    """Drive a battery: each cycle reads status, builds the observation, runs the policy, passes the setpoint
-    through the safety layer, writes it and logs the cycle to the audit CSV (logged to MLflow at the end)."""
-
-    from bessgym.control.modbus import DryRunController, ModbusController, parse_url
+    """Drive a battery, a co-located site's battery (PV's feed-in limit written beside the audit) or every
+    battery of a portfolio: each cycle reads status, builds the observation, runs the policy, passes the
+    setpoint through the safety layer, writes it and logs the cycle to the audit CSV (logged to MLflow)."""
     from bessgym.control.registers import DEFAULT_MAP, RegisterMap
-    from bessgym.control.runner import Combined, ControlLoop, Schedule
-    from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
-    from bessgym.control.simulator import DeviceSpec
-    from experiments.deploy import log_deploy, policy_source
+    from experiments.deploy import build_deployment, log_deploy
 
+    controllers = controller or []
     if not (math.isfinite(cycle_s) and cycle_s > 0):
         raise fail(ValueError(f"--cycle-s must be a finite number > 0, got {cycle_s}"))
     if cycles is not None and cycles < 1:
         raise fail(ValueError(f"--cycles must be >= 1 (or left out to run until stopped), got {cycles}"))
-    if dry_run == bool(controller):
+    if dry_run == bool(controllers):
         raise fail(ValueError("give --controller modbus://HOST:PORT, or --dry-run (not both)"))
     if dry_run and shadow:
         raise fail(ValueError("--dry-run and --shadow exclude each other"))
-    try:
-        if dry_run:
-            spec = DeviceSpec()
-            device = DryRunController(spec)
-            max_power_w = max_power_w or spec.max_power_w
-        else:
-            if max_power_w is None:
-                raise ValueError("--max-power-w is required with a device (the site's rating; the device's own "
-                                 "reported limits apply on top)")
-            host, port = parse_url(controller)
-            device = ModbusController(host, port, RegisterMap.load(register_map) if register_map else DEFAULT_MAP)
-        limits = SafetyLimits(max_charge_w=max_power_w, max_discharge_w=max_power_w, soc_min_pct=soc_min_pct,
-                              soc_max_pct=soc_max_pct, ramp_w_per_s=ramp_w_per_s, power_step_w=power_step_w)
-        sources = [policy_source(policy, market, max_power_w)]
-        sources += [Schedule.read_csv(p) for p in (schedule, afrr_signal) if p is not None]
-    except (ValueError, FileNotFoundError, MarketDataError) as exc:
-        raise fail(exc) from exc
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     audit_path = audit or Path("runs/deploy") / f"audit_{stamp}.csv"
-    log = AuditLog(audit_path)
-    safety = SafetyLayer(device, limits, log, cycle_s=cycle_s, shadow=shadow,
-                         kill_switch=(lambda: kill_file.exists()) if kill_file else None)
+    try:
+        deployment = build_deployment(
+            policy, market, controllers, audit_path, max_power_w=max_power_w, cycle_s=cycle_s, shadow=shadow,
+            limits={"soc_min_pct": soc_min_pct, "soc_max_pct": soc_max_pct, "ramp_w_per_s": ramp_w_per_s,
+                    "power_step_w": power_step_w},
+            register_map=RegisterMap.load(register_map) if register_map else DEFAULT_MAP,
+            extra=[p for p in (schedule, afrr_signal) if p is not None],
+            kill_switch=(lambda: kill_file.exists()) if kill_file else None)
+    except (ValueError, FileNotFoundError, MarketDataError) as exc:
+        raise fail(exc) from exc
 
-    def show(row) -> None:
+    def show(asset: int, row) -> None:
         sent = "-" if row.sent_w is None else f"{row.sent_w:,.0f} W"
         soc = "-" if row.soc_pct is None else f"{row.soc_pct:.2f} %"
-        console.print(f"cycle {row.cycle}: {row.action} {sent} SoC {soc} {row.reason}", soft_wrap=True)
+        who = f"asset {asset} " if len(deployment.loops) > 1 else ""
+        console.print(f"{who}cycle {row.cycle}: {row.action} {sent} SoC {soc} {row.reason}", soft_wrap=True)
 
-    loop = ControlLoop(Combined(sources), safety, cycle_s=cycle_s, on_cycle=show)
+    deployment.on_cycle = show
     mode = "dry run" if dry_run else ("shadow" if shadow else "live")
-    console.print(f"deploying {policy} ({mode}) every {cycle_s:g} s; audit: {audit_path}")
-    if _until_signal(lambda: loop.run(cycles)):  # the runner releases the device before it ends
-        console.print("[yellow]stopped[/]: device released to local control")
-    log_deploy(audit_path, policy, mode)
-    console.print(f"audit: [bold]{audit_path}[/]")
+    console.print(f"deploying {policy} ({mode}) every {cycle_s:g} s to {len(deployment.loops)} device(s); audit: "
+                  f"{', '.join(str(p) for p in deployment.audits)}", soft_wrap=True)
+    if _until_signal(lambda: deployment.run(cycles)):  # the runners release the devices before they end
+        console.print("[yellow]stopped[/]: devices released to local control")
+    for path in deployment.audits:
+        log_deploy(path, policy, mode)
+    if deployment.site_log is not None:
+        console.print(f"PV feed-in limits: [bold]{deployment.site_log}[/]")
+    console.print(f"audit: [bold]{', '.join(str(p) for p in deployment.audits)}[/]", soft_wrap=True)
