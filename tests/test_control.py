@@ -476,9 +476,9 @@ registers:
     assert vendor.device_id == 3 and vendor.allow_list == {300, 301, 302, 303}
 
 
-def _trained_run(tmp_path, config_file: str) -> Path:
-    """A briefly trained PPO of an experiment config, saved as ``bessgym train`` leaves it (model/ and
-    config.yaml), for deploy to load."""
+def _trained_run(tmp_path, config_file: str, **overrides) -> Path:
+    """A briefly trained PPO of an experiment config (with ``overrides``), saved as ``bessgym train`` leaves it
+    (model/ and config.yaml), for deploy to load."""
     from agents.rl import RLAgent, build_model, make_vec_env
     from bessgym.data import synthetic
     from bessgym.envs.core import MarketArrays
@@ -486,6 +486,7 @@ def _trained_run(tmp_path, config_file: str) -> Path:
     from experiments.evaluate import make_env
 
     config = load_config(Path(__file__).resolve().parents[1] / "experiments" / "configs" / config_file)
+    config = config.with_overrides(overrides) if overrides else config
     market = MarketArrays.from_frame(synthetic.generate("2025-03-01", "2025-03-03", seed=1))
     venv = make_vec_env(lambda: make_env(config, market), 1, seed=0)
     model = build_model("ppo", venv, seed=0, n_steps=64, batch_size=32)
@@ -536,3 +537,29 @@ def test_site_policy_deploys_the_battery_within_the_connection_and_logs_pv_limit
     assert (pv["battery_w"] + pv["pv_limit_w"] <= grid_w + 1e-6).all()
     assert np.allclose(pv["grid_export_w"], pv["battery_w"] + pv["pv_limit_w"])
     assert np.allclose(audit["requested_w"].iloc[:3], pv["battery_w"])
+
+
+def test_portfolio_policy_drives_one_simulated_device_per_asset_over_modbus(tmp_path):
+    from experiments.deploy import build_deployment
+
+    assets = [{"power_mw": 1.0, "energy_mwh": 2.0}, {"power_mw": 0.5, "energy_mwh": 0.5}]
+    model_dir = _trained_run(tmp_path, "portfolio.yaml", **{"portfolio.assets": assets})
+    devices = [_device(max_power_w=1e6, capacity_wh=2e6), _device(max_power_w=0.5e6, capacity_wh=0.5e6)]
+    limits = {"soc_min_pct": 5.0, "soc_max_pct": 95.0, "ramp_w_per_s": 1e9, "power_step_w": 1_000.0}
+
+    async def drive() -> list[pd.DataFrame]:
+        async with served(devices[0], free_port()) as p0, served(devices[1], free_port()) as p1:
+            urls = [f"modbus://127.0.0.1:{p0}", f"modbus://127.0.0.1:{p1}"]
+            with pytest.raises(ValueError, match="2 assets: give one --controller per asset"):
+                build_deployment(model_dir, None, urls[:1], tmp_path / "a.csv", max_power_w=None, limits=limits,
+                                 cycle_s=0.05)
+            deployment = build_deployment(model_dir, None, urls, tmp_path / "audit.csv", max_power_w=None,
+                                          limits=limits, cycle_s=0.05)
+            await deployment.run(cycles=5)
+        return [pd.read_csv(path) for path in deployment.audits]
+
+    audits = asyncio.run(drive())
+    for audit, rating in zip(audits, (1e6, 0.5e6), strict=True):
+        assert audit["action"].tolist() == ["sent"] * 5 + ["released"]
+        assert (audit["sent_w"].abs().fillna(0) <= rating + 1e-6).all()
+        assert audit["soc_pct"].iloc[:5].notna().all()  # read from each device over Modbus
