@@ -47,7 +47,15 @@ def make_vec_env(env_fn: Callable[[], gym.Env], n_envs: int, *, seed: int, norma
     """``n_envs`` copies of ``env_fn()`` with episode statistics and (optionally) normalisation, seeded."""
     if n_envs < 1:
         raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-    venv = VecMonitor(DummyVecEnv([env_fn] * n_envs))
+    return normalized(DummyVecEnv([env_fn] * n_envs), seed=seed, normalize_obs=normalize_obs,
+                      normalize_reward=normalize_reward, gamma=gamma)
+
+
+def normalized(base: VecEnv, *, seed: int, normalize_obs: bool = True, normalize_reward: bool = True,
+               gamma: float = 0.99) -> VecNormalize:
+    """``base`` (any VecEnv, e.g. :class:`~agents.batched.BatchedVecEnv`) with episode statistics and
+    (optionally) normalisation, seeded."""
+    venv = VecMonitor(base)
     venv.seed(seed)
     return VecNormalize(venv, norm_obs=normalize_obs, norm_reward=normalize_reward, gamma=gamma, clip_obs=10.0)
 

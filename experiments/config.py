@@ -196,11 +196,14 @@ class EnvConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    """RL training: algorithm, budget, normalisation, evaluation and checkpoint cadence."""
+    """RL training: algorithm, budget, the envs it collects from (single envs, or groups of the native batched
+    env: ``n_envs`` groups of ``batched_copies``, each group its own days), normalisation, evaluation and
+    checkpoint cadence."""
 
     algorithm: Literal["ppo", "sac"] = "ppo"
     total_steps: int = Field(400_000, ge=1)
-    n_envs: int = Field(8, ge=1)
+    n_envs: int = Field(8, ge=1)  # env copies; with batched_copies > 0 the groups of the native batched env
+    batched_copies: int = Field(0, ge=0)  # 0: n_envs single envs in SB3's DummyVecEnv; k: n_envs x k batched
     seed: int = 0
     normalize_obs: bool = True
     normalize_reward: bool = True

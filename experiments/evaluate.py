@@ -29,6 +29,7 @@ from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio import PortfolioEnv
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.single_bess import SingleBESSEnv
+from bessgym.envs.vector import BESSVectorEnv
 from bessgym.market.products import Stage
 from bessgym.market.settlement import CASH_FLOWS
 from experiments.config import SEQUENTIAL, ConfigError, ExperimentConfig
@@ -56,11 +57,7 @@ def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | 
             supported = [p for p in PRODUCTS if all(c in market.columns for c in PRODUCT_COLUMNS[p])]
             raise ConfigError(f"env.products: {product!r} needs column {missing[0]!r}, which the market table "
                               f"lacks; choose from what it supports: --set 'env.products=[{', '.join(supported)}]'")
-    delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
-    options = EnvOptions(env.market_config(), episode_days=episode_days or env.episode_days, start_day=start_day,
-                         agent_stages=tuple(env.agent_stages), delegates=delegates,
-                         forecast=forecast or env.forecast, forecast_sigma=env.forecast_sigma,
-                         horizon_qh=env.horizon_qh, track_soh=False)
+    options = env_options(config, forecast=forecast, episode_days=episode_days, start_day=start_day)
     battery = config.battery.spec()
     if env.kind == "single":
         return SingleBESSEnv(market, battery, options=options)
@@ -70,6 +67,28 @@ def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | 
     reliability = common_outages(config.portfolio.reliability(), len(sites), config.portfolio.outage_seed)
     return (PortfolioParallelEnv if parallel else PortfolioEnv)(market, sites, reliability=reliability,
                                                                 options=options)
+
+
+def env_options(config: ExperimentConfig, *, forecast: str | None = None, episode_days: int | None = None,
+                start_day=None) -> EnvOptions:
+    """The configured env's options (``forecast``, ``episode_days``, ``start_day`` override the config's)."""
+    env = config.env
+    delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
+    return EnvOptions(env.market_config(), episode_days=episode_days or env.episode_days, start_day=start_day,
+                      agent_stages=tuple(env.agent_stages), delegates=delegates, forecast=forecast or env.forecast,
+                      forecast_sigma=env.forecast_sigma, horizon_qh=env.horizon_qh, track_soh=False)
+
+
+def make_vector_env(config: ExperimentConfig, market: MarketArrays, copies: int, *,
+                    start_day=None) -> BESSVectorEnv:
+    """``copies`` of the configured battery in the native batched env (one core call steps them all); they run
+    the same delivery days in lock-step (``start_day``: always that one). One battery's env only
+    (``env.kind: single``)."""
+    if config.env.kind != "single":
+        raise ConfigError(f"train.batched_copies: the native batched env is a single battery's; env.kind is "
+                          f"{config.env.kind!r} (use train.batched_copies: 0)")
+    make_env(config, market)  # the same checks of the products against the table
+    return BESSVectorEnv(copies, market, config.battery.spec(), options=env_options(config, start_day=start_day))
 
 
 def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None = None) -> Agent:

@@ -23,12 +23,20 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
-from agents.rl import ALGORITHMS, DEFAULTS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, make_vec_env
+from agents.batched import batched_vec_env
+from agents.rl import ALGORITHMS, DEFAULTS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, normalized
 from bessgym._io import atomic_path
 from bessgym.envs.core import MarketArrays
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig, dump_config, load_config
-from experiments.evaluate import evaluate_strategies, evaluation_period, index_baseline, make_env, run_agent
+from experiments.evaluate import (
+    evaluate_strategies,
+    evaluation_period,
+    index_baseline,
+    make_env,
+    make_vector_env,
+    run_agent,
+)
 from experiments.plots import learning_curve_figure
 from experiments.signals import Interrupted, on_signals
 
@@ -149,17 +157,18 @@ class _Progress(BaseCallback):
 
 
 def _training_env(config: ExperimentConfig, market: MarketArrays, normalizer: Path | None) -> VecNormalize:
+    """The envs training collects from: ``n_envs`` single envs, or ``n_envs`` groups of ``batched_copies`` in
+    the native batched env; normalised (with the checkpoint's statistics when resuming)."""
     t = config.train
-
-    def env_fn():
-        return make_env(config, market)
-
+    if t.batched_copies:
+        base = batched_vec_env(lambda k: make_vector_env(config, market, t.batched_copies), t.n_envs)
+    else:
+        base = DummyVecEnv([lambda: make_env(config, market)] * t.n_envs)
     if normalizer is None:
-        return make_vec_env(env_fn, t.n_envs, seed=t.seed, normalize_obs=t.normalize_obs,
-                            normalize_reward=t.normalize_reward)
-    base = VecMonitor(DummyVecEnv([env_fn] * t.n_envs))
-    base.seed(t.seed)
-    return VecNormalize.load(str(normalizer), base)
+        return normalized(base, seed=t.seed, normalize_obs=t.normalize_obs, normalize_reward=t.normalize_reward)
+    monitored = VecMonitor(base)
+    monitored.seed(t.seed)
+    return VecNormalize.load(str(normalizer), monitored)
 
 
 def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
@@ -225,13 +234,14 @@ def planned_steps(config: ExperimentConfig) -> tuple[int, str | None]:
     """The steps ``learn`` runs for ``train.total_steps``, and why they differ where they do: PPO collects
     whole rollouts of ``n_steps`` x ``n_envs`` steps, SAC steps all envs at once."""
     t = config.train
+    envs = t.n_envs * max(t.batched_copies, 1)
     n_steps = {**DEFAULTS[t.algorithm], **t.hyperparameters}.get("n_steps", 1)  # PPO's rollout per env
-    chunk = t.n_envs * (int(n_steps) if t.algorithm == "ppo" else 1)
+    chunk = envs * (int(n_steps) if t.algorithm == "ppo" else 1)
     planned = -(-t.total_steps // chunk) * chunk
     if planned == t.total_steps:
         return planned, None
-    how = f"whole rollouts of {chunk // t.n_envs:,} steps x {t.n_envs} envs" if t.algorithm == "ppo" else \
-        f"{t.n_envs} envs a step"
+    how = f"whole rollouts of {chunk // envs:,} steps x {envs} envs" if t.algorithm == "ppo" else \
+        f"{envs} envs a step"
     return planned, (f"{t.algorithm.upper()} learns in {how}: {planned:,} steps for train.total_steps "
                      f"{t.total_steps:,}")
 

@@ -1,0 +1,80 @@
+"""Training on the native batched env: the SB3 VecEnv over BESSVectorEnv gives the transitions of single envs
+for the same seeds and actions, through the auto-reset at the day's end, and PPO trains on it end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.batched import BatchedVecEnv, batched_vec_env
+from bessgym.data import synthetic
+from bessgym.envs.core import MarketArrays
+from experiments.config import ConfigError, ExperimentConfig
+from experiments.evaluate import make_env, make_vector_env
+
+
+@pytest.fixture(scope="module")
+def market() -> MarketArrays:
+    return MarketArrays.from_frame(synthetic.generate("2025-03-01", "2025-03-08", seed=1))
+
+
+def _rollout(venv, actions: np.ndarray, seed: int):
+    venv.seed(seed)
+    out = [venv.reset()]
+    for a in actions:
+        venv.step_async(a)
+        obs, rewards, dones, infos = venv.step_wait()
+        finals = [info.get("terminal_observation") for info in infos]
+        truncated = [info.get("TimeLimit.truncated") for info in infos]
+        out.append((obs, rewards, dones, finals, truncated))
+    return out
+
+
+def _same(a, b) -> None:
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-6, atol=1e-6)
+    for (o1, r1, d1, f1, t1), (o2, r2, d2, f2, t2) in zip(a[1:], b[1:], strict=True):
+        np.testing.assert_allclose(o1, o2, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(r1, r2, rtol=1e-6, atol=1e-4)
+        np.testing.assert_array_equal(d1, d2)
+        assert t1 == t2
+        for x, y in zip(f1, f2, strict=True):
+            assert (x is None) == (y is None)
+            if x is not None:
+                np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("forecast", ["perfect", "noisy"])
+def test_batched_groups_step_like_single_envs_through_the_auto_reset(market, forecast):
+    """Groups of one copy: each draws its own days and noise from its seed, as a single env does."""
+    config = ExperimentConfig().with_overrides({"env.forecast": forecast})
+    n, steps = 3, 2 * 96 + 10  # past two day ends (each a random new day)
+    actions = np.random.default_rng(0).uniform(-1, 1, (steps, n, 9)).astype(np.float32)
+    single = DummyVecEnv([lambda: make_env(config, market)] * n)
+    batched = batched_vec_env(lambda k: make_vector_env(config, market, 1), n)
+    a, b = _rollout(single, actions, seed=7), _rollout(batched, actions, seed=7)
+    assert sum(d.sum() for _, _, d, _, _ in a[1:]) == 2 * n  # both day ends were crossed
+    _same(a, b)
+
+
+def test_copies_of_a_group_share_the_day_and_step_like_single_envs_on_it(market):
+    """A group of three copies in lock-step on a fixed day equals three single envs on that day."""
+    config = ExperimentConfig()
+    actions = np.random.default_rng(1).uniform(-1, 1, (96 + 5, 3, 9)).astype(np.float32)
+    single = DummyVecEnv([lambda: make_env(config, market, start_day="2025-03-04")] * 3)
+    batched = BatchedVecEnv([make_vector_env(config, market, 3, start_day="2025-03-04")])
+    _same(_rollout(single, actions, seed=0), _rollout(batched, actions, seed=0))
+
+
+def test_ppo_trains_on_the_batched_env_and_the_config_guards_its_kind(tmp_path, market):
+    from agents.rl import build_model, normalized
+
+    config = ExperimentConfig().with_overrides({"train.batched_copies": 4, "train.n_envs": 2})
+    venv = normalized(batched_vec_env(lambda k: make_vector_env(config, market, 4), 2), seed=0)
+    assert venv.num_envs == 8
+    model = build_model("ppo", venv, seed=0, n_steps=64, batch_size=128)
+    model.learn(1024)
+    assert model.num_timesteps == 1024
+    assert len(model.ep_info_buffer) == 8  # VecMonitor saw every copy's day end (128 steps each, a day 96)
+    with pytest.raises(ConfigError, match="env.kind is 'portfolio'"):
+        make_vector_env(config.with_overrides({"env.kind": "portfolio"}), market, 2)
