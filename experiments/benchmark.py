@@ -66,7 +66,9 @@ def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | 
     for seed in seeds:
         overrides = {} if train_steps is None else {"train.total_steps": train_steps}
         if agent in LEARNERS:
-            overrides["train.algorithm"] = agent
+            overrides["train.algorithm"] = agent.removeprefix("bc_")
+        if agent == "bc_ppo":
+            overrides["train.clone_from"] = "lp"
         config = task.config(seed, train_data=train_data, test_data=test_data, days=days, **overrides)
         path = result_path(out, task, agent, seed)
         previous = _previous(path, task, config)

@@ -197,13 +197,17 @@ class EnvConfig(_Strict):
 
 class TrainConfig(_Strict):
     """RL training: algorithm, budget, the envs it collects from (single envs, or groups of the native batched
-    env: ``n_envs`` groups of ``batched_copies``, each group its own days), normalisation, evaluation and
-    checkpoint cadence."""
+    env: ``n_envs`` groups of ``batched_copies``, each group its own days), behaviour cloning of an LP before
+    RL (PPO: ``clone_from``, on ``clone_days`` random training days), normalisation, evaluation and checkpoint
+    cadence."""
 
     algorithm: Literal["ppo", "sac"] = "ppo"
     total_steps: int = Field(400_000, ge=1)
     n_envs: int = Field(8, ge=1)  # env copies; with batched_copies > 0 the groups of the native batched env
     batched_copies: int = Field(0, ge=0)  # 0: n_envs single envs in SB3's DummyVecEnv; k: n_envs x k batched
+    clone_from: Literal["lp", "lp_noisy"] | None = None  # behaviour cloning of this LP first (PPO)
+    clone_days: int = Field(60, ge=1)  # training days the LP demonstrates
+    clone_epochs: int = Field(20, ge=1)
     seed: int = 0
     normalize_obs: bool = True
     normalize_reward: bool = True
@@ -212,6 +216,12 @@ class TrainConfig(_Strict):
     eval_days: int = Field(14, ge=1)
     checkpoint_every_steps: int = Field(50_000, ge=1)
     torch_threads: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _clone_ppo(self) -> TrainConfig:
+        if self.clone_from is not None and self.algorithm != "ppo":
+            raise ValueError(f"clone_from: behaviour cloning pre-trains PPO, not {self.algorithm}")
+        return self
 
 
 class EvaluateConfig(_Strict):

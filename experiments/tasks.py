@@ -17,7 +17,9 @@ from experiments.config import ExperimentConfig
 
 MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.day_ahead_delegate": "none",
                "env.products": ["fcr", "afrr_capacity", "afrr_energy", "day_ahead", "intraday", "imbalance"]}
-LEARNERS = ("ppo", "sac")  # trained on the task's training market, then evaluated like the baselines
+# trained on the task's training market, then evaluated like the baselines; bc_ppo: PPO after behaviour
+# cloning of the perfect-foresight LP on 60 training days
+LEARNERS = ("ppo", "sac", "bc_ppo")
 RULES = ("price_threshold", "time_of_day", "idle")
 
 
@@ -42,7 +44,10 @@ class Task:
 
     @property
     def agents(self) -> tuple[str, ...]:
-        return (*self.baselines, *LEARNERS)
+        """The baselines and the learners (a portfolio's LPs decide per asset, which its pooled action cannot
+        clone: no ``bc_ppo`` there)."""
+        portfolio = self.overrides.get("env.kind") == "portfolio"
+        return (*self.baselines, *(a for a in LEARNERS if not (portfolio and a == "bc_ppo")))
 
     def config(self, seed: int = 0, *, train_data: Path | None = None, test_data: Path | None = None,
                days: int | None = None, **overrides: Any) -> ExperimentConfig:

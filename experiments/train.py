@@ -195,6 +195,8 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
 
     with tracking.run(config, f"{config.name}-train-{t.algorithm}", run_id=state and state["run_id"],
                       tags={"kind": "train"}) as active:
+        if state is None and t.clone_from is not None:
+            _clone(config, train_market, model, venv)
         checkpoint = _Checkpoint(ckpt_root, t.checkpoint_every_steps, active.info.run_id, t.algorithm)
         checkpoint.last = model.num_timesteps
         evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report)
@@ -228,6 +230,26 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
         tracking.log_artifacts([model_dir], artifact_path="model")
         mlflow.log_metric("train/steps", model.num_timesteps)
         return TrainResult(model_dir, active.info.run_id, model.num_timesteps, evaluate.history)
+
+
+def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNormalize) -> None:
+    """Behaviour cloning before RL (``train.clone_from``): the LP's actions on ``clone_days`` days of the
+    training market (:mod:`agents.imitation`); the loss of every epoch is logged."""
+    from agents.imitation import clone, demonstrations
+    from experiments.evaluate import NOISY_BASELINES, make_agent
+
+    t = config.train
+    if config.env.kind == "portfolio":
+        raise ConfigError("train.clone_from: a portfolio's LPs decide per asset, which its pooled action cannot "
+                          "show; clone on one battery or a site")
+    forecast = "noisy" if t.clone_from in NOISY_BASELINES else "perfect"
+    episodes = max(t.clone_days // config.env.episode_days, 1)
+    observations, actions = demonstrations(lambda: make_env(config, market, forecast=forecast),
+                                           make_agent(t.clone_from, config), episodes, seed=t.seed)
+    losses = clone(model, venv, observations, actions, epochs=t.clone_epochs, seed=t.seed)
+    for epoch, loss in enumerate(losses):
+        mlflow.log_metric("bc/loss", loss, step=epoch)
+    mlflow.log_metric("bc/demonstrations", len(observations))
 
 
 def planned_steps(config: ExperimentConfig) -> tuple[int, str | None]:

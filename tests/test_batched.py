@@ -78,3 +78,33 @@ def test_ppo_trains_on_the_batched_env_and_the_config_guards_its_kind(tmp_path, 
     assert len(model.ep_info_buffer) == 8  # VecMonitor saw every copy's day end (128 steps each, a day 96)
     with pytest.raises(ConfigError, match="env.kind is 'portfolio'"):
         make_vector_env(config.with_overrides({"env.kind": "portfolio"}), market, 2)
+
+
+def test_behaviour_cloning_fits_the_lp_and_exports_to_onnx(tmp_path, market):
+    """Cloning the LP's actions lowers the loss and moves the policy towards them; the cloned agent exports to
+    ONNX with the same actions."""
+    from agents.base import DelegateAgent
+    from agents.imitation import clone, demonstrations
+    from agents.lp.delegate import DailyLPPolicy
+    from agents.rl import RLAgent, build_model, make_vec_env
+    from experiments.deploy import load_policy_agent
+
+    config = ExperimentConfig()
+    observations, actions = demonstrations(lambda: make_env(config, market), DelegateAgent(
+        DailyLPPolicy("intraday"), name="lp"), episodes=3)
+    assert len(observations) == len(actions) == 3 * 96 and np.abs(actions).max() <= 1.0
+    venv = make_vec_env(lambda: make_env(config, market), 2, seed=0)
+    model = build_model("ppo", venv, seed=0, n_steps=64, batch_size=64)
+    agent = RLAgent(model, venv, algorithm="ppo")
+    before = np.mean([(agent.act(o, {})[0] - a[0]) ** 2 for o, a in zip(observations, actions, strict=True)])
+    losses = clone(model, venv, observations, actions, epochs=30)
+    after = np.mean([(agent.act(o, {})[0] - a[0]) ** 2 for o, a in zip(observations, actions, strict=True)])
+    assert losses[-1] < 0.5 * losses[0] and after < 0.5 * before
+    model.learn(128)  # fine-tuned with RL from there
+    folder = agent.save(tmp_path / "run" / "model")
+    agent.export_onnx(folder / "policy.onnx")
+    onnx_agent, _ = load_policy_agent(folder / "policy.onnx")
+    for o in observations[::37]:
+        np.testing.assert_allclose(onnx_agent.act(o, {}), agent.act(o, {}), atol=1e-4)
+    with pytest.raises(ValueError, match="clone_from"):
+        config.with_overrides({"train.algorithm": "sac", "train.clone_from": "lp"})
