@@ -4,7 +4,8 @@ The demonstrations are the LP's own actions in the env (:class:`~agents.base.Del
 forecasts), recorded with the observations the policy sees, on the training market only. Cloning fits the
 policy's mean action to the demonstrated one (mean squared error, the exploration noise left as it is) on
 observations normalised by the training env's ``VecNormalize``, whose statistics are first updated from the
-demonstrations, so the fine-tuning starts from the cloned policy's inputs.
+demonstrations, so the fine-tuning starts from the cloned policy's inputs; the exploration noise is then set
+small, so RL explores around the cloned actions.
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ def demonstrations(make_env: Callable[[], gym.Env], agent: Agent, episodes: int,
 
 
 def clone(model: PPO, normalizer: VecNormalize | None, observations: np.ndarray, actions: np.ndarray, *,
-          epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3, seed: int = 0) -> list[float]:
-    """Fit ``model``'s mean action to ``actions`` on ``observations`` (see the module docstring); returns the
-    mean loss of every epoch."""
+          epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3, exploration_std: float = 0.1,
+          seed: int = 0) -> list[float]:
+    """Fit ``model``'s mean action to ``actions`` on ``observations`` (see the module docstring) and set the
+    policy's exploration noise to ``exploration_std`` (its default, 1, would bury the cloned actions, which lie
+    in [-1, 1], in noise once RL starts); returns the mean loss of every epoch."""
     if not isinstance(model, PPO):
         raise TypeError("behaviour cloning pre-trains a PPO policy (a Gaussian actor with a mean action)")
     if len(observations) != len(actions) or len(observations) == 0:
@@ -69,4 +72,6 @@ def clone(model: PPO, normalizer: VecNormalize | None, observations: np.ndarray,
             total += loss.item() * len(idx)
         losses.append(total / len(order))
     policy.set_training_mode(False)
+    with torch.no_grad():
+        policy.log_std.fill_(float(np.log(exploration_std)))
     return losses

@@ -59,17 +59,21 @@ def check_agent(task: Task, agent: str) -> None:
 
 def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | None = None,
         train_data: Path | None = None, test_data: Path | None = None, train_steps: int | None = None,
+        overrides: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Run ``agent`` on ``task`` for every seed (see the module docstring); returns the results."""
+    """Run ``agent`` on ``task`` for every seed (see the module docstring); returns the results. ``overrides``:
+    further configuration fields (e.g. a learner's ``train.hyperparameters``)."""
     check_agent(task, agent)
     results = []
     for seed in seeds:
-        overrides = {} if train_steps is None else {"train.total_steps": train_steps}
+        fields = dict(overrides or {})
+        if train_steps is not None:
+            fields["train.total_steps"] = train_steps
         if agent in LEARNERS:
-            overrides["train.algorithm"] = agent.removeprefix("bc_")
-        if agent == "bc_ppo":
-            overrides["train.clone_from"] = "lp"
-        config = task.config(seed, train_data=train_data, test_data=test_data, days=days, **overrides)
+            fields["train.algorithm"] = agent.removeprefix("bc_")
+        if agent == "bc_ppo":  # RL fine-tunes the clone gently: at PPO's default rate it unlearns it
+            fields = {"train.clone_from": "lp", "train.hyperparameters": {"learning_rate": 1e-4}, **fields}
+        config = task.config(seed, train_data=train_data, test_data=test_data, days=days, **fields)
         path = result_path(out, task, agent, seed)
         previous = _previous(path, task, config)
         if previous is not None:

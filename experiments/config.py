@@ -206,7 +206,7 @@ class TrainConfig(_Strict):
     n_envs: int = Field(8, ge=1)  # env copies; with batched_copies > 0 the groups of the native batched env
     batched_copies: int = Field(0, ge=0)  # 0: n_envs single envs in SB3's DummyVecEnv; k: n_envs x k batched
     clone_from: Literal["lp", "lp_noisy"] | None = None  # behaviour cloning of this LP first (PPO)
-    clone_days: int = Field(60, ge=1)  # training days the LP demonstrates
+    clone_days: int = Field(366, ge=1)  # random training days the LP demonstrates (a year, drawn with repeats)
     clone_epochs: int = Field(20, ge=1)
     seed: int = 0
     normalize_obs: bool = True

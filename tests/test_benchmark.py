@@ -127,7 +127,8 @@ def test_a_learner_trains_and_is_evaluated_on_a_task(tmp_path, tracking):
     assert (tmp_path / t.id / "ppo" / "seed_0_train" / "model" / "policy.onnx").exists()
     assert np.isfinite(result["metrics"]["share_of_pf_lp"])
     assert "bc_ppo" not in t.agents  # its LPs decide per asset: nothing to clone through the pooled action
-    [cloned] = benchmark.run(task("intraday-2h"), "bc_ppo", [0], tmp_path, days=1, train_steps=256)
+    [cloned] = benchmark.run(task("intraday-2h"), "bc_ppo", [0], tmp_path, days=1, train_steps=256,
+                             overrides={"train.clone_days": 8})
     history = mlflow.MlflowClient().get_metric_history(
         mlflow.search_runs(experiment_names=["benchmark-intraday-2h-v0"], filter_string="tags.kind = 'train'",
                            output_format="list")[0].info.run_id, "bc/loss")
