@@ -51,12 +51,7 @@ def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | 
     fail on common outages: each its own stream from ``portfolio.outage_seed``, the same for every strategy. A
     product the table cannot supply is a :class:`ConfigError` naming ``env.products`` and what it supports."""
     env = config.env
-    for product in env.products:
-        missing = [c for c in PRODUCT_COLUMNS[product] if c not in market.columns]
-        if missing:
-            supported = [p for p in PRODUCTS if all(c in market.columns for c in PRODUCT_COLUMNS[p])]
-            raise ConfigError(f"env.products: {product!r} needs column {missing[0]!r}, which the market table "
-                              f"lacks; choose from what it supports: --set 'env.products=[{', '.join(supported)}]'")
+    _check_products(config, market)
     options = env_options(config, forecast=forecast, episode_days=episode_days, start_day=start_day)
     battery = config.battery.spec()
     if env.kind == "single":
@@ -67,6 +62,15 @@ def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | 
     reliability = common_outages(config.portfolio.reliability(), len(sites), config.portfolio.outage_seed)
     return (PortfolioParallelEnv if parallel else PortfolioEnv)(market, sites, reliability=reliability,
                                                                 options=options)
+
+
+def _check_products(config: ExperimentConfig, market: MarketArrays) -> None:
+    for product in config.env.products:
+        missing = [c for c in PRODUCT_COLUMNS[product] if c not in market.columns]
+        if missing:
+            supported = [p for p in PRODUCTS if all(c in market.columns for c in PRODUCT_COLUMNS[p])]
+            raise ConfigError(f"env.products: {product!r} needs column {missing[0]!r}, which the market table "
+                              f"lacks; choose from what it supports: --set 'env.products=[{', '.join(supported)}]'")
 
 
 def env_options(config: ExperimentConfig, *, forecast: str | None = None, episode_days: int | None = None,
@@ -87,7 +91,7 @@ def make_vector_env(config: ExperimentConfig, market: MarketArrays, copies: int,
     if config.env.kind != "single":
         raise ConfigError(f"train.batched_copies: the native batched env is a single battery's; env.kind is "
                           f"{config.env.kind!r} (use train.batched_copies: 0)")
-    make_env(config, market)  # the same checks of the products against the table
+    _check_products(config, market)
     return BESSVectorEnv(copies, market, config.battery.spec(), options=env_options(config, start_day=start_day))
 
 
@@ -185,13 +189,13 @@ def run_agent(agent: Agent, env: gym.Env | PortfolioParallelEnv, *, seed: int = 
         if not isinstance(agent, DelegateAgent):
             raise TypeError(f"{agent.name}: a portfolio's per-asset view is driven by a delegate policy (an LP)")
         obs, infos = env.reset(seed=seed)
-        info, runner, sim, scale = infos[env.agents[0]], env._runner, env._runner.sim, 1.0
+        info, recording, sim, scale = infos[env.agents[0]], env.recording, env.simulator, 1.0
     else:
         obs, info = env.reset(seed=seed)
         agent.reset(env)
-        runner, sim, scale = env.unwrapped.runner, env.unwrapped.simulator, env.unwrapped.reward_scale
+        recording, sim, scale = env.unwrapped.runner.recording, env.unwrapped.simulator, env.unwrapped.reward_scale
     done, reward_eur, days, day = False, 0.0, 0, sim.day_number
-    with runner.recording() as log:
+    with recording() as log:
         while not done:
             if parallel:
                 actions = agent.policy.act(env.day_view, Stage[info["stage"].upper()], info["quarter_hour"])

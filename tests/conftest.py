@@ -19,6 +19,26 @@ def baseline_cache(tmp_path_factory):
     os.environ["BESSGYM_CACHE"] = str(tmp_path_factory.mktemp("baselines"))
 
 
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory):
+    """A private MLflow store for the test module (also seen by sweep workers through the environment)."""
+    import os
+
+    import mlflow
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+    mlflow.set_tracking_uri(old or "")
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not REAL_DATA.is_dir():

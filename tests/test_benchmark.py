@@ -24,22 +24,6 @@ CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory):
-    import os
-
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    if old is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = old
-    mlflow.set_tracking_uri(old or "")
-
-
-@pytest.fixture(scope="module")
 def suite(tmp_path_factory, tracking):
     """Every baseline of every task on one test day (capacity-2h: its week), seed 0."""
     out = tmp_path_factory.mktemp("benchmark")
@@ -202,3 +186,17 @@ def test_tune_scores_trials_on_the_training_markets_end_and_logs_each(tmp_path, 
     assert set(runs["metrics.validation_eur_per_mw_year"]) == {t.value for t in study.trials}
     again = tune(task("intraday-2h"), "ppo", tmp_path, trials=1, train_steps=256, validation_days=3)
     assert len(again.trials) == 3  # the study resumes from its folder
+
+
+def test_a_task_runs_on_the_users_tables(tmp_path, tracking):
+    from bessgym.data import synthetic, write_table
+
+    train, test = tmp_path / "train.parquet", tmp_path / "test.parquet"
+    write_table(synthetic.generate("2024-05-01", "2024-05-04", seed=3), train)
+    write_table(synthetic.generate("2025-05-01", "2025-05-03", seed=4), test)
+    t = task("intraday-2h")
+    config = t.config(0, train_data=train, test_data=test)
+    assert config.train_market.path == train and config.eval_market.path == test
+    [result] = benchmark.run(t, "lp_noisy", [0], tmp_path / "out", train_data=train, test_data=test)
+    assert result["days"] == 2 and str(test) in result["test_market"]
+    assert result["period"].startswith("2025-04-30")  # the first Berlin day starts at 22:00 UTC

@@ -28,24 +28,6 @@ SMALL = {
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory):
-    """A private MLflow store for this module (also seen by sweep workers through the environment)."""
-    import os
-
-    root = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    if old is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = old
-    mlflow.set_tracking_uri(old or "")
-
-
-@pytest.fixture(scope="module")
 def small() -> ExperimentConfig:
     return ExperimentConfig().with_overrides({**SMALL, "name": "test-small"})
 

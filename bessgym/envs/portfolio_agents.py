@@ -51,6 +51,11 @@ class PortfolioParallelEnv(ParallelEnv):
         return self._runner.view
 
     @property
+    def simulator(self):
+        """The portfolio's simulation core (its fleet, market and day), as ``PortfolioEnv.simulator``."""
+        return self._runner.sim
+
+    @property
     def cash_flows(self) -> tuple[str, ...]:
         """Names of the cash flows in each agent's ``info["cash_flow_eur"]`` and in recorded dispatch."""
         return self._runner.sim.cash_flows
