@@ -112,12 +112,12 @@ def test_a_learner_trains_and_is_evaluated_on_a_task(tmp_path, tracking):
     assert np.isfinite(result["metrics"]["share_of_pf_lp"])
     assert "bc_ppo" not in t.agents  # its LPs decide per asset: nothing to clone through the pooled action
     [cloned] = benchmark.run(task("intraday-2h"), "bc_ppo", [0], tmp_path, days=1, train_steps=256,
-                             overrides={"train.clone_days": 8})
+                             overrides={"train.clone_days": 60})
     history = mlflow.MlflowClient().get_metric_history(
         mlflow.search_runs(experiment_names=["benchmark-intraday-2h-v0"], filter_string="tags.kind = 'train'",
                            output_format="list")[0].info.run_id, "bc/loss")
     assert len(history) == 20 and history[-1].value < history[0].value  # 20 epochs, the loss falls
-    assert cloned["metrics"]["share_of_pf_lp"] > 0.3  # the cloned LP trades; an untrained policy earns ~0
+    assert cloned["metrics"]["share_of_pf_lp"] > 0.25  # the clone trades (0.42 measured); untrained: about 0
 
 
 def test_unknown_task_and_agent_are_named():
