@@ -299,3 +299,18 @@ def test_the_missing_doubled_hour_is_named_and_repaired_only_on_request():
     assert repaired.filled == 8 and len(repaired.table) == 31 * 96 + 4  # October 2025: 25 h on the 26th
     with pytest.raises(MarketDataError, match="unit"):
         import_files({}, series=october)
+
+
+@pytest.mark.realdata
+def test_real_fcr_2025_layout_takes_the_tender_with_a_german_price_and_whole_daylight_saving_days(tmp_path):
+    path = real_file("2025-2026/RESULT_OVERVIEW_CAPACITY_MARKET_FCR_2025-01-01_2025-12-31.xlsx")
+    df = L.read_regelleistung(path)
+    assert len(df) == 365 * 96  # the spring-forward day (92) and the fall-back day (100) even out
+    # 28 Oct 2025 had a second tender without Germany ('-'): the first one's block prices stand, per hour
+    assert df.loc["2025-10-27T23:00Z", "fcr_price"] == pytest.approx(70.11 / 4)
+    assert df.loc["2025-10-28T19:00Z", "fcr_price"] == pytest.approx(64.41 / 4)
+    raw = pd.read_excel(path)
+    for day, quarter_hours in (("2025-03-30", 92), ("2025-10-26", 100)):  # one day alone keeps its length
+        single = tmp_path / f"fcr_{day}.xlsx"
+        raw[raw["DATE_FROM"] == day].to_excel(single, index=False)
+        assert len(L.read_regelleistung(single)) == quarter_hours

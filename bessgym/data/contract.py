@@ -6,6 +6,7 @@ source, the column and the first offending timestamp, so that a bad file is fixe
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +137,7 @@ def validate(
             timestamp=index[0],
         )
     df = df.copy()
-    df.index = index.tz_convert("UTC").rename(INDEX_NAME)
+    df.index = index.tz_convert("UTC").as_unit("ns").rename(INDEX_NAME)  # one resolution, whichever the reader
     _check_index(df.index, source)
     for name in required:
         if name not in df.columns:
@@ -230,6 +231,8 @@ def read_table(path: str | os.PathLike[str], *, required: tuple[str, ...] = REQU
             df = df.set_index(INDEX_NAME)
     elif suffix == ".csv":
         df = _read_contract_csv(path)
+        if _provenance_path(path).exists():
+            df.attrs["provenance"] = json.loads(_provenance_path(path).read_text())
     else:
         raise MarketDataError(f"unsupported file type {suffix!r}: use .parquet or .csv", source=source)
     return validate(df, source=source, required=required)
@@ -267,13 +270,21 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         raise MarketDataError(f"unsupported file type {suffix!r}: use .parquet or .csv", source=str(path))
     with atomic_path(path) as tmp:
         if suffix == ".parquet":
-            df.to_parquet(tmp)
+            df.to_parquet(tmp)  # pandas keeps df.attrs (the provenance) in the parquet metadata
         else:
             out = df.copy()
             out.index = out.index.strftime("%Y-%m-%dT%H:%M:%S+00:00")
             out.index.name = INDEX_NAME
             out.to_csv(tmp)
+    if suffix == ".csv" and df.attrs.get("provenance"):
+        with atomic_path(_provenance_path(path)) as tmp:
+            tmp.write_text(json.dumps(df.attrs["provenance"], indent=1))
     return path
+
+
+def _provenance_path(csv: Path) -> Path:
+    """A CSV table's provenance lives beside it (parquet keeps it inside)."""
+    return csv.with_name(csv.name + ".provenance.json")
 
 
 def require_columns(df: pd.DataFrame, columns: tuple[str, ...] | list[str], *, user: str) -> None:

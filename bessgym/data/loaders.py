@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bessgym.data import energy_results
 from bessgym.data.calendar import MARKET_TZ, QUARTER_HOUR, blocks_to_quarter_hourly, hourly_to_quarter_hourly
 from bessgym.data.contract import MarketDataError
 
@@ -201,7 +202,8 @@ _PRODUCT = re.compile(r"^(POS|NEG|NEGPOS)_(\d\d)_(\d\d)$")
 
 
 def read_regelleistung(path: str | Path) -> pd.DataFrame:
-    """Read regelleistung.net capacity results (FCR, aFRR or mFRR; xlsx or csv; current or pre-Nov-2020 layout).
+    """Read regelleistung.net capacity results (FCR, aFRR or mFRR; xlsx or csv; current or pre-Nov-2020 layout),
+    or aFRR energy market results (:mod:`bessgym.data.energy_results`).
 
     aFRR -> ``afrr_cap_{pos,neg}_price`` (GERMANY average) and ``afrr_cap_{pos,neg}_marginal`` [EUR/MW/h]; mFRR
     (the same layout) -> ``mfrr_cap_{pos,neg}_price`` and ``mfrr_cap_{pos,neg}_marginal``;
@@ -225,12 +227,20 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
         raw = _read_csv(path, sep=separator, dtype=str)
     else:
         raise MarketDataError(f"unsupported file type {path.suffix!r}: use .xlsx or .csv", source=source)
+    if energy_results.is_energy_results(raw):  # the aFRR energy market's results, per quarter-hour
+        date_col = "DELIVERY_DATE" if "DELIVERY_DATE" in raw.columns else "DATE_FROM"
+        if date_col not in raw.columns or "PRODUCT" not in raw.columns or raw.empty:
+            raise MarketDataError("an energy results file needs DELIVERY_DATE, PRODUCT and rows", source=source)
+        return energy_results.energy_results(raw, _parse_dates(raw[date_col], source=source), source=source)
+    raw = raw.rename(columns={"PRODUCT_TYPE": "TYPE_OF_RESERVES", "PRODUCTNAME": "PRODUCT"})  # the 2025 layout
     for needed in ("DATE_FROM", "PRODUCT", "TYPE_OF_RESERVES"):
         if needed not in raw.columns:
             raise MarketDataError(f"unexpected layout: no {needed} column (columns: {list(raw.columns)[:8]}...)",
                                   source=source, column=needed)
     if raw.empty:
         raise MarketDataError("the file has a header but no rows", source=source)
+    if "TENDER_NUMBER" in raw.columns:
+        raw = _cleared_tender(raw)
     kind = str(raw["TYPE_OF_RESERVES"].iloc[0]).strip()
     products = raw["PRODUCT"].astype(str).str.strip()
     parts = products.str.extract(_PRODUCT)
@@ -289,6 +299,18 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def _cleared_tender(raw: pd.DataFrame) -> pd.DataFrame:
+    """One row per day and product where a day had a second tender: the last with a German price ('-' where
+    Germany took no part in it)."""
+    price = next((c for c in raw.columns if c.startswith(("GERMANY_", "DE_")) and "PRICE" in c), None)
+    if price is None:
+        return raw
+    text = raw[price].astype("string").str.strip()
+    priced = ~(text.isna() | text.isin(["-", "", "N.A."]))
+    order = raw.assign(_priced=priced.to_numpy()).sort_values(["_priced", "TENDER_NUMBER"], kind="stable")
+    return order.drop_duplicates(["DATE_FROM", "PRODUCT"], keep="last").drop(columns="_priced").sort_index()
+
+
 def _parse_dates(values: pd.Series, *, source: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.normalize()
@@ -302,9 +324,10 @@ def _parse_dates(values: pd.Series, *, source: str) -> pd.Series:
 
 def _block_grid(starts: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """UTC quarter-hours from the first block's day to the end of the last block's day."""
-    first = starts.min().tz_convert(MARKET_TZ).normalize()
-    last = starts.max().tz_convert(MARKET_TZ).normalize() + pd.Timedelta(days=1)
-    last = last.tz_localize(None).tz_localize(MARKET_TZ)
+    # calendar days on the wall clock: a daylight-saving day is 23 or 25 hours long
+    first = starts.min().tz_convert(MARKET_TZ).tz_localize(None).normalize().tz_localize(MARKET_TZ)
+    last = (starts.max().tz_convert(MARKET_TZ).tz_localize(None).normalize() + pd.Timedelta(days=1)).tz_localize(
+        MARKET_TZ)
     return pd.date_range(first.tz_convert("UTC"), last.tz_convert("UTC"), freq=QUARTER_HOUR, inclusive="left",
                          name="timestamp")
 

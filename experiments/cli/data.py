@@ -1,4 +1,4 @@
-"""``bessgym data``: synthesise, import, validate and calibrate market tables."""
+"""``bessgym data``: synthesise, fetch, import, validate and calibrate market tables."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 from bessgym.data.contract import MarketDataError
 from experiments.cli._common import console, escape, fail, iso_date
 
-app = typer.Typer(help="Market data: synthesise, import, validate, calibrate.", no_args_is_help=True)
+app = typer.Typer(help="Market data: synthesise, fetch, import, validate, calibrate.", no_args_is_help=True)
 
 
 @app.command("synth")
@@ -49,6 +49,72 @@ def validate_cmd(path: Annotated[Path, typer.Argument(help="Contract table (.par
         unit = COLUMNS[name].unit if name in COLUMNS else "?"
         table.add_row(name, unit, f"{s.mean():.2f}", f"{s.min():.2f}", f"{s.max():.2f}", f"{s.isna().sum():,}")
     console.print(table)
+    provenance = df.attrs.get("provenance")
+    if provenance:
+        console.print(provenance_table(provenance))
+
+
+def provenance_table(provenance: dict[str, dict]) -> Table:
+    """Where each column of a fetched table came from."""
+    table = Table(title="provenance")
+    for col in ("column", "source", "licence", "retrieved (UTC)", "requests", "first request"):
+        table.add_column(col, overflow="fold")
+    for name, p in provenance.items():
+        retrieved = p["first_retrieved_utc"] if p["first_retrieved_utc"] == p["last_retrieved_utc"] else \
+            f"{p['first_retrieved_utc']} .. {p['last_retrieved_utc']}"
+        table.add_row(name, f"{p['source']} ({p['attribution']})", p["licence"], retrieved, f"{p['requests']:,}",
+                      escape(p["request"]))
+    return table
+
+
+@app.command("fetch")
+def fetch_cmd(
+    out: Annotated[Path, typer.Option(help="Output contract table (.parquet keeps the provenance inside; .csv "
+                                           "writes it beside, as FILE.provenance.json).")],
+    start: Annotated[str, typer.Option(help="First delivery day (Berlin), YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Day after the last delivery day, YYYY-MM-DD.")],
+    sources: Annotated[str, typer.Option(help="Comma-separated, in order of preference: smard, energy_charts, "
+                                              "regelleistung, netztransparenz (needs NETZTRANSPARENZ_CLIENT_ID/"
+                                              "_SECRET), entsoe (needs ENTSOE_API_KEY).")] = "smard,regelleistung",
+    columns: Annotated[str | None, typer.Option(help="Comma-separated contract columns; default: all the sources "
+                                                     "offer but the aFRR energy prices (name them to fetch "
+                                                     "them).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Response cache; default: the user cache folder.")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Send no request: build from the cache only.")] = False,
+    pv_capacity_mwp: Annotated[float | None, typer.Option(help="Installed PV for the national PV series [MWp]; "
+                                                               "default: the year-end figures.")] = None,
+) -> None:
+    """Fetch real market data from the public sources into one validated contract table.
+
+    Every response is cached (a second run sends no request, an interrupted run resumes); the table is
+    written only when every day of every column arrived.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bessgym.data import write_table
+    from bessgym.data.fetch import default_cache_dir, fetch_table
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=console, transient=False)
+    try:
+        with progress:
+            fetched = fetch_table(iso_date(start), iso_date(end), sources=_names(sources),
+                                  columns=_names(columns) if columns else None, cache_dir=cache_dir, offline=offline,
+                                  pv_capacity_mwp=pv_capacity_mwp, progress=progress)
+        write_table(fetched.table, out)
+    except (MarketDataError, ValueError) as exc:
+        raise fail(exc) from exc
+    for line in fetched.fallbacks:
+        console.print(f"[yellow]fallback[/] {escape(line)}")
+    console.print(provenance_table(fetched.table.attrs["provenance"]))
+    console.print(f"{fetched.sent:,} request(s) sent, {fetched.cache_hits:,} answered from the cache "
+                  f"({escape(str(cache_dir or default_cache_dir()))})")
+    console.print(f"wrote {len(fetched.table):,} quarter-hours, columns {list(fetched.table.columns)} to "
+                  f"[bold]{escape(str(out))}[/]")
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 @app.command("import")
