@@ -37,12 +37,15 @@ class BatchedVecEnv(VecEnv):
         self.render_mode = None
         super().__init__(int(self.starts[-1]), first.single_observation_space, first.single_action_space)
         self._actions: np.ndarray | None = None
+        # each copy's info["action_mask"] for its coming step (a group's copies share theirs: lock-step)
+        self.action_mask = np.ones((self.num_envs, first.single_action_space.shape[0]), dtype=bool)
 
     def reset(self) -> np.ndarray:
         observations = []
         for k, group in enumerate(self.groups):
             seed = self._seeds[self.starts[k]]
-            obs, _ = group.reset(seed=seed)
+            obs, info = group.reset(seed=seed)
+            self.action_mask[self.starts[k]:self.starts[k + 1]] = info["action_mask"]
             observations.append(obs)
         self._reset_seeds()
         return np.concatenate(observations)
@@ -56,6 +59,7 @@ class BatchedVecEnv(VecEnv):
         observations, rewards, dones, infos = [], [], [], []
         for k, group in enumerate(self.groups):
             obs, reward, terminated, truncated, info = group.step(self._actions[self.starts[k]:self.starts[k + 1]])
+            self.action_mask[self.starts[k]:self.starts[k + 1]] = info["action_mask"]
             done = terminated | truncated
             final = info.get("final_obs")
             for i in range(group.num_envs):  # as SB3's DummyVecEnv reports them

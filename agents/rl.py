@@ -1,4 +1,5 @@
-"""Reinforcement-learning agents: stable-baselines3 PPO and SAC with their observation normalisation.
+"""Reinforcement-learning agents: stable-baselines3 PPO and SAC, and sb3-contrib's MaskablePPO on discretised
+actions (:mod:`agents.masked`), with their observation normalisation.
 
 Observations and rewards are normalised by SB3's ``VecNormalize`` during training. The observation
 statistics belong to the policy, so they are saved beside the model (``vecnormalize.pkl``), applied by
@@ -21,6 +22,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from sb3_contrib import MaskablePPO
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -28,9 +31,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, Ve
 from stable_baselines3.sac.policies import SACPolicy
 
 from agents.base import Agent
+from agents.masked import discrete_mask, values
 from bessgym._io import atomic_path
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "maskable_ppo": MaskablePPO}
 
 # Defaults for daily episodes of 96 quarter-hour steps: gamma 0.99 looks about a day ahead.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -39,6 +43,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sac": {"learning_rate": 3e-4, "buffer_size": 200_000, "batch_size": 256, "learning_starts": 2_000,
             "gamma": 0.99, "tau": 0.005, "train_freq": 1, "policy_kwargs": {"net_arch": [256, 256]}},
 }
+DEFAULTS["maskable_ppo"] = DEFAULTS["ppo"]
 MODEL_FILE, NORM_FILE, META_FILE, ONNX_FILE = "model.zip", "vecnormalize.pkl", "agent.json", "policy.onnx"
 
 
@@ -84,6 +89,12 @@ class RLAgent(Agent):
         return self.normalizer.normalize_obs(np.asarray(observation, dtype=np.float32)).astype(np.float32)
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        if isinstance(self.model, MaskablePPO):  # levels of the discretised action, on the env's mask
+            levels = int(self.model.action_space.nvec[0])
+            mask = info.get("action_mask", np.ones(len(self.model.action_space.nvec), dtype=bool))
+            action, _ = self.model.predict(self.normalize(observation), deterministic=True,
+                                           action_masks=discrete_mask(mask, levels))
+            return values(levels)[np.asarray(action, dtype=np.int64)]
         action, _ = self.model.predict(self.normalize(observation), deterministic=True)
         return np.asarray(action, dtype=np.float32)
 
@@ -118,14 +129,19 @@ class RLAgent(Agent):
         return cls(model, normalizer, algorithm=meta["algorithm"], name=meta["name"])
 
     def export_onnx(self, path: Path) -> Path:
-        """The deterministic policy as ONNX: raw observation ``obs`` (batch, n) -> ``action`` (batch, m)."""
+        """The deterministic policy as ONNX: raw observation ``obs`` (batch, n) -> ``action`` (batch, m); a
+        MaskablePPO policy also takes the env's ``action_mask`` (batch, m; 1 where an entry counts)."""
         n_obs = self.model.observation_space.shape[0]
         module = _OnnxPolicy(self.model, self.normalizer).eval()
-        sample = torch.zeros((1, n_obs), dtype=torch.float32)
+        batch = torch.export.Dim("batch")
+        inputs, names, shapes = (torch.zeros((1, n_obs), dtype=torch.float32),), ["obs"], {"obs": {0: batch}}
+        if isinstance(self.model, MaskablePPO):
+            inputs += (torch.ones((1, len(self.model.action_space.nvec)), dtype=torch.float32),)
+            names.append("action_mask")
+            shapes["action_mask"] = {0: batch}
         with torch.no_grad(), atomic_path(path) as tmp, _quiet_exporter():
-            program = torch.onnx.export(module, (sample,), input_names=["obs"], output_names=["action"],
-                                        dynamic_shapes={"obs": {0: torch.export.Dim("batch")}}, dynamo=True,
-                                        verbose=False)
+            program = torch.onnx.export(module, inputs, input_names=names, output_names=["action"],
+                                        dynamic_shapes=shapes, dynamo=True, verbose=False)
             program.save(str(tmp))
         return path
 
@@ -165,9 +181,24 @@ class _OnnxPolicy(torch.nn.Module):
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
         self.clip_obs = float(norm.clip_obs) if norm else float("inf")
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, action_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = torch.clamp((obs - self.mean) / self.std, -self.clip_obs, self.clip_obs)
+        if isinstance(self.policy, MaskableActorCriticPolicy):
+            return _masked_mode(self.policy, x, action_mask)
         return torch.clamp(_deterministic_action(self.policy, x), -1.0, 1.0)
+
+
+def _masked_mode(policy: MaskableActorCriticPolicy, x: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+    """The most likely level of each entry among those the mask allows (only 0 where the entry does not count),
+    as its action value: what ``MaskablePPO.predict(deterministic=True)`` returns, in [-1, 1]."""
+    features = policy.extract_features(x, policy.pi_features_extractor)
+    logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
+    width, levels = action_mask.shape[1], logits.shape[1] // action_mask.shape[1]
+    logits = logits.reshape(-1, width, levels)
+    middle = torch.arange(levels) == levels // 2
+    allowed = (action_mask[:, :, None] > 0.5) | middle
+    level = torch.argmax(torch.where(allowed, logits, torch.full_like(logits, -1e8)), dim=2)
+    return level.to(torch.float32) * (2.0 / (levels - 1)) - 1.0
 
 
 def _deterministic_action(policy: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -189,7 +220,12 @@ class OnnxAgent(Agent):
 
         self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self.name = name
+        masks = [i for i in self.session.get_inputs() if i.name == "action_mask"]
+        self.mask_width = int(masks[0].shape[1]) if masks else None
 
     def act(self, observation: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
-        obs = np.asarray(observation, dtype=np.float32).reshape(1, -1)
-        return self.session.run(["action"], {"obs": obs})[0][0]
+        feed = {"obs": np.asarray(observation, dtype=np.float32).reshape(1, -1)}
+        if self.mask_width is not None:  # a MaskablePPO export: the env's mask, all entries when none is given
+            mask = (info or {}).get("action_mask", np.ones(self.mask_width, dtype=bool))
+            feed["action_mask"] = np.asarray(mask, dtype=np.float32).reshape(1, -1)
+        return self.session.run(["action"], feed)[0][0]

@@ -185,6 +185,8 @@ class EnvConfig(_Strict):
     intraday_fee_eur_mwh: float = Field(0.2, ge=0)
     wholesale_increments: bool = True
     horizon_qh: int = Field(96, ge=1, le=192)
+    observation_features: list[Literal["relative_prices", "quantile_spreads", "time_to_gate"]] = Field(
+        default_factory=list)  # appended to the observation (bessgym.envs.observation)
 
     def market_config(self) -> MarketConfig:
         return MarketConfig(products=frozenset(self.products), intraday_fee_eur_mwh=self.intraday_fee_eur_mwh,
@@ -201,13 +203,15 @@ class TrainConfig(_Strict):
     RL (PPO: ``clone_from``, on ``clone_days`` random training days), normalisation, evaluation and checkpoint
     cadence."""
 
-    algorithm: Literal["ppo", "sac"] = "ppo"
+    algorithm: Literal["ppo", "sac", "maskable_ppo"] = "ppo"
+    action_levels: int = Field(21, ge=3)  # maskable_ppo: values per action entry, odd (0 is one of them)
     total_steps: int = Field(400_000, ge=1)
     n_envs: int = Field(8, ge=1)  # env copies; with batched_copies > 0 the groups of the native batched env
     batched_copies: int = Field(0, ge=0)  # 0: n_envs single envs in SB3's DummyVecEnv; k: n_envs x k batched
     clone_from: Literal["lp", "lp_noisy"] | None = None  # behaviour cloning of this LP first (PPO)
     clone_days: int = Field(366, ge=1)  # random training days the LP demonstrates (a year, drawn with repeats)
     clone_epochs: int = Field(20, ge=1)
+    critic_warmup: bool = True  # after cloning, the value function fitted to the LP's discounted returns
     seed: int = 0
     normalize_obs: bool = True
     normalize_reward: bool = True
@@ -221,6 +225,8 @@ class TrainConfig(_Strict):
     def _clone_ppo(self) -> TrainConfig:
         if self.clone_from is not None and self.algorithm != "ppo":
             raise ValueError(f"clone_from: behaviour cloning pre-trains PPO, not {self.algorithm}")
+        if self.action_levels % 2 == 0:
+            raise ValueError(f"action_levels must be odd (0 must be a level), got {self.action_levels}")
         return self
 
 

@@ -80,7 +80,8 @@ def env_options(config: ExperimentConfig, *, forecast: str | None = None, episod
     delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
     return EnvOptions(env.market_config(), episode_days=episode_days or env.episode_days, start_day=start_day,
                       agent_stages=tuple(env.agent_stages), delegates=delegates, forecast=forecast or env.forecast,
-                      forecast_sigma=env.forecast_sigma, horizon_qh=env.horizon_qh, track_soh=False)
+                      forecast_sigma=env.forecast_sigma, horizon_qh=env.horizon_qh, track_soh=False,
+                      observation_features=tuple(env.observation_features))
 
 
 def make_vector_env(config: ExperimentConfig, market: MarketArrays, copies: int, *,

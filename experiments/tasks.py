@@ -18,8 +18,9 @@ from experiments.config import ExperimentConfig
 MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.day_ahead_delegate": "none",
                "env.products": ["fcr", "afrr_capacity", "afrr_energy", "day_ahead", "intraday", "imbalance"]}
 # trained on the task's training market, then evaluated like the baselines; bc_ppo: PPO (learning rate 1e-4)
-# after behaviour cloning of the perfect-foresight LP on 366 random training days
-LEARNERS = ("ppo", "sac", "bc_ppo")
+# after behaviour cloning of the perfect-foresight LP on 366 random training days; maskable_ppo: MaskablePPO on
+# the env's action mask, 21 levels per action entry (agents.masked)
+LEARNERS = ("ppo", "sac", "bc_ppo", "maskable_ppo")
 RULES = ("price_threshold", "time_of_day", "idle")
 
 

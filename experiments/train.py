@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
 from agents.batched import batched_vec_env
+from agents.masked import DiscreteActions, DiscreteVecActions
 from agents.rl import ALGORITHMS, DEFAULTS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, normalized
 from bessgym._io import atomic_path
 from bessgym.envs.core import MarketArrays
@@ -85,7 +87,7 @@ class _Evaluate(BaseCallback):
     index, logged to MLflow at the step; the best agent so far is kept in ``best/``."""
 
     def __init__(self, config: ExperimentConfig, market: pd.DataFrame, best_dir: Path, every: int,
-                 report: Callable[[int, dict[str, float]], None] | None) -> None:
+                 report: Callable[[int, dict[str, float]], None] | None, started: float) -> None:
         super().__init__()
         self.best_dir, self.every, self.report = best_dir, every, report
         self.config = config.with_overrides({"evaluate.days": config.train.eval_days, "evaluate.strategies": ["lp"]})
@@ -94,6 +96,7 @@ class _Evaluate(BaseCallback):
         self.index = index_baseline(self.config, period).annualised()
         self.last, self.best = 0, -float("inf")
         self.history: list[dict[str, float]] = []
+        self.started = started  # perf_counter at the run's start (a resumed run counts from its resumption)
         self.curve = best_dir.parent / "learning_curve"  # .csv and .png, rewritten at every evaluation
         days = len(self.market.dates)
         self.lp_eur_per_mw_year = self.lp_eur * 365 / days / config.battery.power_mw
@@ -110,7 +113,8 @@ class _Evaluate(BaseCallback):
         metrics = run_agent(agent, env, seed=self.config.evaluate.seed).metrics(lp_eur=self.lp_eur, index=self.index)
         keep = {k: v for k, v in metrics.items() if k in tracking.SUMMARY_METRICS}
         mlflow.log_metrics({f"eval/{k}": v for k, v in keep.items()}, step=self.num_timesteps)
-        self.history.append({"steps": float(self.num_timesteps), **keep})
+        self.history.append({"steps": float(self.num_timesteps), "wall_s": time.perf_counter() - self.started,
+                             **keep})
         self._write_curve()
         if metrics["annualised_eur_per_mw_year"] > self.best:
             self.best = metrics["annualised_eur_per_mw_year"]
@@ -160,10 +164,13 @@ def _training_env(config: ExperimentConfig, market: MarketArrays, normalizer: Pa
     """The envs training collects from: ``n_envs`` single envs, or ``n_envs`` groups of ``batched_copies`` in
     the native batched env; normalised (with the checkpoint's statistics when resuming)."""
     t = config.train
+    discrete = t.algorithm == "maskable_ppo"  # MaskablePPO: discretised actions on the env's mask
     if t.batched_copies:
         base = batched_vec_env(lambda k: make_vector_env(config, market, t.batched_copies), t.n_envs)
+        base = DiscreteVecActions(base, t.action_levels) if discrete else base
     else:
-        base = DummyVecEnv([lambda: make_env(config, market)] * t.n_envs)
+        wrap = (lambda env: DiscreteActions(env, t.action_levels)) if discrete else (lambda env: env)
+        base = DummyVecEnv([lambda: wrap(make_env(config, market))] * t.n_envs)
     if normalizer is None:
         return normalized(base, seed=t.seed, normalize_obs=t.normalize_obs, normalize_reward=t.normalize_reward)
     monitored = VecMonitor(base)
@@ -176,6 +183,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
           report: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
     """Train ``config.train.algorithm`` and write the run directory ``out``; see the module docstring."""
     t = config.train
+    started = time.perf_counter()  # the learning curve's wall-clock counts cloning and evaluations too
     torch.set_num_threads(t.torch_threads)
     ckpt_root = out / "checkpoints"
     state = _resume_state(config, out) if resume else None
@@ -199,7 +207,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
             _clone(config, train_market, model, venv)
         checkpoint = _Checkpoint(ckpt_root, t.checkpoint_every_steps, active.info.run_id, t.algorithm)
         checkpoint.last = model.num_timesteps
-        evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report)
+        evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report, started)
         evaluate.last = model.num_timesteps
         if state is not None and evaluate.curve.with_suffix(".csv").exists():  # a resumed run continues its curve
             earlier = pd.read_csv(evaluate.curve.with_suffix(".csv"))
@@ -235,7 +243,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
 def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNormalize) -> None:
     """Behaviour cloning before RL (``train.clone_from``): the LP's actions on ``clone_days`` days of the
     training market (:mod:`agents.imitation`); the loss of every epoch is logged."""
-    from agents.imitation import clone, demonstrations
+    from agents.imitation import clone, demonstrations, warm_up_critic
     from experiments.evaluate import NOISY_BASELINES, make_agent
 
     t = config.train
@@ -244,12 +252,15 @@ def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNorma
                           "show; clone on one battery or a site")
     forecast = "noisy" if t.clone_from in NOISY_BASELINES else "perfect"
     episodes = max(t.clone_days // config.env.episode_days, 1)
-    observations, actions = demonstrations(lambda: make_env(config, market, forecast=forecast),
-                                           make_agent(t.clone_from, config), episodes, seed=t.seed)
-    losses = clone(model, venv, observations, actions, epochs=t.clone_epochs, seed=t.seed)
+    demos = demonstrations(lambda: make_env(config, market, forecast=forecast), make_agent(t.clone_from, config),
+                           episodes, seed=t.seed)
+    losses = clone(model, venv, demos.observations, demos.actions, epochs=t.clone_epochs, seed=t.seed)
     for epoch, loss in enumerate(losses):
         mlflow.log_metric("bc/loss", loss, step=epoch)
-    mlflow.log_metric("bc/demonstrations", len(observations))
+    if t.critic_warmup:
+        for epoch, loss in enumerate(warm_up_critic(model, venv, demos, epochs=t.clone_epochs, seed=t.seed)):
+            mlflow.log_metric("bc/critic_loss", loss, step=epoch)
+    mlflow.log_metric("bc/demonstrations", len(demos.observations))
 
 
 def planned_steps(config: ExperimentConfig) -> tuple[int, str | None]:
@@ -258,11 +269,12 @@ def planned_steps(config: ExperimentConfig) -> tuple[int, str | None]:
     t = config.train
     envs = t.n_envs * max(t.batched_copies, 1)
     n_steps = {**DEFAULTS[t.algorithm], **t.hyperparameters}.get("n_steps", 1)  # PPO's rollout per env
-    chunk = envs * (int(n_steps) if t.algorithm == "ppo" else 1)
+    on_policy = t.algorithm in ("ppo", "maskable_ppo")
+    chunk = envs * (int(n_steps) if on_policy else 1)
     planned = -(-t.total_steps // chunk) * chunk
     if planned == t.total_steps:
         return planned, None
-    how = f"whole rollouts of {chunk // envs:,} steps x {envs} envs" if t.algorithm == "ppo" else \
+    how = f"whole rollouts of {chunk // envs:,} steps x {envs} envs" if on_policy else \
         f"{envs} envs a step"
     return planned, (f"{t.algorithm.upper()} learns in {how}: {planned:,} steps for train.total_steps "
                      f"{t.total_steps:,}")

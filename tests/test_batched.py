@@ -84,14 +84,15 @@ def test_behaviour_cloning_fits_the_lp_and_exports_to_onnx(tmp_path, market):
     """Cloning the LP's actions lowers the loss and moves the policy towards them; the cloned agent exports to
     ONNX with the same actions."""
     from agents.base import DelegateAgent
-    from agents.imitation import clone, demonstrations
+    from agents.imitation import Demonstrations, clone, demonstrations, warm_up_critic
     from agents.lp.delegate import DailyLPPolicy
     from agents.rl import RLAgent, build_model, make_vec_env
     from experiments.deploy import load_policy_agent
 
     config = ExperimentConfig()
-    observations, actions = demonstrations(lambda: make_env(config, market), DelegateAgent(
+    observations, actions, rewards, ends = demonstrations(lambda: make_env(config, market), DelegateAgent(
         DailyLPPolicy("intraday"), name="lp"), episodes=3)
+    assert ends.sum() == 3 and ends[-1] and rewards.sum() > 0  # three days, and the LP earns
     assert len(observations) == len(actions) == 3 * 96 and np.abs(actions).max() <= 1.0
     venv = make_vec_env(lambda: make_env(config, market), 2, seed=0)
     model = build_model("ppo", venv, seed=0, n_steps=64, batch_size=64)
@@ -100,6 +101,8 @@ def test_behaviour_cloning_fits_the_lp_and_exports_to_onnx(tmp_path, market):
     losses = clone(model, venv, observations, actions, epochs=30)
     after = np.mean([(agent.act(o, {})[0] - a[0]) ** 2 for o, a in zip(observations, actions, strict=True)])
     assert losses[-1] < 0.5 * losses[0] and after < 0.5 * before
+    critic = warm_up_critic(model, venv, Demonstrations(observations, actions, rewards, ends), epochs=30)
+    assert critic[-1] < 0.5 * critic[0]  # the value function learned the LP's discounted returns
     model.learn(128)  # fine-tuned with RL from there
     folder = agent.save(tmp_path / "run" / "model")
     agent.export_onnx(folder / "policy.onnx")

@@ -42,7 +42,7 @@ def test_config_errors_name_file_and_field(tmp_path):
         load_config(path)
     text = str(err.value)
     assert f"{path}: battery" in text and "energy_mwh must be > 0" in text
-    assert f"{path}: train.algorithm" in text and "'ppo' or 'sac'" in text
+    assert f"{path}: train.algorithm" in text and "'ppo', 'sac' or 'maskable_ppo'" in text
     assert f"{path}: env.prodcts: Extra inputs are not permitted" in text
     path.write_text("battery: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: line 2, column 1: not valid YAML"):

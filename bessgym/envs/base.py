@@ -48,7 +48,8 @@ class BESSEnv(gym.Env):
         power = runner.sim.fleet.power_mw
         self._weights = power / power.sum() if pooled else None
         self.action_space = gym.spaces.Box(-1.0, 1.0, (runner.width,), np.float32)
-        size = observation_size(options.horizon_qh) + (extension.size if extension is not None else 0)
+        size = observation_size(options.horizon_qh, options.observation_features) + (
+            extension.size if extension is not None else 0)
         self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
 
     @property

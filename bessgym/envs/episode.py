@@ -104,7 +104,7 @@ def make_runner(market: pd.DataFrame | str | MarketArrays | None, batteries: Seq
     fixed_start = None if start is None else day_position(arrays, start, options.episode_days)
     return Runner(sim, parse_stages(options.agent_stages), delegate_map, options.horizon_qh,
                   episode_days=options.episode_days, fixed_start=fixed_start, track_soh=options.track_soh,
-                  ageing=options.ageing)
+                  ageing=options.ageing, features=options.observation_features)
 
 
 class Runner:
@@ -112,7 +112,7 @@ class Runner:
 
     def __init__(self, sim: Simulator, agent_stages: frozenset[Stage], delegates: Mapping[Stage, Delegate],
                  horizon_qh: int, *, episode_days: int, fixed_start: int | None, track_soh: bool,
-                 ageing: CycleAgeing = CycleAgeing()) -> None:
+                 ageing: CycleAgeing = CycleAgeing(), features: tuple[str, ...] = ()) -> None:
         self.sim, self.agent_stages = sim, agent_stages
         self.view = sim.view_type(sim, self)  # what delegates see
         self.episode_days, self.fixed_start = episode_days, fixed_start
@@ -120,7 +120,7 @@ class Runner:
         self.width = max(sim.action_width[s] for s in agent_stages)
         self._masks: dict[tuple[Stage, int], np.ndarray] = {}
         self.track_soh, self.ageing = track_soh, ageing
-        self._observe = ObservationBuilder(sim, horizon_qh)
+        self._observe = ObservationBuilder(sim, horizon_qh, features)
         self.done = True
         self._dispatch: list[dict[str, np.ndarray]] | None = None  # delivery steps are recorded into a list
 

@@ -14,6 +14,21 @@
 
 The window of the next H quarter-hours starts at the day's first quarter-hour before delivery and at the
 current quarter-hour during delivery; it reaches into the next day's forecasts.
+
+Optional features (``EnvOptions.observation_features``), appended in this order, each from the same window;
+"now" is the window's first quarter-hour:
+
+| feature | size | content | scale |
+|---|---|---|---|
+| relative_prices | 2 | DA and ID1 price now minus the window's mean, over its standard deviation | clipped to +-10 |
+| quantile_spreads | 5 | ID1 price now minus the window's 10, 25, 50, 75 and 90 % quantiles | 1/100 EUR/MWh |
+| time_to_gate | 3 | quarter-hours left of the day, to the IDA3 gate (10:00), to the next DA gate (12:00) | 1/96 |
+
+A gate passed counts 0.
+
+The spread of the price now to the prices still ahead (relative prices, quantiles) and the time left to trade
+are the inputs that arbitrage policies in the literature decide on; the plain observation holds them only
+implicitly.
 """
 
 from __future__ import annotations
@@ -31,17 +46,30 @@ RESERVE_SCALE = 1 / 20.0
 OBS_LIMIT = 1_000.0
 
 
-def observation_size(horizon_qh: int) -> int:
-    return N_FIXED + 3 * horizon_qh + len(RESERVE_PRICES) * N_BLOCKS
+FEATURES = {"relative_prices": 2, "quantile_spreads": 5, "time_to_gate": 3}
+_QUANTILES = np.array([0.1, 0.25, 0.5, 0.75, 0.9])
+
+
+def observation_size(horizon_qh: int, features: tuple[str, ...] = ()) -> int:
+    return N_FIXED + 3 * horizon_qh + len(RESERVE_PRICES) * N_BLOCKS + sum(FEATURES[f] for f in features)
+
+
+def check_features(features: tuple[str, ...]) -> tuple[str, ...]:
+    """``features`` in the table's order; an unknown or repeated name is a ValueError listing the known ones."""
+    unknown = [f for f in features if f not in FEATURES]
+    if unknown or len(set(features)) != len(features):
+        raise ValueError(f"observation_features {list(features)}: each at most once, from {list(FEATURES)}")
+    return tuple(f for f in FEATURES if f in features)
 
 
 class ObservationBuilder:
     """Observations of a simulator's N assets. The day's windows (positions, prices, time features) are built
     once and rebuilt only when commitments change, so a step copies a few slices."""
 
-    def __init__(self, sim: Simulator, horizon_qh: int) -> None:
-        self.sim, self.h = sim, horizon_qh
-        self.size = observation_size(horizon_qh)
+    def __init__(self, sim: Simulator, horizon_qh: int, features: tuple[str, ...] = ()) -> None:
+        self.sim, self.h, self.features = sim, horizon_qh, check_features(features)
+        self.size = observation_size(horizon_qh, self.features)
+        self._base = observation_size(horizon_qh)
         self._day, self._weights, self._key = None, None, None
 
     def __call__(self, stage: Stage, q: int, *, capacity_cleared: bool, da_cleared: bool) -> np.ndarray:
@@ -52,9 +80,12 @@ class ObservationBuilder:
         w0 = max(q, 0)  # the window starts at the day's first quarter-hour before delivery
         out = np.empty((sim.n, self.size), dtype=np.float32)
         fill = _fill_compiled if sim.n <= COMPILED_FILL_MAX_ASSETS else _fill
-        fill(out, int(stage), w0, min(w0, d.n_qh - 1), h, sim.soc_mwh, f.soc_min_mwh, f.soc_max_mwh,
+        core = out[:, :self._base] if self.features else out
+        fill(core, int(stage), w0, min(w0, d.n_qh - 1), h, sim.soc_mwh, f.soc_min_mwh, f.soc_max_mwh,
               d.discharged_mwh, f.max_daily_discharge_mwh, self._time, self._reserves, self._committed, self._da,
               self._id, self._reserve_prices)
+        if self.features:
+            self._extras(out, w0)
         return out
 
     def weighted(self, weights: np.ndarray, stage: Stage, q: int, *, capacity_cleared: bool,
@@ -68,9 +99,29 @@ class ObservationBuilder:
         cycles = np.array([self._cycle_weights @ d.discharged_mwh])
         w0 = max(q, 0)
         out = np.empty((1, self.size), dtype=np.float32)
-        _fill_compiled(out, int(stage), w0, min(w0, d.n_qh - 1), self.h, soc, _ZERO, _ONE, cycles, _ONE,
+        _fill_compiled(out[:, :self._base] if self.features else out, int(stage), w0, min(w0, d.n_qh - 1), self.h,
+                       soc, _ZERO, _ONE, cycles, _ONE,
                        self._time, self._reserves, self._committed, self._da, self._id, self._reserve_prices)
+        if self.features:
+            self._extras(out, w0)
         return out[0]
+
+    def _extras(self, out: np.ndarray, w0: int) -> None:
+        """The optional features (module docstring) into ``out[:, base size:]``, from the day's windows."""
+        i, h = self._base, self.h
+        da, id1 = self._da[:, w0:w0 + h], self._id[:, w0:w0 + h]  # scaled by PRICE_SCALE
+        now = id1[:, 0]
+        if "relative_prices" in self.features:
+            for window in (da, id1):
+                spread = (window[:, 0] - window.mean(axis=1)) / (window.std(axis=1) + 1e-3)
+                out[:, i] = np.minimum(np.maximum(spread, -10.0), 10.0)
+                i += 1
+        if "quantile_spreads" in self.features:
+            out[:, i:i + 5] = now[:, None] - np.quantile(id1, _QUANTILES, axis=1).T
+            i += 5
+        if "time_to_gate" in self.features:
+            left = self.sim.day.n_qh - w0
+            out[:, i:i + 3] = np.array([left, max(self._gates[0] - w0, 0), max(self._gates[1] - w0, 0)]) / 96.0
 
     def _prepare(self, capacity_cleared: bool, da_cleared: bool, weights: np.ndarray | None = None) -> None:
         """The day's windows: one row per asset, or with ``weights`` their weighted average as one row."""
@@ -97,6 +148,8 @@ class ObservationBuilder:
             doy = 2 * np.pi * m.day_of_year[span] / 365.25
             time = np.stack([np.sin(tod), np.cos(tod), np.sin(dow), np.cos(dow), np.sin(doy), np.cos(doy)], axis=1)
             self._time = time.astype(np.float32)  # within [-1, 1]
+            hours = m.local_hour[span]  # the first quarter-hours at 10:00 (IDA3 gate) and 12:00 (DA gate)
+            self._gates = [int(np.argmax(hours >= g)) if (hours >= g).any() else n_qh for g in (10, 12)]
         p = f.power_mw
         self._reserves = np.stack([rows(x, p) for x in (d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q)], axis=2)
         committed = rows(d.committed_mw, p)

@@ -18,6 +18,7 @@ from bessgym.assets.degradation import CycleAgeing
 from bessgym.envs.core import MarketConfig
 from bessgym.envs.delegates import Delegate
 from bessgym.envs.forecast import PRICE_SIGMA, Forecaster
+from bessgym.envs.observation import check_features
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class EnvOptions:
     forecast : ``"perfect"``, ``"noisy"`` (relative error ``forecast_sigma``) or a forecaster object.
     pv_forecast_sigma : relative PV forecast error of sites (None: 0 with perfect forecasts, 0.2 otherwise).
     horizon_qh : quarter-hours of positions and prices in the observation.
+    observation_features : optional features appended to the observation, from ``relative_prices``,
+        ``quantile_spreads``, ``time_to_gate`` (:mod:`bessgym.envs.observation`).
     reward_scale : the reward is the step's cash flow in EUR times this.
     track_soh : rainflow state of health in ``info`` (single batteries), with ``ageing``.
     """
@@ -47,6 +50,7 @@ class EnvOptions:
     forecast_sigma: float = PRICE_SIGMA
     pv_forecast_sigma: float | None = None
     horizon_qh: int = 96
+    observation_features: tuple[str, ...] = ()
     reward_scale: float = 1.0
     track_soh: bool = True
     ageing: CycleAgeing = CycleAgeing()
@@ -62,6 +66,7 @@ class EnvOptions:
             raise ValueError(f"pv_forecast_sigma must be >= 0, got {self.pv_forecast_sigma}")
         if self.agent_stages is not None:
             object.__setattr__(self, "agent_stages", tuple(self.agent_stages))
+        object.__setattr__(self, "observation_features", check_features(tuple(self.observation_features)))
 
     @classmethod
     def of(cls, options: EnvOptions | None, market_config: MarketConfig | None = None, **fields: Any) -> EnvOptions:

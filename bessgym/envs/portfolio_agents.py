@@ -40,7 +40,7 @@ class PortfolioParallelEnv(ParallelEnv):
         self._runner = make_portfolio_runner(market, self.sites, reliability, self.options, user=type(self).__name__)
         self.possible_agents = [f"asset_{i}" for i in range(len(self.sites))]
         self.agents: list[str] = []
-        size = observation_size(self.options.horizon_qh) + 2
+        size = observation_size(self.options.horizon_qh, self.options.observation_features) + 2
         self._observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
         self._action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
         self._rng = np.random.default_rng()

@@ -50,8 +50,8 @@ class BESSVectorEnv(gym.vector.VectorEnv):
         self.num_envs, self.options, self.reward_scale = num_envs, opts, opts.reward_scale
         horizon_qh = opts.horizon_qh
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
-        self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (observation_size(horizon_qh),),
-                                                       np.float32)
+        size = observation_size(horizon_qh, opts.observation_features)
+        self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._false = np.zeros(num_envs, dtype=bool)
