@@ -69,24 +69,8 @@ def clone(model: PPO, normalizer: VecNormalize | None, observations: np.ndarray,
         normalizer.obs_rms.update(observations)
         observations = normalizer.normalize_obs(observations).astype(np.float32)
     policy = model.policy
-    obs_t, act_t = torch.as_tensor(observations), torch.as_tensor(actions)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
-    rng = np.random.default_rng(seed)
-    losses = []
-    policy.set_training_mode(True)
-    for _ in range(epochs):
-        order = rng.permutation(len(obs_t))
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = torch.as_tensor(order[start:start + batch_size])
-            mean = policy.get_distribution(obs_t[idx]).distribution.mean
-            loss = torch.nn.functional.mse_loss(mean, act_t[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(order))
-    policy.set_training_mode(False)
+    losses = _fit(lambda obs: policy.get_distribution(obs).distribution.mean, policy, observations, actions,
+                  epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
     with torch.no_grad():
         policy.log_std.fill_(float(np.log(exploration_std)))
     return losses
@@ -115,17 +99,26 @@ def warm_up_critic(model: PPO, normalizer: VecNormalize | None, demos: Demonstra
     if normalizer is not None and normalizer.norm_obs:
         observations = normalizer.normalize_obs(observations).astype(np.float32)
     policy = model.policy
-    obs_t, ret_t = torch.as_tensor(observations), torch.as_tensor(returns, dtype=torch.float32)
+    return _fit(lambda obs: policy.predict_values(obs).flatten(), policy, observations,
+                returns.astype(np.float32), epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                seed=seed)
+
+
+def _fit(predict: Callable[[torch.Tensor], torch.Tensor], policy: torch.nn.Module, inputs: np.ndarray,
+         targets: np.ndarray, *, epochs: int, batch_size: int, learning_rate: float, seed: int) -> list[float]:
+    """Minibatch Adam on the mean squared error of ``predict(inputs)`` against ``targets``; the mean loss of every
+    epoch."""
+    x, y = torch.as_tensor(inputs), torch.as_tensor(targets)
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
     rng = np.random.default_rng(seed)
     losses = []
     policy.set_training_mode(True)
     for _ in range(epochs):
-        order = rng.permutation(len(obs_t))
+        order = rng.permutation(len(x))
         total = 0.0
         for start in range(0, len(order), batch_size):
             idx = torch.as_tensor(order[start:start + batch_size])
-            loss = torch.nn.functional.mse_loss(policy.predict_values(obs_t[idx]).flatten(), ret_t[idx])
+            loss = torch.nn.functional.mse_loss(predict(x[idx]), y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -43,7 +43,11 @@ class Provenance:
 class Source:
     """A public source: ``columns`` it offers (contract name -> what it is), ``needs`` (environment variables),
     ``first_day`` per column (the first delivery day it covers), ``min_interval_s`` between requests,
-    ``on_request``: columns fetched only when asked for by name."""
+    ``on_request``: columns fetched only when asked for by name; ``pv_capacity_mwp``: the installed PV that a
+    national PV series is divided by (None: the year-end figures of :mod:`bessgym.data.loaders`).
+
+    A source implements :meth:`column_days` (a column day by day) or, where one request serves several columns,
+    :meth:`fetch` itself."""
 
     name: str = ""
     licence: str = ""
@@ -53,6 +57,7 @@ class Source:
     needs: tuple[str, ...] = ()
     min_interval_s: float = 0.5
     on_request: tuple[str, ...] = ()  # offered, but fetched only when named in ``columns``
+    pv_capacity_mwp: float | None = None
 
     def steps(self, days: Sequence[dt.date], columns: Sequence[str]) -> int:
         """How many progress steps :meth:`fetch` takes (a request or a cache hit each)."""
@@ -60,6 +65,17 @@ class Source:
 
     def fetch(self, days: Sequence[dt.date], columns: Sequence[str], http: Http, tick: Callable[[], None],
               env: dict[str, str]) -> tuple[dict[str, pd.Series], dict[str, Provenance]]:
+        """Every column on every day (UTC quarter-hours) and where each came from."""
+        out, records = {}, {}
+        for column in columns:
+            self.check_covered(column, days)
+            records[column] = self.provenance()
+            out[column] = pd.concat(list(self.column_days(column, days, http, records[column], tick, env)))
+        return out, records
+
+    def column_days(self, column: str, days: Sequence[dt.date], http: Http, record: Provenance,
+                    tick: Callable[[], None], env: dict[str, str]) -> Iterator[pd.Series]:
+        """``column`` day by day, each request added to ``record``, ``tick`` after each day."""
         raise NotImplementedError
 
     def provenance(self) -> Provenance:

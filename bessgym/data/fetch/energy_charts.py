@@ -8,7 +8,7 @@ Both are read by :func:`bessgym.data.loaders.read_energy_charts`, as downloaded 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -28,31 +28,23 @@ class EnergyCharts(Source):
             attribution="Energy-Charts.info, Fraunhofer ISE",
             columns={"da_price": "day-ahead price DE-LU (/price)", "pv_per_mwp": "solar generation DE (/public_power) "
                                                                                  "/ installed PV"},
-            first_day={"da_price": dt.date(2015, 1, 1), "pv_per_mwp": dt.date(2015, 1, 1)}, min_interval_s=1.0)
-        self.pv_capacity_mwp = pv_capacity_mwp
+            first_day={"da_price": dt.date(2015, 1, 1), "pv_per_mwp": dt.date(2015, 1, 1)}, min_interval_s=1.0,
+            pv_capacity_mwp=pv_capacity_mwp)
 
-    def fetch(self, days: Sequence[dt.date], columns: Sequence[str], http: Http, tick: Callable[[], None],
-              env: dict[str, str]) -> tuple[dict[str, pd.Series], dict[str, Provenance]]:
-        out, records = {}, {}
-        for column in columns:
-            self.check_covered(column, days)
-            endpoint, fixed = _ENDPOINTS[column]
-            record = records[column] = self.provenance()
-            parts = []
-            for day in days:
-                lo, hi = (t.tz_convert("Europe/Berlin").isoformat(timespec="minutes") for t in day_bounds(day))
-                cached = http.get(self.name, f"{endpoint}_{day:%Y-%m-%d}.json", f"{BASE}/{endpoint}", day=day,
-                                  params={**fixed, "start": lo, "end": hi})
-                record.add(cached)
-                payload = read_json(cached, source=self.name, day=day)
-                unit = payload.get("unit") if isinstance(payload, dict) else None
-                if column == "da_price" and unit is not None and unit.replace(" ", "") != "EUR/MWh":
-                    raise FormatChanged(f"prices come in {unit!r}, not EUR / MWh", source=self.name, day=day,
-                                        hint=CHANGED)
-                options = {"pv_capacity_mwp": self.pv_capacity_mwp}
-                frame = parsed(lambda c=cached, o=options: read_energy_charts(c.path, **o), source=self.name,
-                               day=day, url=cached.url)
-                parts.append(on_day(frame[column], day, source=self.name, column=column))
-                tick()
-            out[column] = pd.concat(parts)
-        return out, records
+    def column_days(self, column: str, days: Sequence[dt.date], http: Http, record: Provenance,
+                    tick: Callable[[], None], env: dict[str, str]) -> Iterator[pd.Series]:
+        endpoint, fixed = _ENDPOINTS[column]
+        for day in days:
+            lo, hi = (t.tz_convert("Europe/Berlin").isoformat(timespec="minutes") for t in day_bounds(day))
+            cached = http.get(self.name, f"{endpoint}_{day:%Y-%m-%d}.json", f"{BASE}/{endpoint}", day=day,
+                              params={**fixed, "start": lo, "end": hi})
+            record.add(cached)
+            payload = read_json(cached, source=self.name, day=day)
+            unit = payload.get("unit") if isinstance(payload, dict) else None
+            if column == "da_price" and unit is not None and unit.replace(" ", "") != "EUR/MWh":
+                raise FormatChanged(f"prices come in {unit!r}, not EUR / MWh", source=self.name, day=day,
+                                    hint=CHANGED)
+            frame = parsed(lambda c=cached: read_energy_charts(c.path, pv_capacity_mwp=self.pv_capacity_mwp),
+                           source=self.name, day=day, url=cached.url)
+            yield on_day(frame[column], day, source=self.name, column=column)
+            tick()

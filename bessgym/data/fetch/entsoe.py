@@ -7,7 +7,7 @@ Needs a security token (free, on request at transparency.entsoe.eu) in ``ENTSOE_
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 import requests
@@ -27,16 +27,12 @@ class Entsoe(Source):
             attribution="ENTSO-E Transparency Platform", columns={"da_price": "day-ahead price DE-LU (A44)"},
             first_day={"da_price": dt.date(2018, 10, 1)}, needs=(ENV,), min_interval_s=0.2)
 
-    def fetch(self, days: Sequence[dt.date], columns: Sequence[str], http: Http, tick: Callable[[], None],
-              env: dict[str, str]) -> tuple[dict[str, pd.Series], dict[str, Provenance]]:
+    def column_days(self, column: str, days: Sequence[dt.date], http: Http, record: Provenance,
+                    tick: Callable[[], None], env: dict[str, str]) -> Iterator[pd.Series]:
         from entsoe import EntsoeRawClient
         from entsoe.exceptions import NoMatchingDataError
 
         client: list[EntsoeRawClient] = []
-        column = "da_price"
-        self.check_covered(column, days)
-        record = self.provenance()
-        parts = []
         for day in days:
             lo, hi = day_bounds(day)
 
@@ -61,9 +57,8 @@ class Entsoe(Source):
 
             cached = http.call(self.name, f"A44_DE_LU_{day:%Y-%m-%d}.xml", send, day=day)
             record.add(cached)
-            parts.append(on_day(_prices(cached, day, self.name), day, source=self.name, column=column))
+            yield on_day(_prices(cached, day, self.name), day, source=self.name, column=column)
             tick()
-        return {column: pd.concat(parts)}, {column: record}
 
 
 def _prices(cached, day: dt.date, source: str) -> pd.Series:

@@ -10,7 +10,7 @@ that :func:`bessgym.data.loaders.read_netztransparenz` reads from downloaded fil
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -32,8 +32,8 @@ class Netztransparenz(Source):
             columns={"imbalance_price": "reBAP, quality-assured (NrvSaldo/reBAP/Qualitaetsgesichert)"},
             first_day={"imbalance_price": dt.date(2014, 1, 1)}, needs=ENV, min_interval_s=0.5)
 
-    def fetch(self, days: Sequence[dt.date], columns: Sequence[str], http: Http, tick: Callable[[], None],
-              env: dict[str, str]) -> tuple[dict[str, pd.Series], dict[str, Provenance]]:
+    def column_days(self, column: str, days: Sequence[dt.date], http: Http, record: Provenance,
+                    tick: Callable[[], None], env: dict[str, str]) -> Iterator[pd.Series]:
         token: list[str] = []
 
         def auth() -> dict[str, str]:  # a token only when a request is sent: a cached run needs no account
@@ -41,19 +41,14 @@ class Netztransparenz(Source):
                 token.append(self._token(http, env))
             return {"Authorization": f"Bearer {token[0]}"}
 
-        column = "imbalance_price"
-        self.check_covered(column, days)
-        record = self.provenance()
-        parts = []
         for day in days:
             lo, hi = (t.strftime("%Y-%m-%dT%H:%M:%S") for t in day_bounds(day))
             cached = http.get(self.name, f"reBAP_{day:%Y-%m-%d}.csv", f"{API}/NrvSaldo/reBAP/Qualitaetsgesichert/"
                               f"{lo}/{hi}", day=day, headers=auth)
             record.add(cached)
             frame = parsed(lambda c=cached: read_netztransparenz(c.path), source=self.name, day=day, url=cached.url)
-            parts.append(on_day(frame[column], day, source=self.name, column=column))
+            yield on_day(frame[column], day, source=self.name, column=column)
             tick()
-        return {column: pd.concat(parts)}, {column: record}
 
     def _token(self, http: Http, env: dict[str, str]) -> str:
         missing = [name for name in ENV if not env.get(name)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,23 +32,16 @@ class Smard(Source):
             name="smard", licence="CC BY 4.0", attribution="Bundesnetzagentur | SMARD.de",
             columns={"da_price": "day-ahead price DE-LU (filter 4169)",
                      "pv_per_mwp": "day-ahead PV forecast DE (filter 125) / installed PV"},
-            first_day={"da_price": dt.date(2018, 10, 1), "pv_per_mwp": dt.date(2015, 1, 5)}, min_interval_s=0.2)
-        self.pv_capacity_mwp = pv_capacity_mwp
+            first_day={"da_price": dt.date(2018, 10, 1), "pv_per_mwp": dt.date(2015, 1, 5)}, min_interval_s=0.2,
+            pv_capacity_mwp=pv_capacity_mwp)
 
-    def fetch(self, days: Sequence[dt.date], columns: Sequence[str], http: Http, tick: Callable[[], None],
-              env: dict[str, str]) -> tuple[dict[str, pd.Series], dict[str, Provenance]]:
-        out, records = {}, {}
-        for column in columns:
-            self.check_covered(column, days)
-            record = records[column] = self.provenance()
-            parts = []
-            for resolution, group in _by_resolution(column, days):
-                week = _Weeks(self.name, column, resolution, http, record)
-                for day in group:
-                    parts.append(week.day(day, self.pv_capacity_mwp))
-                    tick()
-            out[column] = pd.concat(parts)
-        return out, records
+    def column_days(self, column: str, days: Sequence[dt.date], http: Http, record: Provenance,
+                    tick: Callable[[], None], env: dict[str, str]) -> Iterator[pd.Series]:
+        for resolution, group in _by_resolution(column, days):
+            week = _Weeks(self.name, column, resolution, http, record)
+            for day in group:
+                yield week.day(day, self.pv_capacity_mwp)
+                tick()
 
 
 def _by_resolution(column: str, days: Sequence[dt.date]) -> list[tuple[str, list[dt.date]]]:
