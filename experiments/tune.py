@@ -1,5 +1,5 @@
-"""``bessgym benchmark tune``: hyperparameter search for PPO or SAC on a task with Optuna, every trial an MLflow
-run.
+"""``bessgym benchmark tune``: hyperparameter search for PPO, SAC or MaskablePPO on a task with Optuna, every
+trial an MLflow run.
 
 Trials are scored on a validation period cut from the end of the task's training market (the test market is
 never seen): the agent trains on the days before it and is evaluated on it, like the benchmark evaluates on
@@ -26,7 +26,7 @@ def search_space(algorithm: str, trial) -> dict[str, Any]:
     common = {"learning_rate": trial.suggest_float("learning_rate", 1e-5, 1e-3, log=True),
               "gamma": trial.suggest_float("gamma", 0.9, 0.9999, log=True),
               "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256])}
-    if algorithm == "ppo":
+    if algorithm in ("ppo", "maskable_ppo"):
         return {**common, "n_steps": trial.suggest_categorical("n_steps", [256, 512, 1024]),
                 "ent_coef": trial.suggest_float("ent_coef", 1e-5, 1e-1, log=True),
                 "clip_range": trial.suggest_float("clip_range", 0.1, 0.3),

@@ -186,6 +186,13 @@ def test_tune_scores_trials_on_the_training_markets_end_and_logs_each(tmp_path, 
     assert set(runs["metrics.validation_eur_per_mw_year"]) == {t.value for t in study.trials}
     again = tune(task("intraday-2h"), "ppo", tmp_path, trials=1, train_steps=256, validation_days=3)
     assert len(again.trials) == 3  # the study resumes from its folder
+    import optuna
+
+    from experiments.tune import search_space
+
+    drawn = {"learning_rate": 3e-4, "gamma": 0.99, "batch_size": 128, "n_steps": 512, "ent_coef": 0.01,
+             "clip_range": 0.2, "gae_lambda": 0.95}
+    assert search_space("maskable_ppo", optuna.trial.FixedTrial(drawn)) == drawn  # PPO's space
 
 
 def test_a_task_runs_on_the_users_tables(tmp_path, tracking):

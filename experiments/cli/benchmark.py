@@ -81,7 +81,7 @@ def _agents(task, agent: str) -> tuple[str, ...]:
 @app.command("tune")
 def tune_cmd(
     task: Annotated[str, typer.Option(help="Task name (see `bessgym benchmark tasks`).")],
-    agent: Annotated[str, typer.Option(help="ppo or sac.")] = "ppo",
+    agent: Annotated[str, typer.Option(help="ppo, sac or maskable_ppo.")] = "ppo",
     trials: Annotated[int, typer.Option(help="Trials to add to the study.")] = 20,
     train_steps: Annotated[int, typer.Option(help="Training steps per trial.")] = 200_000,
     validation_days: Annotated[int, typer.Option(help="Last days of the training market to score trials on.")]
@@ -92,12 +92,12 @@ def tune_cmd(
 ) -> None:
     """Hyperparameter search with Optuna (TPE), every trial trained and logged to MLflow, scored on the end of
     the training market; resumable (the study is kept in the folder)."""
-    from experiments.tasks import LEARNERS
+    from agents.rl import ALGORITHMS
     from experiments.tasks import task as find_task
     from experiments.tune import tune
 
-    if agent not in LEARNERS:
-        raise fail(ValueError(f"--agent {agent!r}: tune one of {', '.join(LEARNERS)}"))
+    if agent not in ALGORITHMS:  # bc_ppo's PPO is tuned as ppo
+        raise fail(ValueError(f"--agent {agent!r}: tune one of {', '.join(ALGORITHMS)}"))
     try:
         t = find_task(task)
         folder = out or Path("runs") / "tune" / f"{t.id}-{agent}"
