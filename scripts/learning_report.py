@@ -4,6 +4,8 @@ like the baselines (``experiments.benchmark.run``), with its learning curve agai
     python scripts/learning_report.py --task intraday-2h --variants ppo,ppo_features,maskable_ppo_features \\
         --seeds 3 --days 28 --train-steps 200000 --out runs/learning
 
+A variant may name its own number of seeds: ``maskable_ppo_features:1``.
+
 Writes ``<out>/<task>/<variant>/`` (the benchmark's results and training runs), ``<out>/<task>/summary.csv``
 (one row per variant and seed), ``<out>/<task>/learning_wall_clock.png`` (share of the perfect-foresight LP on
 the first ``train.eval_days`` test days against training minutes) and prints the table. A result already
@@ -37,11 +39,12 @@ VARIANTS: dict[str, tuple[str, dict]] = {  # name -> (benchmark learner, configu
 def report(task_name: str, variants: list[str], seeds: int, days: int, train_steps: int, out: Path) -> pd.DataFrame:
     task = find_task(task_name)
     rows, curves = [], []
-    for variant in variants:
+    for spec in variants:
+        variant, _, own_seeds = spec.partition(":")
         agent, overrides = VARIANTS[variant]
         folder = out / task.id / variant
         cadence = {"train.eval_every_steps": max(train_steps // 8, 1), "train.eval_days": 14}
-        results = benchmark.run(task, agent, range(seeds), folder, days=days, train_steps=train_steps,
+        results = benchmark.run(task, agent, range(int(own_seeds or seeds)), folder, days=days, train_steps=train_steps,
                                 overrides={**cadence, **overrides}, progress=print)
         for r in results:
             m = r["metrics"]
