@@ -192,6 +192,14 @@ def test_entsoe_reads_the_a44_document_through_entsoe_py(market, tmp_path):
     fetched, _, _ = run(routes, tmp_path, sources=["entsoe"], env={"ENTSOE_API_KEY": "tok"})
     np.testing.assert_allclose(fetched.table["da_price"].iloc[::4].to_numpy(), prices.iloc[:48].round(2).to_numpy())
     assert "tok" not in fetched.table.attrs["provenance"]["da_price"]["request"]  # the token is not recorded
+    refused = {k: (401, b"<Acknowledgement_MarketDocument><Reason><text>Unauthorized</text></Reason>")
+               for k in replay.entsoe_a44(JAN, prices, "secret-token")}
+    with pytest.raises(RequestRefused, match=r"HTTP 401 .*securityToken=\*\*\*") as err:
+        run(refused, tmp_path / "b", sources=["entsoe"], env={"ENTSOE_API_KEY": "secret-token"})
+    assert "secret-token" not in str(err.value)  # nor printed in an error
+    with pytest.raises(SourceUnreachable) as err:
+        run({}, tmp_path / "c", sources=["entsoe"], env={"ENTSOE_API_KEY": "secret-token"})
+    assert "securityToken=***" in str(err.value) and "secret-token" not in str(err.value)
 
 
 def test_a_changed_format_is_named(market, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -144,7 +145,7 @@ class Http:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == self.retries:
                     raise SourceUnreachable(f"no answer after {self.retries + 1} attempts ({type(exc).__name__}: "
-                                            f"{exc})", source=source, day=day,
+                                            f"{redact(str(exc))})", source=source, day=day,
                                             hint="check the network connection and rerun: days fetched before "
                                                  "are in the cache; or download the files by hand and use "
                                                  "`bessgym data import`") from None
@@ -163,7 +164,8 @@ def check_status(response: requests.Response, *, source: str, day: dt.date | Non
         return
     status = response.status_code
     text = " ".join(response.text[:200].split())
-    refused = RequestRefused(f"HTTP {status} {response.reason} for {response.url} ({text!r})", source=source, day=day,
+    url = redact(response.url or "")
+    refused = RequestRefused(f"HTTP {status} {response.reason} for {url} ({text!r})", source=source, day=day,
                              hint=_REFUSED_HINTS.get(status, "rerun later: days fetched before are in the cache; "
                                                      "or download the files by hand and use `bessgym data import`"))
     if status in _RETRY_STATUS:
@@ -177,6 +179,11 @@ _REFUSED_HINTS = {
     403: "the source refused access: check the credentials and the source's terms of use",
     404: "the source has no such file: the date may not be covered, or the interface moved",
 }
+
+
+def redact(text: str) -> str:
+    """``text`` without ENTSO-E's security token, which travels in the query string."""
+    return re.sub(r"(securityToken=)[^&\s'\"]+", r"\1***", text)
 
 
 def read_json(cached: Cached, *, source: str, day: dt.date) -> object:
