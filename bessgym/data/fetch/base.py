@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -40,14 +41,13 @@ class Provenance:
 
 
 @dataclass(eq=False)
-class Source:
+class Source(ABC):
     """A public source: ``columns`` it offers (contract name -> what it is), ``needs`` (environment variables),
     ``first_day`` per column (the first delivery day it covers), ``min_interval_s`` between requests,
     ``on_request``: columns fetched only when asked for by name; ``pv_capacity_mwp``: the installed PV that a
     national PV series is divided by (None: the year-end figures of :mod:`bessgym.data.loaders`).
 
-    A source implements :meth:`column_days` (a column day by day) or, where one request serves several columns,
-    :meth:`fetch` itself."""
+    A source implements :meth:`fetch`; most do it a column and a day at a time, as :class:`DailySource`."""
 
     name: str = ""
     licence: str = ""
@@ -63,20 +63,11 @@ class Source:
         """How many progress steps :meth:`fetch` takes (a request or a cache hit each)."""
         return len(days) * len(columns)
 
+    @abstractmethod
     def fetch(self, days: Sequence[dt.date], columns: Sequence[str], http: Http, tick: Callable[[], None],
               env: dict[str, str]) -> tuple[dict[str, pd.Series], dict[str, Provenance]]:
-        """Every column on every day (UTC quarter-hours) and where each came from."""
-        out, records = {}, {}
-        for column in columns:
-            self.check_covered(column, days)
-            records[column] = self.provenance()
-            out[column] = pd.concat(list(self.column_days(column, days, http, records[column], tick, env)))
-        return out, records
-
-    def column_days(self, column: str, days: Sequence[dt.date], http: Http, record: Provenance,
-                    tick: Callable[[], None], env: dict[str, str]) -> Iterator[pd.Series]:
-        """``column`` day by day, each request added to ``record``, ``tick`` after each day."""
-        raise NotImplementedError
+        """Every column on every day (UTC quarter-hours) and where each came from; ``tick`` after each of
+        :meth:`steps`."""
 
     def provenance(self) -> Provenance:
         return Provenance(self.name, self.licence, self.attribution)
@@ -118,3 +109,21 @@ def parsed(read: Callable[[], pd.DataFrame], *, source: str, day: dt.date, url: 
     except MarketDataError as exc:
         raise FormatChanged(f"the response from {url} cannot be read ({exc})", source=source, day=day,
                             hint=CHANGED) from None
+
+
+class DailySource(Source):
+    """A source whose columns are fetched one at a time, day by day (:meth:`column_days`)."""
+
+    def fetch(self, days: Sequence[dt.date], columns: Sequence[str], http: Http, tick: Callable[[], None],
+              env: dict[str, str]) -> tuple[dict[str, pd.Series], dict[str, Provenance]]:
+        out, records = {}, {}
+        for column in columns:
+            self.check_covered(column, days)
+            records[column] = self.provenance()
+            out[column] = pd.concat(list(self.column_days(column, days, http, records[column], tick, env)))
+        return out, records
+
+    @abstractmethod
+    def column_days(self, column: str, days: Sequence[dt.date], http: Http, record: Provenance,
+                    tick: Callable[[], None], env: dict[str, str]) -> Iterator[pd.Series]:
+        """``column`` day by day, each request added to ``record``, ``tick`` after each day."""

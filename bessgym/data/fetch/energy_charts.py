@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 
-from bessgym.data.fetch.base import CHANGED, Provenance, Source, day_bounds, on_day, parsed
+from bessgym.data.fetch.base import CHANGED, DailySource, Provenance, day_bounds, on_day, parsed
 from bessgym.data.fetch.errors import FormatChanged
 from bessgym.data.fetch.http import Http, read_json
 from bessgym.data.loaders import read_energy_charts
@@ -21,7 +21,7 @@ BASE = "https://api.energy-charts.info"
 _ENDPOINTS = {"da_price": ("price", {"bzn": "DE-LU"}), "pv_per_mwp": ("public_power", {"country": "de"})}
 
 
-class EnergyCharts(Source):
+class EnergyCharts(DailySource):
     def __init__(self, pv_capacity_mwp: float | None = None) -> None:
         super().__init__(
             name="energy_charts", licence="CC BY 4.0 (as the response's license_info states)",

@@ -13,14 +13,14 @@ import pandas as pd
 import requests
 
 from bessgym.data.calendar import hourly_to_quarter_hourly
-from bessgym.data.fetch.base import CHANGED, Provenance, Source, day_bounds, on_day
+from bessgym.data.fetch.base import CHANGED, DailySource, Provenance, day_bounds, on_day
 from bessgym.data.fetch.errors import FormatChanged, MissingCredential, NotCovered
 from bessgym.data.fetch.http import Http, check_status
 
 ENV = "ENTSOE_API_KEY"
 
 
-class Entsoe(Source):
+class Entsoe(DailySource):
     def __init__(self) -> None:
         super().__init__(
             name="entsoe", licence="ENTSO-E Transparency Platform terms and conditions (free token)",

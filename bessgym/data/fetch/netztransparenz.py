@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 
-from bessgym.data.fetch.base import CHANGED, Provenance, Source, day_bounds, on_day, parsed
+from bessgym.data.fetch.base import CHANGED, DailySource, Provenance, day_bounds, on_day, parsed
 from bessgym.data.fetch.errors import FormatChanged, MissingCredential
 from bessgym.data.fetch.http import Http
 from bessgym.data.loaders import read_netztransparenz
@@ -24,7 +24,7 @@ API = "https://ds.netztransparenz.de/api/v1/data"
 ENV = ("NETZTRANSPARENZ_CLIENT_ID", "NETZTRANSPARENZ_CLIENT_SECRET")
 
 
-class Netztransparenz(Source):
+class Netztransparenz(DailySource):
     def __init__(self) -> None:
         super().__init__(
             name="netztransparenz", licence="netztransparenz.de terms of use (free account)",

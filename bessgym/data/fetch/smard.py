@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bessgym.data.calendar import hourly_to_quarter_hourly
-from bessgym.data.fetch.base import CHANGED, Provenance, Source, day_bounds, on_day
+from bessgym.data.fetch.base import CHANGED, DailySource, Provenance, day_bounds, on_day
 from bessgym.data.fetch.errors import FormatChanged, NotCovered
 from bessgym.data.fetch.http import Http, read_json
 from bessgym.data.loaders import _pv_capacity
@@ -26,7 +26,7 @@ QUARTER_HOURLY_PRICE_FROM = dt.date(2025, 10, 1)
 _FILTERS = {"da_price": (4169, "DE-LU"), "pv_per_mwp": (125, "DE")}
 
 
-class Smard(Source):
+class Smard(DailySource):
     def __init__(self, pv_capacity_mwp: float | None = None) -> None:
         super().__init__(
             name="smard", licence="CC BY 4.0", attribution="Bundesnetzagentur | SMARD.de",
