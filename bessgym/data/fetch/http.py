@@ -85,8 +85,6 @@ class Http:
             headers: Callable[[], dict] | None = None, keep: Callable[[bytes], bool] = lambda body: True,
             ) -> Cached:
         """GET ``url`` unless ``key`` is cached; cache the body when ``keep(body)`` (a complete answer)."""
-        if (hit := self.cached(source, key)) is not None:
-            return hit
 
         def send() -> tuple[bytes, str]:
             response = self.session.get(url, params=params, headers=headers() if headers else None,
