@@ -201,6 +201,10 @@ def _pv_capacity(index: pd.DatetimeIndex) -> np.ndarray:
 _PRODUCT = re.compile(r"^(POS|NEG|NEGPOS)_(\d\d)_(\d\d)$")
 
 
+class NoRows(MarketDataError):
+    """A results file with its header and no rows (e.g. a day whose auction is not yet published)."""
+
+
 def read_regelleistung(path: str | Path) -> pd.DataFrame:
     """Read regelleistung.net capacity results (FCR, aFRR or mFRR; xlsx or csv; current or pre-Nov-2020 layout),
     or aFRR energy market results (:mod:`bessgym.data.energy_results`).
@@ -229,8 +233,10 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
         raise MarketDataError(f"unsupported file type {path.suffix!r}: use .xlsx or .csv", source=source)
     if energy_results.is_energy_results(raw):  # the aFRR energy market's results, per quarter-hour
         date_col = "DELIVERY_DATE" if "DELIVERY_DATE" in raw.columns else "DATE_FROM"
-        if date_col not in raw.columns or "PRODUCT" not in raw.columns or raw.empty:
-            raise MarketDataError("an energy results file needs DELIVERY_DATE, PRODUCT and rows", source=source)
+        if raw.empty:
+            raise NoRows("the file has a header but no rows", source=source)
+        if date_col not in raw.columns or "PRODUCT" not in raw.columns:
+            raise MarketDataError("an energy results file needs DELIVERY_DATE and PRODUCT", source=source)
         return energy_results.energy_results(raw, _parse_dates(raw[date_col], source=source), source=source)
     raw = raw.rename(columns={"PRODUCT_TYPE": "TYPE_OF_RESERVES", "PRODUCTNAME": "PRODUCT"})  # the 2025 layout
     for needed in ("DATE_FROM", "PRODUCT", "TYPE_OF_RESERVES"):
@@ -238,7 +244,7 @@ def read_regelleistung(path: str | Path) -> pd.DataFrame:
             raise MarketDataError(f"unexpected layout: no {needed} column (columns: {list(raw.columns)[:8]}...)",
                                   source=source, column=needed)
     if raw.empty:
-        raise MarketDataError("the file has a header but no rows", source=source)
+        raise NoRows("the file has a header but no rows", source=source)
     if "TENDER_NUMBER" in raw.columns:
         raw = _cleared_tender(raw)
     kind = str(raw["TYPE_OF_RESERVES"].iloc[0]).strip()

@@ -102,10 +102,14 @@ def on_day(series: pd.Series, day: dt.date, *, source: str, column: str) -> pd.S
     return part.rename(column)
 
 
-def parsed(read: Callable[[], pd.DataFrame], *, source: str, day: dt.date, url: str) -> pd.DataFrame:
-    """Run a loader on a cached response; its MarketDataError becomes FormatChanged naming the request."""
+def parsed(read: Callable[[], pd.DataFrame], *, source: str, day: dt.date, url: str,
+           passes: type[MarketDataError] | tuple[()] = ()) -> pd.DataFrame:
+    """Run a loader on a cached response; its MarketDataError becomes FormatChanged naming the request, except
+    the ``passes`` kind, which the caller names itself."""
     try:
         return read()
+    except passes:
+        raise
     except MarketDataError as exc:
         raise FormatChanged(f"the response from {url} cannot be read ({exc})", source=source, day=day,
                             hint=CHANGED) from None

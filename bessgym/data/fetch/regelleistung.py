@@ -16,7 +16,7 @@ import pandas as pd
 from bessgym.data.fetch.base import Provenance, Source, on_day, parsed
 from bessgym.data.fetch.errors import FormatChanged, NotCovered
 from bessgym.data.fetch.http import Http
-from bessgym.data.loaders import read_regelleistung
+from bessgym.data.loaders import NoRows, read_regelleistung
 
 URL = "https://www.regelleistung.net/apps/cpp-publisher/api/v1/download/tenders/resultsoverview"
 _CAP = ("price", "marginal")
@@ -76,10 +76,12 @@ class Regelleistung(Source):
             raise FormatChanged(f"the response from {cached.url} is not an xlsx file (it starts {body[:60]!r})",
                                 source=self.name, day=day, hint="the download interface may have changed; "
                                 "download the results from regelleistung.net by hand and use `bessgym data import`")
-        if _no_rows(cached.path):
+        try:
+            frame = parsed(lambda: read_regelleistung(cached.path), source=self.name, day=day, url=cached.url,
+                           passes=NoRows)
+        except NoRows:
             raise NotCovered(f"the results file of {cached.url} has no rows (no auction results for the day yet)",
-                             source=self.name, day=day, hint="choose days whose auctions are published")
-        frame = parsed(lambda: read_regelleistung(cached.path), source=self.name, day=day, url=cached.url)
+                             source=self.name, day=day, hint="choose days whose auctions are published") from None
         return pd.DataFrame({c: on_day(frame[c], day, source=self.name, column=c) if c in frame.columns
                              else _missing(c, cached.url, day, self.name) for c in wanted})
 
@@ -87,13 +89,6 @@ class Regelleistung(Source):
 def _products(columns: Sequence[str]) -> dict[tuple[str, str], tuple[str, ...]]:
     return {key: tuple(c for c in cols if c in columns) for key, cols in PRODUCTS.items()
             if any(c in columns for c in cols)}
-
-
-def _no_rows(path) -> bool:
-    try:
-        return pd.read_excel(path, sheet_name=0, nrows=1).empty
-    except Exception:  # an unreadable file is reported by the loader, which names the problem
-        return False
 
 
 def _missing(column: str, url: str, day: dt.date, source: str):
