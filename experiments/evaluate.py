@@ -119,7 +119,9 @@ def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None =
     if strategy == "lp_da":
         return DelegateAgent(DailyLPPolicy(wholesale="day_ahead"), name=strategy)
     if strategy in ("lp_cascade", "lp_cascade_noisy", "rolling_intrinsic"):
-        return DelegateAgent(CascadeLPPolicy(rolling_intrinsic=strategy == "rolling_intrinsic"), name=strategy)
+        first = "day_ahead" if "day_ahead" in config.env.products else "intraday"  # intraday-only: re-planning
+        return DelegateAgent(CascadeLPPolicy(rolling_intrinsic=strategy == "rolling_intrinsic", wholesale=first),
+                             name=strategy)
     if strategy == "price_threshold":
         return PriceThreshold(horizon_qh=config.env.horizon_qh, lookahead_qh=config.env.horizon_qh)
     if strategy == "time_of_day":

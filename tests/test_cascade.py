@@ -1,5 +1,6 @@
 """The sequential trading baselines (agents.lp.cascade): the cascade against the day-ahead LP on a real month,
-the cascade equal to it when intraday prices equal day-ahead, rolling intrinsic on a hand case."""
+the cascade equal to it when intraday prices equal day-ahead, rolling intrinsic on a hand case, and its
+re-plans aiming at the day's end SoC they can still reach."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import pytest
 from conftest import REAL_DATA
 
 from agents.base import DelegateAgent
-from agents.lp.cascade import CascadeLPPolicy
+from agents.lp.cascade import CascadeLPPolicy, reachable_end
 from agents.lp.delegate import DailyLPPolicy
 from bessgym.assets import BatterySpec
-from bessgym.data import delivery_day_index
-from bessgym.envs import MarketConfig, SingleBESSEnv
-from experiments.evaluate import run_agent
+from bessgym.data import delivery_day_index, synthetic
+from bessgym.envs import MarketArrays, MarketConfig, SingleBESSEnv
+from experiments.config import ExperimentConfig
+from experiments.evaluate import make_env, run_agent
 
 AGENT_STAGES = ("day_ahead", "intraday_auctions", "delivery")
 
@@ -114,3 +116,30 @@ def test_intraday_quote_is_known_only_from_its_delivery_step():
     for _ in range(5):
         env.step(np.zeros(env.action_space.shape, dtype=np.float32))
     assert view.delivery_q == 5 and view.intraday_quote(5) == 5.0
+
+
+def test_reachable_end_by_hand():
+    """1 MW / 2 MWh at 0.9487 each way: two quarter-hours charge at most 2 x 0.25 x 0.9487 = 0.47435 MWh and
+    discharge at most 2 x 0.25 / 0.9487 = 0.52704 MWh."""
+    b = BatterySpec(1.0, 2.0, eta_charge=0.9487, eta_discharge=0.9487)
+    assert reachable_end(1.0, 0.507, 2, b) == pytest.approx(0.507 + 0.47435, abs=1e-5)
+    assert reachable_end(0.0, 1.0, 2, b) == pytest.approx(1.0 - 0.52704, abs=1e-5)
+    assert reachable_end(0.8, 0.7, 2, b) == 0.8  # within reach: the target itself
+
+
+def test_rolling_intrinsic_ends_every_day_where_it_began():
+    """Trades on the 0.1 MW grid leave the SoC a little short of a plan; the next re-plan makes it up instead of
+    finding no plan and trading nothing for the rest of the day (which sold the day's start energy)."""
+    market = MarketArrays.from_frame(synthetic.generate("2025-03-01", "2025-03-08", seed=1))
+    policy = CascadeLPPolicy(rolling_intrinsic=True, wholesale="intraday")
+    agent = DelegateAgent(policy, name="rolling_intrinsic")
+    env = make_env(ExperimentConfig(), market)  # the main job's intraday battery
+    for seed in range(4):
+        obs, info = env.reset(seed=seed)
+        agent.reset(env)
+        start, done = env.unwrapped.simulator.soc_mwh[0], False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+            done = terminated or truncated
+        assert info["soc_mwh"] == pytest.approx(start, abs=0.06)  # at most a quarter-hour's 0.1 MW rounding
+    assert policy.fallbacks == 0

@@ -35,6 +35,8 @@ import numpy as np
 from agents.lp.delegate import DailyLPPolicy, auction_bid, auction_window, awards, lp_products_for
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts, block_of
+from bessgym.assets.battery import BatterySpec
+from bessgym.envs.core import DT_H
 from bessgym.envs.view import DayView
 from bessgym.market.products import Stage
 
@@ -44,10 +46,13 @@ AUCTIONS = {Stage.IDA1: "ida1_price", Stage.IDA2: "ida2_price", Stage.IDA3: "ida
 class CascadeLPPolicy(DailyLPPolicy):
     """Day-ahead, then the intraday auctions, then intraday continuous, each re-optimised around the positions
     held (see the module docstring); ``rolling_intrinsic`` re-optimises the continuous trades every quarter-hour.
-    Needs the day-ahead product; the auctions and continuous trading are played where the env has them."""
+    The auctions and continuous trading are played where the env has them. ``wholesale``: the market the day is
+    first planned on, ``"day_ahead"`` (the cascade) or, in an env without day-ahead, ``"intraday"`` (then only
+    the continuous re-optimisation follows: with ``rolling_intrinsic``, the daily LP re-planned every
+    quarter-hour from the SoC reached)."""
 
-    def __init__(self, *, rolling_intrinsic: bool = False) -> None:
-        super().__init__("day_ahead", reoptimise_after_capacity=True)
+    def __init__(self, *, rolling_intrinsic: bool = False, wholesale: str = "day_ahead") -> None:
+        super().__init__(wholesale, reoptimise_after_capacity=True)
         self.rolling_intrinsic = rolling_intrinsic
         self._remainders: dict[tuple, BatteryLP] = {}
         self._trades: np.ndarray | None = None  # the continuous plan (N, n_qh) [MW, + sell], None: to be made
@@ -99,7 +104,7 @@ class CascadeLPPolicy(DailyLPPolicy):
         prices = np.array(view.forecasts.get(price, np.zeros((view.n, 2 * view.n_qh)))[:, q_from:view.n_qh])
         if quote is not None:
             prices[:, 0] = quote
-        products = dataclasses.replace(lp_products_for(view, "day_ahead"), day_ahead=False, intraday=True,
+        products = dataclasses.replace(lp_products_for(view, self.wholesale), day_ahead=False, intraday=True,
                                        intraday_fee_eur_mwh=fee_eur_mwh)
         blocks = block_of(view.n_qh)[q_from:]
         first = blocks[0]
@@ -113,7 +118,8 @@ class CascadeLPPolicy(DailyLPPolicy):
                 continue
             lp = self._remainder(f.specs[i], products, view.n_qh, q_from, bool((prices[i] < 0).any()))
             lp.fix_reserves(*(x[i, first:] for x in awards(view)))
-            end = float(np.clip(self._soc_start[i], f.soc_min_mwh[i], f.soc_max_mwh[i]))
+            end = reachable_end(float(np.clip(self._soc_start[i], f.soc_min_mwh[i], f.soc_max_mwh[i])),
+                                float(view.soc_mwh[i]), n, f.specs[i])
             try:
                 plan = lp.solve(price_id=np.nan_to_num(prices[i]), soc0_mwh=float(view.soc_mwh[i]),
                                 soc_end_mwh=(end, end), max_discharge_mwh=max(float(budget[i]), 0.0),
@@ -124,7 +130,7 @@ class CascadeLPPolicy(DailyLPPolicy):
             out[i] = plan.intraday_mw
         return out
 
-    def _remainder(self, spec, products: LPProducts, n_qh: int, q_from: int, exclusive: bool) -> BatteryLP:
+    def _remainder(self, spec: BatterySpec, products: LPProducts, n_qh: int, q_from: int, exclusive: bool) -> BatteryLP:
         """The persistent LP of a day's quarter-hours from ``q_from`` on (its blocks numbered from the first)."""
         key = (spec, products, n_qh, q_from, exclusive)
         if key not in self._remainders:
@@ -132,3 +138,14 @@ class CascadeLPPolicy(DailyLPPolicy):
             self._remainders[key] = BatteryLP(spec, dataclasses.replace(products, exclusive_charge=exclusive),
                                               n_qh - q_from, blocks=blocks - blocks[0])
         return self._remainders[key]
+
+
+def reachable_end(target_mwh: float, soc_mwh: float, steps: int, spec: BatterySpec) -> float:
+    """The day's end SoC [MWh] a re-optimisation can still reach from ``soc_mwh`` in ``steps`` quarter-hours at
+    full power (net of the auxiliary load), nearest to ``target_mwh``. Trades on the 0.1 MW grid can leave the
+    SoC short of a plan's last quarter-hours; pinned to the unreachable target the LP has no plan and the
+    rest of the day would trade nothing, ending the day with the shortfall sold."""
+    hours = steps * DT_H * (1.0 - 1e-6)  # a hair inside: the LP's own rounding
+    highest = soc_mwh + ((spec.power_mw - spec.aux_power_mw) * spec.eta_charge) * hours
+    lowest = soc_mwh - (spec.power_mw / spec.eta_discharge + spec.aux_power_mw) * hours
+    return float(np.clip(target_mwh, lowest, highest))
