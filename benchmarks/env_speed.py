@@ -1,5 +1,5 @@
-"""Env throughput: SingleBESS and CoLocatedPVBESS (all markets, random policy, one core) and the batched
-vector env.
+"""Env throughput: SingleBESS and CoLocatedPVBESS (all markets, random policy, one core) and their batched
+vector envs.
 
     python benchmarks/env_speed.py [--steps 20000] [--vector-envs 1024] [--vector-steps 2000]
 """
@@ -37,10 +37,11 @@ def random_steps_per_s(env, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def vector_env_steps_per_s(num_envs: int, steps: int) -> float:
+def vector_env_steps_per_s(num_envs: int, steps: int, colocated: bool = False) -> float:
+    from bessgym.envs.colocated import CoLocatedVectorEnv
     from bessgym.envs.vector import BESSVectorEnv
 
-    env = BESSVectorEnv(num_envs=num_envs, episode_days=30)
+    env = (CoLocatedVectorEnv if colocated else BESSVectorEnv)(num_envs=num_envs, episode_days=30)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1, 1, (8, *env.action_space.shape)).astype(np.float32)
@@ -66,6 +67,8 @@ def main() -> dict[str, float]:
         "colocated_env_steps_per_s": max(single_env_steps_per_s(args.steps, colocated=True) for _ in range(3)),
         f"vector_env_{args.vector_envs}_steps_per_s": max(
             vector_env_steps_per_s(args.vector_envs, args.vector_steps) for _ in range(3)),
+        f"colocated_vector_env_{args.vector_envs}_steps_per_s": max(
+            vector_env_steps_per_s(args.vector_envs, args.vector_steps, colocated=True) for _ in range(3)),
     }
     for k, v in results.items():
         print(f"{k:<40} {v:>14,.0f}")

@@ -22,14 +22,14 @@ from agents.lp.cascade import CascadeLPPolicy
 from agents.lp.delegate import DailyLPPolicy
 from agents.portfolio import PortfolioLPPolicy
 from bessgym.data.calendar import MARKET_TZ
-from bessgym.envs.colocated import CoLocatedPVBESSEnv
+from bessgym.envs.colocated import CoLocatedPVBESSEnv, CoLocatedVectorEnv
 from bessgym.envs.core import DT_H, PRODUCT_COLUMNS, PRODUCTS, MarketArrays
 from bessgym.envs.delegates import NoOp, SpreadTrader
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio import PortfolioEnv
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.single_bess import SingleBESSEnv
-from bessgym.envs.vector import BESSVectorEnv
+from bessgym.envs.vector import BESSVectorEnv, RunnerVectorEnv
 from bessgym.market.products import Stage
 from bessgym.market.settlement import CASH_FLOWS
 from experiments.config import SEQUENTIAL, ConfigError, ExperimentConfig
@@ -85,15 +85,20 @@ def env_options(config: ExperimentConfig, *, forecast: str | None = None, episod
 
 
 def make_vector_env(config: ExperimentConfig, market: MarketArrays, copies: int, *,
-                    start_day=None) -> BESSVectorEnv:
-    """``copies`` of the configured battery in the native batched env (one core call steps them all); they run
-    the same delivery days in lock-step (``start_day``: always that one). One battery's env only
-    (``env.kind: single``)."""
-    if config.env.kind != "single":
-        raise ConfigError(f"train.batched_copies: the native batched env is a single battery's; env.kind is "
-                          f"{config.env.kind!r} (use train.batched_copies: 0)")
+                    start_day=None) -> RunnerVectorEnv:
+    """``copies`` of the configured battery or co-located site in the native batched env (one core call steps
+    them all); they run the same delivery days in lock-step (``start_day``: always that one). Not for a
+    portfolio (its assets are pooled: one portfolio is one core call already)."""
+    kind = config.env.kind
+    if kind == "portfolio":
+        raise ConfigError("train.batched_copies: the native batched env is a battery's or a co-located site's; "
+                          "env.kind is 'portfolio' (use train.batched_copies: 0)")
     _check_products(config, market)
-    return BESSVectorEnv(copies, market, config.battery.spec(), options=env_options(config, start_day=start_day))
+    options = env_options(config, start_day=start_day)
+    battery = config.battery.spec()
+    if kind == "colocated":
+        return CoLocatedVectorEnv(copies, market, config.site.spec(battery), options=options)
+    return BESSVectorEnv(copies, market, battery, options=options)
 
 
 def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None = None) -> Agent:

@@ -44,24 +44,34 @@ def _same(a, b) -> None:
                 np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
 
 
+# the main job's intraday battery, and a co-located site in the multi-market stages (reserves, auctions, PV);
+# with the agent's decisions a day
+KINDS = {"single": ({}, 96), "colocated": ({"env.kind": "colocated",
+                                            "env.agent_stages": ["capacity", "day_ahead", "ida1", "delivery"]}, 99)}
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("forecast", ["perfect", "noisy"])
-def test_batched_groups_step_like_single_envs_through_the_auto_reset(market, forecast):
-    """Groups of one copy: each draws its own days and noise from its seed, as a single env does."""
-    config = ExperimentConfig().with_overrides({"env.forecast": forecast})
-    n, steps = 3, 2 * 96 + 10  # past two day ends (each a random new day)
-    actions = np.random.default_rng(0).uniform(-1, 1, (steps, n, 9)).astype(np.float32)
-    single = DummyVecEnv([lambda: make_env(config, market)] * n)
-    batched = batched_vec_env(lambda k: make_vector_env(config, market, 1), n)
+def test_batched_groups_step_like_single_envs_through_the_auto_reset(market, forecast, kind):
+    """Groups of one copy: each draws its own days and noise (prices, PV) from its seed, as a single env does."""
+    overrides, day = KINDS[kind]
+    config = ExperimentConfig().with_overrides({"env.forecast": forecast, **overrides})
+    single = DummyVecEnv([lambda: make_env(config, market)] * 3)
+    steps, width = 2 * day + 10, single.action_space.shape[0]  # past two day ends (each a random new day)
+    actions = np.random.default_rng(0).uniform(-1, 1, (steps, 3, width)).astype(np.float32)
+    batched = batched_vec_env(lambda k: make_vector_env(config, market, 1), 3)
     a, b = _rollout(single, actions, seed=7), _rollout(batched, actions, seed=7)
-    assert sum(d.sum() for _, _, d, _, _ in a[1:]) == 2 * n  # both day ends were crossed
+    assert sum(d.sum() for _, _, d, _, _ in a[1:]) == 2 * 3  # both day ends were crossed
     _same(a, b)
 
 
-def test_copies_of_a_group_share_the_day_and_step_like_single_envs_on_it(market):
+@pytest.mark.parametrize("kind", KINDS)
+def test_copies_of_a_group_share_the_day_and_step_like_single_envs_on_it(market, kind):
     """A group of three copies in lock-step on a fixed day equals three single envs on that day."""
-    config = ExperimentConfig()
-    actions = np.random.default_rng(1).uniform(-1, 1, (96 + 5, 3, 9)).astype(np.float32)
+    config = ExperimentConfig().with_overrides(KINDS[kind][0])
     single = DummyVecEnv([lambda: make_env(config, market, start_day="2025-03-04")] * 3)
+    width = single.action_space.shape[0]
+    actions = np.random.default_rng(1).uniform(-1, 1, (120, 3, width)).astype(np.float32)
     batched = BatchedVecEnv([make_vector_env(config, market, 3, start_day="2025-03-04")])
     _same(_rollout(single, actions, seed=0), _rollout(batched, actions, seed=0))
 

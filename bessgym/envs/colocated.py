@@ -17,6 +17,7 @@ from bessgym.envs.episode import Runner, load_market, make_runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.site import SiteSimulator
+from bessgym.envs.vector import RunnerVectorEnv, specs_for
 
 
 def pv_profile(market: MarketArrays, seed: int = 0) -> np.ndarray:
@@ -64,13 +65,17 @@ class PVObservation:
         return self.horizon_qh + 1
 
     def observation(self, runner: Runner, core: np.ndarray, q: int | None = None) -> np.ndarray:
+        """``core``: one site's observation (size,) (site 0) or every site's (N, size)."""
         sim, h = runner.sim, self.horizon_qh
         q = runner.quarter_hour if q is None else q
-        forecast = sim.pv_forecast[0, max(q, 0):max(q, 0) + h]
-        pv = np.zeros(h + 1, dtype=np.float32)
-        pv[0] = sim.pv_now_mw(q)[0]
-        pv[1:1 + len(forecast)] = forecast
-        return np.concatenate([core, pv / sim.grid_mw[0]]).astype(np.float32)
+        rows = np.atleast_2d(core)
+        n = rows.shape[0]
+        forecast = sim.pv_forecast[:n, max(q, 0):max(q, 0) + h]
+        pv = np.zeros((n, h + 1), dtype=np.float32)
+        pv[:, 0] = sim.pv_now_mw(q)[:n]
+        pv[:, 1:1 + forecast.shape[1]] = forecast
+        out = np.concatenate([rows, pv / sim.grid_mw[:n, None]], axis=1).astype(np.float32)
+        return out if core.ndim == 2 else out[0]
 
 
 class CoLocatedPVBESSEnv(BESSEnv):
@@ -135,3 +140,21 @@ class CoLocatedPVBESSEnv(BESSEnv):
         runner = make_site_runner(market, [site], opts, user=type(self).__name__)
         super().__init__(runner, opts, extension=PVObservation(opts.horizon_qh), reports_soh=False)
         self.site, self.battery = site, site.battery
+
+
+class CoLocatedVectorEnv(RunnerVectorEnv):
+    """``num_envs`` co-located sites in the markets of :class:`CoLocatedPVBESSEnv`, batched: one call of the
+    site core steps them all (see :mod:`bessgym.envs.vector`).
+
+    Takes the arguments of ``CoLocatedPVBESSEnv`` (``site`` may be one spec or one per sub-env; all share one
+    PV contract), plus ``num_envs``. Each sub-env's observation and reward are its site's, as in the single env;
+    with a PV forecast error every site draws its own.
+    """
+
+    def __init__(self, num_envs: int = 16, market: pd.DataFrame | str | MarketArrays | None = None,
+                 site: SiteSpec | Sequence[SiteSpec] = SiteSpec(), market_config: MarketConfig | None = None, *,
+                 options: EnvOptions | None = None, **overrides: Any) -> None:
+        sites = specs_for(SiteSpec, site, num_envs, "site specs")
+        opts = EnvOptions.of(options, market_config, **overrides)
+        runner = make_site_runner(market, sites, opts, user=type(self).__name__)
+        super().__init__(runner, opts, extension=PVObservation(opts.horizon_qh))

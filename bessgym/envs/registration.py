@@ -18,8 +18,10 @@ def register_envs() -> None:
     for env_id, kwargs in VARIANTS.items():
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=_SINGLE, vector_entry_point=_VECTOR, kwargs=kwargs)
-    for env_id, entry_point in (("bessgym/CoLocatedPVBESS-v0", "bessgym.envs.colocated:CoLocatedPVBESSEnv"),
-                                ("bessgym/Portfolio-v0", "bessgym.envs.portfolio:PortfolioEnv"),
+    if "bessgym/CoLocatedPVBESS-v0" not in gym.registry:
+        gym.register("bessgym/CoLocatedPVBESS-v0", entry_point="bessgym.envs.colocated:CoLocatedPVBESSEnv",
+                     vector_entry_point="bessgym.envs.colocated:CoLocatedVectorEnv")
+    for env_id, entry_point in (("bessgym/Portfolio-v0", "bessgym.envs.portfolio:PortfolioEnv"),
                                 ("bessgym/PortfolioPerAsset-v0",
                                  "bessgym.envs.portfolio_per_asset:PortfolioPerAssetEnv")):
         if env_id not in gym.registry:

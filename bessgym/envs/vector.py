@@ -1,7 +1,8 @@
-"""A native batched vector env: N batteries stepped as one set of arrays by the same simulation core.
+"""Native batched vector envs: N batteries (or N co-located sites) stepped as one set of arrays by the same
+simulation core.
 
 All sub-envs run in lock-step through the same delivery days (same start day, same stages), so one step
-is one call of the core for all N; they differ by battery, forecast noise, actions and FCR activation.
+is one call of the core for all N; they differ by asset, forecast noise, actions and FCR activation.
 Episodes end together and are reset in the same step (``AutoresetMode.SAME_STEP``): the returned
 observation is the new episode's, the last one is in ``infos["final_obs"]``.
 """
@@ -18,48 +19,47 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from bessgym.assets.battery import BatterySpec
+from bessgym.envs.base import ObservationExtension
 from bessgym.envs.core import MarketArrays, MarketConfig
-from bessgym.envs.episode import make_runner
+from bessgym.envs.episode import Runner, make_runner
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.envs.options import EnvOptions
 from bessgym.market.products import STAGE_NAMES
-from bessgym.market.settlement import CASH_FLOWS
 
 
-class BESSVectorEnv(gym.vector.VectorEnv):
-    """``num_envs`` batteries in the markets of :class:`~bessgym.envs.SingleBESSEnv`, batched.
+def specs_for(item: Any, sequence: Any, num_envs: int, what: str) -> list[Any]:
+    """One spec repeated for every sub-env, or one per sub-env (checked against ``num_envs``)."""
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    specs = [sequence] * num_envs if isinstance(sequence, item) else list(sequence)
+    if len(specs) != num_envs:
+        raise ValueError(f"got {len(specs)} {what} for num_envs={num_envs}")
+    return specs
 
-    Takes the arguments of ``SingleBESSEnv`` (``battery`` may be one spec or one per sub-env), plus
-    ``num_envs``. The option ``track_soh`` is off by default (rainflow runs per asset at day end). Rewards, SoC and the
-    cash-flow breakdown are arrays over sub-envs; the stage and the action mask are shared (lock-step).
-    """
+
+class RunnerVectorEnv(gym.vector.VectorEnv):
+    """The Gymnasium vector front on a runner of N assets, one sub-env each (see the module docstring).
+    Rewards, SoC and the cash-flow breakdown are arrays over sub-envs; the stage and the action mask are shared
+    (lock-step)."""
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
-    def __init__(self, num_envs: int = 16, market: pd.DataFrame | str | MarketArrays | None = None,
-                 battery: BatterySpec | Sequence[BatterySpec] = BatterySpec(),
-                 market_config: MarketConfig | None = None, *, options: EnvOptions | None = None,
-                 **overrides: Any) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        specs = [battery] * num_envs if isinstance(battery, BatterySpec) else list(battery)
-        if len(specs) != num_envs:
-            raise ValueError(f"got {len(specs)} battery specs for num_envs={num_envs}")
-        opts = EnvOptions.of(options or EnvOptions(track_soh=False), market_config, **overrides)
-        self._runner = make_runner(market, specs, opts, user=type(self).__name__)
-        self.num_envs, self.options, self.reward_scale = num_envs, opts, opts.reward_scale
-        horizon_qh = opts.horizon_qh
-        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (self._runner.width,), np.float32)
-        size = observation_size(horizon_qh, opts.observation_features)
+    def __init__(self, runner: Runner, options: EnvOptions, *,
+                 extension: ObservationExtension | None = None) -> None:
+        self._runner, self._extension = runner, extension
+        self.num_envs, self.options, self.reward_scale = runner.sim.n, options, options.reward_scale
+        size = observation_size(options.horizon_qh, options.observation_features) + (
+            extension.size if extension is not None else 0)
+        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (runner.width,), np.float32)
         self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self._false = np.zeros(num_envs, dtype=bool)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._false = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._runner.begin(options, self.np_random)
-        return self._runner.observation(), self._infos()
+        return self._observation(), self._infos()
 
     def step(self, actions):
         actions = np.asarray(actions, dtype=np.float64)
@@ -75,18 +75,38 @@ class BESSVectorEnv(gym.vector.VectorEnv):
         infos = self._infos()
         truncated = np.full(self.num_envs, r.done)
         if r.done:
-            infos["final_obs"] = r.observation()
+            infos["final_obs"] = self._observation()
             infos["_final_obs"] = np.ones(self.num_envs, dtype=bool)
             infos["final_info"] = self._infos()
             self._runner.begin(None, self.np_random)
-        return r.observation(), rewards, self._false.copy(), truncated, infos
+        return self._observation(), rewards, self._false.copy(), truncated, infos
+
+    def _observation(self) -> np.ndarray:
+        core = self._runner.observation()
+        return core if self._extension is None else self._extension.observation(self._runner, core)
 
     def _infos(self) -> dict[str, Any]:
         r = self._runner
         return {
             "stage": STAGE_NAMES[r.current[0]] if not r.done else "done",
             "action_mask": r.action_mask(),
-            "cash_flow_eur": dict(zip(CASH_FLOWS, r.pending, strict=True)),
+            "cash_flow_eur": dict(zip(r.sim.cash_flows, r.pending, strict=True)),
             "soc_mwh": r.sim.soc_mwh,
             "clipped_mw": r.clipped_mw,
         }
+
+
+class BESSVectorEnv(RunnerVectorEnv):
+    """``num_envs`` batteries in the markets of :class:`~bessgym.envs.SingleBESSEnv`, batched.
+
+    Takes the arguments of ``SingleBESSEnv`` (``battery`` may be one spec or one per sub-env), plus
+    ``num_envs``. The option ``track_soh`` is off by default (rainflow runs per asset at day end).
+    """
+
+    def __init__(self, num_envs: int = 16, market: pd.DataFrame | str | MarketArrays | None = None,
+                 battery: BatterySpec | Sequence[BatterySpec] = BatterySpec(),
+                 market_config: MarketConfig | None = None, *, options: EnvOptions | None = None,
+                 **overrides: Any) -> None:
+        specs = specs_for(BatterySpec, battery, num_envs, "battery specs")
+        opts = EnvOptions.of(options or EnvOptions(track_soh=False), market_config, **overrides)
+        super().__init__(make_runner(market, specs, opts, user=type(self).__name__), opts)
