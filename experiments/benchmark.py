@@ -71,7 +71,7 @@ def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | 
             fields["train.total_steps"] = train_steps
         if agent in LEARNERS:
             fields["train.algorithm"] = agent.removeprefix("bc_")
-        if agent == "bc_ppo":  # RL fine-tunes the clone gently: at PPO's default rate it unlearns it
+        if agent.startswith("bc_"):  # RL fine-tunes the clone gently: at PPO's default rate it unlearns it
             fields = {"train.clone_from": "lp", "train.hyperparameters": {"learning_rate": 1e-4}, **fields}
         config = task.config(seed, train_data=train_data, test_data=test_data, days=days, **fields)
         path = result_path(out, task, agent, seed)

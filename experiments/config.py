@@ -200,17 +200,19 @@ class EnvConfig(_Strict):
 class TrainConfig(_Strict):
     """RL training: algorithm, budget, the envs it collects from (single envs, or groups of the native batched
     env: ``n_envs`` groups of ``batched_copies``, each group its own days), behaviour cloning of an LP before
-    RL (PPO: ``clone_from``, on ``clone_days`` random training days), normalisation, evaluation and checkpoint
-    cadence."""
+    RL (PPO, MaskablePPO: ``clone_from``, on ``clone_days`` random training days; then ``dagger_rounds`` of DAgger on
+    ``dagger_days`` each, one battery only), normalisation, evaluation and checkpoint cadence."""
 
     algorithm: Literal["ppo", "sac", "maskable_ppo"] = "ppo"
     action_levels: int = Field(21, ge=3)  # maskable_ppo: values per action entry, odd (0 is one of them)
     total_steps: int = Field(400_000, ge=1)
     n_envs: int = Field(8, ge=1)  # env copies; with batched_copies > 0 the groups of the native batched env
     batched_copies: int = Field(0, ge=0)  # 0: n_envs single envs in SB3's DummyVecEnv; k: n_envs x k batched
-    clone_from: Literal["lp", "lp_noisy"] | None = None  # behaviour cloning of this LP first (PPO)
+    clone_from: Literal["lp", "lp_noisy"] | None = None  # behaviour cloning of this LP first (PPO, MaskablePPO)
     clone_days: int = Field(366, ge=1)  # random training days the LP demonstrates (a year, drawn with repeats)
     clone_epochs: int = Field(20, ge=1)
+    dagger_rounds: int = Field(0, ge=0)  # after cloning: rounds of the clone acting and rolling intrinsic labelling
+    dagger_days: int = Field(60, ge=1)  # random training days the clone runs in each DAgger round
     critic_warmup: bool = True  # after cloning, the value function fitted to the LP's discounted returns
     seed: int = 0
     normalize_obs: bool = True
@@ -223,8 +225,10 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _clone_ppo(self) -> TrainConfig:
-        if self.clone_from is not None and self.algorithm != "ppo":
-            raise ValueError(f"clone_from: behaviour cloning pre-trains PPO, not {self.algorithm}")
+        if self.clone_from is not None and self.algorithm == "sac":
+            raise ValueError("clone_from: behaviour cloning pre-trains PPO or MaskablePPO, not sac")
+        if self.dagger_rounds and self.clone_from is None:
+            raise ValueError("dagger_rounds: DAgger improves a clone; set clone_from too")
         if self.action_levels % 2 == 0:
             raise ValueError(f"action_levels must be odd (0 must be a level), got {self.action_levels}")
         return self

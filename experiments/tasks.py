@@ -19,8 +19,9 @@ MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.d
                "env.products": ["fcr", "afrr_capacity", "afrr_energy", "day_ahead", "intraday", "imbalance"]}
 # trained on the task's training market, then evaluated like the baselines; bc_ppo: PPO (learning rate 1e-4)
 # after behaviour cloning of the perfect-foresight LP on 366 random training days; maskable_ppo: MaskablePPO on
-# the env's action mask, 21 levels per action entry (agents.masked)
-LEARNERS = ("ppo", "sac", "bc_ppo", "maskable_ppo")
+# the env's action mask, 21 levels per action entry (agents.masked); bc_maskable_ppo: MaskablePPO after cloning
+# the LP's levels (agents.imitation)
+LEARNERS = ("ppo", "sac", "bc_ppo", "maskable_ppo", "bc_maskable_ppo")
 RULES = ("price_threshold", "time_of_day", "idle")
 
 
@@ -46,9 +47,9 @@ class Task:
     @property
     def agents(self) -> tuple[str, ...]:
         """The baselines and the learners (a portfolio's LPs decide per asset, which its pooled action cannot
-        clone: no ``bc_ppo`` there)."""
+        clone: no ``bc_`` learner there)."""
         portfolio = self.overrides.get("env.kind") == "portfolio"
-        return (*self.baselines, *(a for a in LEARNERS if not (portfolio and a == "bc_ppo")))
+        return (*self.baselines, *(a for a in LEARNERS if not (portfolio and a.startswith("bc_"))))
 
     def config(self, seed: int = 0, *, train_data: Path | None = None, test_data: Path | None = None,
                days: int | None = None, **overrides: Any) -> ExperimentConfig:

@@ -242,14 +242,18 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
 
 def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNormalize) -> None:
     """Behaviour cloning before RL (``train.clone_from``): the LP's actions on ``clone_days`` days of the
-    training market (:mod:`agents.imitation`); the loss of every epoch is logged."""
-    from agents.imitation import clone, demonstrations, warm_up_critic
+    training market, then ``dagger_rounds`` of DAgger (:mod:`agents.imitation`); the losses are logged."""
+    from agents.imitation import clone, dagger, demonstrations, warm_up_critic
     from experiments.evaluate import NOISY_BASELINES, make_agent
 
     t = config.train
     if config.env.kind == "portfolio":
         raise ConfigError("train.clone_from: a portfolio's LPs decide per asset, which its pooled action cannot "
                           "show; clone on one battery or a site")
+    if t.dagger_rounds and (config.env.kind != "single" or "intraday" not in config.env.products):
+        raise ConfigError("train.dagger_rounds: the expert that re-plans from any state (rolling intrinsic) trades "
+                          f"one battery intraday; env.kind is {config.env.kind!r}, env.products "
+                          f"{list(config.env.products)}")
     forecast = "noisy" if t.clone_from in NOISY_BASELINES else "perfect"
     episodes = max(t.clone_days // config.env.episode_days, 1)
     demos = demonstrations(lambda: make_env(config, market, forecast=forecast), make_agent(t.clone_from, config),
@@ -257,6 +261,13 @@ def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNorma
     losses = clone(model, venv, demos.observations, demos.actions, epochs=t.clone_epochs, seed=t.seed)
     for epoch, loss in enumerate(losses):
         mlflow.log_metric("bc/loss", loss, step=epoch)
+    if t.dagger_rounds:
+        rounds = dagger(model, venv, lambda: make_env(config, market, forecast=forecast),
+                        make_agent("rolling_intrinsic", config), demos, rounds=t.dagger_rounds,
+                        episodes=max(t.dagger_days // config.env.episode_days, 1), epochs=t.clone_epochs,
+                        seed=t.seed)
+        for k, r in enumerate(rounds, start=1):
+            mlflow.log_metrics({"dagger/gap": r.gap, "dagger/loss": r.loss, "dagger/labels": len(r.labels)}, step=k)
     if t.critic_warmup:
         for epoch, loss in enumerate(warm_up_critic(model, venv, demos, epochs=t.clone_epochs, seed=t.seed)):
             mlflow.log_metric("bc/critic_loss", loss, step=epoch)

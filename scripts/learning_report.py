@@ -33,6 +33,9 @@ VARIANTS: dict[str, tuple[str, dict]] = {  # name -> (benchmark learner, configu
     "maskable_ppo_features": ("maskable_ppo", FEATURES),
     "bc_ppo": ("bc_ppo", {}),
     "bc_ppo_features": ("bc_ppo", FEATURES),
+    "bc_maskable_ppo_features": ("bc_maskable_ppo", FEATURES),
+    "bc_ppo_features_dagger": ("bc_ppo", {**FEATURES, "train.dagger_rounds": 3}),
+    "bc_maskable_ppo_features_dagger": ("bc_maskable_ppo", {**FEATURES, "train.dagger_rounds": 3}),
 }
 
 

@@ -96,7 +96,7 @@ def tune_cmd(
     from experiments.tasks import task as find_task
     from experiments.tune import tune
 
-    if agent not in ALGORITHMS:  # bc_ppo's PPO is tuned as ppo
+    if agent not in ALGORITHMS:  # a clone's PPO is tuned as ppo (or maskable_ppo)
         raise fail(ValueError(f"--agent {agent!r}: tune one of {', '.join(ALGORITHMS)}"))
     try:
         t = find_task(task)
