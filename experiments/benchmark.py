@@ -57,6 +57,21 @@ def check_agent(task: Task, agent: str) -> None:
         raise ValueError(f"agent {agent!r} is not a baseline of task {task.id}; its agents: {', '.join(task.agents)}")
 
 
+def agent_fields(agent: str, overrides: dict[str, Any], train_steps: int | None) -> dict[str, Any]:
+    """The configuration fields of ``agent``: a learner's algorithm and budget; a clone (``bc_``) clones the LP
+    first and is fine-tuned gently (learning rate 1e-4 unless ``overrides`` set one: at PPO's default rate RL
+    unlearns the clone); then ``overrides``."""
+    fields = dict(overrides)
+    if train_steps is not None:
+        fields["train.total_steps"] = train_steps
+    if agent in LEARNERS:
+        fields["train.algorithm"] = agent.removeprefix("bc_")
+    if agent.startswith("bc_"):
+        gentle = {"learning_rate": 1e-4, **fields.get("train.hyperparameters", {})}
+        fields = {"train.clone_from": "lp", **fields, "train.hyperparameters": gentle}
+    return fields
+
+
 def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | None = None,
         train_data: Path | None = None, test_data: Path | None = None, train_steps: int | None = None,
         overrides: dict[str, Any] | None = None,
@@ -65,14 +80,8 @@ def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | 
     further configuration fields (e.g. a learner's ``train.hyperparameters``)."""
     check_agent(task, agent)
     results = []
+    fields = agent_fields(agent, overrides or {}, train_steps)
     for seed in seeds:
-        fields = dict(overrides or {})
-        if train_steps is not None:
-            fields["train.total_steps"] = train_steps
-        if agent in LEARNERS:
-            fields["train.algorithm"] = agent.removeprefix("bc_")
-        if agent.startswith("bc_"):  # RL fine-tunes the clone gently: at PPO's default rate it unlearns it
-            fields = {"train.clone_from": "lp", "train.hyperparameters": {"learning_rate": 1e-4}, **fields}
         config = task.config(seed, train_data=train_data, test_data=test_data, days=days, **fields)
         path = result_path(out, task, agent, seed)
         previous = _previous(path, task, config)

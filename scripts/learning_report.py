@@ -4,7 +4,9 @@ like the baselines (``experiments.benchmark.run``), with its learning curve agai
     python scripts/learning_report.py --task intraday-2h --variants ppo,ppo_features,maskable_ppo_features \\
         --seeds 3 --days 28 --train-steps 200000 --out runs/learning
 
-A variant may name its own number of seeds: ``maskable_ppo_features:1``.
+A variant may name its own number of seeds and of training steps: ``maskable_ppo_features:1``,
+``bc_maskable_ppo_features:3:100000``. A ``_fast`` variant trains on the
+batched env with a batched update (:data:`FAST`) for 10x ``--train-steps``: it is compared at equal wall-clock.
 
 Writes ``<out>/<task>/<variant>/`` (the benchmark's results and training runs), ``<out>/<task>/summary.csv``
 (one row per variant and seed), ``<out>/<task>/learning_wall_clock.png`` (share of the perfect-foresight LP on
@@ -26,16 +28,21 @@ from experiments.plots import save_figure
 from experiments.tasks import task as find_task
 
 FEATURES = {"env.observation_features": ["relative_prices", "quantile_spreads", "time_to_gate"]}
-VARIANTS: dict[str, tuple[str, dict]] = {  # name -> (benchmark learner, configuration overrides)
-    "ppo": ("ppo", {}),
-    "ppo_features": ("ppo", FEATURES),
-    "maskable_ppo": ("maskable_ppo", {}),
-    "maskable_ppo_features": ("maskable_ppo", FEATURES),
-    "bc_ppo": ("bc_ppo", {}),
-    "bc_ppo_features": ("bc_ppo", FEATURES),
-    "bc_maskable_ppo_features": ("bc_maskable_ppo", FEATURES),
-    "bc_ppo_features_dagger": ("bc_ppo", {**FEATURES, "train.dagger_rounds": 3}),
-    "bc_maskable_ppo_features_dagger": ("bc_maskable_ppo", {**FEATURES, "train.dagger_rounds": 3}),
+# the batched env with the update batched to keep up with it (benchmarks/train_speed.py): 16 groups of 32 copies,
+# rollouts of 32 steps each (16,384), minibatches of 4,096, 2 epochs; it sees 10x the steps in the same time
+FAST = {"train.n_envs": 16, "train.batched_copies": 32,
+        "train.hyperparameters": {"n_steps": 32, "batch_size": 4096, "n_epochs": 2}}
+VARIANTS: dict[str, tuple[str, dict, int]] = {  # name -> (benchmark learner, configuration overrides, steps factor)
+    "ppo": ("ppo", {}, 1),
+    "ppo_features": ("ppo", FEATURES, 1),
+    "ppo_features_fast": ("ppo", {**FEATURES, **FAST}, 10),
+    "maskable_ppo": ("maskable_ppo", {}, 1),
+    "maskable_ppo_features": ("maskable_ppo", FEATURES, 1),
+    "bc_ppo": ("bc_ppo", {}, 1),
+    "bc_ppo_features": ("bc_ppo", FEATURES, 1),
+    "bc_maskable_ppo_features": ("bc_maskable_ppo", FEATURES, 1),
+    "bc_ppo_features_dagger": ("bc_ppo", {**FEATURES, "train.dagger_rounds": 3}, 1),
+    "bc_maskable_ppo_features_dagger": ("bc_maskable_ppo", {**FEATURES, "train.dagger_rounds": 3}, 1),
 }
 
 
@@ -43,11 +50,13 @@ def report(task_name: str, variants: list[str], seeds: int, days: int, train_ste
     task = find_task(task_name)
     rows, curves = [], []
     for spec in variants:
-        variant, _, own_seeds = spec.partition(":")
-        agent, overrides = VARIANTS[variant]
+        variant, _, rest = spec.partition(":")
+        own_seeds, _, own_steps = rest.partition(":")
+        agent, overrides, factor = VARIANTS[variant]
         folder = out / task.id / variant
-        cadence = {"train.eval_every_steps": max(train_steps // 8, 1), "train.eval_days": 14}
-        results = benchmark.run(task, agent, range(int(own_seeds or seeds)), folder, days=days, train_steps=train_steps,
+        steps = int(own_steps or train_steps) * factor
+        cadence = {"train.eval_every_steps": max(steps // 8, 1), "train.eval_days": 14}
+        results = benchmark.run(task, agent, range(int(own_seeds or seeds)), folder, days=days, train_steps=steps,
                                 overrides={**cadence, **overrides}, progress=print)
         for r in results:
             m = r["metrics"]

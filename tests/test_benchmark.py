@@ -207,3 +207,13 @@ def test_a_task_runs_on_the_users_tables(tmp_path, tracking):
     [result] = benchmark.run(t, "lp_noisy", [0], tmp_path / "out", train_data=train, test_data=test)
     assert result["days"] == 2 and str(test) in result["test_market"]
     assert result["period"].startswith("2025-04-30")  # the first Berlin day starts at 22:00 UTC
+
+
+def test_a_clone_is_fine_tuned_gently_unless_told_otherwise():
+    fields = benchmark.agent_fields("bc_maskable_ppo", {"train.hyperparameters": {"n_epochs": 2}}, 1000)
+    assert fields["train.algorithm"] == "maskable_ppo" and fields["train.clone_from"] == "lp"
+    assert fields["train.hyperparameters"] == {"learning_rate": 1e-4, "n_epochs": 2}
+    assert fields["train.total_steps"] == 1000
+    told = benchmark.agent_fields("bc_ppo", {"train.hyperparameters": {"learning_rate": 3e-4}}, None)
+    assert told["train.hyperparameters"] == {"learning_rate": 3e-4} and "train.total_steps" not in told
+    assert "train.clone_from" not in benchmark.agent_fields("ppo", {}, None)
