@@ -34,6 +34,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.base import Agent
+from agents.masked import level_logits
 from agents.rl import RLAgent
 
 
@@ -93,18 +94,13 @@ def clone(model: PPO | MaskablePPO, normalizer: VecNormalize | None, observation
     if isinstance(model, MaskablePPO):  # the nearest level of every entry, by cross-entropy
         levels = int(model.action_space.nvec[0])
         targets = np.rint((np.clip(actions, -1.0, 1.0) + 1.0) * (levels - 1) / 2).astype(np.int64)
-        return _fit(lambda obs: _logits(policy, obs, levels), _cross_entropy, policy, observations, targets, **fit)
+        return _fit(lambda obs: level_logits(policy, obs, levels), _cross_entropy, policy, observations, targets,
+                    **fit)
     losses = _fit(lambda obs: policy.get_distribution(obs).distribution.mean, torch.nn.functional.mse_loss, policy,
                   observations, actions, **fit)
     with torch.no_grad():
         policy.log_std.fill_(float(np.log(exploration_std)))
     return losses
-
-
-def _logits(policy: torch.nn.Module, obs: torch.Tensor, levels: int) -> torch.Tensor:
-    """A MaskablePPO policy's unmasked logits (batch, W, levels)."""
-    latent = policy.mlp_extractor.forward_actor(policy.extract_features(obs, policy.pi_features_extractor))
-    return policy.action_net(latent).reshape(obs.shape[0], -1, levels)
 
 
 def _cross_entropy(logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 LEVELS = 21
@@ -31,6 +32,12 @@ def discrete_mask(action_mask: np.ndarray, levels: int) -> np.ndarray:
     middle = np.arange(levels) == levels // 2
     allowed = counts | middle
     return allowed.reshape(*allowed.shape[:-2], -1)
+
+
+def level_logits(policy: torch.nn.Module, obs: torch.Tensor, levels: int) -> torch.Tensor:
+    """A MaskablePPO policy's unmasked logits of every entry's levels (batch, W, levels) for normalised ``obs``."""
+    latent = policy.mlp_extractor.forward_actor(policy.extract_features(obs, policy.pi_features_extractor))
+    return policy.action_net(latent).reshape(obs.shape[0], -1, levels)
 
 
 class DiscreteActions(gym.ActionWrapper):

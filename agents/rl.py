@@ -31,7 +31,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, Ve
 from stable_baselines3.sac.policies import SACPolicy
 
 from agents.base import Agent
-from agents.masked import discrete_mask, values
+from agents.masked import discrete_mask, level_logits, values
 from bessgym._io import atomic_path
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "maskable_ppo": MaskablePPO}
@@ -191,10 +191,8 @@ class _OnnxPolicy(torch.nn.Module):
 def _masked_mode(policy: MaskableActorCriticPolicy, x: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
     """The most likely level of each entry among those the mask allows (only 0 where the entry does not count),
     as its action value: what ``MaskablePPO.predict(deterministic=True)`` returns, in [-1, 1]."""
-    features = policy.extract_features(x, policy.pi_features_extractor)
-    logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
-    width, levels = action_mask.shape[1], logits.shape[1] // action_mask.shape[1]
-    logits = logits.reshape(-1, width, levels)
+    levels = policy.action_net.out_features // action_mask.shape[1]
+    logits = level_logits(policy, x, levels)
     middle = torch.arange(levels) == levels // 2
     allowed = (action_mask[:, :, None] > 0.5) | middle
     level = torch.argmax(torch.where(allowed, logits, torch.full_like(logits, -1e8)), dim=2)
