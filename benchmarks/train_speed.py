@@ -1,12 +1,20 @@
 """PPO training throughput on intraday-2h: SB3's DummyVecEnv of single envs (the default) against the native
 batched env (``train.batched_copies``), side by side in one run, env steps per second of ``model.learn``.
 
-    python benchmarks/train_speed.py [--steps 65536] [--groups 8] [--copies 16]
+    python benchmarks/train_speed.py [--steps 65536]
 
-Both learn with the same PPO (defaults of ``agents.rl``, but the rollout): the default collects 512 steps from
-8 envs (4,096 a rollout); the batched one ``4096 * 4 / (groups x copies)`` steps from each of its envs
-(16,384 a rollout), and the same with the default's rollout length and larger minibatches, to show where the
-time goes: collecting or learning.
+Every variant learns with the PPO of ``agents.rl`` (network, learning rate, clipping); what changes is where
+the steps come from and how the update is batched:
+
+- ``dummy_8_envs``: today's default, 8 single envs, rollouts of 512 steps (4,096), minibatches of 256, 10 epochs;
+- ``batched_8x16``: 8 groups of 16 copies, rollouts of 16,384 steps, PPO's minibatches and epochs as above;
+- ``batched_16x32_fast``: 16 groups of 32 copies, rollouts of 16,384 steps, minibatches of 4,096, 2 epochs
+  (the preset ``train.batched_copies: 32``, ``train.n_envs: 16`` with those hyperparameters);
+- the last with 2 torch threads (both cores), and the default with 2 as well, for a fair comparison.
+
+PPO's update dominates once the env is batched: its cost per step is epochs x (forward + backward) over the
+minibatches, so fewer epochs of larger minibatches buy the speed; ``scripts/learning_report.py`` shows what it
+costs in learning.
 """
 
 from __future__ import annotations
@@ -14,8 +22,10 @@ from __future__ import annotations
 import argparse
 import time
 
+FAST = {"batch_size": 4096, "n_epochs": 2}
 
-def learn_steps_per_s(steps: int, *, batched: tuple[int, int] | None, **ppo) -> float:
+
+def learn_steps_per_s(steps: int, *, batched: tuple[int, int] | None, threads: int = 1, **ppo) -> float:
     import torch
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -25,7 +35,7 @@ def learn_steps_per_s(steps: int, *, batched: tuple[int, int] | None, **ppo) -> 
     from experiments.config import ExperimentConfig
     from experiments.evaluate import make_env, make_vector_env
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     config = ExperimentConfig()
     market = MarketArrays.from_frame(config.train_market.load())
     if batched is None:
@@ -43,16 +53,14 @@ def learn_steps_per_s(steps: int, *, batched: tuple[int, int] | None, **ppo) -> 
 def main() -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=65_536)
-    parser.add_argument("--groups", type=int, default=8)
-    parser.add_argument("--copies", type=int, default=16)
     args = parser.parse_args()
-    envs = args.groups * args.copies
-    shape = (args.groups, args.copies)
     results = {
         "dummy_8_envs": learn_steps_per_s(args.steps, batched=None, n_steps=512),
-        f"batched_{envs}_envs": learn_steps_per_s(args.steps, batched=shape, n_steps=max(16384 // envs, 1)),
-        f"batched_{envs}_envs_batch_2048_epochs_4": learn_steps_per_s(
-            args.steps, batched=shape, n_steps=max(16384 // envs, 1), batch_size=2048, n_epochs=4),
+        "dummy_8_envs_2_threads": learn_steps_per_s(args.steps, batched=None, threads=2, n_steps=512),
+        "batched_8x16": learn_steps_per_s(args.steps, batched=(8, 16), n_steps=128),
+        "batched_16x32_fast": learn_steps_per_s(args.steps, batched=(16, 32), n_steps=32, **FAST),
+        "batched_16x32_fast_2_threads": learn_steps_per_s(args.steps, batched=(16, 32), threads=2, n_steps=32,
+                                                          **FAST),
     }
     base = results["dummy_8_envs"]
     for name, value in results.items():
