@@ -1,4 +1,5 @@
-"""Training on the native batched env: an SB3 ``VecEnv`` over groups of :class:`~bessgym.envs.vector.BESSVectorEnv`.
+"""Training on the native batched env: an SB3 ``VecEnv`` over groups of :class:`~bessgym.envs.vector.BESSVectorEnv`
+(or :class:`~bessgym.envs.colocated.CoLocatedVectorEnv`).
 
 The copies of one native vector env run in lock-step through the same delivery days, so a rollout from one of
 them would see one day many times. :class:`BatchedVecEnv` therefore holds ``groups`` native envs, each drawing

@@ -1,5 +1,6 @@
-"""Training on the native batched env: the SB3 VecEnv over BESSVectorEnv gives the transitions of single envs
-for the same seeds and actions, through the auto-reset at the day's end, and PPO trains on it end to end."""
+"""Training on the native batched env: the SB3 VecEnv over BESSVectorEnv and CoLocatedVectorEnv gives the
+transitions of single envs for the same seeds and actions, through the auto-reset at the day's end, and PPO
+trains on it end to end."""
 
 from __future__ import annotations
 
