@@ -33,6 +33,13 @@ class ObservationExtension(Protocol):
         ...
 
 
+def single_observation_space(options: EnvOptions, extension: ObservationExtension | None) -> gym.spaces.Box:
+    """One asset's observation space: the core's (with the options' features) and the extension's entries."""
+    size = observation_size(options.horizon_qh, options.observation_features) + (
+        extension.size if extension is not None else 0)
+    return gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
+
+
 class BESSEnv(gym.Env):
     """One actor in the German markets over a runner's assets; see :class:`~bessgym.envs.SingleBESSEnv` for
     the spaces, rewards and episode end that every env shares."""
@@ -48,9 +55,7 @@ class BESSEnv(gym.Env):
         power = runner.sim.fleet.power_mw
         self._weights = power / power.sum() if pooled else None
         self.action_space = gym.spaces.Box(-1.0, 1.0, (runner.width,), np.float32)
-        size = observation_size(options.horizon_qh, options.observation_features) + (
-            extension.size if extension is not None else 0)
-        self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
+        self.observation_space = single_observation_space(options, extension)
 
     @property
     def simulator(self) -> Simulator:

@@ -19,19 +19,18 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from bessgym.assets.battery import BatterySpec
-from bessgym.envs.base import ObservationExtension
+from bessgym.envs.base import ObservationExtension, single_observation_space
 from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.episode import Runner, make_runner
-from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.envs.options import EnvOptions
 from bessgym.market.products import STAGE_NAMES
 
 
-def specs_for(item: Any, sequence: Any, num_envs: int, what: str) -> list[Any]:
-    """One spec repeated for every sub-env, or one per sub-env (checked against ``num_envs``)."""
+def specs_for(spec_type: type, given: Any, num_envs: int, what: str) -> list[Any]:
+    """``given``: one ``spec_type`` repeated for every sub-env, or one per sub-env (checked against ``num_envs``)."""
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-    specs = [sequence] * num_envs if isinstance(sequence, item) else list(sequence)
+    specs = [given] * num_envs if isinstance(given, spec_type) else list(given)
     if len(specs) != num_envs:
         raise ValueError(f"got {len(specs)} {what} for num_envs={num_envs}")
     return specs
@@ -48,10 +47,8 @@ class RunnerVectorEnv(gym.vector.VectorEnv):
                  extension: ObservationExtension | None = None) -> None:
         self._runner, self._extension = runner, extension
         self.num_envs, self.options, self.reward_scale = runner.sim.n, options, options.reward_scale
-        size = observation_size(options.horizon_qh, options.observation_features) + (
-            extension.size if extension is not None else 0)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (runner.width,), np.float32)
-        self.single_observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
+        self.single_observation_space = single_observation_space(options, extension)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._false = np.zeros(self.num_envs, dtype=bool)
