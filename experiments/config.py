@@ -22,11 +22,15 @@ from bessgym.envs.core import PRODUCTS, MarketConfig
 from bessgym.envs.forecast import PRICE_SIGMA
 
 STRATEGIES = ("trained", "lp", "lp_noisy", "lp_rolling", "price_threshold", "time_of_day", "idle")  # the default
+# learners: "trained" is trained as the `train` section says, "rl_baseline" with `rl_baseline`'s changes to it
+LEARNED = ("trained", "rl_baseline")
+TRAIN_FOLDERS = {"trained": "train", "rl_baseline": "train_rl_baseline"}  # in a run's output folder
 # the sequential trading baselines (agents.lp.cascade): they decide the day-ahead and auction stages too
 SEQUENTIAL = ("lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic")
 # the operating modes of a co-located site beside its joint LP, and a portfolio's assets planned one by one
 SITE_MODES, PER_ASSET = ("lp_pv_priority", "lp_bess_priority"), ("lp_per_asset",)
-Strategy = Literal[STRATEGIES + SEQUENTIAL + SITE_MODES + PER_ASSET]  # a tuple subscript: the same as listing the names
+# a tuple subscript: the same as listing the names
+Strategy = Literal[STRATEGIES + ("rl_baseline",) + SEQUENTIAL + SITE_MODES + PER_ASSET]
 StageName = Literal["capacity", "day_ahead", "ida1", "ida2", "ida3", "intraday_auctions", "delivery"]
 Product = Literal[PRODUCTS]
 
@@ -234,6 +238,10 @@ class TrainConfig(_Strict):
         return self
 
 
+# the RL baseline beside a cloned learner: plain PPO on the same env, at PPO's default learning rate
+RL_BASELINE: dict[str, Any] = {"algorithm": "ppo", "clone_from": None, "dagger_rounds": 0, "hyperparameters": {}}
+
+
 class EvaluateConfig(_Strict):
     """Which strategies to evaluate on the held-out market, over how many days (None: all); the days each
     dispatch chart shows: ``dispatch_days`` from ``dispatch_start`` (None: the first evaluated day); how many
@@ -260,7 +268,32 @@ class ExperimentConfig(_Strict):
     portfolio: PortfolioConfig = PortfolioConfig()  # read with env.kind portfolio
     env: EnvConfig = EnvConfig()
     train: TrainConfig = TrainConfig()
+    # the second learner (strategy ``rl_baseline``): the ``train`` fields it changes; by default plain PPO
+    rl_baseline: dict[str, Any] = Field(default_factory=lambda: dict(RL_BASELINE))
     evaluate: EvaluateConfig = EvaluateConfig()
+
+    @model_validator(mode="after")
+    def _rl_baseline_valid(self) -> ExperimentConfig:
+        try:
+            self.rl_baseline_config()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def learner_config(self, strategy: str) -> ExperimentConfig:
+        """The configuration a learner is trained with: ``train`` for ``trained``, ``train`` changed by
+        ``rl_baseline`` for ``rl_baseline``."""
+        if strategy not in LEARNED:
+            raise ValueError(f"{strategy!r} is not a learner; learners are {', '.join(LEARNED)}")
+        return self if strategy == "trained" else self.rl_baseline_config()
+
+    def rl_baseline_config(self) -> ExperimentConfig:
+        train = {**self.train.model_dump(mode="json"), **self.rl_baseline}
+        try:
+            return self.model_copy(update={"train": TrainConfig.model_validate(train)})
+        except ValidationError as exc:
+            problems = "; ".join(f"rl_baseline.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(problems) from None
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:
         """A copy with dotted keys replaced (``{"battery.energy_mwh": 4}``), validated again."""
@@ -318,6 +351,9 @@ def load_config(path: Path | None) -> ExperimentConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
         raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:  # an empty file (or only comments): most likely the wrong file, not a wish for the defaults
+        raise ConfigError(f"{path}: the configuration is empty; give its sections (leave out --config for the "
+                          "defaults)")
     return parse_config(data, source=str(path))
 
 

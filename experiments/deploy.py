@@ -167,11 +167,13 @@ class Deployment:
 
 def build_deployment(policy: Path, market: Path | None, controllers: Sequence[str], audit: Path, *,
                      max_power_w: float | None, limits: dict[str, float], cycle_s: float, shadow: bool = False,
-                     register_map=None, extra: Sequence[Path] = (), kill_switch=None) -> Deployment:
+                     register_map=None, extra: Sequence[Path] = (), kill_switch=None,
+                     acceleration: float = 1.0) -> Deployment:
     """The devices, safety layers and loops of ``bessgym deploy``: simulated devices when ``controllers`` is
     empty (a dry run: one battery of the default device, or one per asset of a portfolio, sized as the asset),
     else one Modbus controller per URL. A single device's rating is ``max_power_w`` (required for a real one);
-    a portfolio's devices are rated at its assets' power, one controller each, in its order."""
+    a portfolio's devices are rated at its assets' power, one controller each, in its order. ``acceleration``:
+    simulated seconds per wall-clock second of the dry run's batteries."""
     from bessgym.control.modbus import DryRunController, ModbusController, parse_url
     from bessgym.control.registers import DEFAULT_MAP
     from bessgym.control.runner import Combined, ControlLoop, Schedule
@@ -200,7 +202,7 @@ def build_deployment(policy: Path, market: Path | None, controllers: Sequence[st
             spec = DeviceSpec() if n == 1 else DeviceSpec(
                 capacity_wh=float(source.energy_mwh[i]) * 1e6, max_power_w=ratings[i],
                 ramp_w_per_s=max(ratings[i] / 5.0, DeviceSpec().ramp_w_per_s))
-            device = DryRunController(spec)
+            device = DryRunController(spec, acceleration=acceleration)
         else:
             device = ModbusController(*parse_url(controllers[i]), register_map or DEFAULT_MAP)
         safety = SafetyLayer(device, SafetyLimits(max_charge_w=ratings[i], max_discharge_w=ratings[i], **limits),

@@ -59,8 +59,11 @@ def test_reserve_bars_are_labelled_by_statistic_not_by_position():
     table = pd.DataFrame({"real": [10.0, 4.0], "synthetic": [11.0, 5.0]},
                          index=["afrr_cap_pos_mean", "afrr_cap_neg_mean"])  # no FCR column in the data
     bars = reserve_bars(table)
-    assert list(bars.index) == ["aFRR POS EUR/MW/h", "aFRR NEG EUR/MW/h"]
-    assert bars.loc["aFRR POS EUR/MW/h", "real"] == 10.0
+    assert list(bars.index) == ["aFRR POS", "aFRR NEG"]
+    assert bars.loc["aFRR POS", "real"] == 10.0
+    # FCR's block mean (4 h) goes on the same EUR/MW/h axis as aFRR: a quarter of it
+    fcr = reserve_bars(pd.DataFrame({"real": [60.0], "synthetic": [64.0]}, index=["fcr_block_mean"]))
+    assert fcr.loc["FCR (block / 4)"].tolist() == [15.0, 16.0]
 
 
 def test_rebap_and_intraday_spreads_match_real_2026_h1():
@@ -81,3 +84,16 @@ def test_rebap_and_intraday_spreads_match_real_2026_h1():
     comparison = calibration.compare(calibration.spread_statistics(syn), real_stats)
     checked = comparison.table[comparison.table["tolerance"].notna()]
     assert len(checked) == 18 and comparison.failures() == []
+
+
+def test_tables_of_other_spans_are_told_apart():
+    """A synthetic year against 8 real months compares seasons, not models: said; the same span is not."""
+    from conftest import contract_table
+
+    berlin_midnight = "2023-12-31 23:00"  # UTC
+    year, months = contract_table(days=366, start=berlin_midnight), contract_table(days=244, start=berlin_midnight)
+    told = calibration.span_mismatch(year, months)
+    assert "2024-01-01 .. 2024-12-31, 366 days" in told and "244 days" in told and "data synth" in told
+    assert calibration.span_mismatch(months, contract_table(days=244, start=berlin_midnight)) is None
+    # the same months of another year compare
+    assert calibration.span_mismatch(months, contract_table(days=244, start="2024-12-31 23:00")) is None

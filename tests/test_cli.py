@@ -10,6 +10,7 @@ import pytest
 from conftest import real_file
 from typer.testing import CliRunner
 
+import bessgym
 from bessgym.data import read_table
 from experiments.cli import app
 
@@ -85,6 +86,19 @@ def test_console_script_is_installed_and_import_stays_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_registration_imports_no_env_code_and_the_cli_knows_its_version():
+    """``import bessgym`` registers the envs by name only: no env module, numba, pandas or scipy (which cost
+    seconds); the names of ``bessgym.envs`` load on first use, and ``gym.make`` still works."""
+    code = ("import sys, bessgym, gymnasium as gym; "
+            "print([m for m in ('bessgym.envs.core', 'numba', 'pandas', 'scipy') if m in sys.modules]); "
+            "print('bessgym/SingleBESS-v0' in gym.registry); "
+            "from bessgym.envs import SingleBESSEnv; print('bessgym.envs.core' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True", "True"]
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.strip() == f"bessgym {bessgym.__version__}"
+
+
 def test_index_command_writes_tables_and_charts_and_names_skipped_strategies(tmp_path):
     from bessgym.data import synthetic, write_table
 
@@ -101,7 +115,9 @@ def test_index_command_writes_tables_and_charts_and_names_skipped_strategies(tmp
                                                   "afrr_and_trading"]].max(axis=1) - 1e-6).all()
     rolling = pd.read_csv(out / "rolling.csv", index_col=0)
     assert "trading_30d" in rolling and "trading_365d" in rolling
-    assert (out / "rolling_30d.png").stat().st_size > 10_000
+    # 7 days hold no complete 30-day window: one chart, named for what it shows
+    assert (out / "running_mean.png").stat().st_size > 10_000
+    assert not (out / "rolling_30d.png").exists() and not (out / "rolling_365d.png").exists()
     da_only = write_table(synthetic.generate("2024-05-06", "2024-05-08", seed=2)[["da_price"]], tmp_path / "da.csv")
     result = runner.invoke(app, ["index", "--data", str(da_only), "--out", str(tmp_path / "da")])
     assert result.exit_code == 0, result.output

@@ -333,13 +333,24 @@ def test_cli_names_config_problems(tmp_path):
     assert "train.total_steps" in result.output and "greater than or equal to 1" in result.output
     result = CliRunner().invoke(app, ["evaluate", "--set", "battery.power_mw"])
     assert result.exit_code == 2 and "expected key=value" in result.output
+    path.write_text("# nothing but a comment\n")  # an empty file runs no defaults without a word
+    result = CliRunner().invoke(app, ["run", "--config", str(path)])
+    assert result.exit_code == 2 and "c.yaml: the configuration is empty" in result.output
+    for command in (["benchmark", "run", "--seeds", "0"], ["benchmark", "tune", "--task", "intraday-2h",
+                                                           "--trials", "0"]):
+        result = CliRunner().invoke(app, command)  # 0 seeds was the default 3, 0 trials a raw error
+        assert result.exit_code == 2 and "greater than or equal to 1" in result.output, result.output
 
 
 def test_shipped_configs_and_grids_validate():
     from experiments.sweep import grid_points, load_grid
 
     folder = Path(__file__).resolve().parents[1] / "experiments" / "configs"
-    assert load_config(folder / "intraday_ppo.yaml") == ExperimentConfig()  # the file is the main job
+    assert load_config(folder / "intraday_ppo.yaml") == ExperimentConfig()  # the defaults written out
+    main = load_config(folder / "intraday_clone.yaml")  # the main job: the clone, and PPO as its RL baseline
+    assert main.train.clone_from == "lp" and main.train.algorithm == "maskable_ppo"
+    assert main.rl_baseline_config().train.algorithm == "ppo" and main.rl_baseline_config().train.clone_from is None
+    assert {"trained", "rl_baseline"} <= set(main.evaluate.strategies)
     assert load_config(folder / "intraday_sac.yaml").train.algorithm == "sac"
     assert len(grid_points(ExperimentConfig(), load_grid(folder / "sweep_battery.yaml"))) == 6
 
@@ -481,18 +492,25 @@ def test_lp_schedule_is_what_deploy_reads(small, tmp_path):
     assert np.allclose(plan["power_mw"], moved, atol=1e-6)  # no reserves here: power is what was traded
 
 
-def test_progress_in_logs_says_count_rate_and_time_left():
+def test_progress_in_logs_says_count_rate_and_time_left(monkeypatch):
+    """The time left comes from the pace since the first unit done: set-up before it (cloning before RL took
+    minutes and made the first ETA of a cloned learner hours long) is not work the rest repeats."""
     from rich.console import Console
 
-    from experiments.progress import LogProgress, duration
+    from experiments import progress
 
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
     console = Console(record=True, width=200)
-    log = LogProgress(console, "training PPO", 1000, "steps", every_s=0.0)
-    log.start -= 10.0  # ten seconds in
+    log = progress.LogProgress(console, "training PPO", 1000, "steps", every_s=0.0)
+    clock[0] += 60.0  # a minute of set-up, then the first 100 steps are reported
+    log.update(100)
+    clock[0] += 10.0  # 150 more in 10 s: 15 steps/s, so 750 left take 50 s
     log.update(250)
-    text = console.export_text()
-    assert "training PPO: 250/1,000 steps (25.0%)" in text and "25.0 steps/s" in text and "ETA 30s" in text
-    assert duration(3725) == "1h 02m" and duration(200) == "3m 20s"
+    first, second = console.export_text().splitlines()
+    assert first == "training PPO: 100/1,000 steps (10.0%), 1.7 steps/s, elapsed 1m 00s"  # no pace yet: no ETA
+    assert second == "training PPO: 250/1,000 steps (25.0%), 3.6 steps/s, elapsed 1m 10s, ETA 50s"
+    assert progress.duration(3725) == "1h 02m" and progress.duration(200) == "3m 20s"
 
 
 def test_dispatch_split_by_market_adds_up_and_shows_only_reserves_held():

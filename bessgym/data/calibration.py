@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bessgym._io import atomic_path
-from bessgym.data.calendar import MARKET_TZ, block_of_hour
+from bessgym.data.calendar import DT_H, MARKET_TZ, block_of_hour
 
 # Published 2024 figures (shared/MARKET_FACTS.md: SMARD DE-LU hourly, regelleistung.net 4 h blocks).
 TARGETS_2024: dict[str, float] = {
@@ -157,14 +157,34 @@ def compare(synthetic: dict[str, float], real: dict[str, float]) -> Comparison:
     return Comparison(pd.DataFrame(rows).set_index("statistic"))
 
 
-RESERVE_LABELS = {"fcr_block_mean": "FCR EUR/MW/block", "afrr_cap_pos_mean": "aFRR POS EUR/MW/h",
-                  "afrr_cap_neg_mean": "aFRR NEG EUR/MW/h"}
+RESERVE_LABELS = {"fcr_block_mean": "FCR (block / 4)", "afrr_cap_pos_mean": "aFRR POS", "afrr_cap_neg_mean": "aFRR NEG"}
 
 
 def reserve_bars(table: pd.DataFrame) -> pd.DataFrame:
-    """The reserve statistics the comparison holds, each labelled by what it is (real, synthetic)."""
+    """The reserve means the comparison holds [EUR/MW/h] (FCR's block mean over its 4 hours), labelled (real,
+    synthetic)."""
     present = [k for k in RESERVE_LABELS if k in table.index]
-    return table.loc[present, ["real", "synthetic"]].rename(index=RESERVE_LABELS)
+    bars = table.loc[present, ["real", "synthetic"]].astype(float)
+    if "fcr_block_mean" in bars.index:
+        bars.loc["fcr_block_mean"] /= 4.0
+    return bars.rename(index=RESERVE_LABELS)
+
+
+def span_mismatch(synthetic: pd.DataFrame, real: pd.DataFrame) -> str | None:
+    """Why two tables' statistics do not compare like for like (None when they do): they cover other calendar
+    months, or more than 5 % more days one than the other. Means, quantiles and counts such as negative
+    hours follow the season, so a year against 8 months differs by what it covers, not by how it is made."""
+    def span(df: pd.DataFrame) -> tuple[set[int], float, str]:
+        local = df.index.tz_convert(MARKET_TZ)
+        days = len(df) * DT_H / 24.0
+        return set(local.month), days, f"{local[0].date()} .. {local[-1].date()}, {days:,.0f} days"
+
+    (syn_months, syn_days, syn_label), (real_months, real_days, real_label) = span(synthetic), span(real)
+    if syn_months == real_months and abs(syn_days - real_days) <= 0.05 * max(syn_days, real_days):
+        return None
+    return (f"the synthetic table covers {syn_label}, the real one {real_label}: seasonal statistics (means, "
+            "quantiles, negative hours) differ by what each covers; synthesise the same span (data synth "
+            "--start/--end) to compare like with like")
 
 
 def plot_comparison(synthetic: pd.DataFrame, real: pd.DataFrame | None, comparison: Comparison,
@@ -188,11 +208,12 @@ def plot_comparison(synthetic: pd.DataFrame, real: pd.DataFrame | None, comparis
     if real is not None:
         real_h = np.sort(hourly_local(real["da_price"]).to_numpy())[::-1]
         ax[0, 1].plot(np.linspace(0, 100, len(real_h)), real_h, "k", label="real")
-    ax[0, 1].set(title="Day-ahead duration curve", xlabel="% of hours", ylabel="EUR/MWh", ylim=(-150, 400))
+    ax[0, 1].set(title="Day-ahead duration curve (every hour, extremes included)", xlabel="% of hours",
+                 ylabel="EUR/MWh")
     ax[0, 1].legend()
     bars = reserve_bars(t)
     x = np.arange(len(bars))
-    ax[1, 0].set(title="Reserve capacity price means")
+    ax[1, 0].set(title="Reserve capacity price means", ylabel="EUR/MW/h")
     if len(bars):
         ax[1, 0].bar(x - 0.2, bars["real"], 0.4, color="k", label="real")
         ax[1, 0].bar(x + 0.2, bars["synthetic"], 0.4, color="C1", label="synthetic")

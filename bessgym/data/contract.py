@@ -16,6 +16,7 @@ import pandas as pd
 
 from bessgym._io import atomic_path
 from bessgym.data.calendar import MARKET_TZ
+from bessgym.errors import MarketDataError
 
 QUARTER_HOUR = pd.Timedelta(minutes=15)
 INDEX_NAME = "timestamp"
@@ -99,21 +100,6 @@ COLUMNS: dict[str, ColumnSpec] = {
 REQUIRED_COLUMNS: tuple[str, ...] = ("da_price",)
 # Products that do not exist at every timestamp (IDA3 covers only 12:00-24:00, IDA started 13 Jun 2024).
 NAN_ALLOWED: frozenset[str] = frozenset({"ida1_price", "ida2_price", "ida3_price"})
-
-
-class MarketDataError(ValueError):
-    """A market table breaks the contract. The message names source, column and first bad timestamp."""
-
-    def __init__(
-        self, problem: str, *, source: str = "<table>", column: str | None = None, timestamp: object = None
-    ) -> None:
-        where = [f"{source}"]
-        if column is not None:
-            where.append(f"column {column!r}")
-        if timestamp is not None:
-            where.append(f"at {timestamp}")
-        super().__init__(f"{', '.join(where)}: {problem}")
-        self.source, self.column, self.timestamp, self.problem = source, column, timestamp, problem
 
 
 def validate(

@@ -3,12 +3,30 @@ functions in ``experiments/`` and ``bessgym`` that do the work."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from experiments.cli import benchmark, control, data, experiment, index, studies
 
 app = typer.Typer(help="bessgym: a market-simulation gym for battery storage in the German power markets.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from bessgym import __version__
+
+        print(f"bessgym {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    """bessgym: a market-simulation gym for battery storage in the German power markets."""
+
+
 app.add_typer(data.app, name="data")
 app.command("index")(index.index_cmd)
 for name in ("train", "evaluate", "compare", "sweep", "run"):

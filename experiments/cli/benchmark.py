@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bessgym.data.contract import MarketDataError
+from bessgym.errors import MarketDataError
 from experiments.cli._common import console, escape, fail, frame_table
 
 app = typer.Typer(help="The benchmark suite: named tasks, baselines, the leaderboard.", no_args_is_help=True)
@@ -35,13 +35,14 @@ def run_cmd(
     task: Annotated[str, typer.Option(help="Task name (see `bessgym benchmark tasks`), or all.")] = "all",
     agent: Annotated[str, typer.Option(help="Agent, baselines (every baseline of the task) or all (with PPO "
                                             "and SAC).")] = "baselines",
-    seeds: Annotated[int | None, typer.Option(help="Seeds 0..N-1; default: the task's (3).")] = None,
-    days: Annotated[int | None, typer.Option(help="First N test days (default: the whole test market).")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds 0..N-1; default: the task's (3).", min=1)] = None,
+    days: Annotated[int | None, typer.Option(help="First N test days (default: the whole test market).",
+                                             min=1)] = None,
     train_data: Annotated[Path | None, typer.Option(help="Training contract table (default: synthetic 2024).")]
     = None,
     test_data: Annotated[Path | None, typer.Option(help="Test contract table (default: synthetic 2025).")] = None,
-    train_steps: Annotated[int | None, typer.Option(help="Training steps of PPO and SAC (default: the task's).")]
-    = None,
+    train_steps: Annotated[int | None, typer.Option(help="Training steps of PPO and SAC (default: the task's).",
+                                                    min=1)] = None,
     quick: Annotated[bool, typer.Option("--quick", help=f"Every task's baselines, one seed, the first {QUICK_DAYS} "
                                                         "test days (what `make run` shows).")] = False,
     out: OutOption = Path("runs/benchmark"),
@@ -82,10 +83,10 @@ def _agents(task, agent: str) -> tuple[str, ...]:
 def tune_cmd(
     task: Annotated[str, typer.Option(help="Task name (see `bessgym benchmark tasks`).")],
     agent: Annotated[str, typer.Option(help="ppo, sac or maskable_ppo.")] = "ppo",
-    trials: Annotated[int, typer.Option(help="Trials to add to the study.")] = 20,
-    train_steps: Annotated[int, typer.Option(help="Training steps per trial.")] = 200_000,
-    validation_days: Annotated[int, typer.Option(help="Last days of the training market to score trials on.")]
-    = 28,
+    trials: Annotated[int, typer.Option(help="Trials to add to the study.", min=1)] = 20,
+    train_steps: Annotated[int, typer.Option(help="Training steps per trial.", min=1)] = 200_000,
+    validation_days: Annotated[int, typer.Option(help="Last days of the training market to score trials on.",
+                                                 min=1)] = 28,
     train_data: Annotated[Path | None, typer.Option(help="Training contract table (default: synthetic 2024).")]
     = None,
     out: Annotated[Path | None, typer.Option(help="Study folder; default runs/tune/<task>-<agent>.")] = None,
@@ -116,9 +117,14 @@ def table_cmd(
     task: Annotated[list[str] | None, typer.Option(help="Only these tasks (repeatable; default: all).")] = None,
     readme: Annotated[Path | None, typer.Option(help="Also put the Markdown leaderboard into this file, between "
                                                      "its leaderboard markers.")] = None,
-    out: OutOption = Path("runs/benchmark"),
+    out: Annotated[Path | None, typer.Option(help="Results folder; default runs/benchmark, or where only the "
+                                                  "quick suite ran (make run), runs/benchmark-quick.")] = None,
 ) -> None:
     """The leaderboard of every result in the folder: printed, and written as leaderboard.md and .csv."""
+    if out is None:
+        full, quick = Path("runs/benchmark"), Path("runs/benchmark-quick")
+        out = quick if quick.is_dir() and not full.is_dir() else full
+        console.print(f"results: {escape(str(out))}")
     _table(out, task, command="bessgym benchmark " + shlex.join(sys.argv[2:]), readme=readme)
 
 

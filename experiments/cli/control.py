@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bessgym.data.calendar import MARKET_TZ
-from bessgym.data.contract import MarketDataError
+from bessgym.errors import MarketDataError
 from experiments.cli._common import ConfigOption, SetOption, config_from, console, escape, fail, iso_date
 
 app = typer.Typer(help="Hardware control: a simulated battery served over Modbus TCP.", no_args_is_help=True)
@@ -88,6 +87,8 @@ def schedule_cmd(
     cfg = config_from(config, overrides)
     try:
         market = live_market(data, days)
+        from bessgym.data.calendar import MARKET_TZ
+
         first = iso_date(start) if start else dt.datetime.now(dt.UTC).astimezone(ZoneInfo(MARKET_TZ)).date()
         plan = lp_schedule(cfg, market, first, days)
     except (ValueError, MarketDataError) as exc:
@@ -108,6 +109,8 @@ def deploy_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="No device: a local simulated battery (one per "
                                                             "asset of a portfolio).")] = False,
     shadow: Annotated[bool, typer.Option("--shadow", help="Read the device, compute, log; never write.")] = False,
+    acceleration: Annotated[float, typer.Option(help="With --dry-run: simulated seconds per wall-clock second, so "
+                                                     "the SoC moves visibly in a short demo.")] = 1.0,
     max_power_w: Annotated[float | None, typer.Option(help="Site/device rating [W] (required for a device; a "
                                                            "portfolio's are its assets' power).")] = None,
     soc_min_pct: Annotated[float, typer.Option(help="Lowest SoC the layer allows [%].")] = 5.0,
@@ -137,6 +140,9 @@ def deploy_cmd(
         raise fail(ValueError("give --controller modbus://HOST:PORT, or --dry-run (not both)"))
     if dry_run and shadow:
         raise fail(ValueError("--dry-run and --shadow exclude each other"))
+    if not (math.isfinite(acceleration) and acceleration > 0) or (acceleration != 1.0 and not dry_run):
+        raise fail(ValueError(f"--acceleration must be a finite number > 0, and goes with --dry-run; got "
+                              f"{acceleration}"))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     audit_path = audit or Path("runs/deploy") / f"audit_{stamp}.csv"
     try:
@@ -145,7 +151,7 @@ def deploy_cmd(
             limits={"soc_min_pct": soc_min_pct, "soc_max_pct": soc_max_pct, "ramp_w_per_s": ramp_w_per_s,
                     "power_step_w": power_step_w},
             register_map=RegisterMap.load(register_map) if register_map else DEFAULT_MAP,
-            extra=[p for p in (schedule, afrr_signal) if p is not None],
+            extra=[p for p in (schedule, afrr_signal) if p is not None], acceleration=acceleration,
             kill_switch=(lambda: kill_file.exists()) if kill_file else None)
     except (ValueError, FileNotFoundError, MarketDataError) as exc:
         raise fail(exc) from exc

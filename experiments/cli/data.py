@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bessgym.data.contract import MarketDataError
+from bessgym.errors import MarketDataError
 from experiments.cli._common import console, escape, fail, iso_date
 
 app = typer.Typer(help="Market data: synthesise, fetch, import, validate, calibrate.", no_args_is_help=True)
@@ -180,6 +180,9 @@ def calibrate(
     real_stats = calibration.market_statistics(real_df) if real_df is not None else calibration.TARGETS_2024
     comparison = calibration.compare(calibration.market_statistics(syn), real_stats)
     console.print(comparison_table(comparison, real_label=str(real) if real else "published 2024"))
+    mismatch = calibration.span_mismatch(syn, real_df) if real_df is not None else None
+    if mismatch:
+        console.print(f"[yellow]warning:[/] {escape(mismatch)}", soft_wrap=True)
     calibration.plot_comparison(syn, real_df, comparison, png)
     console.print(f"chart: [bold]{png}[/]")
     failures = comparison.failures()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bessgym.data.contract import MarketDataError
+from bessgym.errors import MarketDataError
 from experiments.cli._common import console, fail, frame_table, market_table
 
 

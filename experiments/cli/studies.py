@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bessgym.data.contract import MarketDataError
+from bessgym.errors import MarketDataError
 from experiments.cli._common import console, fail, frame_table, market_table
 
 colocation_app = typer.Typer(help="Co-located PV + battery studies.", no_args_is_help=True)
@@ -57,7 +57,9 @@ def sizing_cmd(
 def modes_cmd(
     out: Annotated[Path, typer.Option(help="Output folder (modes.csv).")] = Path("runs/colocation"),
     data: Annotated[Path | None, typer.Option(help="Contract table; default: synthetic 2024 (seed 0).")] = None,
-    start: Annotated[str | None, typer.Option(help="First delivery day (Berlin), YYYY-MM-DD.")] = None,
+    start: Annotated[str | None, typer.Option(help="First delivery day (Berlin), YYYY-MM-DD; default 20 June of "
+                                                   "the table's first year (a summer week, where PV matters), or "
+                                                   "the table's first day when it has no such day.")] = None,
     days: Annotated[int, typer.Option(help="Delivery days.", min=1)] = 7,
 ) -> None:
     """The study's site (10 MW / 20 MWh, 10 MWp PV at 42 EUR/MWh, 10 MW connection) in each operating mode with
@@ -68,6 +70,9 @@ def modes_cmd(
 
     try:
         market, _ = market_table(data)
+        if start is None:
+            summer = pd.Timestamp(f"{market.index[0].tz_convert('Europe/Berlin').year}-06-20", tz="Europe/Berlin")
+            start = str(summer.date()) if market.index[0] <= summer <= market.index[-1] else None
         if start is not None:
             market = market[market.index >= pd.Timestamp(start, tz="Europe/Berlin")]
         if market.empty:
