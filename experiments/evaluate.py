@@ -32,7 +32,7 @@ from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.envs.vector import BESSVectorEnv, RunnerVectorEnv
 from bessgym.market.products import Stage
 from bessgym.market.settlement import CASH_FLOWS
-from experiments.config import SEQUENTIAL, ConfigError, ExperimentConfig
+from experiments.config import LEARNED, SEQUENTIAL, ConfigError, ExperimentConfig
 from experiments.portfolio import common_outages
 
 # LPs on the env's noisy forecasts: bracketed over forecast draws; the other LPs see perfect ones
@@ -101,16 +101,19 @@ def make_vector_env(config: ExperimentConfig, market: MarketArrays, copies: int,
     return BESSVectorEnv(copies, market, battery, options=options)
 
 
-def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None = None) -> Agent:
-    """The agent behind a strategy name (``trained`` loads the RL agent saved in ``model_dir``). The LPs are
-    the env kind's: the multi-market LP of one battery, the site LP (``lp``: joint operation), the joint
-    portfolio LP (``lp``) or one LP per asset (``lp_per_asset``)."""
-    if strategy == "trained":
+def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None = None, *,
+               baseline_dir: Path | None = None) -> Agent:
+    """The agent behind a strategy name (``trained`` loads the RL agent saved in ``model_dir``,
+    ``rl_baseline`` the one in ``baseline_dir``). The LPs are the env kind's: the multi-market LP of one
+    battery, the site LP (``lp``: joint operation), the joint portfolio LP (``lp``) or one LP per asset
+    (``lp_per_asset``)."""
+    if strategy in LEARNED:
         from agents.rl import RLAgent
 
-        if model_dir is None:
-            raise ValueError("strategy 'trained' needs a model directory (train first, or pass --model)")
-        return RLAgent.load(model_dir)
+        folder, option = (model_dir, "--model") if strategy == "trained" else (baseline_dir, "--baseline-model")
+        if folder is None:
+            raise ValueError(f"strategy {strategy!r} needs a model directory (train first, or pass {option})")
+        return RLAgent.load(folder)
     kind, wholesale = config.env.kind, config.env.wholesale()
     if strategy in ("lp", "lp_noisy") and kind == "colocated":
         return DelegateAgent(SiteLPPolicy("joint", wholesale), name=strategy)
@@ -278,10 +281,11 @@ def evaluated_strategies(config: ExperimentConfig) -> list[str]:
 
 
 def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model_dir: Path | None = None,
-                        progress: Callable[[str, int], None] | None = None,
+                        baseline_dir: Path | None = None, progress: Callable[[str, int], None] | None = None,
                         done: dict[str, Evaluation] | None = None) -> dict[str, Evaluation]:
     """Every configured strategy over the evaluation days (``config.evaluate.days``, default all), from the
-    first day (:func:`evaluated_strategies`), but those in ``done`` (e.g. cached baselines).
+    first day (:func:`evaluated_strategies`), but those in ``done`` (e.g. cached baselines); the learners
+    from ``model_dir`` (``trained``) and ``baseline_dir`` (``rl_baseline``).
     ``progress(strategy, days done)`` after each delivery day."""
     days = min(config.evaluate.days or len(market.dates), len(market.dates))
     out: dict[str, Evaluation] = {}
@@ -296,8 +300,8 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
         runs = []
         for k in range(draws(strategy, config)):  # a noisy baseline: one episode per forecast draw
             on_day = None if progress is None else (lambda n, s=strategy, k=k: progress(s, k * days + n))
-            runs.append(run_agent(make_agent(strategy, config, model_dir), env, seed=config.evaluate.seed + k,
-                                  on_day=on_day))
+            agent = make_agent(strategy, config, model_dir, baseline_dir=baseline_dir)
+            runs.append(run_agent(agent, env, seed=config.evaluate.seed + k, on_day=on_day))
         evaluation = runs[0]
         evaluation.strategy = strategy
         evaluation.draws_eur = tuple(r.reward_eur for r in runs) if len(runs) > 1 else ()

@@ -16,6 +16,7 @@ import pandas as pd
 from bessgym._io import atomic_path
 from bessgym.data.calendar import DT_H, MARKET_TZ
 
+REFERENCE = "perfect-foresight LP (100 %)"  # the in-env LP every share of a comparison refers to
 MIN_CHART_POINTS = 30  # fewer complete windows than this draw as a dot or a stub: show the running mean
 MARKETS = (  # what carried the battery's power, (dispatch column, label, colour); + = sold / discharged
     ("day_ahead_mw", "day-ahead", "tab:blue"), ("ida_mw", "intraday auctions", "tab:cyan"),
@@ -57,7 +58,8 @@ def strategy_colours(names: list[str], highlight: str | None = None) -> dict[str
 def rolling_figure(daily_per_mw: pd.DataFrame, path: Path, *, title: str, highlight: str | None = None,
                    windows: tuple[int, ...] = (30, 365)) -> Path:
     """Annualised revenue [kEUR/MW/year] of each column of ``daily_per_mw`` (EUR/MW per Berlin delivery day),
-    one panel per window (:func:`rolling_series`); ``highlight`` (the evaluated strategy) thick, on top."""
+    one panel per window (:func:`rolling_series`); ``highlight`` (the evaluated strategy) thick and black, the
+    others thin over it, so a line that runs along it stays visible; a column named :data:`REFERENCE` dashed."""
     colours = strategy_colours(list(daily_per_mw.columns), highlight)
     panels: list[tuple[str, pd.DataFrame]] = []
     for window in windows:  # windows too long for the period all fall back to one running-mean panel
@@ -71,7 +73,8 @@ def rolling_figure(daily_per_mw: pd.DataFrame, path: Path, *, title: str, highli
         for col in series.columns:
             mine = col == highlight
             ax.plot(pd.to_datetime(series.index), series[col] / 1000, color=colours[col], label=col,
-                    lw=2.4 if mine else 1.2, zorder=10 if mine else 2, alpha=1.0 if mine else 0.85)
+                    lw=3.2 if mine else 1.2, zorder=2 if mine else 3, alpha=0.75 if mine else 0.95,
+                    ls="--" if col == REFERENCE else "-")
         ax.set(ylabel="kEUR/MW/year", title=label)
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("delivery day (Berlin)")
@@ -109,9 +112,10 @@ def _stacked(ax, index: pd.DatetimeIndex, parts: pd.DataFrame) -> None:
         up, down = up + pos, down + neg
 
 
-def dispatch_figure(dispatch: pd.DataFrame, path: Path, *, title: str, energy_mwh: float) -> Path:
-    """Prices, power by the market that carried it with the metered power, SoC [% of ``energy_mwh``] and, where
-    any is held, the reserves over the quarter-hours of ``dispatch`` (Berlin time)."""
+def dispatch_figure(dispatch: pd.DataFrame, path: Path, *, title: str, energy_mwh: float, power_mw: float) -> Path:
+    """Prices, power by the market that carried it with the metered power (on an axis of at least the rated
+    +-``power_mw``, so an idle battery reads as idle, not as noise), SoC [% of ``energy_mwh``] and, where any
+    is held, the reserves over the quarter-hours of ``dispatch`` (Berlin time)."""
     d = dispatch.copy()
     d.index = d.index.tz_convert(MARKET_TZ)
     reserves = reserves_held(d)
@@ -127,7 +131,8 @@ def dispatch_figure(dispatch: pd.DataFrame, path: Path, *, title: str, energy_mw
     _stacked(ax, d.index, carried_by_market(d))
     ax.step(d.index, d["power_mw"], where="post", color="black", lw=1.0, label="metered power")
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set(ylabel="MW (+ discharge)")
+    low, high = ax.get_ylim()
+    ax.set(ylabel="MW (+ discharge)", ylim=(min(low, -1.05 * power_mw), max(high, 1.05 * power_mw)))
     axes[2].plot(d.index, 100 * d["soc_mwh"] / energy_mwh, color="tab:green", label="state of charge")
     axes[2].set(ylabel="SoC [%]", ylim=(-2, 102))
     if reserves:
@@ -163,14 +168,25 @@ def comparison_figure(comparison: pd.DataFrame, path: Path, *, title: str) -> Pa
 
 def learning_curve_figure(history: pd.DataFrame, path: Path, *, title: str, lp_eur_per_mw_year: float,
                           index_trading_eur_per_mw_year: float | None = None) -> Path:
-    """The agent's annualised revenue on the evaluation days at each evaluation [kEUR/MW/year] over training
-    steps, with the perfect-foresight LP and the index's trading strategy on the same days as lines."""
+    """The agent's share of the perfect-foresight LP on the evaluation days at each evaluation [%] over
+    training steps, from 0 with the LP's 100 % and the index's trading strategy on the same days as lines. Of
+    two evaluations closer than 1 % of the steps (the last scheduled one and the final model's) the later is
+    drawn."""
+    steps = history["steps"].to_numpy(dtype=float)
+    keep = np.append(np.diff(steps) >= 0.01 * max(steps.max(initial=0.0), 1.0), True)
+    shown = history[keep]
+    share = 100 * shown["annualised_eur_per_mw_year"] / lp_eur_per_mw_year
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.plot(history["steps"], history["annualised_eur_per_mw_year"] / 1000, marker="o", color="black", label="agent")
-    ax.axhline(lp_eur_per_mw_year / 1000, color="tab:green", ls="--", label="perfect-foresight LP")
+    ax.plot(shown["steps"], share, marker="o", color="black", label="agent")
+    ax.axhline(100, color="tab:green", ls="--", label=f"perfect-foresight LP ({lp_eur_per_mw_year / 1000:,.1f} "
+                                                      "kEUR/MW/year)")
+    top = max(110.0, float(share.max()) + 5)
     if index_trading_eur_per_mw_year is not None:
-        ax.axhline(index_trading_eur_per_mw_year / 1000, color="tab:blue", ls=":", label="index: trading")
-    ax.set(xlabel="training steps", ylabel="kEUR/MW/year", title=title, xlim=(0, None))
+        index_share = 100 * index_trading_eur_per_mw_year / lp_eur_per_mw_year
+        ax.axhline(index_share, color="tab:blue", ls=":", label="index: trading (daily LP on ID1)")
+        top = max(top, index_share + 5)
+    ax.set(xlabel="training steps", ylabel="share of the perfect-foresight LP [%]", title=title, xlim=(0, None),
+           ylim=(min(0.0, float(share.min()) - 5), top))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return save_figure(fig, path)

@@ -30,10 +30,13 @@ class LogProgress:
         self.console, self.what, self.total, self.unit, self.every_s = console, what, total, unit, every_s
         self.start = self.last = time.monotonic()
         self.done = 0
+        self.first: tuple[float, int] | None = None  # when the first unit was reported, and how many
 
     def update(self, done: int, what: str | None = None) -> None:
         self.done, self.what = done, what or self.what
         now = time.monotonic()
+        if self.first is None and done > 0:
+            self.first = (now, done)
         if now - self.last >= self.every_s:
             self.last = now
             self.console.print(self.line(now), markup=False, highlight=False)
@@ -42,7 +45,10 @@ class LogProgress:
         elapsed = now - self.start
         rate = self.done / elapsed if elapsed > 0 else 0.0
         share = f" ({self.done / self.total:.1%})" if self.total else ""
-        eta = f", ETA {duration((self.total - self.done) / rate)}" if rate > 0 and self.total > self.done else ""
+        # the time left from the rate since the first reported unit: set-up before it (loading a market,
+        # cloning before RL, compiling kernels) is not work the rest of the run repeats
+        pace = (self.done - self.first[1]) / (now - self.first[0]) if self.first and now > self.first[0] else 0.0
+        eta = f", ETA {duration((self.total - self.done) / pace)}" if pace > 0 and self.total > self.done else ""
         return (f"{self.what}: {self.done:,}/{self.total:,} {self.unit}{share}, {rate:,.1f} {self.unit}/s, "
                 f"elapsed {duration(elapsed)}{eta}")
 

@@ -21,9 +21,9 @@ from agents.index import IndexResult
 from bessgym._io import atomic_path
 from bessgym.data.calendar import MARKET_TZ
 from experiments import baselines, tracking
-from experiments.config import ExperimentConfig, dump_config
+from experiments.config import LEARNED, ExperimentConfig, dump_config
 from experiments.evaluate import Evaluation, evaluate_strategies, evaluation_period, not_applicable
-from experiments.plots import comparison_figure, dispatch_figure, rolling_figure
+from experiments.plots import REFERENCE, comparison_figure, dispatch_figure, rolling_figure
 from experiments.tables import SUMMARY_METRICS
 
 
@@ -38,14 +38,19 @@ class Report:
 
 
 def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None = None,
-                 index: IndexResult | None = None, progress: Callable[[str, int], None] | None = None,
+                 baseline_dir: Path | None = None, index: IndexResult | None = None,
+                 done: dict[str, Evaluation] | None = None, progress: Callable[[str, int], None] | None = None,
                  cache: bool = True) -> Report:
     """Evaluate ``config.evaluate.strategies`` on ``config.eval_market`` and log everything. ``index``: the
-    index baselines of the evaluated days, when already computed; ``cache``: reuse (and keep) the index and
-    the perfect-foresight LP of the same market, battery and env (:mod:`experiments.baselines`).
-    ``progress(what, days done)``."""
-    if "trained" in config.evaluate.strategies and model_dir is None:
-        raise ValueError("strategy 'trained' needs --model (a folder written by bessgym train)")
+    index baselines of the evaluated days, when already computed; ``done``: strategies already evaluated on
+    them (:func:`baseline_evaluations`); ``cache``: reuse (and keep) the index and the perfect-foresight LP of
+    the same market, battery and env (:mod:`experiments.baselines`). ``progress(what, days done)``. The
+    learners come from ``model_dir`` (``trained``) and ``baseline_dir`` (``rl_baseline``), folders written by
+    ``bessgym train``."""
+    models = {"trained": model_dir, "rl_baseline": baseline_dir}
+    for strategy, option in (("trained", "--model"), ("rl_baseline", "--baseline-model")):
+        if strategy in config.evaluate.strategies and models[strategy] is None:
+            raise ValueError(f"strategy {strategy!r} needs {option} (a folder written by bessgym train)")
     period, market = evaluation_period(config, config.eval_market.load())
     days = len(market.dates)
     if index is None:
@@ -54,7 +59,8 @@ def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None 
         raise ValueError(f"the given index covers {len(index.daily)} days, the evaluation {days}")
     index_year = index.annualised()
     lp = baselines.perfect_lp(config, period, market, use_cache=cache, progress=progress)
-    evaluations = evaluate_strategies(config, market, model_dir=model_dir, progress=progress, done={"lp": lp})
+    evaluations = evaluate_strategies(config, market, model_dir=model_dir, baseline_dir=baseline_dir,
+                                      progress=progress, done={**(done or {}), "lp": lp})
     lp_eur = evaluations["lp"].metrics()["revenue_eur"]
 
     out.mkdir(parents=True, exist_ok=True)
@@ -64,13 +70,14 @@ def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None 
         mlflow.log_metrics({f"index_{k}_eur_per_mw_year": float(v) for k, v in index_year.items()})
         for strategy, evaluation in evaluations.items():
             metrics[strategy] = evaluation.metrics(lp_eur=lp_eur, index=index_year)
-            paths = _write_strategy(evaluation, index.daily, out / strategy, config)
+            reference = None if strategy == "lp" else evaluations["lp"].daily()["total"] / evaluations["lp"].power_mw
+            paths = _write_strategy(evaluation, index.daily, out / strategy, config, reference)
             with tracking.run(config, f"{config.name}-{strategy}", nested=True,
                               tags={"kind": "evaluate", "strategy": strategy}):
                 mlflow.log_metrics(metrics[strategy])
                 tracking.log_artifacts(paths)
-                if strategy == "trained":
-                    tracking.log_artifacts([model_dir], artifact_path="model")
+                if strategy in models:
+                    tracking.log_artifacts([models[strategy]], artifact_path="model")
         skipped = {s: why for s in config.evaluate.strategies if (why := not_applicable(s, config))}
         comparison = comparison_table(metrics, index_year, skipped)
         with atomic_path(out / "comparison.csv") as tmp:
@@ -85,14 +92,25 @@ def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None 
     return Report(comparison, metrics, out, run_id, period_label(list(index.daily.index)), index_notes(config, index))
 
 
+def baseline_evaluations(config: ExperimentConfig, *, cache: bool = True) -> dict[str, Evaluation]:
+    """Every configured strategy but the learners on the evaluation days, the perfect-foresight LP from (and
+    into) the cache: what a run can evaluate while its learners train (``bessgym run`` does, in a second
+    process)."""
+    period, market = evaluation_period(config, config.eval_market.load())
+    lp = baselines.perfect_lp(config, period, market, use_cache=cache)
+    others = [s for s in config.evaluate.strategies if s not in LEARNED] or ["lp"]
+    return evaluate_strategies(config.with_overrides({"evaluate.strategies": others}), market, done={"lp": lp})
+
+
 def period_label(dates) -> str:
     """``first .. last (N days)`` of a sequence of delivery dates."""
     return f"{dates[0]} .. {dates[-1]} ({len(dates)} days)"
 
 
 def _write_strategy(evaluation: Evaluation, index_daily: pd.DataFrame, folder: Path,
-                    config: ExperimentConfig) -> list[Path]:
-    """revenue.csv, dispatch.parquet, dispatch.png and rolling.png of one strategy."""
+                    config: ExperimentConfig, reference: pd.Series | None = None) -> list[Path]:
+    """revenue.csv, dispatch.parquet, dispatch.png and rolling.png of one strategy (beside the index and the
+    ``reference``, the perfect-foresight LP's EUR/MW per day)."""
     folder.mkdir(parents=True, exist_ok=True)
     daily = evaluation.daily()
     revenue, table = folder / "revenue.csv", folder / "dispatch.parquet"
@@ -104,8 +122,10 @@ def _write_strategy(evaluation: Evaluation, index_daily: pd.DataFrame, folder: P
     local_days = pd.Index(evaluation.dispatch.index.tz_convert(MARKET_TZ).date)
     dispatch = dispatch_figure(evaluation.dispatch[local_days.isin(shown_days)], folder / "dispatch.png",
                                title=f"{evaluation.strategy}: {period_label(shown_days)}",
-                               energy_mwh=evaluation.energy_mwh)
+                               energy_mwh=evaluation.energy_mwh, power_mw=evaluation.power_mw)
     per_mw = index_daily.join((daily["total"] / evaluation.power_mw).rename(evaluation.strategy), how="inner")
+    if reference is not None:
+        per_mw = per_mw.join(reference.rename(REFERENCE), how="inner")
     rolling = rolling_figure(per_mw, folder / "rolling.png", highlight=evaluation.strategy,
                              title=f"{evaluation.strategy} vs the revenue index, {period_label(list(daily.index))}")
     return [revenue, table, dispatch, rolling]
@@ -123,7 +143,9 @@ def dispatch_days(days: list, config: ExperimentConfig) -> list:
 def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series,
                      not_applicable: dict[str, str] | None = None) -> pd.DataFrame:
     """Strategies, then index strategies, each best first, on the summary metrics; strategies that do not
-    apply to the env last, with the reason in ``note``."""
+    apply to the env last, with the reason in ``note``. A strategy evaluated over forecast draws shows their
+    mean revenue and share, and their standard deviation beside (its cycles and penalties are the first
+    draw's, whose artifacts are written)."""
     rows = {name: {k: m.get(k) for k in SUMMARY_METRICS} for name, m in metrics.items()}
     lp = metrics["lp"]["annualised_eur_per_mw_year"]
     trading = index_year.get("trading")
@@ -131,11 +153,15 @@ def comparison_table(metrics: dict[str, dict[str, float]], index_year: pd.Series
         rows[f"index: {name}"] = {"annualised_eur_per_mw_year": float(value),
                                   "share_of_pf_lp": value / lp if lp > 0 else None,
                                   "share_of_index_trading": value / trading if trading else None}
-    for name, m in metrics.items():  # a noisy baseline over its forecast draws
+    for name, m in metrics.items():  # a noisy baseline: the mean over its forecast draws, and their spread
         if "annualised_mean_eur_per_mw_year" in m:
-            rows[name] |= {"mean_over_draws_eur_per_mw_year": m["annualised_mean_eur_per_mw_year"],
-                           "std_over_draws_eur_per_mw_year": m["annualised_std_eur_per_mw_year"]}
+            rows[name] |= {"annualised_eur_per_mw_year": m["annualised_mean_eur_per_mw_year"],
+                           "std_over_draws_eur_per_mw_year": m["annualised_std_eur_per_mw_year"],
+                           "share_of_pf_lp": m.get("share_of_pf_lp_mean"), "draws": int(m["draws"])}
     table = pd.DataFrame.from_dict(rows, orient="index")
+    spread = [c for c in ("std_over_draws_eur_per_mw_year", "draws") if c in table]
+    table = table[["annualised_eur_per_mw_year", *spread, *(c for c in table if c not in spread
+                                                             and c != "annualised_eur_per_mw_year")]]
     table.index.name = "strategy"
     table["is_index"] = table.index.str.startswith("index: ")
     table = table.sort_values(["is_index", "annualised_eur_per_mw_year"], ascending=[True, False])

@@ -59,17 +59,17 @@ def grid_points(base: ExperimentConfig, grid: dict[str, list[Any]]) -> list[dict
 
 def run_point(config_data: dict[str, Any], overrides: dict[str, Any], out: str) -> dict[str, Any]:
     """Train (if needed) and evaluate one point; never raises: a failure comes back as ``error``."""
-    from experiments.config import parse_config
+    from experiments.config import LEARNED, TRAIN_FOLDERS, parse_config
     from experiments.report import evaluate_run
     from experiments.train import train
 
     folder = Path(out)
     try:
         config = parse_config(config_data, source="sweep").with_overrides(overrides)
-        model_dir = None
-        if "trained" in config.evaluate.strategies:
-            model_dir = train(config, folder / "train").model_dir
-        report = evaluate_run(config, folder / "evaluate", model_dir=model_dir)
+        models = {strategy: train(config.learner_config(strategy), folder / TRAIN_FOLDERS[strategy]).model_dir
+                  for strategy in LEARNED if strategy in config.evaluate.strategies}
+        report = evaluate_run(config, folder / "evaluate", model_dir=models.get("trained"),
+                              baseline_dir=models.get("rl_baseline"))
         result = {"status": "ok", "run_id": report.run_id,
                   **{f"{s}_eur_per_mw_year": m["annualised_eur_per_mw_year"] for s, m in report.metrics.items()}}
         if "trained" in report.metrics:

@@ -24,8 +24,7 @@ SUMMARY_METRICS = {
     "cycles_per_day": "cycles/day",
     "penalties_eur": "penalties EUR",
 }
-HEADINGS = {**SUMMARY_METRICS, "mean_over_draws_eur_per_mw_year": "forecast draws: mean",
-            "std_over_draws_eur_per_mw_year": "forecast draws: std"}
+HEADINGS = {**SUMMARY_METRICS, "std_over_draws_eur_per_mw_year": "+- std over draws", "draws": "draws"}
 
 
 def cell(column: str, value: object) -> str:

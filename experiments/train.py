@@ -180,8 +180,11 @@ def _training_env(config: ExperimentConfig, market: MarketArrays, normalizer: Pa
 
 def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
           progress: Callable[[int], None] | None = None,
-          report: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
-    """Train ``config.train.algorithm`` and write the run directory ``out``; see the module docstring."""
+          report: Callable[[int, dict[str, float]], None] | None = None,
+          announce: Callable[[str], None] | None = None) -> TrainResult:
+    """Train ``config.train.algorithm`` and write the run directory ``out``; see the module docstring.
+    ``progress(steps)`` as RL runs, ``report(steps, metrics)`` at each evaluation, ``announce(text)`` at each
+    phase before RL (cloning, DAgger rounds)."""
     t = config.train
     started = time.perf_counter()  # the learning curve's wall-clock counts cloning and evaluations too
     torch.set_num_threads(t.torch_threads)
@@ -204,7 +207,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
     with tracking.run(config, f"{config.name}-train-{t.algorithm}", run_id=state and state["run_id"],
                       tags={"kind": "train"}) as active:
         if state is None and t.clone_from is not None:
-            _clone(config, train_market, model, venv)
+            _clone(config, train_market, model, venv, announce or (lambda text: None))
         checkpoint = _Checkpoint(ckpt_root, t.checkpoint_every_steps, active.info.run_id, t.algorithm)
         checkpoint.last = model.num_timesteps
         evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report, started)
@@ -215,6 +218,8 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
         for callback in (checkpoint, evaluate):  # also when nothing is left to learn (resumed at the end)
             callback.init_callback(model)
             callback.num_timesteps = model.num_timesteps
+        if state is None and t.clone_from is not None:
+            evaluate.evaluate()  # the clone before RL: the learning curve's first point
         stop = _StopOnSignal()
         callbacks = [checkpoint, evaluate, stop] + ([_Progress(progress)] if progress else [])
         remaining = t.total_steps - model.num_timesteps
@@ -240,7 +245,8 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
         return TrainResult(model_dir, active.info.run_id, model.num_timesteps, evaluate.history)
 
 
-def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNormalize) -> None:
+def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNormalize,
+           announce: Callable[[str], None]) -> None:
     """Behaviour cloning before RL (``train.clone_from``): the LP's actions on ``clone_days`` days of the
     training market, then ``dagger_rounds`` of DAgger (:mod:`agents.imitation`); the losses are logged."""
     from agents.imitation import clone, dagger, demonstrations, warm_up_critic
@@ -256,12 +262,15 @@ def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNorma
                           f"{list(config.env.products)}")
     forecast = "noisy" if t.clone_from in NOISY_BASELINES else "perfect"
     episodes = max(t.clone_days // config.env.episode_days, 1)
+    announce(f"  cloning {t.clone_from}: its actions on {episodes * config.env.episode_days} training days, "
+             f"{t.clone_epochs} epochs")
     demos = demonstrations(lambda: make_env(config, market, forecast=forecast), make_agent(t.clone_from, config),
                            episodes, seed=t.seed)
     losses = clone(model, venv, demos.observations, demos.actions, epochs=t.clone_epochs, seed=t.seed)
     for epoch, loss in enumerate(losses):
         mlflow.log_metric("bc/loss", loss, step=epoch)
     if t.dagger_rounds:
+        announce(f"  DAgger: {t.dagger_rounds} round(s) of {t.dagger_days} days, rolling intrinsic labelling")
         rounds = dagger(model, venv, lambda: make_env(config, market, forecast=forecast),
                         make_agent("rolling_intrinsic", config), demos, rounds=t.dagger_rounds,
                         episodes=max(t.dagger_days // config.env.episode_days, 1), epochs=t.clone_epochs,

@@ -84,4 +84,4 @@ def test_dagger_needs_a_clone_and_one_battery_trading_intraday(tmp_path, market)
     config = ExperimentConfig().with_overrides({"train.clone_from": "lp", "train.dagger_rounds": 1,
                                                 "env.kind": "colocated"})
     with pytest.raises(ConfigError, match="env.kind is 'colocated'"):
-        _clone(config, market, None, None)
+        _clone(config, market, None, None, print)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bessgym._io import atomic_path
-from bessgym.data.contract import MarketDataError
+from bessgym.errors import MarketDataError
 from experiments.cli._common import ConfigOption, SetOption, config_from, console, escape, fail, frame_table, iso_date
 from experiments.cli.index import print_index
 
@@ -41,7 +41,8 @@ def _train(cfg, out: Path, *, resume: bool) -> Path:
 
     with progress(console, f"training {cfg.train.algorithm.upper()}", planned, "steps") as bar:
         try:
-            result = train(cfg, out, resume=resume, progress=bar.update, report=report)
+            result = train(cfg, out, resume=resume, progress=bar.update, report=report,
+                           announce=lambda text: console.print(text, markup=False))
         except KeyboardInterrupt as exc:
             console.print(f"[yellow]interrupted[/]: checkpoint saved; continue with --resume --out {escape(str(out))}")
             raise typer.Exit(code=getattr(exc, "exit_code", 130)) from None
@@ -55,6 +56,7 @@ def _train(cfg, out: Path, *, resume: bool) -> Path:
 def evaluate_cmd(
     config: ConfigOption = None,
     model: Annotated[Path | None, typer.Option(help="Trained agent folder (bessgym train's model/).")] = None,
+    baseline_model: Annotated[Path | None, typer.Option(help="The rl_baseline's model folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<name>/evaluate.")] = None,
     dispatch_start: Annotated[str | None, typer.Option(help="First day of the dispatch charts, YYYY-MM-DD "
                                                             "(default: the first evaluated day).")] = None,
@@ -67,13 +69,16 @@ def evaluate_cmd(
     chart = {"evaluate.dispatch_start": dispatch_start and iso_date(dispatch_start),
              "evaluate.dispatch_days": dispatch_days}
     cfg = config_from(config, [*(overrides or []), *(f"{k}={v}" for k, v in chart.items() if v is not None)])
-    if model is None and "trained" in cfg.evaluate.strategies:
-        cfg = cfg.with_overrides({"evaluate.strategies": [s for s in cfg.evaluate.strategies if s != "trained"]})
-        console.print("[yellow]no --model: the trained agent is left out[/]")
-    _evaluate(cfg, out or Path("runs") / cfg.name / "evaluate", model, cache=cache)
+    for strategy, folder, option in (("trained", model, "--model"), ("rl_baseline", baseline_model,
+                                                                     "--baseline-model")):
+        if folder is None and strategy in cfg.evaluate.strategies:
+            cfg = cfg.with_overrides({"evaluate.strategies": [s for s in cfg.evaluate.strategies if s != strategy]})
+            console.print(f"[yellow]no {option}: {strategy} is left out[/]")
+    _evaluate(cfg, out or Path("runs") / cfg.name / "evaluate", model, baseline_model, cache=cache)
 
 
-def _evaluate(cfg, out: Path, model: Path | None, index=None, *, cache: bool = True) -> None:
+def _evaluate(cfg, out: Path, model: Path | None, baseline: Path | None = None, index=None, *, done=None,
+              cache: bool = True) -> None:
     from experiments.evaluate import draws, evaluated_strategies, evaluation_period
     from experiments.progress import progress
     from experiments.report import evaluate_run
@@ -83,10 +88,15 @@ def _evaluate(cfg, out: Path, model: Path | None, index=None, *, cache: bool = T
         days = len(market.dates)
         offset, total = {}, 0
         for strategy in evaluated_strategies(cfg):  # strategy-days before each, a noisy LP once per draw
-            offset[strategy], total = total, total + draws(strategy, cfg) * days
+            if strategy not in (done or {}):
+                offset[strategy], total = total, total + draws(strategy, cfg) * days
         with progress(console, "evaluating", total, "strategy-days") as bar:
-            report = evaluate_run(cfg, out, model_dir=model, index=index, cache=cache,
-                                  progress=lambda what, n: bar.update(offset[what] + n, f"evaluating {what}"))
+            def advance(what: str, n: int) -> None:
+                if what in offset:  # not what ``done`` brought
+                    bar.update(offset[what] + n, f"evaluating {what}")
+
+            report = evaluate_run(cfg, out, model_dir=model, baseline_dir=baseline, index=index, done=done,
+                                  cache=cache, progress=advance)
     except (MarketDataError, ValueError, FileNotFoundError) as exc:
         raise fail(exc) from exc
     console.print(frame_table(report.comparison, f"{cfg.name} on {report.period}"))
@@ -148,14 +158,23 @@ def sweep_cmd(
         raise typer.Exit(code=1)
 
 
+def _recipe(t) -> str:
+    """A learner's recipe in words: ``MASKABLE_PPO, cloned from lp (1 DAgger round), 16,384 RL steps``."""
+    clone = f", cloned from {t.clone_from}" if t.clone_from else ""
+    dagger = f" ({t.dagger_rounds} DAgger round{'s' if t.dagger_rounds > 1 else ''})" if t.dagger_rounds else ""
+    return f"{t.algorithm.upper()}{clone}{dagger}, {t.total_steps:,} RL steps"
+
+
 def run_cmd(
     config: ConfigOption = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/main"),
     overrides: SetOption = None,
 ) -> None:
-    """The main job: check the synthetic market, compute the index baselines on the held-out year, train PPO,
-    evaluate every strategy on the held-out year, log it all to MLflow and print the comparison."""
+    """The main job: check the synthetic market, compute the index baselines on the held-out year, train the
+    learners (``trained``; ``rl_baseline`` where listed), evaluate every strategy on the held-out year, log it
+    all to MLflow and print the comparison."""
     from bessgym.data import calibration
+    from experiments.config import LEARNED, TRAIN_FOLDERS
 
     cfg = config_from(config, overrides)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,16 +187,32 @@ def run_cmd(
     with atomic_path(out / "calibration.csv") as tmp:
         comparison.table.to_csv(tmp)
 
-    console.print(f"2/4 revenue index on the held-out market ({cfg.eval_market.label()})")
-    from experiments.evaluate import evaluation_period
+    from multiprocessing import get_context
 
-    period, _ = evaluation_period(cfg, cfg.eval_market.load())
-    index = print_index(period, out / "index", title=cfg.eval_market.label(), battery=cfg.battery.index_battery())
-    model_dir = None
-    if "trained" in cfg.evaluate.strategies:
-        console.print(f"3/4 training {cfg.train.algorithm.upper()} for {cfg.train.total_steps:,} steps")
-        model_dir = _train(cfg, out / "train", resume=False)
+    from experiments.evaluate import evaluation_period
+    from experiments.report import baseline_evaluations
+
+    # the baselines need no trained agent: a second process evaluates them while this one trains (spawned: no
+    # torch threads or MLflow state inherited; leaving the block early, e.g. on Ctrl-C, terminates it)
+    with get_context("spawn").Pool(processes=1) as pool:
+        beside = pool.apply_async(baseline_evaluations, (cfg,))
+        console.print("the baselines are evaluated in a second process meanwhile")
+        console.print(f"2/4 revenue index on the held-out market ({cfg.eval_market.label()})")
+        period, _ = evaluation_period(cfg, cfg.eval_market.load())
+        index = print_index(period, out / "index", title=cfg.eval_market.label(),
+                            battery=cfg.battery.index_battery())
+        models = {}
+        for strategy in LEARNED:
+            if strategy in cfg.evaluate.strategies:
+                learner = cfg.learner_config(strategy)
+                console.print(f"3/4 training {strategy}: {_recipe(learner.train)}")
+                models[strategy] = _train(learner, out / TRAIN_FOLDERS[strategy], resume=False)
+        with console.status("waiting for the baselines evaluated in the second process"):
+            try:
+                done = beside.get()
+            except (MarketDataError, ValueError) as exc:
+                raise fail(exc) from exc
     console.print("4/4 evaluating every strategy on the held-out market")
-    _evaluate(cfg, out / "evaluate", model_dir, index=index)
+    _evaluate(cfg, out / "evaluate", models.get("trained"), models.get("rl_baseline"), index=index, done=done)
     console.print(f"calibration: {out / 'calibration.csv'}; index: {out / 'index'}; compare runs: bessgym compare "
                   f"--experiment {cfg.name}")
