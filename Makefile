@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
+# pytest-xdist processes (the 2 cores of CI); a test module (a docs page: a class) stays on one worker, in order
+TEST_WORKERS ?= 2
 
 .PHONY: install run test lint bench calibrate clean
 
@@ -20,12 +22,12 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/bessgym run --out runs/main
+	$(BIN)/bessgym run -c experiments/configs/intraday_clone.yaml --out runs/main
 	$(BIN)/bessgym benchmark run --quick --out runs/benchmark-quick
 
 test: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts
@@ -34,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/lp_speed.py
 	$(BIN)/python benchmarks/control_cycle.py
+	$(BIN)/python benchmarks/startup.py
 
 calibrate: $(STAMP)
 	$(BIN)/bessgym data synth --start 2024-01-01 --end 2025-01-01 --seed 0 --out runs/synthetic_2024.parquet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,21 +10,20 @@ import pandas as pd
 import pytest
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+# the CLI's tables as wide as in a log (experiments.cli._common), also in pytest-xdist workers, whose output may
+# be a terminal: the tests read whole cells and headings
+os.environ["COLUMNS"] = "200"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def baseline_cache(tmp_path_factory):
     """Cached baselines (experiments.baselines) go to a folder of the test session, not the checkout."""
-    import os
-
     os.environ["BESSGYM_CACHE"] = str(tmp_path_factory.mktemp("baselines"))
 
 
 @pytest.fixture(scope="module")
 def tracking(tmp_path_factory):
     """A private MLflow store for the test module (also seen by sweep workers through the environment)."""
-    import os
-
     import mlflow
 
     root = tmp_path_factory.mktemp("mlflow")
@@ -59,3 +59,9 @@ def contract_table(days: int = 2, start: str = "2024-03-01", **columns: np.ndarr
     data = {"da_price": 50.0 + 30.0 * np.sin(np.arange(len(index)) * 2 * np.pi / 96)}
     data.update(columns)
     return pd.DataFrame(data, index=index)
+
+
+def pytest_collection_modifyitems(items):
+    """The docs pages' examples, the longest tests, start first, so that the pytest-xdist workers (a module, or
+    a page, at a time) end together instead of one finishing a long page alone."""
+    items.sort(key=lambda item: item.module.__name__ != "test_docs")

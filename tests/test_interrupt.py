@@ -106,17 +106,33 @@ def alive(pid: int) -> bool:
         return False
 
 
-def sweep(tmp_path: Path, seeds: list[int], workers: int) -> tuple[subprocess.Popen, Path]:
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(yaml.safe_dump({"train.seed": seeds}))
-    out = tmp_path / "sweep"
-    slow = overrides("train.total_steps=10000000", "train.checkpoint_every_steps=100000",
-                     "evaluate.strategies=[trained]", "name=interrupt")
-    return cli(tmp_path, "sweep", "--grid", str(grid), "--out", str(out), "--workers", str(workers), *slow), out
+@pytest.fixture
+def sweep(tmp_path: Path):
+    """Starts a sweep that would train for hours; whatever a test leaves running of it (its session: the sweep
+    and its workers) is killed at the end, also when the test fails before it stops the sweep itself."""
+    started: list[subprocess.Popen] = []
+
+    def start(seeds: list[int], workers: int) -> tuple[subprocess.Popen, Path]:
+        grid = tmp_path / "grid.yaml"
+        grid.write_text(yaml.safe_dump({"train.seed": seeds}))
+        out = tmp_path / "sweep"
+        slow = overrides("train.total_steps=10000000", "train.checkpoint_every_steps=100000",
+                         "evaluate.strategies=[trained]", "name=interrupt")
+        started.append(cli(tmp_path, "sweep", "--grid", str(grid), "--out", str(out), "--workers", str(workers),
+                           *slow))
+        return started[-1], out
+
+    yield start
+    for process in started:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # cli() starts each in its own session
+        except ProcessLookupError:
+            pass
+        process.wait(10)
 
 
-def test_sweep_stops_at_once_on_sigint_without_starting_queued_points(tmp_path):
-    process, out = sweep(tmp_path, [0, 1, 2], workers=1)
+def test_sweep_stops_at_once_on_sigint_without_starting_queued_points(sweep):
+    process, out = sweep([0, 1, 2], workers=1)
     wait_for(lambda: (out / "point_000" / "train").exists(), 240, "the first point to start", process)
     workers = children(process.pid)
     process.send_signal(signal.SIGINT)
@@ -129,8 +145,8 @@ def test_sweep_stops_at_once_on_sigint_without_starting_queued_points(tmp_path):
     wait_for(lambda: not any(alive(p) for p in workers), 20, "the workers to end")
 
 
-def test_sweep_workers_die_with_a_killed_sweep(tmp_path):
-    process, out = sweep(tmp_path, [0, 1], workers=2)
+def test_sweep_workers_die_with_a_killed_sweep(sweep):
+    process, out = sweep([0, 1], workers=2)
     wait_for(lambda: (out / "point_000" / "train").exists() and (out / "point_001" / "train").exists(), 240,
              "both points to start", process)
     workers = children(process.pid)
