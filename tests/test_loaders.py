@@ -287,6 +287,10 @@ def test_price_series_are_converted_by_their_stated_unit_and_never_guessed(tmp_p
         read_price_series(path, column="da_price", unit="ct/kWh")
     with pytest.raises(MarketDataError, match="not an energy price column"):
         read_price_series(path, column="fcr_price", unit="EUR/kWh")
+    naive = tmp_path / "berlin.csv"  # local times without an offset were read as UTC: prices an hour off
+    naive.write_text("time,price\n2025-01-01T00:00+01:00,0.05\n2025-01-01 00:15,0.06\n")
+    with pytest.raises(MarketDataError, match=r"time '2025-01-01 00:15' in row 3 has no UTC offset"):
+        read_price_series(naive, column="da_price", unit="EUR/kWh")
 
 
 def test_the_missing_doubled_hour_is_named_and_repaired_only_on_request():

@@ -33,6 +33,12 @@ def read_price_series(path: str | Path, *, column: str, unit: str) -> pd.DataFra
     if names[:2] != ["time", "price"]:
         raise MarketDataError(f"unexpected header {header.strip()[:60]!r}; expected 'time,price'", source=source)
     raw = _read_csv(path, dtype=str)
+    naive = ~raw.iloc[:, 0].str.strip().str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False)
+    if naive.any():  # parsed as UTC, Berlin times would shift every price by an hour or two, silently
+        i = int(np.argmax(naive))
+        raise MarketDataError(f"time {raw.iloc[i, 0]!r} in row {i + 2} has no UTC offset: a time without one is "
+                              "ambiguous (Berlin or UTC?); give ISO 8601 with the offset, e.g. "
+                              "2025-01-01T00:00+01:00 or 2024-12-31T23:00Z", source=source, column="time")
     times = pd.to_datetime(raw.iloc[:, 0].str.strip(), utc=True, errors="coerce", format="ISO8601")
     if times.isna().any():
         i = int(np.argmax(times.isna()))
