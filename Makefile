@@ -23,7 +23,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/bessgym run -c experiments/configs/intraday_clone.yaml --out runs/main
-	$(BIN)/bessgym benchmark run --quick --out runs/benchmark-quick
+	$(BIN)/bessgym benchmark run --quick --workers 2 --out runs/benchmark-quick
 
 test: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts

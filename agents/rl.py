@@ -90,11 +90,15 @@ class RLAgent(Agent):
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         if isinstance(self.model, MaskablePPO):  # levels of the discretised action, on the env's mask
+            # MaskablePPO's deterministic action is each entry's likeliest allowed level: the argmax of the
+            # masked logits, without building its distributions (9 x 3 torch objects a step took 1.7 ms)
             levels = int(self.model.action_space.nvec[0])
             mask = info.get("action_mask", np.ones(len(self.model.action_space.nvec), dtype=bool))
-            action, _ = self.model.predict(self.normalize(observation), deterministic=True,
-                                           action_masks=discrete_mask(mask, levels))
-            return values(levels)[np.asarray(action, dtype=np.int64)]
+            with torch.no_grad():
+                obs = torch.as_tensor(self.normalize(observation)).reshape(1, -1)
+                logits = level_logits(self.model.policy, obs, levels)[0].numpy()
+            allowed = discrete_mask(mask, levels).reshape(-1, levels)
+            return values(levels)[np.where(allowed, logits, -np.inf).argmax(axis=1)]
         action, _ = self.model.predict(self.normalize(observation), deterministic=True)
         return np.asarray(action, dtype=np.float32)
 

@@ -99,7 +99,9 @@ def sweep(base: ExperimentConfig, grid: dict[str, list[Any]], out: Path, *, work
             results[i] = previous
         else:
             todo.append(i)
-    _prepare_store(base)
+    from experiments import tracking
+
+    tracking.prepare_store(base.name)  # before workers write to it side by side
     data = base.model_dump(mode="json")
     jobs = [(i, (data, points[i], str(out / f"point_{i:03d}"))) for i in todo]
 
@@ -205,16 +207,6 @@ def _finished(folder: Path, overrides: dict[str, Any]) -> dict[str, Any] | None:
     previous = json.loads(path.read_text())
     same = previous.get("overrides") == json.loads(json.dumps(overrides, default=str))
     return previous if same and previous.get("status") == "ok" else None
-
-
-def _prepare_store(base: ExperimentConfig) -> None:
-    """Create the MLflow store and experiment once, before workers write to it concurrently."""
-    import mlflow
-
-    from experiments import tracking
-
-    tracking.quiet()
-    mlflow.set_experiment(base.name)
 
 
 def _write_results(points: list[dict[str, Any]], results: dict[int, dict[str, Any]], out: Path) -> pd.DataFrame:

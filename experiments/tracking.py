@@ -29,6 +29,16 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=r".*noload.*")
 
 
+def prepare_store(*experiments: str) -> None:
+    """Create the MLflow store (and these experiments) once, before processes write to it side by side: two that
+    create a new SQLite store at once race on its schema."""
+    quiet()
+    for name in experiments:
+        mlflow.set_experiment(name)
+    if not experiments:
+        mlflow.search_experiments(max_results=1)  # opening the store creates it
+
+
 @contextlib.contextmanager
 def run(config: ExperimentConfig, run_name: str, *, run_id: str | None = None, nested: bool = False,
         tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:

@@ -45,10 +45,11 @@ def run_cmd(
                                                     min=1)] = None,
     quick: Annotated[bool, typer.Option("--quick", help=f"Every task's baselines, one seed, the first {QUICK_DAYS} "
                                                         "test days (what `make run` shows).")] = False,
+    workers: Annotated[int, typer.Option(help="Processes running tasks side by side (a task's agents run in "
+                                              "order in one, so its reference LP is solved once).", min=1)] = 1,
     out: OutOption = Path("runs/benchmark"),
 ) -> None:
     """Run agents on tasks over seeds; each result is written and logged to MLflow, then the leaderboard."""
-    from experiments import benchmark
     from experiments.tasks import TASKS
     from experiments.tasks import task as find_task
 
@@ -59,13 +60,38 @@ def run_cmd(
         plan = [(t, a) for t in chosen for a in _agents(t, agent)]
     except (KeyError, ValueError) as exc:
         raise fail(ValueError(str(exc).strip('"'))) from exc
-    for t, a in plan:
-        try:
-            benchmark.run(t, a, range(seeds or t.seeds), out, days=days, train_data=train_data, test_data=test_data,
-                          train_steps=train_steps, progress=lambda what: console.print(f"running {escape(what)}"))
-        except (MarketDataError, ValueError) as exc:
-            raise fail(exc) from exc
+    options = {"days": days, "train_data": train_data, "test_data": test_data, "train_steps": train_steps}
+    jobs = [(t.id, [a for u, a in plan if u is t], seeds, out, options) for t in chosen]
+    try:
+        if workers == 1:
+            for job in jobs:
+                _run_task(*job)
+        else:  # spawned: no torch threads or MLflow state inherited; leaving early terminates the workers
+            from multiprocessing import get_context
+
+            from experiments import tracking
+
+            tracking.prepare_store(*(f"benchmark-{t.id}" for t in chosen))
+            with get_context("spawn").Pool(processes=min(workers, len(jobs))) as pool:
+                for result in [pool.apply_async(_run_task, job) for job in jobs]:
+                    result.get()
+    except (MarketDataError, ValueError) as exc:
+        raise fail(exc) from exc
     _table(out, [t.id for t in chosen], command="bessgym benchmark " + shlex.join(sys.argv[2:]))
+
+
+def _run_task(task_id: str, agents: list[str], seeds: int | None, out: Path, options: dict) -> None:
+    """Every agent of one task, in order (the first solves the task's reference LP, the others reuse it)."""
+    from experiments import benchmark
+    from experiments.tasks import task as find_task
+
+    task = find_task(task_id)
+    try:
+        for agent in agents:
+            benchmark.run(task, agent, range(seeds or task.seeds), out, **options,
+                          progress=lambda what: console.print(f"running {escape(what)}"))
+    except (MarketDataError, ValueError) as exc:  # as its message: it may cross from a worker process
+        raise ValueError(str(exc)) from None
 
 
 def _agents(task, agent: str) -> tuple[str, ...]:
