@@ -149,12 +149,15 @@ def dispatch_figure(dispatch: pd.DataFrame, path: Path, *, title: str, energy_mw
 
 def comparison_figure(comparison: pd.DataFrame, path: Path, *, title: str) -> Path:
     """Annualised revenue [kEUR/MW/year] of every strategy (dark) and index strategy (light), best on top,
-    each bar labelled with its share of the perfect-foresight LP."""
+    each bar labelled with its share of the perfect-foresight LP; a strategy on forecast draws shows their mean
+    with +- one standard deviation."""
     table = comparison.dropna(subset=["annualised_eur_per_mw_year"]).sort_values("annualised_eur_per_mw_year")
     index = table.index.str.startswith("index: ")
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(table) + 1.5))
     values = table["annualised_eur_per_mw_year"].to_numpy() / 1000
-    ax.barh(table.index, values, color=np.where(index, "#b8c7dd", "#2f5d8a"))
+    spread = table.get("std_over_draws_eur_per_mw_year", pd.Series(np.nan, index=table.index)).to_numpy(float)
+    ax.barh(table.index, values, color=np.where(index, "#b8c7dd", "#2f5d8a"),
+            xerr=np.nan_to_num(spread / 1000), error_kw={"ecolor": "black", "capsize": 3, "lw": 1})
     for y, (value, share) in enumerate(zip(values, table["share_of_pf_lp"], strict=True)):
         if share == share and share is not None:
             ax.text(value, y, f" {share:.0%} of PF LP", va="center", fontsize=8)

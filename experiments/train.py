@@ -128,10 +128,12 @@ class _Evaluate(BaseCallback):
         history = pd.DataFrame(self.history).drop_duplicates("steps", keep="last")
         with atomic_path(self.curve.with_suffix(".csv")) as tmp:
             history.to_csv(tmp, index=False)
+        t = self.config.train
+        learner = t.algorithm.upper() + (f" cloned from {t.clone_from} (step 0: the clone before RL)"
+                                         if t.clone_from else "")
         learning_curve_figure(history, self.curve.with_suffix(".png"), lp_eur_per_mw_year=self.lp_eur_per_mw_year,
                               index_trading_eur_per_mw_year=self.index.get("trading"),
-                              title=f"{self.config.name}: {self.config.train.algorithm.upper()} on the "
-                                    f"{len(self.market.dates)} evaluation days")
+                              title=f"{self.config.name}: {learner}, {len(self.market.dates)} evaluation days")
 
 
 class _StopOnSignal(BaseCallback):
