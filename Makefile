@@ -27,7 +27,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20
 
 lint: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts

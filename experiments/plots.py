@@ -68,7 +68,8 @@ def rolling_figure(daily_per_mw: pd.DataFrame, path: Path, *, title: str, highli
         if not (running and any(p[0].startswith("running") for p in panels)):
             panels.append((f"running mean from the first day ({len(daily_per_mw)} days)" if running else label,
                            series))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 3.6 * len(panels)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 3.6 * len(panels)), sharex=True, squeeze=False,
+                             layout="constrained")  # room for the suptitle above a panel's title
     for ax, (label, series) in zip(axes[:, 0], panels, strict=True):
         for col in series.columns:
             mine = col == highlight

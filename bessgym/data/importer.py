@@ -103,8 +103,8 @@ def combine(frames: list[pd.DataFrame], *, fill: bool = False, sources: list[str
 
     Each input is checked on its own first, so an error names the file it comes from (``sources``, one per
     frame; default "input #k"). Columns are cut to the span that all frames cover. With ``fill``, short gaps
-    (up to 2 h) of each input are interpolated and their count returned; otherwise any gap is an error naming
-    its input and first timestamp.
+    (up to 2 h) of each input are interpolated and their count returned, and a longer one is an error naming
+    the limit; otherwise any gap is an error naming its input and first timestamp.
     """
     if not frames:
         raise MarketDataError("nothing to combine", source="combine")
@@ -113,7 +113,7 @@ def combine(frames: list[pd.DataFrame], *, fill: bool = False, sources: list[str
     checked = []
     for frame, source in zip(frames, sources, strict=True):
         if fill:
-            frame, n = fill_gaps(frame)
+            frame, n = fill_gaps(frame, source=source)
             filled += n
         checked.append(validate(frame, source=source, required=()))
     seen: dict[str, int] = {}

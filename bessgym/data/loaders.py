@@ -139,7 +139,8 @@ def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.
     German exports (``Datum von;Datum bis;...``, decimal comma) and English ones (``Date;Time of day;...``)
     are accepted; timestamps are Berlin local time and go to UTC. DE-LU prices fall back to DE-AT-LU before
     the bidding zone split of 1 Oct 2018. The PV forecast [MWh per interval] is divided by
-    ``pv_capacity_mwp`` or, if absent, by :data:`GERMAN_PV_CAPACITY_MWP` of the year.
+    ``pv_capacity_mwp`` or, if absent, by :data:`GERMAN_PV_CAPACITY_MWP` of the year. A price SMARD marks as
+    missing ('-') is NaN, as an hour left out of the file would be missing.
     """
     path = Path(path)
     source = str(path)
@@ -176,9 +177,10 @@ def read_smard(path: str | Path, *, pv_capacity_mwp: float | None = None) -> pd.
         price = number(da_col)
         if (legacy := find(_SMARD_DA_LEGACY)) is not None:
             price = price.fillna(number(legacy))
-        if price.isna().any():
-            raise MarketDataError("missing price", source=source, column=da_col,
-                                  timestamp=price.index[int(np.argmax(price.isna()))])
+        if price.isna().all():
+            raise MarketDataError("missing price in every row (DE-LU exists from 2018-10-01; before it, export "
+                                  "DE-AT-LU)", source=source, column=da_col, timestamp=price.index[0])
+        # a '-' hour stays missing: the contract check names it, data import --fill-gaps interpolates it
         return pd.DataFrame({"da_price": _to_quarter_hours(price.rename("da_price"), source=source)})
     if (pv_col := find(("Photovoltaik [MWh]", "Photovoltaics [MWh]"))) is not None:
         energy = number(pv_col)
