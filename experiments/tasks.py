@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.config import ExperimentConfig
+from experiments.config import ExperimentConfig, TrainConfig
 
 MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.day_ahead_delegate": "none",
                "env.products": ["fcr", "afrr_capacity", "afrr_energy", "day_ahead", "intraday", "imbalance"]}
@@ -55,9 +55,12 @@ class Task:
                days: int | None = None, **overrides: Any) -> ExperimentConfig:
         """The task's configuration for one seed (evaluation, training and outages), on the synthetic markets
         or the given contract tables, over the first ``days`` test days (None: the whole test market)."""
+        # a learner's evaluations during training on no more test days than its result (a quick run's 1 day
+        # evaluated 14 with their LP at every evaluation)
+        shorter = {} if days is None else {"train.eval_days": min(days, TrainConfig().eval_days)}
         values: dict[str, Any] = {"name": f"benchmark-{self.id}", **self.overrides, "evaluate.seed": seed,
                                   "evaluate.noise_seeds": 1, "train.seed": seed, "portfolio.outage_seed": seed,
-                                  "evaluate.days": days, **overrides}
+                                  "evaluate.days": days, **shorter, **overrides}
         if train_data is not None:
             values["train_market"] = {"path": str(train_data)}
         if test_data is not None:
