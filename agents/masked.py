@@ -34,10 +34,16 @@ def discrete_mask(action_mask: np.ndarray, levels: int) -> np.ndarray:
     return allowed.reshape(*allowed.shape[:-2], -1)
 
 
+def actor_output(policy: torch.nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    """An actor-critic policy's action head for normalised ``obs`` (batch, width): PPO's mean action,
+    MaskablePPO's flat logits."""
+    latent = policy.mlp_extractor.forward_actor(policy.extract_features(obs, policy.pi_features_extractor))
+    return policy.action_net(latent)
+
+
 def level_logits(policy: torch.nn.Module, obs: torch.Tensor, levels: int) -> torch.Tensor:
     """A MaskablePPO policy's unmasked logits of every entry's levels (batch, W, levels) for normalised ``obs``."""
-    latent = policy.mlp_extractor.forward_actor(policy.extract_features(obs, policy.pi_features_extractor))
-    return policy.action_net(latent).reshape(obs.shape[0], -1, levels)
+    return actor_output(policy, obs).reshape(obs.shape[0], -1, levels)
 
 
 class DiscreteActions(gym.ActionWrapper):
