@@ -25,6 +25,7 @@ STRATEGIES = ("trained", "lp", "lp_noisy", "lp_rolling", "price_threshold", "tim
 # learners: "trained" is trained as the `train` section says, "rl_baseline" with `rl_baseline`'s changes to it
 LEARNED = ("trained", "rl_baseline")
 TRAIN_FOLDERS = {"trained": "train", "rl_baseline": "train_rl_baseline"}  # in a run's output folder
+MODEL_OPTIONS = {"trained": "--model", "rl_baseline": "--baseline-model"}  # bessgym evaluate's, per learner
 # the sequential trading baselines (agents.lp.cascade): they decide the day-ahead and auction stages too
 SEQUENTIAL = ("lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic")
 # the operating modes of a co-located site beside its joint LP, and a portfolio's assets planned one by one

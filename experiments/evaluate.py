@@ -32,7 +32,7 @@ from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.envs.vector import BESSVectorEnv, RunnerVectorEnv
 from bessgym.market.products import Stage
 from bessgym.market.settlement import CASH_FLOWS
-from experiments.config import LEARNED, SEQUENTIAL, ConfigError, ExperimentConfig
+from experiments.config import LEARNED, MODEL_OPTIONS, SEQUENTIAL, ConfigError, ExperimentConfig
 from experiments.portfolio import common_outages
 
 # LPs on the env's noisy forecasts: bracketed over forecast draws; the other LPs see perfect ones
@@ -110,9 +110,10 @@ def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None =
     if strategy in LEARNED:
         from agents.rl import RLAgent
 
-        folder, option = (model_dir, "--model") if strategy == "trained" else (baseline_dir, "--baseline-model")
+        folder = model_dir if strategy == "trained" else baseline_dir
         if folder is None:
-            raise ValueError(f"strategy {strategy!r} needs a model directory (train first, or pass {option})")
+            raise ValueError(f"strategy {strategy!r} needs a model directory (train first, or pass "
+                             f"{MODEL_OPTIONS[strategy]})")
         return RLAgent.load(folder)
     kind, wholesale = config.env.kind, config.env.wholesale()
     if strategy in ("lp", "lp_noisy") and kind == "colocated":

@@ -21,7 +21,7 @@ from agents.index import IndexResult
 from bessgym._io import atomic_path
 from bessgym.data.calendar import MARKET_TZ
 from experiments import baselines, tracking
-from experiments.config import LEARNED, ExperimentConfig, dump_config
+from experiments.config import LEARNED, MODEL_OPTIONS, ExperimentConfig, dump_config
 from experiments.evaluate import Evaluation, evaluate_strategies, evaluation_period, not_applicable
 from experiments.plots import REFERENCE, comparison_figure, dispatch_figure, rolling_figure
 from experiments.tables import SUMMARY_METRICS
@@ -48,7 +48,7 @@ def evaluate_run(config: ExperimentConfig, out: Path, *, model_dir: Path | None 
     learners come from ``model_dir`` (``trained``) and ``baseline_dir`` (``rl_baseline``), folders written by
     ``bessgym train``."""
     models = {"trained": model_dir, "rl_baseline": baseline_dir}
-    for strategy, option in (("trained", "--model"), ("rl_baseline", "--baseline-model")):
+    for strategy, option in MODEL_OPTIONS.items():
         if strategy in config.evaluate.strategies and models[strategy] is None:
             raise ValueError(f"strategy {strategy!r} needs {option} (a folder written by bessgym train)")
     period, market = evaluation_period(config, config.eval_market.load())

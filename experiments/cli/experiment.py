@@ -69,11 +69,12 @@ def evaluate_cmd(
     chart = {"evaluate.dispatch_start": dispatch_start and iso_date(dispatch_start),
              "evaluate.dispatch_days": dispatch_days}
     cfg = config_from(config, [*(overrides or []), *(f"{k}={v}" for k, v in chart.items() if v is not None)])
-    for strategy, folder, option in (("trained", model, "--model"), ("rl_baseline", baseline_model,
-                                                                     "--baseline-model")):
+    from experiments.config import MODEL_OPTIONS
+
+    for strategy, folder in (("trained", model), ("rl_baseline", baseline_model)):
         if folder is None and strategy in cfg.evaluate.strategies:
             cfg = cfg.with_overrides({"evaluate.strategies": [s for s in cfg.evaluate.strategies if s != strategy]})
-            console.print(f"[yellow]no {option}: {strategy} is left out[/]")
+            console.print(f"[yellow]no {MODEL_OPTIONS[strategy]}: {strategy} is left out[/]")
     _evaluate(cfg, out or Path("runs") / cfg.name / "evaluate", model, baseline_model, cache=cache)
 
 
