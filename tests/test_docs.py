@@ -4,10 +4,11 @@ order, in one working folder per page, so an example that stops working fails CI
 A page is a test class (pytest-xdist's ``--dist loadscope`` keeps it on one worker, in order, while pages spread
 over the workers). A page's folder holds a link to ``experiments/`` (the example configs), the outputs of the
 Makefile's ``run`` commands (``runs/main``, ``runs/benchmark-quick``: made once, shortened as below, and linked
-into the folders of the pages that use them, as the README's next steps do) and, when ``../shared/data/real`` is there, a link to each
-real file (of every subfolder) under the name the pages use; blocks that read real files (or the tables imported
-from them) are skipped without it. A page's Python blocks share one namespace, as in a notebook. Shell blocks run
-as written, with bash (``set -e``), except for what would make a test run for hours, changed openly here:
+into the folders of the pages that use them, as the README's next steps do) and, when ``../shared/data/real`` is
+there, a link to each real file (of every subfolder) under the name the pages use; blocks that read real files (or
+the tables imported from them) are skipped without it. A page's Python blocks share one namespace, as in a
+notebook. Shell blocks run as written, with bash (``set -e``), except for what would make a test run for hours,
+changed openly here:
 
 - ``source .venv/bin/activate`` activates the environment that runs the tests;
 - ``make run`` and ``make test`` are checked with ``make -n`` (CI runs ``make test`` itself, and the ``run``
