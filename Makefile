@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, from the pin, so that nothing pulls a CUDA build
 	$(PIP) install --quiet -c constraints.txt torch
 	$(PIP) install --quiet -c constraints.txt -e ".[dev,ray]"
+	# the envs' numba kernels, compiled once into their disk cache (not by each test worker at once)
+	$(BIN)/python -m bessgym.envs.precompile
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 
 def ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
@@ -11,4 +10,6 @@ def ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
     eps = rng.standard_normal(n)
     x = np.sqrt(1.0 - phi**2) * eps
     x[0] = eps[0]  # start in the stationary distribution
+    from scipy.signal import lfilter  # here: importing scipy.signal takes ~1 s, and most imports never call this
+
     return lfilter([1.0], [1.0, -phi], x)

@@ -27,7 +27,7 @@ from bessgym.envs.codec import ActionCodec
 from bessgym.envs.forecast import FORECAST_COLUMNS, Forecaster
 from bessgym.envs.market_config import ACTION_WIDTH, PRODUCT_COLUMNS, PRODUCTS, MarketConfig  # noqa: F401 (re-exported)
 from bessgym.envs.pooling import Alone, Pooled
-from bessgym.envs.view import DayView
+from bessgym.envs.view import DayView, frozen
 from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
@@ -177,7 +177,8 @@ class Simulator:
         afrr, mfrr = config.has("afrr_energy"), config.has("mfrr_energy")
         # reBAP where imbalance is settled at it; empty: at DA plus the markup (the delivery kernel's rule)
         rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
-        self._market_columns = tuple(kernels.MarketColumns(
+        # all read-only (a shared table's columns are): one compiled signature of the kernels, not one per mix
+        self._market_columns = tuple(frozen(np.ascontiguousarray(x)) for x in kernels.MarketColumns(
             self._da, self.col("id1_price"), np.zeros(0) if rebap is None else rebap,
             *(self.col(c) if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"]),
             *(self.col(c) if mfrr else self._zeros for c in PRODUCT_COLUMNS["mfrr_energy"])))
@@ -250,8 +251,9 @@ class Simulator:
         """Per-quarter-hour reserves, power rooms, SoC bands and capacity payments of the day."""
         d, f, cfg = self.day, self.fleet, self.config
         b = d.block
-        d.fcr_q, d.pos_q, d.neg_q = d.fcr_mw[:, b], d.afrr_pos_mw[:, b], d.afrr_neg_mw[:, b]
-        d.mpos_q, d.mneg_q = d.mfrr_pos_mw[:, b], d.mfrr_neg_mw[:, b]
+        # take, not x[:, b] (Fortran-ordered): the kernels are compiled for C-ordered arrays only
+        d.fcr_q, d.pos_q, d.neg_q = (x.take(b, axis=1) for x in (d.fcr_mw, d.afrr_pos_mw, d.afrr_neg_mw))
+        d.mpos_q, d.mneg_q = d.mfrr_pos_mw.take(b, axis=1), d.mfrr_neg_mw.take(b, axis=1)
         d.up_cap = np.maximum(d.room_up_mw - d.fcr_q - d.pos_q - d.mpos_q, 0.0)
         d.down_cap = np.maximum(d.room_down_mw - d.fcr_q - d.neg_q - d.mneg_q, 0.0)
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
@@ -273,8 +275,8 @@ class Simulator:
         d.lo = np.minimum(lo, f.soc_max_mwh[:, None])
         d.hi = np.maximum(hi, d.lo)
         fcr_price = np.broadcast_to(self.col("fcr_price")[d.start:d.start + d.n_qh], d.fcr_q.shape)
-        d.capacity_price = np.stack([fcr_price, d.afrr_pos_price[:, b], d.afrr_neg_price[:, b],
-                                     d.mfrr_pos_price[:, b], d.mfrr_neg_price[:, b]])
+        d.capacity_price = np.stack([fcr_price, *(x.take(b, axis=1) for x in (
+            d.afrr_pos_price, d.afrr_neg_price, d.mfrr_pos_price, d.mfrr_neg_price))])
         d.capacity_cash = st.capacity_revenue(np.stack([d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q]),
                                               d.capacity_price, DT_H)
         d.hold_h = np.array([hold, cfg.afrr_hold_h, cfg.mfrr_hold_h])
@@ -413,7 +415,7 @@ class Simulator:
         (NaN for the others): what stands when the asset fails after the gate."""
         placed = self._no_trade.copy()
         if self.config.has("intraday"):
-            trade = kernels.intraday_trade(q, action[:, 0], self.soc_mwh, self.day.arrays,
+            trade = kernels.intraday_trade(q, np.ascontiguousarray(action[:, 0]), self.soc_mwh, self.day.arrays,
                                            kernels.Batteries(*self._batteries),
                                            self.pooling.delivery_steps(self.day.rules)[0])
             placed[assets] = trade[assets]
@@ -432,6 +434,7 @@ class Simulator:
         plan_step, pool_step = self.pooling.delivery_steps(d.rules)
         site_lo, site_hi = bounds if bounds is not None else self._unbounded
         response = self._fcr_response if self._fcr_response is not None else self._empty
+        action = np.ascontiguousarray(action, dtype=np.float64)  # a slice of a wider action: one signature
         cash, rows = kernels.delivery_step(q, d.start + q, action, response, self.soc_mwh,
                                            d.packed if day is None else tuple(day),
                                            self._no_trade if placed is None else placed, self._batteries,

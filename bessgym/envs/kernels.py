@@ -187,13 +187,13 @@ def delivery_step(q, t, action, fcr_response, soc, day, placed, bat, market, ter
     day, bat, market, terms = DayArrays(*day), Batteries(*bat), MarketColumns(*market), Terms(*terms)
     n = soc.shape[0]
     if terms.intraday:
-        trade = intraday_trade(q, action[:, 0], soc, day, bat, plan_step_mw)
+        trade = intraday_trade(q, np.ascontiguousarray(action[:, 0]), soc, day, bat, plan_step_mw)
         stands = ~np.isnan(placed)
         if stands.any():
             trade = np.where(stands, placed, trade)
             bounded = bounded & ~stands
         if pool_step_mw > 0:
-            trade = _pool_net(trade.reshape(n, 1), pool_step_mw)[:, 0]
+            trade = _pool_net(trade.reshape(n, 1), pool_step_mw)[:, 0].copy()  # C-ordered: one signature
         if bounded.any():
             trade = within_site(trade, q, day.committed_mw, site_lo, site_hi, plan_step_mw, bounded)
     else:

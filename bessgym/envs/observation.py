@@ -80,11 +80,12 @@ class ObservationBuilder:
         w0 = max(q, 0)  # the window starts at the day's first quarter-hour before delivery
         out = np.empty((sim.n, self.size), dtype=np.float32)
         fill = _fill_compiled if sim.n <= COMPILED_FILL_MAX_ASSETS else _fill
-        core = out[:, :self._base] if self.features else out
+        core = np.empty((sim.n, self._base), dtype=np.float32) if self.features else out  # C-ordered, as compiled
         fill(core, int(stage), w0, min(w0, d.n_qh - 1), h, sim.soc_mwh, f.soc_min_mwh, f.soc_max_mwh,
               d.discharged_mwh, f.max_daily_discharge_mwh, self._time, self._reserves, self._committed, self._da,
               self._id, self._reserve_prices)
         if self.features:
+            out[:, :self._base] = core
             self._extras(out, w0)
         return out
 
@@ -99,10 +100,12 @@ class ObservationBuilder:
         cycles = np.array([self._cycle_weights @ d.discharged_mwh])
         w0 = max(q, 0)
         out = np.empty((1, self.size), dtype=np.float32)
-        _fill_compiled(out[:, :self._base] if self.features else out, int(stage), w0, min(w0, d.n_qh - 1), self.h,
+        base = np.empty((1, self._base), dtype=np.float32) if self.features else out  # C-ordered, as compiled
+        _fill_compiled(base, int(stage), w0, min(w0, d.n_qh - 1), self.h,
                        soc, _ZERO, _ONE, cycles, _ONE,
                        self._time, self._reserves, self._committed, self._da, self._id, self._reserve_prices)
         if self.features:
+            out[:, :self._base] = base
             self._extras(out, w0)
         return out[0]
 
@@ -174,7 +177,7 @@ class ObservationBuilder:
         # arrays); the per-step parts (SoC, cycles) are bounded by physics.
         for name in ("_reserves", "_committed", "_da", "_id", "_reserve_prices"):
             clipped = np.minimum(np.maximum(getattr(self, name), -OBS_LIMIT), OBS_LIMIT)
-            setattr(self, name, clipped.astype(np.float32))
+            setattr(self, name, np.ascontiguousarray(clipped, dtype=np.float32))  # C-ordered, as compiled
         if weights is not None:  # the per-step SoC and cycle shares, averaged: one dot product each
             usable = f.soc_max_mwh - f.soc_min_mwh
             self._soc_weights, self._soc_offset = weights / usable, float(weights @ (f.soc_min_mwh / usable))

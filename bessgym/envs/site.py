@@ -124,10 +124,10 @@ class SiteSimulator(Simulator):
         if pv_forecast_sigma < 0:
             raise ValueError(f"pv_forecast_sigma must be >= 0, got {pv_forecast_sigma}")
         self.sites, self.contract = tuple(sites), contracts.pop()
-        self.connection = Connection(np.array([s.grid_limit_mw for s in sites]),
+        self.connection = Connection(np.array([s.grid_limit_mw for s in sites], dtype=float),
                                      np.array([s.green_only for s in sites]))
-        self.pv_mwp = np.array([s.pv_mwp for s in sites])
-        self.other_eur_mwh = np.array([s.curtailment_other_eur_mwh for s in sites])
+        self.pv_mwp = np.array([s.pv_mwp for s in sites], dtype=float)
+        self.other_eur_mwh = np.array([s.curtailment_other_eur_mwh for s in sites], dtype=float)
         self.pv_per_mwp = np.asarray(pv_per_mwp, dtype=float)
         self.pv_sigma = pv_forecast_sigma
         da = market.columns["da_price"]
@@ -204,10 +204,11 @@ class SiteSimulator(Simulator):
         ``in_service`` (N,) bool: batteries out of service are held at 0 (default: all run); ``day`` and
         ``placed`` as in :meth:`Simulator.deliver`."""
         t = self.day.start + q
-        available = self.pv_actual[:, q]
-        curtail = action[:, CURTAIL] if action.shape[1] > CURTAIL else self._no_curtail
+        # contiguous columns: the kernels are compiled for C-ordered arrays only
+        available = np.ascontiguousarray(self.pv_actual[:, q])
+        curtail = np.ascontiguousarray(action[:, CURTAIL]) if action.shape[1] > CURTAIL else self._no_curtail
         running = self._all_in_service if in_service is None else in_service
-        committed = self.committed_pv_mw[:, q]
+        committed = np.ascontiguousarray(self.committed_pv_mw[:, q])
         offered, lo, hi = self.connection.bounds(curtail, available, running, committed)
         cash, report = super().deliver(q, action[:, :CURTAIL], bounds=(lo, hi), day=day, placed=placed)
         battery = report["power_mw"]
