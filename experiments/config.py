@@ -28,10 +28,12 @@ TRAIN_FOLDERS = {"trained": "train", "rl_baseline": "train_rl_baseline"}  # in a
 MODEL_OPTIONS = {"trained": "--model", "rl_baseline": "--baseline-model"}  # bessgym evaluate's, per learner
 # the sequential trading baselines (agents.lp.cascade): they decide the day-ahead and auction stages too
 SEQUENTIAL = ("lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic")
+# the multi-market methodology (agents.multimarket): capacity first, day-ahead around the awards, energy-only aFRR
+METHODOLOGY = ("multimarket", "multimarket_noisy")
 # the operating modes of a co-located site beside its joint LP, and a portfolio's assets planned one by one
 SITE_MODES, PER_ASSET = ("lp_pv_priority", "lp_bess_priority"), ("lp_per_asset",)
 # a tuple subscript: the same as listing the names
-Strategy = Literal[STRATEGIES + ("rl_baseline",) + SEQUENTIAL + SITE_MODES + PER_ASSET]
+Strategy = Literal[STRATEGIES + ("rl_baseline",) + SEQUENTIAL + METHODOLOGY + SITE_MODES + PER_ASSET]
 StageName = Literal["capacity", "day_ahead", "ida1", "ida2", "ida3", "intraday_auctions", "delivery"]
 Product = Literal[PRODUCTS]
 

@@ -32,17 +32,18 @@ from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.envs.vector import BESSVectorEnv, RunnerVectorEnv
 from bessgym.market.products import Stage
 from bessgym.market.settlement import CASH_FLOWS
-from experiments.config import LEARNED, MODEL_OPTIONS, SEQUENTIAL, ConfigError, ExperimentConfig
+from experiments.config import LEARNED, METHODOLOGY, MODEL_OPTIONS, SEQUENTIAL, ConfigError, ExperimentConfig
 from experiments.portfolio import common_outages
 
 # LPs on the env's noisy forecasts: bracketed over forecast draws; the other LPs see perfect ones
-NOISY_BASELINES = ("lp_noisy", "lp_rolling", "lp_cascade_noisy", "rolling_intrinsic")
-PERFECT_BASELINES = ("lp", "lp_da", "lp_cascade", "lp_pv_priority", "lp_bess_priority", "lp_per_asset")
+NOISY_BASELINES = ("lp_noisy", "lp_rolling", "lp_cascade_noisy", "rolling_intrinsic", "multimarket_noisy")
+PERFECT_BASELINES = ("lp", "lp_da", "lp_cascade", "lp_pv_priority", "lp_bess_priority", "lp_per_asset",
+                     "multimarket")
 PORTFOLIO_LPS = ("lp", "lp_noisy", "lp_per_asset")  # on a portfolio: decide per asset (its PettingZoo view)
 # strategies of one env kind: the operating modes of a site, the per-asset LPs of a portfolio, the LPs that
 # re-plan or trade in sequence (one battery)
 ONLY_FOR = {"lp_pv_priority": "colocated", "lp_bess_priority": "colocated", "lp_per_asset": "portfolio",
-            "lp_rolling": "single", **dict.fromkeys(SEQUENTIAL, "single")}
+            "lp_rolling": "single", **dict.fromkeys(SEQUENTIAL + METHODOLOGY, "single")}
 
 def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
              episode_days: int | None = None, start_day=None, parallel: bool = False) -> gym.Env:
@@ -131,6 +132,10 @@ def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None =
         first = "day_ahead" if "day_ahead" in config.env.products else "intraday"  # intraday-only: re-planning
         return DelegateAgent(CascadeLPPolicy(rolling_intrinsic=strategy == "rolling_intrinsic", wholesale=first),
                              name=strategy)
+    if strategy in METHODOLOGY:
+        from agents.multimarket import MultiMarketPolicy
+
+        return DelegateAgent(MultiMarketPolicy(), name=strategy)
     if strategy == "price_threshold":
         return PriceThreshold(horizon_qh=config.env.horizon_qh, lookahead_qh=config.env.horizon_qh)
     if strategy == "time_of_day":
@@ -267,7 +272,7 @@ def not_applicable(strategy: str, config: ExperimentConfig) -> str | None:
     if strategy in ("price_threshold", "time_of_day") and not ("intraday" in env.products
                                                                and "delivery" in env.agent_stages):
         return "trades intraday at delivery: needs 'intraday' in env.products and 'delivery' in env.agent_stages"
-    if strategy in SEQUENTIAL and not ("day_ahead" in env.products and "day_ahead" in env.agent_stages):
+    if strategy in SEQUENTIAL + METHODOLOGY and not ("day_ahead" in env.products and "day_ahead" in env.agent_stages):
         return "trades day-ahead first: needs 'day_ahead' in env.products and in env.agent_stages"
     auctions = "intraday_auctions" in env.agent_stages or {"ida1", "ida2", "ida3"} <= set(env.agent_stages)
     if strategy in SEQUENTIAL and "ida" in env.products and not auctions:

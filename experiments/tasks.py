@@ -77,7 +77,8 @@ TASKS = _tasks(
          "the intraday LP", {}, ("lp", "lp_noisy", "lp_rolling", *RULES)),
     Task("multimarket-2h", 0, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
          "intraday at delivery", "the multi-market LP", MULTIMARKET,
-         ("lp", "lp_noisy", "lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic", *RULES)),
+         ("lp", "lp_noisy", "lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic", "multimarket",
+          "multimarket_noisy", *RULES)),
     Task("capacity-2h", 0, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
          "intraday trades, a week an episode", "the reserve and intraday LP",
          {"env.agent_stages": ["capacity", "delivery"], "env.episode_days": 7,

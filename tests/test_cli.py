@@ -11,7 +11,8 @@ from conftest import real_file
 from typer.testing import CliRunner
 
 import bessgym
-from bessgym.data import read_table
+from bessgym.data import read_table, synthetic
+from bessgym.data.plausibility import unusual_months
 from experiments.cli import app
 
 runner = CliRunner()
@@ -124,3 +125,26 @@ def test_index_command_writes_tables_and_charts_and_names_skipped_strategies(tmp
     assert "skipped" in result.output and "needs column 'fcr_price'" in result.output
     bad = runner.invoke(app, ["index", "--out", str(tmp_path / "x"), "--round-trip", "1.5"])
     assert bad.exit_code == 2 and "--round-trip" in bad.output
+
+
+def test_a_table_ten_times_too_dear_is_refused_by_month_unless_accepted(tmp_path):
+    """Day-ahead prices x 10 (a unit slip): every value is plausible alone, but January's mean (777 EUR/MWh) lies
+    above any month of the German market's history (470 in August 2022). `data import`, `data validate` and
+    `index` refuse it naming column, month, mean and unit; `--accept-unusual` runs with a warning."""
+    market = synthetic.generate("2024-01-01", "2024-02-01", seed=0)
+    series = tmp_path / "da.csv"
+    pd.DataFrame({"time": market.index.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                  "price": market["da_price"].to_numpy() * 10}).to_csv(series, index=False)
+    runner, table = CliRunner(), tmp_path / "x10.parquet"
+    args = ["data", "import", "--series", f"da_price={series}", "--unit", "EUR/MWh", "--out", str(table)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and not table.exists()
+    assert "da_price in 2024-01: mean 777.49 EUR/MWh" in refused.output and "--accept-unusual" in refused.output
+    accepted = runner.invoke(app, [*args, "--accept-unusual"])
+    assert accepted.exit_code == 0 and table.exists() and "warning" in accepted.output
+    for command in (["data", "validate", str(table)], ["index", "--data", str(table), "--out", str(tmp_path / "i")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2 and "2024-01" in result.output, command
+        assert runner.invoke(app, [*command, "--accept-unusual"]).exit_code == 0, command
+    assert unusual_months(market) == []  # the real scale passes
+    assert "at least 5 in absolute value" in unusual_months(market / 1000)[0]  # EUR/kWh read as EUR/MWh

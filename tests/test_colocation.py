@@ -121,7 +121,9 @@ def test_reserves_are_capped_to_what_the_connection_delivers():
     block: nothing at night; by day the smallest PV forecast of the block."""
     day = _flat_day(0.3)
     day.loc[day.index.hour < 6, "pv_per_mwp"] = 0.0  # no PV in the first hours (UTC)
-    day["fcr_price"], day["afrr_cap_pos_price"], day["afrr_cap_neg_price"] = 10.0, 10.0, 10.0
+    for column in ("fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price", "afrr_cap_pos_marginal",
+                   "afrr_cap_neg_marginal"):
+        day[column] = 10.0
     site = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, green_only=True)
     env = CoLocatedPVBESSEnv(day, site, MarketConfig(products=frozenset({"afrr_capacity", "imbalance"})),
                              agent_stages=("capacity",))

@@ -1,7 +1,7 @@
-"""The co-location mechanisms, by hand. The day-ahead PV commitment frees the connection for aFRR up when the
-capacity price beats what it costs (and only then), it is paid to the PV owner, and in delivery the committed PV
-the battery does not need keeps producing (the later correction). A physical profile PPA: the
-battery's evening sale fills the profile and the shortfall bought falls by as much."""
+"""The co-location mechanisms, by hand. The day-ahead PV commitment frees the connection for aFRR up wherever the
+capacity price pays (committed PV the battery does not need keeps producing, so the site loses nothing by it),
+it is paid to the PV owner, and in delivery the committed PV keeps producing (the later correction). A physical
+profile PPA: the battery's evening sale fills the profile and the shortfall bought falls by as much."""
 
 from __future__ import annotations
 
@@ -31,36 +31,37 @@ def _afrr_day(pv_per_mwp: float, pos_price: float) -> pd.DataFrame:
     from 12:00 to 16:00 local (block 3) and 1 EUR/MW/h otherwise, as does NEG."""
     df = _flat_day(pv_per_mwp)
     block3 = (df.index.tz_convert("Europe/Berlin").hour // 4 == 3)
-    df["afrr_cap_pos_price"] = np.where(block3, pos_price, 1.0)
-    df["afrr_cap_neg_price"] = 1.0
+    df["afrr_cap_pos_price"] = df["afrr_cap_pos_marginal"] = np.where(block3, pos_price, 1.0)
+    df["afrr_cap_neg_price"] = df["afrr_cap_neg_marginal"] = 1.0  # every bid at the price clears
     return df
 
 
-@pytest.mark.parametrize(("pos_price", "committed_mw", "pos_mw"), [(100.0, 2.0, 4.0), (30.0, 0.0, 2.0)])
-def test_the_joint_lp_commits_pv_when_the_capacity_price_beats_the_commitments_cost(pos_price, committed_mw,
-                                                                                      pos_mw):
+def test_the_joint_lp_commits_pv_wherever_the_capacity_pays_as_committed_pv_it_does_not_need_is_fed_in():
     """PV 8 MW all day behind a 10 MW connection leaves 2 MW for aFRR up; the battery may offer 4 MW (40 %).
-    A committed MWh costs the site its other losses (60 EUR/MWh: the PV is fed in under the PPA when the
-    battery does not need it). At 100 EUR/MW/h the joint LP commits 2 MW of block 3's PV (a share of 0.25) and
-    sells 4 MW: 4 x 100 x 4 h = 1,600 EUR; the battery's side pays the PV owner 2 x 4 h x (42 + 60) = 816 EUR,
-    and, the room unused (no activation), gets back what the committed PV earns under the PPA, 2 x 4 x 42 =
-    336 EUR. At 30 EUR/MW/h it commits nothing and sells the 2 MW the PV leaves: 2 x 30 x 4 = 240 EUR."""
-    env = CoLocatedPVBESSEnv(_afrr_day(0.8, pos_price), SITE, CONFIG, agent_stages=("capacity", "day_ahead",
-                                                                                    "delivery"))
+    Committed PV the battery does not need (no activation here) is fed in after all: the site loses nothing, so
+    the joint LP commits 2 MW of PV (a share of 0.25) in every block where aFRR up pays, at 100 EUR/MW/h in
+    block 3 as at 1 EUR/MW/h elsewhere, and sells 4 MW: 4 x 100 x 4 h + 5 x 4 x 1 x 4 h = 1,680 EUR. The battery's
+    side pays the PV owner 2 MW x 24 h x (42 + 60) = 4,896 EUR and gets back what the committed PV earned under
+    the PPA, 2 x 24 x 42 = 2,016 EUR; the PV owner's other losses are 0 (nothing was curtailed). The site earns
+    exactly the 2 MW x (100 x 4 + 5 x 4) = 840 EUR more than PV priority, which commits nothing; before, the
+    joint LP charged every committed MWh the other losses (60 EUR/MWh), which the env never charges the site,
+    and committed only in block 3."""
+    env = CoLocatedPVBESSEnv(_afrr_day(0.8, 100.0), SITE, CONFIG, agent_stages=("capacity", "day_ahead",
+                                                                                  "delivery"))
     cash = run_policy(env, SiteLPPolicy("joint"), seed=0).sum()
     day = env.simulator.day
-    assert day.afrr_pos_mw[0] == pytest.approx([2, 2, 2, pos_mw, 2, 2])  # elsewhere 1 EUR/MW/h: the 2 MW room
-    assert cash["afrr_cap_pos"] == pytest.approx(pos_mw * pos_price * 4 + 5 * 2 * 1.0 * 4)
-    assert cash["curtailment_payment"] == pytest.approx(-committed_mw * 4 * 102)
-    assert cash["pv_compensation"] == pytest.approx(committed_mw * 4 * 102)
-    assert cash["pv_ppa"] == pytest.approx(42 * (8 * 24 - committed_mw * 4))
-    assert cash["committed_pv_sold"] == pytest.approx(committed_mw * 4 * 42)
+    assert day.afrr_pos_mw[0] == pytest.approx([4, 4, 4, 4, 4, 4])
+    assert cash["afrr_cap_pos"] == pytest.approx(4 * 100.0 * 4 + 5 * 4 * 1.0 * 4)
+    assert cash["curtailment_payment"] == pytest.approx(-2 * 24 * 102)
+    assert cash["pv_compensation"] == pytest.approx(2 * 24 * 102)
+    assert cash["pv_ppa"] == pytest.approx(42 * (8 * 24 - 2 * 24))
+    assert cash["committed_pv_sold"] == pytest.approx(2 * 24 * 42)
     assert cash["pv_other_losses"] == 0.0  # nothing was curtailed
-    if committed_mw == 0:  # PV priority would have sold the same
-        pv_first = CoLocatedPVBESSEnv(_afrr_day(0.8, pos_price), SITE, CONFIG,
-                                      agent_stages=("capacity", "day_ahead", "delivery"))
-        assert run_policy(pv_first, SiteLPPolicy("pv_priority"), seed=0)["total"].sum() == pytest.approx(
-            cash["total"])
+    pv_first = CoLocatedPVBESSEnv(_afrr_day(0.8, 100.0), SITE, CONFIG,
+                                  agent_stages=("capacity", "day_ahead", "delivery"))
+    alone = run_policy(pv_first, SiteLPPolicy("pv_priority"), seed=0).sum()
+    assert alone["afrr_cap_pos"] == pytest.approx(2 * 100.0 * 4 + 5 * 2 * 1.0 * 4)
+    assert cash["total"] == pytest.approx(alone["total"] + 840.0)
 
 
 def _committed_site(other_eur_mwh: float = 0.0) -> CoLocatedPVBESSEnv:
@@ -162,3 +163,24 @@ def test_the_joint_lp_plans_the_profile_fill_and_the_env_pays_it():
     # the env rounds each trade onto the exchange's 0.1 MW grid before it fills: at most 0.1 MW a quarter-hour
     assert 0 <= planned.sum() * 0.25 * 300.0 - cash["profile_fill"] <= 0.1 * 0.25 * 300.0 * (planned > 0).sum()
     assert cash["profile_fill"] > 0.98 * planned.sum() * 0.25 * 300.0
+
+
+def test_joint_operation_beats_bess_priority_where_the_battery_would_curtail_pv_worth_more_than_its_sale():
+    """PV fills the 10 MW connection all day (PPA 42 EUR/MWh); day-ahead is 0 EUR/MWh before noon and 35 after.
+    BESS priority plans the battery alone: it charges the 8 MWh its window has above the 50 % start (18 - 10 MWh)
+    at 0 and sells them back, 8 x 0.95 = 7.6 MWh, at 35 EUR/MWh, curtailing as much PV that the PPA would have
+    paid 42: the site loses 7.6 x (42 - 35) = 53.2 EUR. Joint operation sees that and leaves the battery idle,
+    as PV priority does."""
+    day = _flat_day(1.0)
+    day["da_price"] = np.where(day.index.tz_convert("Europe/Berlin").hour < 12, 0.0, 35.0)
+    site = SiteSpec(grid_limit_mw=10, pv_mwp=10, battery=BATTERY, contract=PayAsProducedPPA(42.0))
+    config = MarketConfig(products=frozenset({"day_ahead", "imbalance"}))
+    total = {}
+    for mode in ("joint", "bess_priority", "pv_priority"):
+        env = CoLocatedPVBESSEnv(day, site, config, agent_stages=("capacity", "day_ahead", "delivery"))
+        cash = run_policy(env, SiteLPPolicy(mode), seed=0).sum()
+        total[mode] = cash["total"]
+        if mode == "bess_priority":
+            assert cash["day_ahead"] == pytest.approx(7.6 * 35.0) and cash["pv_ppa"] == pytest.approx(42 * (240 - 7.6))
+    assert total["joint"] == pytest.approx(42 * 240) == pytest.approx(total["pv_priority"])
+    assert total["joint"] - total["bess_priority"] == pytest.approx(7.6 * (42 - 35))

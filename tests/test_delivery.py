@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bessgym.assets import BatterySpec, Fleet, SiteSpec
-from bessgym.data import delivery_day_index
-from bessgym.envs import MarketArrays, MarketConfig, PerfectForecast, Simulator
+from bessgym.data import delivery_day_index, synthetic
+from bessgym.envs import MarketArrays, MarketConfig, PerfectForecast, Simulator, SingleBESSEnv
 from bessgym.envs.core import DT_H
 from bessgym.envs.portfolio_core import PortfolioSimulator
 from bessgym.envs.site import SiteSimulator
+from bessgym.errors import MarketDataError
 from bessgym.market import Stage
 from bessgym.market.settlement import CASH_FLOWS
 
@@ -265,3 +266,13 @@ def test_green_only_sites_never_import_and_failed_assets_stay_idle(seed, green, 
         if green:  # the battery charges from PV only
             assert (r["grid_export_mw"] >= -1e-9).all()
             assert (-r["power_mw"] <= r["pv_available_mw"] + 1e-9).all()
+
+
+def test_a_pay_as_bid_product_without_its_marginal_price_is_refused_by_name():
+    """Acceptance in a pay-as-bid auction is decided by the marginal price; a table with only the average
+    must not stand in for it silently."""
+    market = synthetic.generate("2024-06-20", "2024-06-22", seed=0).drop(columns=["afrr_cap_neg_marginal"])
+    config = MarketConfig(products=frozenset({"afrr_capacity", "day_ahead"}))
+    with pytest.raises(MarketDataError, match=r"afrr_cap_neg_marginal.*MARGINAL_CAPACITY_PRICE"):
+        SingleBESSEnv(market, market_config=config)
+    SingleBESSEnv(market, market_config=MarketConfig(products=frozenset({"fcr", "day_ahead"})))  # not offered

@@ -122,3 +122,35 @@ def test_each_day_of_a_longer_plan_keeps_its_own_discharge_budget():
     assert plan.discharge_mw[96:].sum() * 0.25 == pytest.approx(3.0, abs=1e-6)  # tomorrow's own budget, used
     with pytest.raises(ValueError, match="budget_days"):
         BatteryLP(BATTERY, LPProducts(), 192, blocks=blocks, budget_days=(96, 95))
+
+
+def test_an_end_state_out_of_reach_is_missed_by_the_least_and_costs_no_revenue():
+    """No market open: the battery can only idle (or waste energy charging and discharging at once), and its
+    0.02 MW of auxiliaries take 0.12 MWh over the 24 quarter-hours. A plan from 2.4 MWh cannot end at 2.4 MWh
+    (HiGHS once reported "Infeasible"): it ends at 2.28 MWh, 0.12 MWh short, and earns nothing. With day-ahead
+    open, it buys back the 0.12 MWh / 0.93 in the cheapest hour and ends on target."""
+    for model in (BatteryLP, PyomoBatteryLP):
+        closed = model(BATTERY, LPProducts(day_ahead=False), N_QH, blocks=BLOCKS)
+        plan = closed.solve(soc0_mwh=2.4, soc_end_mwh=(2.4, 2.4), max_discharge_mwh=6.0)
+        assert plan.end_miss_mwh == pytest.approx(0.12, abs=1e-6), model.__name__
+        assert plan.soc_mwh[-1] == pytest.approx(2.28, abs=1e-6)
+        assert plan.objective_eur == pytest.approx(0.0, abs=1e-6) and closed.value() == pytest.approx(0.0, abs=1e-6)
+        prices = np.r_[np.full(4, 50.0), np.full(4, 20.0), np.full(16, 80.0)]  # 20 EUR/MWh in the second hour
+        plan = model(BATTERY, LPProducts(), N_QH, blocks=BLOCKS).solve(
+            price_da=prices, soc0_mwh=2.4, soc_end_mwh=(2.4, 2.4), max_discharge_mwh=0.0)
+        assert plan.end_miss_mwh == pytest.approx(0.0, abs=1e-9) and plan.soc_mwh[-1] == pytest.approx(2.4)
+        assert plan.objective_eur == pytest.approx(-0.12 / 0.93 * 20.0, rel=1e-6)
+
+
+def test_a_held_schedule_out_of_reach_is_delivered_as_far_as_physics_allows():
+    """A schedule already sold: 4 MW all 24 quarter-hours (24 MWh), from 2.4 MWh with the floor at 0.6 MWh and
+    0.12 MWh of auxiliaries. The battery can deliver (2.4 - 0.6 - 0.12) x 0.95 = 1.596 MWh; the plan misses the
+    rest, 22.404 MWh, and reports it, instead of HiGHS reporting "Infeasible" (as the env's 0.1 MW rounding of a
+    schedule once made the multi-market methodology do)."""
+    held = np.full(N_QH, 4.0)
+    for model in (BatteryLP, PyomoBatteryLP):
+        plan = model(BATTERY, LPProducts(day_ahead=False), N_QH, blocks=BLOCKS).solve(
+            held_mw=held, soc0_mwh=2.4, soc_end_mwh=(0.6, 5.4), max_discharge_mwh=6.0)
+        assert plan.held_miss_mw.sum() * 0.25 == pytest.approx(24.0 - 1.596, abs=1e-6), model.__name__
+        assert (plan.discharge_mw - plan.charge_mw).sum() * 0.25 == pytest.approx(1.596, abs=1e-6)
+        assert plan.soc_mwh[-1] == pytest.approx(0.6, abs=1e-6) and plan.end_miss_mwh == pytest.approx(0.0, abs=1e-9)

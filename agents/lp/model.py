@@ -10,11 +10,11 @@ hold time), planned PV output ``pv`` [MW]:
 
     dis + fcr_b + pos_b <= P;  ch + fcr_b + neg_b <= P                       power with reserves
     fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
-    dis - ch = held + da + x + a_pos - a_neg + f                              trading balance
+    dis - ch + dev = held + da + x + a_pos - a_neg + f                        trading balance
     soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt,  soc_{-1} = soc0    SoC balance
     s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                             reserve headroom, for
     s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c                               s = soc_{t-1} and soc_t
-    sum_t dis dt <= budget;  end_lo <= soc_{T-1} <= end_hi                     cycles, end state
+    sum_t dis dt <= budget;  end_lo <= soc_{T-1} + miss <= end_hi              cycles, end state
 
 Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.SiteTerms`), where
 ``m = min(pvf, G)`` is the PV the connection takes: the battery with its reserves
@@ -22,11 +22,18 @@ Behind a connection G with PV forecast pvf (``mode``, :class:`~agents.lp.terms.S
 (green-only), and the reserves on their own within the same bounds (as the env offers them). ``c_b`` in
 [0, 1] is the share of block b's PV committed day-ahead to the battery (PV priority commits none). Joint
 operation plans ``pv <= pvf`` with ``pv + dis - ch <= G``: PV yields where the battery's plan uses the
-connection and loses ``pv_value`` (with the other losses of a curtailed MWh); unused committed PV is fed in,
-as in the env, so a commitment costs the site's other losses ``o m c_b``. PV priority never curtails
-(``pv >= min(pvf, G)``); BESS priority plans no PV and commits what its plan needs. Every commitment also
-costs a tie-breaking ``COMMIT_TIE_EUR_MWH``. Rows a connection cannot bind (no PV and at least the battery's
-power) are left out.
+connection and loses ``pv_value``, and each MWh of ``m`` it does not feed in, ``cut >= m - pv``, loses the
+site's other losses ``o`` beside it (as the env settles it, :func:`bessgym.assets.site.site_flows`: committed
+PV the battery did not need is fed in after all and loses nothing). PV priority never curtails
+(``pv >= min(pvf, G)``); BESS priority plans no PV and commits what its plan needs. A commitment costs only a
+tie-breaking ``COMMIT_TIE_EUR_MWH``: what the site loses is the PV it does not feed in, planned as ``pv``.
+Rows a connection cannot bind (no PV and at least the battery's power) are left out.
+
+The end state and a schedule already held are targets, not walls: the end state's ``miss`` and the held
+schedule's deviation ``dev`` (0 unless a schedule is held; either sign) cost ``END_MISS_EUR_MWH``, above every
+price a MWh can earn, so a plan misses them only where no schedule meets them (the env rounds an auction's
+schedule to 0.1 MW, which can leave a block's reserve headroom a few kWh short, as the env will deliver it);
+``LPResult.end_miss_mwh`` and ``held_miss_mw`` report them, and the objective is the revenue without that cost.
 
 ``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
 auctions sold or bought, trading ``x`` only where ``intraday_open``). ``a_pos``/``a_neg`` are energy-only aFRR
@@ -66,7 +73,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from agents.lp.arrays import ArrayLP
-from agents.lp.terms import COMMIT_TIE_EUR_MWH, LPProducts, LPResult, SiteTerms, block_of, check_mode, parameter
+from agents.lp.terms import (
+    COMMIT_TIE_EUR_MWH,
+    END_MISS_EUR_MWH,
+    LPProducts,
+    LPResult,
+    SiteTerms,
+    block_of,
+    check_mode,
+    parameter,
+)
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import DT_H
@@ -160,6 +176,9 @@ class ActorLP:
             "cur": lp.var((n, n_b), 0, self.commits[:, None].astype(float), steps=block_start),
             # the battery's intraday sale into a profile PPA's shortfall [MW]: bounds set per solve
             "fill": lp.var((n, t), 0, 0),
+            # the end SoC's miss of its bounds [MWh], short (+) and over (-); the held schedule's [MW], set per solve
+            "end_short": lp.var((n, 1), steps=np.array([t - 1])), "end_over": lp.var((n, 1), steps=np.array([t - 1])),
+            "held_short": lp.var((n, t), 0, 0), "held_over": lp.var((n, t), 0, 0),
         }
         ch, dis, soc, x = v["ch"], v["dis"], v["soc"], v["x"]
         # (N, T): each quarter-hour's block; up and down: the reserves that need power each way beside FCR
@@ -180,7 +199,7 @@ class ActorLP:
         lp.rows([(1, v["fcr"]), (1, v["pos"]), (1, v["mpos"])], hi=pr.ancillary_max_share * p)
         lp.rows([(1, v["fcr"]), (1, v["neg"]), (1, v["mneg"])], hi=pr.ancillary_max_share * p)
         self.balance_rows = lp.rows([(1, dis), (-1, ch), (-1, da), (-1, x), (-1, v["act_pos"]), (1, v["act_neg"]),
-                                     (-1, v["fill"])], 0, 0)  # = held, set per solve
+                                     (-1, v["fill"]), (1, v["held_short"]), (-1, v["held_over"])], 0, 0)  # = held
         # the SoC balance; the first step's SoC before is soc0, in the first row's bounds
         before = np.where(np.arange(t) > 0, -1.0, 0.0), soc[:, np.maximum(np.arange(t) - 1, 0)]
         self.soc_first = lp.rows([(1, soc), before, (-eta_c * step_h, ch), (step_h / eta_d, dis)],
@@ -210,7 +229,7 @@ class ActorLP:
             raise ValueError(f"budget_days {list(budget_days)} do not add up to the {t} steps")
         self.cycle_rows = np.concatenate([lp.rows([(step_h, dis[:, a:b])], shape=(n, 1))
                                           for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
-        self.end_rows = lp.rows([(1, soc[:, -1:])], shape=(n, 1))
+        self.end_rows = lp.rows([(1, soc[:, -1:]), (1, v["end_short"]), (-1, v["end_over"])], shape=(n, 1))
         # each site's connection where it can bind: a connection of at least the battery's power is implied by
         # the power rows (a third of a year model's rows otherwise)
         narrow = grid[:, 0] < p[:, 0]
@@ -234,7 +253,12 @@ class ActorLP:
         self._coef_rows = self.site_up[:, uc].ravel().tolist()
         self._coef_cols = np.tile(cur[u][uc].ravel(), 2).tolist()
         self._coef_sites = u[uc]
-        self.charged = COMMIT_TIE_EUR_MWH + (mode == "joint") * np.array([x.curtailment_other_eur_mwh for x in sites])
+        # joint: a MWh of the connection's PV not fed in costs the site's other losses, cut >= m - pv (m per solve)
+        other = np.array([x.curtailment_other_eur_mwh for x in self.sites])
+        self.lossy = np.flatnonzero(self.plans_pv & (mode == "joint") & (other > 0))
+        self.other_eur_mwh = other[self.lossy]
+        self.cut = lp.var((self.lossy.size, t))
+        self.cut_rows = lp.rows([(1, self.cut), (1, v["pv"][self.lossy])], shape=(self.lossy.size, t))
         self.power_mw, self.grid_mw = np.broadcast_to(p, (n, t)), grid
         self.highs = lp.highs(maximize=True)
         # a day: presolve off measured 25 % faster (and re-solves warm-start); a year wants it on
@@ -296,13 +320,16 @@ class ActorLP:
                 (v["dis"], np.broadcast_to(-self.deg[:, None] * dt, (n, t))),
                 (v["act_pos"], np.broadcast_to(price["price_energy_pos"] * dt, (n, t))),
                 (v["act_neg"], np.broadcast_to(-price["price_energy_neg"] * dt, (n, t))),
-                (v["fill"], np.broadcast_to(price["price_shortfall"] * dt, (n, t)))]
+                (v["fill"], np.broadcast_to(price["price_shortfall"] * dt, (n, t))),
+                *((v[name], np.full((n, 1), -END_MISS_EUR_MWH)) for name in ("end_short", "end_over")),
+                *((v[name], np.full((n, t), -END_MISS_EUR_MWH * dt)) for name in ("held_short", "held_over"))]
         for name, column in zip(RESERVES, ("price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg"),
                                 strict=True):
             per_block = np.bincount(self.blocks, weights=price[column] * dt, minlength=self.n_blocks)
             cost.append((v[f"k_{name}"], per_block))
         committable = fed @ (self.blocks[:, None] == np.arange(self.n_blocks)) * dt  # (N, blocks) [MWh]
-        cost.append((v["cur"], -self.charged[:, None] * committable))
+        cost.append((v["cur"], -COMMIT_TIE_EUR_MWH * committable))
+        cost.append((self.cut, np.broadcast_to(-self.other_eur_mwh[:, None] * dt, self.cut.shape)))
         cols = np.concatenate([c.ravel() for c, _ in cost])
         h.changeColsCost(cols.size, cols.astype(np.int32), np.concatenate([np.ravel(w) for _, w in cost]))
         traded = price["price_da"] if self.products.day_ahead else price["price_id"]
@@ -320,13 +347,16 @@ class ActorLP:
         fill_cap = np.maximum(owed - pv_fc, 0.0) * (x_cap > 0)  # what the PV forecast leaves of the profile
         # while the profile is short the battery does not buy (its sale is what fills the profile, in the env too)
         x_lo = np.where(fill_cap > 0, 0.0, -x_cap)
-        bounded = np.concatenate([v[name].ravel() for name in ("pv", "dis", "ch", "x", "act_pos", "act_neg", "fill")])
+        deviation = np.full(2 * n * t, np.inf if held_mw is not None else 0.0)  # only from a schedule held
+        bounded = np.concatenate([v[name].ravel() for name in ("pv", "dis", "ch", "x", "act_pos", "act_neg", "fill",
+                                                               "held_short", "held_over")])
         h.changeColsBounds(bounded.size, bounded.astype(np.int32),
-                           np.concatenate([pv_floor.ravel(), np.zeros(2 * n * t), x_lo.ravel(), np.zeros(3 * n * t)]),
+                           np.concatenate([pv_floor.ravel(), np.zeros(2 * n * t), x_lo.ravel(), np.zeros(5 * n * t)]),
                            np.concatenate([planned.ravel(), dis_cap.ravel() * on.repeat(t),
                                            self.power_mw.ravel() * on.repeat(t), x_cap.ravel(),
                                            np.maximum(act_cap[0], 0).ravel() * on.repeat(t),
-                                           np.maximum(act_cap[1], 0).ravel() * on.repeat(t), fill_cap.ravel()]))
+                                           np.maximum(act_cap[1], 0).ravel() * on.repeat(t), fill_cap.ravel(),
+                                           deviation]))
         changed = ~on | self._out  # reserves of assets out now, or back: the others keep their bounds (awards)
         if changed.any():
             cols = np.concatenate([v[name][changed].ravel() for name in RESERVES]).astype(np.int32)
@@ -347,6 +377,7 @@ class ActorLP:
              np.broadcast_to((self.grid_mw - fed)[self.up_sites], self.site_up.shape)),
             (self.start_rows[0], np.full(n, -np.inf), np.maximum(soc0 - self.soc_window[0], 0.0)),
             (self.start_rows[1], np.full(n, -np.inf), np.maximum(self.soc_window[1] - soc0, 0.0)),
+            (self.cut_rows, fed[self.lossy], np.full(self.cut_rows.shape, np.inf)),
             strict=True)
         if self.dt > DT_H:  # the first block's first quarter-hour starts from soc0
             shift = (1 - self.w) * soc0
@@ -410,7 +441,17 @@ class ActorLP:
             raise RuntimeError(f"HiGHS did not find an optimum ({h.modelStatusToString(status)}); check the start "
                                "SoC, the end bounds and the budget")
         self._value = np.asarray(h.getSolution().col_value)
-        return float(h.getInfo().objective_function_value)
+        # the revenue: what missing the end state or the held schedule costs is a priority, not money
+        miss = np.abs(self._end_miss()).sum() + np.abs(self._held_miss()).sum() * self.dt
+        return float(h.getInfo().objective_function_value) + END_MISS_EUR_MWH * miss
+
+    def _end_miss(self) -> np.ndarray:
+        """(N,) [MWh]: how far each asset's end SoC is below (+) or above (-) its end bounds."""
+        return self._value[self.v["end_short"][:, 0]] - self._value[self.v["end_over"][:, 0]]
+
+    def _held_miss(self) -> np.ndarray:
+        """(N, T) [MW]: the held schedule's net sale not delivered (+) or exceeded (-)."""
+        return self._value[self.v["held_short"]] - self._value[self.v["held_over"]]
 
     def _results(self) -> list[LPResult]:
         v, t, blk, val = self.v, self.n_steps, self.blocks, self._value
@@ -428,13 +469,15 @@ class ActorLP:
                           + price["price_fcr"] * fcr[:, blk] + price["price_pos"] * pos[:, blk]
                           + price["price_neg"] * neg[:, blk] + price["price_mpos"] * mpos[:, blk]
                           + price["price_mneg"] * mneg[:, blk]) + intraday).sum(axis=1)
+        own[self.lossy] -= (self.other_eur_mwh[:, None] * val[self.cut] * self.dt).sum(axis=1)  # PV not fed in
         ch, soc = val[v["ch"]], val[v["soc"]]
-        cur = val[v["cur"]]
+        cur, miss, held_miss = val[v["cur"]], self._end_miss(), self._held_miss()
         return [LPResult(objective_eur=float(own[i]), charge_mw=ch[i], discharge_mw=dis[i], soc_mwh=soc[i],
                          day_ahead_mw=da[i], intraday_mw=x[i], fcr_mw=fcr[i], afrr_pos_mw=pos[i], afrr_neg_mw=neg[i],
                          pv_out_mw=pv[i] if self.mode != "bess_priority" else None, afrr_energy_pos_mw=act_pos[i],
                          afrr_energy_neg_mw=act_neg[i], mfrr_pos_mw=mpos[i], mfrr_neg_mw=mneg[i],
-                         pv_commitment_share=cur[i], profile_fill_mw=fill[i])
+                         pv_commitment_share=cur[i], profile_fill_mw=fill[i], end_miss_mwh=float(miss[i]),
+                         held_miss_mw=held_miss[i])
                 for i in range(self.n)]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from agents.lp.terms import COMMIT_TIE_EUR_MWH, LPProducts, LPResult, SiteTerms, block_of, parameter
+from agents.lp.terms import COMMIT_TIE_EUR_MWH, END_MISS_EUR_MWH, LPProducts, LPResult, SiteTerms, block_of, parameter
 from bessgym.assets.battery import BatterySpec
 from bessgym.data.calendar import DT_H
 
@@ -40,9 +40,10 @@ def add_power_limits(m: pyo.ConcreteModel) -> None:
 
 
 def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
-    """dis_t - ch_t = held_t + da_t + sell_t - buy_t + fill_t, where fill_t <= what the PV forecast leaves of a
-    profile PPA's profile (the battery's intraday sale into it; 0 without intraday trade); with hourly
-    day-ahead da_t = da_h(t)."""
+    """dis_t - ch_t + short_t - over_t = held_t + da_t + sell_t - buy_t + fill_t, where fill_t <= what the PV
+    forecast leaves of a profile PPA's profile (the battery's intraday sale into it; 0 without intraday trade);
+    with hourly day-ahead da_t = da_h(t). The held schedule's miss ``short``, ``over`` >= 0 [MW] (0 until a
+    schedule is held) costs ``END_MISS_EUR_MWH`` per MWh in the objective."""
     if hourly:
         m.da_link = pyo.Constraint(m.T, rule=lambda m, t: m.da[t] == m.da_hour[t // 4])
     m.fill_cap = pyo.Param(m.T, mutable=True, initialize=0.0)
@@ -51,7 +52,12 @@ def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
     # no net intraday buy while the profile is short: sell - buy >= 0 there (buy_open 0), else no bound
     m.buy_open = pyo.Param(m.T, mutable=True, initialize=1.0)
     m.no_buy_short = pyo.Constraint(m.T, rule=lambda m, t: m.id_sell[t] - m.id_buy[t] >= -4 * m.P * m.buy_open[t])
-    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t]
+    m.held_room = pyo.Param(mutable=True, initialize=0.0)  # [MW]: unbounded once a schedule is held
+    m.held_short = pyo.Var(m.T, bounds=(0, None))
+    m.held_over = pyo.Var(m.T, bounds=(0, None))
+    m.held_room_short = pyo.Constraint(m.T, rule=lambda m, t: m.held_short[t] <= m.held_room)
+    m.held_room_over = pyo.Constraint(m.T, rule=lambda m, t: m.held_over[t] <= m.held_room)
+    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + m.held_short[t] - m.held_over[t]
                                == m.held[t] + m.da[t] + m.id_sell[t] - m.id_buy[t] + m.fill[t])
 
 
@@ -94,16 +100,20 @@ def add_cycle_limit(m: pyo.ConcreteModel) -> None:
 
 
 def add_terminal_soc(m: pyo.ConcreteModel) -> None:
-    """soc_end_min <= soc_{T-1} <= soc_end_max (equal bounds fix the end state, e.g. 50 % for the index)."""
+    """soc_end_min <= soc_{T-1} + short - over <= soc_end_max (equal bounds fix the end state, e.g. 50 % for the
+    index); the miss ``short``, ``over`` >= 0 [MWh] costs ``END_MISS_EUR_MWH`` each in the objective."""
     last = m.T.last()
-    m.end_low = pyo.Constraint(expr=m.soc[last] >= m.soc_end_min)
-    m.end_high = pyo.Constraint(expr=m.soc[last] <= m.soc_end_max)
+    m.end_short = pyo.Var(bounds=(0, None))
+    m.end_over = pyo.Var(bounds=(0, None))
+    m.end_low = pyo.Constraint(expr=m.soc[last] + m.end_short - m.end_over >= m.soc_end_min)
+    m.end_high = pyo.Constraint(expr=m.soc[last] + m.end_short - m.end_over <= m.soc_end_max)
 
 
 def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     """The connection G shared with PV output pv_t <= pvf_t (the forecast), of which the connection takes
     m_t = min(pvf_t, G); c_b in [0, 1] is the share of block b's PV committed to the battery (none with PV
-    priority; each committed MWh costs ``COMMIT_TIE_EUR_MWH`` and, planned jointly, the site's other losses).
+    priority; each committed MWh costs ``COMMIT_TIE_EUR_MWH``). Planned jointly, each MWh of m_t not fed in,
+    cut_t >= m_t - pv_t, costs the site's other losses beside its value.
 
     The battery, reserves included, in what the uncommitted PV leaves:
     dis_t - ch_t + up_b <= G - m_t + m_t c_b;  ch_t - dis_t + down_b <= G + pvf_t (grey) or pvf_t (green)
@@ -117,7 +127,7 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     m.pv_m = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.cur = pyo.Var(m.B, bounds=(0, 0 if site.mode == "pv_priority" else 1))
-    m.commit_cost = COMMIT_TIE_EUR_MWH + (site.curtailment_other_eur_mwh if site.mode == "joint" else 0.0)
+    m.commit_cost = COMMIT_TIE_EUR_MWH
     m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + up(m, m.blk[t])
                                <= m.G - m.pv_m[t] + m.pv_m[t] * m.cur[m.blk[t]])
     m.site_up_reserve = pyo.Constraint(m.T, rule=lambda m, t: up(m, m.blk[t])
@@ -135,6 +145,9 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
         m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] + up(m, m.blk[t]) <= m.G)
     else:
         m.site_pv = pyo.Constraint(m.T, rule=lambda m, t: m.pv_out[t] + m.dis[t] - m.ch[t] <= m.G)
+        m.other = site.curtailment_other_eur_mwh
+        m.cut = pyo.Var(m.T, bounds=(0, None))
+        m.cut_floor = pyo.Constraint(m.T, rule=lambda m, t: m.cut[t] >= m.pv_m[t] - m.pv_out[t])
 
 
 def add_exclusive_charge(m: pyo.ConcreteModel) -> None:
@@ -168,10 +181,16 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
             term += m.pv_value[t] * m.pv_out[t]
         if hasattr(m, "cur"):
             term -= m.commit_cost * m.pv_m[t] * m.cur[b]
+        if hasattr(m, "cut"):
+            term -= m.other * m.cut[t]
         if products.intraday:
             term += m.price_shortfall[t] * m.fill[t]
         terms.append(term * DT_H)
-    return sum(terms)
+    return sum(terms) - END_MISS_EUR_MWH * (m.end_short + m.end_over + _held_miss_mwh(m))
+
+
+def _held_miss_mwh(m: pyo.ConcreteModel):
+    return sum(m.held_short[t] + m.held_over[t] for t in m.T) * DT_H
 
 
 class PyomoBatteryLP:
@@ -243,6 +262,7 @@ class PyomoBatteryLP:
         self.solver = Highs()
         self.solver.config.stream_solver = False
         self.solver.config.load_solution = True
+        self.solver.config.mip_gap = 1e-6  # as the array model's MILP_OPTIONS: both at the optimum, not near it
         # Between solves only mutable parameters change: skip appsi's structural checks.
         update = self.solver.update_config
         update.check_for_new_or_removed_constraints = False
@@ -284,7 +304,11 @@ class PyomoBatteryLP:
         status = str(result.termination_condition)
         if "optimal" not in status.lower():
             raise RuntimeError(f"HiGHS did not find an optimum ({status}); check the start SoC and end bounds")
-        return float(result.best_feasible_objective)
+        m = self.model  # the revenue, without the end miss's cost (a priority, not money)
+        misses = [m.end_short, m.end_over, *m.held_short.values(), *m.held_over.values()]
+        result.solution_loader.load_vars(misses)  # also where value() loads no schedule
+        return float(result.best_feasible_objective) + END_MISS_EUR_MWH * pyo.value(
+            m.end_short + m.end_over + _held_miss_mwh(m))
 
     def _set(
         self,
@@ -331,6 +355,8 @@ class PyomoBatteryLP:
             if values is not None and hasattr(m, name):
                 values = parameter(values, (self.n_qh,), name)
                 getattr(m, name).store_values(dict(enumerate(values.tolist())))
+        if held_mw is not None:
+            m.held_room.set_value(1e6)
         if soc0_mwh is not None:
             m.soc0.set_value(float(soc0_mwh))
         if soc_end_mwh is not None:
@@ -352,4 +378,6 @@ class PyomoBatteryLP:
             mfrr_pos_mw=arr(m.mpos, m.B), mfrr_neg_mw=arr(m.mneg, m.B),
             pv_out_mw=arr(m.pv_out, m.T) if hasattr(m, "pv_out") else None,
             pv_commitment_share=arr(m.cur, m.B) if hasattr(m, "cur") else None, profile_fill_mw=arr(m.fill, m.T),
+            end_miss_mwh=(m.end_short.value or 0.0) - (m.end_over.value or 0.0),
+            held_miss_mw=arr(m.held_short, m.T) - arr(m.held_over, m.T),
         )

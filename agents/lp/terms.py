@@ -64,6 +64,9 @@ class SiteTerms:
         check_mode(self.mode, "SiteTerms.mode")
 
 
+# what missing the end SoC costs per MWh: above every price cap (DA 4,000, aFRR energy 15,000 EUR/MWh), so a
+# plan misses its end state only where no schedule reaches it
+END_MISS_EUR_MWH = 1e5
 COMMIT_TIE_EUR_MWH = 1e-6  # what the LPs charge per committed MWh of PV beyond its value: no idle commitment
 
 
@@ -93,6 +96,8 @@ class LPResult:
     mfrr_neg_mw: np.ndarray | None = None
     pv_commitment_share: np.ndarray | None = None  # per block: the share of the PV committed to the battery
     profile_fill_mw: np.ndarray | None = None  # the intraday sale that fills a profile PPA's shortfall
+    end_miss_mwh: float = 0.0  # how far the end SoC fell short (+) of or overshot (-) its bounds: none if it could
+    held_miss_mw: np.ndarray | None = None  # the held schedule's net sale not delivered (+) or exceeded (-)
 
 
 def parameter(values, shape: tuple[int, ...], name: str) -> np.ndarray:

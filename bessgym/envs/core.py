@@ -70,10 +70,18 @@ class MarketArrays:
             for column in PRODUCT_COLUMNS[product]:
                 if column not in self.columns:
                     raise MarketDataError(f"{user} with product {product!r} needs this column "
-                                          f"(drop the product from MarketConfig.products to run without it)",
+                                          f"(drop the product from MarketConfig.products to run without it"
+                                          f"{MARGINAL_HINT if column.endswith('_marginal') else ''})",
                                           column=column)
         if "da_price" not in self.columns:
             raise MarketDataError(f"{user} needs this column", column="da_price")
+
+
+# a pay-as-bid auction clears at the marginal price; the average says little about which bids it accepted
+MARGINAL_HINT = ("; the auction accepts bids up to its marginal price, which regelleistung.net publishes as "
+                 "MARGINAL_CAPACITY_PRICE and `bessgym data import --regelleistung` reads (the average price "
+                 "would reject bids the auction accepted); to accept bids up to the average anyway, copy the "
+                 "price column under this name")
 
 
 @dataclass
@@ -313,8 +321,8 @@ class Simulator:
         columns = [f"{p}_cap_{d_}_price" for p in ("afrr", "mfrr") for d_ in ("pos", "neg")]
         offers = self.codec.capacity_prices(action, *(d.forecasts.get(c, no_forecast)[:, starts - d.start]
                                                       for c in columns))
-        cols = self.market.columns
-        won = [accepted_sell(offer, cols.get(c.replace("_price", "_marginal"), self.col(c))[starts])
+        # the marginal price is required where the product is offered (MarketArrays.require); zeros where not
+        won = [accepted_sell(offer, self.col(c.replace("_price", "_marginal"))[starts])
                for offer, c in zip(offers, columns, strict=True)]
         d.fcr_mw = fcr
         d.afrr_pos_mw, d.afrr_neg_mw, d.mfrr_pos_mw, d.mfrr_neg_mw = (

@@ -14,9 +14,10 @@ RESERVES = ("fcr", "afrr_capacity", "afrr_energy", "mfrr_capacity", "mfrr_energy
 # Columns each product needs from the market table.
 PRODUCT_COLUMNS: dict[str, tuple[str, ...]] = {
     "fcr": ("fcr_price",),
-    "afrr_capacity": ("afrr_cap_pos_price", "afrr_cap_neg_price"),
+    # pay-as-bid: a bid is accepted at or below the block's marginal price and paid its own price
+    "afrr_capacity": ("afrr_cap_pos_price", "afrr_cap_neg_price", "afrr_cap_pos_marginal", "afrr_cap_neg_marginal"),
     "afrr_energy": ("afrr_energy_pos_price", "afrr_energy_neg_price", "afrr_activation_pos", "afrr_activation_neg"),
-    "mfrr_capacity": ("mfrr_cap_pos_price", "mfrr_cap_neg_price"),
+    "mfrr_capacity": ("mfrr_cap_pos_price", "mfrr_cap_neg_price", "mfrr_cap_pos_marginal", "mfrr_cap_neg_marginal"),
     "mfrr_energy": ("mfrr_energy_pos_price", "mfrr_energy_neg_price", "mfrr_activation_pos", "mfrr_activation_neg"),
     "day_ahead": ("da_price",),
     "ida": ("ida1_price", "ida2_price", "ida3_price"),

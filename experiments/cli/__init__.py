@@ -29,6 +29,7 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
 
 app.add_typer(data.app, name="data")
 app.command("index")(index.index_cmd)
+app.command("multimarket")(index.multimarket_cmd)
 for name in ("train", "evaluate", "compare", "sweep", "run"):
     app.command(name)(getattr(experiment, f"{name}_cmd"))
 app.add_typer(benchmark.app, name="benchmark")

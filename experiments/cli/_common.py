@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bessgym.errors import MarketDataError
+
 # a terminal's own width; logs and pipes get $COLUMNS or 200, so tables are whole, not cut at 80
 console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200)))
 
@@ -55,11 +57,36 @@ def config_from(path: Path | None, overrides: list[str] | None = None):
 SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a field: key=value (repeatable).")]
 
 
-def market_table(data: Path | None):
-    """The contract table at ``data``, or the built-in synthetic 2024 market; and its name for titles."""
+AcceptUnusualOption = Annotated[bool, typer.Option(
+    "--accept-unusual", help="Use a table whose monthly mean prices lie outside the German markets' history "
+                             "(a unit or scale error, as a rule); they are then printed as warnings.")]
+
+
+def check_usual(table, source: str, accept: bool) -> None:
+    """Refuse a table with months outside the market's history (:mod:`bessgym.data.plausibility`), naming them,
+    unless ``accept``: then print them as warnings."""
+    from bessgym.data.plausibility import unusual_months
+
+    found = unusual_months(table)
+    if found and accept:
+        for line in found:
+            console.print(f"[yellow]warning:[/] {escape(source)}: {escape(line)}", soft_wrap=True)
+    elif found:
+        more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+        raise MarketDataError("; ".join(found[:3]) + more + "; pass --accept-unusual to use it anyway",
+                              source=source)
+
+
+def market_table(data: Path | None, accept_unusual: bool = False):
+    """The contract table at ``data`` (its months within the market's history unless ``accept_unusual``), or the
+    built-in synthetic 2024 market; and its name for titles."""
     from bessgym.data import read_table, synthetic
 
-    return (read_table(data), str(data)) if data is not None else (synthetic.default_year(), "synthetic 2024")
+    if data is None:
+        return synthetic.default_year(), "synthetic 2024"
+    table = read_table(data)
+    check_usual(table, str(data), accept_unusual)
+    return table, str(data)
 
 
 def frame_table(frame, title: str) -> Table:

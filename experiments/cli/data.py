@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bessgym.errors import MarketDataError
-from experiments.cli._common import console, escape, fail, iso_date
+from experiments.cli._common import AcceptUnusualOption, check_usual, console, escape, fail, iso_date
 
 app = typer.Typer(help="Market data: synthesise, fetch, import, validate, calibrate.", no_args_is_help=True)
 
@@ -33,12 +33,15 @@ def synth(
 
 
 @app.command("validate")
-def validate_cmd(path: Annotated[Path, typer.Argument(help="Contract table (.parquet or .csv).")]) -> None:
-    """Check a contract table and print its columns with units and ranges."""
+def validate_cmd(path: Annotated[Path, typer.Argument(help="Contract table (.parquet or .csv).")],
+                 accept_unusual: AcceptUnusualOption = False) -> None:
+    """Check a contract table (each value, and each month's mean against the market's history) and print its
+    columns with units and ranges."""
     from bessgym.data import COLUMNS, read_table
 
     try:
         df = read_table(path)
+        check_usual(df, str(path), accept_unusual)
     except MarketDataError as exc:
         raise fail(exc) from exc
     table = Table(title=f"{path}: {df.index[0]} .. {df.index[-1]} ({len(df):,} quarter-hours)")
@@ -132,9 +135,11 @@ def import_cmd(
     unit: Annotated[str | None, typer.Option(help="Unit of the --series files: EUR/MWh or EUR/kWh.")] = None,
     start: Annotated[str | None, typer.Option(help="First delivery day to keep (Berlin), YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option(help="Day after the last delivery day to keep, YYYY-MM-DD.")] = None,
+    accept_unusual: AcceptUnusualOption = False,
 ) -> None:
     """Convert public data files into one contract table: the span all inputs cover (within --start/--end),
-    reported with each input's own span."""
+    reported with each input's own span; a month whose mean lies outside the market's history is refused
+    (``--accept-unusual``: written, with a warning)."""
     from bessgym.data import write_table
     from bessgym.data.importer import import_files
 
@@ -147,6 +152,7 @@ def import_cmd(
         imported = import_files(files, pv_capacity_mwp=pv_capacity_mwp, fill=fill_gaps,
                                 start=start and iso_date(start), end=end and iso_date(end),
                                 series=[(column, Path(path)) for column, path in pairs], unit=unit)
+        check_usual(imported.table, ", ".join(imported.spans), accept_unusual)
         write_table(imported.table, out)
     except (MarketDataError, ValueError) as exc:
         raise fail(exc) from exc

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bessgym.errors import MarketDataError
-from experiments.cli._common import console, fail, frame_table, market_table
+from experiments.cli._common import AcceptUnusualOption, console, fail, frame_table, market_table
 
 colocation_app = typer.Typer(help="Co-located PV + battery studies.", no_args_is_help=True)
 portfolio_app = typer.Typer(help="Multi-asset portfolio studies.", no_args_is_help=True)
@@ -26,6 +26,7 @@ def sizing_cmd(
     = "joint",
     other_losses: Annotated[float, typer.Option(help="What a MWh of PV not fed in loses beyond the PPA price "
                                                      "[EUR/MWh] (guarantees of origin, the offtaker's claim).")] = 0.0,
+    accept_unusual: AcceptUnusualOption = False,
 ) -> None:
     """Battery revenue lost by co-locating with 10 MWp PV at a 10 MW connection, by battery size, with perfect
     foresight and with forecast deviations (joint optimisation); logged to MLflow."""
@@ -39,11 +40,11 @@ def sizing_cmd(
         raise fail(exc) from exc
     try:
         sizes = tuple(float(x) for x in powers.split(",")), tuple(float(x) for x in durations.split(","))
-        market, _ = market_table(data)
+        market, _ = market_table(data, accept_unusual)
+    except MarketDataError as exc:  # a ValueError too: first
+        raise fail(exc) from exc
     except ValueError as exc:
         raise fail(ValueError(f"--powers/--durations: {exc}")) from exc
-    except MarketDataError as exc:
-        raise fail(exc) from exc
     runs = 2 * 2 * len(sizes[0]) * len(sizes[1])  # standalone and co-located, perfect and noisy forecasts
     with progress(console, "year runs (standalone and co-located)", runs, "runs") as bar:
         table = sizing_study(market, out, powers=sizes[0], durations=sizes[1], days=days, workers=workers, mode=mode,
@@ -61,6 +62,7 @@ def modes_cmd(
                                                    "the table's first year (a summer week, where PV matters), or "
                                                    "the table's first day when it has no such day.")] = None,
     days: Annotated[int, typer.Option(help="Delivery days.", min=1)] = 7,
+    accept_unusual: AcceptUnusualOption = False,
 ) -> None:
     """The study's site (10 MW / 20 MWh, 10 MWp PV at 42 EUR/MWh, 10 MW connection) in each operating mode with
     perfect foresight: site value per day, the battery's side and its curtailment payments."""
@@ -69,7 +71,7 @@ def modes_cmd(
     from experiments.sizing import mode_comparison
 
     try:
-        market, _ = market_table(data)
+        market, _ = market_table(data, accept_unusual)
         if start is None:
             summer = pd.Timestamp(f"{market.index[0].tz_convert('Europe/Berlin').year}-06-20", tz="Europe/Berlin")
             start = str(summer.date()) if market.index[0] <= summer <= market.index[-1] else None
@@ -93,6 +95,7 @@ def portfolio_compare_cmd(
     mttr_h: Annotated[float, typer.Option(help="Mean time to repair [h].")] = 24.0,
     shapley_orders: Annotated[int, typer.Option(
         min=0, help="Random orders for sampled Shapley values beyond 12 assets (exact below); 0: none.")] = 64,
+    accept_unusual: AcceptUnusualOption = False,
 ) -> None:
     """The default portfolio's assets marketed one by one, as a portfolio of per-asset LPs, and as a portfolio
     planned by one joint LP, on common outages: revenue, penalties, small assets' reserves, exchange
@@ -107,7 +110,7 @@ def portfolio_compare_cmd(
 
     try:
         reliability = Reliability(mtbf_h=mtbf_h, mttr_h=mttr_h)
-        table, name = market_table(data)
+        table, name = market_table(data, accept_unusual)
         market = MarketArrays.from_frame(table, source=name)
     except (ValueError, MarketDataError) as exc:
         raise fail(exc) from exc
@@ -136,6 +139,7 @@ def portfolio_scale_cmd(
     portfolio_eur_per_year: Annotated[float, typer.Option(help="Fixed cost of the portfolio [EUR/year].")]
     = 100_000.0,
     order_eur: Annotated[float, typer.Option(help="Cost per order sent to a market [EUR].")] = 0.5,
+    accept_unusual: AcceptUnusualOption = False,
 ) -> None:
     """Revenue, margin after costs, orders sent and risk per MW as a portfolio of the default assets grows
     (common outages per asset); table and plot."""
@@ -147,7 +151,7 @@ def portfolio_scale_cmd(
     try:
         counts = [int(x) for x in sizes.split(",")]
         costs = Costs(asset_eur_per_year, portfolio_eur_per_year, order_eur)
-        table, name = market_table(data)
+        table, name = market_table(data, accept_unusual)
         market = MarketArrays.from_frame(table, source=name)
     except (ValueError, MarketDataError) as exc:
         raise fail(exc) from exc
