@@ -4,7 +4,7 @@ co-located site (10 MW / 20 MWh behind a 10 MW connection with 10 MWp PV, a curt
 beside its 42 EUR/MWh PPA), the days where joint operation earned less than a priority mode and more than
 BESS priority.
 
-    python benchmarks/planner_feasibility.py [--real ../shared/data/real] [--days N]
+    python benchmarks/planner_feasibility.py [--real ../shared/data/real] [--days N] [--only real]
 
 Tables: the synthetic year 2024 (seed 0) and, where the real files are there, real 2024 (SMARD day-ahead and
 regelleistung.net aFRR capacity, 1 January to 31 August) and real 2025 (day-ahead and FCR). Each planner runs
@@ -98,9 +98,12 @@ def main() -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real")
     parser.add_argument("--days", type=int, default=None, help="days per table (default: all)")
+    parser.add_argument("--only", default="", help="the tables whose name contains this (default: all)")
     args = parser.parse_args()
     rows = []
     for name, market in tables(args.real).items():
+        if args.only not in name:
+            continue
         site = {}
         for planner in PLANNERS:
             result = run(planner, market, args.days)
