@@ -5,6 +5,7 @@ beside its 42 EUR/MWh PPA), the days where joint operation earned less than a pr
 BESS priority.
 
     python benchmarks/planner_feasibility.py [--real ../shared/data/real] [--days N] [--only real]
+                                             [--planners multimarket,lp_cascade]
 
 Tables: the synthetic year 2024 (seed 0) and, where the real files are there, real 2024 (SMARD day-ahead and
 regelleistung.net aFRR capacity, 1 January to 31 August) and real 2025 (day-ahead and FCR). Each planner runs
@@ -99,13 +100,16 @@ def main() -> pd.DataFrame:
     parser.add_argument("--real", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real")
     parser.add_argument("--days", type=int, default=None, help="days per table (default: all)")
     parser.add_argument("--only", default="", help="the tables whose name contains this (default: all)")
+    parser.add_argument("--planners", default=",".join(PLANNERS), help="comma-separated (default: all)")
     args = parser.parse_args()
     rows = []
     for name, market in tables(args.real).items():
         if args.only not in name:
             continue
         site = {}
-        for planner in PLANNERS:
+        for planner in args.planners.split(","):
+            if planner not in PLANNERS:
+                parser.error(f"unknown planner {planner!r}; choose from {', '.join(PLANNERS)}")
             result = run(planner, market, args.days)
             if not result:
                 continue

@@ -137,12 +137,12 @@ def sizing_study(market: pd.DataFrame, out: Path, *, powers: tuple[float, ...] =
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "sizing.csv") as tmp:
         table.round(3).to_csv(tmp, index=False)
-    _chart(table, out / "sizing.png", mode)
+    _chart(table, out / "sizing.png", mode, other_eur_mwh)
     _log(table, out, days, mode, other_eur_mwh)
     return table
 
 
-def _chart(table: pd.DataFrame, path: Path, mode: str) -> Path:
+def _chart(table: pd.DataFrame, path: Path, mode: str, other_eur_mwh: float = 0.0) -> Path:
     from experiments.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -152,11 +152,14 @@ def _chart(table: pd.DataFrame, path: Path, mode: str) -> Path:
         values = table[table["forecast"] == forecast]["reduction_pct"].to_numpy()
         ax.bar([i + (k - 0.5) * width for i in range(len(values))], values, width, label=forecast)
     ax.set_xticks(range(len(labels)), labels, rotation=30)
+    ax.set_xlim(-0.8, len(labels) - 0.2)  # one size: bars of the same width as in a grid
     ax.axhline(3.5, color="grey", ls="--", lw=0.8, label="study: < 3.5 % (perfect foresight)")
     ax.axhline(4.0, color="grey", ls=":", lw=0.8, label="study: about 4 % (forecast deviations)")
+    losses = f", other losses {other_eur_mwh:g} EUR/MWh" if other_eur_mwh else ""
     ax.set(ylabel="battery revenue reduction [%]",
-           title=f"Co-location with 10 MWp PV at a 10 MW connection ({mode}): battery revenue lost vs standalone")
-    ax.legend(fontsize=8)
+           title=f"Co-location with 10 MWp PV at a 10 MW connection ({mode}{losses}):\nbattery revenue lost vs "
+                 "standalone")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return save_figure(fig, path)
