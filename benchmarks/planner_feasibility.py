@@ -69,10 +69,9 @@ def run(planner: str, market: pd.DataFrame, days: int | None) -> dict[str, float
         env = SingleBESSEnv(arrays, BatterySpec(), MarketConfig(products=products), **kwargs)
         policy = CascadeLPPolicy() if planner == "lp_cascade" else DailyLPPolicy(rolling=planner == "lp_rolling")
     misses = {"end": 0, "held": 0}
-    original = type(policy)._plan_day if hasattr(policy, "_plan_day") else None
     start = time.perf_counter()
     try:
-        daily = run_policy(env, _counting(policy, misses, original), seed=0)
+        daily = run_policy(env, _counting(policy, misses), seed=0)
     except RuntimeError as exc:  # HiGHS found no optimum: the failure this script looks for
         return {"days": float("nan"), "infeasible": str(exc)[:60], "seconds": time.perf_counter() - start}
     return {"days": len(daily), "infeasible": 0, "end_missed": misses["end"], "held_missed": misses["held"],
@@ -80,8 +79,9 @@ def run(planner: str, market: pd.DataFrame, days: int | None) -> dict[str, float
             "seconds": time.perf_counter() - start, "daily": daily["total"]}
 
 
-def _counting(policy, misses: dict[str, int], original):
+def _counting(policy, misses: dict[str, int]):
     """The policy, counting the days whose plans missed their end state or a held schedule by more than 1 kWh."""
+    original = getattr(type(policy), "_plan_day", None)
     if original is None:
         return policy
 

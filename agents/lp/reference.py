@@ -127,7 +127,6 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     m.pv_m = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.cur = pyo.Var(m.B, bounds=(0, 0 if site.mode == "pv_priority" else 1))
-    m.commit_cost = COMMIT_TIE_EUR_MWH
     m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + up(m, m.blk[t])
                                <= m.G - m.pv_m[t] + m.pv_m[t] * m.cur[m.blk[t]])
     m.site_up_reserve = pyo.Constraint(m.T, rule=lambda m, t: up(m, m.blk[t])
@@ -180,7 +179,7 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
         if pv:
             term += m.pv_value[t] * m.pv_out[t]
         if hasattr(m, "cur"):
-            term -= m.commit_cost * m.pv_m[t] * m.cur[b]
+            term -= COMMIT_TIE_EUR_MWH * m.pv_m[t] * m.cur[b]
         if hasattr(m, "cut"):
             term -= m.other * m.cut[t]
         if products.intraday:
