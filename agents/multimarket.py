@@ -23,17 +23,13 @@ placed).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
-from agents.lp.delegate import DailyLPPolicy, awards, lp_products_for, run_policy
-from agents.lp.model import BatteryLP
+from agents.lp.delegate import DailyLPPolicy, run_policy
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import MarketConfig
 from bessgym.envs.view import DayView
-from bessgym.market.products import Stage
 
 ENERGY_OPTIONS_MWH = (10.0, 20.0, 40.0)
 ENERGY_ONLY_MARKUP = 0.5  # energy-only offers at DA +- 50 % of |DA|
@@ -53,65 +49,13 @@ def market_config() -> MarketConfig:
 
 class MultiMarketPolicy(DailyLPPolicy):
     """Preliminary LP of capacity and day-ahead; awards fixed; day-ahead re-solved around them; then the
-    energy-only aFRR offers of free power (``energy_only``; see the module docstring)."""
+    energy-only aFRR offers of free power at DA +- 50 % of |DA| (``energy_only``; see the module docstring)."""
 
     def __init__(self, *, energy_only: bool = True) -> None:
-        super().__init__("day_ahead", end_soc=None, reoptimise_after_capacity=True)
-        self.energy_only = energy_only
-        self._offers: tuple[np.ndarray, ...] = ()
-        self._offers_key: tuple | None = None
-        self._energy_models: dict[tuple, BatteryLP] = {}
+        super().__init__("day_ahead", end_soc=None, reoptimise_after_capacity=True, energy_offers=energy_only)
 
-    def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
-        if stage != Stage.DELIVERY or not (self.energy_only and view.config.has("afrr_energy")):
-            return super().act(view, stage, q)
-        self._ensure_plan(view)
-        if self._offers_key != (id(view), view.serial):
-            self._offers_key, self._offers = (id(view), view.serial), self._energy_only_offers(view)
-        lo, hi = view.trade_range(q)
-        return view.codec.delivery_action(np.zeros(view.n), hi, -lo, hold_energy_offers=True,
-                                          energy_only=tuple(x[:, q] for x in self._offers))
-
-    def _energy_only_offers(self, view: DayView) -> tuple[np.ndarray, ...]:
-        """Per asset and quarter-hour (N, n_qh): the POS and NEG volume shares of free power, their offer prices
-        [EUR/MWh] and the DA price, from the LP around the day-ahead schedule and the awards."""
-        f, n_qh = view.fleet, view.n_qh
-        da = np.broadcast_to(view.day_ahead_price, (view.n, n_qh))
-        offer_pos, offer_neg = da + ENERGY_ONLY_MARKUP * np.abs(da), da - ENERGY_ONLY_MARKUP * np.abs(da)
-        zero = np.zeros((view.n, 2 * n_qh))
-        fc = {name: np.nan_to_num(view.forecasts.get(name, zero)[:, :n_qh]) for name in (
-            "afrr_energy_pos_price", "afrr_energy_neg_price", "afrr_activation_pos", "afrr_activation_neg")}
-        share_pos = np.clip(fc["afrr_activation_pos"], 0, 1) * (fc["afrr_energy_pos_price"] >= offer_pos)
-        share_neg = np.clip(fc["afrr_activation_neg"], 0, 1) * (fc["afrr_energy_neg_price"] <= offer_neg)
-        committed = view.committed_mw
-        free_pos = np.maximum(view.up_cap - np.maximum(committed, 0), 0)
-        free_neg = np.maximum(view.down_cap - np.maximum(-committed, 0), 0)
-        # binaries keep charge and discharge apart: burning energy in both at once (to make room for paid NEG
-        # activations) is what the env, which runs the net, cannot do
-        products = dataclasses.replace(lp_products_for(view, "day_ahead"), day_ahead=False, exclusive_charge=True)
-        vol_pos, vol_neg = np.zeros((view.n, n_qh)), np.zeros((view.n, n_qh))
-        for i in range(view.n):
-            key = (f.specs[i], products, n_qh)
-            if key not in self._energy_models:
-                self._energy_models[key] = BatteryLP(f.specs[i], products, n_qh)
-            lp = self._energy_models[key]
-            lp.fix_reserves(*(x[i] for x in awards(view)))
-            soc = float(view.soc_mwh[i])
-            plan = lp.solve(soc0_mwh=soc, soc_end_mwh=(soc, soc), held_mw=committed[i],
-                            max_discharge_mwh=float(f.max_daily_discharge_mwh[i] - view.discharged_mwh[i]),
-                            price_energy_pos=fc["afrr_energy_pos_price"][i],
-                            price_energy_neg=fc["afrr_energy_neg_price"][i],
-                            energy_only_pos_mw=free_pos[i] * share_pos[i],
-                            energy_only_neg_mw=free_neg[i] * share_neg[i])
-            # the activated power planned, as a share of the free power that the activation share calls; a hair
-            # less (1e-6), as the plan may reach a SoC limit within HiGHS's 1e-7 feasibility tolerance
-            vol_pos[i] = _ratio(plan.afrr_energy_pos_mw, free_pos[i] * share_pos[i]) * (1 - 1e-6)
-            vol_neg[i] = _ratio(plan.afrr_energy_neg_mw, free_neg[i] * share_neg[i]) * (1 - 1e-6)
-        return vol_pos, vol_neg, offer_pos, offer_neg, da
-
-
-def _ratio(value: np.ndarray, room: np.ndarray) -> np.ndarray:
-    return np.clip(np.divide(value, room, out=np.zeros_like(room), where=room > 1e-9), 0.0, 1.0)
+    def _offer_prices(self, view: DayView, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return da + ENERGY_ONLY_MARKUP * np.abs(da), da - ENERGY_ONLY_MARKUP * np.abs(da)
 
 
 def run_multi_market(market: pd.DataFrame, *, energy_mwh: float = 20.0, days: int | None = None,

@@ -25,7 +25,7 @@ from bessgym.envs.core import MarketArrays
 from experiments.config import ExperimentConfig
 from experiments.evaluate import Evaluation, evaluate_strategies, index_baseline
 
-SCHEMA = 2  # 2: the LP's key has the site and the portfolio
+SCHEMA = 3  # 2: the LP's key has the site and the portfolio; 3: one battery's LP offers aFRR energy
 
 
 def cache_folder() -> Path:

@@ -124,7 +124,9 @@ def make_agent(strategy: str, config: ExperimentConfig, model_dir: Path | None =
     if strategy in ("lp", "lp_noisy") and kind == "portfolio":
         return DelegateAgent(PortfolioLPPolicy(wholesale), name=strategy)
     if strategy in ("lp", "lp_noisy", "lp_rolling", "lp_per_asset"):
-        policy = DailyLPPolicy(wholesale=wholesale, rolling=strategy == "lp_rolling")
+        # one battery also offers its free power as aFRR energy where the env pays it (a portfolio's per-asset
+        # LPs hold their capacity's offers, as the joint portfolio LP does)
+        policy = DailyLPPolicy(wholesale=wholesale, rolling=strategy == "lp_rolling", energy_offers=kind == "single")
         return DelegateAgent(policy, name=strategy)
     if strategy == "lp_da":
         return DelegateAgent(DailyLPPolicy(wholesale="day_ahead"), name=strategy)

@@ -61,13 +61,15 @@ def run_point(config_data: dict[str, Any], overrides: dict[str, Any], out: str) 
     """Train (if needed) and evaluate one point; never raises: a failure comes back as ``error``."""
     from experiments.config import LEARNED, TRAIN_FOLDERS, parse_config
     from experiments.report import evaluate_run
-    from experiments.train import train
 
     folder = Path(out)
     try:
         config = parse_config(config_data, source="sweep").with_overrides(overrides)
+        learners = [strategy for strategy in LEARNED if strategy in config.evaluate.strategies]
+        if learners:  # torch and SB3 only where something trains (3 s of a worker's start)
+            from experiments.train import train
         models = {strategy: train(config.learner_config(strategy), folder / TRAIN_FOLDERS[strategy]).model_dir
-                  for strategy in LEARNED if strategy in config.evaluate.strategies}
+                  for strategy in learners}
         report = evaluate_run(config, folder / "evaluate", model_dir=models.get("trained"),
                               baseline_dir=models.get("rl_baseline"))
         result = {"status": "ok", "run_id": report.run_id,

@@ -75,12 +75,13 @@ def _tasks(*tasks: Task) -> dict[str, Task]:
 TASKS = _tasks(
     Task("intraday-2h", 0, "1 MW / 2 MWh trades intraday continuous, one decision per quarter-hour (the main job)",
          "the intraday LP", {}, ("lp", "lp_noisy", "lp_rolling", *RULES)),
-    Task("multimarket-2h", 0, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
-         "intraday at delivery", "the multi-market LP", MULTIMARKET,
+    # v1: the reference LP also offers the power its plan leaves free as aFRR energy (v0's earned 72 % of v1's)
+    Task("multimarket-2h", 1, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
+         "intraday at delivery", "the multi-market LP with energy-only aFRR offers of its free power", MULTIMARKET,
          ("lp", "lp_noisy", "lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic", "multimarket",
           "multimarket_noisy", *RULES)),
-    Task("capacity-2h", 0, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
-         "intraday trades, a week an episode", "the reserve and intraday LP",
+    Task("capacity-2h", 1, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
+         "intraday trades, a week an episode", "the reserve and intraday LP with energy-only aFRR offers",
          {"env.agent_stages": ["capacity", "delivery"], "env.episode_days": 7,
           "env.products": ["fcr", "afrr_capacity", "afrr_energy", "intraday", "imbalance"]},
          ("lp", "lp_noisy", "idle")),

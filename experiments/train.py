@@ -53,19 +53,36 @@ class TrainResult:
     evaluations: list[dict[str, float]]
 
 
-class _Checkpoint(BaseCallback):
+class _Periodic(BaseCallback):
+    """Calls :meth:`fire` every ``every`` steps, at the end of a rollout and before ``until`` (the budget, where
+    training evaluates and saves anyway). A rollout is collected by one policy: PPO's 8 x 2,048 steps evaluated
+    every 256 steps ran the same policy 64 times (SAC's rollout is its ``train_freq``, a step by default)."""
+
+    def __init__(self, every: int, until: int) -> None:
+        super().__init__()
+        self.every, self.until, self.last = every, until, 0
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.num_timesteps - self.last >= self.every and self.num_timesteps < self.until:
+            self.fire()
+
+    def fire(self) -> object:
+        raise NotImplementedError
+
+
+class _Checkpoint(_Periodic):
     """Every ``every`` steps (and on demand): model, normaliser (and SAC's replay buffer) into a new folder,
     then ``latest.json`` pointing at it; older folders are removed."""
 
-    def __init__(self, root: Path, every: int, run_id: str, algorithm: str) -> None:
-        super().__init__()
-        self.root, self.every, self.run_id, self.algorithm = root, every, run_id, algorithm
-        self.last = 0
+    def __init__(self, root: Path, every: int, until: int, run_id: str, algorithm: str) -> None:
+        super().__init__(every, until)
+        self.root, self.run_id, self.algorithm = root, run_id, algorithm
 
-    def _on_step(self) -> bool:
-        if self.num_timesteps - self.last >= self.every:
-            self.save()
-        return True
+    def fire(self) -> Path:
+        return self.save()
 
     def save(self) -> Path:
         folder = self.root / f"step_{self.num_timesteps:09d}"
@@ -82,29 +99,27 @@ class _Checkpoint(BaseCallback):
         return folder
 
 
-class _Evaluate(BaseCallback):
+class _Evaluate(_Periodic):
     """Every ``every`` steps: the agent on the evaluation days against the perfect-foresight LP and the
     index, logged to MLflow at the step; the best agent so far is kept in ``best/``."""
 
-    def __init__(self, config: ExperimentConfig, market: pd.DataFrame, best_dir: Path, every: int,
+    def __init__(self, config: ExperimentConfig, market: pd.DataFrame, best_dir: Path, every: int, until: int,
                  report: Callable[[int, dict[str, float]], None] | None, started: float) -> None:
-        super().__init__()
-        self.best_dir, self.every, self.report = best_dir, every, report
+        super().__init__(every, until)
+        self.best_dir, self.report = best_dir, report
         self.config = config.with_overrides({"evaluate.days": config.train.eval_days, "evaluate.strategies": ["lp"]})
         period, self.market = evaluation_period(self.config, market)
         self.lp_eur = evaluate_strategies(self.config, self.market)["lp"].metrics()["revenue_eur"]
         self.index = index_baseline(self.config, period).annualised()
-        self.last, self.best = 0, -float("inf")
+        self.best = -float("inf")
         self.history: list[dict[str, float]] = []
         self.started = started  # perf_counter at the run's start (a resumed run counts from its resumption)
         self.curve = best_dir.parent / "learning_curve"  # .csv and .png, rewritten at every evaluation
         days = len(self.market.dates)
         self.lp_eur_per_mw_year = self.lp_eur * 365 / days / config.battery.power_mw
 
-    def _on_step(self) -> bool:
-        if self.num_timesteps - self.last >= self.every:
-            self.evaluate()
-        return True
+    def fire(self) -> dict[str, float]:
+        return self.evaluate()
 
     def evaluate(self) -> dict[str, float]:
         self.last = self.num_timesteps
@@ -210,9 +225,11 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
                       tags={"kind": "train"}) as active:
         if state is None and t.clone_from is not None:
             _clone(config, train_market, model, venv, announce or (lambda text: None))
-        checkpoint = _Checkpoint(ckpt_root, t.checkpoint_every_steps, active.info.run_id, t.algorithm)
+        checkpoint = _Checkpoint(ckpt_root, t.checkpoint_every_steps, t.total_steps, active.info.run_id,
+                                 t.algorithm)
         checkpoint.last = model.num_timesteps
-        evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, report, started)
+        evaluate = _Evaluate(config, config.eval_market.load(), out / "best", t.eval_every_steps, t.total_steps,
+                             report, started)
         evaluate.last = model.num_timesteps
         if state is not None and evaluate.curve.with_suffix(".csv").exists():  # a resumed run continues its curve
             earlier = pd.read_csv(evaluate.curve.with_suffix(".csv"))

@@ -125,6 +125,15 @@ def test_index_command_writes_tables_and_charts_and_names_skipped_strategies(tmp
     assert "skipped" in result.output and "needs column 'fcr_price'" in result.output
     bad = runner.invoke(app, ["index", "--out", str(tmp_path / "x"), "--round-trip", "1.5"])
     assert bad.exit_code == 2 and "--round-trip" in bad.output
+    # a period of the table: its days, the same revenues as in the whole table's run
+    part = runner.invoke(app, ["index", "--data", str(full), "--out", str(tmp_path / "part"), "--start",
+                               "2024-05-08", "--days", "3"])
+    assert part.exit_code == 0, part.output
+    three = pd.read_csv(tmp_path / "part" / "daily.csv", index_col=0)
+    assert list(three.index) == ["2024-05-08", "2024-05-09", "2024-05-10"]
+    pd.testing.assert_frame_equal(three, daily.loc[three.index])
+    outside = runner.invoke(app, ["index", "--data", str(full), "--out", str(tmp_path / "x"), "--start", "2024-06-01"])
+    assert outside.exit_code == 2 and "covers the delivery days 2024-05-06 to 2024-05-12" in outside.output
 
 
 def test_a_table_ten_times_too_dear_is_refused_by_month_unless_accepted(tmp_path):

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bessgym.assets import BatterySpec, Fleet, SiteSpec
@@ -195,6 +195,9 @@ action_rows = st.lists(st.tuples(st.sampled_from([-1.0, 1.0, 0.0, 0.37, -0.61]),
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(soc0=st.floats(0.1, 0.9), aux=st.sampled_from([0.0, 0.05, 0.3]), pos=st.floats(0, 1), neg=st.floats(0, 1),
        da=st.floats(-1, 1), seed=st.integers(0, 1000), actions=action_rows, increments=st.booleans())
+# a 1e-9 MW day-ahead position (below the env's tolerances) beside full trades: 1.35e-8 MWh over the day's budget
+@example(soc0=0.5, aux=0.0, pos=0.0, neg=0.0, da=1e-9, seed=0, actions=[(-1.0, 0.0, 0.0), (1.0, 0.0, 0.0)],
+         increments=True)
 def test_no_penalty_beyond_what_physics_forces(soc0, aux, pos, neg, da, seed, actions, increments):
     rng = np.random.default_rng(seed)
     n = 96 * 2
@@ -236,7 +239,7 @@ def test_no_penalty_beyond_what_physics_forces(soc0, aux, pos, neg, da, seed, ac
         assert (d.lo >= battery.soc_min * 4 - 1e-9).all() and (d.hi <= battery.soc_max * 4 + 1e-9).all()
         assert (d.lo <= d.hi).all()
     if not forced_discharge:
-        assert d.discharged_mwh[0] <= s.fleet.max_daily_discharge_mwh[0] + 1e-9
+        assert d.discharged_mwh[0] <= s.fleet.max_daily_discharge_mwh[0] + 1e-7  # 0.1 Wh
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

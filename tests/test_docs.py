@@ -16,6 +16,8 @@ changed openly here:
 - ``train``, ``evaluate``, ``run`` and ``sweep`` get ``--set`` overrides that shrink cloning to two days, DAgger
   to one, training to two PPO rollouts and evaluation to two days;
 - ``deploy`` runs 3 cycles of 0.2 s instead of ``--cycles N`` of ``--cycle-s S``;
+- ``index`` runs the table's first 31 days (``--days 31``) unless the block names its days, ``multimarket``
+  two days (``--days 2``);
 - ``benchmark run`` runs one seed on one test day with 256 training steps (``--quick``: its baselines on one
   day), ``benchmark tune`` one trial of 256 steps scored on two days.
 """
@@ -73,6 +75,10 @@ def shell_for_test(text: str) -> str:
         command = line.split("#", 1)[0].rstrip()
         if re.search(COMMAND + r" (train|evaluate|run|sweep)\b", command):
             command += " " + SMALL
+        if re.search(COMMAND + r" index\b", command) and "--days" not in command:
+            command += " --days 31"
+        if re.search(COMMAND + r" multimarket\b", command):
+            command = re.sub(r"--days \d+", "", command) + " --days 2"
         if re.search(COMMAND + r" benchmark run\b", command):
             if "--quick" in command:
                 command = re.sub(r"--days \d+", "", command) + " --days 1"
@@ -175,6 +181,8 @@ def test_commands_are_told_from_paths():
     assert make == f"make -n -C {ROOT} run" and "--set" not in make and "--set" not in sub
     assert run.startswith("bessgym run --out runs/x --set train.total_steps=1024")
     assert shell_for_test("bessgym benchmark run --quick --out q").endswith("--quick --out q --days 1")
+    assert shell_for_test("bessgym index --out i").endswith("--out i --days 31")
+    assert shell_for_test("bessgym multimarket --days 7 --out m").endswith("--out m --days 2")
 
 
 def run_example(page: str, lang: str, line: int, text: str, work: Path, namespace: dict, monkeypatch) -> None:

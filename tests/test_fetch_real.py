@@ -37,6 +37,12 @@ def month(table: pd.DataFrame) -> pd.DataFrame:
     return table[sorted(table.columns)]
 
 
+def no_waiting(waits: list[float]) -> dict:
+    """``http_options`` that record the rate limit's waits instead of sleeping them (a month is ~70 requests at
+    0.2-0.5 s apart: half a minute of a test worker idle; test_fetch checks the waits themselves)."""
+    return {"sleep": waits.append}
+
+
 def test_january_2024_from_smard_and_regelleistung_equals_the_imported_files(tmp_path):
     prices = real_file("smard_Gro_handelspreise_202301010000_202501010000_Stunde.csv")
     forecast = real_file("smard_Prognostizierte_Erzeugung_Day-Ahead_202301010000_202501010000_Stunde.csv")
@@ -52,13 +58,17 @@ def test_january_2024_from_smard_and_regelleistung_equals_the_imported_files(tmp
     session, log = replay.session(routes)
     columns = ["da_price", "pv_per_mwp", "afrr_cap_pos_price", "afrr_cap_neg_price", "afrr_cap_pos_marginal",
                "afrr_cap_neg_marginal"]
-    fetched = fetch_table(start, end, columns=columns, session=session, cache_dir=tmp_path)
+    waits: list[float] = []
+    fetched = fetch_table(start, end, columns=columns, session=session, cache_dir=tmp_path,
+                          http_options=no_waiting(waits))
+    assert waits and max(waits) <= 0.5  # regelleistung's interval, the longest of the two sources
     pd.testing.assert_frame_equal(month(fetched.table), month(imported), check_freq=False, rtol=1e-12)
     assert fetched.sent == len(log.log) == 2 * (1 + 5) + 31  # per SMARD filter an index and 5 weeks; 31 xlsx
 
     offline, nothing = replay.session({})
-    again = fetch_table(start, end, columns=columns, session=offline, cache_dir=tmp_path)
-    assert nothing.log == [] and again.sent == 0
+    again = fetch_table(start, end, columns=columns, session=offline, cache_dir=tmp_path,
+                        http_options=no_waiting(waits := []))
+    assert nothing.log == [] and again.sent == 0 and waits == []  # the cache answers at once
     pd.testing.assert_frame_equal(again.table, fetched.table)
 
 
@@ -84,7 +94,8 @@ def test_march_2026_quarter_hourly_price_fcr_and_rebap_equal_the_imported_files(
     env = {"NETZTRANSPARENZ_CLIENT_ID": "id", "NETZTRANSPARENZ_CLIENT_SECRET": "secret"}
     fetched = fetch_table(start, end, sources=["smard", "regelleistung", "netztransparenz"],
                           columns=["da_price", "fcr_price", "imbalance_price"], session=session, cache_dir=tmp_path,
-                          env=env)
+                          env=env, http_options=no_waiting(waits := []))
+    assert waits and max(waits) <= 0.5
     assert len(fetched.table) == 31 * 96 - 4
     pd.testing.assert_frame_equal(month(fetched.table), month(imported), check_freq=False, rtol=1e-12)
     assert np.isfinite(fetched.table.to_numpy()).all()

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 from agents.base import DelegateAgent
+from agents.lp.energy_offers import band_edges, plan_offers
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.core import ACTION_WIDTH
 from bessgym.envs.view import DayView
+from bessgym.market.clearing import round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, N_BLOCKS, Stage
 
 WHOLESALE = ("day_ahead", "intraday")
@@ -64,15 +66,21 @@ class DailyLPPolicy:
     battery at the horizon. ``rolling``: plan today and tomorrow on the forecasts the env has (two days of
     them), end the two days at ``end_soc`` and execute today: today's end SoC is then valued by tomorrow's
     prices instead of pinned, and the next day plans again from the SoC reached (a rolling horizon).
-    ``objectives`` collects each solved plan's LP objective [EUR] per asset, to compare with what the env paid.
+    ``energy_offers``: where the env pays aFRR energy, offer the power the day's schedule and reserves leave
+    free as energy-only aFRR (:mod:`agents.lp.energy_offers`), priced by :meth:`_offer_prices` (the band's
+    edges: every activation clears, the forecasts decide the volume). ``objectives`` collects each solved
+    plan's LP objective [EUR] per asset, to compare with what the env paid.
     """
 
     def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None, *,
-                 reoptimise_after_capacity: bool = False, rolling: bool = False) -> None:
+                 reoptimise_after_capacity: bool = False, rolling: bool = False, energy_offers: bool = False) -> None:
         if wholesale not in WHOLESALE:
             raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
         self.wholesale, self.end_soc, self.rolling = wholesale, end_soc, rolling
-        self.reoptimise_after_capacity = reoptimise_after_capacity
+        self.reoptimise_after_capacity, self.energy_offers = reoptimise_after_capacity, energy_offers
+        self._offers: tuple[np.ndarray, ...] | None = None
+        self._offers_key: tuple | None = None
+        self._energy_models: dict[tuple, BatteryLP] = {}
         self._models: dict[tuple, BatteryLP] = {}
         self._plan: list[LPResult] = []
         self._day_key: tuple | None = None
@@ -182,10 +190,37 @@ class DailyLPPolicy:
 
     def _delivery_action(self, view: DayView, q: int) -> np.ndarray:
         lo, hi = view.trade_range(q)
-        # a sale into a profile PPA's shortfall is an intraday sale the site delivers into the profile
-        trade = np.array([p.intraday_mw[q] + (0.0 if p.profile_fill_mw is None else p.profile_fill_mw[q])
-                          for p in self._plan])
-        return view.codec.delivery_action(trade, hi, -lo, hold_energy_offers=True)  # capacity held, not activated
+        offers = self._energy_only_offers(view)
+        # capacity held, not activated; energy-only offers of free power where planned
+        return view.codec.delivery_action(self._trades()[:, q], hi, -lo, hold_energy_offers=True,
+                                          energy_only=None if offers is None else tuple(x[:, q] for x in offers))
+
+    def _trades(self) -> np.ndarray:
+        """The plan's intraday trades (N, n_qh) [MW, + sell]: a sale into a profile PPA's shortfall is an intraday
+        sale the site delivers into the profile."""
+        return np.array([p.intraday_mw + (0.0 if p.profile_fill_mw is None else p.profile_fill_mw)
+                         for p in self._plan])
+
+    def _energy_only_offers(self, view: DayView) -> tuple[np.ndarray, ...] | None:
+        """The day's energy-only offers (:func:`~agents.lp.energy_offers.plan_offers`), planned at its first
+        delivery around the positions held and the trades planned; None without them."""
+        if not (self.energy_offers and view.config.has("afrr_energy")):
+            return None
+        if self._offers_key != (id(view), view.serial):
+            products = dataclasses.replace(lp_products_for(view, self.wholesale), day_ahead=False, intraday=False,
+                                           exclusive_charge=True)  # the env runs the net: no burning in both
+            self._offers_key = (id(view), view.serial)
+            end_mwh = np.array([p.soc_mwh[-1] for p in self._plan])
+            da = np.broadcast_to(view.day_ahead_price, (view.n, view.n_qh))
+            step = view.trade_step_mw  # the trades as the env will execute them: the offers use the power left
+            trades = round_volume(self._trades(), step, step) if step > 0 else self._trades()
+            self._offers = plan_offers(view, self._energy_models, products, awards(view), *self._offer_prices(view, da),
+                                       view.committed_mw + trades, end_mwh)
+        return self._offers
+
+    def _offer_prices(self, view: DayView, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """POS and NEG offer prices [EUR/MWh] of the energy-only offers, shaped as the DA prices ``da``."""
+        return band_edges(view, da)
 
 
 def auction_window(view: DayView, stage: Stage) -> tuple[int, np.ndarray]:

@@ -95,9 +95,10 @@ RESERVES = ("fcr", "pos", "neg", "mpos", "mneg")  # FCR, aFRR POS, NEG, mFRR POS
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
 PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh",
-              "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw", "in_service", "profile_mw")
+              "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw", "in_service", "profile_mw",
+              "soc_floor_mwh", "soc_ceiling_mwh")
 PER_ASSET_STEPS = ("pv_forecast_mw", "pv_value_eur_mwh", "held_mw", "energy_only_pos_mw", "energy_only_neg_mw",
-                   "profile_mw")
+                   "profile_mw", "soc_floor_mwh", "soc_ceiling_mwh")
 
 
 class ActorLP:
@@ -286,7 +287,8 @@ class ActorLP:
                        pv_value_eur_mwh: np.ndarray | None = None, held_mw: np.ndarray | None = None,
                        intraday_open: np.ndarray | None = None, energy_only_pos_mw: np.ndarray | None = None,
                        energy_only_neg_mw: np.ndarray | None = None, in_service: np.ndarray | None = None,
-                       profile_mw: np.ndarray | None = None, **prices: np.ndarray) -> None:
+                       profile_mw: np.ndarray | None = None, soc_floor_mwh: np.ndarray | None = None,
+                       soc_ceiling_mwh: np.ndarray | None = None, **prices: np.ndarray) -> None:
         """``prices`` by name (``price_da`` ... ``price_neg``, per step; omitted ones are 0), per asset the
         start SoC, end bounds and discharge budget [MWh], per site the PV forecast [MW] and PV value
         [EUR/MWh], arrays (N, T); per asset the positions already held (N, T) [MW, + sell; default none] and
@@ -295,7 +297,9 @@ class ActorLP:
         ``price_energy_neg``) per MWh; which assets are in service (N,) bool (default all): one that is not plans
         neither power nor reserves (an asset in outage when the next day is planned); per site the profile a
         profile PPA owes (N, T) [MW] (default none): with intraday trading the battery's sales fill what PV
-        leaves of it, worth ``price_shortfall``."""
+        leaves of it, worth ``price_shortfall``; per asset bounds on the SoC at each step's start (N, T) [MWh]
+        (default the battery's window; the first step starts at ``soc0``): the env runs a held schedule before
+        it activates energy-only offers, so the SoC must carry each step's schedule alone."""
         n, t, v, h, dt = self.n, self.n_steps, self.v, self.highs, self.dt
         unknown = set(prices) - set(PRICES)
         if unknown:
@@ -364,6 +368,13 @@ class ActorLP:
                                    for name in RESERVES])
             h.changeColsBounds(cols.size, cols, np.zeros(cols.size), caps)
         self._out = ~on
+        window = [np.broadcast_to(edge[:, None], (n, t)) for edge in self.soc_window]
+        floor = parameter(soc_floor_mwh if soc_floor_mwh is not None else window[0], (n, t), "soc_floor_mwh")
+        ceiling = parameter(soc_ceiling_mwh if soc_ceiling_mwh is not None else window[1], (n, t), "soc_ceiling_mwh")
+        floor = np.maximum(floor[:, 1:], window[0][:, 1:])
+        ceiling = np.maximum(np.minimum(ceiling[:, 1:], window[1][:, 1:]), floor)
+        starts = v["soc"][:, :-1].ravel().astype(np.int32)  # the SoC before steps 1 .. T-1
+        h.changeColsBounds(starts.size, starts, floor.ravel(), ceiling.ravel())
         held = parameter(held_mw if held_mw is not None else np.zeros((n, t)), (n, t), "held_mw")
         rows, lo, hi = zip(
             (self.soc_first, soc0 - self.aux_mwh, soc0 - self.aux_mwh), (self.balance_rows, held, held),

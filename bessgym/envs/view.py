@@ -64,6 +64,11 @@ class DayView:
         return self._sim.codec
 
     @property
+    def trade_step_mw(self) -> float:
+        """The grid [MW] each asset's intraday trade at delivery is rounded onto, towards zero (0: none)."""
+        return self._sim.pooling.delivery_steps(self.rules)[0]
+
+    @property
     def pooled(self) -> bool:
         """Whether the assets bid as one actor (a portfolio rounds its totals, not each asset's)."""
         return self._sim.pooling.pooled

@@ -89,6 +89,23 @@ def market_table(data: Path | None, accept_unusual: bool = False):
     return table, str(data)
 
 
+def days_of(table, start: dt.date | None, days: int | None):
+    """The delivery days (Berlin) of ``table`` from ``start`` (default its first), ``days`` of them (default
+    all); a period the table does not cover is a ValueError naming the table's days."""
+    import numpy as np
+
+    from bessgym.data.calendar import delivery_dates
+
+    if start is None and days is None:
+        return table
+    dates = delivery_dates(table.index)
+    first = np.datetime64(start, "D") if start is not None else dates[0]
+    chosen = (dates >= first) & (dates < first + np.timedelta64(days, "D") if days is not None else dates >= first)
+    if not chosen.any():
+        raise ValueError(f"--start {start}: the table covers the delivery days {dates[0]} to {dates[-1]}")
+    return table[chosen]
+
+
 def frame_table(frame, title: str) -> Table:
     """A DataFrame as a rich table, formatted per column (:mod:`experiments.tables`)."""
     from experiments.tables import rich_table

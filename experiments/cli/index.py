@@ -3,6 +3,7 @@ market table."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,15 @@ from typing import Annotated
 import typer
 
 from bessgym.errors import MarketDataError
-from experiments.cli._common import AcceptUnusualOption, console, fail, frame_table, market_table
+from experiments.cli._common import (
+    AcceptUnusualOption,
+    console,
+    days_of,
+    fail,
+    frame_table,
+    iso_date,
+    market_table,
+)
 
 
 def index_cmd(
@@ -20,6 +29,9 @@ def index_cmd(
     power_mw: Annotated[float, typer.Option(help="Power of the battery [MW]; results are per MW.")] = 1.0,
     round_trip: Annotated[float, typer.Option(help="AC/AC round-trip efficiency [-].")] = 0.90,
     cycles: Annotated[float, typer.Option(help="Full cycles per day [-].")] = 2.0,
+    start: Annotated[dt.date | None, typer.Option(help="First delivery day (Berlin), YYYY-MM-DD; default the "
+                                                      "table's first.", parser=iso_date, metavar="DATE")] = None,
+    days: Annotated[int | None, typer.Option(help="Delivery days (default: all).", min=1)] = None,
     accept_unusual: AcceptUnusualOption = False,
 ) -> None:
     """The BESS revenue index: daily revenue per MW of each strategy, rolling averages and charts."""
@@ -32,9 +44,10 @@ def index_cmd(
             raise fail(ValueError(f"{flag} must be a finite number {rule}, got {value}"))
     try:
         market, title = market_table(data, accept_unusual)
+        market = days_of(market, start, days)
         battery = IndexBattery(duration_h=energy_mwh / power_mw, round_trip=round_trip, cycles_per_day=cycles)
         print_index(market, out, title=title, battery=battery)
-    except MarketDataError as exc:
+    except (MarketDataError, ValueError) as exc:
         raise fail(exc) from exc
 
 
