@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -81,7 +82,10 @@ def rolling_figure(daily_per_mw: pd.DataFrame, path: Path, *, title: str, highli
     axes[-1, 0].set_xlabel("delivery day (Berlin)")
     axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.suptitle(title)
-    fig.autofmt_xdate()
+    for ax in axes[:, 0]:  # a month or a year: ticks that never overlap, the year and month said once
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     return save_figure(fig, path)
 
 
