@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +70,9 @@ class _Periodic(BaseCallback):
         if self.num_timesteps - self.last >= self.every and self.num_timesteps < self.until:
             self.fire()
 
+    @abstractmethod
     def fire(self) -> object:
-        raise NotImplementedError
+        """What is done every ``every`` steps (a checkpoint, an evaluation)."""
 
 
 class _Checkpoint(_Periodic):
