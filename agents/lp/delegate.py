@@ -192,13 +192,13 @@ class DailyLPPolicy:
         lo, hi = view.trade_range(q)
         offers = self._energy_only_offers(view)
         # capacity held, not activated; energy-only offers of free power where planned
-        return view.codec.delivery_action(self._trades()[:, q], hi, -lo, hold_energy_offers=True,
+        return view.codec.delivery_action(self._trades(q), hi, -lo, hold_energy_offers=True,
                                           energy_only=None if offers is None else tuple(x[:, q] for x in offers))
 
-    def _trades(self) -> np.ndarray:
-        """The plan's intraday trades (N, n_qh) [MW, + sell]: a sale into a profile PPA's shortfall is an intraday
-        sale the site delivers into the profile."""
-        return np.array([p.intraday_mw + (0.0 if p.profile_fill_mw is None else p.profile_fill_mw)
+    def _trades(self, q: int | slice = slice(None)) -> np.ndarray:
+        """The plan's intraday trades at quarter-hour(s) ``q`` (N, ...) [MW, + sell] (default the day): a sale
+        into a profile PPA's shortfall is an intraday sale the site delivers into the profile."""
+        return np.array([p.intraday_mw[q] + (0.0 if p.profile_fill_mw is None else p.profile_fill_mw[q])
                          for p in self._plan])
 
     def _energy_only_offers(self, view: DayView) -> tuple[np.ndarray, ...] | None:
@@ -213,7 +213,8 @@ class DailyLPPolicy:
             end_mwh = np.array([p.soc_mwh[-1] for p in self._plan])
             da = np.broadcast_to(view.day_ahead_price, (view.n, view.n_qh))
             step = view.trade_step_mw  # the trades as the env will execute them: the offers use the power left
-            trades = round_volume(self._trades(), step, step) if step > 0 else self._trades()
+            trades = self._trades()
+            trades = round_volume(trades, step, step) if step > 0 else trades
             self._offers = plan_offers(view, self._energy_models, products, awards(view), *self._offer_prices(view, da),
                                        view.committed_mw + trades, end_mwh)
         return self._offers

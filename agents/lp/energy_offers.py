@@ -51,9 +51,10 @@ def plan_offers(view: DayView, models: dict[tuple, BatteryLP], products: LPProdu
     share_neg = np.clip(fc["afrr_activation_neg"], 0, 1) * (fc["afrr_energy_neg_price"] <= offer_neg)
     free_pos = np.maximum(view.up_cap - np.maximum(held_mw, 0), 0)  # as the env frees it (kernels.deliver)
     free_neg = np.maximum(view.down_cap - np.maximum(-held_mw, 0), 0)
+    unbounded = np.full(n_qh, -np.inf), np.full(n_qh, np.inf)  # the SoC before a step: the battery's window
     # with intraday trade at delivery the env bounds each step's schedule by the SoC before the activations
     floor, ceiling = (schedule_room(view, held_mw) if view.config.has("intraday")
-                      else (np.full(held_mw.shape, -np.inf), np.full(held_mw.shape, np.inf)))
+                      else (np.broadcast_to(unbounded[0], held_mw.shape), np.broadcast_to(unbounded[1], held_mw.shape)))
     vol_pos, vol_neg = np.zeros((view.n, n_qh)), np.zeros((view.n, n_qh))
     for i in range(view.n):
         key = (f.specs[i], products, n_qh)
@@ -69,7 +70,7 @@ def plan_offers(view: DayView, models: dict[tuple, BatteryLP], products: LPProdu
         try:
             plan = lp.solve(**day, soc_floor_mwh=floor[i], soc_ceiling_mwh=ceiling[i])
         except RuntimeError:  # a schedule the SoC cannot carry alone somewhere: offer as if it could
-            plan = lp.solve(**day, soc_floor_mwh=np.full(n_qh, -np.inf), soc_ceiling_mwh=np.full(n_qh, np.inf))
+            plan = lp.solve(**day, soc_floor_mwh=unbounded[0], soc_ceiling_mwh=unbounded[1])
         # the activated power planned, as a share of the free power that the activation share calls; a hair
         # less (1e-6), as the plan may reach a SoC limit within HiGHS's 1e-7 feasibility tolerance
         vol_pos[i] = _ratio(plan.afrr_energy_pos_mw, free_pos[i] * share_pos[i]) * (1 - 1e-6)
