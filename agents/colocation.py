@@ -26,11 +26,13 @@ from bessgym.market.products import N_BLOCKS, Stage
 
 
 class SiteLPPolicy(DailyLPPolicy):
-    """The daily multi-market LP of a co-located site in one operating ``mode`` (see the module docstring)."""
+    """The daily multi-market LP of a co-located site in one operating ``mode`` (see the module docstring);
+    ``bid_marginal`` as :class:`~agents.lp.delegate.DailyLPPolicy`'s."""
 
-    def __init__(self, mode: str = "joint", wholesale: str = "day_ahead", end_soc: float | None = None) -> None:
+    def __init__(self, mode: str = "joint", wholesale: str = "day_ahead", end_soc: float | None = None, *,
+                 bid_marginal: bool = True) -> None:
         check_mode(mode, "SiteLPPolicy mode")
-        super().__init__(wholesale, end_soc)
+        super().__init__(wholesale, end_soc, bid_marginal=bid_marginal)
         self.mode = mode
 
     def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:

@@ -25,7 +25,8 @@ from bessgym.envs.core import MarketArrays
 from experiments.config import ExperimentConfig
 from experiments.evaluate import Evaluation, evaluate_strategies, index_baseline
 
-SCHEMA = 3  # 2: the LP's key has the site and the portfolio; 3: one battery's LP offers aFRR energy
+SCHEMA = 4  # 2: the LP's key has the site and the portfolio; 3: one battery's LP offers aFRR energy; 4: the
+# LPs offer pay-as-bid capacity on the forecast marginal price
 
 
 def cache_folder() -> Path:

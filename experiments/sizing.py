@@ -5,9 +5,11 @@ Each battery (power x duration) runs a year in ``CoLocatedPVBESS-v0`` twice with
 a 10 MW connection; operated in ``mode``: joint optimisation by default, or PV-priority / BESS-priority),
 with perfect foresight and with forecast deviations (10 % price noise, 20 % autocorrelated PV forecast
 error). Markets: FCR, aFRR capacity and day-ahead as in the multi-market methodology (80 % of power in
-reserves, FCR derated 20 % with 30 min held, 2 cycles a day, SoC 10-90 %). The battery's revenue excludes
-the PV's; the reduction is 1 - co-located / standalone. Results: ``sizing.csv``, ``sizing.png``, and an
-MLflow run in the experiment ``colocation-sizing``.
+reserves, FCR derated 20 % with 30 min held, 2 cycles a day, SoC 10-90 %; capacity offered at the forecast
+average price, as a price-taker). The battery's revenue excludes
+the PV's; the reduction is 1 - co-located / standalone. Results: ``sizing.csv``, ``sizing.md`` (the table the
+co-location page shows, :func:`markdown_table`), ``sizing.png``, and an MLflow run in the experiment
+``colocation-sizing``.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def run_case(case: Case, market: pd.DataFrame, days: int | None, mode: str = "jo
     env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config("imbalance_price" in market),
                              forecast=case.forecast, agent_stages=("capacity", "day_ahead", "delivery"), episode_days=n,
                              start_day=arrays.dates[0])
-    table = run_policy(env, SiteLPPolicy(mode), seed=seed)
+    table = run_policy(env, SiteLPPolicy(mode, bid_marginal=False), seed=seed)
     pv = float(table[list(PV_FLOWS)].sum().sum())
     total = float(table["total"].sum())
     return {"battery_eur": total - pv, "pv_eur": pv, "site_eur": total, "days": float(len(table))}
@@ -92,7 +94,7 @@ def mode_comparison(market: pd.DataFrame, out: Path, *, days: int = 7,
         env = CoLocatedPVBESSEnv(arrays, case.site(), study_market_config("imbalance_price" in market),
                                  forecast=case.forecast, agent_stages=("capacity", "day_ahead", "delivery"),
                                  episode_days=min(days, len(arrays.dates)), start_day=arrays.dates[0])
-        daily = run_policy(env, SiteLPPolicy(mode), seed=0)
+        daily = run_policy(env, SiteLPPolicy(mode, bid_marginal=False), seed=0)
         frames.append(pd.DataFrame({"mode": mode, "site_eur": daily["total"],
                                     "battery_eur": daily["total"] - daily[list(PV_FLOWS)].sum(axis=1),
                                     "curtailment_paid_eur": -daily["curtailment_payment"]}))
@@ -137,9 +139,27 @@ def sizing_study(market: pd.DataFrame, out: Path, *, powers: tuple[float, ...] =
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "sizing.csv") as tmp:
         table.round(3).to_csv(tmp, index=False)
+    with atomic_path(out / "sizing.md") as tmp:
+        tmp.write_text(markdown_table(table, mode, other_eur_mwh))
     _chart(table, out / "sizing.png", mode, other_eur_mwh)
     _log(table, out, days, mode, other_eur_mwh)
     return table
+
+
+def markdown_table(table: pd.DataFrame, mode: str = "joint", other_eur_mwh: float = 0.0) -> str:
+    """The study's table as markdown: per battery its standalone revenue and the share lost co-located, with
+    perfect foresight / forecast deviations (where both were run), and the site's value."""
+    losses = f", other losses {other_eur_mwh:g} EUR/MWh" if other_eur_mwh else ""
+    forecasts = [f for f in FORECASTS if f in set(table["forecast"])]
+    lines = [f"| battery | standalone, kEUR/MW/year | revenue lost co-located ({mode}{losses}) "
+             "| site value, MEUR/year |", "|---|---|---|---|"]
+    for (p, h), rows in table.groupby(["power_mw", "duration_h"], sort=True):
+        rows = rows.set_index("forecast").loc[forecasts]
+        cells = [" / ".join(f"{v / 1e3:,.0f}" for v in rows["standalone_eur_per_mw_year"]),
+                 " / ".join(f"{v:.1f} %" for v in rows["reduction_pct"]),
+                 " / ".join(f"{v / 1e6:.3f}" for v in rows["site_eur_per_year"])]
+        lines.append(f"| {p:g} MW / {h:g} h | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\nValues: {' / '.join(forecasts)} (perfect foresight / forecast deviations).\n"
 
 
 def _chart(table: pd.DataFrame, path: Path, mode: str, other_eur_mwh: float = 0.0) -> Path:

@@ -75,24 +75,28 @@ def _tasks(*tasks: Task) -> dict[str, Task]:
 TASKS = _tasks(
     Task("intraday-2h", 0, "1 MW / 2 MWh trades intraday continuous, one decision per quarter-hour (the main job)",
          "the intraday LP", {}, ("lp", "lp_noisy", "lp_rolling", *RULES)),
-    # v1: the reference LP also offers the power its plan leaves free as aFRR energy (v0's earned 72 % of v1's)
-    Task("multimarket-2h", 1, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
-         "intraday at delivery", "the multi-market LP with energy-only aFRR offers of its free power", MULTIMARKET,
+    # v1: the reference LP also offers the power its plan leaves free as aFRR energy (v0's earned 72 % of v1's);
+    # v2 (here and on every task with pay-as-bid capacity): the LPs offer capacity on the forecast marginal price,
+    # and noisy activation forecasts no longer reveal the quarter-hours without activation
+    Task("multimarket-2h", 2, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
+         "intraday at delivery", "the multi-market LP (aFRR capacity offered at the marginal price) with energy-only "
+         "aFRR offers of its free power", MULTIMARKET,
          ("lp", "lp_noisy", "lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic", "multimarket",
           "multimarket_noisy", *RULES)),
-    Task("capacity-2h", 1, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
-         "intraday trades, a week an episode", "the reserve and intraday LP with energy-only aFRR offers",
+    Task("capacity-2h", 2, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
+         "intraday trades, a week an episode", "the reserve and intraday LP (aFRR capacity offered at the marginal "
+         "price) with energy-only aFRR offers",
          {"env.agent_stages": ["capacity", "delivery"], "env.episode_days": 7,
           "env.products": ["fcr", "afrr_capacity", "afrr_energy", "intraday", "imbalance"]},
          ("lp", "lp_noisy", "idle")),
-    Task("colocation-1-1-1", 0, "the co-location study's site at 1 MW: 1 MW connection, 1 MWp PV (PPA at 42 "
+    Task("colocation-1-1-1", 1, "the co-location study's site at 1 MW: 1 MW connection, 1 MWp PV (PPA at 42 "
          "EUR/MWh), 1 MW / 2 MWh; the multi-market stages and curtailment; revenue is the site's",
          "the joint site LP", {"env.kind": "colocated", **MULTIMARKET},
          ("lp", "lp_noisy", "lp_pv_priority", "lp_bess_priority", *RULES)),
-    Task("portfolio-6", 0, "the default portfolio (batteries of 10, 2, 0.6, 0.4 MW and two PV sites), one actor, "
+    Task("portfolio-6", 1, "the default portfolio (batteries of 10, 2, 0.6, 0.4 MW and two PV sites), one actor, "
          "outages (MTBF 2,000 h, MTTR 24 h); the multi-market stages", "the joint portfolio LP",
          {"env.kind": "portfolio", **MULTIMARKET}, ("lp", "lp_noisy", "lp_per_asset", *RULES), index=False),
-    Task("portfolio-100", 0, "100 mixed assets of 0.4-10 MW (a third with PV), one actor, outages; the "
+    Task("portfolio-100", 1, "100 mixed assets of 0.4-10 MW (a third with PV), one actor, outages; the "
          "multi-market stages", "the joint portfolio LP",
          {"env.kind": "portfolio", "portfolio.assets": "mixed", "portfolio.size": 100, **MULTIMARKET},
          ("lp", "lp_noisy", "lp_per_asset", *RULES), index=False),

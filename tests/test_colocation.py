@@ -226,8 +226,8 @@ def test_joint_optimisation_is_worth_at_least_either_priority(june):
         env = CoLocatedPVBESSEnv(june, site, RESERVES_AND_DA, agent_stages=("capacity", "day_ahead", "delivery"),
                                  episode_days=4, start_day="2024-06-20")
         totals[mode] = run_policy(env, SiteLPPolicy(mode), seed=0)["total"].sum()
-    assert totals["joint"] >= totals["pv_priority"] - 1e-6
-    assert totals["joint"] >= totals["bess_priority"] - 1e-6
+    assert totals["joint"] >= totals["pv_priority"] * (1 - 1e-9)  # to float precision of 4 days' sums
+    assert totals["joint"] >= totals["bess_priority"] * (1 - 1e-9)
     assert totals["pv_priority"] > 0
 
 
@@ -247,6 +247,10 @@ def test_sizing_study_writes_table_chart_and_mlflow(tmp_path, monkeypatch):
                                                         / row["standalone_eur_per_mw_year"]))
     assert row["standalone_eur_per_mw_year"] > 0 and row["pv_eur_per_year"] > 0
     assert (tmp_path / "out" / "sizing.csv").exists() and (tmp_path / "out" / "sizing.png").exists()
+    markdown = (tmp_path / "out" / "sizing.md").read_text().splitlines()
+    assert markdown[0].startswith("| battery | standalone") and len(markdown) == 5  # header, rule, one battery
+    assert markdown[2] == (f"| 10 MW / 2 h | {row['standalone_eur_per_mw_year'] / 1e3:,.0f} | "
+                           f"{row['reduction_pct']:.1f} % | {row['site_eur_per_year'] / 1e6:.3f} |")
     run = mlflow.search_runs(experiment_names=["colocation-sizing"], output_format="list")[0]
     assert "reduction_pct_10mw_2h_perfect" in run.data.metrics
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agents.lp.capacity_bids import capacity_offers
 from agents.lp.delegate import DailyLPPolicy
 from agents.lp.model import ActorLP, BatteryLP
 from agents.lp.reference import PyomoBatteryLP
@@ -99,7 +100,8 @@ def test_internal_netting_by_hand():
 
 def test_policy_in_the_env_pays_what_it_planned():
     """Perfect foresight, no outages, continuous energy volumes: the env awards the plan's whole-MW reserve
-    totals (shared as planned) and pays exactly the plan's capacity and day-ahead revenue."""
+    totals (shared as planned) and pays the plan's capacity (to float32 actions' precision) and day-ahead
+    revenue."""
     market = MarketArrays.from_frame(synthetic.generate("2024-06-20", "2024-06-22", seed=4))
     config = MarketConfig(products=frozenset({"fcr", "afrr_capacity", "day_ahead", "imbalance"}),
                           ancillary_max_share=0.8, fcr_max_share=0.8, fcr_hold_h=0.5, wholesale_increments=False)
@@ -123,10 +125,13 @@ def test_policy_in_the_env_pays_what_it_planned():
                 assert won == pytest.approx(mine, abs=1e-6)
     flows = dict(zip(env.cash_flows, cash, strict=True))
     col, blk = market.columns, block_of(96)
-    capacity = sum(0.25 * (col["fcr_price"][span] * p.fcr_mw[blk] + col["afrr_cap_pos_price"][span] * p.afrr_pos_mw[blk]
-                           + col["afrr_cap_neg_price"][span] * p.afrr_neg_mw[blk]).sum() for p in policy._plan)
+    # pay-as-bid aFRR: offered at the (known) marginal price, at most 1.5 x the average, and paid the offer
+    pos, neg = (capacity_offers(col[f"afrr_cap_{d}_marginal"][span], col[f"afrr_cap_{d}_price"][span],
+                                config.capacity_price_band, 0.0)[0] for d in ("pos", "neg"))
+    capacity = sum(0.25 * (col["fcr_price"][span] * p.fcr_mw[blk] + pos * p.afrr_pos_mw[blk]
+                           + neg * p.afrr_neg_mw[blk]).sum() for p in policy._plan)
     day_ahead = sum(0.25 * (col["da_price"][span] * p.day_ahead_mw).sum() for p in policy._plan)
-    assert flows["fcr"] + flows["afrr_cap_pos"] + flows["afrr_cap_neg"] == pytest.approx(capacity, rel=1e-9)
+    assert flows["fcr"] + flows["afrr_cap_pos"] + flows["afrr_cap_neg"] == pytest.approx(capacity, rel=1e-7)
     assert flows["day_ahead"] == pytest.approx(day_ahead, rel=1e-9)
     assert flows["penalty"] == 0.0 and policy.gaps_eur[0] >= 0.0
 

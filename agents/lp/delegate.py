@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from agents.base import DelegateAgent
+from agents.lp.capacity_bids import capacity_offers
 from agents.lp.energy_offers import band_edges, plan_offers
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of
@@ -25,6 +26,8 @@ from bessgym.market.clearing import round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, N_BLOCKS, Stage
 
 WHOLESALE = ("day_ahead", "intraday")
+CAPACITY_PRICES = {"price_pos": "afrr_cap_pos", "price_neg": "afrr_cap_neg", "price_mpos": "mfrr_cap_pos",
+                   "price_mneg": "mfrr_cap_neg"}  # the LP's pay-as-bid capacity prices: market column stems
 AWARDS = ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw", "mfrr_pos_mw", "mfrr_neg_mw")  # reserves per block, as fixed
 
 
@@ -69,14 +72,18 @@ class DailyLPPolicy:
     ``energy_offers``: where the env pays aFRR energy, offer the power the day's schedule and reserves leave
     free as energy-only aFRR (:mod:`agents.lp.energy_offers`), priced by :meth:`_offer_prices` (the band's
     edges: every activation clears, the forecasts decide the volume). ``objectives`` collects each solved
-    plan's LP objective [EUR] per asset, to compare with what the env paid.
+    plan's LP objective [EUR] per asset, to compare with what the env paid. ``bid_marginal``: offer pay-as-bid
+    capacity on the forecast marginal price, valued at its expected pay (:mod:`agents.lp.capacity_bids`); False
+    offers it at the forecast average price, valued at that price (a price-taker's 100 % acceptance, as the
+    published methodologies have it).
     """
 
     def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None, *,
-                 reoptimise_after_capacity: bool = False, rolling: bool = False, energy_offers: bool = False) -> None:
+                 reoptimise_after_capacity: bool = False, rolling: bool = False, energy_offers: bool = False,
+                 bid_marginal: bool = True) -> None:
         if wholesale not in WHOLESALE:
             raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
-        self.wholesale, self.end_soc, self.rolling = wholesale, end_soc, rolling
+        self.wholesale, self.end_soc, self.rolling, self.bid_marginal = wholesale, end_soc, rolling, bid_marginal
         self.reoptimise_after_capacity, self.energy_offers = reoptimise_after_capacity, energy_offers
         self._offers: tuple[np.ndarray, ...] | None = None
         self._offers_key: tuple | None = None
@@ -147,12 +154,29 @@ class DailyLPPolicy:
         fc = {name: values[:, :n] for name, values in view.forecasts.items()}
         zero = np.zeros((view.n, n))
         prices = {"price_da": fc["da_price"], "price_id": fc.get("id1_price", zero),
-                  "price_fcr": fc.get("fcr_price", zero), "price_pos": fc.get("afrr_cap_pos_price", zero),
-                  "price_neg": fc.get("afrr_cap_neg_price", zero), "price_mpos": fc.get("mfrr_cap_pos_price", zero),
-                  "price_mneg": fc.get("mfrr_cap_neg_price", zero)}
+                  "price_fcr": fc.get("fcr_price", zero),
+                  **{name: pay for name, (_, pay) in self._capacity_offers(view, n).items()}}
         soc0 = view.soc_mwh
         end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
         return prices, soc0, np.clip(end, f.soc_min_mwh, f.soc_max_mwh), f.max_daily_discharge_mwh - view.discharged_mwh
+
+    def _capacity_offers(self, view: DayView, n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Pay-as-bid capacity offers and their expected pay [EUR/MW/h] by LP price name, per step (N, n): each
+        block's offer on the forecasts at its start, as the env reads them (:mod:`agents.lp.capacity_bids`);
+        with ``bid_marginal`` False, or without a marginal price, at the forecast average (a share of 0)."""
+        days = (view.n_qh, view.next_n_qh) if n > view.n_qh else (view.n_qh,)
+        blocks = np.concatenate([block_of(k) + N_BLOCKS * d for d, k in enumerate(days)])[:n]
+        first = np.searchsorted(blocks, blocks)  # each step's block start, where the env reads the forecasts
+        out = {}
+        for name, product in CAPACITY_PRICES.items():
+            average = view.forecasts.get(f"{product}_price", np.zeros((view.n, n)))[:, first]
+            marginal = view.forecasts.get(f"{product}_marginal")
+            if self.bid_marginal and marginal is not None:
+                out[name] = capacity_offers(marginal[:, first], average, view.config.capacity_price_band,
+                                            view.forecast_sigma)
+            else:
+                out[name] = (average, average)
+        return out
 
     def _model(self, spec: BatterySpec, products: LPProducts, days: tuple[int, ...], exclusive: bool,
                site: SiteTerms | None = None) -> BatteryLP:
@@ -176,7 +200,13 @@ class DailyLPPolicy:
     def _capacity_action(self, view: DayView) -> np.ndarray:
         whole = np.round if self._whole_mw else np.asarray  # a portfolio rounds its total, not each asset
         fcr, pos, neg, mpos, mneg = (whole([getattr(p, name) for p in self._plan]) for name in AWARDS)
-        return view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *self._capacity_rooms(view), mpos, mneg)
+        action = view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *self._capacity_rooms(view),
+                                            mpos, mneg)
+        starts = np.searchsorted(view.block, np.arange(N_BLOCKS))
+        offers = self._capacity_offers(view, view.n_qh)
+        return view.codec.with_capacity_prices(action, *(offers[name][0][:, starts] for name in CAPACITY_PRICES),
+                                               *(view.forecasts.get(f"{p}_price", np.zeros((view.n, view.n_qh)))
+                                                 [:, starts] for p in CAPACITY_PRICES.values()))
 
     def _capacity_rooms(self, view: DayView) -> tuple[np.ndarray, np.ndarray]:
         """The rooms the capacity action's reserve shares are read against."""

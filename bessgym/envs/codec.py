@@ -83,6 +83,19 @@ class ActionCodec:
         return tuple(np.maximum(fc * (1 + band * a[:, row]), 0.0) for fc, row in zip(forecasts, (3, 4, 7, 8),
                                                                                          strict=True))
 
+    def with_capacity_prices(self, action: np.ndarray, pos_eur: np.ndarray, neg_eur: np.ndarray,
+                             mpos_eur: np.ndarray, mneg_eur: np.ndarray, *forecasts: np.ndarray) -> np.ndarray:
+        """``action`` (N, 54) with the aFRR POS, NEG and mFRR POS, NEG offer prices (N, 6) [EUR/MW/h] set, read
+        against the blocks' forecast prices ``forecasts`` (in that order; an offer outside the band is clipped to
+        it, one on a forecast of 0 or less stays at the forecast)."""
+        a = action.reshape(action.shape[0], 9, N_BLOCKS).copy()
+        band = self.config.capacity_price_band
+        for row, offer, fc in zip((3, 4, 7, 8), (pos_eur, neg_eur, mpos_eur, mneg_eur), forecasts, strict=True):
+            if band > 0:
+                ratio = np.divide(offer, fc, out=np.ones(fc.shape), where=fc > 0)
+                a[:, row] = np.clip((ratio - 1.0) / band, -1.0, 1.0)
+        return a.reshape(action.shape)
+
     def capacity_action(self, fcr_mw: np.ndarray, pos_mw: np.ndarray, neg_mw: np.ndarray, power_mw: np.ndarray,
                         room_up_mw: np.ndarray, room_down_mw: np.ndarray, mfrr_pos_mw: np.ndarray | float = 0.0,
                         mfrr_neg_mw: np.ndarray | float = 0.0) -> np.ndarray:

@@ -30,7 +30,7 @@ from bessgym._checks import finite
 from bessgym.assets.battery import energy_held_down, energy_held_up
 from bessgym.assets.site import SiteSpec
 from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
-from bessgym.envs.forecast import Forecaster
+from bessgym.envs.forecast import Forecaster, forecast_sigma
 from bessgym.envs.kernels import DayArrays
 from bessgym.envs.pooling import netting
 from bessgym.envs.site import SiteSimulator
@@ -91,6 +91,10 @@ class SharedForecast:
     """One forecast for every asset of the portfolio (it is one actor)."""
 
     inner: Forecaster
+
+    @property
+    def sigma(self) -> float:
+        return forecast_sigma(self.inner)
 
     def forecast(self, column: str, realised: np.ndarray, n_assets: int, rng: np.random.Generator) -> np.ndarray:
         return np.broadcast_to(self.inner.forecast(column, realised, 1, rng), (n_assets, realised.shape[0]))

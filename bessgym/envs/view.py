@@ -19,6 +19,7 @@ import numpy as np
 from bessgym.assets.battery import Fleet
 from bessgym.data.rules import MarketRules
 from bessgym.envs.codec import ActionCodec
+from bessgym.envs.forecast import forecast_sigma
 from bessgym.market.products import Stage
 
 if TYPE_CHECKING:
@@ -150,6 +151,11 @@ class DayView:
     def forecasts(self) -> Mapping[str, np.ndarray]:
         """Price forecasts by market column (N, up to two days of quarter-hours from the day's start)."""
         return MappingProxyType({name: frozen(values) for name, values in self._sim.day.forecasts.items()})
+
+    @property
+    def forecast_sigma(self) -> float:
+        """Relative error [-] to expect of the forecasts (0 with perfect foresight; :func:`forecast_sigma`)."""
+        return forecast_sigma(self._sim.forecaster)
 
     def _day(self, name: str) -> np.ndarray:
         return frozen(getattr(self._sim.day, name))

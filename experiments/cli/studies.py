@@ -51,7 +51,8 @@ def sizing_cmd(
                              other_eur_mwh=other_losses, progress=lambda done, total: bar.update(done))
     console.print(frame_table(table.set_index(["power_mw", "duration_h", "forecast"]),
                               "battery revenue lost to co-location (reduction_pct, %)"))
-    console.print(f"table: [bold]{out / 'sizing.csv'}[/], chart: [bold]{out / 'sizing.png'}[/]")
+    console.print(f"table: [bold]{out / 'sizing.csv'}[/] (as markdown: {out / 'sizing.md'}), chart: "
+                  f"[bold]{out / 'sizing.png'}[/]")
 
 
 @colocation_app.command("modes")
