@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 # other's core (the suite took 9 min 03 s with the default pools, 7 min 33 s with one thread each)
 TEST_THREADS ?= 1
 
-.PHONY: install run test lint bench calibrate clean
+.PHONY: install run test test-long lint bench calibrate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts
 	OMP_NUM_THREADS=$(TEST_THREADS) OPENBLAS_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS) \
-		$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20
+		$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20 \
+		-m "not long"
+
+# benchmark truth on 28 days x 3 seeds of every task (tests marked long; about an hour on 2 cores)
+test-long: $(STAMP)
+	OMP_NUM_THREADS=$(TEST_THREADS) OPENBLAS_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS) \
+		$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m long --durations=0
 
 lint: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts
