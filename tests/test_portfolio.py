@@ -335,3 +335,38 @@ def test_per_asset_actions_move_only_their_asset(june):
     with pytest.raises(ValueError, match="shape"):
         env.step(np.zeros(width, dtype=np.float32))
     assert gym.make("bessgym/PortfolioPerAsset-v0").action_space.shape[0] == 6 * 100  # six assets, all stages
+
+
+def test_pooled_bids_at_several_prices_are_each_on_the_grid():
+    """A portfolio's reserve volume at one price is one bid: whatever subset of its prices the auction accepts,
+    the accepted total is on the grid (1 MW minimum and steps), and no asset ends above what it offered."""
+    from bessgym.envs.pooling import Pooled
+
+    volumes = np.array([[0.7, 2.0], [0.8, 0.5], [0.6, 0.5], [0.9, 0.0]])  # four assets, two blocks
+    prices = np.array([[10.0, 5.0], [20.0, 5.0], [10.0, 5.0], [20.0, 5.0]])
+    pooled = Pooled(True).reserves(volumes, 1.0, 1.0, prices)
+    # block 0: 1.3 MW at 10 -> 1 MW, 1.7 MW at 20 -> 1 MW (the pooled total of 3.0 MW would have been 3 bids'
+    # worth; at two prices it is two bids of 1 MW); block 1: 3.0 MW at one price -> 3 MW
+    for price in (10.0, 20.0):
+        assert pooled[prices[:, 0] == price, 0].sum() == pytest.approx(1.0)
+    assert pooled[:, 1].sum() == pytest.approx(3.0) and (pooled <= volumes + 1e-12).all()
+    assert Pooled(True).reserves(volumes, 1.0, 1.0) == pytest.approx(pool_volumes(volumes, 1.0, 1.0))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_per_asset_capacity_prices_keep_the_accepted_totals_on_the_grid(seed):
+    """The reproduction of the reliability issue: every asset offers all its aFRR POS room, every other one at
+    the lowest price and the rest at the highest; each block's accepted total is whole MW."""
+    import gymnasium as gym
+
+    env = gym.make("bessgym/PortfolioPerAsset-v0", start_day="2024-06-20").unwrapped
+    env.reset(seed=seed)
+    width = env.runner.width
+    action = np.zeros((env.unwrapped.day_view.n, width), np.float32)
+    capacity = action[:, :9 * N_BLOCKS].reshape(-1, 9, N_BLOCKS)
+    capacity[:, 1], capacity[:, 3] = 1.0, 1.0
+    capacity[1::2, 3] = -1.0
+    action[:, :9 * N_BLOCKS] = capacity.reshape(len(action), -1)
+    env.step(action.ravel())
+    totals = env.day_view.afrr_pos_mw.sum(axis=0)
+    assert totals == pytest.approx(np.round(totals), abs=1e-9) and (totals > 0).all()

@@ -314,13 +314,14 @@ class Simulator:
                                   *volumes[3:], cfg.mfrr_hold_h)
         scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
         rules = d.rules
-        fcr, pos, neg, mpos, mneg = (self.pooling.reserves(x * scale, rules.min_bid_mw, rules.bid_step_mw)
-                                     for x in volumes)
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
         no_forecast = np.zeros((self.n, d.n_qh))
         columns = [f"{p}_cap_{d_}_price" for p in ("afrr", "mfrr") for d_ in ("pos", "neg")]
         offers = self.codec.capacity_prices(action, *(d.forecasts.get(c, no_forecast)[:, starts - d.start]
                                                       for c in columns))
+        # a bid is a volume at one price: pay-as-bid volumes go to the grid per price (FCR has none)
+        fcr, pos, neg, mpos, mneg = (self.pooling.reserves(x * scale, rules.min_bid_mw, rules.bid_step_mw, price)
+                                     for x, price in zip(volumes, (None, *offers), strict=True))
         # the marginal price is required where the product is offered (MarketArrays.require); zeros where not
         won = [accepted_sell(offer, self.col(c.replace("_price", "_marginal"))[starts])
                for offer, c in zip(offers, columns, strict=True)]

@@ -7,9 +7,10 @@ grids and what intraday fee each asset pays:
   volumes to the exchange's 0.1 MW increment (unless ``MarketConfig.wholesale_increments`` is off), and each
   asset pays the full fee on its own trade.
 - :class:`Pooled`: the portfolio's totals are put on the grids, the assets' shares scaled to them (never above
-  what an asset offered), so assets below the minimum bid take part; opposite intraday trades are netted inside
-  the portfolio, and only the net pays the fee, shared pro rata to the assets' gross trades (in the delivery
-  kernel, :func:`bessgym.envs.kernels.delivery_step`).
+  what an asset offered), so assets below the minimum bid take part; pay-as-bid reserves offered at several
+  prices are several bids, each on the grid, so whatever the auction accepts is; opposite intraday trades are
+  netted inside the portfolio, and only the net pays the fee, shared pro rata to the assets' gross trades (in
+  the delivery kernel, :func:`bessgym.envs.kernels.delivery_step`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ class Alone:
     def __init__(self, increments: bool) -> None:
         self.increments = increments
 
-    def reserves(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
-        """Reserve volumes (N, blocks) on the product's grid."""
+    def reserves(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float,
+                 price: np.ndarray | None = None) -> np.ndarray:
+        """Reserve volumes (N, blocks) on the product's grid; ``price`` (N, blocks): the offers' prices, where
+        the product is paid as bid (an asset's bid is on the grid whatever its price)."""
         return round_volume(volume_mw, min_bid_mw, step_mw)
 
     def wholesale(self, volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
@@ -51,8 +54,19 @@ class Pooled(Alone):
 
     pooled = True
 
-    def reserves(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float) -> np.ndarray:
-        return pool_volumes(volume_mw, min_bid_mw, step_mw)
+    def reserves(self, volume_mw: np.ndarray, min_bid_mw: float, step_mw: float,
+                 price: np.ndarray | None = None) -> np.ndarray:
+        """The portfolio bids each price's volume as one bid: per block, the assets offering at the same price
+        (all of them without ``price``) have their total put on the grid."""
+        if price is None:
+            return pool_volumes(volume_mw, min_bid_mw, step_mw)
+        out = np.empty_like(volume_mw, dtype=float)
+        for b in range(volume_mw.shape[1]):  # six blocks; an asset's offer price groups it
+            _, bid = np.unique(price[:, b], return_inverse=True)
+            members = bid[None, :] == np.arange(bid.max() + 1)[:, None]  # (bids, N)
+            out[:, b] = (pool_volumes(np.where(members, volume_mw[:, b], 0.0).T, min_bid_mw, step_mw)
+                         .sum(axis=1))
+        return out
 
     def wholesale(self, volume_mw: np.ndarray, step_mw: float) -> np.ndarray:
         return pool_net(volume_mw, step_mw) if self.increments else volume_mw

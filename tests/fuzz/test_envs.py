@@ -1,0 +1,52 @@
+"""Our own fuzz suite: every registered env id stepped through a delivery day with random, extreme and
+saturating actions under hypothesis (bounded: a few examples per id, under a minute in all). Each step must keep
+the envelope every env promises (:func:`bessgym.envs.envelope.violations`). The longer run is
+``benchmarks/fuzz.py``."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bessgym  # noqa: F401  (registers the ids)
+from bessgym.envs.envelope import violations
+
+ENV_IDS = sorted(k for k in gym.registry if k.startswith("bessgym/"))
+
+
+def actions(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    """Uniform, all at one bound or zero, or a bound or zero per entry (the corners the clipping must hold);
+    drawn from a seed, so that hypothesis draws two numbers a step, whatever the action's width."""
+    n = int(np.prod(shape))
+    kinds = {"uniform": lambda rng: rng.uniform(-1, 1, n),
+             "corners": lambda rng: rng.choice([-1.0, 0.0, 1.0], n),
+             "constant": lambda rng: np.full(n, rng.choice([-1.0, 0.0, 1.0]))}
+    return st.tuples(st.sampled_from(sorted(kinds)), st.integers(0, 2**32 - 1)).map(
+        lambda k: kinds[k[0]](np.random.default_rng(k[1])).astype(np.float32).reshape(shape))
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_any_actions_keep_the_envelope(env_id, data):
+    env = gym.make(env_id, start_day="2024-06-20").unwrapped
+    obs, info = env.reset(seed=data.draw(st.integers(0, 3)))
+    draw = actions(env.action_space.shape)
+    truncated = terminated = False
+    while not (truncated or terminated):
+        obs, reward, terminated, truncated, info = env.step(data.draw(draw))
+        assert violations(env, obs, reward, info) == []
+
+
+def test_the_checks_name_what_broke():
+    env = gym.make("bessgym/SingleBESSIntraday-v0", start_day="2024-06-20").unwrapped
+    env.reset(seed=0)
+    obs, reward, _, _, info = env.step(np.ones(env.action_space.shape, np.float32))
+    assert violations(env, obs, reward, info) == []
+    high = dict(info, physics={**info["physics"], "soc_mwh": env.day_view.fleet.soc_max_mwh + 0.1})
+    assert any(v.startswith("SoC") for v in violations(env, obs, reward, high))
+    assert any(v.startswith("cash flows") for v in violations(env, obs, reward + 1.0, info))
+    assert violations(env, obs * np.nan, reward, info)[0] == "observation outside its space"
