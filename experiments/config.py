@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,12 +48,15 @@ class _Strict(BaseModel):
 
 
 class MarketSpec(_Strict):
-    """A contract table: a file (``path``) or a synthetic market (``synthetic_seed``), cut to [start, end)."""
+    """A contract table: a file (``path``) or a synthetic market (``synthetic_seed``), cut to [start, end).
+    ``accept_unusual``: use a file whose monthly means lie outside the market's history (warned, not refused;
+    :mod:`bessgym.data.plausibility`), as the commands' ``--accept-unusual``."""
 
     path: Path | None = None
     synthetic_seed: int | None = None
     start: dt.date | None = None
     end: dt.date | None = None
+    accept_unusual: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> MarketSpec:
@@ -78,7 +82,23 @@ class MarketSpec(_Strict):
             keep = [k and d >= self.start for k, d in zip(keep, local_dates, strict=True)]
         if self.end is not None:
             keep = [k and d < self.end for k, d in zip(keep, local_dates, strict=True)]
-        return df[keep]
+        df = df[keep]
+        self._check_usual(df)
+        return df
+
+    def _check_usual(self, df: pd.DataFrame) -> None:
+        """Refuse (or, with ``accept_unusual``, warn about) months of the file outside the market's history."""
+        from bessgym.data.plausibility import unusual_months
+        from bessgym.errors import MarketDataError
+
+        found = unusual_months(df)
+        if found and self.accept_unusual:
+            for line in found:
+                warnings.warn(f"{self.path}: {line}", stacklevel=3)
+        elif found:
+            more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+            raise MarketDataError("; ".join(found[:3]) + more + "; set accept_unusual: true in the market's "
+                                  "config to use it anyway", source=str(self.path))
 
     def label(self) -> str:
         span = f"{self.start or '...'}..{self.end or '...'}"

@@ -241,3 +241,64 @@ BAD_OBJECTS = [
 def test_non_finite_and_out_of_range_parameters_are_named(make, name):
     with pytest.raises(ValueError, match=name):
         make()
+
+
+# every command of the CLI with an input it must refuse by name (a new command must add its case here)
+MISSING = "missing.parquet"
+COMMAND_CASES = {
+    "benchmark run": (["--task", "nosuch"], ["unknown task 'nosuch'", "intraday-2h-v0"]),
+    "benchmark table": (["--out", "none"], ["none", "no benchmark results"]),
+    "benchmark tasks": None,  # takes no input
+    "benchmark tune": (["--task", "nosuch"], ["unknown task 'nosuch'"]),
+    "colocation modes": (["--data", MISSING], [MISSING, "file not found"]),
+    "colocation sizing": (["--data", MISSING], [MISSING, "file not found"]),
+    "compare": (["--experiment", "nosuch"], ["no runs in experiment 'nosuch'"]),
+    "control simulate": (["--port", "70000"], ["--port", "less than or equal to 65535"]),
+    "data calibrate": (["--synthetic", MISSING, "--real", MISSING], [MISSING]),
+    "data fetch": (["--start", "2024-06-05", "--end", "2024-06-01", "--out", "f.parquet"],
+                   ["--start 2024-06-05 must be before --end 2024-06-01"]),
+    "data import": (["--series", "da_price=missing.csv", "--unit", "EUR/MWh", "--out", "i.parquet"],
+                    ["missing.csv", "file not found"]),
+    "data synth": (["--out", "x.parquet", "--start", "2024-06-05", "--end", "2024-06-05"],
+                   ["end 2024-06-05 must be after start 2024-06-05"]),
+    "data validate": ([MISSING], [MISSING, "file not found"]),
+    "deploy": (["--policy", "missing.onnx", "--dry-run"], ["--policy missing.onnx", "no such file"]),
+    "evaluate": (["-c", "missing.yaml"], ["missing.yaml", "cannot read the configuration"]),
+    "index": (["--data", MISSING, "--out", "i"], [MISSING, "file not found"]),
+    "multimarket": (["--data", MISSING], [MISSING, "file not found"]),
+    "portfolio compare": (["--data", MISSING], [MISSING, "file not found"]),
+    "portfolio scale": (["--data", MISSING], [MISSING, "file not found"]),
+    "run": (["-c", "missing.yaml"], ["missing.yaml", "cannot read the configuration"]),
+    "schedule": (["--data", MISSING, "--out", "s.csv"], [MISSING, "file not found"]),
+    "sweep": (["--grid", "missing.yaml"], ["missing.yaml", "cannot read the grid"]),
+    "train": (["-c", "missing.yaml"], ["missing.yaml", "cannot read the configuration"]),
+}
+
+
+def cli_commands() -> list[str]:
+    from typer.main import get_command
+
+    def walk(command, prefix=()):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, (*prefix, name))
+        else:
+            yield " ".join(prefix)
+
+    return sorted(walk(get_command(app)))
+
+
+def test_every_command_has_a_bad_input_case():
+    assert sorted(COMMAND_CASES) == cli_commands()
+
+
+@pytest.mark.parametrize("command", sorted(c for c, case in COMMAND_CASES.items() if case))
+def test_every_command_refuses_a_bad_input_by_name(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    args, fragments = COMMAND_CASES[command]
+    result = runner.invoke(app, [*command.split(), *args])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (text, result.exception)
+    assert all(f in text for f in fragments), text
+    assert "Traceback" not in text and list(tmp_path.glob("*.parquet")) == []

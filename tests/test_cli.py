@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 import bessgym
 from bessgym.data import read_table, synthetic
 from bessgym.data.plausibility import unusual_months
+from bessgym.errors import MarketDataError
 from experiments.cli import app
+from experiments.config import MarketSpec
 
 runner = CliRunner()
 
@@ -157,3 +159,9 @@ def test_a_table_ten_times_too_dear_is_refused_by_month_unless_accepted(tmp_path
         assert runner.invoke(app, [*command, "--accept-unusual"]).exit_code == 0, command
     assert unusual_months(market) == []  # the real scale passes
     assert "at least 5 in absolute value" in unusual_months(market / 1000)[0]  # EUR/kWh read as EUR/MWh
+    # a configuration's market file is checked the same way (train, evaluate, run, benchmark read it)
+    spec = MarketSpec(path=table)
+    with pytest.raises(MarketDataError, match=r"x10.parquet: da_price in 2024-01: mean 777.49 EUR/MWh.*accept_unusual"):
+        spec.load()
+    with pytest.warns(UserWarning, match="da_price in 2024-01"):
+        assert len(MarketSpec(path=table, accept_unusual=True).load()) == len(market)

@@ -39,7 +39,7 @@ def _until_signal(work) -> bool:
 
 @app.command("simulate")
 def simulate_cmd(
-    port: Annotated[int, typer.Option(help="TCP port.")] = 5020,
+    port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 5020,
     host: Annotated[str, typer.Option(help="Interface; loopback unless you mean otherwise.")] = "127.0.0.1",
     acceleration: Annotated[float, typer.Option(help="Simulated seconds per wall-clock second.")] = 1.0,
     capacity_wh: Annotated[float, typer.Option(help="Battery capacity [Wh].")] = 2_000_000.0,

@@ -117,9 +117,8 @@ def compare_cmd(
 
     table = runs_table(experiment, max_runs)
     if table.empty:
-        console.print(f"no runs{f' in experiment {experiment!r}' if experiment else ''} "
-                      "(set MLFLOW_TRACKING_URI to read another store)")
-        raise typer.Exit(code=1)
+        raise fail(ValueError(f"no runs{f' in experiment {experiment!r}' if experiment else ''} "
+                              "(set MLFLOW_TRACKING_URI to read another store)"))
     table["started"] = table["started"].dt.strftime("%Y-%m-%d %H:%M")
     console.print(frame_table(table.set_index("run"), f"MLflow runs{f': {experiment}' if experiment else ''}"))
     console.print("configuration columns: the keys in which the shown runs differ; a training run's metrics are "
