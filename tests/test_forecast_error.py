@@ -78,9 +78,9 @@ def test_the_lp_offers_capacity_on_its_forecast_of_the_marginal_price(forecast):
 
 def test_noisy_strategies_earn_less_than_their_perfect_twins_on_average():
     """Every noisy/perfect pair of the multi-market task, over four days and three forecast draws. The LPs lose
-    to noise by a wide margin (shaded capacity offers alone expect a fifth less pay); the methodology is a rule around an LP (energy offers at DA +- 50 %), which noise
-    can help on a short period (on the first three days its noisy mean is above), so the long test
-    (tests/test_bound_long.py) holds it over 28 days and three seeds."""
+    to noise by a wide margin (shaded capacity offers alone expect a fifth less pay); the methodology is a rule
+    around an LP (energy offers at DA +- 50 %), which noise can help on a short period (on the first three days
+    its noisy mean is above), so the long test (tests/test_bound_long.py) holds it over 28 days and 3 seeds."""
     t = task("multimarket-2h")
     pairs = {"lp": "lp_noisy", "lp_cascade": "lp_cascade_noisy", "multimarket": "multimarket_noisy"}
     config = t.config(0, days=4, **{"evaluate.strategies": [*pairs, *pairs.values()], "evaluate.noise_seeds": 3})
