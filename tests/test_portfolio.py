@@ -303,8 +303,8 @@ def test_scale_curve_costs_by_hand_and_risk_per_mw(june, tmp_path):
     assert table.index.tolist() == [1, 3] and table["power_mw"].tolist() == [2.0, 12.6]
     # without a cost per order, the costs per MW and year are the fixed ones: (5,000 n + 100,000) / MW
     assert table["cost_eur_per_mw_year"].tolist() == pytest.approx([105_000 / 2.0, 115_000 / 12.6])
-    assert (table["margin_eur_per_mw_year"] == table["revenue_eur_per_mw_year"]
-            - table["cost_eur_per_mw_year"]).all()
+    assert table["margin_eur_per_mw_year"].to_numpy() == pytest.approx(
+        (table["revenue_eur_per_mw_year"] - table["cost_eur_per_mw_year"]).to_numpy(), rel=1e-12)
     assert (table["orders_per_day"] > 0).all() and (table["worst_day_eur_per_mw"] * 365
                                                     <= table["revenue_eur_per_mw_year"] + 1e-6).all()
     assert (tmp_path / "scale.csv").exists() and (tmp_path / "scale.png").stat().st_size > 10_000
