@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 import bessgym  # noqa: F401  (registers the ids)
-from bessgym.envs.envelope import violations
+from bessgym.envs.envelope import before_step, violations
 
 KINDS = ("uniform", "corners", "constant")
 
@@ -36,11 +36,12 @@ def fuzz(env_id: str, seconds: float, seed: int) -> tuple[int, int, Counter]:
     found: Counter = Counter()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
-        env.reset(seed=int(rng.integers(2**31)))
+        _, info = env.reset(seed=int(rng.integers(2**31)))
         kind, done = KINDS[days % len(KINDS)], False
         while not done:
+            before = before_step(env, info)
             obs, reward, terminated, truncated, info = env.step(action(kind, rng, env.action_space.shape))
-            found.update(v.split(":")[0] for v in violations(env, obs, reward, info))
+            found.update(v.split(":")[0] for v in violations(env, obs, reward, info, before))
             steps, done = steps + 1, terminated or truncated
         days += 1
     return steps, days, found

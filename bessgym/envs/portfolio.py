@@ -79,6 +79,18 @@ class PortfolioEnv(BESSEnv):
     reserves are re-dispatched to the others, and only what nobody can cover is deviation or non-delivery.
     Intraday trades are netted inside the portfolio. See :mod:`bessgym.envs.portfolio_core`.
 
+    ## Envelope
+
+    Per asset, as for a site alone: SoC within its window, power within its rating, the energy balance, its
+    grid connection; reserves on the grids as the portfolio's totals per offer price. The daily cycle limit
+    binds what the portfolio chooses for an asset (its share of the auctions' schedules and intraday trades);
+    beyond it an asset discharges only as far as its SoC band, its committed schedule or a sibling's outage
+    forces it: re-dispatch moves a failed asset's schedule to the assets with power room, budget or not, since
+    the portfolio owes what it sold. A held reserve's SoC headroom is not guaranteed per asset: re-dispatch and
+    activations can use it, the aFRR and mFRR an asset's SoC cannot hold move to siblings with energy, and
+    what none can hold is unavailable (its capacity payment withheld). ``benchmarks/fuzz.py`` and
+    ``tests/fuzz`` check all but the headroom after every step (:func:`bessgym.envs.envelope.violations`).
+
     ## Action Space
 
     As ``CoLocatedPVBESS-v0`` (delivery entry 9: curtailment of every site's PV), for the whole portfolio.

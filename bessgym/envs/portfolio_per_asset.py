@@ -21,7 +21,8 @@ ASSET_STATE = 4  # per asset: SoC share, in service, discharge and charge power 
 
 
 class PortfolioPerAssetEnv(PortfolioEnv):
-    """:class:`~bessgym.envs.portfolio.PortfolioEnv` with one action row per asset.
+    """:class:`~bessgym.envs.portfolio.PortfolioEnv` with one action row per asset (and its envelope; pay-as-bid
+    reserves offered at several prices are several bids, each on the grid).
 
     ## Action Space
 

@@ -63,6 +63,9 @@ def modes_cmd(
                                                    "the table's first year (a summer week, where PV matters), or "
                                                    "the table's first day when it has no such day.")] = None,
     days: Annotated[int, typer.Option(help="Delivery days.", min=1)] = 7,
+    increments: Annotated[bool, typer.Option(
+        "--increments/--continuous", help="Day-ahead volumes on the exchange's 0.1 MW grid, or executed as the "
+        "LPs plan them (the modes compared without the rounding's noise).")] = True,
     accept_unusual: AcceptUnusualOption = False,
 ) -> None:
     """The study's site (10 MW / 20 MWh, 10 MWp PV at 42 EUR/MWh, 10 MW connection) in each operating mode with
@@ -82,7 +85,7 @@ def modes_cmd(
             raise ValueError(f"--start {start}: the table ends before it")
     except (MarketDataError, ValueError) as exc:
         raise fail(exc) from exc
-    table = mode_comparison(market, out, days=days)
+    table = mode_comparison(market, out, days=days, increments=increments)
     console.print(frame_table(table, "the site in each operating mode, per day [EUR]"))
     console.print(f"table: [bold]{out / 'modes.csv'}[/]")
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bessgym  # noqa: F401  (registers the ids)
-from bessgym.envs.envelope import violations
+from bessgym.envs.envelope import Before, before_step, violations
 
 ENV_IDS = sorted(k for k in gym.registry if k.startswith("bessgym/"))
 
@@ -37,8 +37,9 @@ def test_any_actions_keep_the_envelope(env_id, data):
     draw = actions(env.action_space.shape)
     truncated = terminated = False
     while not (truncated or terminated):
+        before = before_step(env, info)
         obs, reward, terminated, truncated, info = env.step(data.draw(draw))
-        assert violations(env, obs, reward, info) == []
+        assert violations(env, obs, reward, info, before) == []
 
 
 def test_the_checks_name_what_broke():
@@ -50,3 +51,9 @@ def test_the_checks_name_what_broke():
     assert any(v.startswith("SoC") for v in violations(env, obs, reward, high))
     assert any(v.startswith("cash flows") for v in violations(env, obs, reward + 1.0, info))
     assert violations(env, obs * np.nan, reward, info)[0] == "observation outside its space"
+    # as if the day's budget was spent before this sale, which nothing forced
+    spent = np.asarray(env.day_view.discharged_mwh, float) - 0.5
+    unforced = Before(spent, spent.copy(), np.full(1, -10.0), np.zeros(1))
+    assert any(v.startswith("cycle limit") for v in violations(env, obs, reward, info, unforced))
+    forced = Before(spent, spent.copy(), np.full(1, 2.0), np.zeros(1))  # the band required 2 MW: allowed
+    assert violations(env, obs, reward, info, forced) == []
