@@ -242,11 +242,11 @@ def test_with_volumes_as_planned_each_mode_earns_its_plan_and_joint_leads_every_
     from agents.lp.terms import SITE_MODES
     from experiments.sizing import Case, study_market_config
 
-    market = MarketArrays.from_frame(synthetic.generate("2024-04-10", "2024-04-14", seed=0))
+    market = MarketArrays.from_frame(synthetic.generate("2024-04-10", "2024-04-13", seed=0))
     daily = {}
     for mode in SITE_MODES:
         env = CoLocatedPVBESSEnv(market, Case(10.0, 2.0, True, "perfect").site(), study_market_config(True, False),
-                                 agent_stages=("capacity", "day_ahead", "delivery"), episode_days=3,
+                                 agent_stages=("capacity", "day_ahead", "delivery"), episode_days=2,
                                  start_day="2024-04-11")
         policy = SiteLPPolicy(mode, bid_marginal=False)
         daily[mode] = run_policy(env, policy, seed=0)["total"]
