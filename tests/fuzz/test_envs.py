@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import bessgym  # noqa: F401  (registers the ids)
 from bessgym.envs.envelope import Before, before_step, violations
+from bessgym.envs.portfolio_core import Reliability
 
 ENV_IDS = sorted(k for k in gym.registry if k.startswith("bessgym/"))
 
@@ -28,11 +29,16 @@ def actions(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
         lambda k: kinds[k[0]](np.random.default_rng(k[1])).astype(np.float32).reshape(shape))
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+OUTAGES = {"reliability": Reliability(mtbf_h=24.0, mttr_h=4.0)}  # about half of a portfolio's steps with an outage
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), [(i, {}) for i in ENV_IDS]
+                         + [(i, OUTAGES) for i in ENV_IDS if "Portfolio" in i])
 @settings(max_examples=4, deadline=None, derandomize=True)
 @given(data=st.data())
-def test_any_actions_keep_the_envelope(env_id, data):
-    env = gym.make(env_id, start_day="2024-06-20").unwrapped
+def test_any_actions_keep_the_envelope(env_id, kwargs, data):
+    """Also the portfolios with frequent outages: re-dispatch keeps the portfolio's envelope (its docstring)."""
+    env = gym.make(env_id, start_day="2024-06-20", **kwargs).unwrapped
     obs, info = env.reset(seed=data.draw(st.integers(0, 3)))
     draw = actions(env.action_space.shape)
     truncated = terminated = False
