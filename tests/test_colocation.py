@@ -237,18 +237,17 @@ def test_with_volumes_as_planned_each_mode_earns_its_plan_and_joint_leads_every_
     joint plan, whose LP admits both priorities' plans, is worth at least either on every day. (With the
     exchange's 0.1 MW grid each mode's continuous plan is rounded, which moves its day by a few EUR and its end
     SoC off the plan: noise in the comparison, docs/colocation.md.)"""
-    from agents.colocation import SiteLPPolicy
     from agents.lp.delegate import run_policy
     from agents.lp.terms import SITE_MODES
-    from experiments.sizing import Case, study_market_config
+    from experiments.sizing import Case, study_market_config, study_policy
 
     market = MarketArrays.from_frame(synthetic.generate("2024-04-10", "2024-04-13", seed=0))
-    daily = {}
+    case, daily = Case(10.0, 2.0, True, "perfect"), {}
     for mode in SITE_MODES:
-        env = CoLocatedPVBESSEnv(market, Case(10.0, 2.0, True, "perfect").site(), study_market_config(True, False),
+        env = CoLocatedPVBESSEnv(market, case.site(), study_market_config(True, False),
                                  agent_stages=("capacity", "day_ahead", "delivery"), episode_days=2,
                                  start_day="2024-04-11")
-        policy = SiteLPPolicy(mode, bid_marginal=False)
+        policy = study_policy(case, mode)
         daily[mode] = run_policy(env, policy, seed=0)["total"]
         if mode != "bess_priority":  # whose LP values the battery alone
             planned = np.concatenate(policy.objectives)
