@@ -89,7 +89,8 @@ class PortfolioEnv(BESSEnv):
     the portfolio owes what it sold. A held reserve's SoC headroom is not guaranteed per asset: re-dispatch and
     activations can use it, the aFRR and mFRR an asset's SoC cannot hold move to siblings with energy, and
     what none can hold is unavailable (its capacity payment withheld). ``benchmarks/fuzz.py`` and
-    ``tests/fuzz`` check all but the headroom after every step (:func:`bessgym.envs.envelope.violations`).
+    ``tests/fuzz`` check this after every step (:func:`bessgym.envs.envelope.violations`); headroom and
+    "no penalty unless forced" are checked for a battery or site alone, not per asset of a portfolio.
 
     ## Action Space
 

@@ -5,6 +5,8 @@ the envelope every env promises (:func:`bessgym.envs.envelope.violations`). The 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -50,10 +52,12 @@ def test_any_actions_keep_the_envelope(env_id, kwargs, data):
 
 def test_the_checks_name_what_broke():
     env = gym.make("bessgym/SingleBESSIntraday-v0", start_day="2024-06-20").unwrapped
-    env.reset(seed=0)
+    _, info = env.reset(seed=0)
+    before = before_step(env, info)
     obs, reward, _, _, info = env.step(np.ones(env.action_space.shape, np.float32))
-    assert violations(env, obs, reward, info) == []
-    high = dict(info, physics={**info["physics"], "soc_mwh": env.day_view.fleet.soc_max_mwh + 0.1})
+    assert violations(env, obs, reward, info, before) == []
+    phys, fleet = info["physics"], env.day_view.fleet
+    high = dict(info, physics={**phys, "soc_mwh": fleet.soc_max_mwh + 0.1})
     assert any(v.startswith("SoC") for v in violations(env, obs, reward, high))
     assert any(v.startswith("cash flows") for v in violations(env, obs, reward + 1.0, info))
     assert violations(env, obs * np.nan, reward, info)[0] == "observation outside its space"
@@ -63,3 +67,18 @@ def test_the_checks_name_what_broke():
     assert any(v.startswith("cycle limit") for v in violations(env, obs, reward, info, unforced))
     forced = Before(spent, spent.copy(), np.full(1, 2.0), np.zeros(1))  # the band required 2 MW: allowed
     assert violations(env, obs, reward, info, forced) == []
+    # as if the reserves needed a full battery: the sale went the other way with 10 MW of charge free
+    full = replace(before, band_mwh=(fleet.soc_max_mwh, fleet.soc_max_mwh), free_mw=(np.zeros(1), np.full(1, 10.0)))
+    assert any(v.startswith("reserve headroom") for v in violations(env, obs, reward, info, full))
+    # as if they needed an empty one: the sale goes towards it, short of the free power, then at all of it
+    empty = replace(before, band_mwh=(fleet.soc_min_mwh, fleet.soc_min_mwh), free_mw=(phys["schedule_mw"] + 1.0,
+                                                                                     np.zeros(1)))
+    assert any(v.startswith("reserve headroom") for v in violations(env, obs, reward, info, empty))
+    assert violations(env, obs, reward, info, replace(empty, free_mw=(phys["schedule_mw"], np.zeros(1)))) == []
+    # penalties with the battery at 1 MW, no schedule and the SoC mid-window, where the reserves held fit
+    assert (before.held_mwh[0] < 8.0).all() and (before.held_mw[0] < 9.0).all()
+    idle = {**phys, "power_mw": np.ones(1), "schedule_mw": np.zeros(1), "soc_mwh": phys["soc_before_mwh"]}
+    short = dict(info, physics={**idle, "undelivered_mwh": np.full(1, 0.2), "unavailable_mw": np.ones(1)})
+    found = violations(env, obs, reward, short, before)
+    assert any(v.startswith("non-delivery penalty") for v in found)
+    assert any(v.startswith("reserve unavailable") for v in found)
