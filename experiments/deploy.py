@@ -24,6 +24,7 @@ from bessgym.control.protocol import Status
 from bessgym.data.calendar import MARKET_TZ
 from bessgym.envs.core import MarketArrays
 from bessgym.envs.site import CURTAIL, SiteSimulator, pv_dispatch
+from bessgym.market.reserves import RESERVES
 from experiments.config import ExperimentConfig, load_config
 from experiments.evaluate import make_env
 
@@ -223,8 +224,8 @@ def live_market(market: Path | None, days: int = 1) -> pd.DataFrame:
     return synthetic.generate(today - dt.timedelta(days=1), today + dt.timedelta(days=days + 1), seed=0)
 
 
-SCHEDULE_COLUMNS = ("timestamp", "power_mw", "soc_pct", "day_ahead_mw", "intraday_mw", "fcr_mw", "afrr_pos_mw",
-                    "afrr_neg_mw")
+SCHEDULE_COLUMNS = ("timestamp", "power_mw", "soc_pct", "day_ahead_mw", "intraday_mw",
+                    *(p.held_column for p in RESERVES))
 
 
 def lp_schedule(config: ExperimentConfig, market: pd.DataFrame, start: dt.date, days: int) -> pd.DataFrame:

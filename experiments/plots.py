@@ -16,6 +16,7 @@ import pandas as pd
 
 from bessgym._io import atomic_path
 from bessgym.data.calendar import DT_H, MARKET_TZ
+from bessgym.market.reserves import RESERVES as RESERVE_PRODUCTS
 
 REFERENCE = "perfect-foresight LP (100 %)"  # the in-env LP every share of a comparison refers to
 MIN_CHART_POINTS = 30  # fewer complete windows than this draw as a dot or a stub: show the running mean
@@ -24,8 +25,9 @@ MARKETS = (  # what carried the battery's power, (dispatch column, label, colour
     ("intraday_mw", "intraday continuous", "tab:orange"), ("activation_mw", "reserve activation", "tab:purple"),
     ("other_mw", "deviation from schedule", "tab:gray"),
 )
-RESERVES = (("fcr_mw", "FCR", "tab:red"), ("afrr_pos_mw", "aFRR up", "tab:green"),
-            ("afrr_neg_mw", "aFRR down", "tab:olive"))
+COLOURS = {"fcr": "tab:red", "afrr_pos": "tab:green", "afrr_neg": "tab:olive", "mfrr_pos": "tab:cyan",
+           "mfrr_neg": "tab:brown"}  # by reserve product; one not named here takes the next of the cycle
+RESERVES = tuple((p.held_column, p.label, COLOURS.get(p.name)) for p in RESERVE_PRODUCTS)
 
 
 def save_figure(fig, path: Path) -> Path:

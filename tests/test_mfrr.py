@@ -110,3 +110,36 @@ def test_a_failed_assets_mfrr_is_redispatched_in_a_portfolio_and_paid():
     c, r = pool.deliver(0, np.zeros((2, 10)))
     assert r["unavailable_mw"].sum() == pytest.approx(0.0)  # the working asset holds both (6 MW of its 10)
     assert c[CASH_FLOWS.index("mfrr_cap_pos")].sum() == pytest.approx(2 * 3.0 * 10.0 * 0.25)
+
+
+def test_every_reserve_product_is_in_the_dispatch_record_the_charts_and_the_deploy_schedule():
+    """The record, the dispatch chart's reserve bands and the deploy schedule iterate over the products table
+    (bessgym.market.reserves): a day of 1 MW mFRR POS, its energy offered at the lowest price, is in each as held
+    MW and activated MWh."""
+    from bessgym.market.reserves import RESERVES
+    from experiments.deploy import SCHEDULE_COLUMNS
+    from experiments.evaluate import dispatch_frame
+    from experiments.plots import RESERVES as CHART_RESERVES
+
+    day = market(mfrr_cap_neg_price=0.5, mfrr_cap_neg_marginal=0.5, mfrr_activation_pos=0.02, mfrr_cap_pos_price=12.0)
+    battery = BatterySpec(1.0, 2.0, soc_min=0.0, soc_max=1.0, soc_initial=0.6)
+    env = SingleBESSEnv(day, battery, MarketConfig(products=MFRR), agent_stages=("capacity", "delivery"),
+                        track_soh=False)
+    env.reset(seed=0)
+    capacity = np.zeros((9, 6), np.float32)
+    capacity[5] = 1.0  # mFRR POS: all the room, at the forecast price (under the marginal: accepted)
+    delivery = np.zeros(env.action_space.shape, np.float32)
+    delivery[8 - 1] = -1.0  # the mFRR capacity's POS energy at DA - band: activated whenever called
+    with env.runner.recording() as log:
+        env.step(np.resize(capacity.ravel(), env.action_space.shape))
+        done = False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(delivery)
+            done = terminated or truncated
+    dispatch = dispatch_frame(log, env.simulator.market, env.simulator.cash_flows)
+    for product in RESERVES:
+        assert product.held_column in dispatch and product.held_column in SCHEDULE_COLUMNS
+        assert product.held_column in [column for column, _, _ in CHART_RESERVES]
+        assert product.energy_column is None or product.energy_column in dispatch
+    assert (dispatch["mfrr_pos_mw"] == 1.0).all() and (dispatch["fcr_mw"] == 0.0).all()
+    assert dispatch["mfrr_pos_mwh"].to_numpy() == pytest.approx(1.0 * 0.02 * 0.25)  # 2 % of 1 MW a quarter-hour

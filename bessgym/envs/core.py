@@ -31,6 +31,7 @@ from bessgym.envs.view import DayView, frozen
 from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
+from bessgym.market.reserves import RESERVES
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class DayState:
     discharged_mwh: np.ndarray  # (N,) trading discharge today, for the cycle limit
     forecasts: dict[str, np.ndarray] = field(default_factory=dict)  # (N, up to 2 days of quarter-hours)
     # derived from the reserves:
+    held_q: np.ndarray = field(default=None)  # (len(RESERVES), N, n_qh) [MW]; the five below are its rows
     fcr_q: np.ndarray = field(default=None)  # (N, n_qh) [MW]
     pos_q: np.ndarray = field(default=None)
     neg_q: np.ndarray = field(default=None)
@@ -260,8 +262,8 @@ class Simulator:
         d, f, cfg = self.day, self.fleet, self.config
         b = d.block
         # take, not x[:, b] (Fortran-ordered): the kernels are compiled for C-ordered arrays only
-        d.fcr_q, d.pos_q, d.neg_q = (x.take(b, axis=1) for x in (d.fcr_mw, d.afrr_pos_mw, d.afrr_neg_mw))
-        d.mpos_q, d.mneg_q = d.mfrr_pos_mw.take(b, axis=1), d.mfrr_neg_mw.take(b, axis=1)
+        d.held_q = np.stack([getattr(d, p.held_column).take(b, axis=1) for p in RESERVES])
+        d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q = d.held_q
         d.up_cap = np.maximum(d.room_up_mw - d.fcr_q - d.pos_q - d.mpos_q, 0.0)
         d.down_cap = np.maximum(d.room_down_mw - d.fcr_q - d.neg_q - d.mneg_q, 0.0)
         hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
@@ -285,8 +287,7 @@ class Simulator:
         fcr_price = np.broadcast_to(self.col("fcr_price")[d.start:d.start + d.n_qh], d.fcr_q.shape)
         d.capacity_price = np.stack([fcr_price, *(x.take(b, axis=1) for x in (
             d.afrr_pos_price, d.afrr_neg_price, d.mfrr_pos_price, d.mfrr_neg_price))])
-        d.capacity_cash = st.capacity_revenue(np.stack([d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q]),
-                                              d.capacity_price, DT_H)
+        d.capacity_cash = st.capacity_revenue(d.held_q, d.capacity_price, DT_H)
         d.hold_h = np.array([hold, cfg.afrr_hold_h, cfg.mfrr_hold_h])
         d.version += 1
 

@@ -29,9 +29,10 @@ import numpy as np
 
 from bessgym.assets.battery import power_range, reserve_energy
 from bessgym.data.calendar import DT_H
+from bessgym.market.reserves import RESERVES
 
 TOLERANCE = 1e-6  # [MWh, MW]: floating point, far below any volume the market or a battery resolves
-AWARDS = ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw", "mfrr_pos_mw", "mfrr_neg_mw")
+AWARDS = tuple(p.held_column for p in RESERVES)  # the day view's awards per product (N, 6) [MW]
 
 
 @dataclass(frozen=True)

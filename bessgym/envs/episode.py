@@ -20,6 +20,7 @@ from bessgym.envs.forecast import Forecaster, make_forecaster
 from bessgym.envs.observation import ObservationBuilder
 from bessgym.envs.options import EnvOptions
 from bessgym.market.products import IDA3_FIRST_HOUR, Stage
+from bessgym.market.reserves import RESERVES
 
 STAGE_BY_NAME = {s.name.lower(): s for s in Stage}
 
@@ -228,8 +229,8 @@ class Runner:
         self._dispatch.append({
             "t": d.start + q, "soc_mwh": r["soc_mwh"], "power_mw": r["power_mw"],
             "day_ahead_mw": d.positions[:, 0, q].copy(), "ida_mw": d.positions[:, 1:, q].sum(axis=1),
-            "intraday_mw": r["trade_mw"], "fcr_mw": d.fcr_q[:, q].copy(), "afrr_pos_mw": d.pos_q[:, q].copy(),
-            "afrr_neg_mw": d.neg_q[:, q].copy(), "afrr_pos_mwh": r["afrr_pos_mwh"], "afrr_neg_mwh": r["afrr_neg_mwh"],
+            "intraday_mw": r["trade_mw"], **{p.held_column: d.held_q[k, :, q].copy() for k, p in enumerate(RESERVES)},
+            **{p.energy_column: r[p.energy_column] for p in RESERVES if p.energy_column},
             "afrr_linked_mwh": r["afrr_linked_mwh"], "reserve_mwh": r["reserve_mwh"],
             "cash_eur": cash, **{k: r[k] for k in self.sim.record_keys},
         })

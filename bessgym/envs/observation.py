@@ -154,7 +154,7 @@ class ObservationBuilder:
             hours = m.local_hour[span]  # the first quarter-hours at 10:00 (IDA3 gate) and 12:00 (DA gate)
             self._gates = [int(np.argmax(hours >= g)) if (hours >= g).any() else n_qh for g in (10, 12)]
         p = f.power_mw
-        self._reserves = np.stack([rows(x, p) for x in (d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q)], axis=2)
+        self._reserves = np.stack([rows(x, p) for x in d.held_q], axis=2)
         committed = rows(d.committed_mw, p)
         self._committed = np.zeros((committed.shape[0], n_qh + h))
         self._committed[:, :n_qh] = committed
