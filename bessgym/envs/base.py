@@ -16,16 +16,18 @@ from numba import njit
 
 from bessgym.envs.core import Simulator
 from bessgym.envs.episode import Runner
+from bessgym.envs.layout import Layout, observation_layout, stage_layout
 from bessgym.envs.observation import OBS_LIMIT, observation_size
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.view import DayView
-from bessgym.market.products import STAGE_NAMES
+from bessgym.market.products import STAGE_NAMES, Stage
 
 
 class ObservationExtension(Protocol):
-    """Entries an env appends to the core's observation (e.g. a site's PV)."""
+    """Entries an env appends to the core's observation (e.g. a site's PV): ``parts`` (name, size, meaning)."""
 
     size: int
+    parts: tuple[tuple[str, int, str], ...]
 
     def observation(self, runner: Runner, core: np.ndarray, q: int | None = None) -> np.ndarray:
         """The whole observation (float32) from the core's (the asset's, or the pooled average), at the runner's
@@ -56,6 +58,17 @@ class BESSEnv(gym.Env):
         self._weights = power / power.sum() if pooled else None
         self.action_space = gym.spaces.Box(-1.0, 1.0, (runner.width,), np.float32)
         self.observation_space = single_observation_space(options, extension)
+
+    @property
+    def observation_layout(self) -> Layout:
+        """The observation's entries by name (``obs[env.observation_layout.soc]``)."""
+        extra = self._extension.parts if self._extension is not None else ()
+        return observation_layout(self.horizon_qh, self.options.observation_features, extra)
+
+    def action_layout(self, stage: Stage | str) -> Layout:
+        """One asset's action entries at ``stage`` by name (the first of the action's entries; the rest of the
+        Box, as wide as the widest stage the agent decides, is ignored there)."""
+        return stage_layout(Stage[stage.upper()] if isinstance(stage, str) else stage)
 
     @property
     def simulator(self) -> Simulator:

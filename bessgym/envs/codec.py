@@ -1,17 +1,20 @@
 """Decisions in MW and EUR <-> the env's normalised actions, stage by stage: one definition for the env, which
 decodes, and for every policy that plans in physical units (LP baselines, rules), which encodes.
 
+Entries by name (:mod:`bessgym.envs.layout`; ``bessgym env describe ID`` prints them):
+
 | stage | entries per asset | decoded |
 |---|---|---|
-| capacity | (9, 6 blocks) | 0 FCR: a x ``fcr_max_share`` x power; 1, 2 aFRR POS, NEG: a x the room FCR leaves |
-| capacity | | 3, 4 aFRR POS, NEG capacity price = forecast x (1 + band x a) |
-| capacity | | 5, 6 mFRR POS, NEG: a x the room FCR and aFRR leave; 7, 8 their prices, as aFRR's |
+| capacity | rows of ``CAPACITY`` x 6 blocks | ``fcr_volume``: a x ``fcr_max_share`` x power |
+| capacity | | ``afrr_pos_volume``, ``afrr_neg_volume``: a x the room FCR leaves |
+| capacity | | ``afrr_pos_price``, ``afrr_neg_price``: capacity offer price = forecast x (1 + band x a) |
+| capacity | | ``mfrr_pos_volume``, ``mfrr_neg_volume``: a x the room FCR and aFRR leave; their prices as aFRR's |
 | day-ahead, IDA1-3 | one per quarter-hour | change of position: a x power free to sell (a >= 0) or to buy |
-| delivery | 0 | intraday trade: a x the room to sell (a >= 0) or to buy |
-| delivery | 1, 2 | the aFRR capacity's energy offer price POS, NEG = DA price + band x a, within the price cap |
-| delivery | 3, 4 | energy-only aFRR POS, NEG volume: a x free power |
-| delivery | 5, 6 | energy-only aFRR POS, NEG offer price = DA price + band x a, within the price cap |
-| delivery | 7, 8 | the mFRR capacity's energy offer price POS, NEG = DA price + band x a, within the cap |
+| delivery | ``DELIVERY.intraday_trade`` | intraday trade: a x the room to sell (a >= 0) or to buy |
+| delivery | ``afrr_pos_offer``, ``afrr_neg_offer`` | the aFRR capacity's energy offer price = DA + band x a, capped |
+| delivery | ``afrr_*_energy_only_volume`` | energy-only aFRR POS, NEG volume: a x free power |
+| delivery | ``afrr_*_energy_only_price`` | energy-only aFRR POS, NEG offer price = DA price + band x a, capped |
+| delivery | ``mfrr_pos_offer``, ``mfrr_neg_offer`` | the mFRR capacity's energy offer price = DA + band x a, capped |
 
 Encoding inverts decoding exactly where the decision is inside its room (a volume outside is clipped to it).
 The scalar rules the delivery kernel applies (:func:`trade_mw`, :func:`energy_offer_eur_mwh`) are compiled.
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from bessgym.envs.layout import CAPACITY, DELIVERY
 from bessgym.market.products import N_BLOCKS
 
 if TYPE_CHECKING:  # the core uses the codec
@@ -51,6 +55,11 @@ def share(value: np.ndarray, room: np.ndarray) -> np.ndarray:
     return np.clip(out, -1.0, 1.0)
 
 
+PRICE_ROWS = (CAPACITY.afrr_pos_price, CAPACITY.afrr_neg_price, CAPACITY.mfrr_pos_price, CAPACITY.mfrr_neg_price)
+ENERGY_ONLY = [DELIVERY.afrr_pos_energy_only_volume, DELIVERY.afrr_neg_energy_only_volume,
+               DELIVERY.afrr_pos_energy_only_price, DELIVERY.afrr_neg_energy_only_price]
+
+
 @dataclass(frozen=True)
 class ActionCodec:
     """The action mapping of one market configuration; arrays over N assets."""
@@ -64,33 +73,33 @@ class ActionCodec:
         """FCR, aFRR POS, NEG, mFRR POS, NEG volumes (N, 6) [MW] of a capacity action (N, 54), within the rooms
         (N, 6) each direction has for reserves (before the energy window and the products' grids)."""
         cfg = self.config
-        a = action.reshape(action.shape[0], 9, N_BLOCKS)
-        fcr = np.minimum(np.clip(a[:, 0], 0, 1) * cfg.fcr_max_share * power_mw[:, None],
+        a = action.reshape(action.shape[0], len(CAPACITY), N_BLOCKS)
+        fcr = np.minimum(np.clip(a[:, CAPACITY.fcr_volume], 0, 1) * cfg.fcr_max_share * power_mw[:, None],
                          np.minimum(room_up_mw, room_down_mw)) * cfg.has("fcr")
         on = cfg.has("afrr_capacity")
-        pos = np.clip(a[:, 1], 0, 1) * np.maximum(room_up_mw - fcr, 0.0) * on
-        neg = np.clip(a[:, 2], 0, 1) * np.maximum(room_down_mw - fcr, 0.0) * on
+        pos = np.clip(a[:, CAPACITY.afrr_pos_volume], 0, 1) * np.maximum(room_up_mw - fcr, 0.0) * on
+        neg = np.clip(a[:, CAPACITY.afrr_neg_volume], 0, 1) * np.maximum(room_down_mw - fcr, 0.0) * on
         on = cfg.has("mfrr_capacity")
-        mpos = np.clip(a[:, 5], 0, 1) * np.maximum(room_up_mw - fcr - pos, 0.0) * on
-        mneg = np.clip(a[:, 6], 0, 1) * np.maximum(room_down_mw - fcr - neg, 0.0) * on
+        mpos = np.clip(a[:, CAPACITY.mfrr_pos_volume], 0, 1) * np.maximum(room_up_mw - fcr - pos, 0.0) * on
+        mneg = np.clip(a[:, CAPACITY.mfrr_neg_volume], 0, 1) * np.maximum(room_down_mw - fcr - neg, 0.0) * on
         return fcr, pos, neg, mpos, mneg
 
     def capacity_prices(self, action: np.ndarray, *forecasts: np.ndarray) -> tuple[np.ndarray, ...]:
         """aFRR POS, NEG and mFRR POS, NEG capacity offer prices (N, 6) [EUR/MW/h] around the blocks' forecast
         prices (``forecasts`` in that order)."""
-        a = action.reshape(action.shape[0], 9, N_BLOCKS)
+        a = action.reshape(action.shape[0], len(CAPACITY), N_BLOCKS)
         band = self.config.capacity_price_band
-        return tuple(np.maximum(fc * (1 + band * a[:, row]), 0.0) for fc, row in zip(forecasts, (3, 4, 7, 8),
-                                                                                         strict=True))
+        return tuple(np.maximum(fc * (1 + band * a[:, row]), 0.0)
+                     for fc, row in zip(forecasts, PRICE_ROWS, strict=True))
 
     def with_capacity_prices(self, action: np.ndarray, pos_eur: np.ndarray, neg_eur: np.ndarray,
                              mpos_eur: np.ndarray, mneg_eur: np.ndarray, *forecasts: np.ndarray) -> np.ndarray:
         """``action`` (N, 54) with the aFRR POS, NEG and mFRR POS, NEG offer prices (N, 6) [EUR/MW/h] set, read
         against the blocks' forecast prices ``forecasts`` (in that order; an offer outside the band is clipped to
         it, one on a forecast of 0 or less stays at the forecast)."""
-        a = action.reshape(action.shape[0], 9, N_BLOCKS).copy()
+        a = action.reshape(action.shape[0], len(CAPACITY), N_BLOCKS).copy()
         band = self.config.capacity_price_band
-        for row, offer, fc in zip((3, 4, 7, 8), (pos_eur, neg_eur, mpos_eur, mneg_eur), forecasts, strict=True):
+        for row, offer, fc in zip(PRICE_ROWS, (pos_eur, neg_eur, mpos_eur, mneg_eur), forecasts, strict=True):
             if band > 0:
                 ratio = np.divide(offer, fc, out=np.ones(fc.shape), where=fc > 0)
                 a[:, row] = np.clip((ratio - 1.0) / band, -1.0, 1.0)
@@ -101,12 +110,12 @@ class ActionCodec:
                         mfrr_neg_mw: np.ndarray | float = 0.0) -> np.ndarray:
         """The capacity action (N, 54) that offers these volumes (N, 6) [MW] at the forecast prices."""
         cfg = self.config
-        a = np.zeros((len(power_mw), 9, N_BLOCKS))
-        a[:, 0] = share(fcr_mw, cfg.fcr_max_share * power_mw[:, None])
-        a[:, 1] = share(pos_mw, room_up_mw - fcr_mw)
-        a[:, 2] = share(neg_mw, room_down_mw - fcr_mw)
-        a[:, 5] = share(np.broadcast_to(mfrr_pos_mw, a[:, 5].shape), room_up_mw - fcr_mw - pos_mw)
-        a[:, 6] = share(np.broadcast_to(mfrr_neg_mw, a[:, 6].shape), room_down_mw - fcr_mw - neg_mw)
+        a, c = np.zeros((len(power_mw), len(CAPACITY), N_BLOCKS)), CAPACITY
+        a[:, c.fcr_volume] = share(fcr_mw, cfg.fcr_max_share * power_mw[:, None])
+        a[:, c.afrr_pos_volume] = share(pos_mw, room_up_mw - fcr_mw)
+        a[:, c.afrr_neg_volume] = share(neg_mw, room_down_mw - fcr_mw)
+        a[:, c.mfrr_pos_volume] = share(np.broadcast_to(mfrr_pos_mw, a[:, 0].shape), room_up_mw - fcr_mw - pos_mw)
+        a[:, c.mfrr_neg_volume] = share(np.broadcast_to(mfrr_neg_mw, a[:, 0].shape), room_down_mw - fcr_mw - neg_mw)
         return a.reshape(len(power_mw), -1)
 
     # ---------------------------------------------------------------------------------- auctions
@@ -126,19 +135,19 @@ class ActionCodec:
     def delivery_action(self, trade_mw: np.ndarray, room_sell_mw: np.ndarray, room_buy_mw: np.ndarray, *,
                         hold_energy_offers: bool = False,
                         energy_only: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
-        """The delivery action (N, 9) of an intraday trade [MW] given the rooms to sell and buy (positive;
+        """The delivery action (N, len(DELIVERY)) of an intraday trade [MW] given the rooms to sell and buy (positive;
         :meth:`~bessgym.envs.core.Simulator.trade_range`); the capacity's aFRR energy offers at the day-ahead
         price, or with ``hold_energy_offers`` at the edges of the band (held, not meant to be activated).
         ``energy_only``: (POS, NEG volume share of free power, POS, NEG offer price [EUR/MWh]) and the
         quarter-hour's DA price, each (N,), for energy-only offers (:meth:`energy_only_action`)."""
-        a = np.zeros((len(trade_mw), 9))
+        a, d = np.zeros((len(trade_mw), len(DELIVERY))), DELIVERY
         # inside the range first: a range that excludes 0 (a forced trade) has a negative room on one side
         trade_mw = np.clip(trade_mw, -np.asarray(room_buy_mw), room_sell_mw)
-        a[:, 0] = np.where(trade_mw >= 0, share(trade_mw, room_sell_mw), share(trade_mw, room_buy_mw))
+        a[:, d.intraday_trade] = np.where(trade_mw >= 0, share(trade_mw, room_sell_mw), share(trade_mw, room_buy_mw))
         if hold_energy_offers:  # POS at DA + band, NEG at DA - band (aFRR and mFRR)
-            a[:, 1], a[:, 2], a[:, 7], a[:, 8] = 1.0, -1.0, 1.0, -1.0
+            a[:, [d.afrr_pos_offer, d.afrr_neg_offer, d.mfrr_pos_offer, d.mfrr_neg_offer]] = 1.0, -1.0, 1.0, -1.0
         if energy_only is not None:
-            a[:, 3:7] = self.energy_only_action(*energy_only)
+            a[:, ENERGY_ONLY] = self.energy_only_action(*energy_only)
         return a
 
     def energy_only_action(self, pos_share: np.ndarray, neg_share: np.ndarray, pos_eur_mwh: np.ndarray,

@@ -64,6 +64,12 @@ class PVObservation:
     def size(self) -> int:
         return self.horizon_qh + 1
 
+    @property
+    def parts(self) -> tuple[tuple[str, int, str], ...]:
+        """The entries it appends (name, size, meaning), for :func:`bessgym.envs.layout.observation_layout`."""
+        return (("pv_now", 1, "the site's PV now / connection limit"),
+                ("pv_forecast", self.horizon_qh, "PV forecast of the window / connection limit"))
+
     def observation(self, runner: Runner, core: np.ndarray, q: int | None = None) -> np.ndarray:
         """``core``: one site's observation (size,) (site 0) or every site's (N, size)."""
         sim, h = runner.sim, self.horizon_qh

@@ -14,6 +14,7 @@ import numpy as np
 
 from bessgym.data.calendar import DT_H
 from bessgym.envs.core import ACTION_WIDTH
+from bessgym.envs.layout import CAPACITY
 from bessgym.envs.view import DayView
 from bessgym.market.products import N_BLOCKS, Stage
 
@@ -39,9 +40,10 @@ class FixedCapacity:
     afrr_neg_share: float = 0.0
 
     def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
-        a = np.zeros((view.n, 9, N_BLOCKS))
+        a = np.zeros((view.n, len(CAPACITY), N_BLOCKS))
         if stage == Stage.CAPACITY:
-            a[:, 0], a[:, 1], a[:, 2] = self.fcr_share, self.afrr_pos_share, self.afrr_neg_share
+            a[:, CAPACITY.fcr_volume] = self.fcr_share
+            a[:, CAPACITY.afrr_pos_volume], a[:, CAPACITY.afrr_neg_volume] = self.afrr_pos_share, self.afrr_neg_share
         return a.reshape(view.n, -1) if stage == Stage.CAPACITY else np.zeros((view.n, ACTION_WIDTH[stage]))
 
 

@@ -25,6 +25,7 @@ from bessgym.assets.battery import energy_held_down, energy_held_up, power_range
 from bessgym.assets.degradation import throughput_cost_eur
 from bessgym.data.calendar import DT_H
 from bessgym.envs.codec import energy_offer_eur_mwh, trade_mw
+from bessgym.envs.layout import DELIVERY
 from bessgym.envs.pooling import _pool_net, netting
 from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
@@ -36,6 +37,7 @@ N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constant
 # row numbers by name (a global named tuple is a compile-time constant in the kernels)
 CASH = NamedTuple("CashRows", [(name, int) for name in st.CASH_FLOWS])(*range(N_CASH))
 REPORT = NamedTuple("ReportRows", [(name, int) for name in REPORT_ROWS])(*range(N_REPORT))
+A, N_ACTION = DELIVERY.indices(), len(DELIVERY)  # the delivery action's entries by name
 # the rows of DayArrays.capacity_cash
 _CAPACITY = (CASH.fcr, CASH.afrr_cap_pos, CASH.afrr_cap_neg, CASH.mfrr_cap_pos, CASH.mfrr_cap_neg)
 _POSITIONS = (CASH.day_ahead, CASH.ida1, CASH.ida2, CASH.ida3)  # the rows of DayArrays.positions_mw
@@ -187,7 +189,7 @@ def delivery_step(q, t, action, fcr_response, soc, day, placed, bat, market, ter
     day, bat, market, terms = DayArrays(*day), Batteries(*bat), MarketColumns(*market), Terms(*terms)
     n = soc.shape[0]
     if terms.intraday:
-        trade = intraday_trade(q, np.ascontiguousarray(action[:, 0]), soc, day, bat, plan_step_mw)
+        trade = intraday_trade(q, np.ascontiguousarray(action[:, A.intraday_trade]), soc, day, bat, plan_step_mw)
         stands = ~np.isnan(placed)
         if stands.any():
             trade = np.where(stands, placed, trade)
@@ -210,11 +212,12 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     """One delivery quarter-hour ``q`` (market row ``t``) of every asset, after its intraday ``trade`` [MW]
     (named tuples; :func:`delivery_step` is the call from Python).
 
-    aFRR energy (``terms.afrr_energy``): awarded capacity must be offered (at DA +- band x action[:, 1:3]),
-    free power may be offered too (volume shares action[:, 3:5] at DA +- band x action[:, 5:7]); each offer
-    clears against the marginal price on its own, activation follows the shares. mFRR energy
-    (``terms.mfrr_energy``): the awarded mFRR capacity is offered at DA +- band x action[:, 7:9] and cleared
-    on MARI's marginal price, a share of it activated. FCR moves SoC by
+    Entries of ``action`` by name (:data:`bessgym.envs.layout.DELIVERY`). aFRR energy (``terms.afrr_energy``):
+    awarded capacity must be offered (at DA +- band x ``afrr_*_offer``), free power may be offered too (volume
+    shares ``afrr_*_energy_only_volume`` at DA +- band x ``afrr_*_energy_only_price``); each offer clears
+    against the marginal price on its own, activation follows the shares. mFRR energy (``terms.mfrr_energy``):
+    the awarded mFRR capacity is offered at DA +- band x ``mfrr_*_offer`` and cleared on MARI's marginal price,
+    a share of it activated. FCR moves SoC by
     ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs schedule plus reserve within the
     SoC limits, the rating and the site bounds (:func:`physical_range`); where that is out of reach the
     schedule gives way first (:func:`serve`), and what reserves still cannot serve is undelivered (penalised,
@@ -225,8 +228,8 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     (len(CASH_FLOWS), N) [EUR] and ``report``
     (len(REPORT_ROWS), N).
     """
-    if action.shape[1] < 9:  # compiled code reads entries unchecked
-        raise ValueError("a delivery action has 9 entries per asset (bessgym.envs.codec)")
+    if action.shape[1] < N_ACTION:  # compiled code reads entries unchecked
+        raise ValueError("a delivery action has len(DELIVERY) entries per asset (bessgym.envs.layout)")
     band, cap = terms.energy_price_band_eur_mwh, terms.energy_price_cap_eur_mwh
     n = soc.shape[0]
     cash = np.empty((N_CASH, n))
@@ -242,22 +245,27 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         if terms.afrr_energy:
             free_pos = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
             free_neg = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
-            # the capacity's offers (entries 1, 2) and the energy-only offers of free power (3-6) clear apart
-            won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 1], da, band, cap), marg_pos) else 0.0
-            won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 2], da, band, cap), marg_neg) else 0.0
-            free_won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 5], da, band, cap), marg_pos) else 0.0
-            free_won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 6], da, band, cap), marg_neg) else 0.0
+            # the capacity's offers and the energy-only offers of free power clear apart
+            a = action[i]
+            won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(a[A.afrr_pos_offer], da, band, cap), marg_pos) else 0.0
+            won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(a[A.afrr_neg_offer], da, band, cap), marg_neg) else 0.0
+            free_pos_eur = energy_offer_eur_mwh(a[A.afrr_pos_energy_only_price], da, band, cap)
+            free_neg_eur = energy_offer_eur_mwh(a[A.afrr_neg_energy_only_price], da, band, cap)
+            free_won_pos = 1.0 if accepted_sell(free_pos_eur, marg_pos) else 0.0
+            free_won_neg = 1.0 if accepted_buy(free_neg_eur, marg_neg) else 0.0
             linked_pos = day.afrr_pos_mw[i, q] * won_pos * market.afrr_pos_share[t]
             linked_neg = day.afrr_neg_mw[i, q] * won_neg * market.afrr_neg_share[t]
-            act_pos = linked_pos + max(action[i, 3], 0.0) * free_pos * free_won_pos * market.afrr_pos_share[t]
-            act_neg = linked_neg + max(action[i, 4], 0.0) * free_neg * free_won_neg * market.afrr_neg_share[t]
+            act_pos = linked_pos + (max(a[A.afrr_pos_energy_only_volume], 0.0) * free_pos * free_won_pos
+                                    * market.afrr_pos_share[t])
+            act_neg = linked_neg + (max(a[A.afrr_neg_energy_only_volume], 0.0) * free_neg * free_won_neg
+                                    * market.afrr_neg_share[t])
         fcr, pos, neg = day.fcr_mw[i, q], day.afrr_pos_mw[i, q], day.afrr_neg_mw[i, q]
         mpos, mneg = day.mfrr_pos_mw[i, q], day.mfrr_neg_mw[i, q]
-        if terms.mfrr_energy:  # the mFRR capacity's offers (entries 7, 8) clear on MARI's marginal price
+        if terms.mfrr_energy:  # the mFRR capacity's offers clear on MARI's marginal price
             m_act_pos = mpos * market.mfrr_pos_share[t] * (
-                1.0 if accepted_sell(energy_offer_eur_mwh(action[i, 7], da, band, cap), m_pos) else 0.0)
+                1.0 if accepted_sell(energy_offer_eur_mwh(action[i, A.mfrr_pos_offer], da, band, cap), m_pos) else 0.0)
             m_act_neg = mneg * market.mfrr_neg_share[t] * (
-                1.0 if accepted_buy(energy_offer_eur_mwh(action[i, 8], da, band, cap), m_neg) else 0.0)
+                1.0 if accepted_buy(energy_offer_eur_mwh(action[i, A.mfrr_neg_offer], da, band, cap), m_neg) else 0.0)
         room_up = max(min(bat.power_mw[i], site_hi[i]) - schedule, 0.0)
         room_down = max(schedule - max(-bat.power_mw[i], site_lo[i]), 0.0)
         hold = day.hold_h

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from bessgym._checks import finite
+from bessgym.envs.layout import CAPACITY, DELIVERY
 from bessgym.market.products import MAX_QUARTER_HOURS, N_BLOCKS, Stage
 
 PRODUCTS = ("fcr", "afrr_capacity", "afrr_energy", "mfrr_capacity", "mfrr_energy", "day_ahead", "ida", "intraday",
@@ -24,15 +25,13 @@ PRODUCT_COLUMNS: dict[str, tuple[str, ...]] = {
     "intraday": ("id1_price",),
     "imbalance": ("imbalance_price",),
 }
-ACTION_WIDTH = {
-    # FCR, aFRR POS, NEG volume shares; aFRR POS, NEG capacity prices; the same four for mFRR
-    Stage.CAPACITY: 9 * N_BLOCKS,
+ACTION_WIDTH = {  # entries per asset (bessgym.envs.layout)
+    Stage.CAPACITY: len(CAPACITY) * N_BLOCKS,
     Stage.DAY_AHEAD: MAX_QUARTER_HOURS,  # position per quarter-hour, share of free power
     Stage.IDA1: MAX_QUARTER_HOURS,
     Stage.IDA2: MAX_QUARTER_HOURS,
     Stage.IDA3: MAX_QUARTER_HOURS,
-    # ID trade; aFRR capacity's energy offer prices; energy-only volume shares and prices; mFRR capacity's prices
-    Stage.DELIVERY: 9,
+    Stage.DELIVERY: len(DELIVERY),
 }
 
 

@@ -12,6 +12,7 @@
 | intraday | H | ID1 forecast of the next H quarter-hours | 1/100 EUR/MWh |
 | reserve prices | 30 | FCR, aFRR and mFRR POS, NEG price of the 6 blocks, forecast before the auction | 1/20 EUR/MW/h |
 
+Entries by name: :func:`bessgym.envs.layout.observation_layout` (``bessgym env describe ID`` prints them).
 The window of the next H quarter-hours starts at the day's first quarter-hour before delivery and at the
 current quarter-hour during delivery; it reaches into the next day's forecasts.
 
@@ -38,8 +39,9 @@ from numba import njit
 
 from bessgym.envs.core import Simulator
 from bessgym.market.products import N_BLOCKS, Stage
+from bessgym.market.reserves import RESERVES
 
-RESERVE_PRICES = ("fcr_price", "afrr_cap_pos_price", "afrr_cap_neg_price", "mfrr_cap_pos_price", "mfrr_cap_neg_price")
+RESERVE_PRICES = tuple(p.price_column for p in RESERVES)  # FCR, aFRR POS, NEG, mFRR POS, NEG
 N_FIXED = 6 + 1 + 1 + 6 + len(RESERVE_PRICES)  # stage, SoC, cycles, time, one reserve per product
 PRICE_SCALE = 1 / 100.0
 RESERVE_SCALE = 1 / 20.0

@@ -53,6 +53,8 @@ class PortfolioObservation:
     """The share of the portfolio's power available, and its PV now over its connections."""
 
     size = 2
+    parts = (("available", 1, "share of the portfolio's power in service"),
+             ("pv_now", 1, "the portfolio's PV now / its connections"))
 
     def __init__(self, sim: PortfolioSimulator) -> None:
         self.weights = sim.fleet.power_mw / sim.fleet.power_mw.sum()

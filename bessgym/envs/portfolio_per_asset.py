@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 
 from bessgym.envs.base import _ACTION_BOUND, _in_box
+from bessgym.envs.layout import Layout
 from bessgym.envs.observation import OBS_LIMIT
 from bessgym.envs.portfolio import PortfolioEnv
 from bessgym.market.products import STAGE_NAMES
@@ -54,6 +55,16 @@ class PortfolioPerAssetEnv(PortfolioEnv):
         self.observation_space = gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, (size,), np.float32)
         f = r.sim.fleet
         self._usable = f.soc_max_mwh - f.soc_min_mwh
+
+    @property
+    def observation_layout(self) -> Layout:
+        """``Portfolio-v0``'s entries, then each asset's state (asset-major: SoC share, in service, discharge and
+        charge power left after its reserves / power)."""
+        core = super().observation_layout
+        n = self._runner.sim.n
+        return Layout([(e.name, e.size, e.meaning) for e in core.entries]
+                      + [("asset_state", ASSET_STATE * n, f"per asset of {n}: SoC share, in service, discharge and "
+                          "charge power left after reserves / power")])
 
     def step(self, action):
         r = self._runner

@@ -28,6 +28,7 @@ class ReserveProduct:
     activation_column : share of the held capacity activated per quarter-hour [-] (None: FCR, activated by the
         frequency or energy-neutral).
     energy_price_column : price its activated energy is paid at [EUR/MWh] (None: not paid separately).
+    energy_only : free power may be offered as energy alone, without capacity (aFRR's free bids).
     block_h : length of a capacity block [h].
     """
 
@@ -40,6 +41,7 @@ class ReserveProduct:
     marginal_column: str | None = None
     activation_column: str | None = None
     energy_price_column: str | None = None
+    energy_only: bool = False
     block_h: float = 4.0
 
     @property
@@ -56,9 +58,9 @@ class ReserveProduct:
 RESERVES: tuple[ReserveProduct, ...] = (
     ReserveProduct("fcr", "FCR", BOTH, "fcr", "pay_as_cleared", "fcr_price"),
     ReserveProduct("afrr_pos", "aFRR up", UP, "afrr_capacity", "pay_as_bid", "afrr_cap_pos_price",
-                   "afrr_cap_pos_marginal", "afrr_activation_pos", "afrr_energy_pos_price"),
+                   "afrr_cap_pos_marginal", "afrr_activation_pos", "afrr_energy_pos_price", energy_only=True),
     ReserveProduct("afrr_neg", "aFRR down", DOWN, "afrr_capacity", "pay_as_bid", "afrr_cap_neg_price",
-                   "afrr_cap_neg_marginal", "afrr_activation_neg", "afrr_energy_neg_price"),
+                   "afrr_cap_neg_marginal", "afrr_activation_neg", "afrr_energy_neg_price", energy_only=True),
     ReserveProduct("mfrr_pos", "mFRR up", UP, "mfrr_capacity", "pay_as_bid", "mfrr_cap_pos_price",
                    "mfrr_cap_pos_marginal", "mfrr_activation_pos", "mfrr_energy_pos_price"),
     ReserveProduct("mfrr_neg", "mFRR down", DOWN, "mfrr_capacity", "pay_as_bid", "mfrr_cap_neg_price",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from experiments.cli import benchmark, control, data, experiment, index, studies
+from experiments.cli import benchmark, control, data, env, experiment, index, studies
 
 app = typer.Typer(help="bessgym: a market-simulation gym for battery storage in the German power markets.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -28,6 +28,7 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
 
 
 app.add_typer(data.app, name="data")
+app.add_typer(env.app, name="env")
 app.command("index")(index.index_cmd)
 app.command("multimarket")(index.multimarket_cmd)
 for name in ("train", "evaluate", "compare", "sweep", "run"):
