@@ -1,4 +1,4 @@
-"""Operating modes of a co-located PV + battery site, as agents (delegate protocol) of ``CoLocatedPVBESS-v0``.
+"""Operating modes of a co-located PV + battery site, as agents (delegate protocol) of ``CoLocatedPVBESS-v1``.
 
 All three plan each day with the multi-market LP (:class:`~agents.lp.delegate.DailyLPPolicy`) on the env's
 forecasts, extended by the shared connection (:class:`~agents.lp.terms.SiteTerms`):
@@ -37,7 +37,7 @@ class SiteLPPolicy(DailyLPPolicy):
 
     def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
         if not isinstance(view, SiteDayView):
-            raise TypeError("SiteLPPolicy runs on a co-located site (CoLocatedPVBESS-v0)")
+            raise TypeError("SiteLPPolicy runs on a co-located site (CoLocatedPVBESS-v1)")
         action = super().act(view, stage, q)
         if stage not in (Stage.CAPACITY, Stage.DELIVERY):
             return action

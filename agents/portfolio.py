@@ -1,4 +1,4 @@
-"""The portfolio LP baseline as an agent (delegate protocol) of ``Portfolio-v0``.
+"""The portfolio LP baseline as an agent (delegate protocol) of ``Portfolio-v1``.
 
 :class:`PortfolioLPPolicy` plans each delivery day with one joint LP over every asset
 (:class:`~agents.lp.model.ActorLP`): reserve totals in whole MW for the portfolio, not per asset;
@@ -35,7 +35,7 @@ class PortfolioLPPolicy(SiteLPPolicy):
 
     def act(self, view: DayView, stage: Stage, q: int) -> np.ndarray:
         if not (isinstance(view, SiteDayView) and view.pooled):
-            raise TypeError("PortfolioLPPolicy runs on a portfolio (Portfolio-v0)")
+            raise TypeError("PortfolioLPPolicy runs on a portfolio (Portfolio-v1)")
         return super().act(view, stage, q)
 
     def _plan_day(self, view: SiteDayView, *, awarded: bool) -> None:

@@ -1,4 +1,4 @@
-"""Portfolio speed: Portfolio-v0 and PortfolioPerAsset-v0 steps per second with 100 and 1,000 assets (random
+"""Portfolio speed: Portfolio-v1 and PortfolioPerAsset-v1 steps per second with 100 and 1,000 assets (random
 actions, outages on, all markets, one core) and the joint portfolio LP for 100 assets over one day.
 
     python benchmarks/portfolio_speed.py [--steps 3000] [--assets 100 1000]
@@ -24,7 +24,7 @@ def june_market():
 
 
 def portfolio_env_steps_per_s(n_assets: int, steps: int, market=None, *, per_asset: bool = False) -> float:
-    """Steps per second of the portfolio env (``per_asset``: PortfolioPerAsset-v0, whose random actions, one row
+    """Steps per second of the portfolio env (``per_asset``: PortfolioPerAsset-v1, whose random actions, one row
     per asset, are drawn as a pool of 32 cycled, as 3,000 of them for 1,000 assets would take gigabytes)."""
     from bessgym.envs.portfolio import PortfolioEnv
     from bessgym.envs.portfolio_core import Reliability

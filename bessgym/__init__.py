@@ -1,6 +1,6 @@
 """bessgym: a market-simulation gym for battery energy storage in the German power markets.
 
-``import bessgym`` registers the environments (``gym.make("bessgym/SingleBESS-v0")``) and stays light: the
+``import bessgym`` registers the environments (``gym.make("bessgym/SingleBESS-v1")``) and stays light: the
 entry points are strings, and the env modules, numba kernels, torch, mlflow, pymodbus and pvlib are imported
 only where they are used.
 """

@@ -1,6 +1,6 @@
 """``bessgym colocation sizing``: how much battery revenue co-location with PV costs, by battery size.
 
-Each battery (power x duration) runs a year in ``CoLocatedPVBESS-v0`` twice with a site LP agent: standalone
+Each battery (power x duration) runs a year in ``CoLocatedPVBESS-v1`` twice with a site LP agent: standalone
 (its own connection of its rated power, no PV) and co-located (10 MWp PV, pay-as-produced PPA at 42 EUR/MWh,
 a 10 MW connection; operated in ``mode``: joint optimisation by default, or PV-priority / BESS-priority),
 with perfect foresight and with forecast deviations (10 % price noise, 20 % autocorrelated PV forecast

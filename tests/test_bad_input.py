@@ -262,7 +262,7 @@ COMMAND_CASES = {
     "data synth": (["--out", "x.parquet", "--start", "2024-06-05", "--end", "2024-06-05"],
                    ["end 2024-06-05 must be after start 2024-06-05"]),
     "data validate": ([MISSING], [MISSING, "file not found"]),
-    "env describe": (["bessgym/Nosuch-v0"], ["unknown env id 'bessgym/Nosuch-v0'", "bessgym/SingleBESS-v0"]),
+    "env describe": (["bessgym/Nosuch-v0"], ["unknown env id 'bessgym/Nosuch-v0'", "bessgym/SingleBESS-v1"]),
     "env ids": None,  # takes no input
     "deploy": (["--policy", "missing.onnx", "--dry-run"], ["--policy missing.onnx", "no such file"]),
     "evaluate": (["-c", "missing.yaml"], ["missing.yaml", "cannot read the configuration"]),

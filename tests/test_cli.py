@@ -94,7 +94,7 @@ def test_registration_imports_no_env_code_and_the_cli_knows_its_version():
     seconds); the names of ``bessgym.envs`` load on first use, and ``gym.make`` still works."""
     code = ("import sys, bessgym, gymnasium as gym; "
             "print([m for m in ('bessgym.envs.core', 'numba', 'pandas', 'scipy') if m in sys.modules]); "
-            "print('bessgym/SingleBESS-v0' in gym.registry); "
+            "print('bessgym/SingleBESS-v1' in gym.registry); "
             "from bessgym.envs import SingleBESSEnv; print('bessgym.envs.core' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["[]", "True", "True"]

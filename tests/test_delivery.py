@@ -154,7 +154,7 @@ def test_a_failed_asset_neither_charges_nor_discharges():
 
 
 def test_the_default_env_reproducer_pays_no_penalty():
-    env = gym.make("bessgym/SingleBESSIntraday-v0", battery=BatterySpec(soc_initial=0.9), start_day="2024-03-05")
+    env = gym.make("bessgym/SingleBESSIntraday-v1", battery=BatterySpec(soc_initial=0.9), start_day="2024-03-05")
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.array([1, 1, 1, 0, 1, 0, 1, 0, 0], np.float32))
     phys = info["physics"]

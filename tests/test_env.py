@@ -52,8 +52,8 @@ def test_registered_ids_make_offline_with_no_arguments(env_id):
 
 def test_variants_have_the_documented_action_widths():
     widths = {env_id: gym.make(env_id).action_space.shape[0] for env_id in VARIANTS}
-    assert widths == {"bessgym/SingleBESS-v0": 100, "bessgym/SingleBESSIntraday-v0": 9,
-                      "bessgym/SingleBESSCapacity-v0": 54}
+    assert widths == {"bessgym/SingleBESS-v1": 100, "bessgym/SingleBESSIntraday-v1": 9,
+                      "bessgym/SingleBESSCapacity-v1": 54}
 
 
 def rollout(env, seed: int, actions: np.ndarray | None = None) -> tuple[list, list]:

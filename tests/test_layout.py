@@ -32,7 +32,7 @@ def test_observation_entries_read_what_they_name(env_id):
 
 
 def test_delivery_entries_act_as_named_and_reserves_held_are_observed():
-    env = gym.make("bessgym/SingleBESS-v0", start_day="2024-06-20").unwrapped
+    env = gym.make("bessgym/SingleBESS-v1", start_day="2024-06-20").unwrapped
     env.reset(seed=0)
     capacity = np.zeros((len(CAPACITY), 6), np.float32)
     capacity[CAPACITY.mfrr_pos_volume] = 0.5  # half the room left, at the forecast price
@@ -70,8 +70,18 @@ def test_observation_layout_counts_the_optional_features():
 
 
 def test_env_describe_prints_each_stage_and_the_observation():
-    result = CliRunner().invoke(app, ["env", "describe", "bessgym/SingleBESS-v0"])
+    result = CliRunner().invoke(app, ["env", "describe", "bessgym/SingleBESS-v1"])
     text = " ".join(result.output.split())
     assert result.exit_code == 0, text
     assert "action at day_ahead, ida1, ida2, ida3" in text and "mfrr_pos_offer │ 7" in text
     assert "mfrr_cap_neg_price │ 331:337" in text and "observation: Box(337,)" in text
+
+
+def test_a_v0_id_names_its_v1():
+    """mFRR widened every env's action and observation under -v0; the ids are -v1 now."""
+    from gymnasium.error import DeprecatedEnv
+
+    with pytest.raises(DeprecatedEnv, match="Please use `bessgym/SingleBESS-v1` instead"):
+        gym.make("bessgym/SingleBESS-v0")
+    result = CliRunner().invoke(app, ["env", "describe", "bessgym/Portfolio-v0"])
+    assert result.exit_code == 2 and "it is bessgym/Portfolio-v1 now" in result.output

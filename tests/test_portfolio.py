@@ -57,7 +57,7 @@ def test_pooling_by_hand():
 
 
 def test_central_observation_is_the_power_weighted_average_of_the_assets(june):
-    """Portfolio-v0 averages the assets' windows once per commitment change instead of building N rows per
+    """Portfolio-v1 averages the assets' windows once per commitment change instead of building N rows per
     step; it must equal the power-weighted mean of the per-asset observations."""
     sites = [bess(0.4), bess(2.0, 1.0), bess(10.0), SiteSpec(grid_limit_mw=5.0, pv_mwp=5.0, battery=BatterySpec(
         power_mw=5.0, energy_mwh=10.0))]
@@ -334,7 +334,7 @@ def test_per_asset_actions_move_only_their_asset(june):
     assert trade[1] > 0 and trade[0] == 0.0 and trade[2] == 0.0
     with pytest.raises(ValueError, match="shape"):
         env.step(np.zeros(width, dtype=np.float32))
-    assert gym.make("bessgym/PortfolioPerAsset-v0").action_space.shape[0] == 6 * 100  # six assets, all stages
+    assert gym.make("bessgym/PortfolioPerAsset-v1").action_space.shape[0] == 6 * 100  # six assets, all stages
 
 
 def test_pooled_bids_at_several_prices_are_each_on_the_grid():
@@ -359,7 +359,7 @@ def test_per_asset_capacity_prices_keep_the_accepted_totals_on_the_grid(seed):
     the lowest price and the rest at the highest; each block's accepted total is whole MW."""
     import gymnasium as gym
 
-    env = gym.make("bessgym/PortfolioPerAsset-v0", start_day="2024-06-20").unwrapped
+    env = gym.make("bessgym/PortfolioPerAsset-v1", start_day="2024-06-20").unwrapped
     env.reset(seed=seed)
     width = env.runner.width
     action = np.zeros((env.unwrapped.day_view.n, width), np.float32)

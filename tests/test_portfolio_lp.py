@@ -1,5 +1,5 @@
 """The joint portfolio LP: equal to the single-asset LPs where nothing couples the assets, whole-MW totals and
-internal netting by hand, and as an agent in Portfolio-v0 the env pays what it planned for capacity and
+internal netting by hand, and as an agent in Portfolio-v1 the env pays what it planned for capacity and
 day-ahead."""
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     ## Description
 
-    The battery takes part in the same stages and markets as in ``SingleBESS-v0`` (capacity, day-ahead,
+    The battery takes part in the same stages and markets as in ``SingleBESS-v1`` (capacity, day-ahead,
     intraday auctions, one step per delivery quarter-hour). The site (:class:`~bessgym.assets.SiteSpec`,
     default the co-location study's 10 MW connection, 10 MWp PV, 10 MW / 20 MWh battery) adds: PV production
     from the table's ``pv_per_mwp`` (or pvlib) with a day-ahead forecast error, a PV contract (pay-as-produced
@@ -101,7 +101,7 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     ## Action Space
 
-    ``Box(-1, 1, (W,), float32)`` as in ``SingleBESS-v0``; capacity and delivery actions have more entries:
+    ``Box(-1, 1, (W,), float32)`` as in ``SingleBESS-v1``; capacity and delivery actions have more entries:
 
     | stage | entry | meaning |
     |---|---|---|
@@ -110,12 +110,12 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     ## Observation Space
 
-    ``Box(-1000, 1000, (49 + 4H + 1,), float32)``: the ``SingleBESS-v0`` observation, then the PV available now
+    ``Box(-1000, 1000, (49 + 4H + 1,), float32)``: the ``SingleBESS-v1`` observation, then the PV available now
     and the PV forecast of the next H quarter-hours, both divided by the connection limit.
 
     ## Rewards
 
-    The site's cash flow in EUR: the battery's products as in ``SingleBESS-v0``; on the battery's side
+    The site's cash flow in EUR: the battery's products as in ``SingleBESS-v1``; on the battery's side
     ``curtailment_payment`` (the PV committed to it and the PV its use of the connection curtails, paid to the
     PV owner at the contract's price plus ``SiteSpec.curtailment_other_eur_mwh``), ``committed_pv_sold`` (what
     the committed PV it did not need earns, fed in under the PV's contract) and ``profile_fill`` (its intraday
@@ -125,17 +125,19 @@ class CoLocatedPVBESSEnv(BESSEnv):
 
     ## Episode End
 
-    Truncation after ``episode_days`` delivery days, as in ``SingleBESS-v0``.
+    Truncation after ``episode_days`` delivery days, as in ``SingleBESS-v1``.
 
     ## Arguments
 
     ``market``, ``market_config`` and ``options`` (:class:`~bessgym.envs.options.EnvOptions`, or its fields
-    as keywords) as in ``SingleBESS-v0``; ``site`` (:class:`~bessgym.assets.SiteSpec`); the option
+    as keywords) as in ``SingleBESS-v1``; ``site`` (:class:`~bessgym.assets.SiteSpec`); the option
     ``pv_forecast_sigma`` is the relative PV forecast error (default 0.2 with ``forecast="noisy"``, 0 with
     ``"perfect"``). State of health is not tracked on sites.
 
     ## Version History
 
+    - v1: mFRR capacity and energy widened the action (capacity rows 5-8, delivery entries 7-8) and the
+      observation (mFRR held, mFRR capacity prices); ``gym.make`` of a ``-v0`` id names ``-v1``.
     - v0: initial release.
     """
 

@@ -16,7 +16,7 @@ steps: per asset alone, the totals of a pooled portfolio). Given the state befor
   energy or the connection and the schedule left no power for it.
 
 A portfolio's headroom and penalties are not checked per asset: its reserves are pooled, and what one asset
-cannot hold moves to its siblings or is withheld (``Portfolio-v0``'s docstring). Used by ``tests/fuzz`` and
+cannot hold moves to its siblings or is withheld (``Portfolio-v1``'s docstring). Used by ``tests/fuzz`` and
 ``benchmarks/fuzz.py``.
 """
 

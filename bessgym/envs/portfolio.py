@@ -74,7 +74,7 @@ class PortfolioEnv(BESSEnv):
 
     ## Description
 
-    The stages and markets of ``SingleBESS-v0``. One actor decides for the portfolio: the action is read as
+    The stages and markets of ``SingleBESS-v1``. One actor decides for the portfolio: the action is read as
     shares of every asset's own room (pro rata disaggregation), the portfolio's totals are put on the
     products' grids (1 MW reserves, 0.1 MW energy), so assets below the minimum bid take part. Assets fail and
     are repaired at random (MTBF/MTTR, seeded); in a quarter-hour with failed assets their schedule and
@@ -96,11 +96,11 @@ class PortfolioEnv(BESSEnv):
 
     ## Action Space
 
-    As ``CoLocatedPVBESS-v0`` (delivery entry 9: curtailment of every site's PV), for the whole portfolio.
+    As ``CoLocatedPVBESS-v1`` (delivery entry 9: curtailment of every site's PV), for the whole portfolio.
 
     ## Observation Space
 
-    ``Box(-1000, 1000, (49 + 3H + 2,), float32)``: the ``SingleBESS-v0`` observation averaged over assets with
+    ``Box(-1000, 1000, (49 + 3H + 2,), float32)``: the ``SingleBESS-v1`` observation averaged over assets with
     power weights (SoC, cycles, reserves and positions as portfolio shares; prices are common), then the share
     of power available and the portfolio's PV now over its connections.
 
@@ -117,10 +117,12 @@ class PortfolioEnv(BESSEnv):
 
     ``sites`` (default :func:`default_portfolio`), ``reliability`` (one :class:`Reliability` for all or one per
     site; default MTBF 2,000 h, MTTR 24 h), and ``market``, ``market_config`` and ``options`` (or its fields
-    as keywords) as in ``CoLocatedPVBESS-v0``. The assets are ``env.unwrapped.simulator.fleet``.
+    as keywords) as in ``CoLocatedPVBESS-v1``. The assets are ``env.unwrapped.simulator.fleet``.
 
     ## Version History
 
+    - v1: mFRR capacity and energy widened the action (capacity rows 5-8, delivery entries 7-8) and the
+      observation (mFRR held, mFRR capacity prices); ``gym.make`` of a ``-v0`` id names ``-v1``.
     - v0: initial release.
     """
 

@@ -1,6 +1,6 @@
 """The portfolio as a PettingZoo ParallelEnv: one agent per asset, the market still pooled.
 
-Every agent ``asset_i`` sees its own observation (the ``SingleBESS-v0`` observation of its battery, then its
+Every agent ``asset_i`` sees its own observation (the ``SingleBESS-v1`` observation of its battery, then its
 availability and its PV now over its connection) and sends its own action at the common stage; the
 portfolio rounds the sum of their bids to the products' grids, re-dispatches around outages and nets
 opposite intraday trades (:mod:`bessgym.envs.portfolio_core`). An agent's reward is its own settlement, so

@@ -1,6 +1,6 @@
-"""``bessgym/PortfolioPerAsset-v0``: the portfolio env with a decision per asset and each asset's state.
+"""``bessgym/PortfolioPerAsset-v1``: the portfolio env with a decision per asset and each asset's state.
 
-``Portfolio-v0`` repeats one action for every asset and observes power-weighted averages, so a dispatch per
+``Portfolio-v1`` repeats one action for every asset and observes power-weighted averages, so a dispatch per
 asset cannot be learned. This variant keeps everything else (stages, pooled bids, outages and re-dispatch,
 netting, reward) and changes the two spaces.
 """
@@ -28,21 +28,23 @@ class PortfolioPerAssetEnv(PortfolioEnv):
     ## Action Space
 
     ``Box(-1, 1, (N x W,), float32)``: asset i's action is entries ``i W .. (i + 1) W - 1``, read as the
-    ``Portfolio-v0`` action for that asset alone (shares of its own rooms; the portfolio's totals still go on
+    ``Portfolio-v1`` action for that asset alone (shares of its own rooms; the portfolio's totals still go on
     the products' grids). ``info["action_mask"]`` is the stage's mask repeated for every asset.
 
     ## Observation Space
 
-    ``Box(-1000, 1000, (49 + 3H + 2 + 4N,), float32)``: the ``Portfolio-v0`` observation, then per asset its SoC
+    ``Box(-1000, 1000, (49 + 3H + 2 + 4N,), float32)``: the ``Portfolio-v1`` observation, then per asset its SoC
     share of the usable window, whether it is in service (0/1), and the discharge and charge power left after
     its reserves in the coming quarter-hour over its power.
 
     ## Rewards, Episode End, Arguments
 
-    As ``Portfolio-v0``.
+    As ``Portfolio-v1``.
 
     ## Version History
 
+    - v1: mFRR capacity and energy widened the action (capacity rows 5-8, delivery entries 7-8) and the
+      observation (mFRR held, mFRR capacity prices); ``gym.make`` of a ``-v0`` id names ``-v1``.
     - v0: initial release.
     """
 
@@ -58,7 +60,7 @@ class PortfolioPerAssetEnv(PortfolioEnv):
 
     @property
     def observation_layout(self) -> Layout:
-        """``Portfolio-v0``'s entries, then each asset's state (asset-major: SoC share, in service, discharge and
+        """``Portfolio-v1``'s entries, then each asset's state (asset-major: SoC share, in service, discharge and
         charge power left after its reserves / power)."""
         core = super().observation_layout
         n = self._runner.sim.n

@@ -80,14 +80,16 @@ class SingleBESSEnv(BESSEnv):
 
     ## Registered variants
 
-    - ``bessgym/SingleBESS-v0``: the agent decides every stage.
-    - ``bessgym/SingleBESSIntraday-v0``: the agent decides only delivery steps (9 actions); day-ahead goes to
+    - ``bessgym/SingleBESS-v1``: the agent decides every stage.
+    - ``bessgym/SingleBESSIntraday-v1``: the agent decides only delivery steps (9 actions); day-ahead goes to
       the spread trader, capacity to no offer.
-    - ``bessgym/SingleBESSCapacity-v0``: the agent decides only the capacity stage (one step per day, episodes
+    - ``bessgym/SingleBESSCapacity-v1``: the agent decides only the capacity stage (one step per day, episodes
       of 7 days).
 
     ## Version History
 
+    - v1: mFRR capacity and energy widened the action (capacity rows 5-8, delivery entries 7-8) and the
+      observation (mFRR held, mFRR capacity prices); ``gym.make`` of a ``-v0`` id names ``-v1``.
     - v0: initial release.
     """
 

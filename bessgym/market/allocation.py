@@ -1,7 +1,7 @@
 """Allocating a portfolio's revenue back to its assets.
 
 - Pro rata: the total shared by a weight such as power (:func:`pro_rata`).
-- By contribution: each asset's own settlement in the portfolio (what ``Portfolio-v0`` reports in
+- By contribution: each asset's own settlement in the portfolio (what ``Portfolio-v1`` reports in
   ``info["asset_cash_eur"]``); it sums to the portfolio's cash flow by construction.
 - Shapley value: the average marginal value an asset adds over all orders in which the portfolio could have
   been formed, ``phi_i = sum_S |S|! (n-|S|-1)! / n! (v(S + i) - v(S))``. It is the only allocation that sums

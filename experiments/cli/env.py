@@ -47,7 +47,10 @@ def describe_cmd(env_id: Annotated[str, typer.Argument(help="A registered id, e.
 
     known = _ids()
     if env_id not in known:
-        raise fail(ValueError(f"unknown env id {env_id!r}; registered: {', '.join(known)}"))
+        renamed = env_id.removesuffix("-v0") + "-v1"
+        hint = (f"it is {renamed} now (mFRR widened its spaces)" if renamed in known
+                else f"registered: {', '.join(known)}")
+        raise fail(ValueError(f"unknown env id {env_id!r}; {hint}"))
     env = gym.make(env_id).unwrapped
     runner, n = env.runner, env.simulator.n
     stages = sorted(runner.agent_stages)

@@ -51,7 +51,7 @@ def test_any_actions_keep_the_envelope(env_id, kwargs, data):
 
 
 def test_the_checks_name_what_broke():
-    env = gym.make("bessgym/SingleBESSIntraday-v0", start_day="2024-06-20").unwrapped
+    env = gym.make("bessgym/SingleBESSIntraday-v1", start_day="2024-06-20").unwrapped
     _, info = env.reset(seed=0)
     before = before_step(env, info)
     obs, reward, _, _, info = env.step(np.ones(env.action_space.shape, np.float32))
