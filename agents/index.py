@@ -28,7 +28,7 @@ import pandas as pd
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts
 from bessgym.assets.battery import BatterySpec
-from bessgym.data.calendar import MARKET_TZ, complete_days
+from bessgym.data.calendar import DT_H, MARKET_TZ, complete_days
 from bessgym.data.contract import MarketDataError
 from bessgym.data.rules import rules_for
 
@@ -142,7 +142,7 @@ def index_revenues(
     rows = []
     for i, (sl, day) in enumerate(zip(slices, dates, strict=True)):
         row: dict[str, float] = {}
-        hours = 0.25
+        hours = DT_H
         if "fcr" in run:
             row["fcr"] = FCR_SHARE * cols["fcr_price"][sl].sum() * hours
         if "afrr_capacity" in run or "afrr_and_trading" in run:

@@ -28,8 +28,8 @@ import pandas as pd
 
 from agents.lp.delegate import DailyLPPolicy, run_policy
 from bessgym.assets.battery import BatterySpec
-from bessgym.envs.core import MarketConfig
 from bessgym.envs.view import DayView
+from bessgym.market.config import MarketConfig
 
 ENERGY_OPTIONS_MWH = (10.0, 20.0, 40.0)
 ENERGY_ONLY_MARKUP = 0.5  # energy-only offers at DA +- 50 % of |DA|
@@ -80,6 +80,6 @@ def run_multi_market(market: pd.DataFrame, *, energy_mwh: float = 20.0, days: in
 
 
 def _whole_days(market: pd.DataFrame) -> int:
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
 
     return len(MarketArrays.from_frame(market).dates)

@@ -26,7 +26,7 @@ def onnx_policy(folder: Path):
     """An (untrained) PPO policy of the main job's shape, exported to ONNX, as a setpoint source."""
     from agents.rl import OnnxAgent, RLAgent, build_model, make_vec_env
     from bessgym.data import synthetic
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
     from experiments.config import ExperimentConfig
     from experiments.deploy import EnvPolicy
     from experiments.evaluate import make_env

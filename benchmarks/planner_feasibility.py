@@ -49,7 +49,7 @@ def run(planner: str, market: pd.DataFrame, days: int | None) -> dict[str, float
     from agents.multimarket import MultiMarketPolicy, battery, market_config
     from bessgym.assets import BatterySpec, SiteSpec
     from bessgym.envs import CoLocatedPVBESSEnv, MarketArrays, MarketConfig, SingleBESSEnv
-    from bessgym.envs.market_config import PRODUCT_COLUMNS
+    from bessgym.market.config import PRODUCT_COLUMNS
 
     arrays = MarketArrays.from_frame(market)
     wanted = {"fcr", "afrr_capacity", "day_ahead", "imbalance"} | ({"ida"} if planner == "lp_cascade" else set())

@@ -18,7 +18,7 @@ from bessgym.envs.portfolio import mixed_portfolio
 def june_market():
     """31 synthetic days from June 2024 (30-day episodes)."""
     from bessgym.data import synthetic
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
 
     return MarketArrays.from_frame(synthetic.generate("2024-06-01", "2024-07-02", seed=0))
 

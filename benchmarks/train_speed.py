@@ -31,7 +31,7 @@ def learn_steps_per_s(steps: int, *, batched: tuple[int, int] | None, threads: i
 
     from agents.batched import batched_vec_env
     from agents.rl import build_model, normalized
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
     from experiments.config import ExperimentConfig
     from experiments.evaluate import make_env, make_vector_env
 

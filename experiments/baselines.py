@@ -21,7 +21,7 @@ import pandas as pd
 from agents.index import IndexResult
 from bessgym import __version__
 from bessgym._io import atomic_path
-from bessgym.envs.core import MarketArrays
+from bessgym.data.arrays import MarketArrays
 from experiments.config import ExperimentConfig
 from experiments.evaluate import Evaluation, evaluate_strategies, index_baseline
 

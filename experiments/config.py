@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import PayAsProducedPPA, SiteSpec
-from bessgym.envs.core import PRODUCTS, MarketConfig
 from bessgym.envs.forecast import PRICE_SIGMA
+from bessgym.market.config import PRODUCTS, MarketConfig
 
 STRATEGIES = ("trained", "lp", "lp_noisy", "lp_rolling", "price_threshold", "time_of_day", "idle")  # the default
 # learners: "trained" is trained as the `train` section says, "rl_baseline" with `rl_baseline`'s changes to it

@@ -21,8 +21,8 @@ import pandas as pd
 from agents.base import Agent
 from bessgym._io import atomic_path
 from bessgym.control.protocol import Status
+from bessgym.data.arrays import MarketArrays
 from bessgym.data.calendar import MARKET_TZ
-from bessgym.envs.core import MarketArrays
 from bessgym.envs.site import CURTAIL, SiteSimulator, pv_dispatch
 from bessgym.market.reserves import RESERVES
 from experiments.config import ExperimentConfig, load_config

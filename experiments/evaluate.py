@@ -21,15 +21,16 @@ from agents.index import IndexResult, index_revenues
 from agents.lp.cascade import CascadeLPPolicy
 from agents.lp.delegate import DailyLPPolicy
 from agents.portfolio import PortfolioLPPolicy
-from bessgym.data.calendar import MARKET_TZ
+from bessgym.data.arrays import MarketArrays
+from bessgym.data.calendar import DT_H, MARKET_TZ
 from bessgym.envs.colocated import CoLocatedPVBESSEnv, CoLocatedVectorEnv
-from bessgym.envs.core import DT_H, PRODUCT_COLUMNS, PRODUCTS, MarketArrays
 from bessgym.envs.delegates import NoOp, SpreadTrader
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio import PortfolioEnv
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.envs.vector import BESSVectorEnv, RunnerVectorEnv
+from bessgym.market.config import PRODUCT_COLUMNS, PRODUCTS
 from bessgym.market.products import Stage
 from bessgym.market.settlement import CASH_FLOWS
 from experiments.config import LEARNED, METHODOLOGY, MODEL_OPTIONS, SEQUENTIAL, ConfigError, ExperimentConfig

@@ -32,11 +32,12 @@ import pandas as pd
 
 from bessgym._io import atomic_path
 from bessgym.assets.site import SiteSpec
+from bessgym.data.arrays import MarketArrays
 from bessgym.data.calendar import DT_H, MARKET_TZ
-from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.portfolio_core import Reliability
 from bessgym.market.allocation import MAX_SHAPLEY_ASSETS, pro_rata, sampled_shapley, shapley
+from bessgym.market.config import MarketConfig
 from bessgym.market.products import Stage
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from bessgym._io import atomic_path
 from bessgym.assets.site import SiteSpec
-from bessgym.envs.core import MarketArrays
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs.portfolio_core import Reliability
 from experiments.portfolio import common_outages, run_portfolio
 

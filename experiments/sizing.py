@@ -26,7 +26,7 @@ import pandas as pd
 from bessgym._io import atomic_path
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import PV_FLOWS, PayAsProducedPPA, SiteSpec
-from bessgym.envs.core import MarketConfig
+from bessgym.market.config import MarketConfig
 
 POWERS_MW = (5.0, 10.0)
 DURATIONS_H = (1.0, 2.0, 3.0)
@@ -73,8 +73,8 @@ def run_case(case: Case, market: pd.DataFrame, days: int | None, mode: str = "jo
              seed: int = 0) -> dict[str, float]:
     """One year (or ``days``) of the site LP agent in ``mode`` on one case: battery, PV and site revenue [EUR]."""
     from agents.lp.delegate import run_policy
+    from bessgym.data.arrays import MarketArrays
     from bessgym.envs.colocated import CoLocatedPVBESSEnv
-    from bessgym.envs.core import MarketArrays
 
     arrays = MarketArrays.from_frame(market)
     n = min(days or len(arrays.dates), len(arrays.dates))
@@ -99,8 +99,8 @@ def mode_comparison(market: pd.DataFrame, out: Path, *, days: int = 7,
     (docs/colocation.md)."""
     from agents.lp.delegate import run_policy
     from agents.lp.terms import SITE_MODES
+    from bessgym.data.arrays import MarketArrays
     from bessgym.envs.colocated import CoLocatedPVBESSEnv
-    from bessgym.envs.core import MarketArrays
 
     arrays = MarketArrays.from_frame(market)
     frames = []

@@ -29,7 +29,7 @@ from agents.batched import batched_vec_env
 from agents.masked import DiscreteActions, DiscreteVecActions
 from agents.rl import ALGORITHMS, DEFAULTS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, normalized
 from bessgym._io import atomic_path
-from bessgym.envs.core import MarketArrays
+from bessgym.data.arrays import MarketArrays
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig, dump_config, load_config
 from experiments.evaluate import (

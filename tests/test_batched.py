@@ -10,7 +10,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.batched import BatchedVecEnv, batched_vec_env
 from bessgym.data import synthetic
-from bessgym.envs.core import MarketArrays
+from bessgym.data.arrays import MarketArrays
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.evaluate import make_env, make_vector_env
 

@@ -24,9 +24,9 @@ from bessgym.assets.site import (
     premium_suspended,
 )
 from bessgym.data import synthetic
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs import MarketConfig
 from bessgym.envs.colocated import CoLocatedPVBESSEnv
-from bessgym.envs.core import MarketArrays
 from bessgym.envs.site import CURTAIL
 from tests.conftest import contract_table
 

@@ -386,7 +386,7 @@ def test_dry_run_with_a_trained_onnx_policy(tmp_path, monkeypatch):
     from agents.rl import RLAgent, build_model, make_vec_env
     from bessgym.control.modbus import DryRunController
     from bessgym.data import synthetic
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
     from experiments.config import ExperimentConfig
     from experiments.deploy import EnvPolicy, load_policy_agent
     from experiments.evaluate import make_env
@@ -481,7 +481,7 @@ def _trained_run(tmp_path, config_file: str, **overrides) -> Path:
     (model/ and config.yaml), for deploy to load."""
     from agents.rl import RLAgent, build_model, make_vec_env
     from bessgym.data import synthetic
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
     from experiments.config import dump_config, load_config
     from experiments.evaluate import make_env
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from bessgym.assets import BatterySpec, Fleet, SiteSpec
 from bessgym.data import delivery_day_index, synthetic
+from bessgym.data.calendar import DT_H
 from bessgym.envs import MarketArrays, MarketConfig, PerfectForecast, Simulator, SingleBESSEnv
-from bessgym.envs.core import DT_H
 from bessgym.envs.portfolio_core import PortfolioSimulator
 from bessgym.envs.site import SiteSimulator
 from bessgym.errors import MarketDataError

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.base import Idle, PriceThreshold, TimeOfDay
-from bessgym.envs.core import MarketArrays
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs.observation import N_FIXED, PRICE_SCALE
 from experiments.config import ConfigError, ExperimentConfig, load_config
 from experiments.evaluate import evaluate_strategies, make_agent, make_env, run_agent

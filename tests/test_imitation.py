@@ -11,7 +11,7 @@ from agents.base import Idle
 from agents.imitation import clone, dagger, demonstrations
 from agents.rl import RLAgent, build_model, make_vec_env
 from bessgym.data import synthetic
-from bessgym.envs.core import MarketArrays
+from bessgym.data.arrays import MarketArrays
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.evaluate import make_agent, make_env
 

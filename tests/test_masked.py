@@ -13,7 +13,7 @@ import pytest
 
 from agents.masked import DiscreteActions, discrete_mask, values
 from bessgym.data import synthetic
-from bessgym.envs.core import MarketArrays
+from bessgym.data.arrays import MarketArrays
 from experiments.config import ExperimentConfig
 from experiments.evaluate import make_env
 from experiments.tasks import MULTIMARKET

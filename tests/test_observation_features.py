@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bessgym.data import synthetic
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs import SingleBESSEnv
-from bessgym.envs.core import MarketArrays
 from bessgym.envs.observation import N_FIXED, observation_size
 from bessgym.envs.vector import BESSVectorEnv
 

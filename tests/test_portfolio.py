@@ -12,8 +12,8 @@ from gymnasium.utils.env_checker import check_env
 import bessgym  # noqa: F401  (registers the ids)
 from bessgym.assets import BatterySpec, SiteSpec
 from bessgym.data import synthetic
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs import MarketConfig
-from bessgym.envs.core import MarketArrays
 from bessgym.envs.pooling import pool_net, pool_volumes
 from bessgym.envs.portfolio import PortfolioEnv
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv

@@ -15,8 +15,8 @@ from agents.lp.terms import LPProducts, SiteTerms, block_of
 from agents.portfolio import PortfolioLPPolicy
 from bessgym.assets import BatterySpec, SiteSpec
 from bessgym.data import synthetic
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs import MarketConfig
-from bessgym.envs.core import MarketArrays
 from bessgym.envs.portfolio import default_portfolio
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
 from bessgym.envs.portfolio_core import Reliability

@@ -9,7 +9,7 @@ b x Phi((f / b - 1) / sigma); :func:`shade` is the k that maximises it (0.85 at 
 marginal price). Offers are settled on the realised marginal price, so forecast error costs what it costs.
 
 The codec prices an offer as the forecast average price x (1 + band x a), a in [-1, 1], so no offer is above
-(1 + band) x the forecast average (:class:`~bessgym.envs.market_config.MarketConfig.capacity_price_band`).
+(1 + band) x the forecast average (:class:`~bessgym.market.config.MarketConfig.capacity_price_band`).
 """
 
 from __future__ import annotations

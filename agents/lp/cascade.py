@@ -36,7 +36,7 @@ from agents.lp.delegate import DailyLPPolicy, auction_bid, auction_window, award
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts, block_of
 from bessgym.assets.battery import BatterySpec
-from bessgym.envs.core import DT_H
+from bessgym.data.calendar import DT_H
 from bessgym.envs.view import DayView
 from bessgym.market.products import Stage
 

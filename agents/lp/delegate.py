@@ -20,7 +20,7 @@ from agents.lp.energy_offers import band_edges, plan_offers
 from agents.lp.model import BatteryLP
 from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
-from bessgym.envs.core import ACTION_WIDTH
+from bessgym.envs.layout import ACTION_WIDTH
 from bessgym.envs.view import DayView
 from bessgym.market.clearing import round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, N_BLOCKS, Stage

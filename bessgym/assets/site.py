@@ -40,6 +40,7 @@ from numba import njit
 
 from bessgym._checks import finite
 from bessgym.assets.battery import BatterySpec
+from bessgym.data.calendar import DT_H
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def negative_price_rule_hours(commissioned: dt.date) -> float | None:
         return 4.0
     if commissioned < dt.date(2025, 2, 25):
         return 3.0
-    return 0.25
+    return DT_H  # one quarter-hour
 
 
 def premium_suspended(da_price: np.ndarray, rule_hours: float | None) -> np.ndarray:

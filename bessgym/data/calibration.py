@@ -105,7 +105,7 @@ def market_statistics(df: pd.DataFrame) -> dict[str, float]:
     stats = day_ahead_statistics(df["da_price"]) | reserve_statistics(df)
     if "pv_per_mwp" in df:
         years = (df.index[-1] - df.index[0]) / pd.Timedelta(days=365.25)
-        stats["pv_full_load_hours_per_year"] = float(df["pv_per_mwp"].sum() * 0.25 / years)
+        stats["pv_full_load_hours_per_year"] = float(df["pv_per_mwp"].sum() * DT_H / years)
     return stats | spread_statistics(df)
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-_WHERE = {
-    "ACTION_WIDTH": "core", "PRODUCTS": "core", "MarketArrays": "core", "MarketConfig": "core", "Simulator": "core",
-    "CoLocatedPVBESSEnv": "colocated", "Delegate": "delegates", "FixedCapacity": "delegates", "NoOp": "delegates",
-    "SpreadTrader": "delegates", "Forecaster": "forecast", "NoisyForecast": "forecast",
-    "PerfectForecast": "forecast", "EnvOptions": "options", "SingleBESSEnv": "single_bess",
+_WHERE = {  # name -> the module that defines it
+    "ACTION_WIDTH": "bessgym.envs.layout", "PRODUCTS": "bessgym.market.config",
+    "MarketArrays": "bessgym.data.arrays", "MarketConfig": "bessgym.market.config", "Simulator": "bessgym.envs.core",
+    "CoLocatedPVBESSEnv": "bessgym.envs.colocated", "Delegate": "bessgym.envs.delegates",
+    "FixedCapacity": "bessgym.envs.delegates", "NoOp": "bessgym.envs.delegates",
+    "SpreadTrader": "bessgym.envs.delegates", "Forecaster": "bessgym.envs.forecast",
+    "NoisyForecast": "bessgym.envs.forecast", "PerfectForecast": "bessgym.envs.forecast",
+    "EnvOptions": "bessgym.envs.options", "SingleBESSEnv": "bessgym.envs.single_bess",
 }
 __all__ = [
     "ACTION_WIDTH", "PRODUCTS", "CoLocatedPVBESSEnv", "Delegate", "EnvOptions", "FixedCapacity", "Forecaster",
@@ -22,18 +25,21 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from bessgym.data.arrays import MarketArrays
     from bessgym.envs.colocated import CoLocatedPVBESSEnv
-    from bessgym.envs.core import ACTION_WIDTH, PRODUCTS, MarketArrays, MarketConfig, Simulator
+    from bessgym.envs.core import Simulator
     from bessgym.envs.delegates import Delegate, FixedCapacity, NoOp, SpreadTrader
     from bessgym.envs.forecast import Forecaster, NoisyForecast, PerfectForecast
+    from bessgym.envs.layout import ACTION_WIDTH
     from bessgym.envs.options import EnvOptions
     from bessgym.envs.single_bess import SingleBESSEnv
+    from bessgym.market.config import PRODUCTS, MarketConfig
 
 
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'bessgym.envs' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"bessgym.envs.{_WHERE[name]}"), name)
+    value = getattr(importlib.import_module(_WHERE[name]), name)
     globals()[name] = value
     return value
 

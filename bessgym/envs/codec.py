@@ -23,16 +23,13 @@ The scalar rules the delivery kernel applies (:func:`trade_mw`, :func:`energy_of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from bessgym.envs.layout import CAPACITY, DELIVERY
+from bessgym.market.config import MarketConfig
 from bessgym.market.products import N_BLOCKS
-
-if TYPE_CHECKING:  # the core uses the codec
-    from bessgym.envs.core import MarketConfig
 
 
 @njit(cache=True)

@@ -11,13 +11,14 @@ import pandas as pd
 
 from bessgym.assets.degradation import CycleAgeing
 from bessgym.assets.site import SiteSpec
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs.base import BESSEnv
-from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.episode import Runner, load_market, make_runner
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.site import SiteSimulator
 from bessgym.envs.vector import RunnerVectorEnv, specs_for
+from bessgym.market.config import MarketConfig
 
 
 def pv_profile(market: MarketArrays, seed: int = 0) -> np.ndarray:

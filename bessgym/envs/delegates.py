@@ -13,8 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from bessgym.data.calendar import DT_H
-from bessgym.envs.core import ACTION_WIDTH
-from bessgym.envs.layout import CAPACITY
+from bessgym.envs.layout import ACTION_WIDTH, CAPACITY
 from bessgym.envs.view import DayView
 from bessgym.market.products import N_BLOCKS, Stage
 

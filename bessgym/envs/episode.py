@@ -14,7 +14,8 @@ import pandas as pd
 
 from bessgym.assets.battery import BatterySpec, Fleet
 from bessgym.assets.degradation import CycleAgeing, soh_loss
-from bessgym.envs.core import MarketArrays, Simulator
+from bessgym.data.arrays import MarketArrays
+from bessgym.envs.core import Simulator
 from bessgym.envs.delegates import Delegate, NoOp, SpreadTrader
 from bessgym.envs.forecast import Forecaster, make_forecaster
 from bessgym.envs.observation import ObservationBuilder
@@ -87,7 +88,7 @@ def make_runner(market: pd.DataFrame | str | MarketArrays | None, batteries: Seq
     """Validate an env's market and options and build its simulator and runner (shared by the envs).
     ``simulator`` builds another core on the market arrays and forecaster (e.g. a co-located site's)."""
     arrays = load_market(market)
-    arrays.require(options.market_config, user=user)
+    arrays.require(options.market_config.required_columns(), user=user)
     if not 1 <= options.episode_days <= len(arrays.dates):
         raise ValueError(f"episode_days must be in [1, {len(arrays.dates)}] for this market, "
                          f"got {options.episode_days}")

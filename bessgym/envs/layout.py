@@ -137,3 +137,11 @@ def observation_layout(horizon_qh: int, features: tuple[str, ...] = (),
 
 CAPACITY = capacity_layout()
 DELIVERY = delivery_layout()
+ACTION_WIDTH = {  # entries per asset of each stage's action
+    Stage.CAPACITY: len(CAPACITY) * N_BLOCKS,
+    Stage.DAY_AHEAD: MAX_QUARTER_HOURS,  # position per quarter-hour, share of free power
+    Stage.IDA1: MAX_QUARTER_HOURS,
+    Stage.IDA2: MAX_QUARTER_HOURS,
+    Stage.IDA3: MAX_QUARTER_HOURS,
+    Stage.DELIVERY: len(DELIVERY),
+}

@@ -15,10 +15,10 @@ from typing import Any
 
 from bessgym._checks import finite
 from bessgym.assets.degradation import CycleAgeing
-from bessgym.envs.core import MarketConfig
 from bessgym.envs.delegates import Delegate
 from bessgym.envs.forecast import PRICE_SIGMA, Forecaster
 from bessgym.envs.observation import check_features
+from bessgym.market.config import MarketConfig
 
 
 @dataclass(frozen=True)

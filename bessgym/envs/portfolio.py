@@ -10,12 +10,13 @@ import pandas as pd
 
 from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs.base import BESSEnv
 from bessgym.envs.colocated import make_site_runner
-from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.episode import Runner
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio_core import PortfolioSimulator, Reliability
+from bessgym.market.config import MarketConfig
 
 
 def default_portfolio() -> tuple[SiteSpec, ...]:

@@ -29,11 +29,13 @@ from numba import njit
 from bessgym._checks import finite
 from bessgym.assets.battery import energy_held_down, energy_held_up
 from bessgym.assets.site import SiteSpec
-from bessgym.envs.core import DT_H, MarketArrays, MarketConfig
+from bessgym.data.arrays import MarketArrays
+from bessgym.data.calendar import DT_H
 from bessgym.envs.forecast import Forecaster, forecast_sigma
 from bessgym.envs.kernels import DayArrays
 from bessgym.envs.pooling import netting
 from bessgym.envs.site import SiteSimulator
+from bessgym.market.config import MarketConfig
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from typing import Any
 import pandas as pd
 
 from bessgym.assets.battery import BatterySpec
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs.base import BESSEnv
-from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.episode import make_runner
 from bessgym.envs.options import EnvOptions
+from bessgym.market.config import MarketConfig
 
 
 class SingleBESSEnv(BESSEnv):

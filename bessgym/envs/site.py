@@ -36,10 +36,14 @@ from bessgym.assets.site import (
     site_flows,
 )
 from bessgym.data._noise import ar1
-from bessgym.envs.core import ACTION_WIDTH, DT_H, MarketArrays, MarketConfig, Simulator
+from bessgym.data.arrays import MarketArrays
+from bessgym.data.calendar import DT_H
+from bessgym.envs.core import Simulator
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.kernels import DayArrays
+from bessgym.envs.layout import ACTION_WIDTH
 from bessgym.envs.view import SiteDayView
+from bessgym.market.config import MarketConfig
 from bessgym.market.products import MAX_QUARTER_HOURS, N_BLOCKS, Stage
 from bessgym.market.settlement import CASH_FLOWS
 

@@ -19,10 +19,11 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from bessgym.assets.battery import BatterySpec
+from bessgym.data.arrays import MarketArrays
 from bessgym.envs.base import ObservationExtension, single_observation_space
-from bessgym.envs.core import MarketArrays, MarketConfig
 from bessgym.envs.episode import Runner, make_runner
 from bessgym.envs.options import EnvOptions
+from bessgym.market.config import MarketConfig
 from bessgym.market.products import STAGE_NAMES
 
 

@@ -20,10 +20,11 @@ from bessgym.assets.battery import Fleet
 from bessgym.data.rules import MarketRules
 from bessgym.envs.codec import ActionCodec
 from bessgym.envs.forecast import forecast_sigma
+from bessgym.market.config import MarketConfig
 from bessgym.market.products import Stage
 
-if TYPE_CHECKING:
-    from bessgym.envs.core import MarketConfig, Simulator
+if TYPE_CHECKING:  # the day of a simulator the view is given (core imports the view)
+    from bessgym.envs.core import Simulator
     from bessgym.envs.episode import Runner
     from bessgym.envs.site import SiteSimulator
 

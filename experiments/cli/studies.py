@@ -105,7 +105,7 @@ def portfolio_compare_cmd(
     planned by one joint LP, on common outages: revenue, penalties, small assets' reserves, exchange
     transactions, and the portfolio's revenue allocated pro rata, by contribution and by Shapley value (every
     sub-portfolio run: 2^n runs); logged to MLflow."""
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
     from bessgym.envs.portfolio import default_portfolio
     from bessgym.envs.portfolio_core import Reliability
     from experiments.portfolio import compare
@@ -147,7 +147,7 @@ def portfolio_scale_cmd(
 ) -> None:
     """Revenue, margin after costs, orders sent and risk per MW as a portfolio of the default assets grows
     (common outages per asset); table and plot."""
-    from bessgym.envs.core import MarketArrays
+    from bessgym.data.arrays import MarketArrays
     from bessgym.envs.portfolio import default_portfolio
     from experiments.progress import progress
     from experiments.scale import Costs, scale_curve

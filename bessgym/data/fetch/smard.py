@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from bessgym.data.calendar import hourly_to_quarter_hourly
+from bessgym.data.calendar import DT_H, hourly_to_quarter_hourly
 from bessgym.data.fetch.base import CHANGED, DailySource, Provenance, day_bounds, on_day
 from bessgym.data.fetch.errors import FormatChanged, NotCovered
 from bessgym.data.fetch.http import Http, read_json
@@ -68,7 +68,7 @@ class _Weeks:
         week = self._week_of(start_ms, day)
         values = hourly_to_quarter_hourly(week) if self.resolution == "hour" else week
         if self.column == "pv_per_mwp":
-            step_h = 1.0 if self.resolution == "hour" else 0.25
+            step_h = 1.0 if self.resolution == "hour" else DT_H
             cap = pv_capacity_mwp if pv_capacity_mwp is not None else _pv_capacity(values.index)
             values = (values / step_h / cap).clip(lower=0.0)
         return on_day(values, day, source=self.source, column=self.column)

@@ -1,13 +1,11 @@
-"""What the markets are: the products an env trades, the columns each needs, the width of each stage's action,
-and :class:`MarketConfig`, their terms (re-exported by :mod:`bessgym.envs.core`)."""
+"""What the markets are: the products an env trades, the columns each needs, and :class:`MarketConfig`, their
+terms."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 from bessgym._checks import finite
-from bessgym.envs.layout import CAPACITY, DELIVERY
-from bessgym.market.products import MAX_QUARTER_HOURS, N_BLOCKS, Stage
 
 PRODUCTS = ("fcr", "afrr_capacity", "afrr_energy", "mfrr_capacity", "mfrr_energy", "day_ahead", "ida", "intraday",
             "imbalance")
@@ -24,14 +22,6 @@ PRODUCT_COLUMNS: dict[str, tuple[str, ...]] = {
     "ida": ("ida1_price", "ida2_price", "ida3_price"),
     "intraday": ("id1_price",),
     "imbalance": ("imbalance_price",),
-}
-ACTION_WIDTH = {  # entries per asset (bessgym.envs.layout)
-    Stage.CAPACITY: len(CAPACITY) * N_BLOCKS,
-    Stage.DAY_AHEAD: MAX_QUARTER_HOURS,  # position per quarter-hour, share of free power
-    Stage.IDA1: MAX_QUARTER_HOURS,
-    Stage.IDA2: MAX_QUARTER_HOURS,
-    Stage.IDA3: MAX_QUARTER_HOURS,
-    Stage.DELIVERY: len(DELIVERY),
 }
 
 
@@ -109,6 +99,10 @@ class MarketConfig:
             raise ValueError("MarketConfig.afrr_energy_price_cap_eur_mwh must be > 0")
         if not 0 <= self.capacity_price_band < 1:
             raise ValueError("MarketConfig.capacity_price_band must be in [0, 1)")
+
+    def required_columns(self) -> dict[str, tuple[str, ...]]:
+        """The market table's columns each configured product needs."""
+        return {product: PRODUCT_COLUMNS[product] for product in self.products}
 
     def has(self, product: str) -> bool:
         return product in self.products
