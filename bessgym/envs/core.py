@@ -74,7 +74,7 @@ class DayState:
     hi: np.ndarray = field(default=None)
     capacity_cash: np.ndarray = field(default=None)  # (5, N, n_qh): FCR, aFRR POS, NEG, mFRR POS, NEG [EUR]
     capacity_price: np.ndarray = field(default=None)  # (5, N, n_qh): their prices [EUR/MW/h]
-    hold_h: np.ndarray = field(default=None)  # (3,): energy held per MW of FCR, aFRR and mFRR [h]
+    hold_h: np.ndarray = field(default=None)  # per product family (kernels.FAMILIES): energy held per MW [h]
     version: int = 0  # bumped whenever commitments change (observation caches key on it)
     _arrays: tuple[int, kernels.DayArrays, tuple] | None = field(default=None, repr=False)
 
@@ -91,9 +91,8 @@ class DayState:
     def _kernel_view(self) -> tuple[int, kernels.DayArrays, tuple]:
         if self._arrays is None or self._arrays[0] != self.version:
             named = kernels.DayArrays(self.committed_mw, self.positions, self.prices, self.capacity_cash,
-                                      self.capacity_price, self.fcr_q, self.pos_q, self.neg_q, self.mpos_q,
-                                      self.mneg_q, self.up_cap,
-                                      self.down_cap, self.lo, self.hi, self.discharged_mwh, self.hold_h)
+                                      self.capacity_price, self.held_q, self.up_cap, self.down_cap, self.lo, self.hi,
+                                      self.discharged_mwh, self.hold_h)
             self._arrays = (self.version, named, tuple(named))
         return self._arrays
 
@@ -235,7 +234,8 @@ class Simulator:
         d.capacity_price = np.stack([fcr_price, *(x.take(b, axis=1) for x in (
             d.afrr_pos_price, d.afrr_neg_price, d.mfrr_pos_price, d.mfrr_neg_price))])
         d.capacity_cash = st.capacity_revenue(d.held_q, d.capacity_price, DT_H)
-        d.hold_h = np.array([hold, cfg.afrr_hold_h, cfg.mfrr_hold_h])
+        by_family = {"fcr": hold, "afrr_capacity": cfg.afrr_hold_h, "mfrr_capacity": cfg.mfrr_hold_h}
+        d.hold_h = np.array([by_family[family] for family in kernels.FAMILIES])
         d.version += 1
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:

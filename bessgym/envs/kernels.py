@@ -29,6 +29,7 @@ from bessgym.envs.layout import DELIVERY
 from bessgym.envs.pooling import _pool_net, netting
 from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
+from bessgym.market.reserves import BOTH, DOWN, RESERVES, UP
 
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh",
@@ -38,6 +39,13 @@ N_CASH, N_REPORT = len(st.CASH_FLOWS), len(REPORT_ROWS)  # compile-time constant
 CASH = NamedTuple("CashRows", [(name, int) for name in st.CASH_FLOWS])(*range(N_CASH))
 REPORT = NamedTuple("ReportRows", [(name, int) for name in REPORT_ROWS])(*range(N_REPORT))
 A, N_ACTION = DELIVERY.indices(), len(DELIVERY)  # the delivery action's entries by name
+R = NamedTuple("ReserveRows", [(p.name, int) for p in RESERVES])(*range(len(RESERVES)))  # rows of held_mw
+HELD_UP = tuple(k for k, p in enumerate(RESERVES) if p.direction in (UP, BOTH))  # products held up / down
+HELD_DOWN = tuple(k for k, p in enumerate(RESERVES) if p.direction in (DOWN, BOTH))
+FAMILIES = tuple(dict.fromkeys(p.family for p in RESERVES))  # DayArrays.hold_h has one entry per family
+FAMILY = tuple(FAMILIES.index(p.family) for p in RESERVES)  # each product's entry of hold_h
+MOVABLE_UP = tuple(k for k, p in enumerate(RESERVES) if p.direction == UP)  # one-way: can move by direction
+MOVABLE_DOWN = tuple(k for k, p in enumerate(RESERVES) if p.direction == DOWN)
 # the rows of DayArrays.capacity_cash
 _CAPACITY = (CASH.fcr, CASH.afrr_cap_pos, CASH.afrr_cap_neg, CASH.mfrr_cap_pos, CASH.mfrr_cap_neg)
 _POSITIONS = (CASH.day_ahead, CASH.ida1, CASH.ida2, CASH.ida3)  # the rows of DayArrays.positions_mw
@@ -64,17 +72,13 @@ class DayArrays(NamedTuple):
     prices: np.ndarray  # (4, n_qh): their prices [EUR/MWh]
     capacity_cash: np.ndarray  # (5, N, n_qh): FCR, aFRR POS, NEG, mFRR POS, NEG payment as won [EUR]
     capacity_price: np.ndarray  # (5, N, n_qh): the price of each [EUR/MW/h], for what is not available
-    fcr_mw: np.ndarray
-    afrr_pos_mw: np.ndarray
-    afrr_neg_mw: np.ndarray
-    mfrr_pos_mw: np.ndarray
-    mfrr_neg_mw: np.ndarray
+    held_mw: np.ndarray  # (len(RESERVES), N, n_qh): each reserve product held [MW], rows as the table's
     up_cap_mw: np.ndarray  # power left for discharge after reserves
     down_cap_mw: np.ndarray  # power left for charge after reserves
     lo_mwh: np.ndarray  # SoC band keeping reserve headroom
     hi_mwh: np.ndarray
     discharged_mwh: np.ndarray  # (N,) trading discharge today, updated by deliver
-    hold_h: np.ndarray  # (3,): energy held per MW of FCR, aFRR and mFRR, per direction [h]
+    hold_h: np.ndarray  # (len(FAMILIES),): energy held per MW of FCR, aFRR and mFRR, per direction [h]
 
 
 class MarketColumns(NamedTuple):
@@ -253,14 +257,15 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
             free_neg_eur = energy_offer_eur_mwh(a[A.afrr_neg_energy_only_price], da, band, cap)
             free_won_pos = 1.0 if accepted_sell(free_pos_eur, marg_pos) else 0.0
             free_won_neg = 1.0 if accepted_buy(free_neg_eur, marg_neg) else 0.0
-            linked_pos = day.afrr_pos_mw[i, q] * won_pos * market.afrr_pos_share[t]
-            linked_neg = day.afrr_neg_mw[i, q] * won_neg * market.afrr_neg_share[t]
+            linked_pos = day.held_mw[R.afrr_pos, i, q] * won_pos * market.afrr_pos_share[t]
+            linked_neg = day.held_mw[R.afrr_neg, i, q] * won_neg * market.afrr_neg_share[t]
             act_pos = linked_pos + (max(a[A.afrr_pos_energy_only_volume], 0.0) * free_pos * free_won_pos
                                     * market.afrr_pos_share[t])
             act_neg = linked_neg + (max(a[A.afrr_neg_energy_only_volume], 0.0) * free_neg * free_won_neg
                                     * market.afrr_neg_share[t])
-        fcr, pos, neg = day.fcr_mw[i, q], day.afrr_pos_mw[i, q], day.afrr_neg_mw[i, q]
-        mpos, mneg = day.mfrr_pos_mw[i, q], day.mfrr_neg_mw[i, q]
+        held = day.held_mw
+        fcr, pos, neg = held[R.fcr, i, q], held[R.afrr_pos, i, q], held[R.afrr_neg, i, q]
+        mpos, mneg = held[R.mfrr_pos, i, q], held[R.mfrr_neg, i, q]
         if terms.mfrr_energy:  # the mFRR capacity's offers clear on MARI's marginal price
             m_act_pos = mpos * market.mfrr_pos_share[t] * (
                 1.0 if accepted_sell(energy_offer_eur_mwh(action[i, A.mfrr_pos_offer], da, band, cap), m_pos) else 0.0)
@@ -277,7 +282,7 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
                    mpos * (1.0 - share_up), mneg * (1.0 - share_down))
         reserve = act_pos + m_act_pos - act_neg - m_act_neg
         if fcr_response.shape[0] > 0:
-            reserve = reserve + day.fcr_mw[i, q] * fcr_response[i, q]
+            reserve = reserve + fcr * fcr_response[i, q]
         h_lo, h_hi = physical_range(soc[i], bat.soc_min_mwh[i], bat.soc_max_mwh[i], bat.power_mw[i], site_lo[i],
                                     site_hi[i], bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
         served_reserve, served = serve(reserve, schedule, h_lo, h_hi)

@@ -27,12 +27,11 @@ import numpy as np
 from numba import njit
 
 from bessgym._checks import finite
-from bessgym.assets.battery import energy_held_down, energy_held_up
 from bessgym.assets.site import SiteSpec
 from bessgym.data.arrays import MarketArrays
 from bessgym.data.calendar import DT_H
 from bessgym.envs.forecast import Forecaster, forecast_sigma
-from bessgym.envs.kernels import DayArrays
+from bessgym.envs.kernels import FAMILY, HELD_DOWN, HELD_UP, MOVABLE_DOWN, MOVABLE_UP, DayArrays
 from bessgym.envs.pooling import netting
 from bessgym.envs.site import SiteSimulator
 from bessgym.market.config import MarketConfig
@@ -116,11 +115,11 @@ def _left(total: float, moved: float) -> float:
 
 
 @njit(cache=True)
-def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, mpos_q, mneg_q, up_cap, down_cap):
-    """Move failed assets' schedule and reserves of quarter-hour ``q`` to available ones (``up``) with room,
-    pro rata to the room, in place (in the portfolio's copy of the day, :meth:`PortfolioSimulator.deliver`);
-    what they cannot take stays with the failed assets. Loops over assets: a step with an outage calls it,
-    and numpy temporaries cost more than the work."""
+def redispatch(q, up, power, committed, held, up_cap, down_cap):
+    """Move failed assets' schedule and reserves (``held``: one row per reserve product) of quarter-hour ``q``
+    to available ones (``up``) with room, pro rata to the room, in place (in the portfolio's copy of the day,
+    :meth:`PortfolioSimulator.deliver`); what they cannot take stays with the failed assets. Loops over assets:
+    a step with an outage calls it, and numpy temporaries cost more than the work."""
     n = up.shape[0]
     lost_total = room_dis_total = room_ch_total = 0.0
     room_dis, room_ch = np.zeros(n), np.zeros(n)
@@ -141,7 +140,8 @@ def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, mpos_q, mneg_q, up_
         committed[i, q] += moved[i] - lost * left
         if up[i]:
             free[i] = power[i] - abs(committed[i, q])
-    for held_q in (fcr_q, pos_q, neg_q, mpos_q, mneg_q):
+    for k in range(held.shape[0]):
+        held_q = held[k]
         failed_total = room_total = 0.0
         room = np.zeros(n)
         for i in range(n):
@@ -157,43 +157,56 @@ def redispatch(q, up, power, committed, fcr_q, pos_q, neg_q, mpos_q, mneg_q, up_
             held_q[i, q] += taken[i] - failed * gone
             free[i] -= taken[i]
     for i in range(n):
-        up_cap[i, q] = max(power[i] - fcr_q[i, q] - pos_q[i, q] - mpos_q[i, q], 0.0) if up[i] else 0.0
-        down_cap[i, q] = max(power[i] - fcr_q[i, q] - neg_q[i, q] - mneg_q[i, q], 0.0) if up[i] else 0.0
+        dis, ch = power[i], power[i]
+        for k in HELD_UP:
+            dis -= held[k, i, q]
+        for k in HELD_DOWN:
+            ch -= held[k, i, q]
+        up_cap[i, q] = max(dis, 0.0) if up[i] else 0.0
+        down_cap[i, q] = max(ch, 0.0) if up[i] else 0.0
 
 
 @njit(cache=True)
-def energy_short(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, fcr_q, pos_q, neg_q, mpos_q, mneg_q):
+def _need(held, q, i, hold, rows):
+    """SoC energy [MWh, before the efficiency] the reserves ``rows`` of asset ``i`` hold at ``q``: each for
+    its product family's held duration (``hold``: FCR, aFRR, mFRR)."""
+    need = 0.0
+    for k in rows:
+        need += held[k, i, q] * hold[FAMILY[k]]
+    return need
+
+
+@njit(cache=True)
+def energy_short(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, held):
     """Whether an available asset's SoC cannot hold its reserves of quarter-hour ``q`` for their held duration."""
     for i in range(soc.shape[0]):
         if not up[i]:
             continue
-        need_up = energy_held_up(fcr_q[i, q], pos_q[i, q], mpos_q[i, q], hold[0], hold[1], hold[2], eta_d[i])
-        need_down = energy_held_down(fcr_q[i, q], neg_q[i, q], mneg_q[i, q], hold[0], hold[1], hold[2], eta_c[i])
+        need_up = _need(held, q, i, hold, HELD_UP) / eta_d[i]
+        need_down = _need(held, q, i, hold, HELD_DOWN) * eta_c[i]
         if need_up > soc[i] - soc_min[i] + 1e-9 or need_down > soc_max[i] - soc[i] + 1e-9:
             return True
     return False
 
 
 @njit(cache=True)
-def rebalance_energy(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, committed, fcr_q, pos_q, neg_q, mpos_q,
-                     mneg_q, up_cap, down_cap):
+def rebalance_energy(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, committed, held, up_cap, down_cap):
     """Move the aFRR and mFRR an available asset's SoC cannot hold at quarter-hour ``q`` (for their held
     duration) to available siblings with spare energy and power, pro rata to what each can take, in place; what
     none can take stays. FCR stays where it is (symmetric: its energy cannot be split by direction)."""
     n = soc.shape[0]
     for direction in range(2):  # 0: POS, energy above the floor; 1: NEG, room below the ceiling
-        reserves = (pos_q, mpos_q) if direction == 0 else (neg_q, mneg_q)
+        movable = MOVABLE_UP if direction == 0 else MOVABLE_DOWN
         stored, need = np.zeros(n), np.zeros(n)
         for i in range(n):
             if direction == 0:
                 stored[i] = soc[i] - soc_min[i]
-                need[i] = energy_held_up(fcr_q[i, q], pos_q[i, q], mpos_q[i, q], hold[0], hold[1], hold[2], eta_d[i])
+                need[i] = _need(held, q, i, hold, HELD_UP) / eta_d[i]
             else:
                 stored[i] = soc_max[i] - soc[i]
-                need[i] = energy_held_down(fcr_q[i, q], neg_q[i, q], mneg_q[i, q], hold[0], hold[1], hold[2],
-                                           eta_c[i])
-        for k in range(2):  # aFRR, then mFRR
-            held_q, h = reserves[k], hold[1 + k]
+                need[i] = _need(held, q, i, hold, HELD_DOWN) * eta_c[i]
+        for k in movable:  # in the table's order: aFRR, then mFRR
+            held_q, h = held[k], hold[FAMILY[k]]
             moving, room = np.zeros(n), np.zeros(n)
             for i in range(n):
                 conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]  # SoC energy per MWh delivered
@@ -255,8 +268,7 @@ class PortfolioSimulator(SiteSimulator):
         self.available = self.outages.next(was_up, self.rng)
         a, f = self.day.arrays, self.fleet
         short = energy_short(q, self.available, self.soc_mwh, f.soc_min_mwh, f.soc_max_mwh, f.eta_charge,
-                             f.eta_discharge, a.hold_h, a.fcr_mw, a.afrr_pos_mw, a.afrr_neg_mw, a.mfrr_pos_mw,
-                             a.mfrr_neg_mw)
+                             f.eta_discharge, a.hold_h, a.held_mw)
         day = None if self.available.all() and not short else self._redispatched(q, short)
         failed = was_up & ~self.available  # after the gate: their trades stand as placed
         placed = self.placed_trades(q, action, failed) if failed.any() else None
@@ -276,17 +288,15 @@ class PortfolioSimulator(SiteSimulator):
         d = self.day
         if self._redispatch_day is None or self._redispatch_day[0] is not d or self._redispatch_day[1] != d.version:
             a = d.arrays
-            copy = a._replace(committed_mw=a.committed_mw.copy(), fcr_mw=a.fcr_mw.copy(),
-                              afrr_pos_mw=a.afrr_pos_mw.copy(), afrr_neg_mw=a.afrr_neg_mw.copy(),
-                              mfrr_pos_mw=a.mfrr_pos_mw.copy(), mfrr_neg_mw=a.mfrr_neg_mw.copy(),
+            copy = a._replace(committed_mw=a.committed_mw.copy(), held_mw=a.held_mw.copy(),
                               up_cap_mw=a.up_cap_mw.copy(), down_cap_mw=a.down_cap_mw.copy())
             self._redispatch_day = (d, d.version, copy)
         day = self._redispatch_day[2]
-        redispatch(q, self.available, self.fleet.power_mw, day.committed_mw, day.fcr_mw, day.afrr_pos_mw,
-                   day.afrr_neg_mw, day.mfrr_pos_mw, day.mfrr_neg_mw, day.up_cap_mw, day.down_cap_mw)
+        redispatch(q, self.available, self.fleet.power_mw, day.committed_mw, day.held_mw, day.up_cap_mw,
+                   day.down_cap_mw)
         if short:
             f = self.fleet
             rebalance_energy(q, self.available, self.soc_mwh, f.soc_min_mwh, f.soc_max_mwh, f.eta_charge,
-                             f.eta_discharge, day.hold_h, day.committed_mw, day.fcr_mw, day.afrr_pos_mw,
-                             day.afrr_neg_mw, day.mfrr_pos_mw, day.mfrr_neg_mw, day.up_cap_mw, day.down_cap_mw)
+                             f.eta_discharge, day.hold_h, day.committed_mw, day.held_mw, day.up_cap_mw,
+                             day.down_cap_mw)
         return day
