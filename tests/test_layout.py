@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 import bessgym  # noqa: F401  (registers the ids)
-from bessgym.envs.layout import CAPACITY, DELIVERY, capacity_layout, delivery_layout, observation_layout
+from bessgym.envs.layout import CAPACITY, DELIVERY, capacity_layout, delivery_layout
+from bessgym.envs.observation import observation_layout
 from bessgym.market.reserves import RESERVES, UP, ReserveProduct
 from experiments.cli import app
 

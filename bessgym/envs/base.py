@@ -16,8 +16,8 @@ from numba import njit
 
 from bessgym.envs.core import Simulator
 from bessgym.envs.episode import Runner
-from bessgym.envs.layout import Layout, observation_layout, stage_layout
-from bessgym.envs.observation import OBS_LIMIT, observation_size
+from bessgym.envs.layout import Layout, stage_layout
+from bessgym.envs.observation import OBS_LIMIT, observation_layout, observation_size
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.view import DayView
 from bessgym.market.products import STAGE_NAMES, Stage

@@ -67,7 +67,7 @@ class PVObservation:
 
     @property
     def parts(self) -> tuple[tuple[str, int, str], ...]:
-        """The entries it appends (name, size, meaning), for :func:`bessgym.envs.layout.observation_layout`."""
+        """The entries it appends (name, size, meaning), for :func:`bessgym.envs.observation.observation_layout`."""
         return (("pv_now", 1, "the site's PV now / connection limit"),
                 ("pv_forecast", self.horizon_qh, "PV forecast of the window / connection limit"))
 

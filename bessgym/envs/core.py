@@ -24,12 +24,18 @@ from bessgym.envs.codec import ActionCodec
 from bessgym.envs.forecast import FORECAST_COLUMNS, Forecaster
 from bessgym.envs.layout import ACTION_WIDTH
 from bessgym.envs.pooling import Alone, Pooled
-from bessgym.envs.view import DayView, frozen
 from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell
 from bessgym.market.config import PRODUCT_COLUMNS, MarketConfig
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
 from bessgym.market.reserves import RESERVES
+
+
+def frozen(values: np.ndarray) -> np.ndarray:
+    """A read-only view of ``values``."""
+    view = np.asarray(values).view()
+    view.flags.writeable = False
+    return view
 
 
 @dataclass
@@ -110,7 +116,6 @@ class Simulator:
     action_width: dict[Stage, int] = ACTION_WIDTH
     record_keys: tuple[str, ...] = ()  # report entries a subclass adds to recorded dispatch
     commits_pv = False  # whether the capacity stage also commits PV (a site's), so it is played without reserves
-    view_type: type[DayView] = DayView  # what policies see of the day (a site's view adds its PV)
 
     def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster, *,
                  pooled: bool = False) -> None:

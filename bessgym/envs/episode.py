@@ -20,6 +20,7 @@ from bessgym.envs.delegates import Delegate, NoOp, SpreadTrader
 from bessgym.envs.forecast import Forecaster, make_forecaster
 from bessgym.envs.observation import ObservationBuilder
 from bessgym.envs.options import EnvOptions
+from bessgym.envs.view import view_for
 from bessgym.market.products import IDA3_FIRST_HOUR, Stage
 from bessgym.market.reserves import RESERVES
 
@@ -116,7 +117,7 @@ class Runner:
                  horizon_qh: int, *, episode_days: int, fixed_start: int | None, track_soh: bool,
                  ageing: CycleAgeing = CycleAgeing(), features: tuple[str, ...] = ()) -> None:
         self.sim, self.agent_stages = sim, agent_stages
-        self.view = sim.view_type(sim, self)  # what delegates see
+        self.view = view_for(sim, self)  # what delegates see
         self.episode_days, self.fixed_start = episode_days, fixed_start
         self.delegates = {s: delegates.get(s, NoOp()) for s in Stage}
         self.width = max(sim.action_width[s] for s in agent_stages)

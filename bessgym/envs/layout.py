@@ -1,5 +1,6 @@
 """Named layouts of the env's actions and observations, generated from the reserve products table
-(:data:`bessgym.market.reserves.RESERVES`): ``DELIVERY.mfrr_pos_offer`` instead of ``7``.
+(:data:`bessgym.market.reserves.RESERVES`): ``DELIVERY.mfrr_pos_offer`` instead of ``7``. The observation's
+layout is :func:`bessgym.envs.observation.observation_layout`.
 
 A layout lists a flat vector's entries in order, each with a name, a size and what it means. Agents index
 actions and observations by name (``action[:, DELIVERY.intraday_trade]``, ``obs[layout.soc]``); the compiled
@@ -111,28 +112,6 @@ def stage_layout(stage: Stage) -> Layout:
         return DELIVERY
     return Layout([("position_change", MAX_QUARTER_HOURS, "per quarter-hour of the day: a x the power free to "
                     "sell (a >= 0) or to buy [MW]; entries past the day's last quarter-hour are ignored")])
-
-
-def observation_layout(horizon_qh: int, features: tuple[str, ...] = (),
-                       extra: tuple[tuple[str, int, str], ...] = ()) -> Layout:
-    """The observation's entries for a window of ``horizon_qh`` quarter-hours and the optional ``features``
-    (in :data:`bessgym.envs.observation.FEATURES` order), then an env's ``extra`` entries (name, size, meaning);
-    scales in :mod:`bessgym.envs.observation`."""
-    from bessgym.envs.observation import FEATURES, check_features
-
-    parts = [("stage", 6, "one-hot: capacity, day_ahead, ida1, ida2, ida3, delivery"),
-             ("soc", 1, "(SoC - soc_min) / usable energy"), ("cycles", 1, "trading discharge today / daily limit"),
-             ("time", 6, "sin/cos of local time of day, day of week, day of year")]
-    parts += [(f"{p.name}_held", 1, f"{p.label} held in the current block / power") for p in RESERVES]
-    parts += [("positions", horizon_qh, "committed net position of the window's quarter-hours / power"),
-              ("day_ahead", horizon_qh, "DA price of the window: realised after its gate, forecast before / 100"),
-              ("intraday", horizon_qh, "ID1 price forecast of the window / 100")]
-    parts += [(p.price_column, N_BLOCKS, f"{p.label} capacity price of the 6 blocks / 20") for p in RESERVES]
-    meanings = {"relative_prices": "DA and ID1 price now minus the window's mean, over its std",
-                "quantile_spreads": "ID1 now minus the window's 10, 25, 50, 75, 90 % quantiles / 100",
-                "time_to_gate": "quarter-hours left of the day, to the IDA3 gate, to the DA gate / 96"}
-    parts += [(f, FEATURES[f], meanings[f]) for f in check_features(features)]
-    return Layout(parts + list(extra))
 
 
 CAPACITY = capacity_layout()

@@ -12,7 +12,7 @@
 | intraday | H | ID1 forecast of the next H quarter-hours | 1/100 EUR/MWh |
 | reserve prices | 30 | FCR, aFRR and mFRR POS, NEG price of the 6 blocks, forecast before the auction | 1/20 EUR/MW/h |
 
-Entries by name: :func:`bessgym.envs.layout.observation_layout` (``bessgym env describe ID`` prints them).
+Entries by name: :func:`observation_layout` (``bessgym env describe ID`` prints them).
 The window of the next H quarter-hours starts at the day's first quarter-hour before delivery and at the
 current quarter-hour during delivery; it reaches into the next day's forecasts.
 
@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit
 
 from bessgym.envs.core import Simulator
+from bessgym.envs.layout import Layout
 from bessgym.market.products import N_BLOCKS, Stage
 from bessgym.market.reserves import RESERVES
 
@@ -62,6 +63,26 @@ def check_features(features: tuple[str, ...]) -> tuple[str, ...]:
     if unknown or len(set(features)) != len(features):
         raise ValueError(f"observation_features {list(features)}: each at most once, from {list(FEATURES)}")
     return tuple(f for f in FEATURES if f in features)
+
+
+def observation_layout(horizon_qh: int, features: tuple[str, ...] = (),
+                       extra: tuple[tuple[str, int, str], ...] = ()) -> Layout:
+    """The observation's entries for a window of ``horizon_qh`` quarter-hours and the optional ``features``
+    (in :data:`FEATURES` order), then an env's ``extra`` entries (name, size, meaning);
+    scales in the module docstring."""
+    parts = [("stage", 6, "one-hot: capacity, day_ahead, ida1, ida2, ida3, delivery"),
+             ("soc", 1, "(SoC - soc_min) / usable energy"), ("cycles", 1, "trading discharge today / daily limit"),
+             ("time", 6, "sin/cos of local time of day, day of week, day of year")]
+    parts += [(f"{p.name}_held", 1, f"{p.label} held in the current block / power") for p in RESERVES]
+    parts += [("positions", horizon_qh, "committed net position of the window's quarter-hours / power"),
+              ("day_ahead", horizon_qh, "DA price of the window: realised after its gate, forecast before / 100"),
+              ("intraday", horizon_qh, "ID1 price forecast of the window / 100")]
+    parts += [(p.price_column, N_BLOCKS, f"{p.label} capacity price of the 6 blocks / 20") for p in RESERVES]
+    meanings = {"relative_prices": "DA and ID1 price now minus the window's mean, over its std",
+                "quantile_spreads": "ID1 now minus the window's 10, 25, 50, 75, 90 % quantiles / 100",
+                "time_to_gate": "quarter-hours left of the day, to the IDA3 gate, to the DA gate / 96"}
+    parts += [(f, FEATURES[f], meanings[f]) for f in check_features(features)]
+    return Layout(parts + list(extra))
 
 
 class ObservationBuilder:

@@ -42,7 +42,6 @@ from bessgym.envs.core import Simulator
 from bessgym.envs.forecast import Forecaster
 from bessgym.envs.kernels import DayArrays
 from bessgym.envs.layout import ACTION_WIDTH
-from bessgym.envs.view import SiteDayView
 from bessgym.market.config import MarketConfig
 from bessgym.market.products import MAX_QUARTER_HOURS, N_BLOCKS, Stage
 from bessgym.market.settlement import CASH_FLOWS
@@ -117,7 +116,6 @@ class SiteSimulator(Simulator):
     action_width = {**ACTION_WIDTH, Stage.CAPACITY: COMMIT + N_BLOCKS, Stage.DELIVERY: CURTAIL + 1}
     record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "committed_pv_mw",
                    "curtailed_for_battery_mw", "profile_fill_mw", "profile_shortfall_mw")
-    view_type = SiteDayView
 
     def __init__(self, market: MarketArrays, sites: Sequence[SiteSpec], config: MarketConfig, forecaster: Forecaster,
                  *, pv_per_mwp: np.ndarray, pv_forecast_sigma: float = 0.0, pooled: bool = False) -> None:

@@ -12,28 +12,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from bessgym.assets.battery import Fleet
 from bessgym.data.rules import MarketRules
 from bessgym.envs.codec import ActionCodec
+from bessgym.envs.core import Simulator, frozen
 from bessgym.envs.forecast import forecast_sigma
+from bessgym.envs.site import SiteSimulator
 from bessgym.market.config import MarketConfig
 from bessgym.market.products import Stage
 
-if TYPE_CHECKING:  # the day of a simulator the view is given (core imports the view)
-    from bessgym.envs.core import Simulator
-    from bessgym.envs.episode import Runner
-    from bessgym.envs.site import SiteSimulator
+
+class Clock(Protocol):
+    """What a view asks the runner: the quarter-hour the next delivery step is (IDA3 is decided before it)."""
+
+    def next_delivery_q(self) -> int: ...
 
 
-def frozen(values: np.ndarray) -> np.ndarray:
-    """A read-only view of ``values``."""
-    view = np.asarray(values).view()
-    view.flags.writeable = False
-    return view
+def view_for(sim: Simulator, runner: Clock | None = None) -> DayView:
+    """What policies see of a simulator's day: a site's (and a portfolio's) view adds its PV and contract."""
+    return SiteDayView(sim, runner) if isinstance(sim, SiteSimulator) else DayView(sim, runner)
 
 
 class DayView:
@@ -42,7 +43,7 @@ class DayView:
     Arrays are (N, ...) over assets; per quarter-hour ones have the day's ``n_qh`` columns, per block ones six.
     """
 
-    def __init__(self, sim: Simulator, runner: Runner | None = None) -> None:
+    def __init__(self, sim: Simulator, runner: Clock | None = None) -> None:
         self._sim, self._runner = sim, runner  # the runner tells where in the day's timeline the episode is
         f = sim.fleet
         self.fleet = Fleet(**{name: frozen(getattr(f, name)) if name != "specs" else f.specs
