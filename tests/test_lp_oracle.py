@@ -90,18 +90,19 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
     assert (mine.pv_out_mw is None) == (oracle.pv_out_mw is None)
     # a re-solve with new prices keeps the other parameters; awards fixed, then freed again
     prices = {"price_da": parameters["price_da"][::-1].copy(), "price_id": parameters["price_id"][::-1].copy()}
-    assert arrays.solve(**prices).objective_eur == pytest.approx(pyomo.solve(**prices).objective_eur, rel=1e-6)
+    again = arrays.solve(**prices)
+    assert again.objective_eur == pytest.approx(pyomo.solve(**prices).objective_eur, rel=1e-6)
     if products.fcr:
         # awards below the plan's (in whole MW, as the env awards) stay feasible: less reserve only frees room
         award = [np.floor(getattr(mine, name) + 1e-6) for name in ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw",
                                                                      "mfrr_pos_mw", "mfrr_neg_mw")]
-        for lp in (arrays, pyomo):
-            lp.fix_reserves(*award)
-        fixed = arrays.solve()
-        assert fixed.objective_eur == pytest.approx(pyomo.solve().objective_eur, rel=1e-6, abs=1e-6)
+        fixed = arrays.solve(fixed_reserves=award)
+        assert fixed.objective_eur == pytest.approx(pyomo.solve(fixed_reserves=award).objective_eur, rel=1e-6,
+                                                    abs=1e-6)
         assert np.allclose(fixed.fcr_mw, award[0]) and np.allclose(fixed.afrr_neg_mw, award[2])
-        for lp in (arrays, pyomo):
-            lp.fix_reserves(None, None, None, None, None)
+        free = arrays.solve()  # fixed for that solve only: free again
+        assert free.objective_eur == pytest.approx(again.objective_eur, rel=1e-6)
+        assert free.objective_eur >= fixed.objective_eur - 1e-6
         assert arrays.value() == pytest.approx(pyomo.value(), rel=1e-6)
 
 

@@ -117,13 +117,13 @@ class CascadeLPPolicy(DailyLPPolicy):
                 out[i] = -held[i] * open_q
                 continue
             lp = self._remainder(f.specs[i], products, view.n_qh, q_from, bool((prices[i] < 0).any()))
-            lp.fix_reserves(*(x[i, first:] for x in awards(view)))
             end = reachable_end(float(np.clip(self._soc_start[i], f.soc_min_mwh[i], f.soc_max_mwh[i])),
                                 float(view.soc_mwh[i]), n, f.specs[i])
             try:
                 plan = lp.solve(price_id=np.nan_to_num(prices[i]), soc0_mwh=float(view.soc_mwh[i]),
                                 soc_end_mwh=(end, end), max_discharge_mwh=max(float(budget[i]), 0.0),
-                                held_mw=held[i], intraday_open=open_q)
+                                held_mw=held[i], intraday_open=open_q,
+                                fixed_reserves=[x[i, first:] for x in awards(view)])
             except RuntimeError:  # no feasible plan from this SoC: trade nothing, the env restores the band
                 self.fallbacks += 1
                 continue

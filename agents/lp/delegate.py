@@ -32,7 +32,7 @@ AWARDS = ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw", "mfrr_pos_mw", "mfrr_neg_mw") 
 
 
 def awards(view: DayView) -> tuple[np.ndarray, ...]:
-    """The day's reserve awards per block (N, 6) [MW], in the order of :meth:`ActorLP.fix_reserves`."""
+    """The day's reserve awards per block (N, 6) [MW], in the order of ``fixed_reserves`` (:meth:`ActorLP.solve`)."""
     return tuple(getattr(view, name) for name in AWARDS)
 
 
@@ -132,15 +132,9 @@ class DailyLPPolicy:
             mine = {name: values[i] for name, values in prices.items()}
             negative = bool((mine["price_da"] < 0).any() or (mine["price_id"] < 0).any())
             lp = self._model(f.specs[i], products, days, negative, self._site_terms(view, i))
-            if awarded:
-                lp.fix_reserves(*(np.pad(x[i], (0, lp.n_blocks - x.shape[1])) for x in
-                                  awards(view)))
-            try:
-                plan = lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
-                                max_discharge_mwh=budget[i], **self._site_parameters(view, i))
-            finally:
-                if awarded:
-                    lp.fix_reserves(None, None, None)
+            fixed = [np.pad(x[i], (0, lp.n_blocks - x.shape[1])) for x in awards(view)] if awarded else None
+            plan = lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
+                            max_discharge_mwh=budget[i], fixed_reserves=fixed, **self._site_parameters(view, i))
             plans.append(today(plan, view.n_qh))
         self._plan = plans
         self.objectives[-1] = np.array([p.objective_eur for p in plans])

@@ -61,16 +61,16 @@ def plan_offers(view: DayView, models: dict[tuple, BatteryLP], products: LPProdu
         if key not in models:
             models[key] = BatteryLP(f.specs[i], products, n_qh)
         lp = models[key]
-        lp.fix_reserves(*(x[i] for x in reserves))
+        fixed = [x[i] for x in reserves]
         end = float(end_mwh[i])
         day = {"soc0_mwh": float(view.soc_mwh[i]), "soc_end_mwh": (end, end), "held_mw": held_mw[i],
                "max_discharge_mwh": float(f.max_daily_discharge_mwh[i] - view.discharged_mwh[i]),
                "price_energy_pos": fc["afrr_energy_pos_price"][i], "price_energy_neg": fc["afrr_energy_neg_price"][i],
                "energy_only_pos_mw": free_pos[i] * share_pos[i], "energy_only_neg_mw": free_neg[i] * share_neg[i]}
         try:
-            plan = lp.solve(**day, soc_floor_mwh=floor[i], soc_ceiling_mwh=ceiling[i])
+            plan = lp.solve(**day, soc_floor_mwh=floor[i], soc_ceiling_mwh=ceiling[i], fixed_reserves=fixed)
         except RuntimeError:  # a schedule the SoC cannot carry alone somewhere: offer as if it could
-            plan = lp.solve(**day, soc_floor_mwh=unbounded[0], soc_ceiling_mwh=unbounded[1])
+            plan = lp.solve(**day, soc_floor_mwh=unbounded[0], soc_ceiling_mwh=unbounded[1], fixed_reserves=fixed)
         # the activated power planned, as a share of the free power that the activation share calls; a hair
         # less (1e-6), as the plan may reach a SoC limit within HiGHS's 1e-7 feasibility tolerance
         vol_pos[i] = _ratio(plan.afrr_energy_pos_mw, free_pos[i] * share_pos[i]) * (1 - 1e-6)

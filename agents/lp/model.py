@@ -67,8 +67,9 @@ instance with new costs and bounds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -91,6 +92,15 @@ from bessgym.market import settlement as st
 PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg", "price_energy_pos",
           "price_energy_neg", "price_shortfall")
 RESERVES = ("fcr", "pos", "neg", "mpos", "mneg")  # FCR, aFRR POS, NEG, mFRR POS, NEG per block
+Reserves = Sequence["np.ndarray | None"]  # volumes per block [MW] in the order of RESERVES (None: free)
+
+
+def _one_asset(fixed: Reserves | None) -> tuple[np.ndarray | None, ...] | None:
+    """One asset's fixed reserves (blocks,) as the actor's (1, blocks); fewer than five: the rest free."""
+    if fixed is None:
+        return None
+    padded = [*fixed, *(None,) * (len(RESERVES) - len(fixed))]
+    return tuple(None if x is None else np.asarray(x, dtype=float)[None] for x in padded)
 # one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
@@ -268,19 +278,34 @@ class ActorLP:
         self.bound_eur = self.objective_eur = float("nan")
         self._out = np.zeros(n, bool)  # assets out of service in the last solve
 
-    def solve(self, **parameters: np.ndarray) -> list[LPResult]:
+    def solve(self, *, fixed_reserves: Reserves | None = None, **parameters: np.ndarray) -> list[LPResult]:
         """Solve for the parameters of :meth:`set_parameters`. Returns one schedule per asset; its
         ``objective_eur`` is the asset's share of the actor's (its own terms, the fee split pro rata to its
-        |trade|), and they sum to ``objective_eur``."""
-        self.set_parameters(**parameters)
-        self._solve()
-        return self._results()
+        |trade|), and they sum to ``objective_eur``. ``fixed_reserves``: each asset's FCR, aFRR POS, NEG and
+        mFRR POS, NEG per block (N, blocks) [MW] (None: free), fixed for this solve only (awards won)."""
+        with self._reserves_fixed(fixed_reserves):
+            self.set_parameters(**parameters)
+            self._solve()
+            return self._results()
 
-    def value(self, **parameters: np.ndarray) -> float:
-        """The optimal objective [EUR] for the parameters of :meth:`set_parameters`, without the schedules."""
-        self.set_parameters(**parameters)
-        self._solve()
-        return self.objective_eur
+    def value(self, *, fixed_reserves: Reserves | None = None, **parameters: np.ndarray) -> float:
+        """The optimal objective [EUR] for the parameters of :meth:`set_parameters` (and ``fixed_reserves`` as
+        in :meth:`solve`), without the schedules."""
+        with self._reserves_fixed(fixed_reserves):
+            self.set_parameters(**parameters)
+            self._solve()
+            return self.objective_eur
+
+    @contextlib.contextmanager
+    def _reserves_fixed(self, fixed: Reserves | None) -> Iterator[None]:
+        if fixed is None:
+            yield
+            return
+        self._fix_reserves(*fixed)
+        try:
+            yield
+        finally:
+            self._fix_reserves(*(None,) * len(RESERVES))
 
     def set_parameters(self, *, soc0_mwh: np.ndarray, soc_end_mwh: tuple[np.ndarray, np.ndarray],
                        max_discharge_mwh: np.ndarray, pv_forecast_mw: np.ndarray | None = None,
@@ -402,10 +427,9 @@ class ActorLP:
         for row, col, coef in zip(self._coef_rows, self._coef_cols, coefs, strict=True):
             h.changeCoeff(row, col, coef)
 
-    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
-                     mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
-        """Fix each asset's reserves per block (N, blocks) [MW] (e.g. awards already won), or free them up to
-        their caps again with None."""
+    def _fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
+                      mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
+        """Fix each asset's reserves per block (N, blocks) [MW], or free them up to their caps again with None."""
         cols, lo, hi = [], [], []
         for name, values in zip(RESERVES, (fcr_mw, pos_mw, neg_mw, mfrr_pos_mw, mfrr_neg_mw), strict=True):
             cap = self.reserve_caps[name]
@@ -519,19 +543,15 @@ class BatteryLP:
             "soc0_mwh": b.soc_initial * e, "soc_end_mwh": (b.soc_min * e, b.soc_max * e),
             "max_discharge_mwh": b.max_cycles_per_day * b.usable_energy_mwh}
 
-    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
-                     mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
-        """Fix the reserve volumes per block [MW] (e.g. awards already won), or free them again with None."""
-        self.lp.fix_reserves(*(None if x is None else np.asarray(x, dtype=float)[None]
-                               for x in (fcr_mw, pos_mw, neg_mw, mfrr_pos_mw, mfrr_neg_mw)))
-
-    def value(self, **parameters) -> float:
+    def value(self, *, fixed_reserves: Reserves | None = None, **parameters) -> float:
         """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without the schedule."""
-        return self.lp.value(**self._merged(parameters))
+        return self.lp.value(fixed_reserves=_one_asset(fixed_reserves), **self._merged(parameters))
 
-    def solve(self, **parameters) -> LPResult:
-        """Set the given parameters, solve, and return the objective [EUR] and the schedule."""
-        (result,) = self.lp.solve(**self._merged(parameters))
+    def solve(self, *, fixed_reserves: Reserves | None = None, **parameters) -> LPResult:
+        """Set the given parameters, solve, and return the objective [EUR] and the schedule. ``fixed_reserves``:
+        FCR, aFRR POS, NEG and mFRR POS, NEG per block [MW] (None: free; fewer: the rest free), fixed for this
+        solve only (awards already won)."""
+        (result,) = self.lp.solve(fixed_reserves=_one_asset(fixed_reserves), **self._merged(parameters))
         return dataclasses.replace(result, objective_eur=self.lp.objective_eur,
                                    pv_out_mw=result.pv_out_mw if self.site is not None else None)
 

@@ -272,9 +272,10 @@ class PyomoBatteryLP:
         update.update_vars = False
         update.update_named_expressions = False
 
-    def fix_reserves(self, fcr_mw: np.ndarray | None, pos_mw: np.ndarray | None, neg_mw: np.ndarray | None,
-                     mfrr_pos_mw: np.ndarray | None = None, mfrr_neg_mw: np.ndarray | None = None) -> None:
-        """Fix the reserve volumes per block (e.g. awards already won), or free them again with None."""
+    def _fix_reserves(self, fcr_mw: np.ndarray | None = None, pos_mw: np.ndarray | None = None,
+                      neg_mw: np.ndarray | None = None, mfrr_pos_mw: np.ndarray | None = None,
+                      mfrr_neg_mw: np.ndarray | None = None) -> None:
+        """Fix the reserve volumes per block, or free them again with None."""
         m = self.model
         for var, values in ((m.fcr, fcr_mw), (m.pos, pos_mw), (m.neg, neg_mw), (m.mpos, mfrr_pos_mw),
                             (m.mneg, mfrr_neg_mw)):
@@ -285,19 +286,26 @@ class PyomoBatteryLP:
                     var[b].fix(float(values[b]))
         self.solver.update_config.update_vars = True  # appsi must look at variable bounds/fixing again
 
-    def value(self, **parameters) -> float:
+    def value(self, *, fixed_reserves=None, **parameters) -> float:
         """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without loading the schedule."""
         self.solver.config.load_solution = False
         try:
-            return self._run(**parameters)
+            return self._run(fixed_reserves, **parameters)
         finally:
             self.solver.config.load_solution = True
 
-    def solve(self, **parameters) -> LPResult:
-        """Set the given parameters (see :meth:`_set`), solve, and return the objective and the schedule."""
-        return self._result(self._run(**parameters))
+    def solve(self, *, fixed_reserves=None, **parameters) -> LPResult:
+        """Set the given parameters (see :meth:`_set`), solve, and return the objective and the schedule.
+        ``fixed_reserves``: FCR, aFRR POS, NEG, mFRR POS, NEG per block (None: free), for this solve only."""
+        return self._result(self._run(fixed_reserves, **parameters))
 
-    def _run(self, **parameters) -> float:
+    def _run(self, fixed_reserves=None, **parameters) -> float:
+        if fixed_reserves is not None:
+            self._fix_reserves(*fixed_reserves)
+            try:
+                return self._run(None, **parameters)
+            finally:
+                self._fix_reserves()
         self._set(**parameters)
         result = self.solver.solve(self.model)
         status = str(result.termination_condition)
