@@ -63,9 +63,8 @@ class EnvPolicy:
         self.n, self.power_mw, self.energy_mwh = len(fleet.specs), fleet.power_mw, fleet.energy_mwh
         rating_w = fleet.power_mw * 1e6 if device_power_w is None else np.asarray(device_power_w, dtype=float)
         self.scale_w = np.broadcast_to(rating_w, (self.n,)) / fleet.power_mw  # W per MW of the env's asset
-        self.soc_mwh = np.array([s.soc_initial * s.energy_mwh for s in fleet.specs])  # until telemetry comes
-        self.soc_bounds = (np.array([s.soc_min for s in fleet.specs]) * self.energy_mwh,
-                           np.array([s.soc_max for s in fleet.specs]) * self.energy_mwh)
+        self.soc_mwh = fleet.soc_initial_mwh.copy()  # until telemetry comes
+        self.soc_bounds = (fleet.soc_min_mwh, fleet.soc_max_mwh)
         sim = self.env.unwrapped.simulator
         self.pv_mwp = sim.pv_mwp if isinstance(sim, SiteSimulator) else np.zeros(self.n)
         self.pv_log: list[dict[str, float]] = []  # sites with PV: per call, PV available and its feed-in limit

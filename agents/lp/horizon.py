@@ -69,7 +69,7 @@ def solve_horizon(market: pd.DataFrame, battery: BatterySpec, products: LPProduc
         prices = {k: np.nan_to_num(p, nan=0.0).reshape(-1, 4).mean(axis=1) for k, p in prices.items()}
         blocks = blocks[::4]
     site = SiteSpec(grid_limit_mw=battery.power_mw, pv_mwp=0.0, battery=battery)
-    soc0 = np.array([battery.soc_initial * battery.energy_mwh])
+    soc0 = np.array([battery.soc_initial_mwh])
 
     def model(steps: slice) -> ActorLP:
         return ActorLP([site], products, steps.stop - steps.start, blocks=blocks[steps] - blocks[steps.start],

@@ -153,8 +153,8 @@ class ActorLP:
         def arr(name: str) -> np.ndarray:
             return np.array([getattr(b, name) for b in bat], dtype=float)[:, None]  # (N, 1): broadcasts over time
 
-        p, e, eta_c, eta_d = arr("power_mw"), arr("energy_mwh"), arr("eta_charge"), arr("eta_discharge")
-        soc_lo, soc_hi = arr("soc_min") * e, arr("soc_max") * e
+        p, eta_c, eta_d = arr("power_mw"), arr("eta_charge"), arr("eta_discharge")
+        soc_lo, soc_hi = arr("soc_min_mwh"), arr("soc_max_mwh")
         self.aux_mwh = arr("aux_power_mw")[:, 0] * step_h
         self.deg = arr("degradation_cost_eur_mwh")[:, 0]
         grid = np.array([s.grid_limit_mw for s in self.sites])[:, None]
@@ -538,10 +538,10 @@ class BatteryLP:
                           exact_integers=True, no_discharge_at_negative=False, budget_days=budget_days,
                           highs_options=MILP_OPTIONS)
         self.n_blocks = self.lp.n_blocks
-        b, e = battery, battery.energy_mwh
+        b = battery
         self._parameters: dict[str, object] = {
-            "soc0_mwh": b.soc_initial * e, "soc_end_mwh": (b.soc_min * e, b.soc_max * e),
-            "max_discharge_mwh": b.max_cycles_per_day * b.usable_energy_mwh}
+            "soc0_mwh": b.soc_initial_mwh, "soc_end_mwh": (b.soc_min_mwh, b.soc_max_mwh),
+            "max_discharge_mwh": b.max_daily_discharge_mwh}
 
     def value(self, *, fixed_reserves: Reserves | None = None, **parameters) -> float:
         """The optimal objective [EUR] for the given parameters (as :meth:`solve`), without the schedule."""

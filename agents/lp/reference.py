@@ -210,14 +210,14 @@ class PyomoBatteryLP:
         m.blk = {t: int(blocks[t]) for t in range(n_qh)}
         b = battery
         m.P, m.eta_c, m.eta_d, m.aux = b.power_mw, b.eta_charge, b.eta_discharge, b.aux_power_mw
-        m.soc_min, m.soc_max = b.soc_min * b.energy_mwh, b.soc_max * b.energy_mwh
+        m.soc_min, m.soc_max = b.soc_min_mwh, b.soc_max_mwh
         m.hold_f, m.hold_a, m.hold_m = products.fcr_hold_h, products.afrr_hold_h, products.mfrr_hold_h
         m.anc_share = products.ancillary_max_share
-        m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_cycles_per_day * b.usable_energy_mwh)
+        m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_daily_discharge_mwh)
         for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg",
                      "price_shortfall", "held"):
             setattr(m, name, pyo.Param(m.T, mutable=True, initialize=0.0))
-        m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial * b.energy_mwh)
+        m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial_mwh)
         m.soc_end_min = pyo.Param(mutable=True, initialize=m.soc_min)
         m.soc_end_max = pyo.Param(mutable=True, initialize=m.soc_max)
         p = b.power_mw

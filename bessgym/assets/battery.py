@@ -72,6 +72,23 @@ class BatterySpec:
     def usable_energy_mwh(self) -> float:
         return self.energy_mwh * (self.soc_max - self.soc_min)
 
+    @property
+    def soc_min_mwh(self) -> float:
+        return self.soc_min * self.energy_mwh
+
+    @property
+    def soc_max_mwh(self) -> float:
+        return self.soc_max * self.energy_mwh
+
+    @property
+    def soc_initial_mwh(self) -> float:
+        return self.soc_initial * self.energy_mwh
+
+    @property
+    def max_daily_discharge_mwh(self) -> float:
+        """The daily cycle limit as trading discharge [MWh]."""
+        return self.max_cycles_per_day * self.usable_energy_mwh
+
 
 @dataclass(frozen=True)
 class Fleet:
@@ -94,16 +111,15 @@ class Fleet:
         def arr(name: str) -> np.ndarray:
             return np.array([getattr(s, name) for s in specs], dtype=float)
 
-        energy = arr("energy_mwh")
         return cls(
             power_mw=arr("power_mw"),
-            energy_mwh=energy,
+            energy_mwh=arr("energy_mwh"),
             eta_charge=arr("eta_charge"),
             eta_discharge=arr("eta_discharge"),
-            soc_min_mwh=arr("soc_min") * energy,
-            soc_max_mwh=arr("soc_max") * energy,
-            soc_initial_mwh=arr("soc_initial") * energy,
-            max_daily_discharge_mwh=arr("max_cycles_per_day") * np.array([s.usable_energy_mwh for s in specs]),
+            soc_min_mwh=arr("soc_min_mwh"),
+            soc_max_mwh=arr("soc_max_mwh"),
+            soc_initial_mwh=arr("soc_initial_mwh"),
+            max_daily_discharge_mwh=arr("max_daily_discharge_mwh"),
             aux_power_mw=arr("aux_power_mw"),
             degradation_cost_eur_mwh=arr("degradation_cost_eur_mwh"),
             specs=tuple(specs),
