@@ -86,3 +86,25 @@ def test_a_v0_id_names_its_v1():
         gym.make("bessgym/SingleBESS-v0")
     result = CliRunner().invoke(app, ["env", "describe", "bessgym/Portfolio-v0"])
     assert result.exit_code == 2 and "it is bessgym/Portfolio-v1 now" in result.output
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_each_stage_layout_covers_the_whole_stage_action(env_id):
+    env = gym.make(env_id).unwrapped
+    for stage in env.runner.agent_stages:
+        assert env.action_layout(stage).size == env.simulator.action_width[stage]  # a site's PV entries too
+
+
+def test_a_sites_pv_entries_are_named_and_act():
+    """The co-located site's capacity action ends with the PV commitment per block, its delivery action with
+    the curtailment: curtailing all PV at a sunny noon quarter-hour by name curtails it."""
+    env = gym.make("bessgym/CoLocatedPVBESS-v1", start_day="2024-06-20").unwrapped
+    assert env.action_layout("capacity").pv_commitment == slice(54, 60)
+    _, info = env.reset(seed=0)
+    while not (info["stage"] == "delivery" and env.day_view.local_hour[info["quarter_hour"]] == 12):
+        *_, info = env.step(np.zeros(env.action_space.shape, np.float32))
+    curtail = np.zeros(env.action_space.shape, np.float32)
+    curtail[env.action_layout("delivery").pv_curtailment] = 1.0
+    *_, info = env.step(curtail)
+    assert info["physics"]["pv_available_mw"] > 0.1
+    assert info["physics"]["curtailed_mw"] == pytest.approx(info["physics"]["pv_available_mw"])

@@ -67,8 +67,15 @@ class BESSEnv(gym.Env):
 
     def action_layout(self, stage: Stage | str) -> Layout:
         """One asset's action entries at ``stage`` by name (the first of the action's entries; the rest of the
-        Box, as wide as the widest stage the agent decides, is ignored there)."""
-        return stage_layout(Stage[stage.upper()] if isinstance(stage, str) else stage)
+        Box, as wide as the widest stage the agent decides, is ignored there); a site's PV entries follow the
+        battery's."""
+        stage = Stage[stage.upper()] if isinstance(stage, str) else stage
+        parts = [(e.name, e.size, e.meaning) for e in stage_layout(stage).entries]
+        layout = Layout(parts + list(self._runner.sim.action_parts.get(stage, ())))
+        if layout.size != self._runner.sim.action_width[stage]:  # the layout is the whole action
+            raise RuntimeError(f"{stage.name.lower()}: layout of {layout.size} entries, action of "
+                               f"{self._runner.sim.action_width[stage]}")
+        return layout
 
     @property
     def simulator(self) -> Simulator:

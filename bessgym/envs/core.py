@@ -115,6 +115,8 @@ class Simulator:
     cash_flows: tuple[str, ...] = st.CASH_FLOWS
     action_width: dict[Stage, int] = ACTION_WIDTH
     record_keys: tuple[str, ...] = ()  # report entries a subclass adds to recorded dispatch
+    # action entries a subclass appends to a stage's layout (bessgym.envs.layout), (name, size, meaning)
+    action_parts: dict[Stage, tuple[tuple[str, int, str], ...]] = {}
     commits_pv = False  # whether the capacity stage also commits PV (a site's), so it is played without reserves
 
     def __init__(self, market: MarketArrays, fleet: Fleet, config: MarketConfig, forecaster: Forecaster, *,

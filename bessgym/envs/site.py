@@ -114,6 +114,10 @@ class SiteSimulator(Simulator):
 
     cash_flows = CASH_FLOWS + SITE_FLOWS
     action_width = {**ACTION_WIDTH, Stage.CAPACITY: COMMIT + N_BLOCKS, Stage.DELIVERY: CURTAIL + 1}
+    action_parts = {Stage.CAPACITY: (("pv_commitment", N_BLOCKS, "share of each block's PV forecast (up to the "
+                                  "limit) committed to the battery, a in [0, 1], per 4 h block"),),
+                    Stage.DELIVERY: (("pv_curtailment", 1, "a >= 0: curtail share a of PV, battery first; "
+                                      "a < 0: PV first (but committed PV)"),)}
     record_keys = ("pv_available_mw", "pv_out_mw", "curtailed_mw", "grid_export_mw", "committed_pv_mw",
                    "curtailed_for_battery_mw", "profile_fill_mw", "profile_shortfall_mw")
 
