@@ -223,8 +223,8 @@ def test_no_penalty_beyond_what_physics_forces(soc0, aux, pos, neg, da, seed, ac
         schedule = r["schedule_mw"][0]
         free_pos = max(d.up_cap[0, q] - max(schedule, 0.0), 0.0)
         free_neg = max(d.down_cap[0, q] - max(-schedule, 0.0), 0.0)
-        reserve = ((d.pos_q[0, q] + extra_pos * free_pos) * share_pos[q]
-                   - (d.neg_q[0, q] + extra_neg * free_neg) * share_neg[q])
+        pos, neg = d.afrr_pos_mw[0, d.block[q]], d.afrr_neg_mw[0, d.block[q]]
+        reserve = ((pos + extra_pos * free_pos) * share_pos[q] - (neg + extra_neg * free_neg) * share_neg[q])
         undelivered = r["undelivered_mwh"][0] / DT_H
         # the penalty is exactly the shortfall physics forces, and the battery stays in its window
         assert undelivered == pytest.approx(shortfall_mw(reserve, schedule, lo, hi), abs=1e-7)

@@ -54,7 +54,7 @@ def lp_products_for(view: DayView, wholesale: str) -> LPProducts:
         day_ahead=wholesale == "day_ahead", hourly_day_ahead=view.rules.da_resolution_min == 60,
         intraday=wholesale == "intraday", intraday_fee_eur_mwh=cfg.intraday_fee_eur_mwh,
         fcr=cfg.has("fcr"), afrr_capacity=cfg.has("afrr_capacity"),
-        fcr_hold_h=cfg.fcr_hold_h if cfg.fcr_hold_h is not None else view.rules.fcr_energy_reserve_min / 60,
+        fcr_hold_h=cfg.fcr_hold(view.rules),
         afrr_hold_h=cfg.afrr_hold_h, ancillary_max_share=cfg.ancillary_max_share, fcr_max_share=cfg.fcr_max_share,
         mfrr_capacity=cfg.has("mfrr_capacity"), mfrr_hold_h=cfg.mfrr_hold_h,
         integer_reserves=not (view.pooled and view.n > 1),  # a portfolio rounds its total, not each asset

@@ -94,13 +94,6 @@ PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_
 RESERVES = ("fcr", "pos", "neg", "mpos", "mneg")  # FCR, aFRR POS, NEG, mFRR POS, NEG per block
 Reserves = Sequence["np.ndarray | None"]  # volumes per block [MW] in the order of RESERVES (None: free)
 
-
-def _one_asset(fixed: Reserves | None) -> tuple[np.ndarray | None, ...] | None:
-    """One asset's fixed reserves (blocks,) as the actor's (1, blocks); fewer than five: the rest free."""
-    if fixed is None:
-        return None
-    padded = [*fixed, *(None,) * (len(RESERVES) - len(fixed))]
-    return tuple(None if x is None else np.asarray(x, dtype=float)[None] for x in padded)
 # one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
@@ -514,6 +507,14 @@ class ActorLP:
                          pv_commitment_share=cur[i], profile_fill_mw=fill[i], end_miss_mwh=float(miss[i]),
                          held_miss_mw=held_miss[i])
                 for i in range(self.n)]
+
+
+def _one_asset(fixed: Reserves | None) -> tuple[np.ndarray | None, ...] | None:
+    """One asset's fixed reserves (blocks,) as the actor's (1, blocks); fewer than five: the rest free."""
+    if fixed is None:
+        return None
+    padded = [*fixed, *(None,) * (len(RESERVES) - len(fixed))]
+    return tuple(None if x is None else np.asarray(x, dtype=float)[None] for x in padded)
 
 
 class BatteryLP:

@@ -71,11 +71,7 @@ class BESSEnv(gym.Env):
         battery's."""
         stage = Stage[stage.upper()] if isinstance(stage, str) else stage
         parts = [(e.name, e.size, e.meaning) for e in stage_layout(stage).entries]
-        layout = Layout(parts + list(self._runner.sim.action_parts.get(stage, ())))
-        if layout.size != self._runner.sim.action_width[stage]:  # the layout is the whole action
-            raise RuntimeError(f"{stage.name.lower()}: layout of {layout.size} entries, action of "
-                               f"{self._runner.sim.action_width[stage]}")
-        return layout
+        return Layout(parts + list(self._runner.sim.action_parts.get(stage, ())))
 
     @property
     def simulator(self) -> Simulator:

@@ -66,12 +66,7 @@ class DayState:
     discharged_mwh: np.ndarray  # (N,) trading discharge today, for the cycle limit
     forecasts: dict[str, np.ndarray] = field(default_factory=dict)  # (N, up to 2 days of quarter-hours)
     # derived from the reserves:
-    held_q: np.ndarray = field(default=None)  # (len(RESERVES), N, n_qh) [MW]; the five below are its rows
-    fcr_q: np.ndarray = field(default=None)  # (N, n_qh) [MW]
-    pos_q: np.ndarray = field(default=None)
-    neg_q: np.ndarray = field(default=None)
-    mpos_q: np.ndarray = field(default=None)
-    mneg_q: np.ndarray = field(default=None)
+    held_q: np.ndarray = field(default=None)  # (len(RESERVES), N, n_qh): each product held [MW]
     room_up_mw: np.ndarray = field(default=None)  # (N, n_qh) discharge and charge power for planning [MW]:
     room_down_mw: np.ndarray = field(default=None)  # the rating, or what a connection leaves of it
     up_cap: np.ndarray = field(default=None)  # power left for discharge after reserves [MW]
@@ -216,12 +211,12 @@ class Simulator:
         b = d.block
         # take, not x[:, b] (Fortran-ordered): the kernels are compiled for C-ordered arrays only
         d.held_q = np.stack([getattr(d, p.held_column).take(b, axis=1) for p in RESERVES])
-        d.fcr_q, d.pos_q, d.neg_q, d.mpos_q, d.mneg_q = d.held_q
-        d.up_cap = np.maximum(d.room_up_mw - d.fcr_q - d.pos_q - d.mpos_q, 0.0)
-        d.down_cap = np.maximum(d.room_down_mw - d.fcr_q - d.neg_q - d.mneg_q, 0.0)
-        hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
-        up, down = reserve_energy(d.fcr_q, d.pos_q, d.neg_q, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
-                                  f.eta_discharge[:, None], d.mpos_q, d.mneg_q, cfg.mfrr_hold_h)
+        fcr, pos, neg, mpos, mneg = d.held_q
+        d.up_cap = np.maximum(d.room_up_mw - fcr - pos - mpos, 0.0)
+        d.down_cap = np.maximum(d.room_down_mw - fcr - neg - mneg, 0.0)
+        hold = cfg.fcr_hold(d.rules)
+        up, down = reserve_energy(fcr, pos, neg, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
+                                  f.eta_discharge[:, None], mpos, mneg, cfg.mfrr_hold_h)
         lo = f.soc_min_mwh[:, None] + up
         hi = np.maximum(f.soc_max_mwh[:, None] - down, lo)
         # a block's reserve is deliverable from its first moment: the SoC at the end of the step before (its
@@ -237,7 +232,7 @@ class Simulator:
         # comes from the grid (kernels.physical_range), so the band need not rise above soc_max
         d.lo = np.minimum(lo, f.soc_max_mwh[:, None])
         d.hi = np.maximum(hi, d.lo)
-        fcr_price = np.broadcast_to(self.col("fcr_price")[d.start:d.start + d.n_qh], d.fcr_q.shape)
+        fcr_price = np.broadcast_to(self.col("fcr_price")[d.start:d.start + d.n_qh], fcr.shape)
         d.capacity_price = np.stack([fcr_price, *(x.take(b, axis=1) for x in (
             d.afrr_pos_price, d.afrr_neg_price, d.mfrr_pos_price, d.mfrr_neg_price))])
         d.capacity_cash = st.capacity_revenue(d.held_q, d.capacity_price, DT_H)
@@ -264,9 +259,8 @@ class Simulator:
         d, f, cfg = self.day, self.fleet, self.config
         volumes = self.codec.capacity_volumes(action, f.power_mw, *self.capacity_rooms())
         # The reserves of a block must fit the usable energy window together.
-        hold = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else d.rules.fcr_energy_reserve_min / 60
-        up, down = reserve_energy(*volumes[:3], hold, cfg.afrr_hold_h, f.eta_charge[:, None], f.eta_discharge[:, None],
-                                  *volumes[3:], cfg.mfrr_hold_h)
+        up, down = reserve_energy(*volumes[:3], cfg.fcr_hold(d.rules), cfg.afrr_hold_h, f.eta_charge[:, None],
+                                  f.eta_discharge[:, None], *volumes[3:], cfg.mfrr_hold_h)
         scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
         rules = d.rules
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))

@@ -75,8 +75,7 @@ def _held(view: Any) -> tuple[np.ndarray, ...]:
     time, through the efficiencies) and the power they hold up and down [MW]."""
     cfg, f = view.config, view.fleet
     fcr, pos, neg, mpos, mneg = (np.asarray(getattr(view, name), dtype=float)[:, view.block] for name in AWARDS)
-    fcr_hold_h = cfg.fcr_hold_h if cfg.fcr_hold_h is not None else view.rules.fcr_energy_reserve_min / 60
-    up, down = reserve_energy(fcr, pos, neg, fcr_hold_h, cfg.afrr_hold_h, f.eta_charge[:, None],
+    up, down = reserve_energy(fcr, pos, neg, cfg.fcr_hold(view.rules), cfg.afrr_hold_h, f.eta_charge[:, None],
                               f.eta_discharge[:, None], mpos, mneg, cfg.mfrr_hold_h)
     return up, down, fcr + pos + mpos, fcr + neg + mneg
 

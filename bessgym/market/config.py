@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from bessgym._checks import finite
+from bessgym.data.rules import MarketRules
 
 PRODUCTS = ("fcr", "afrr_capacity", "afrr_energy", "mfrr_capacity", "mfrr_energy", "day_ahead", "ida", "intraday",
             "imbalance")
@@ -99,6 +100,10 @@ class MarketConfig:
             raise ValueError("MarketConfig.afrr_energy_price_cap_eur_mwh must be > 0")
         if not 0 <= self.capacity_price_band < 1:
             raise ValueError("MarketConfig.capacity_price_band must be in [0, 1)")
+
+    def fcr_hold(self, rules: MarketRules) -> float:
+        """Energy held per direction per MW of FCR [h]: ``fcr_hold_h``, or the dated rule's minutes."""
+        return self.fcr_hold_h if self.fcr_hold_h is not None else rules.fcr_energy_reserve_min / 60
 
     def required_columns(self) -> dict[str, tuple[str, ...]]:
         """The market table's columns each configured product needs."""

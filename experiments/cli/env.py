@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from bessgym.envs.layout import Layout
 from experiments.cli._common import console, fail
 
 app = typer.Typer(help="Environments: registered ids, their stages and named action and observation entries.",
@@ -29,7 +30,7 @@ def ids_cmd() -> None:
         console.print(env_id)
 
 
-def _layout_table(title: str, layout) -> Table:
+def _layout_table(title: str, layout: Layout) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("entry", "position", "meaning"):
         table.add_column(column)
@@ -56,15 +57,15 @@ def describe_cmd(env_id: Annotated[str, typer.Argument(help="A registered id, e.
     stages = sorted(runner.agent_stages)
     console.print(f"[bold]{env_id}[/]: {type(env).__name__}, {n} asset{'s' if n > 1 else ''}; the agent decides "
                   f"{', '.join(s.name.lower() for s in stages)} (other stages are delegated or skipped)")
-    per_asset = env.action_space.shape[0] // runner.width if env.action_space.shape[0] != runner.width else 1
+    per_asset = env.action_space.shape[0] // runner.width
     console.print(f"action: Box{env.action_space.shape}, {runner.width} entries"
                   + (f" per asset, asset-major over {per_asset} assets" if per_asset > 1 else "")
                   + "; a stage reads the first of them")
-    groups: dict[tuple, list[str]] = {}  # the auctions share one layout: one table
+    groups: dict[tuple, tuple[Layout, list[str]]] = {}  # the auctions share one layout: one table
     for stage in stages:
-        groups.setdefault(tuple(env.action_layout(stage).rows()), []).append(stage.name.lower())
-    for names in groups.values():
-        console.print(_layout_table(f"action at {', '.join(names)}", env.action_layout(names[0])))
-    layout = env.observation_layout
+        layout = env.action_layout(stage)
+        groups.setdefault(tuple(layout.rows()), (layout, []))[1].append(stage.name.lower())
+    for layout, names in groups.values():
+        console.print(_layout_table(f"action at {', '.join(names)}", layout))
     console.print(f"observation: Box{env.observation_space.shape}")
-    console.print(_layout_table("observation", layout))
+    console.print(_layout_table("observation", env.observation_layout))
