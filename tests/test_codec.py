@@ -22,7 +22,7 @@ def test_decoding_an_encoded_decision_gives_it_back(seed, n):
     fcr = np.minimum(rng.uniform(0, 0.8, (n, 6)) * power[:, None], np.minimum(room_up, room_down)) * rng.integers(0, 2)
     pos, neg = rng.uniform(0, 1, (n, 6)) * (room_up - fcr), rng.uniform(0, 1, (n, 6)) * (room_down - fcr)
     mpos, mneg = rng.uniform(0, 1, (n, 6)) * (room_up - fcr - pos), rng.uniform(0, 1, (n, 6)) * (room_down - fcr - neg)
-    action = CODEC.capacity_action(fcr, pos, neg, power, room_up, room_down, mpos, mneg)
+    action = CODEC.capacity_action([fcr, pos, neg, mpos, mneg], power, room_up, room_down)
     assert action.shape == (n, 54) and np.abs(action).max() <= 1
     for decoded, planned in zip(CODEC.capacity_volumes(action, power, room_up, room_down),
                                 (fcr, pos, neg, mpos, mneg), strict=True):
@@ -46,7 +46,7 @@ def test_decoding_an_encoded_decision_gives_it_back(seed, n):
 
 def test_volumes_outside_their_room_are_clipped_and_products_off_decode_to_nothing():
     power, room = np.array([10.0]), np.full((1, 6), 9.0)
-    action = CODEC.capacity_action(np.full((1, 6), 20.0), np.zeros((1, 6)), np.zeros((1, 6)), power, room, room)
+    action = CODEC.capacity_action([np.full((1, 6), 20.0), 0.0, 0.0, 0.0, 0.0], power, room, room)
     assert CODEC.capacity_volumes(action, power, room, room)[0] == pytest.approx(np.full((1, 6), 8.0))  # 0.8 x 10
     off = ActionCodec(MarketConfig(products=frozenset({"day_ahead", "afrr_capacity"})))
     fcr, pos, _, mpos, _ = off.capacity_volumes(np.ones((1, 54)), power, room, room)

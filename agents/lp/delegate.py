@@ -193,14 +193,14 @@ class DailyLPPolicy:
 
     def _capacity_action(self, view: DayView) -> np.ndarray:
         whole = np.round if self._whole_mw else np.asarray  # a portfolio rounds its total, not each asset
-        fcr, pos, neg, mpos, mneg = (whole([getattr(p, name) for p in self._plan]) for name in AWARDS)
-        action = view.codec.capacity_action(fcr, pos, neg, view.fleet.power_mw, *self._capacity_rooms(view),
-                                            mpos, mneg)
+        volumes = [whole([getattr(p, name) for p in self._plan]) for name in AWARDS]
+        action = view.codec.capacity_action(volumes, view.fleet.power_mw, *self._capacity_rooms(view))
         starts = np.searchsorted(view.block, np.arange(N_BLOCKS))
         offers = self._capacity_offers(view, view.n_qh)
-        return view.codec.with_capacity_prices(action, *(offers[name][0][:, starts] for name in CAPACITY_PRICES),
-                                               *(view.forecasts.get(f"{p}_price", np.zeros((view.n, view.n_qh)))
-                                                 [:, starts] for p in CAPACITY_PRICES.values()))
+        return view.codec.with_capacity_prices(
+            action, [offers[name][0][:, starts] for name in CAPACITY_PRICES],
+            [view.forecasts.get(f"{p}_price", np.zeros((view.n, view.n_qh)))[:, starts]
+             for p in CAPACITY_PRICES.values()])
 
     def _capacity_rooms(self, view: DayView) -> tuple[np.ndarray, np.ndarray]:
         """The rooms the capacity action's reserve shares are read against."""

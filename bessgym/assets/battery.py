@@ -12,6 +12,7 @@ Energy balance of one step of length dt [h]::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -19,6 +20,7 @@ from numba import float64 as _F8
 from numba import njit, vectorize
 
 from bessgym._checks import finite
+from bessgym.market.reserves import HELD_DOWN, HELD_UP, RESERVES
 
 
 @dataclass(frozen=True)
@@ -154,30 +156,17 @@ def power_range(soc_mwh, lower_mwh, upper_mwh, dur_h, eta_c, eta_d, aux_mw):
     return p_lo, max(p_hi, p_lo)
 
 
-@vectorize([_F8(_F8, _F8, _F8, _F8, _F8, _F8, _F8)], cache=True)
-def energy_held_up(fcr_mw, afrr_mw, mfrr_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_d):
-    """SoC energy above the floor [MWh] that FCR and POS aFRR and mFRR need, each for its held duration.
-    A ufunc the compiled kernels call on scalars too."""
-    return (fcr_mw * fcr_hold_h + afrr_mw * afrr_hold_h + mfrr_mw * mfrr_hold_h) / eta_d
-
-
-@vectorize([_F8(_F8, _F8, _F8, _F8, _F8, _F8, _F8)], cache=True)
-def energy_held_down(fcr_mw, afrr_mw, mfrr_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_c):
-    """SoC room below the ceiling [MWh] that FCR and NEG aFRR and mFRR need, each for its held duration."""
-    return (fcr_mw * fcr_hold_h + afrr_mw * afrr_hold_h + mfrr_mw * mfrr_hold_h) * eta_c
-
-
-def reserve_energy(
-    fcr_mw: np.ndarray, afrr_pos_mw: np.ndarray, afrr_neg_mw: np.ndarray, fcr_hold_h: float, afrr_hold_h: float,
-    eta_charge: np.ndarray, eta_discharge: np.ndarray, mfrr_pos_mw: np.ndarray | float = 0.0,
-    mfrr_neg_mw: np.ndarray | float = 0.0, mfrr_hold_h: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
+def reserve_energy(held_mw: np.ndarray, hold_h: Sequence[float], eta_charge: np.ndarray,
+                   eta_discharge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Energy [MWh] to keep above soc_min (up) and below soc_max (down) for committed reserves.
 
-    FCR is symmetric and held for ``fcr_hold_h`` of full activation in each direction; aFRR POS and NEG for
-    ``afrr_hold_h``, mFRR POS and NEG for ``mfrr_hold_h``. Converted through the efficiencies (shaped to
-    broadcast against the volumes) to SoC energy.
+    ``held_mw``: one row per product of :data:`~bessgym.market.reserves.RESERVES` [MW], any shape beyond;
+    ``hold_h``: each product's hold time per direction [h] (:meth:`~bessgym.market.config.MarketConfig.hold_h`).
+    A product counts in its direction (FCR in both), converted through the efficiencies (shaped to broadcast
+    against the volumes) to SoC energy.
     """
-    up = energy_held_up(fcr_mw, afrr_pos_mw, mfrr_pos_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_discharge)
-    down = energy_held_down(fcr_mw, afrr_neg_mw, mfrr_neg_mw, fcr_hold_h, afrr_hold_h, mfrr_hold_h, eta_charge)
-    return up, down
+    if len(held_mw) != len(RESERVES) or len(hold_h) != len(RESERVES):
+        raise ValueError(f"reserve_energy takes one row of held_mw and hold_h per product ({len(RESERVES)})")
+    up = sum(held_mw[k] * hold_h[k] for k in HELD_UP)
+    down = sum(held_mw[k] * hold_h[k] for k in HELD_DOWN)
+    return up / eta_discharge, down * eta_charge

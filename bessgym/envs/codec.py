@@ -22,6 +22,7 @@ The scalar rules the delivery kernel applies (:func:`trade_mw`, :func:`energy_of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from numba import njit
 from bessgym.envs.layout import CAPACITY, DELIVERY
 from bessgym.market.config import MarketConfig
 from bessgym.market.products import N_BLOCKS
+from bessgym.market.reserves import BOTH, DOWN, RESERVES, UP, ReserveProduct
 
 
 @njit(cache=True)
@@ -52,9 +54,14 @@ def share(value: np.ndarray, room: np.ndarray) -> np.ndarray:
     return np.clip(out, -1.0, 1.0)
 
 
-PRICE_ROWS = (CAPACITY.afrr_pos_price, CAPACITY.afrr_neg_price, CAPACITY.mfrr_pos_price, CAPACITY.mfrr_neg_price)
-ENERGY_ONLY = [DELIVERY.afrr_pos_energy_only_volume, DELIVERY.afrr_neg_energy_only_volume,
-               DELIVERY.afrr_pos_energy_only_price, DELIVERY.afrr_neg_energy_only_price]
+PAY_AS_BID = tuple(p for p in RESERVES if p.pricing == "pay_as_bid")  # products whose offers carry a price
+PRICE_ROWS = tuple(getattr(CAPACITY, f"{p.name}_price") for p in PAY_AS_BID)
+VOLUME_ROWS = tuple(getattr(CAPACITY, f"{p.name}_volume") for p in RESERVES)
+ENERGY_OFFERS = tuple((getattr(DELIVERY, f"{p.name}_offer"), p.direction) for p in RESERVES
+                      if p.energy_price_column is not None)  # each capacity's energy offer, by direction
+FREE = tuple(p for p in RESERVES if p.energy_only)  # energy-only offers: volumes, then prices, in this order
+ENERGY_ONLY = [*(getattr(DELIVERY, f"{p.name}_energy_only_volume") for p in FREE),
+               *(getattr(DELIVERY, f"{p.name}_energy_only_price") for p in FREE)]
 
 
 @dataclass(frozen=True)
@@ -66,53 +73,60 @@ class ActionCodec:
     # ---------------------------------------------------------------------------------- capacity
 
     def capacity_volumes(self, action: np.ndarray, power_mw: np.ndarray, room_up_mw: np.ndarray,
-                         room_down_mw: np.ndarray) -> tuple[np.ndarray, ...]:
-        """FCR, aFRR POS, NEG, mFRR POS, NEG volumes (N, 6) [MW] of a capacity action (N, 54), within the rooms
-        (N, 6) each direction has for reserves (before the energy window and the products' grids)."""
+                         room_down_mw: np.ndarray) -> np.ndarray:
+        """Each product's volume (len(RESERVES), N, 6) [MW] of a capacity action (N, 54), in the table's order,
+        within the rooms (N, 6) each direction has for reserves (before the energy window and the products'
+        grids): a symmetric product (FCR) a x ``fcr_max_share`` x power within both rooms, a one-way product a x
+        the room the products before it leave in its direction; 0 where its family is not configured."""
         cfg = self.config
         a = action.reshape(action.shape[0], len(CAPACITY), N_BLOCKS)
-        fcr = np.minimum(np.clip(a[:, CAPACITY.fcr_volume], 0, 1) * cfg.fcr_max_share * power_mw[:, None],
-                         np.minimum(room_up_mw, room_down_mw)) * cfg.has("fcr")
-        on = cfg.has("afrr_capacity")
-        pos = np.clip(a[:, CAPACITY.afrr_pos_volume], 0, 1) * np.maximum(room_up_mw - fcr, 0.0) * on
-        neg = np.clip(a[:, CAPACITY.afrr_neg_volume], 0, 1) * np.maximum(room_down_mw - fcr, 0.0) * on
-        on = cfg.has("mfrr_capacity")
-        mpos = np.clip(a[:, CAPACITY.mfrr_pos_volume], 0, 1) * np.maximum(room_up_mw - fcr - pos, 0.0) * on
-        mneg = np.clip(a[:, CAPACITY.mfrr_neg_volume], 0, 1) * np.maximum(room_down_mw - fcr - neg, 0.0) * on
-        return fcr, pos, neg, mpos, mneg
+        out = np.empty((len(RESERVES), *np.shape(room_up_mw)))
+        left_up, left_down = room_up_mw, room_down_mw
+        for k, (product, row) in enumerate(zip(RESERVES, VOLUME_ROWS, strict=True)):
+            wanted = np.clip(a[:, row], 0, 1)
+            if product.direction == BOTH:
+                volume = np.minimum(wanted * cfg.fcr_max_share * power_mw[:, None], np.minimum(left_up, left_down))
+            else:
+                volume = wanted * np.maximum(left_up if product.direction == UP else left_down, 0.0)
+            out[k] = volume * cfg.has(product.family)
+            left_up, left_down = _left(product, out[k], left_up, left_down)
+        return out
 
     def capacity_prices(self, action: np.ndarray, *forecasts: np.ndarray) -> tuple[np.ndarray, ...]:
-        """aFRR POS, NEG and mFRR POS, NEG capacity offer prices (N, 6) [EUR/MW/h] around the blocks' forecast
-        prices (``forecasts`` in that order)."""
+        """The pay-as-bid products' (:data:`PAY_AS_BID`: aFRR POS, NEG, mFRR POS, NEG) capacity offer prices
+        (N, 6) [EUR/MW/h] around the blocks' forecast prices (``forecasts`` in that order)."""
         a = action.reshape(action.shape[0], len(CAPACITY), N_BLOCKS)
         band = self.config.capacity_price_band
         return tuple(np.maximum(fc * (1 + band * a[:, row]), 0.0)
                      for fc, row in zip(forecasts, PRICE_ROWS, strict=True))
 
-    def with_capacity_prices(self, action: np.ndarray, pos_eur: np.ndarray, neg_eur: np.ndarray,
-                             mpos_eur: np.ndarray, mneg_eur: np.ndarray, *forecasts: np.ndarray) -> np.ndarray:
-        """``action`` (N, 54) with the aFRR POS, NEG and mFRR POS, NEG offer prices (N, 6) [EUR/MW/h] set, read
-        against the blocks' forecast prices ``forecasts`` (in that order; an offer outside the band is clipped to
-        it, one on a forecast of 0 or less stays at the forecast)."""
+    def with_capacity_prices(self, action: np.ndarray, offers_eur: Sequence[np.ndarray],
+                             forecasts: Sequence[np.ndarray]) -> np.ndarray:
+        """``action`` (N, 54) with the pay-as-bid products' offer prices ``offers_eur`` (N, 6) [EUR/MW/h] set (in
+        the order of :data:`PAY_AS_BID`), read against the blocks' forecast prices ``forecasts`` (in that order;
+        an offer outside the band is clipped to it, one on a forecast of 0 or less stays at the forecast)."""
         a = action.reshape(action.shape[0], len(CAPACITY), N_BLOCKS).copy()
         band = self.config.capacity_price_band
-        for row, offer, fc in zip(PRICE_ROWS, (pos_eur, neg_eur, mpos_eur, mneg_eur), forecasts, strict=True):
+        for row, offer, fc in zip(PRICE_ROWS, offers_eur, forecasts, strict=True):
             if band > 0:
                 ratio = np.divide(offer, fc, out=np.ones(fc.shape), where=fc > 0)
                 a[:, row] = np.clip((ratio - 1.0) / band, -1.0, 1.0)
         return a.reshape(action.shape)
 
-    def capacity_action(self, fcr_mw: np.ndarray, pos_mw: np.ndarray, neg_mw: np.ndarray, power_mw: np.ndarray,
-                        room_up_mw: np.ndarray, room_down_mw: np.ndarray, mfrr_pos_mw: np.ndarray | float = 0.0,
-                        mfrr_neg_mw: np.ndarray | float = 0.0) -> np.ndarray:
-        """The capacity action (N, 54) that offers these volumes (N, 6) [MW] at the forecast prices."""
+    def capacity_action(self, volumes_mw: Sequence[np.ndarray], power_mw: np.ndarray, room_up_mw: np.ndarray,
+                        room_down_mw: np.ndarray) -> np.ndarray:
+        """The capacity action (N, 54) that offers each product's volumes (N, 6) [MW] (``volumes_mw`` in the
+        table's order) at the forecast prices: the inverse of :meth:`capacity_volumes`."""
         cfg = self.config
-        a, c = np.zeros((len(power_mw), len(CAPACITY), N_BLOCKS)), CAPACITY
-        a[:, c.fcr_volume] = share(fcr_mw, cfg.fcr_max_share * power_mw[:, None])
-        a[:, c.afrr_pos_volume] = share(pos_mw, room_up_mw - fcr_mw)
-        a[:, c.afrr_neg_volume] = share(neg_mw, room_down_mw - fcr_mw)
-        a[:, c.mfrr_pos_volume] = share(np.broadcast_to(mfrr_pos_mw, a[:, 0].shape), room_up_mw - fcr_mw - pos_mw)
-        a[:, c.mfrr_neg_volume] = share(np.broadcast_to(mfrr_neg_mw, a[:, 0].shape), room_down_mw - fcr_mw - neg_mw)
+        a = np.zeros((len(power_mw), len(CAPACITY), N_BLOCKS))
+        left_up, left_down = room_up_mw, room_down_mw
+        for product, row, volume in zip(RESERVES, VOLUME_ROWS, volumes_mw, strict=True):
+            volume = np.broadcast_to(volume, a[:, 0].shape)
+            if product.direction == BOTH:
+                a[:, row] = share(volume, cfg.fcr_max_share * power_mw[:, None])
+            else:
+                a[:, row] = share(volume, left_up if product.direction == UP else left_down)
+            left_up, left_down = _left(product, volume, left_up, left_down)
         return a.reshape(len(power_mw), -1)
 
     # ---------------------------------------------------------------------------------- auctions
@@ -141,8 +155,9 @@ class ActionCodec:
         # inside the range first: a range that excludes 0 (a forced trade) has a negative room on one side
         trade_mw = np.clip(trade_mw, -np.asarray(room_buy_mw), room_sell_mw)
         a[:, d.intraday_trade] = np.where(trade_mw >= 0, share(trade_mw, room_sell_mw), share(trade_mw, room_buy_mw))
-        if hold_energy_offers:  # POS at DA + band, NEG at DA - band (aFRR and mFRR)
-            a[:, [d.afrr_pos_offer, d.afrr_neg_offer, d.mfrr_pos_offer, d.mfrr_neg_offer]] = 1.0, -1.0, 1.0, -1.0
+        if hold_energy_offers:  # up at DA + band, down at DA - band
+            for entry, direction in ENERGY_OFFERS:
+                a[:, entry] = 1.0 if direction == UP else -1.0
         if energy_only is not None:
             a[:, ENERGY_ONLY] = self.energy_only_action(*energy_only)
         return a
@@ -155,3 +170,10 @@ class ActionCodec:
         return np.stack([np.clip(pos_share, 0, 1), np.clip(neg_share, 0, 1),
                          np.clip((pos_eur_mwh - da_eur_mwh) / band, -1, 1),
                          np.clip((neg_eur_mwh - da_eur_mwh) / band, -1, 1)], axis=1)
+
+
+def _left(product: ReserveProduct, volume_mw: np.ndarray, up_mw: np.ndarray,
+          down_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rooms up and down [MW] a product's volume leaves to the products after it."""
+    return (up_mw - volume_mw if product.direction != DOWN else up_mw,
+            down_mw - volume_mw if product.direction != UP else down_mw)

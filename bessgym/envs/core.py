@@ -20,15 +20,15 @@ from bessgym.data.arrays import MarketArrays
 from bessgym.data.calendar import DT_H
 from bessgym.data.rules import MarketRules, rules_for
 from bessgym.envs import kernels
-from bessgym.envs.codec import ActionCodec
+from bessgym.envs.codec import PAY_AS_BID, ActionCodec
 from bessgym.envs.forecast import FORECAST_COLUMNS, Forecaster
 from bessgym.envs.layout import ACTION_WIDTH
 from bessgym.envs.pooling import Alone, Pooled
 from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell
-from bessgym.market.config import PRODUCT_COLUMNS, MarketConfig
+from bessgym.market.config import MarketConfig
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
-from bessgym.market.reserves import RESERVES
+from bessgym.market.reserves import HELD_DOWN, HELD_UP, RESERVES
 
 
 def frozen(values: np.ndarray) -> np.ndarray:
@@ -75,7 +75,7 @@ class DayState:
     hi: np.ndarray = field(default=None)
     capacity_cash: np.ndarray = field(default=None)  # (5, N, n_qh): FCR, aFRR POS, NEG, mFRR POS, NEG [EUR]
     capacity_price: np.ndarray = field(default=None)  # (5, N, n_qh): their prices [EUR/MW/h]
-    hold_h: np.ndarray = field(default=None)  # per product family (kernels.FAMILIES): energy held per MW [h]
+    hold_h: np.ndarray = field(default=None)  # per product (RESERVES): energy held per MW and direction [h]
     version: int = 0  # bumped whenever commitments change (observation caches key on it)
     _arrays: tuple[int, kernels.DayArrays, tuple] | None = field(default=None, repr=False)
 
@@ -132,15 +132,16 @@ class Simulator:
         self._batteries = tuple(kernels.Batteries(
             fleet.soc_min_mwh, fleet.soc_max_mwh, fleet.power_mw, fleet.eta_charge, fleet.eta_discharge,
             fleet.aux_power_mw, fleet.max_daily_discharge_mwh, fleet.degradation_cost_eur_mwh))
-        afrr, mfrr = config.has("afrr_energy"), config.has("mfrr_energy")
         # reBAP where imbalance is settled at it; empty: at DA plus the markup (the delivery kernel's rule)
         rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
+        # each energy product's price and activation, zeros where it is not configured
+        energy = [(RESERVES[k], config.has(RESERVES[k].energy_family)) for k in kernels.ENERGY]
         # all read-only (a shared table's columns are): one compiled signature of the kernels, not one per mix
         self._market_columns = tuple(frozen(np.ascontiguousarray(x)) for x in kernels.MarketColumns(
             self._da, self.col("id1_price"), np.zeros(0) if rebap is None else rebap,
-            *(self.col(c) if afrr else self._zeros for c in PRODUCT_COLUMNS["afrr_energy"]),
-            *(self.col(c) if mfrr else self._zeros for c in PRODUCT_COLUMNS["mfrr_energy"])))
-        self._terms = tuple(kernels.Terms(afrr, mfrr, config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
+            np.stack([self.col(p.energy_price_column) if on else self._zeros for p, on in energy]),
+            np.stack([self.col(p.activation_column) if on else self._zeros for p, on in energy])))
+        self._terms = tuple(kernels.Terms(config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
                                           config.energy_price_band_eur_mwh, config.afrr_energy_price_cap_eur_mwh,
                                           config.imbalance_markup_eur_mwh,
                                           config.non_delivery_penalty_eur_mwh, config.unavailability_penalty_eur_mw_h))
@@ -211,12 +212,14 @@ class Simulator:
         b = d.block
         # take, not x[:, b] (Fortran-ordered): the kernels are compiled for C-ordered arrays only
         d.held_q = np.stack([getattr(d, p.held_column).take(b, axis=1) for p in RESERVES])
-        fcr, pos, neg, mpos, mneg = d.held_q
-        d.up_cap = np.maximum(d.room_up_mw - fcr - pos - mpos, 0.0)
-        d.down_cap = np.maximum(d.room_down_mw - fcr - neg - mneg, 0.0)
-        hold = cfg.fcr_hold(d.rules)
-        up, down = reserve_energy(fcr, pos, neg, hold, cfg.afrr_hold_h, f.eta_charge[:, None],
-                                  f.eta_discharge[:, None], mpos, mneg, cfg.mfrr_hold_h)
+        up_cap, down_cap = d.room_up_mw, d.room_down_mw
+        for k in HELD_UP:
+            up_cap = up_cap - d.held_q[k]
+        for k in HELD_DOWN:
+            down_cap = down_cap - d.held_q[k]
+        d.up_cap, d.down_cap = np.maximum(up_cap, 0.0), np.maximum(down_cap, 0.0)
+        hold = cfg.hold_h(d.rules)
+        up, down = reserve_energy(d.held_q, hold, f.eta_charge[:, None], f.eta_discharge[:, None])
         lo = f.soc_min_mwh[:, None] + up
         hi = np.maximum(f.soc_max_mwh[:, None] - down, lo)
         # a block's reserve is deliverable from its first moment: the SoC at the end of the step before (its
@@ -232,12 +235,12 @@ class Simulator:
         # comes from the grid (kernels.physical_range), so the band need not rise above soc_max
         d.lo = np.minimum(lo, f.soc_max_mwh[:, None])
         d.hi = np.maximum(hi, d.lo)
-        fcr_price = np.broadcast_to(self.col("fcr_price")[d.start:d.start + d.n_qh], fcr.shape)
-        d.capacity_price = np.stack([fcr_price, *(x.take(b, axis=1) for x in (
-            d.afrr_pos_price, d.afrr_neg_price, d.mfrr_pos_price, d.mfrr_neg_price))])
+        # pay-as-cleared: the market's price; pay-as-bid: the accepted bid's, per block
+        d.capacity_price = np.stack([
+            np.broadcast_to(self.col(p.price_column)[d.start:d.start + d.n_qh], up.shape)
+            if p.pricing == "pay_as_cleared" else getattr(d, f"{p.name}_price").take(b, axis=1) for p in RESERVES])
         d.capacity_cash = st.capacity_revenue(d.held_q, d.capacity_price, DT_H)
-        by_family = {"fcr": hold, "afrr_capacity": cfg.afrr_hold_h, "mfrr_capacity": cfg.mfrr_hold_h}
-        d.hold_h = np.array([by_family[family] for family in kernels.FAMILIES])
+        d.hold_h = np.array(hold)
         d.version += 1
 
     def _frequency_response(self, n_qh: int) -> np.ndarray:
@@ -259,30 +262,28 @@ class Simulator:
         d, f, cfg = self.day, self.fleet, self.config
         volumes = self.codec.capacity_volumes(action, f.power_mw, *self.capacity_rooms())
         # The reserves of a block must fit the usable energy window together.
-        up, down = reserve_energy(*volumes[:3], cfg.fcr_hold(d.rules), cfg.afrr_hold_h, f.eta_charge[:, None],
-                                  f.eta_discharge[:, None], *volumes[3:], cfg.mfrr_hold_h)
+        up, down = reserve_energy(volumes, cfg.hold_h(d.rules), f.eta_charge[:, None], f.eta_discharge[:, None])
         scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
         rules = d.rules
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
         no_forecast = np.zeros((self.n, d.n_qh))
-        columns = [f"{p}_cap_{d_}_price" for p in ("afrr", "mfrr") for d_ in ("pos", "neg")]
-        offers = self.codec.capacity_prices(action, *(d.forecasts.get(c, no_forecast)[:, starts - d.start]
-                                                      for c in columns))
-        # a bid is a volume at one price: pay-as-bid volumes go to the grid per price (FCR has none)
-        fcr, pos, neg, mpos, mneg = (self.pooling.reserves(x * scale, rules.min_bid_mw, rules.bid_step_mw, price)
-                                     for x, price in zip(volumes, (None, *offers), strict=True))
-        # the marginal price is required where the product is offered (MarketArrays.require); zeros where not
-        won = [accepted_sell(offer, self.col(c.replace("_price", "_marginal"))[starts])
-               for offer, c in zip(offers, columns, strict=True)]
-        d.fcr_mw = fcr
-        d.afrr_pos_mw, d.afrr_neg_mw, d.mfrr_pos_mw, d.mfrr_neg_mw = (
-            np.where(w, v, 0.0) for w, v in zip(won, (pos, neg, mpos, mneg), strict=True))
-        d.afrr_pos_price, d.afrr_neg_price, d.mfrr_pos_price, d.mfrr_neg_price = (
-            np.where(w, o, 0.0) for w, o in zip(won, offers, strict=True))
+        offers = dict(zip((p.name for p in PAY_AS_BID), self.codec.capacity_prices(action, *(
+            d.forecasts.get(p.price_column, no_forecast)[:, starts - d.start] for p in PAY_AS_BID)), strict=True))
+        out = {}
+        for product, volume in zip(RESERVES, volumes, strict=True):
+            offer = offers.get(product.name)  # FCR has none
+            # a bid is a volume at one price: pay-as-bid volumes go to the grid per price
+            bid = self.pooling.reserves(volume * scale, rules.min_bid_mw, rules.bid_step_mw, offer)
+            if offer is None:
+                setattr(d, product.held_column, bid)
+            else:  # the marginal price is required where the product is offered (MarketArrays.require)
+                won = accepted_sell(offer, self.col(product.marginal_column)[starts])
+                setattr(d, product.held_column, np.where(won, bid, 0.0))
+                setattr(d, f"{product.name}_price", np.where(won, offer, 0.0))
+                out[f"{product.name}_offered_mw"] = bid
+            out[product.held_column] = getattr(d, product.held_column)
         self._derive()
-        return {"fcr_mw": fcr, "afrr_pos_mw": d.afrr_pos_mw, "afrr_neg_mw": d.afrr_neg_mw,
-                "mfrr_pos_mw": d.mfrr_pos_mw, "mfrr_neg_mw": d.mfrr_neg_mw,
-                "afrr_pos_offered_mw": pos, "afrr_neg_offered_mw": neg}
+        return out
 
     def capacity_rooms(self, room_up_mw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Power each asset can offer as reserves up and down in each block (N, 6) [MW]: the ancillary share

@@ -29,7 +29,7 @@ import numpy as np
 
 from bessgym.assets.battery import power_range, reserve_energy
 from bessgym.data.calendar import DT_H
-from bessgym.market.reserves import RESERVES
+from bessgym.market.reserves import HELD_DOWN, HELD_UP, RESERVES
 
 TOLERANCE = 1e-6  # [MWh, MW]: floating point, far below any volume the market or a battery resolves
 AWARDS = tuple(p.held_column for p in RESERVES)  # the day view's awards per product (N, 6) [MW]
@@ -74,10 +74,9 @@ def _held(view: Any) -> tuple[np.ndarray, ...]:
     """Per quarter-hour (N, n_qh): the SoC energy the held reserves need up and down [MWh] (each for its hold
     time, through the efficiencies) and the power they hold up and down [MW]."""
     cfg, f = view.config, view.fleet
-    fcr, pos, neg, mpos, mneg = (np.asarray(getattr(view, name), dtype=float)[:, view.block] for name in AWARDS)
-    up, down = reserve_energy(fcr, pos, neg, cfg.fcr_hold(view.rules), cfg.afrr_hold_h, f.eta_charge[:, None],
-                              f.eta_discharge[:, None], mpos, mneg, cfg.mfrr_hold_h)
-    return up, down, fcr + pos + mpos, fcr + neg + mneg
+    held = np.stack([np.asarray(getattr(view, name), dtype=float)[:, view.block] for name in AWARDS])
+    up, down = reserve_energy(held, cfg.hold_h(view.rules), f.eta_charge[:, None], f.eta_discharge[:, None])
+    return up, down, sum(held[k] for k in HELD_UP), sum(held[k] for k in HELD_DOWN)
 
 
 def reserve_band(view: Any) -> tuple[np.ndarray, np.ndarray]:

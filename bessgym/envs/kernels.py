@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from bessgym.assets.battery import energy_held_down, energy_held_up, power_range, soc_next
+from bessgym.assets.battery import power_range, soc_next
 from bessgym.assets.degradation import throughput_cost_eur
 from bessgym.data.calendar import DT_H
 from bessgym.envs.codec import energy_offer_eur_mwh, trade_mw
@@ -29,7 +29,7 @@ from bessgym.envs.layout import DELIVERY
 from bessgym.envs.pooling import _pool_net, netting
 from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
-from bessgym.market.reserves import BOTH, DOWN, RESERVES, UP
+from bessgym.market.reserves import DOWN, HELD_DOWN, HELD_UP, RESERVES, UP
 
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh",
@@ -40,14 +40,21 @@ CASH = NamedTuple("CashRows", [(name, int) for name in st.CASH_FLOWS])(*range(N_
 REPORT = NamedTuple("ReportRows", [(name, int) for name in REPORT_ROWS])(*range(N_REPORT))
 A, N_ACTION = DELIVERY.indices(), len(DELIVERY)  # the delivery action's entries by name
 R = NamedTuple("ReserveRows", [(p.name, int) for p in RESERVES])(*range(len(RESERVES)))  # rows of held_mw
-HELD_UP = tuple(k for k, p in enumerate(RESERVES) if p.direction in (UP, BOTH))  # products held up / down
-HELD_DOWN = tuple(k for k, p in enumerate(RESERVES) if p.direction in (DOWN, BOTH))
-FAMILIES = tuple(dict.fromkeys(p.family for p in RESERVES))  # DayArrays.hold_h has one entry per family
-FAMILY = tuple(FAMILIES.index(p.family) for p in RESERVES)  # each product's entry of hold_h
 MOVABLE_UP = tuple(k for k, p in enumerate(RESERVES) if p.direction == UP)  # one-way: can move by direction
 MOVABLE_DOWN = tuple(k for k, p in enumerate(RESERVES) if p.direction == DOWN)
-# the rows of DayArrays.capacity_cash
-_CAPACITY = (CASH.fcr, CASH.afrr_cap_pos, CASH.afrr_cap_neg, CASH.mfrr_cap_pos, CASH.mfrr_cap_neg)
+DIRECTION, N_RESERVES = tuple(p.direction for p in RESERVES), len(RESERVES)
+CAPACITY_CASH = tuple(getattr(CASH, p.cash_flow("cap")) for p in RESERVES)  # each product's capacity payment
+# the products whose held capacity's energy is offered and activated, by row of held_mw, and per such product:
+# its direction, its delivery action entries (-1: no energy-only offers), its cash and report rows
+_ENERGY = tuple(p for p in RESERVES if p.energy_price_column is not None)
+ENERGY = tuple(RESERVES.index(p) for p in _ENERGY)
+ENERGY_UP = tuple(p.direction == UP for p in _ENERGY)
+ENERGY_OFFER = tuple(getattr(A, f"{p.name}_offer") for p in _ENERGY)
+ENERGY_ONLY_VOLUME = tuple(getattr(A, f"{p.name}_energy_only_volume") if p.energy_only else -1 for p in _ENERGY)
+ENERGY_ONLY_PRICE = tuple(getattr(A, f"{p.name}_energy_only_price") if p.energy_only else -1 for p in _ENERGY)
+ENERGY_CASH = tuple(getattr(CASH, p.cash_flow("energy")) for p in _ENERGY)
+ENERGY_REPORT = tuple(getattr(REPORT, p.energy_column) for p in _ENERGY)
+N_ENERGY = len(_ENERGY)
 _POSITIONS = (CASH.day_ahead, CASH.ida1, CASH.ida2, CASH.ida3)  # the rows of DayArrays.positions_mw
 
 
@@ -70,15 +77,15 @@ class DayArrays(NamedTuple):
     committed_mw: np.ndarray  # net position [MW, + sell]
     positions_mw: np.ndarray  # (N, 4, n_qh): DA, IDA1, IDA2, IDA3
     prices: np.ndarray  # (4, n_qh): their prices [EUR/MWh]
-    capacity_cash: np.ndarray  # (5, N, n_qh): FCR, aFRR POS, NEG, mFRR POS, NEG payment as won [EUR]
-    capacity_price: np.ndarray  # (5, N, n_qh): the price of each [EUR/MW/h], for what is not available
+    capacity_cash: np.ndarray  # (len(RESERVES), N, n_qh): each product's payment as won [EUR]
+    capacity_price: np.ndarray  # (len(RESERVES), N, n_qh): the price of each [EUR/MW/h], for what is not available
     held_mw: np.ndarray  # (len(RESERVES), N, n_qh): each reserve product held [MW], rows as the table's
     up_cap_mw: np.ndarray  # power left for discharge after reserves
     down_cap_mw: np.ndarray  # power left for charge after reserves
     lo_mwh: np.ndarray  # SoC band keeping reserve headroom
     hi_mwh: np.ndarray
     discharged_mwh: np.ndarray  # (N,) trading discharge today, updated by deliver
-    hold_h: np.ndarray  # (len(FAMILIES),): energy held per MW of FCR, aFRR and mFRR, per direction [h]
+    hold_h: np.ndarray  # (len(RESERVES),): energy held per MW of each product, per direction [h]
 
 
 class MarketColumns(NamedTuple):
@@ -87,21 +94,13 @@ class MarketColumns(NamedTuple):
     da_price: np.ndarray
     id1_price: np.ndarray
     imbalance_price: np.ndarray  # empty: imbalance settles at DA plus a markup
-    afrr_pos_price: np.ndarray  # aFRR energy marginal prices
-    afrr_neg_price: np.ndarray
-    afrr_pos_share: np.ndarray  # activation shares of the quarter-hour
-    afrr_neg_share: np.ndarray
-    mfrr_pos_price: np.ndarray  # MARI marginal prices
-    mfrr_neg_price: np.ndarray
-    mfrr_pos_share: np.ndarray  # activated shares of the offered volume
-    mfrr_neg_share: np.ndarray
+    energy_price: np.ndarray  # (N_ENERGY, rows): each energy product's marginal price [EUR/MWh]; 0 where not on
+    activation: np.ndarray  # (N_ENERGY, rows): the activated share of its offered volume [-]; 0 where not on
 
 
 class Terms(NamedTuple):
     """What the delivery step needs of :class:`~bessgym.envs.core.MarketConfig` and of the pooling."""
 
-    afrr_energy: bool
-    mfrr_energy: bool
     intraday: bool
     pooled: bool  # the assets trade as one: only their net pays the intraday fee, shared over their gross
     intraday_fee_eur_mwh: float
@@ -216,12 +215,12 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     """One delivery quarter-hour ``q`` (market row ``t``) of every asset, after its intraday ``trade`` [MW]
     (named tuples; :func:`delivery_step` is the call from Python).
 
-    Entries of ``action`` by name (:data:`bessgym.envs.layout.DELIVERY`). aFRR energy (``terms.afrr_energy``):
-    awarded capacity must be offered (at DA +- band x ``afrr_*_offer``), free power may be offered too (volume
-    shares ``afrr_*_energy_only_volume`` at DA +- band x ``afrr_*_energy_only_price``); each offer clears
-    against the marginal price on its own, activation follows the shares. mFRR energy (``terms.mfrr_energy``):
-    the awarded mFRR capacity is offered at DA +- band x ``mfrr_*_offer`` and cleared on MARI's marginal price,
-    a share of it activated. FCR moves SoC by
+    Entries of ``action`` by name (:data:`bessgym.envs.layout.DELIVERY`). Each product with activated energy
+    (:data:`ENERGY`: aFRR and mFRR) must offer its held capacity, at DA +- band x ``<product>_offer``; where
+    the table allows (aFRR), free power may be offered too (volume share ``<product>_energy_only_volume`` at DA
+    +- band x ``<product>_energy_only_price``). Each offer clears against the product's marginal price on its
+    own, and the product's activated share of an accepted offer is called (a product not configured has zero
+    prices and shares). FCR moves SoC by
     ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs schedule plus reserve within the
     SoC limits, the rating and the site bounds (:func:`physical_range`); where that is out of reach the
     schedule gives way first (:func:`serve`), and what reserves still cannot serve is undelivered (penalised,
@@ -238,62 +237,52 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     n = soc.shape[0]
     cash = np.empty((N_CASH, n))
     report = np.empty((N_REPORT, n))
-    marg_pos = market.afrr_pos_price[t] if terms.afrr_energy else 0.0
-    marg_neg = market.afrr_neg_price[t] if terms.afrr_energy else 0.0
-    m_pos = market.mfrr_pos_price[t] if terms.mfrr_energy else 0.0
-    m_neg = market.mfrr_neg_price[t] if terms.mfrr_energy else 0.0
     da = market.da_price[t]
+    held, hold = day.held_mw, day.hold_h
+    act = np.empty(N_ENERGY)  # each energy product's activated power [MW]
     for i in range(n):
         schedule = day.committed_mw[i, q] + trade[i]
-        act_pos = act_neg = linked_pos = linked_neg = m_act_pos = m_act_neg = 0.0
-        if terms.afrr_energy:
-            free_pos = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
-            free_neg = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
-            # the capacity's offers and the energy-only offers of free power clear apart
-            a = action[i]
-            won_pos = 1.0 if accepted_sell(energy_offer_eur_mwh(a[A.afrr_pos_offer], da, band, cap), marg_pos) else 0.0
-            won_neg = 1.0 if accepted_buy(energy_offer_eur_mwh(a[A.afrr_neg_offer], da, band, cap), marg_neg) else 0.0
-            free_pos_eur = energy_offer_eur_mwh(a[A.afrr_pos_energy_only_price], da, band, cap)
-            free_neg_eur = energy_offer_eur_mwh(a[A.afrr_neg_energy_only_price], da, band, cap)
-            free_won_pos = 1.0 if accepted_sell(free_pos_eur, marg_pos) else 0.0
-            free_won_neg = 1.0 if accepted_buy(free_neg_eur, marg_neg) else 0.0
-            linked_pos = day.held_mw[R.afrr_pos, i, q] * won_pos * market.afrr_pos_share[t]
-            linked_neg = day.held_mw[R.afrr_neg, i, q] * won_neg * market.afrr_neg_share[t]
-            act_pos = linked_pos + (max(a[A.afrr_pos_energy_only_volume], 0.0) * free_pos * free_won_pos
-                                    * market.afrr_pos_share[t])
-            act_neg = linked_neg + (max(a[A.afrr_neg_energy_only_volume], 0.0) * free_neg * free_won_neg
-                                    * market.afrr_neg_share[t])
-        held = day.held_mw
-        fcr, pos, neg = held[R.fcr, i, q], held[R.afrr_pos, i, q], held[R.afrr_neg, i, q]
-        mpos, mneg = held[R.mfrr_pos, i, q], held[R.mfrr_neg, i, q]
-        if terms.mfrr_energy:  # the mFRR capacity's offers clear on MARI's marginal price
-            m_act_pos = mpos * market.mfrr_pos_share[t] * (
-                1.0 if accepted_sell(energy_offer_eur_mwh(action[i, A.mfrr_pos_offer], da, band, cap), m_pos) else 0.0)
-            m_act_neg = mneg * market.mfrr_neg_share[t] * (
-                1.0 if accepted_buy(energy_offer_eur_mwh(action[i, A.mfrr_neg_offer], da, band, cap), m_neg) else 0.0)
+        free_up = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
+        free_down = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
+        act_up = act_down = linked = 0.0
+        for e in range(N_ENERGY):
+            up, marginal, called = ENERGY_UP[e], market.energy_price[e, t], market.activation[e, t]
+            act[e] = held[ENERGY[e], i, q] * _won(action[i, ENERGY_OFFER[e]], da, band, cap, marginal, up) * called
+            if ENERGY_ONLY_VOLUME[e] >= 0:  # the capacity's offer and the energy-only offer clear apart
+                linked += act[e]
+                free = free_up if up else free_down
+                act[e] = act[e] + (max(action[i, ENERGY_ONLY_VOLUME[e]], 0.0) * free
+                                   * _won(action[i, ENERGY_ONLY_PRICE[e]], da, band, cap, marginal, up) * called)
+            if up:
+                act_up += act[e]
+            else:
+                act_down += act[e]
         room_up = max(min(bat.power_mw[i], site_hi[i]) - schedule, 0.0)
         room_down = max(schedule - max(-bat.power_mw[i], site_lo[i]), 0.0)
-        hold = day.hold_h
-        need_up = energy_held_up(fcr, pos, mpos, hold[0], hold[1], hold[2], bat.eta_discharge[i])  # SoC [MWh]
-        need_down = energy_held_down(fcr, neg, mneg, hold[0], hold[1], hold[2], bat.eta_charge[i])
-        share_up = available_share(fcr + pos + mpos, room_up, need_up, soc[i] - bat.soc_min_mwh[i])
-        share_down = available_share(fcr + neg + mneg, room_down, need_down, bat.soc_max_mwh[i] - soc[i])
-        missing = (fcr * (1.0 - min(share_up, share_down)), pos * (1.0 - share_up), neg * (1.0 - share_down),
-                   mpos * (1.0 - share_up), mneg * (1.0 - share_down))
-        reserve = act_pos + m_act_pos - act_neg - m_act_neg
+        need_up = need_down = held_up = held_down = 0.0  # SoC energy [MWh] and power the reserves hold
+        for k in HELD_UP:
+            need_up += held[k, i, q] * hold[k]
+            held_up += held[k, i, q]
+        for k in HELD_DOWN:
+            need_down += held[k, i, q] * hold[k]
+            held_down += held[k, i, q]
+        share_up = available_share(held_up, room_up, need_up / bat.eta_discharge[i], soc[i] - bat.soc_min_mwh[i])
+        share_down = available_share(held_down, room_down, need_down * bat.eta_charge[i],
+                                     bat.soc_max_mwh[i] - soc[i])
+        reserve = act_up
+        for e in range(N_ENERGY):
+            if not ENERGY_UP[e]:
+                reserve -= act[e]
         if fcr_response.shape[0] > 0:
-            reserve = reserve + fcr * fcr_response[i, q]
+            reserve = reserve + held[R.fcr, i, q] * fcr_response[i, q]
         h_lo, h_hi = physical_range(soc[i], bat.soc_min_mwh[i], bat.soc_max_mwh[i], bat.power_mw[i], site_lo[i],
                                     site_hi[i], bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
         served_reserve, served = serve(reserve, schedule, h_lo, h_hi)
         p = served_reserve + served
         undelivered = abs(reserve - served_reserve) * DT_H
-        # undelivered activation is not paid: it comes off the direction the net reserve ran in, aFRR and mFRR
-        # pro rata
-        short_pos = undelivered / max(act_pos + m_act_pos, 1e-12) / DT_H if reserve > 0 else 0.0
-        short_neg = undelivered / max(act_neg + m_act_neg, 1e-12) / DT_H if reserve < 0 else 0.0
-        e_pos, em_pos = act_pos * DT_H * max(1.0 - short_pos, 0.0), m_act_pos * DT_H * max(1.0 - short_pos, 0.0)
-        e_neg, em_neg = act_neg * DT_H * max(1.0 - short_neg, 0.0), m_act_neg * DT_H * max(1.0 - short_neg, 0.0)
+        # undelivered activation is not paid: it comes off the direction the net reserve ran in, pro rata
+        short_up = undelivered / max(act_up, 1e-12) / DT_H if reserve > 0 else 0.0
+        short_down = undelivered / max(act_down, 1e-12) / DT_H if reserve < 0 else 0.0
         # auxiliaries the battery cannot carry without a charge the connection forbids are drawn from the grid
         soc_after = soc_next(soc[i], p, DT_H, bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
         aux_grid = max(min(soc[i], bat.soc_min_mwh[i]) - soc_after, 0.0)
@@ -302,13 +291,20 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         day.discharged_mwh[i] = day.discharged_mwh[i] + max(served, 0.0) * DT_H
 
         unavailable = 0.0
-        for k in range(5):
-            cash[_CAPACITY[k], i] = day.capacity_cash[k, i, q] - missing[k] * day.capacity_price[k, i, q] * DT_H
-            unavailable += missing[k]
-        cash[CASH.afrr_energy_pos, i] = st.afrr_pos_energy_revenue(e_pos, marg_pos)
-        cash[CASH.afrr_energy_neg, i] = st.afrr_neg_energy_revenue(e_neg, marg_neg)
-        cash[CASH.mfrr_energy_pos, i] = st.afrr_pos_energy_revenue(em_pos, m_pos)  # the same rule as aFRR's
-        cash[CASH.mfrr_energy_neg, i] = st.afrr_neg_energy_revenue(em_neg, m_neg)
+        for k in range(N_RESERVES):
+            side = DIRECTION[k]
+            share = share_up if side == UP else share_down if side == DOWN else min(share_up, share_down)
+            missing = held[k, i, q] * (1.0 - share)
+            cash[CAPACITY_CASH[k], i] = day.capacity_cash[k, i, q] - missing * day.capacity_price[k, i, q] * DT_H
+            unavailable += missing
+        for e in range(N_ENERGY):
+            if ENERGY_UP[e]:
+                energy = act[e] * DT_H * max(1.0 - short_up, 0.0)
+                cash[ENERGY_CASH[e], i] = st.afrr_pos_energy_revenue(energy, market.energy_price[e, t])
+            else:
+                energy = act[e] * DT_H * max(1.0 - short_down, 0.0)
+                cash[ENERGY_CASH[e], i] = st.afrr_neg_energy_revenue(energy, market.energy_price[e, t])
+            report[ENERGY_REPORT[e], i] = energy
         for k in range(4):
             cash[_POSITIONS[k], i] = st.energy_revenue(day.positions_mw[i, k, q], day.prices[k, q], DT_H)
         cash[CASH.intraday, i] = st.intraday_revenue(trade[i], market.id1_price[t], fee_eur_mwh[i], DT_H)
@@ -323,14 +319,20 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         r = report[:, i]
         r[REPORT.power_mw], r[REPORT.schedule_mw], r[REPORT.trade_mw] = p, schedule, trade[i]
         r[REPORT.deviation_mwh], r[REPORT.undelivered_mwh] = deviation, undelivered
-        r[REPORT.afrr_pos_mwh], r[REPORT.afrr_neg_mwh] = e_pos, e_neg
         r[REPORT.reserve_mwh], r[REPORT.charged_mwh] = served_reserve * DT_H, max(-p, 0.0) * DT_H
         r[REPORT.discharged_mwh], r[REPORT.soc_mwh] = out_mwh, soc_after + aux_grid
         r[REPORT.aux_mwh], r[REPORT.aux_grid_mwh] = bat.aux_power_mw[i] * DT_H - aux_grid, aux_grid
         r[REPORT.unavailable_mw] = unavailable
-        r[REPORT.afrr_linked_mwh] = (linked_pos + linked_neg) * DT_H  # the capacity's offers, called
-        r[REPORT.mfrr_pos_mwh], r[REPORT.mfrr_neg_mwh] = em_pos, em_neg
+        r[REPORT.afrr_linked_mwh] = linked * DT_H  # the capacity's offers called, beside energy-only ones
     return cash, report
+
+
+@njit(cache=True)
+def _won(share, da_price, band, cap, marginal, up):
+    """1.0 if an energy offer at DA + band x ``share`` (within [-cap, cap]) clears at the ``marginal`` price as a
+    sale (``up``) or a purchase, else 0.0."""
+    offer = energy_offer_eur_mwh(share, da_price, band, cap)
+    return 1.0 if (accepted_sell(offer, marginal) if up else accepted_buy(offer, marginal)) else 0.0
 
 
 @njit(cache=True)

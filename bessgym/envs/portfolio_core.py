@@ -31,10 +31,11 @@ from bessgym.assets.site import SiteSpec
 from bessgym.data.arrays import MarketArrays
 from bessgym.data.calendar import DT_H
 from bessgym.envs.forecast import Forecaster, forecast_sigma
-from bessgym.envs.kernels import FAMILY, HELD_DOWN, HELD_UP, MOVABLE_DOWN, MOVABLE_UP, DayArrays
+from bessgym.envs.kernels import MOVABLE_DOWN, MOVABLE_UP, DayArrays
 from bessgym.envs.pooling import netting
 from bessgym.envs.site import SiteSimulator
 from bessgym.market.config import MarketConfig
+from bessgym.market.reserves import HELD_DOWN, HELD_UP
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,10 @@ def redispatch(q, up, power, committed, held, up_cap, down_cap):
 @njit(cache=True)
 def _need(held, q, i, hold, rows):
     """SoC energy [MWh, before the efficiency] the reserves ``rows`` of asset ``i`` hold at ``q``: each for
-    its product family's held duration (``hold``: FCR, aFRR, mFRR)."""
+    its product's held duration (``hold``, per product of the table)."""
     need = 0.0
     for k in rows:
-        need += held[k, i, q] * hold[FAMILY[k]]
+        need += held[k, i, q] * hold[k]
     return need
 
 
@@ -206,7 +207,7 @@ def rebalance_energy(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, committed
                 stored[i] = soc_max[i] - soc[i]
                 need[i] = _need(held, q, i, hold, HELD_DOWN) * eta_c[i]
         for k in movable:  # in the table's order: aFRR, then mFRR
-            held_q, h = held[k], hold[FAMILY[k]]
+            held_q, h = held[k], hold[k]
             moving, room = np.zeros(n), np.zeros(n)
             for i in range(n):
                 conv = 1.0 / eta_d[i] if direction == 0 else eta_c[i]  # SoC energy per MWh delivered

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 from bessgym._checks import finite
 from bessgym.data.rules import MarketRules
+from bessgym.market import reserves
 
 PRODUCTS = ("fcr", "afrr_capacity", "afrr_energy", "mfrr_capacity", "mfrr_energy", "day_ahead", "ida", "intraday",
             "imbalance")
@@ -104,6 +105,12 @@ class MarketConfig:
     def fcr_hold(self, rules: MarketRules) -> float:
         """Energy held per direction per MW of FCR [h]: ``fcr_hold_h``, or the dated rule's minutes."""
         return self.fcr_hold_h if self.fcr_hold_h is not None else rules.fcr_energy_reserve_min / 60
+
+    def hold_h(self, rules: MarketRules) -> tuple[float, ...]:
+        """Energy held per direction per MW [h] of each product of :data:`~bessgym.market.reserves.RESERVES`,
+        by its family: FCR's dated rule (:meth:`fcr_hold`), ``afrr_hold_h``, ``mfrr_hold_h``."""
+        by_family = {"fcr": self.fcr_hold(rules), "afrr_capacity": self.afrr_hold_h, "mfrr_capacity": self.mfrr_hold_h}
+        return tuple(by_family[p.family] for p in reserves.RESERVES)
 
     def required_columns(self) -> dict[str, tuple[str, ...]]:
         """The market table's columns each configured product needs."""

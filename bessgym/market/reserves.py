@@ -28,6 +28,8 @@ class ReserveProduct:
     activation_column : share of the held capacity activated per quarter-hour [-] (None: FCR, activated by the
         frequency or energy-neutral).
     energy_price_column : price its activated energy is paid at [EUR/MWh] (None: not paid separately).
+    energy_family : the configuration's product under which its held capacity's energy is offered and
+        activated (``afrr_energy``, ``mfrr_energy``; None: FCR).
     energy_only : free power may be offered as energy alone, without capacity (aFRR's free bids).
     block_h : length of a capacity block [h].
     """
@@ -41,6 +43,7 @@ class ReserveProduct:
     marginal_column: str | None = None
     activation_column: str | None = None
     energy_price_column: str | None = None
+    energy_family: str | None = None
     energy_only: bool = False
     block_h: float = 4.0
 
@@ -48,6 +51,12 @@ class ReserveProduct:
     def held_column(self) -> str:
         """The dispatch record's column of the capacity held [MW]."""
         return f"{self.name}_mw"
+
+    def cash_flow(self, kind: str) -> str:
+        """Its row of :data:`bessgym.market.settlement.CASH_FLOWS` for ``kind`` ``"cap"`` (capacity) or
+        ``"energy"``: ``afrr_pos`` -> ``afrr_cap_pos``, ``afrr_energy_pos``; FCR's capacity is ``fcr``."""
+        stem, _, side = self.name.rpartition("_")
+        return f"{stem}_{kind}_{side}" if stem else self.name
 
     @property
     def energy_column(self) -> str | None:
@@ -58,11 +67,16 @@ class ReserveProduct:
 RESERVES: tuple[ReserveProduct, ...] = (
     ReserveProduct("fcr", "FCR", BOTH, "fcr", "pay_as_cleared", "fcr_price"),
     ReserveProduct("afrr_pos", "aFRR up", UP, "afrr_capacity", "pay_as_bid", "afrr_cap_pos_price",
-                   "afrr_cap_pos_marginal", "afrr_activation_pos", "afrr_energy_pos_price", energy_only=True),
+                   "afrr_cap_pos_marginal", "afrr_activation_pos", "afrr_energy_pos_price", "afrr_energy",
+                   energy_only=True),
     ReserveProduct("afrr_neg", "aFRR down", DOWN, "afrr_capacity", "pay_as_bid", "afrr_cap_neg_price",
-                   "afrr_cap_neg_marginal", "afrr_activation_neg", "afrr_energy_neg_price", energy_only=True),
+                   "afrr_cap_neg_marginal", "afrr_activation_neg", "afrr_energy_neg_price", "afrr_energy",
+                   energy_only=True),
     ReserveProduct("mfrr_pos", "mFRR up", UP, "mfrr_capacity", "pay_as_bid", "mfrr_cap_pos_price",
-                   "mfrr_cap_pos_marginal", "mfrr_activation_pos", "mfrr_energy_pos_price"),
+                   "mfrr_cap_pos_marginal", "mfrr_activation_pos", "mfrr_energy_pos_price", "mfrr_energy"),
     ReserveProduct("mfrr_neg", "mFRR down", DOWN, "mfrr_capacity", "pay_as_bid", "mfrr_cap_neg_price",
-                   "mfrr_cap_neg_marginal", "mfrr_activation_neg", "mfrr_energy_neg_price"),
+                   "mfrr_cap_neg_marginal", "mfrr_activation_neg", "mfrr_energy_neg_price", "mfrr_energy"),
 )
+# the rows of the table (a stacked reserve axis) that hold power up (discharge) and down; FCR is in both
+HELD_UP = tuple(k for k, p in enumerate(RESERVES) if p.direction != DOWN)
+HELD_DOWN = tuple(k for k, p in enumerate(RESERVES) if p.direction != UP)
