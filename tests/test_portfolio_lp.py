@@ -58,12 +58,37 @@ def test_joint_lp_is_the_sum_of_the_single_lps_when_nothing_couples_them():
     assert joint.objective_eur == pytest.approx(sum(single), rel=1e-6)
     assert joint.gap_eur == 0.0
     assert sum(p.objective_eur for p in plans) == pytest.approx(joint.objective_eur, rel=1e-6)
+
     for s, p in zip(sites, plans, strict=True):  # each plan within its asset's limits
         b = s.battery
         assert (p.soc_mwh >= b.soc_min * b.energy_mwh - 1e-6).all()
         assert (p.soc_mwh <= b.soc_max * b.energy_mwh + 1e-6).all()
         assert (p.fcr_mw + p.afrr_pos_mw <= 0.8 * b.power_mw + 1e-6).all()
         assert (p.pv_out_mw + p.discharge_mw - p.charge_mw <= s.grid_limit_mw + 1e-6).all()
+
+
+def test_a_solve_takes_typed_inputs_and_names_a_parameter_of_the_wrong_shape():
+    """``ActorLP.inputs`` validates and shapes once; solving from it equals solving from the keywords, and the
+    solve's reserve columns come back under the table's held columns."""
+    day = synthetic.generate("2024-01-16", "2024-01-17", seed=2)
+    sites = [bess(2.0), bess(1.0)]
+    products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True, mfrr_capacity=True)
+    prices = {"price_da": day["da_price"].to_numpy(), "price_fcr": day["fcr_price"].to_numpy(),
+              "price_mpos": day["mfrr_cap_pos_price"].to_numpy()}
+    soc0 = np.array([2.0, 1.0])
+    lp = ActorLP(sites, products, 96)
+    keywords = {"soc0_mwh": soc0, "soc_end_mwh": (soc0, soc0), "max_discharge_mwh": 2 * soc0, **prices}
+    inputs = lp.inputs(**keywords)
+    assert inputs.shape == (2, 96, 1) and inputs.prices["price_neg"].shape == (96,) and not inputs.holds_schedule
+    from_inputs = lp.solve(inputs)
+    assert lp.value(**keywords) == pytest.approx(sum(p.objective_eur for p in from_inputs), abs=1e-6)
+    assert from_inputs[0].mfrr_pos_mw.shape == (6,) and from_inputs[0].mfrr_pos_mw.max() > 0
+    with pytest.raises(ValueError, match=r"pv_forecast_mw has shape \(96,\), expected \(2, 96\)"):
+        lp.inputs(**keywords, pv_forecast_mw=np.zeros(96))
+    with pytest.raises(ValueError, match="unknown price 'price_capacity_market'"):
+        lp.inputs(**keywords, price_capacity_market=np.zeros(96))
+    with pytest.raises(ValueError, match=r"LPInputs of shape \(2, 96, 1\).*for a model of \(1, 96, 1\)"):
+        ActorLP(sites[:1], products, 96).solve(inputs)
 
 
 def test_whole_mw_totals_by_hand():

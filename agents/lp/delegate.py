@@ -18,17 +18,20 @@ from agents.base import DelegateAgent
 from agents.lp.capacity_bids import capacity_offers
 from agents.lp.energy_offers import band_edges, plan_offers
 from agents.lp.model import BatteryLP
-from agents.lp.terms import LPProducts, LPResult, SiteTerms, block_of
+from agents.lp.terms import RESERVE_PRICES, LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
 from bessgym.envs.layout import ACTION_WIDTH
 from bessgym.envs.view import DayView
 from bessgym.market.clearing import round_volume
 from bessgym.market.products import IDA3_FIRST_HOUR, N_BLOCKS, Stage
+from bessgym.market.reserves import RESERVES
 
 WHOLESALE = ("day_ahead", "intraday")
-CAPACITY_PRICES = {"price_pos": "afrr_cap_pos", "price_neg": "afrr_cap_neg", "price_mpos": "mfrr_cap_pos",
-                   "price_mneg": "mfrr_cap_neg"}  # the LP's pay-as-bid capacity prices: market column stems
-AWARDS = ("fcr_mw", "afrr_pos_mw", "afrr_neg_mw", "mfrr_pos_mw", "mfrr_neg_mw")  # reserves per block, as fixed
+# the LP's pay-as-bid capacity prices by name, and the stem of each one's market columns (``<stem>_price``,
+# ``<stem>_marginal``); the reserves per block as fixed (:meth:`ActorLP.solve`), in the table's order
+CAPACITY_PRICES = {name: p.price_column.removesuffix("_price") for p, name in zip(RESERVES, RESERVE_PRICES, strict=True)
+                   if p.pricing == "pay_as_bid"}
+AWARDS = tuple(p.held_column for p in RESERVES)
 
 
 def awards(view: DayView) -> tuple[np.ndarray, ...]:

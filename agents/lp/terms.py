@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bessgym.market.reserves import RESERVES, ReserveProduct
+
 
 @dataclass(frozen=True)
 class LPProducts:
@@ -41,6 +43,20 @@ class LPProducts:
     fcr_max_share: float = 1.0
     integer_reserves: bool = False
     exclusive_charge: bool = False
+
+    def _family(self, product: ReserveProduct) -> tuple[bool, float]:
+        """Whether ``product``'s family is traded, and its hold time [h]."""
+        return {"fcr": (self.fcr, self.fcr_hold_h), "afrr_capacity": (self.afrr_capacity, self.afrr_hold_h),
+                "mfrr_capacity": (self.mfrr_capacity, self.mfrr_hold_h)}[product.family]
+
+    def reserve_cap_share(self, product: ReserveProduct) -> float:
+        """The share of the rating ``product`` may hold [-]: 0 where not traded, FCR's ``fcr_max_share``."""
+        traded = self._family(product)[0]
+        return 0.0 if not traded else self.fcr_max_share if product.family == "fcr" else 1.0
+
+    def hold_h(self) -> tuple[float, ...]:
+        """Energy held per MW and direction [h] of each product of the reserve table."""
+        return tuple(self._family(p)[1] for p in RESERVES)
 
 
 SITE_MODES = ("joint", "pv_priority", "bess_priority")  # how a co-located site plans its PV and battery
@@ -113,3 +129,80 @@ def block_of(n_qh: int) -> np.ndarray:
     """Block index of each quarter-hour of a Berlin day with n_qh quarter-hours (DST in the first block)."""
     first = {92: 12, 96: 16, 100: 20}[n_qh]
     return np.concatenate([np.zeros(first, int), np.repeat(np.arange(1, 6), 16)])
+
+
+PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg", "price_energy_pos",
+          "price_energy_neg", "price_shortfall")
+# each reserve product's capacity price, in the order of bessgym.market.reserves.RESERVES
+RESERVE_PRICES = ("price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg")
+
+
+@dataclass(frozen=True)
+class LPInputs:
+    """What one solve of :class:`~agents.lp.model.ActorLP` is given, validated and shaped for N assets, T steps
+    and P discharge-budget periods (``shape``); :meth:`of` builds it from arrays, with the defaults.
+
+    Attributes
+    ----------
+    prices : each of :data:`PRICES` per step (T,) [EUR/MWh; capacity EUR/MW/h]; omitted ones are 0, NaN is 0.
+    soc0_mwh : the SoC at the start (N,) [MWh]; ``soc_end_mwh`` (lower, upper) bounds at the end, each (N,).
+    max_discharge_mwh : the discharge budget of each period (N, P) [MWh].
+    pv_forecast_mw, pv_value_eur_mwh : per site the PV forecast [MW] and what its output earns [EUR/MWh] (N, T).
+    held_mw : positions already committed (N, T) [MW, + sell]; ``holds_schedule``: whether one was given.
+    intraday_open : where intraday trade is open (T,) bool.
+    energy_only_pos_mw, energy_only_neg_mw : the most power energy-only aFRR offers can have activated (N, T) [MW].
+    in_service : which assets plan power and reserves (N,) bool (one out of service plans neither).
+    profile_mw : the profile a profile PPA owes (N, T) [MW].
+    soc_floor_mwh, soc_ceiling_mwh : bounds on the SoC at each step's start (N, T) [MWh]; None: the window.
+    """
+
+    shape: tuple[int, int, int]
+    prices: dict[str, np.ndarray]
+    soc0_mwh: np.ndarray
+    soc_end_mwh: tuple[np.ndarray, np.ndarray]
+    max_discharge_mwh: np.ndarray
+    pv_forecast_mw: np.ndarray
+    pv_value_eur_mwh: np.ndarray
+    held_mw: np.ndarray
+    holds_schedule: bool
+    intraday_open: np.ndarray
+    energy_only_pos_mw: np.ndarray
+    energy_only_neg_mw: np.ndarray
+    in_service: np.ndarray
+    profile_mw: np.ndarray
+    soc_floor_mwh: np.ndarray | None = None
+    soc_ceiling_mwh: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, n: int, t: int, periods: int = 1, *, soc0_mwh, soc_end_mwh, max_discharge_mwh, pv_forecast_mw=None,
+           pv_value_eur_mwh=None, held_mw=None, intraday_open=None, energy_only_pos_mw=None,
+           energy_only_neg_mw=None, in_service=None, profile_mw=None, soc_floor_mwh=None, soc_ceiling_mwh=None,
+           **prices) -> LPInputs:
+        """The inputs of N assets over T steps from arrays (scalars where one per asset); a ValueError names a
+        parameter of the wrong shape or an unknown price."""
+        unknown = set(prices) - set(PRICES)
+        if unknown:
+            raise ValueError(f"unknown price {sorted(unknown)[0]!r}; expected one of {PRICES}")
+
+        def steps(values, name: str) -> np.ndarray:
+            return parameter(values if values is not None else np.zeros((n, t)), (n, t), name)
+
+        def flags(values, size: int, name: str) -> np.ndarray:
+            out = np.ones(size, bool) if values is None else np.asarray(values, dtype=bool)
+            if out.shape != (size,):
+                raise ValueError(f"{name} has shape {out.shape}, expected ({size},)")
+            return out
+
+        return cls(
+            shape=(n, t, periods), prices={k: parameter(prices.get(k, np.zeros(t)), (t,), k) for k in PRICES},
+            soc0_mwh=parameter(soc0_mwh, (n,), "soc0_mwh"),
+            soc_end_mwh=tuple(parameter(edge, (n,), "soc_end_mwh") for edge in soc_end_mwh),
+            max_discharge_mwh=parameter(np.reshape(max_discharge_mwh, (n, -1)), (n, periods), "max_discharge_mwh"),
+            pv_forecast_mw=steps(pv_forecast_mw, "pv_forecast_mw"),
+            pv_value_eur_mwh=steps(pv_value_eur_mwh, "pv_value_eur_mwh"), held_mw=steps(held_mw, "held_mw"),
+            holds_schedule=held_mw is not None, intraday_open=flags(intraday_open, t, "intraday_open"),
+            energy_only_pos_mw=steps(energy_only_pos_mw, "energy_only_pos_mw"),
+            energy_only_neg_mw=steps(energy_only_neg_mw, "energy_only_neg_mw"),
+            in_service=flags(in_service, n, "in_service"), profile_mw=steps(profile_mw, "profile_mw"),
+            soc_floor_mwh=None if soc_floor_mwh is None else steps(soc_floor_mwh, "soc_floor_mwh"),
+            soc_ceiling_mwh=None if soc_ceiling_mwh is None else steps(soc_ceiling_mwh, "soc_ceiling_mwh"))
