@@ -1,9 +1,10 @@
 """The balancing-capacity products as rows of one table (../shared/MARKET_FACTS.md): what each holds, in which
 direction, how it is priced and where its prices and activations are in the market table.
 
-Records, charts, deploy schedules and the fuzz oracle iterate over :data:`RESERVES`, so a product added here
-appears in each of them. The minimum bid and its step are dated rules (:class:`bessgym.data.rules.MarketRules`),
-common to the products today.
+The action layouts, the codec, the delivery kernel, the portfolio's re-dispatch, the LPs, records, charts,
+deploy schedules and the fuzz oracle iterate over :data:`RESERVES`, so a product added here appears in each of
+them (docs/architecture.md lists the few places it must be written besides). The minimum bid and its step are
+dated rules (:class:`bessgym.data.rules.MarketRules`), common to the products today.
 """
 
 from __future__ import annotations
