@@ -27,10 +27,9 @@ from bessgym.market.products import IDA3_FIRST_HOUR, N_BLOCKS, Stage
 from bessgym.market.reserves import RESERVES
 
 WHOLESALE = ("day_ahead", "intraday")
-# the LP's pay-as-bid capacity prices by name, and the stem of each one's market columns (``<stem>_price``,
-# ``<stem>_marginal``); the reserves per block as fixed (:meth:`ActorLP.solve`), in the table's order
-CAPACITY_PRICES = {name: p.price_column.removesuffix("_price") for p, name in zip(RESERVES, RESERVE_PRICES, strict=True)
-                   if p.pricing == "pay_as_bid"}
+# the LP's pay-as-bid capacity prices by name, each with its product; the reserves per block as fixed
+# (:meth:`ActorLP.solve`), in the table's order
+CAPACITY_PRICES = {name: p for p, name in zip(RESERVES, RESERVE_PRICES, strict=True) if p.pricing == "pay_as_bid"}
 AWARDS = tuple(p.held_column for p in RESERVES)
 
 
@@ -166,8 +165,8 @@ class DailyLPPolicy:
         first = np.searchsorted(blocks, blocks)  # each step's block start, where the env reads the forecasts
         out = {}
         for name, product in CAPACITY_PRICES.items():
-            average = view.forecasts.get(f"{product}_price", np.zeros((view.n, n)))[:, first]
-            marginal = view.forecasts.get(f"{product}_marginal")
+            average = view.forecasts.get(product.price_column, np.zeros((view.n, n)))[:, first]
+            marginal = view.forecasts.get(product.marginal_column)
             if self.bid_marginal and marginal is not None:
                 out[name] = capacity_offers(marginal[:, first], average, view.config.capacity_price_band,
                                             view.forecast_sigma)
@@ -202,7 +201,7 @@ class DailyLPPolicy:
         offers = self._capacity_offers(view, view.n_qh)
         return view.codec.with_capacity_prices(
             action, [offers[name][0][:, starts] for name in CAPACITY_PRICES],
-            [view.forecasts.get(f"{p}_price", np.zeros((view.n, view.n_qh)))[:, starts]
+            [view.forecasts.get(p.price_column, np.zeros((view.n, view.n_qh)))[:, starts]
              for p in CAPACITY_PRICES.values()])
 
     def _capacity_rooms(self, view: DayView) -> tuple[np.ndarray, np.ndarray]:

@@ -577,11 +577,11 @@ class ActorLP:
 
 
 def _one_asset(fixed: Reserves | None) -> tuple[np.ndarray | None, ...] | None:
-    """One asset's fixed reserves (blocks,) as the actor's (1, blocks); fewer than five: the rest free."""
+    """One asset's fixed reserves (blocks,) as the actor's (1, blocks) (fewer than the products: the rest free,
+    as :meth:`ActorLP.solve` takes them)."""
     if fixed is None:
         return None
-    padded = [*fixed, *(None,) * (len(RESERVES) - len(fixed))]
-    return tuple(None if x is None else np.asarray(x, dtype=float)[None] for x in padded)
+    return tuple(None if x is None else np.asarray(x, dtype=float)[None] for x in fixed)
 
 
 class BatteryLP:

@@ -31,7 +31,7 @@ from numba import njit
 from bessgym.envs.layout import CAPACITY, DELIVERY
 from bessgym.market.config import MarketConfig
 from bessgym.market.products import N_BLOCKS
-from bessgym.market.reserves import BOTH, DOWN, RESERVES, UP, ReserveProduct
+from bessgym.market.reserves import BOTH, DOWN, ENERGY, RESERVES, UP, ReserveProduct
 
 
 @njit(cache=True)
@@ -57,8 +57,8 @@ def share(value: np.ndarray, room: np.ndarray) -> np.ndarray:
 PAY_AS_BID = tuple(p for p in RESERVES if p.pricing == "pay_as_bid")  # products whose offers carry a price
 PRICE_ROWS = tuple(getattr(CAPACITY, f"{p.name}_price") for p in PAY_AS_BID)
 VOLUME_ROWS = tuple(getattr(CAPACITY, f"{p.name}_volume") for p in RESERVES)
-ENERGY_OFFERS = tuple((getattr(DELIVERY, f"{p.name}_offer"), p.direction) for p in RESERVES
-                      if p.energy_price_column is not None)  # each capacity's energy offer, by direction
+# each activated capacity's energy offer, with its direction
+ENERGY_OFFERS = tuple((getattr(DELIVERY, f"{RESERVES[k].name}_offer"), RESERVES[k].direction) for k in ENERGY)
 FREE = tuple(p for p in RESERVES if p.energy_only)  # energy-only offers: volumes, then prices, in this order
 ENERGY_ONLY = [*(getattr(DELIVERY, f"{p.name}_energy_only_volume") for p in FREE),
                *(getattr(DELIVERY, f"{p.name}_energy_only_price") for p in FREE)]

@@ -28,7 +28,7 @@ from bessgym.market import settlement as st
 from bessgym.market.clearing import accepted_sell
 from bessgym.market.config import MarketConfig
 from bessgym.market.products import IDA3_FIRST_HOUR, MAX_QUARTER_HOURS, N_BLOCKS, Stage, day_timeline
-from bessgym.market.reserves import HELD_DOWN, HELD_UP, RESERVES
+from bessgym.market.reserves import ENERGY, HELD_DOWN, HELD_UP, RESERVES
 
 
 def frozen(values: np.ndarray) -> np.ndarray:
@@ -135,7 +135,7 @@ class Simulator:
         # reBAP where imbalance is settled at it; empty: at DA plus the markup (the delivery kernel's rule)
         rebap = market.columns.get("imbalance_price") if config.has("imbalance") else None
         # each energy product's price and activation, zeros where it is not configured
-        energy = [(RESERVES[k], config.has(RESERVES[k].energy_family)) for k in kernels.ENERGY]
+        energy = [(RESERVES[k], config.has(RESERVES[k].energy_family)) for k in ENERGY]
         # all read-only (a shared table's columns are): one compiled signature of the kernels, not one per mix
         self._market_columns = tuple(frozen(np.ascontiguousarray(x)) for x in kernels.MarketColumns(
             self._da, self.col("id1_price"), np.zeros(0) if rebap is None else rebap,

@@ -29,7 +29,7 @@ from bessgym.envs.layout import DELIVERY
 from bessgym.envs.pooling import _pool_net, netting
 from bessgym.market import settlement as st
 from bessgym.market.clearing import GRID_TOLERANCE, accepted_buy, accepted_sell, round_volume
-from bessgym.market.reserves import DOWN, HELD_DOWN, HELD_UP, RESERVES, UP
+from bessgym.market.reserves import DOWN, ENERGY, HELD_DOWN, HELD_UP, RESERVES, UP
 
 REPORT_ROWS = ("power_mw", "schedule_mw", "trade_mw", "deviation_mwh", "undelivered_mwh", "afrr_pos_mwh",
                "afrr_neg_mwh", "reserve_mwh", "charged_mwh", "discharged_mwh", "soc_mwh", "aux_mwh", "aux_grid_mwh",
@@ -44,10 +44,9 @@ MOVABLE_UP = tuple(k for k, p in enumerate(RESERVES) if p.direction == UP)  # on
 MOVABLE_DOWN = tuple(k for k, p in enumerate(RESERVES) if p.direction == DOWN)
 DIRECTION, N_RESERVES = tuple(p.direction for p in RESERVES), len(RESERVES)
 CAPACITY_CASH = tuple(getattr(CASH, p.cash_flow("cap")) for p in RESERVES)  # each product's capacity payment
-# the products whose held capacity's energy is offered and activated, by row of held_mw, and per such product:
+# per product whose held capacity's energy is offered and activated (reserves.ENERGY, rows of held_mw):
 # its direction, its delivery action entries (-1: no energy-only offers), its cash and report rows
-_ENERGY = tuple(p for p in RESERVES if p.energy_price_column is not None)
-ENERGY = tuple(RESERVES.index(p) for p in _ENERGY)
+_ENERGY = tuple(RESERVES[k] for k in ENERGY)
 ENERGY_UP = tuple(p.direction == UP for p in _ENERGY)
 ENERGY_OFFER = tuple(getattr(A, f"{p.name}_offer") for p in _ENERGY)
 ENERGY_ONLY_VOLUME = tuple(getattr(A, f"{p.name}_energy_only_volume") if p.energy_only else -1 for p in _ENERGY)
@@ -216,12 +215,12 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
     (named tuples; :func:`delivery_step` is the call from Python).
 
     Entries of ``action`` by name (:data:`bessgym.envs.layout.DELIVERY`). Each product with activated energy
-    (:data:`ENERGY`: aFRR and mFRR) must offer its held capacity, at DA +- band x ``<product>_offer``; where
-    the table allows (aFRR), free power may be offered too (volume share ``<product>_energy_only_volume`` at DA
-    +- band x ``<product>_energy_only_price``). Each offer clears against the product's marginal price on its
-    own, and the product's activated share of an accepted offer is called (a product not configured has zero
-    prices and shares). FCR moves SoC by
-    ``fcr_response`` x FCR (an empty array: energy-neutral). The battery runs schedule plus reserve within the
+    (:data:`~bessgym.market.reserves.ENERGY`: aFRR and mFRR) must offer its held capacity, at DA +- band x
+    ``<product>_offer``; where the table allows (aFRR), free power may be offered too (volume share
+    ``<product>_energy_only_volume`` at DA +- band x ``<product>_energy_only_price``). Each offer clears against
+    the product's marginal price on its own, and the product's activated share of an accepted offer is called (a
+    product not configured has zero prices and shares). FCR moves SoC by ``fcr_response`` x FCR (an empty
+    array: energy-neutral). The battery runs schedule plus reserve within the
     SoC limits, the rating and the site bounds (:func:`physical_range`); where that is out of reach the
     schedule gives way first (:func:`serve`), and what reserves still cannot serve is undelivered (penalised,
     unpaid). Reserve capacity is paid for what is available at the quarter-hour's start
@@ -259,15 +258,14 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
                 act_down += act[e]
         room_up = max(min(bat.power_mw[i], site_hi[i]) - schedule, 0.0)
         room_down = max(schedule - max(-bat.power_mw[i], site_lo[i]), 0.0)
-        need_up = need_down = held_up = held_down = 0.0  # SoC energy [MWh] and power the reserves hold
+        held_up = held_down = 0.0  # the power the reserves hold each way [MW]
         for k in HELD_UP:
-            need_up += held[k, i, q] * hold[k]
             held_up += held[k, i, q]
         for k in HELD_DOWN:
-            need_down += held[k, i, q] * hold[k]
             held_down += held[k, i, q]
-        share_up = available_share(held_up, room_up, need_up / bat.eta_discharge[i], soc[i] - bat.soc_min_mwh[i])
-        share_down = available_share(held_down, room_down, need_down * bat.eta_charge[i],
+        share_up = available_share(held_up, room_up, held_need(held, q, i, hold, HELD_UP) / bat.eta_discharge[i],
+                                   soc[i] - bat.soc_min_mwh[i])
+        share_down = available_share(held_down, room_down, held_need(held, q, i, hold, HELD_DOWN) * bat.eta_charge[i],
                                      bat.soc_max_mwh[i] - soc[i])
         reserve = act_up
         for e in range(N_ENERGY):
@@ -333,6 +331,16 @@ def _won(share, da_price, band, cap, marginal, up):
     sale (``up``) or a purchase, else 0.0."""
     offer = energy_offer_eur_mwh(share, da_price, band, cap)
     return 1.0 if (accepted_sell(offer, marginal) if up else accepted_buy(offer, marginal)) else 0.0
+
+
+@njit(cache=True)
+def held_need(held, q, i, hold, rows):
+    """SoC energy [MWh, before the efficiency] the reserves ``rows`` (of ``held``, one row per product) of asset
+    ``i`` hold at quarter-hour ``q``: each for its product's held duration (``hold``, per product)."""
+    need = 0.0
+    for k in rows:
+        need += held[k, i, q] * hold[k]
+    return need
 
 
 @njit(cache=True)

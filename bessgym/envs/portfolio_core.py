@@ -31,7 +31,7 @@ from bessgym.assets.site import SiteSpec
 from bessgym.data.arrays import MarketArrays
 from bessgym.data.calendar import DT_H
 from bessgym.envs.forecast import Forecaster, forecast_sigma
-from bessgym.envs.kernels import MOVABLE_DOWN, MOVABLE_UP, DayArrays
+from bessgym.envs.kernels import MOVABLE_DOWN, MOVABLE_UP, DayArrays, held_need
 from bessgym.envs.pooling import netting
 from bessgym.envs.site import SiteSimulator
 from bessgym.market.config import MarketConfig
@@ -168,23 +168,13 @@ def redispatch(q, up, power, committed, held, up_cap, down_cap):
 
 
 @njit(cache=True)
-def _need(held, q, i, hold, rows):
-    """SoC energy [MWh, before the efficiency] the reserves ``rows`` of asset ``i`` hold at ``q``: each for
-    its product's held duration (``hold``, per product of the table)."""
-    need = 0.0
-    for k in rows:
-        need += held[k, i, q] * hold[k]
-    return need
-
-
-@njit(cache=True)
 def energy_short(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, held):
     """Whether an available asset's SoC cannot hold its reserves of quarter-hour ``q`` for their held duration."""
     for i in range(soc.shape[0]):
         if not up[i]:
             continue
-        need_up = _need(held, q, i, hold, HELD_UP) / eta_d[i]
-        need_down = _need(held, q, i, hold, HELD_DOWN) * eta_c[i]
+        need_up = held_need(held, q, i, hold, HELD_UP) / eta_d[i]
+        need_down = held_need(held, q, i, hold, HELD_DOWN) * eta_c[i]
         if need_up > soc[i] - soc_min[i] + 1e-9 or need_down > soc_max[i] - soc[i] + 1e-9:
             return True
     return False
@@ -202,10 +192,10 @@ def rebalance_energy(q, up, soc, soc_min, soc_max, eta_c, eta_d, hold, committed
         for i in range(n):
             if direction == 0:
                 stored[i] = soc[i] - soc_min[i]
-                need[i] = _need(held, q, i, hold, HELD_UP) / eta_d[i]
+                need[i] = held_need(held, q, i, hold, HELD_UP) / eta_d[i]
             else:
                 stored[i] = soc_max[i] - soc[i]
-                need[i] = _need(held, q, i, hold, HELD_DOWN) * eta_c[i]
+                need[i] = held_need(held, q, i, hold, HELD_DOWN) * eta_c[i]
         for k in movable:  # in the table's order: aFRR, then mFRR
             held_q, h = held[k], hold[k]
             moving, room = np.zeros(n), np.zeros(n)

@@ -78,6 +78,8 @@ RESERVES: tuple[ReserveProduct, ...] = (
     ReserveProduct("mfrr_neg", "mFRR down", DOWN, "mfrr_capacity", "pay_as_bid", "mfrr_cap_neg_price",
                    "mfrr_cap_neg_marginal", "mfrr_activation_neg", "mfrr_energy_neg_price", "mfrr_energy"),
 )
+# the rows of the table whose held capacity's energy is offered, activated and paid (aFRR, mFRR)
+ENERGY = tuple(k for k, p in enumerate(RESERVES) if p.energy_price_column is not None)
 # the rows of the table (a stacked reserve axis) that hold power up (discharge) and down; FCR is in both
 HELD_UP = tuple(k for k, p in enumerate(RESERVES) if p.direction != DOWN)
 HELD_DOWN = tuple(k for k, p in enumerate(RESERVES) if p.direction != UP)
