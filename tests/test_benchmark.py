@@ -87,6 +87,7 @@ def test_leaderboard_is_made_from_the_results_mean_and_std_over_seeds(tmp_path, 
     assert "bessgym benchmark table" in text and "intraday-2h-v0" in text and " ± " in text
     assert f"100 % = {t.reference} in the env with perfect foresight" in text  # the reference's definition
     assert csv.exists()
+    assert "Above the reference" not in text
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{benchmark.README_START}\nold table\n{benchmark.README_END}\nrest\n")
     benchmark.write_into_readme(readme, text)
@@ -218,3 +219,16 @@ def test_a_clone_is_fine_tuned_gently_unless_told_otherwise():
     told = benchmark.agent_fields("bc_ppo", {"train.hyperparameters": {"learning_rate": 3e-4}}, None)
     assert told["train.hyperparameters"] == {"learning_rate": 3e-4} and "train.total_steps" not in told
     assert "train.clone_from" not in benchmark.agent_fields("ppo", {}, None)
+
+
+def test_rows_above_their_reference_are_named_with_why():
+    """A share above 100 % over a short period is named in a note, with where the bound is asserted."""
+    def result(agent: str, eur: float, share: float) -> dict:
+        return {"task": "colocation-1-1-1-v1", "days": 7, "test_market": "synthetic", "agent": agent, "seed": 0,
+                "metrics": {"annualised_eur_per_mw_year": eur, "share_of_pf_lp": share}}
+
+    table = benchmark.leaderboard([result("lp", 127_455.0, 1.0), result("lp_bess_priority", 128_512.0, 1.008)])
+    note = benchmark.above_reference_note(table)
+    assert note.startswith("Above the reference over this period: colocation-1-1-1-v1 lp_bess_priority 100.8% "
+                           "(7 days).") and "28 days" in note
+    assert benchmark.above_reference_note(table[table["agent"] == "lp"]) is None

@@ -168,6 +168,9 @@ def _table(out: Path, tasks: list[str] | None, *, command: str, readme: Path | N
     table = benchmark.leaderboard(results)
     csv, md = benchmark.write_table(table, out, command=command)
     console.print(frame_table(benchmark.formatted(table), f"bessgym leaderboard ({len(results)} results)"))
+    note = benchmark.above_reference_note(table)
+    if note:
+        console.print(f"note: {escape(note)}")
     console.print(f"leaderboard: {escape(str(md))}, {escape(str(csv))}")
     if readme is not None:
         try:
