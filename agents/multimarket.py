@@ -50,11 +50,12 @@ def market_config() -> MarketConfig:
 class MultiMarketPolicy(DailyLPPolicy):
     """Preliminary LP of capacity and day-ahead; awards fixed; day-ahead re-solved around them; then the
     energy-only aFRR offers of free power at DA +- 50 % of |DA| (``energy_only``; see the module docstring).
-    Capacity is offered at the forecast average price, a price-taker's 100 % acceptance as the methodology has it."""
+    Capacity is offered at the forecast average price, a price-taker's 100 % acceptance as the methodology has it,
+    and its energy is planned as never called (``value_called=False``)."""
 
     def __init__(self, *, energy_only: bool = True) -> None:
         super().__init__("day_ahead", end_soc=None, reoptimise_after_capacity=True, energy_offers=energy_only,
-                         bid_marginal=False)
+                         bid_marginal=False, value_called=False)
 
     def _offer_prices(self, view: DayView, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return da + ENERGY_ONLY_MARKUP * np.abs(da), da - ENERGY_ONLY_MARKUP * np.abs(da)

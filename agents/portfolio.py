@@ -46,12 +46,15 @@ class PortfolioLPPolicy(SiteLPPolicy):
             self._joint[key] = ActorLP(view.sites, products, view.n_qh)
         lp = self._joint[key]
         prices, soc0, end, budget = self._day_inputs(view)
+        called, energy_prices = self._called(view, view.n_qh)
         profile = profile_terms(view, 0)  # one contract for all sites, one shared forecast
         if profile:
             profile["profile_mw"] = np.broadcast_to(profile["profile_mw"], (view.n, view.n_qh))
         self._plan = lp.solve(**{name: values[0] for name, values in prices.items()},  # one shared forecast
                               soc0_mwh=soc0, soc_end_mwh=(end, end), max_discharge_mwh=budget,
                               pv_forecast_mw=view.pv_forecast_mw, in_service=view.in_service,
-                              pv_value_eur_mwh=np.array([pv_value(view, i) for i in range(view.n)]), **profile)
+                              pv_value_eur_mwh=np.array([pv_value(view, i) for i in range(view.n)]),
+                              **{name: price[0] for name, price in energy_prices.items()},  # shared
+                              called_share=called, **profile)
         self.objectives[-1] = np.array([p.objective_eur for p in self._plan])
         self.gaps_eur.append(lp.gap_eur)

@@ -3,13 +3,16 @@ evaluation period are kept in a cache folder, so evaluating another agent on the
 them again.
 
 The key is a hash of the period's table (values and timestamps), the configuration the baseline depends on
-(the battery; for the LP also its site or portfolio, the env and the evaluation seed), the package version and
-a schema number; anything else about a run may differ. The folder is ``$BESSGYM_CACHE`` (default
-``runs/.cache``); entries are written atomically, and one that cannot be read is computed again.
+(the battery; for the LP also its site or portfolio, the env and the evaluation seed), the package version, a
+schema number and the source of the code that computes them (``agents`` and ``bessgym``: a change to the LP or
+the env is a new key, not a stale reference); anything else about a run may differ. The folder is
+``$BESSGYM_CACHE`` (default ``runs/.cache``); entries are written atomically, and one that cannot be read is
+computed again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,9 +36,20 @@ def cache_folder() -> Path:
     return Path(os.environ.get("BESSGYM_CACHE", "runs/.cache"))
 
 
+@functools.cache
+def source_digest() -> str:
+    """A hash of the Python source of the packages the cached baselines are computed by (``agents``, ``bessgym``)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for package in ("agents", "bessgym") for p in (root / package).rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(what: str, config: ExperimentConfig, period: pd.DataFrame, prefixes: tuple[str, ...]) -> str:
     """A hex key of ``what`` on ``period`` under the configuration keys that start with ``prefixes``."""
-    digest = hashlib.sha256(f"{what}|{__version__}|{SCHEMA}".encode())
+    digest = hashlib.sha256(f"{what}|{__version__}|{SCHEMA}|{source_digest()}".encode())
     digest.update(pd.util.hash_pandas_object(period, index=True).to_numpy().tobytes())
     digest.update(",".join(period.columns).encode())
     relevant = {k: v for k, v in config.flat().items() if k.startswith(prefixes)}

@@ -77,26 +77,28 @@ TASKS = _tasks(
          "the intraday LP", {}, ("lp", "lp_noisy", "lp_rolling", *RULES)),
     # v1: the reference LP also offers the power its plan leaves free as aFRR energy (v0's earned 72 % of v1's);
     # v2 (here and on every task with pay-as-bid capacity): the LPs offer capacity on the forecast marginal price,
-    # and noisy activation forecasts no longer reveal the quarter-hours without activation
-    Task("multimarket-2h", 2, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
+    # and noisy activation forecasts no longer reveal the quarter-hours without activation; v3 (v2 on the sites and
+    # portfolios): the LPs count on the held capacity's energy being called where the marginal price passes its
+    # offer at the band's edge (the env pays it and it moves the SoC; the methodology does not count on it)
+    Task("multimarket-2h", 3, "1 MW / 2 MWh decides FCR and aFRR capacity (with energy bids), day-ahead and "
          "intraday at delivery", "the multi-market LP (aFRR capacity offered at the marginal price) with energy-only "
          "aFRR offers of its free power", MULTIMARKET,
          ("lp", "lp_noisy", "lp_da", "lp_cascade", "lp_cascade_noisy", "rolling_intrinsic", "multimarket",
           "multimarket_noisy", *RULES)),
-    Task("capacity-2h", 2, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
+    Task("capacity-2h", 3, "1 MW / 2 MWh bids FCR and aFRR capacity (and aFRR energy) and keeps its SoC by "
          "intraday trades, a week an episode", "the reserve and intraday LP (aFRR capacity offered at the marginal "
          "price) with energy-only aFRR offers",
          {"env.agent_stages": ["capacity", "delivery"], "env.episode_days": 7,
           "env.products": ["fcr", "afrr_capacity", "afrr_energy", "intraday", "imbalance"]},
          ("lp", "lp_noisy", "idle")),
-    Task("colocation-1-1-1", 1, "the co-location study's site at 1 MW: 1 MW connection, 1 MWp PV (PPA at 42 "
+    Task("colocation-1-1-1", 2, "the co-location study's site at 1 MW: 1 MW connection, 1 MWp PV (PPA at 42 "
          "EUR/MWh), 1 MW / 2 MWh; the multi-market stages and curtailment; revenue is the site's",
          "the joint site LP", {"env.kind": "colocated", **MULTIMARKET},
          ("lp", "lp_noisy", "lp_pv_priority", "lp_bess_priority", *RULES)),
-    Task("portfolio-6", 1, "the default portfolio (batteries of 10, 2, 0.6, 0.4 MW and two PV sites), one actor, "
+    Task("portfolio-6", 2, "the default portfolio (batteries of 10, 2, 0.6, 0.4 MW and two PV sites), one actor, "
          "outages (MTBF 2,000 h, MTTR 24 h); the multi-market stages", "the joint portfolio LP",
          {"env.kind": "portfolio", **MULTIMARKET}, ("lp", "lp_noisy", "lp_per_asset", *RULES), index=False),
-    Task("portfolio-100", 1, "100 mixed assets of 0.4-10 MW (a third with PV), one actor, outages; the "
+    Task("portfolio-100", 2, "100 mixed assets of 0.4-10 MW (a third with PV), one actor, outages; the "
          "multi-market stages", "the joint portfolio LP",
          {"env.kind": "portfolio", "portfolio.assets": "mixed", "portfolio.size": 100, **MULTIMARKET},
          ("lp", "lp_noisy", "lp_per_asset", *RULES), index=False),

@@ -42,7 +42,7 @@ def test_every_task_runs_every_baseline_and_its_results_round_trip(suite):
         assert json.loads((suite / r["task"] / r["agent"] / "seed_0.json").read_text()) == r
         if r["agent"] == "lp":
             assert m["share_of_pf_lp"] == pytest.approx(1.0)
-        if r["agent"] == "idle" and r["task"] in ("intraday-2h-v0", "multimarket-2h-v2", "capacity-2h-v2"):
+        if r["agent"] == "idle" and r["task"] in ("intraday-2h-v0", "multimarket-2h-v3", "capacity-2h-v3"):
             assert m["annualised_eur_per_mw_year"] == 0.0  # a battery alone earns nothing idle
         assert r["power_mw"] == pytest.approx(_power_mw(r["task"]))
         assert m["annualised_eur_per_mw_year"] == pytest.approx(m["revenue_eur"] * 365 / r["power_mw"])
@@ -53,9 +53,9 @@ def test_every_task_runs_every_baseline_and_its_results_round_trip(suite):
 
 
 def _power_mw(task_id: str) -> float:
-    if task_id == "portfolio-6-v1":
+    if task_id == "portfolio-6-v2":
         return sum(s.battery.power_mw for s in default_portfolio())
-    if task_id == "portfolio-100-v1":
+    if task_id == "portfolio-100-v2":
         return sum(s.battery.power_mw for s in task("portfolio-100").config().portfolio.sites(
             ExperimentConfig().battery))
     return 1.0

@@ -448,6 +448,10 @@ def test_baselines_are_cached_per_market_battery_and_env(small, tracking, tmp_pa
     other = small.with_overrides({"battery.energy_mwh": 4.0})  # another battery: another key
     with pytest.raises(pytest.fail.Exception, match="computed again"):
         baselines.index(other, period)
+    # changed code (the LP's or the env's source) is another key: no stale reference
+    monkeypatch.setattr(baselines, "source_digest", lambda: "another source")
+    with pytest.raises(pytest.fail.Exception, match="run again"):
+        baselines.perfect_lp(small, period, market)
 
 
 def test_rules_that_cannot_act_are_marked_not_applicable(small):

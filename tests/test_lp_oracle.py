@@ -1,7 +1,8 @@
 """The array-built battery LP (the one definition every baseline uses) against its pyomo statement
 (agents.lp.reference), an independently written model of the same equations: equal optima over products,
 sites in each operating mode (with the PV committed to the battery), negative prices with binaries, whole-MW
-reserves, fixed awards and re-solves that keep omitted parameters."""
+reserves, held capacity called where its energy offer clears, fixed awards and re-solves that keep omitted
+parameters."""
 
 from __future__ import annotations
 
@@ -50,6 +51,23 @@ def _parameters(rng: np.random.Generator, negative: bool) -> dict:
             "max_discharge_mwh": 6.0, "pv_forecast_mw": pv, "pv_value_eur_mwh": rng.uniform(20, 80, N_QH)}
 
 
+def _called(rng: np.random.Generator) -> dict:
+    """Held capacity called in a fifth of the steps (shares of aFRR POS, NEG, mFRR POS, NEG) at energy prices
+    that pay (POS above, NEG below the day-ahead range)."""
+    share = rng.uniform(0.1, 1.0, (4, N_QH)) * (rng.random((4, N_QH)) < 0.2)
+    return {"called_share": share, "price_energy_pos": rng.uniform(150, 600, N_QH),
+            "price_energy_neg": rng.uniform(-300, 0, N_QH), "price_energy_mpos": rng.uniform(150, 600, N_QH),
+            "price_energy_mneg": rng.uniform(-300, 0, N_QH)}
+
+
+def _called_net_mw(result, share: np.ndarray | None) -> np.ndarray:
+    """The called power up minus down [MW] per step of a solved schedule."""
+    if share is None:
+        return np.zeros(N_QH)
+    held = [getattr(result, name)[BLOCKS] for name in ("afrr_pos_mw", "afrr_neg_mw", "mfrr_pos_mw", "mfrr_neg_mw")]
+    return share[0] * held[0] - share[1] * held[1] + share[2] * held[2] - share[3] * held[3]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("seed", range(2))
 def test_array_model_equals_its_pyomo_statement(case, seed):
@@ -65,6 +83,8 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
                           price_shortfall=np.full(N_QH, 250.0))
     if case == "intraday_around_held_positions":  # a schedule an earlier auction sold and bought: 1 MW each way
         parameters["held_mw"] = np.r_[np.full(8, -1.0), np.zeros(8), np.full(8, 1.0)]
+    if products.afrr_capacity and seed == 1:  # the held capacity's energy called where its offer clears
+        parameters.update(_called(rng))
     mine, oracle = arrays.solve(**parameters), pyomo.solve(**parameters)
     assert mine.objective_eur == pytest.approx(oracle.objective_eur, rel=1e-6, abs=1e-6)
     # the schedule is feasible in the oracle's terms: power, SoC window, end state, budget
@@ -72,8 +92,10 @@ def test_array_model_equals_its_pyomo_statement(case, seed):
     assert 2.0 - 1e-6 <= mine.soc_mwh[-1] <= 3.0 + 1e-6
     assert mine.discharge_mw.sum() * 0.25 <= 6.0 + 1e-6
     held = parameters.get("held_mw", 0.0)
-    assert np.allclose(mine.discharge_mw - mine.charge_mw,
-                       held + mine.day_ahead_mw + mine.intraday_mw + mine.profile_fill_mw, atol=1e-6)
+    assert np.allclose(mine.discharge_mw - mine.charge_mw, held + mine.day_ahead_mw + mine.intraday_mw
+                       + mine.profile_fill_mw + _called_net_mw(mine, parameters.get("called_share")), atol=1e-6)
+    if "called_share" in parameters:  # the case tests something: held capacity is called
+        assert np.abs(_called_net_mw(mine, parameters["called_share"])).sum() > 1.0
     if "mfrr" in case:  # the case tests something: mFRR is held
         assert (mine.mfrr_pos_mw + mine.mfrr_neg_mw).sum() > 0
     if case in ("site_joint", "site_bess_priority_green") and seed == 0:  # PV committed to the battery

@@ -16,7 +16,7 @@ import pandas as pd
 
 from agents.base import DelegateAgent
 from agents.lp.capacity_bids import capacity_offers
-from agents.lp.energy_offers import band_edges, plan_offers
+from agents.lp.energy_offers import band_edges, held_offers_called, plan_offers
 from agents.lp.model import BatteryLP
 from agents.lp.terms import RESERVE_PRICES, LPProducts, LPResult, SiteTerms, block_of
 from bessgym.assets.battery import BatterySpec
@@ -44,8 +44,9 @@ def lp_products_for(view: DayView, wholesale: str) -> LPProducts:
     The env makes every auction's committed schedule physically feasible when it is bid, so a day-ahead
     sale that only an intraday buy-back would make feasible ("virtual" DA/ID spread) cannot be executed;
     the LP therefore trades either day-ahead or intraday continuous, as both reference methodologies do.
-    aFRR energy follows the multi-market methodology: capacity is held, energy is bid high enough not to be
-    activated, so the LP carries no activation energy (``act`` offers at the edges of the price band).
+    aFRR and mFRR energy: the held capacity's energy is offered at the edge of the price band away from the
+    market (``act``), where it is called only when the marginal price passes the edge; a plan counts on that
+    energy (:func:`~agents.lp.energy_offers.held_offers_called`) unless the policy is told not to.
     """
     if wholesale not in WHOLESALE:
         raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
@@ -77,16 +78,19 @@ class DailyLPPolicy:
     plan's LP objective [EUR] per asset, to compare with what the env paid. ``bid_marginal``: offer pay-as-bid
     capacity on the forecast marginal price, valued at its expected pay (:mod:`agents.lp.capacity_bids`); False
     offers it at the forecast average price, valued at that price (a price-taker's 100 % acceptance, as the
-    published methodologies have it).
+    published methodologies have it). ``value_called``: count on the held capacity's energy being called where the
+    (forecast) marginal price passes its offer at the band's edge, paid and moving the SoC (the env does both);
+    False plans as if it were never called, as the multi-market methodology does.
     """
 
     def __init__(self, wholesale: str = "day_ahead", end_soc: float | None = None, *,
                  reoptimise_after_capacity: bool = False, rolling: bool = False, energy_offers: bool = False,
-                 bid_marginal: bool = True) -> None:
+                 bid_marginal: bool = True, value_called: bool = True) -> None:
         if wholesale not in WHOLESALE:
             raise ValueError(f"wholesale must be one of {WHOLESALE}, got {wholesale!r}")
         self.wholesale, self.end_soc, self.rolling, self.bid_marginal = wholesale, end_soc, rolling, bid_marginal
         self.reoptimise_after_capacity, self.energy_offers = reoptimise_after_capacity, energy_offers
+        self.value_called = value_called
         self._offers: tuple[np.ndarray, ...] | None = None
         self._offers_key: tuple | None = None
         self._energy_models: dict[tuple, BatteryLP] = {}
@@ -125,6 +129,7 @@ class DailyLPPolicy:
         self._whole_mw = products.integer_reserves  # the plan's reserves are bid as planned (whole MW or pooled)
         days = (view.n_qh,) + ((view.next_n_qh,) if self.rolling and view.next_n_qh else ())
         prices, soc0, end, budget = self._day_inputs(view, sum(days))
+        called, energy_prices = self._called(view, sum(days))
         budget = np.stack([budget] + [f.max_daily_discharge_mwh] * (len(days) - 1), axis=1)  # each day its own
         plans = []
         for i in range(view.n):  # one LP per asset, once or twice a day
@@ -135,8 +140,10 @@ class DailyLPPolicy:
             negative = bool((mine["price_da"] < 0).any() or (mine["price_id"] < 0).any())
             lp = self._model(f.specs[i], products, days, negative, self._site_terms(view, i))
             fixed = [np.pad(x[i], (0, lp.n_blocks - x.shape[1])) for x in awards(view)] if awarded else None
-            plan = lp.solve(**mine, soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
-                            max_discharge_mwh=budget[i], fixed_reserves=fixed, **self._site_parameters(view, i))
+            plan = lp.solve(**mine, **{name: price[i] for name, price in energy_prices.items()},
+                            soc0_mwh=float(soc0[i]), soc_end_mwh=(float(end[i]), float(end[i])),
+                            max_discharge_mwh=budget[i], fixed_reserves=fixed, called_share=called[:, i],
+                            **self._site_parameters(view, i))
             plans.append(today(plan, view.n_qh))
         self._plan = plans
         self.objectives[-1] = np.array([p.objective_eur for p in plans])
@@ -155,6 +162,12 @@ class DailyLPPolicy:
         soc0 = view.soc_mwh
         end = soc0 if self.end_soc is None else self.end_soc * f.energy_mwh
         return prices, soc0, np.clip(end, f.soc_min_mwh, f.soc_max_mwh), f.max_daily_discharge_mwh - view.discharged_mwh
+
+    def _called(self, view: DayView, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The held capacity's called shares (E, N, n) and energy prices the plan counts on over ``n`` steps
+        (:func:`~agents.lp.energy_offers.held_offers_called`); none without ``value_called``."""
+        shares, prices = held_offers_called(view, n)
+        return (shares, prices) if self.value_called else (np.zeros_like(shares), prices)
 
     def _capacity_offers(self, view: DayView, n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Pay-as-bid capacity offers and their expected pay [EUR/MW/h] by LP price name, per step (N, n): each
@@ -217,7 +230,8 @@ class DailyLPPolicy:
     def _delivery_action(self, view: DayView, q: int) -> np.ndarray:
         lo, hi = view.trade_range(q)
         offers = self._energy_only_offers(view)
-        # capacity held, not activated; energy-only offers of free power where planned
+        # capacity held at the band's edge (called only where the marginal price passes it, as the plan counted);
+        # energy-only offers of free power where planned
         return view.codec.delivery_action(self._trades(q), hi, -lo, hold_energy_offers=True,
                                           energy_only=None if offers is None else tuple(x[:, q] for x in offers))
 
@@ -242,7 +256,7 @@ class DailyLPPolicy:
             trades = self._trades()
             trades = round_volume(trades, step, step) if step > 0 else trades
             self._offers = plan_offers(view, self._energy_models, products, awards(view), *self._offer_prices(view, da),
-                                       view.committed_mw + trades, end_mwh)
+                                       view.committed_mw + trades, end_mwh, self._called(view, view.n_qh))
         return self._offers
 
     def _offer_prices(self, view: DayView, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,8 @@ share of a clearing offer; the volume offered is the activation planned, as a sh
 Where offers are priced decides what clears: the multi-market methodology offers at DA +- 50 % of |DA|
 (:mod:`agents.multimarket`); a plan on perfect forecasts offers at the edges of the env's price band, where every
 activation clears, and lets the LP choose each quarter-hour's volume (``DailyLPPolicy(energy_offers=True)``).
+The held capacity's own offers stand at the band's other edge, away from the market, and are called only where
+the marginal price passes it (:func:`held_offers_called`): energy a plan counts on, beside the offers.
 """
 
 from __future__ import annotations
@@ -17,11 +19,42 @@ from __future__ import annotations
 import numpy as np
 
 from agents.lp.model import BatteryLP
-from agents.lp.terms import LPProducts
+from agents.lp.terms import ENERGY_PRICES, LPProducts
 from bessgym.data.calendar import DT_H
 from bessgym.envs.view import DayView
+from bessgym.market.clearing import accepted_buy, accepted_sell
+from bessgym.market.reserves import ENERGY, RESERVES, UP
 
 FORECASTS = ("afrr_energy_pos_price", "afrr_energy_neg_price", "afrr_activation_pos", "afrr_activation_neg")
+
+
+def held_offers_called(view: DayView, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """What the held capacity's energy earns on the env's forecasts over the first ``n`` steps: the share of each
+    energy product's held capacity called in each step (E, N, n), in the order of
+    :data:`~bessgym.market.reserves.ENERGY`, and each product's energy price by LP price name (N, n) [EUR/MWh].
+
+    The held capacity is offered at the band's edge away from the market (DA + band up, DA - band down, within
+    the price limits; the codec's ``hold_energy_offers``), so it is called, with the activation share, only
+    where the marginal price passes that edge; a product whose energy the env does not configure is never
+    called."""
+    cfg, zero = view.config, np.zeros((view.n, n))
+    band, cap = cfg.energy_price_band_eur_mwh, cfg.afrr_energy_price_cap_eur_mwh
+    da = np.asarray(view.forecasts["da_price"])[:, :n]
+    shares, prices = [], {}
+    for k, name in zip(ENERGY, ENERGY_PRICES, strict=True):
+        product = RESERVES[k]
+        if not cfg.has(product.energy_family):
+            shares.append(zero)
+            prices[name] = zero
+            continue
+        price = np.nan_to_num(np.asarray(view.forecasts.get(product.energy_price_column, zero))[:, :n])
+        activation = np.clip(np.nan_to_num(np.asarray(view.forecasts.get(product.activation_column, zero))[:, :n]),
+                             0.0, 1.0)
+        up = product.direction == UP
+        offer = np.clip(da + band if up else da - band, -cap, cap)
+        shares.append(activation * (accepted_sell(offer, price) if up else accepted_buy(offer, price)))
+        prices[name] = price
+    return np.stack(shares), prices
 
 
 def band_edges(view: DayView, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +66,8 @@ def band_edges(view: DayView, da: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def plan_offers(view: DayView, models: dict[tuple, BatteryLP], products: LPProducts,
                 reserves: tuple[np.ndarray, ...], offer_pos: np.ndarray, offer_neg: np.ndarray,
-                held_mw: np.ndarray, end_mwh: np.ndarray) -> tuple[np.ndarray, ...]:
+                held_mw: np.ndarray, end_mwh: np.ndarray,
+                called: tuple[np.ndarray, dict[str, np.ndarray]]) -> tuple[np.ndarray, ...]:
     """The day's energy-only offers per asset and quarter-hour (N, n_qh): POS and NEG volumes as shares of free
     power, the offer prices [EUR/MWh] and the DA price (the codec's
     :meth:`~bessgym.envs.codec.ActionCodec.energy_only_action`), planned from the assets' SoC now.
@@ -42,7 +76,8 @@ def plan_offers(view: DayView, models: dict[tuple, BatteryLP], products: LPProdu
     no trading (the schedule is held); ``reserves``: the awards per block (:func:`agents.lp.delegate.awards`);
     ``held_mw``: the schedule (N, n_qh) [MW, + sell]; ``end_mwh``: the SoC the day ends at (N,) [MWh], as
     planned for the schedule (activations, which move the SoC both ways, must not change what the plan
-    left to tomorrow)."""
+    left to tomorrow); ``called``: the held capacity's called shares and energy prices the plan counts on
+    (:func:`held_offers_called`, or none), which move the SoC beside the offers."""
     f, n_qh = view.fleet, view.n_qh
     zero = np.zeros((view.n, n_qh))
     fc = {name: np.nan_to_num(view.forecasts[name][:, :n_qh]) if name in view.forecasts else zero
@@ -65,7 +100,7 @@ def plan_offers(view: DayView, models: dict[tuple, BatteryLP], products: LPProdu
         end = float(end_mwh[i])
         day = {"soc0_mwh": float(view.soc_mwh[i]), "soc_end_mwh": (end, end), "held_mw": held_mw[i],
                "max_discharge_mwh": float(f.max_daily_discharge_mwh[i] - view.discharged_mwh[i]),
-               "price_energy_pos": fc["afrr_energy_pos_price"][i], "price_energy_neg": fc["afrr_energy_neg_price"][i],
+               **{name: price[i] for name, price in called[1].items()}, "called_share": called[0][:, i],
                "energy_only_pos_mw": free_pos[i] * share_pos[i], "energy_only_neg_mw": free_neg[i] * share_neg[i]}
         try:
             plan = lp.solve(**day, soc_floor_mwh=floor[i], soc_ceiling_mwh=ceiling[i], fixed_reserves=fixed)

@@ -9,9 +9,10 @@ The constraints are written once, here, as arrays over assets and steps. Per ass
 below for FCR ``fcr`` and aFRR ``pos``/``neg`` (every product held up stands beside ``pos``, every one held down
 beside ``neg``, each with its hold time), planned PV output ``pv`` [MW]:
 
-    dis + fcr_b + pos_b <= P;  ch + fcr_b + neg_b <= P                       power with reserves
+    dis - c_pos + fcr_b + pos_b <= P;  ch - c_neg + fcr_b + neg_b <= P       power with reserves
     fcr_b + pos_b <= s P;  fcr_b + neg_b <= s P;  fcr_b <= s_fcr P             ancillary shares
-    dis - ch + dev = held + da + x + a_pos - a_neg + f                        trading balance
+    c_pos = s_pos,t pos_b;  c_neg = s_neg,t neg_b                             held capacity called
+    dis - ch + dev = held + da + x + a_pos - a_neg + f + c_pos - c_neg        trading balance
     soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt,  soc_{-1} = soc0    SoC balance
     s >= soc_min + (h_f fcr_b + h_a pos_b) / eta_d                             reserve headroom, for
     s <= soc_max - (h_f fcr_b + h_a neg_b) eta_c                               s = soc_{t-1} and soc_t
@@ -35,6 +36,13 @@ schedule's deviation ``dev`` (0 unless a schedule is held; either sign) cost ``E
 price a MWh can earn, so a plan misses them only where no schedule meets them (the env rounds an auction's
 schedule to 0.1 MW, which can leave a block's reserve headroom a few kWh short, as the env will deliver it);
 ``LPResult.end_miss_mwh`` and ``held_miss_mw`` report them, and the objective is the revenue without that cost.
+
+``c_pos``/``c_neg`` are the held capacity's energy called (one column family per product of
+:data:`~bessgym.market.reserves.ENERGY`): the capacity's energy is offered at the price band's edge away from
+the market and called, with the activation share, only where the marginal price passes that edge; ``s`` is that
+share per step (``LPInputs.called_share``, 0 unless given), set per solve as the coefficient of the reserve
+column, and the called energy is paid at the product's energy price. It is the reserve's power, not the
+schedule's, so it comes off the power and connection rows.
 
 ``held`` is a position already committed (0 unless given: a sequential stage re-optimises around what earlier
 auctions sold or bought, trading ``x`` only where ``intraday_open``). ``a_pos``/``a_neg`` are energy-only aFRR
@@ -82,6 +90,7 @@ from agents.lp.arrays import ArrayLP
 from agents.lp.terms import (
     COMMIT_TIE_EUR_MWH,
     END_MISS_EUR_MWH,
+    ENERGY_PRICES,
     PRICES,
     RESERVE_PRICES,
     LPInputs,
@@ -96,7 +105,7 @@ from bessgym.assets.battery import BatterySpec
 from bessgym.assets.site import SiteSpec
 from bessgym.data.calendar import DT_H
 from bessgym.market import settlement as st
-from bessgym.market.reserves import HELD_DOWN, HELD_UP, RESERVES
+from bessgym.market.reserves import ENERGY, HELD_DOWN, HELD_UP, RESERVES, UP
 
 Reserves = Sequence["np.ndarray | None"]  # volumes per block [MW] in the order of RESERVES (None: free)
 
@@ -105,7 +114,7 @@ Reserves = Sequence["np.ndarray | None"]  # volumes per block [MW] in the order 
 MILP_OPTIONS = {"presolve": "on", "mip_rel_gap": 1e-6}
 PARAMETERS = (*PRICES, "soc0_mwh", "soc_end_mwh", "max_discharge_mwh", "pv_forecast_mw", "pv_value_eur_mwh",
               "held_mw", "intraday_open", "energy_only_pos_mw", "energy_only_neg_mw", "in_service", "profile_mw",
-              "soc_floor_mwh", "soc_ceiling_mwh")
+              "called_share", "soc_floor_mwh", "soc_ceiling_mwh")
 PER_ASSET_STEPS = ("pv_forecast_mw", "pv_value_eur_mwh", "held_mw", "energy_only_pos_mw", "energy_only_neg_mw",
                    "profile_mw", "soc_floor_mwh", "soc_ceiling_mwh")
 
@@ -190,6 +199,7 @@ class ActorLP:
         if pr.exclusive_charge:
             self._add_exclusive_charge()
         self._add_actor()
+        self._add_called()
         self._add_power_limits()
         self._add_trading_balance()
         self._add_soc_balance()
@@ -224,6 +234,9 @@ class ActorLP:
             "pv": lp.var((n, t), 0, 0),  # bounds: by the PV forecast, set per solve
             # energy-only aFRR activated in each step [MW]: bounds set per solve (0 unless offered)
             "act_pos": lp.var((n, t), 0, 0), "act_neg": lp.var((n, t), 0, 0),
+            # each energy product's held capacity called in each step [MW]: its share is set per solve (0 unless
+            # the held offer clears)
+            "called": np.stack([lp.var((n, t)) for _ in ENERGY]),
             # the share of each block's PV committed to the battery
             "cur": lp.var((n, n_b), 0, self.commits[:, None].astype(float), steps=self.block_start),
             # the battery's intraday sale into a profile PPA's shortfall [MW]: bounds set per solve
@@ -250,21 +263,36 @@ class ActorLP:
         lp.rows([(1, v["reserve"].transpose(1, 0, 2)), (-1, v["total"])], 0, 0, shape=v["total"].shape)
         lp.rows([(1, v["x"]), (-1, v["sell"]), (1, v["buy"])], 0, 0, shape=(self.n_steps,))
 
+    def _add_called(self) -> None:
+        """called_e = s_e reserve_k(e),b(t): the held capacity's energy called (the share s per solve)."""
+        self.called_rows = self.layout.rows([(1, self.v["called"])], 0, 0)
+        self.called_cols = np.stack(self._per_step(ENERGY))  # (E, N, T): each step's block's reserve column
+        self._called_share = np.zeros(self.called_rows.shape)
+
+    def _called_net(self, sign_up: float) -> list[tuple[float, np.ndarray]]:
+        """Terms of the called power: ``sign_up`` for each product called up, its opposite for each one down."""
+        return [(sign_up if RESERVES[k].direction == UP else -sign_up, self.v["called"][j])
+                for j, k in enumerate(ENERGY)]
+
     def _add_power_limits(self) -> None:
-        """Power with the reserves held each way, and the ancillary share of the rating per block."""
+        """Power with the reserves held each way (called capacity is the reserve's power, not the schedule's),
+        and the ancillary share of the rating per block."""
         lp, v, p = self.layout, self.v, self.fleet.power_mw
-        lp.rows([(1, v["dis"])] + [(1, r) for r in self._per_step(HELD_UP)], hi=p)
-        lp.rows([(1, v["ch"])] + [(1, r) for r in self._per_step(HELD_DOWN)], hi=p)
+        called_up = [(-1, v["called"][j]) for j, k in enumerate(ENERGY) if RESERVES[k].direction == UP]
+        called_down = [(-1, v["called"][j]) for j, k in enumerate(ENERGY) if RESERVES[k].direction != UP]
+        lp.rows([(1, v["dis"])] + called_up + [(1, r) for r in self._per_step(HELD_UP)], hi=p)
+        lp.rows([(1, v["ch"])] + called_down + [(1, r) for r in self._per_step(HELD_DOWN)], hi=p)
         for rows in (HELD_UP, HELD_DOWN):
             lp.rows([(1, v["reserve"][k]) for k in rows], hi=self.products.ancillary_max_share * p)
 
     def _add_trading_balance(self) -> None:
-        """dis - ch + dev = held + da + x + a_pos - a_neg + f (the held schedule is set per solve)."""
+        """dis - ch + dev = held + da + x + a_pos - a_neg + f + called up - called down (the held schedule is set
+        per solve)."""
         v = self.v
         da = v["da"][:, np.arange(self.n_steps) // 4] if self.hourly else v["da"]
         self.balance_rows = self.layout.rows(
             [(1, v["dis"]), (-1, v["ch"]), (-1, da), (-1, v["x"]), (-1, v["act_pos"]), (1, v["act_neg"]),
-             (-1, v["fill"]), (1, v["held_short"]), (-1, v["held_over"])], 0, 0)
+             (-1, v["fill"]), (1, v["held_short"]), (-1, v["held_over"])] + self._called_net(-1), 0, 0)
 
     def _add_soc_balance(self) -> None:
         """soc_t = soc_{t-1} + (eta_c ch - dis / eta_d - aux) dt; the first step's SoC before is soc0, in the
@@ -332,9 +360,13 @@ class ActorLP:
         # that charges does not widen the room they are offered in before it is traded)
         held_up = [(1, r[u]) for r in up] + [(1, cur[u])]
         held_down = [(1, r[d]) for r in down]
-        self.site_up = np.stack([lp.rows([(1, dis[u]), (-1, ch[u])] + held_up, shape=(u.size, t)),
+        # the schedule's part of the battery's power: its called capacity stands within the reserves held
+        called = self._called_net(-1)
+        self.site_up = np.stack([lp.rows([(1, dis[u]), (-1, ch[u])] + [(c, x[u]) for c, x in called] + held_up,
+                                         shape=(u.size, t)),
                                  lp.rows(held_up, shape=(u.size, t))])
-        self.site_down = np.stack([lp.rows([(1, ch[d]), (-1, dis[d])] + held_down, shape=(d.size, t)),
+        self.site_down = np.stack([lp.rows([(1, ch[d]), (-1, dis[d])] + [(-c, x[d]) for c, x in called] + held_down,
+                                           shape=(d.size, t)),
                                    lp.rows(held_down, shape=(d.size, t))])
         self.import_base = np.broadcast_to(f.import_base[d], (d.size, t))
         s = np.flatnonzero(self.plans_pv)
@@ -400,6 +432,7 @@ class ActorLP:
         self._set_costs(inp, fed)
         self._set_column_bounds(inp, pv_fc, fed)
         self._set_row_bounds(inp, pv_fc, fed)
+        self._set_called(inp)
         coefs = np.tile(-fed[self._coef_sites].ravel(), 2).tolist()
         for row, col, coef in zip(self._coef_rows, self._coef_cols, coefs, strict=True):
             self.highs.changeCoeff(row, col, coef)
@@ -417,6 +450,8 @@ class ActorLP:
                 (v["act_pos"], np.broadcast_to(price["price_energy_pos"] * dt, (n, t))),
                 (v["act_neg"], np.broadcast_to(-price["price_energy_neg"] * dt, (n, t))),
                 (v["fill"], np.broadcast_to(price["price_shortfall"] * dt, (n, t))),
+                *((called, np.broadcast_to((1 if RESERVES[k].direction == UP else -1) * price[name] * dt, (n, t)))
+                  for called, k, name in zip(v["called"], ENERGY, ENERGY_PRICES, strict=True)),
                 *((v[name], np.full((n, 1), -END_MISS_EUR_MWH)) for name in ("end_short", "end_over")),
                 *((v[name], np.full((n, t), -END_MISS_EUR_MWH * dt)) for name in ("held_short", "held_over"))]
         for total, column in zip(v["total"], RESERVE_PRICES, strict=True):
@@ -488,6 +523,15 @@ class ActorLP:
         idx = np.concatenate([r.ravel() for r in rows]).astype(np.int32)
         self.highs.changeRowsBounds(idx.size, idx, np.concatenate([np.ravel(x) for x in lo]),
                                     np.concatenate([np.ravel(x) for x in hi]))
+
+    def _set_called(self, inp: LPInputs) -> None:
+        """The called shares' coefficients, -s, in the called rows; only those that changed (most are 0)."""
+        share = inp.called_share if not self.hours else np.zeros_like(self._called_share)  # an hourly model: none
+        changed = np.flatnonzero(share.ravel() != self._called_share.ravel())
+        rows, cols = self.called_rows.ravel()[changed].tolist(), self.called_cols.ravel()[changed].tolist()
+        for row, col, coef in zip(rows, cols, (-share.ravel()[changed]).tolist(), strict=True):
+            self.highs.changeCoeff(row, col, coef)
+        self._called_share = share.copy()
 
     def _fix_reserves(self, fixed: Reserves) -> None:
         """Fix each asset's reserves per block (N, blocks) [MW], one entry per product of the table (fewer: the
@@ -635,6 +679,8 @@ class BatteryLP:
                 one[name] = (np.array([float(value[0])]), np.array([float(value[1])]))
             elif name == "soc0_mwh":
                 one[name] = np.array([float(value)])
+            elif name == "called_share":  # (E, T): one row per energy product
+                one[name] = np.asarray(value, dtype=float)[:, None]
             elif name == "max_discharge_mwh":  # one budget, or one per period of budget_days
                 one[name] = np.atleast_1d(np.asarray(value, dtype=float))[None]
             else:

@@ -15,9 +15,20 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from agents.lp.terms import COMMIT_TIE_EUR_MWH, END_MISS_EUR_MWH, LPProducts, LPResult, SiteTerms, block_of, parameter
+from agents.lp.terms import (
+    COMMIT_TIE_EUR_MWH,
+    END_MISS_EUR_MWH,
+    ENERGY_PRICES,
+    LPProducts,
+    LPResult,
+    SiteTerms,
+    block_of,
+    parameter,
+)
 from bessgym.assets.battery import BatterySpec
 from bessgym.data.calendar import DT_H
+
+CALLED = ("pos", "neg", "mpos", "mneg")  # the reserves whose energy is called, in the order of reserves.ENERGY
 
 
 def up(m: pyo.ConcreteModel, b: int):
@@ -30,17 +41,35 @@ def down(m: pyo.ConcreteModel, b: int):
     return m.fcr[b] + m.neg[b] + m.mneg[b]
 
 
+def called_net(m: pyo.ConcreteModel, t: int):
+    """The held capacity called at step t, up (aFRR POS, mFRR POS) minus down (aFRR NEG, mFRR NEG) [MW]."""
+    return m.c_pos[t] + m.c_mpos[t] - m.c_neg[t] - m.c_mneg[t]
+
+
+def add_called(m: pyo.ConcreteModel) -> None:
+    """c_t = s_t r_b(t) for each reserve whose energy is activated (r: pos, neg, mpos, mneg): the held
+    capacity's energy called at step t, s_t its called share (where its held offer clears; 0 by default)."""
+    for name in CALLED:
+        setattr(m, f"s_{name}", pyo.Param(m.T, mutable=True, initialize=0.0))
+        setattr(m, f"c_{name}", pyo.Var(m.T, bounds=(0, None)))
+        setattr(m, f"called_{name}", pyo.Constraint(m.T, rule=lambda m, t, name=name: getattr(m, f"c_{name}")[t]
+                                                    == getattr(m, f"s_{name}")[t] * getattr(m, name)[m.blk[t]]))
+
+
 def add_power_limits(m: pyo.ConcreteModel) -> None:
-    """dis_t + fcr_b(t) + pos_b(t) + mpos_b(t) <= P;  ch_t + fcr_b(t) + neg_b(t) + mneg_b(t) <= P;
+    """dis_t - c_pos,t - c_mpos,t + fcr_b(t) + pos_b(t) + mpos_b(t) <= P;
+    ch_t - c_neg,t - c_mneg,t + fcr_b(t) + neg_b(t) + mneg_b(t) <= P (called capacity is the reserve's power);
     fcr_b + pos_b + mpos_b <= s P;  fcr_b + neg_b + mneg_b <= s P  (s: ancillary share)."""
-    m.up_limit = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] + up(m, m.blk[t]) <= m.P)
-    m.down_limit = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] + down(m, m.blk[t]) <= m.P)
+    m.up_limit = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.c_pos[t] - m.c_mpos[t] + up(m, m.blk[t]) <= m.P)
+    m.down_limit = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.c_neg[t] - m.c_mneg[t] + down(m, m.blk[t])
+                                  <= m.P)
     m.anc_up = pyo.Constraint(m.B, rule=lambda m, b: up(m, b) <= m.anc_share * m.P)
     m.anc_down = pyo.Constraint(m.B, rule=lambda m, b: down(m, b) <= m.anc_share * m.P)
 
 
 def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
-    """dis_t - ch_t + short_t - over_t = held_t + da_t + sell_t - buy_t + fill_t, where fill_t <= what the PV
+    """dis_t - ch_t + short_t - over_t = held_t + da_t + sell_t - buy_t + fill_t + c_t (:func:`called_net`),
+    where fill_t <= what the PV
     forecast leaves of a profile PPA's profile (the battery's intraday sale into it; 0 without intraday trade);
     with hourly day-ahead da_t = da_h(t). The held schedule's miss ``short``, ``over`` >= 0 [MW] (0 until a
     schedule is held) costs ``END_MISS_EUR_MWH`` per MWh in the objective."""
@@ -58,7 +87,7 @@ def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
     m.held_room_short = pyo.Constraint(m.T, rule=lambda m, t: m.held_short[t] <= m.held_room)
     m.held_room_over = pyo.Constraint(m.T, rule=lambda m, t: m.held_over[t] <= m.held_room)
     m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + m.held_short[t] - m.held_over[t]
-                               == m.held[t] + m.da[t] + m.id_sell[t] - m.id_buy[t] + m.fill[t])
+                               == m.held[t] + m.da[t] + m.id_sell[t] - m.id_buy[t] + m.fill[t] + called_net(m, t))
 
 
 def add_soc_balance(m: pyo.ConcreteModel) -> None:
@@ -127,12 +156,13 @@ def add_site(m: pyo.ConcreteModel, site: SiteTerms) -> None:
     m.pv_m = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.pv_value = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.cur = pyo.Var(m.B, bounds=(0, 0 if site.mode == "pv_priority" else 1))
-    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] + up(m, m.blk[t])
+    m.site_up = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] - m.ch[t] - called_net(m, t) + up(m, m.blk[t])
                                <= m.G - m.pv_m[t] + m.pv_m[t] * m.cur[m.blk[t]])
     m.site_up_reserve = pyo.Constraint(m.T, rule=lambda m, t: up(m, m.blk[t])
                                        <= m.G - m.pv_m[t] + m.pv_m[t] * m.cur[m.blk[t]])
     import_room = (lambda m, t: m.pv_fc[t]) if site.green_only else (lambda m, t: m.G + m.pv_fc[t])
-    m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + down(m, m.blk[t]) <= import_room(m, t))
+    m.site_down = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] - m.dis[t] + called_net(m, t) + down(m, m.blk[t])
+                                 <= import_room(m, t))
     m.site_down_reserve = pyo.Constraint(m.T, rule=lambda m, t: down(m, m.blk[t]) <= import_room(m, t))
     if site.mode == "bess_priority":
         return
@@ -182,6 +212,8 @@ def _objective(m: pyo.ConcreteModel, products: LPProducts, degradation_eur_mwh: 
             term -= COMMIT_TIE_EUR_MWH * m.pv_m[t] * m.cur[b]
         if hasattr(m, "cut"):
             term -= m.other * m.cut[t]
+        term += (m.price_energy_pos[t] * m.c_pos[t] - m.price_energy_neg[t] * m.c_neg[t]
+                 + m.price_energy_mpos[t] * m.c_mpos[t] - m.price_energy_mneg[t] * m.c_mneg[t])
         if products.intraday:
             term += m.price_shortfall[t] * m.fill[t]
         terms.append(term * DT_H)
@@ -215,7 +247,7 @@ class PyomoBatteryLP:
         m.anc_share = products.ancillary_max_share
         m.max_discharge_mwh = pyo.Param(mutable=True, initialize=b.max_daily_discharge_mwh)
         for name in ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg",
-                     "price_shortfall", "held"):
+                     *ENERGY_PRICES, "price_shortfall", "held"):
             setattr(m, name, pyo.Param(m.T, mutable=True, initialize=0.0))
         m.soc0 = pyo.Param(mutable=True, initialize=b.soc_initial_mwh)
         m.soc_end_min = pyo.Param(mutable=True, initialize=m.soc_min)
@@ -243,6 +275,7 @@ class PyomoBatteryLP:
         m.mneg = pyo.Var(m.B, domain=reserve_domain, bounds=(0, mfrr_cap))
 
         reserves = products.fcr or products.afrr_capacity or products.mfrr_capacity
+        add_called(m)
         if reserves:  # without reserves both families are plain variable bounds
             add_power_limits(m)
         add_trading_balance(m, hourly=products.day_ahead and products.hourly_day_ahead)
@@ -327,6 +360,11 @@ class PyomoBatteryLP:
         price_neg: np.ndarray | None = None,
         price_mpos: np.ndarray | None = None,
         price_mneg: np.ndarray | None = None,
+        price_energy_pos: np.ndarray | None = None,
+        price_energy_neg: np.ndarray | None = None,
+        price_energy_mpos: np.ndarray | None = None,
+        price_energy_mneg: np.ndarray | None = None,
+        called_share: np.ndarray | None = None,
         held_mw: np.ndarray | None = None,
         soc0_mwh: float | None = None,
         soc_end_mwh: tuple[float, float] | None = None,
@@ -337,7 +375,8 @@ class PyomoBatteryLP:
         price_shortfall: np.ndarray | None = None,
     ) -> None:
         """Set parameters: per quarter-hour arrays (prices, positions held [MW]), start SoC, end SoC bounds,
-        discharge budget [MWh], and with a site the PV forecast [MW], what a MWh of PV output earns [EUR/MWh]
+        discharge budget [MWh], the called share of each energy product's held capacity (4, T) in the order
+        of :data:`CALLED`, and with a site the PV forecast [MW], what a MWh of PV output earns [EUR/MWh]
         and a profile PPA's profile [MW] with the price of its shortfall [EUR/MWh].
 
         Omitted ones keep their values from the previous solve."""
@@ -356,12 +395,19 @@ class PyomoBatteryLP:
             fed = np.minimum(pv_forecast_mw, self.site.grid_limit_mw)
         for name, values in (("price_da", price_da), ("price_id", price_id), ("price_fcr", price_fcr),
                              ("price_pos", price_pos), ("price_neg", price_neg), ("price_mpos", price_mpos),
-                             ("price_mneg", price_mneg), ("price_shortfall", price_shortfall), ("held", held_mw),
+                             ("price_mneg", price_mneg), ("price_energy_pos", price_energy_pos),
+                             ("price_energy_neg", price_energy_neg), ("price_energy_mpos", price_energy_mpos),
+                             ("price_energy_mneg", price_energy_mneg), ("price_shortfall", price_shortfall),
+                             ("held", held_mw),
                              ("pv_fc", pv_forecast_mw),
                              ("pv_value", pv_value_eur_mwh), ("pv_floor", fed), ("pv_m", fed)):
             if values is not None and hasattr(m, name):
                 values = parameter(values, (self.n_qh,), name)
                 getattr(m, name).store_values(dict(enumerate(values.tolist())))
+        if called_share is not None:
+            shares = parameter(called_share, (len(CALLED), self.n_qh), "called_share")
+            for name, values in zip(CALLED, np.clip(shares, 0.0, 1.0), strict=True):
+                getattr(m, f"s_{name}").store_values(dict(enumerate(values.tolist())))
         if held_mw is not None:
             m.held_room.set_value(1e6)
         if soc0_mwh is not None:

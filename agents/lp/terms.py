@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bessgym.market.reserves import RESERVES, ReserveProduct
+from bessgym.market.reserves import ENERGY, RESERVES, ReserveProduct
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,9 @@ class LPProducts:
     ----------
     day_ahead : trade the day-ahead price; ``hourly_day_ahead`` makes positions constant within hours.
     intraday : trade the intraday (ID1) price per quarter-hour, paying ``intraday_fee_eur_mwh`` on |volume|.
-    fcr, afrr_capacity : offer reserves per block (aFRR capacity held, its energy bid not to be activated).
-    mfrr_capacity : offer mFRR capacity per block (its energy bid not to be activated, as aFRR's).
+    fcr, afrr_capacity : offer reserves per block (aFRR capacity held, its energy offered at the band's edge away
+        from the market; what is called there is :attr:`LPInputs.called_share`).
+    mfrr_capacity : offer mFRR capacity per block (its energy offered as aFRR's).
     fcr_hold_h, afrr_hold_h, mfrr_hold_h : energy held per MW of reserve in each direction [h].
     ancillary_max_share, fcr_max_share : power shares allowed in reserves [-].
     integer_reserves : reserves in whole MW (the env's 1 MW increments).
@@ -132,9 +133,11 @@ def block_of(n_qh: int) -> np.ndarray:
 
 
 PRICES = ("price_da", "price_id", "price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg", "price_energy_pos",
-          "price_energy_neg", "price_shortfall")
+          "price_energy_neg", "price_energy_mpos", "price_energy_mneg", "price_shortfall")
 # each reserve product's capacity price, in the order of bessgym.market.reserves.RESERVES
 RESERVE_PRICES = ("price_fcr", "price_pos", "price_neg", "price_mpos", "price_mneg")
+# the energy price of each product whose held capacity is called, in the order of bessgym.market.reserves.ENERGY
+ENERGY_PRICES = ("price_energy_pos", "price_energy_neg", "price_energy_mpos", "price_energy_mneg")
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,10 @@ class LPInputs:
     held_mw : positions already committed (N, T) [MW, + sell]; ``holds_schedule``: whether one was given.
     intraday_open : where intraday trade is open (T,) bool.
     energy_only_pos_mw, energy_only_neg_mw : the most power energy-only aFRR offers can have activated (N, T) [MW].
+    called_share : the share of each energy product's held capacity (rows of
+        :data:`~bessgym.market.reserves.ENERGY`) that is called in each step (E, N, T) [-]: the activation where
+        the held capacity's energy offer clears (at the band's edge only when the marginal price passes it).
+        Called energy moves the SoC and is paid at the product's energy price (:data:`ENERGY_PRICES`).
     in_service : which assets plan power and reserves (N,) bool (one out of service plans neither).
     profile_mw : the profile a profile PPA owes (N, T) [MW].
     soc_floor_mwh, soc_ceiling_mwh : bounds on the SoC at each step's start (N, T) [MWh]; None: the window.
@@ -170,14 +177,15 @@ class LPInputs:
     energy_only_neg_mw: np.ndarray
     in_service: np.ndarray
     profile_mw: np.ndarray
+    called_share: np.ndarray
     soc_floor_mwh: np.ndarray | None = None
     soc_ceiling_mwh: np.ndarray | None = None
 
     @classmethod
     def of(cls, n: int, t: int, periods: int = 1, *, soc0_mwh, soc_end_mwh, max_discharge_mwh, pv_forecast_mw=None,
            pv_value_eur_mwh=None, held_mw=None, intraday_open=None, energy_only_pos_mw=None,
-           energy_only_neg_mw=None, in_service=None, profile_mw=None, soc_floor_mwh=None, soc_ceiling_mwh=None,
-           **prices) -> LPInputs:
+           energy_only_neg_mw=None, in_service=None, profile_mw=None, called_share=None, soc_floor_mwh=None,
+           soc_ceiling_mwh=None, **prices) -> LPInputs:
         """The inputs of N assets over T steps from arrays (scalars where one per asset); a ValueError names a
         parameter of the wrong shape or an unknown price."""
         unknown = set(prices) - set(PRICES)
@@ -204,5 +212,7 @@ class LPInputs:
             energy_only_pos_mw=steps(energy_only_pos_mw, "energy_only_pos_mw"),
             energy_only_neg_mw=steps(energy_only_neg_mw, "energy_only_neg_mw"),
             in_service=flags(in_service, n, "in_service"), profile_mw=steps(profile_mw, "profile_mw"),
+            called_share=np.clip(parameter(np.zeros((len(ENERGY), n, t)) if called_share is None else called_share,
+                                           (len(ENERGY), n, t), "called_share"), 0.0, 1.0),
             soc_floor_mwh=None if soc_floor_mwh is None else steps(soc_floor_mwh, "soc_floor_mwh"),
             soc_ceiling_mwh=None if soc_ceiling_mwh is None else steps(soc_ceiling_mwh, "soc_ceiling_mwh"))

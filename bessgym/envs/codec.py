@@ -148,7 +148,8 @@ class ActionCodec:
                         energy_only: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
         """The delivery action (N, len(DELIVERY)) of an intraday trade [MW] given the rooms to sell and buy (positive;
         :meth:`~bessgym.envs.core.Simulator.trade_range`); the capacity's aFRR energy offers at the day-ahead
-        price, or with ``hold_energy_offers`` at the edges of the band (held, not meant to be activated).
+        price, or with ``hold_energy_offers`` at the edges of the band away from the market (held: called only where
+        the marginal price passes the edge).
         ``energy_only``: (POS, NEG volume share of free power, POS, NEG offer price [EUR/MWh]) and the
         quarter-hour's DA price, each (N,), for energy-only offers (:meth:`energy_only_action`)."""
         a, d = np.zeros((len(trade_mw), len(DELIVERY))), DELIVERY
