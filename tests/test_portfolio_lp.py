@@ -32,7 +32,8 @@ def bess(p: float, h: float = 2.0, **battery) -> SiteSpec:
 
 def test_joint_lp_is_the_sum_of_the_single_lps_when_nothing_couples_them():
     """Continuous reserve totals, day-ahead only (no fee to net): the joint optimum is the sum of each asset's
-    own optimum, computed by the independent pyomo model (with the PV site in joint mode)."""
+    own optimum, computed by the independent pyomo model (with the PV site in joint mode), the held aFRR
+    capacity's energy called in two spells included; the plans' own objectives add up to it."""
     day = synthetic.generate("2024-01-16", "2024-01-17", seed=2)
     assert (day["da_price"] > 0).all()  # no negative prices: the single LP needs no binaries either
     sites = [bess(2.0), bess(0.6, 1.0), SiteSpec(grid_limit_mw=4.0, pv_mwp=6.0,
@@ -40,24 +41,28 @@ def test_joint_lp_is_the_sum_of_the_single_lps_when_nothing_couples_them():
     products = LPProducts(day_ahead=True, fcr=True, afrr_capacity=True, fcr_hold_h=0.5, ancillary_max_share=0.8,
                           fcr_max_share=0.8)
     prices = {"price_da": day["da_price"].to_numpy(), "price_fcr": day["fcr_price"].to_numpy(),
-              "price_pos": day["afrr_cap_pos_price"].to_numpy(), "price_neg": day["afrr_cap_neg_price"].to_numpy()}
+              "price_pos": day["afrr_cap_pos_price"].to_numpy(), "price_neg": day["afrr_cap_neg_price"].to_numpy(),
+              "price_energy_pos": np.full(96, 400.0), "price_energy_neg": np.full(96, -150.0)}
+    called = np.zeros((4, 3, 96))  # aFRR POS called at half its volume 10:00-11:00, NEG at 0.3 18:00-18:30
+    called[0, :, 40:44], called[1, :, 72:74] = 0.5, 0.3
     pv = np.array([s.pv_mwp for s in sites])[:, None] * day["pv_per_mwp"].to_numpy()
     pv_value = np.full((3, 96), 42.0)
     e = np.array([s.battery.energy_mwh for s in sites])
     soc0 = 0.5 * e
     joint = ActorLP(sites, products, 96)
     plans = joint.solve(soc0_mwh=soc0, soc_end_mwh=(soc0, soc0), max_discharge_mwh=1.6 * e, pv_forecast_mw=pv,
-                        pv_value_eur_mwh=pv_value, **prices)
+                        pv_value_eur_mwh=pv_value, called_share=called, **prices)
     single = []
     for i, s in enumerate(sites):
         site = SiteTerms(s.grid_limit_mw, mode="joint") if s.pv_mwp else None
         lp = PyomoBatteryLP(s.battery, products, 96, site=site)
         extra = {"pv_forecast_mw": pv[i], "pv_value_eur_mwh": pv_value[i]} if site else {}
         single.append(lp.solve(soc0_mwh=soc0[i], soc_end_mwh=(soc0[i], soc0[i]), max_discharge_mwh=1.6 * e[i],
-                               **prices, **extra).objective_eur)
+                               called_share=called[:, i], **prices, **extra).objective_eur)
     assert joint.objective_eur == pytest.approx(sum(single), rel=1e-6)
     assert joint.gap_eur == 0.0
     assert sum(p.objective_eur for p in plans) == pytest.approx(joint.objective_eur, rel=1e-6)
+    assert sum(p.afrr_pos_mw[2] for p in plans) > 0  # the called spell's block holds aFRR POS: it counts
 
     for s, p in zip(sites, plans, strict=True):  # each plan within its asset's limits
         b = s.battery

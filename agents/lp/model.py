@@ -108,6 +108,8 @@ from bessgym.market import settlement as st
 from bessgym.market.reserves import ENERGY, HELD_DOWN, HELD_UP, RESERVES, UP
 
 Reserves = Sequence["np.ndarray | None"]  # volumes per block [MW] in the order of RESERVES (None: free)
+# +1 for each energy product held up (its called energy is sold), -1 for each held down (bought)
+CALLED_SIGN = tuple(1.0 if RESERVES[k].direction == UP else -1.0 for k in ENERGY)
 
 # one battery's day: whole-MW reserves and binaries at negative prices make a small MILP, solved to 1e-6 of the
 # optimum (HiGHS's default 1e-4 left up to 0.04 EUR a day); presolve on (MILPs 20 % faster, LP re-solves alike)
@@ -269,19 +271,22 @@ class ActorLP:
         self.called_cols = np.stack(self._per_step(ENERGY))  # (E, N, T): each step's block's reserve column
         self._called_share = np.zeros(self.called_rows.shape)
 
-    def _called_net(self, sign_up: float) -> list[tuple[float, np.ndarray]]:
-        """Terms of the called power: ``sign_up`` for each product called up, its opposite for each one down."""
-        return [(sign_up if RESERVES[k].direction == UP else -sign_up, self.v["called"][j])
-                for j, k in enumerate(ENERGY)]
+    def _called_of(self, up: bool) -> list[np.ndarray]:
+        """The called columns (N, T) of the energy products held up (``up``) or down."""
+        return [c for c, sign in zip(self.v["called"], CALLED_SIGN, strict=True) if (sign > 0) == up]
+
+    def _called_net(self, sign: float) -> list[tuple[float, np.ndarray]]:
+        """Terms of ``sign`` x (the called power up - the called power down)."""
+        return [(sign, c) for c in self._called_of(True)] + [(-sign, c) for c in self._called_of(False)]
 
     def _add_power_limits(self) -> None:
         """Power with the reserves held each way (called capacity is the reserve's power, not the schedule's),
         and the ancillary share of the rating per block."""
         lp, v, p = self.layout, self.v, self.fleet.power_mw
-        called_up = [(-1, v["called"][j]) for j, k in enumerate(ENERGY) if RESERVES[k].direction == UP]
-        called_down = [(-1, v["called"][j]) for j, k in enumerate(ENERGY) if RESERVES[k].direction != UP]
-        lp.rows([(1, v["dis"])] + called_up + [(1, r) for r in self._per_step(HELD_UP)], hi=p)
-        lp.rows([(1, v["ch"])] + called_down + [(1, r) for r in self._per_step(HELD_DOWN)], hi=p)
+        lp.rows([(1, v["dis"])] + [(-1, c) for c in self._called_of(True)] + [(1, r) for r in self._per_step(HELD_UP)],
+                hi=p)
+        lp.rows([(1, v["ch"])] + [(-1, c) for c in self._called_of(False)]
+                + [(1, r) for r in self._per_step(HELD_DOWN)], hi=p)
         for rows in (HELD_UP, HELD_DOWN):
             lp.rows([(1, v["reserve"][k]) for k in rows], hi=self.products.ancillary_max_share * p)
 
@@ -450,8 +455,8 @@ class ActorLP:
                 (v["act_pos"], np.broadcast_to(price["price_energy_pos"] * dt, (n, t))),
                 (v["act_neg"], np.broadcast_to(-price["price_energy_neg"] * dt, (n, t))),
                 (v["fill"], np.broadcast_to(price["price_shortfall"] * dt, (n, t))),
-                *((called, np.broadcast_to((1 if RESERVES[k].direction == UP else -1) * price[name] * dt, (n, t)))
-                  for called, k, name in zip(v["called"], ENERGY, ENERGY_PRICES, strict=True)),
+                *((called, np.broadcast_to(sign * price[name] * dt, (n, t)))
+                  for called, sign, name in zip(v["called"], CALLED_SIGN, ENERGY_PRICES, strict=True)),
                 *((v[name], np.full((n, 1), -END_MISS_EUR_MWH)) for name in ("end_short", "end_over")),
                 *((v[name], np.full((n, t), -END_MISS_EUR_MWH * dt)) for name in ("held_short", "held_over"))]
         for total, column in zip(v["total"], RESERVE_PRICES, strict=True):
@@ -607,6 +612,8 @@ class ActorLP:
                   + price["price_energy_pos"] * act_pos - price["price_energy_neg"] * act_neg)
         for held, column in zip(reserve, RESERVE_PRICES, strict=True):
             earned = earned + price[column] * held[:, blk]
+        for called, sign, name in zip(val[v["called"]], CALLED_SIGN, ENERGY_PRICES, strict=True):
+            earned = earned + sign * price[name] * called
         own = (dt * earned + intraday).sum(axis=1)
         own[self.lossy] -= (self.other_eur_mwh[:, None] * val[self.cut] * dt).sum(axis=1)  # PV not fed in
         ch, soc = val[v["ch"]], val[v["soc"]]
