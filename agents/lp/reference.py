@@ -68,11 +68,10 @@ def add_power_limits(m: pyo.ConcreteModel) -> None:
 
 
 def add_trading_balance(m: pyo.ConcreteModel, hourly: bool) -> None:
-    """dis_t - ch_t + short_t - over_t = held_t + da_t + sell_t - buy_t + fill_t + c_t (:func:`called_net`),
-    where fill_t <= what the PV
-    forecast leaves of a profile PPA's profile (the battery's intraday sale into it; 0 without intraday trade);
-    with hourly day-ahead da_t = da_h(t). The held schedule's miss ``short``, ``over`` >= 0 [MW] (0 until a
-    schedule is held) costs ``END_MISS_EUR_MWH`` per MWh in the objective."""
+    """dis_t - ch_t + short_t - over_t = held_t + da_t + sell_t - buy_t + fill_t + c_t (:func:`called_net`), where
+    fill_t <= what the PV forecast leaves of a profile PPA's profile (the battery's intraday sale into it; 0
+    without intraday trade); with hourly day-ahead da_t = da_h(t). The held schedule's miss ``short``, ``over``
+    >= 0 [MW] (0 until a schedule is held) costs ``END_MISS_EUR_MWH`` per MWh in the objective."""
     if hourly:
         m.da_link = pyo.Constraint(m.T, rule=lambda m, t: m.da[t] == m.da_hour[t // 4])
     m.fill_cap = pyo.Param(m.T, mutable=True, initialize=0.0)
