@@ -21,6 +21,7 @@ import numpy as np
 from agents.lp.model import BatteryLP
 from agents.lp.terms import ENERGY_PRICES, LPProducts
 from bessgym.data.calendar import DT_H
+from bessgym.envs.codec import energy_offer_eur_mwh
 from bessgym.envs.view import DayView
 from bessgym.market.clearing import accepted_buy, accepted_sell
 from bessgym.market.reserves import ENERGY, RESERVES, UP
@@ -51,7 +52,7 @@ def held_offers_called(view: DayView, n: int) -> tuple[np.ndarray, dict[str, np.
         activation = np.clip(np.nan_to_num(np.asarray(view.forecasts.get(product.activation_column, zero))[:, :n]),
                              0.0, 1.0)
         up = product.direction == UP
-        offer = np.clip(da + band if up else da - band, -cap, cap)
+        offer = energy_offer_eur_mwh(1.0 if up else -1.0, da, band, cap)  # as the codec holds it
         shares.append(activation * (accepted_sell(offer, price) if up else accepted_buy(offer, price)))
         prices[name] = price
     return np.stack(shares), prices

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import float64, njit, vectorize
 
 from bessgym.envs.layout import CAPACITY, DELIVERY
 from bessgym.market.config import MarketConfig
@@ -40,10 +40,10 @@ def trade_mw(share, room_sell_mw, room_buy_mw):
     return max(share, 0.0) * max(room_sell_mw, 0.0) + min(share, 0.0) * max(room_buy_mw, 0.0)
 
 
-@njit(cache=True)
+@vectorize([float64(float64, float64, float64, float64)], cache=True)
 def energy_offer_eur_mwh(share, da_price_eur_mwh, band_eur_mwh, cap_eur_mwh):
     """An aFRR energy offer price [EUR/MWh] of ``share`` in [-1, 1] around the day-ahead price, within the
-    product's price limits [-cap, cap]."""
+    product's price limits [-cap, cap]. A numpy ufunc that the delivery kernel calls on scalars."""
     return min(max(da_price_eur_mwh + band_eur_mwh * share, -cap_eur_mwh), cap_eur_mwh)
 
 
