@@ -34,7 +34,7 @@ def onnx_policy(folder: Path):
     config = ExperimentConfig()
     today = dt.datetime.now(dt.UTC).date()
     market = MarketArrays.from_frame(synthetic.generate(today - dt.timedelta(days=1), today + dt.timedelta(days=2)))
-    venv = make_vec_env(lambda: make_env(config, market), 1, seed=0)
+    venv = make_vec_env(lambda: make_env(config, market, learner=True), 1, seed=0)
     agent = RLAgent(build_model("ppo", venv, seed=0), venv, algorithm="ppo")
     return EnvPolicy(OnnxAgent(agent.export_onnx(folder / "policy.onnx")), config, market, device_power_w=1e6)
 

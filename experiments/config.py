@@ -215,9 +215,10 @@ class EnvConfig(_Strict):
     observation_features: list[Literal["relative_prices", "quantile_spreads", "time_to_gate"]] = Field(
         default_factory=list)  # appended to the observation (bessgym.envs.observation)
 
-    def market_config(self) -> MarketConfig:
+    def market_config(self, *, energy_only_backed: bool = False) -> MarketConfig:
+        """The env's market; ``energy_only_backed``: a learner's safe energy-only offers (``MarketConfig``)."""
         return MarketConfig(products=frozenset(self.products), intraday_fee_eur_mwh=self.intraday_fee_eur_mwh,
-                            wholesale_increments=self.wholesale_increments)
+                            wholesale_increments=self.wholesale_increments, energy_only_backed=energy_only_backed)
 
     def wholesale(self) -> str:
         """The market an LP baseline trades: intraday continuous when configured, else day-ahead."""
@@ -241,6 +242,13 @@ class TrainConfig(_Strict):
     dagger_rounds: int = Field(0, ge=0)  # after cloning: rounds of the clone acting and rolling intrinsic labelling
     dagger_days: int = Field(60, ge=1)  # random training days the clone runs in each DAgger round
     critic_warmup: bool = True  # after cloning, the value function fitted to the LP's discounted returns
+    # the learner's energy-only aFRR volumes are shares of the power its SoC backs (MarketConfig.energy_only_backed):
+    # it cannot offer energy it would fail to deliver (offering free power at an empty SoC cost SAC 83 kEUR/MW/year
+    # of penalties on capacity-2h); the baselines' envs keep shares of free power
+    backed_energy_offers: bool = True
+    # env.kind portfolio: the learner decides per asset and sees each asset's state (PortfolioPerAsset-v1) instead
+    # of one action for every asset (Portfolio-v1); the LPs and rules are not affected
+    per_asset: bool = False
     seed: int = 0
     normalize_obs: bool = True
     normalize_reward: bool = True
@@ -301,6 +309,9 @@ class ExperimentConfig(_Strict):
             self.rl_baseline_config()
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+        if self.train.per_asset and self.env.kind != "portfolio":
+            raise ValueError(f"train.per_asset: a decision per asset is a portfolio's (env.kind portfolio); "
+                             f"env.kind is {self.env.kind!r}")
         return self
 
     def learner_config(self, strategy: str) -> ExperimentConfig:

@@ -58,7 +58,7 @@ class EnvPolicy:
     def __init__(self, agent: Agent, config: ExperimentConfig, market: MarketArrays,
                  device_power_w: float | np.ndarray | None = None) -> None:
         self.agent, self.config, self.market = agent, config, market
-        self.env = make_env(config, market, episode_days=1, start_day=market.dates[0])
+        self.env = make_env(config, market, episode_days=1, start_day=market.dates[0], learner=True)
         fleet = self.env.unwrapped.simulator.fleet
         self.n, self.power_mw, self.energy_mwh = len(fleet.specs), fleet.power_mw, fleet.energy_mwh
         rating_w = fleet.power_mw * 1e6 if device_power_w is None else np.asarray(device_power_w, dtype=float)
@@ -97,8 +97,9 @@ class EnvPolicy:
         soc = np.clip(self.soc_mwh, *self.soc_bounds)
         action = self.agent.act(unwrapped.live_observation(q, soc), {**self._info, "quarter_hour": q})
         lo, hi = view.trade_range(q)
-        a = float(action[0])
-        power_mw = view.committed_mw[:, q] + (a * np.maximum(hi, 0.0) if a >= 0 else -a * np.minimum(lo, 0.0))
+        # the trade entry: one for every asset (a pooled action), or each asset's own (PortfolioPerAsset)
+        a = np.asarray(action, dtype=float).reshape(-1, self.env.unwrapped.runner.width)[:, 0]
+        power_mw = view.committed_mw[:, q] + np.where(a >= 0, a * np.maximum(hi, 0.0), -a * np.minimum(lo, 0.0))
         if isinstance(sim, SiteSimulator):
             power_mw = self._sites(sim, q, float(action[CURTAIL]), power_mw, ts, list(statuses))
         return power_mw * self.scale_w

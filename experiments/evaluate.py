@@ -28,6 +28,7 @@ from bessgym.envs.delegates import NoOp, SpreadTrader
 from bessgym.envs.options import EnvOptions
 from bessgym.envs.portfolio import PortfolioEnv
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
+from bessgym.envs.portfolio_per_asset import PortfolioPerAssetEnv
 from bessgym.envs.single_bess import SingleBESSEnv
 from bessgym.envs.vector import BESSVectorEnv, RunnerVectorEnv
 from bessgym.market.config import PRODUCT_COLUMNS, PRODUCTS
@@ -47,14 +48,16 @@ ONLY_FOR = {"lp_pv_priority": "colocated", "lp_bess_priority": "colocated", "lp_
             "lp_rolling": "single", **dict.fromkeys(SEQUENTIAL + METHODOLOGY, "single")}
 
 def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | None = None,
-             episode_days: int | None = None, start_day=None, parallel: bool = False) -> gym.Env:
+             episode_days: int | None = None, start_day=None, parallel: bool = False, learner: bool = False) -> gym.Env:
     """The configured env (``env.kind``: one battery, a co-located site, a portfolio; with ``parallel`` the
-    portfolio's per-asset PettingZoo view) on ``market`` (arrays shared between envs). A portfolio's assets
-    fail on common outages: each its own stream from ``portfolio.outage_seed``, the same for every strategy. A
-    product the table cannot supply is a :class:`ConfigError` naming ``env.products`` and what it supports."""
+    portfolio's per-asset PettingZoo view) on ``market`` (arrays shared between envs); ``learner``: the env an RL
+    agent trains and acts in (:func:`env_options`). A portfolio's assets fail on common outages: each its own
+    stream from ``portfolio.outage_seed``, the same for every strategy. A product the table cannot supply is a
+    :class:`ConfigError` naming ``env.products`` and what it supports."""
     env = config.env
     _check_products(config, market)
-    options = env_options(config, forecast=forecast, episode_days=episode_days, start_day=start_day)
+    options = env_options(config, forecast=forecast, episode_days=episode_days, start_day=start_day,
+                          learner=learner)
     battery = config.battery.spec()
     if env.kind == "single":
         return SingleBESSEnv(market, battery, options=options)
@@ -62,8 +65,9 @@ def make_env(config: ExperimentConfig, market: MarketArrays, *, forecast: str | 
         return CoLocatedPVBESSEnv(market, config.site.spec(battery), options=options)
     sites = config.portfolio.sites(config.battery)
     reliability = common_outages(config.portfolio.reliability(), len(sites), config.portfolio.outage_seed)
-    return (PortfolioParallelEnv if parallel else PortfolioEnv)(market, sites, reliability=reliability,
-                                                                options=options)
+    kind = (PortfolioParallelEnv if parallel else PortfolioPerAssetEnv if learner and config.train.per_asset
+            else PortfolioEnv)
+    return kind(market, sites, reliability=reliability, options=options)
 
 
 def _check_products(config: ExperimentConfig, market: MarketArrays) -> None:
@@ -76,11 +80,13 @@ def _check_products(config: ExperimentConfig, market: MarketArrays) -> None:
 
 
 def env_options(config: ExperimentConfig, *, forecast: str | None = None, episode_days: int | None = None,
-                start_day=None) -> EnvOptions:
-    """The configured env's options (``forecast``, ``episode_days``, ``start_day`` override the config's)."""
+                start_day=None, learner: bool = False) -> EnvOptions:
+    """The configured env's options (``forecast``, ``episode_days``, ``start_day`` override the config's);
+    ``learner``: with the learner's safe energy-only offers where ``train.backed_energy_offers`` asks."""
     env = config.env
     delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
-    return EnvOptions(env.market_config(), episode_days=episode_days or env.episode_days, start_day=start_day,
+    market = env.market_config(energy_only_backed=learner and config.train.backed_energy_offers)
+    return EnvOptions(market, episode_days=episode_days or env.episode_days, start_day=start_day,
                       agent_stages=tuple(env.agent_stages), delegates=delegates, forecast=forecast or env.forecast,
                       forecast_sigma=env.forecast_sigma, horizon_qh=env.horizon_qh, track_soh=False,
                       observation_features=tuple(env.observation_features))
@@ -89,14 +95,15 @@ def env_options(config: ExperimentConfig, *, forecast: str | None = None, episod
 def make_vector_env(config: ExperimentConfig, market: MarketArrays, copies: int, *,
                     start_day=None) -> RunnerVectorEnv:
     """``copies`` of the configured battery or co-located site in the native batched env (one core call steps
-    them all); they run the same delivery days in lock-step (``start_day``: always that one). Not for a
-    portfolio (its assets are pooled: one portfolio is one core call already)."""
+    them all), as a learner trains in it (:func:`env_options`); they run the same delivery days in lock-step
+    (``start_day``: always that one). Not for a portfolio (its assets are pooled: one portfolio is one core call
+    already)."""
     kind = config.env.kind
     if kind == "portfolio":
         raise ConfigError("train.batched_copies: the native batched env is a battery's or a co-located site's; "
                           "env.kind is 'portfolio' (use train.batched_copies: 0)")
     _check_products(config, market)
-    options = env_options(config, start_day=start_day)
+    options = env_options(config, start_day=start_day, learner=True)
     battery = config.battery.spec()
     if kind == "colocated":
         return CoLocatedVectorEnv(copies, market, config.site.spec(battery), options=options)
@@ -304,8 +311,10 @@ def evaluate_strategies(config: ExperimentConfig, market: MarketArrays, *, model
             continue
         forecast = {**dict.fromkeys(PERFECT_BASELINES, "perfect"),
                     **dict.fromkeys(NOISY_BASELINES, "noisy")}.get(strategy)  # others: as configured
-        env = make_env(config, market, forecast=forecast, episode_days=days, start_day=market.dates[0],
-                       parallel=config.env.kind == "portfolio" and strategy in PORTFOLIO_LPS)
+        learner = strategy in LEARNED  # in the env it was trained in
+        env = make_env(config.learner_config(strategy) if learner else config, market, forecast=forecast,
+                       episode_days=days, start_day=market.dates[0],
+                       parallel=config.env.kind == "portfolio" and strategy in PORTFOLIO_LPS, learner=learner)
         runs = []
         for k in range(draws(strategy, config)):  # a noisy baseline: one episode per forecast draw
             on_day = None if progress is None else (lambda n, s=strategy, k=k: progress(s, k * days + n))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import mlflow
 import pandas as pd
 import torch
@@ -126,7 +127,8 @@ class _Evaluate(_Periodic):
     def evaluate(self) -> dict[str, float]:
         self.last = self.num_timesteps
         agent = RLAgent(self.model, self.model.get_vec_normalize_env(), algorithm=self.config.train.algorithm)
-        env = make_env(self.config, self.market, episode_days=len(self.market.dates), start_day=self.market.dates[0])
+        env = make_env(self.config, self.market, episode_days=len(self.market.dates), start_day=self.market.dates[0],
+                       learner=True)
         metrics = run_agent(agent, env, seed=self.config.evaluate.seed).metrics(lp_eur=self.lp_eur, index=self.index)
         keep = {k: v for k, v in metrics.items() if k in tracking.SUMMARY_METRICS}
         mlflow.log_metrics({f"eval/{k}": v for k, v in keep.items()}, step=self.num_timesteps)
@@ -189,7 +191,7 @@ def _training_env(config: ExperimentConfig, market: MarketArrays, normalizer: Pa
         base = DiscreteVecActions(base, t.action_levels) if discrete else base
     else:
         wrap = (lambda env: DiscreteActions(env, t.action_levels)) if discrete else (lambda env: env)
-        base = DummyVecEnv([lambda: wrap(make_env(config, market))] * t.n_envs)
+        base = DummyVecEnv([lambda: wrap(make_env(config, market, learner=True))] * t.n_envs)
     if normalizer is None:
         return normalized(base, seed=t.seed, normalize_obs=t.normalize_obs, normalize_reward=t.normalize_reward)
     monitored = VecMonitor(base)
@@ -285,14 +287,17 @@ def _clone(config: ExperimentConfig, market: MarketArrays, model, venv: VecNorma
     episodes = max(t.clone_days // config.env.episode_days, 1)
     announce(f"  cloning {t.clone_from}: its actions on {episodes * config.env.episode_days} training days, "
              f"{t.clone_epochs} epochs")
-    demos = demonstrations(lambda: make_env(config, market, forecast=forecast), make_agent(t.clone_from, config),
-                           episodes, seed=t.seed)
+    # the experts act in the learner's env: the actions they demonstrate mean what the clone's will
+    def learner_env() -> gym.Env:
+        return make_env(config, market, forecast=forecast, learner=True)
+
+    demos = demonstrations(learner_env, make_agent(t.clone_from, config), episodes, seed=t.seed)
     losses = clone(model, venv, demos.observations, demos.actions, epochs=t.clone_epochs, seed=t.seed)
     for epoch, loss in enumerate(losses):
         mlflow.log_metric("bc/loss", loss, step=epoch)
     if t.dagger_rounds:
         announce(f"  DAgger: {t.dagger_rounds} round(s) of {t.dagger_days} days, rolling intrinsic labelling")
-        rounds = dagger(model, venv, lambda: make_env(config, market, forecast=forecast),
+        rounds = dagger(model, venv, learner_env,
                         make_agent("rolling_intrinsic", config), demos, rounds=t.dagger_rounds,
                         episodes=max(t.dagger_days // config.env.episode_days, 1), epochs=t.clone_epochs,
                         seed=t.seed)

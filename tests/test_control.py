@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from bessgym.assets.battery import soc_next
 from bessgym.control.modbus import ModbusController
 from bessgym.control.protocol import Status
-from bessgym.control.registers import DEFAULT_MAP, Register, RegisterMap
+from bessgym.control.registers import DEFAULT_MAP, DeviceState, Register, RegisterMap
 from bessgym.control.runner import ControlLoop, Schedule
 from bessgym.control.safety import AuditLog, SafetyLayer, SafetyLimits
 from bessgym.control.simulator import DeviceSpec, SimulatedBattery, free_port, serve, wait_for_port
@@ -394,7 +394,7 @@ def test_dry_run_with_a_trained_onnx_policy(tmp_path, monkeypatch):
     config = ExperimentConfig()
     today = dt.datetime.now(dt.UTC).date()
     market = MarketArrays.from_frame(synthetic.generate(today - dt.timedelta(days=1), today + dt.timedelta(days=2)))
-    venv = make_vec_env(lambda: make_env(config, market), 1, seed=0)
+    venv = make_vec_env(lambda: make_env(config, market, learner=True), 1, seed=0)
     model = build_model("ppo", venv, seed=0, n_steps=64, batch_size=32)
     model_dir = RLAgent(model, venv, algorithm="ppo").save(tmp_path / "run" / "model")
     RLAgent(model, venv, algorithm="ppo").export_onnx(model_dir / "policy.onnx")
@@ -488,7 +488,7 @@ def _trained_run(tmp_path, config_file: str, **overrides) -> Path:
     config = load_config(Path(__file__).resolve().parents[1] / "experiments" / "configs" / config_file)
     config = config.with_overrides(overrides) if overrides else config
     market = MarketArrays.from_frame(synthetic.generate("2025-03-01", "2025-03-03", seed=1))
-    venv = make_vec_env(lambda: make_env(config, market), 1, seed=0)
+    venv = make_vec_env(lambda: make_env(config, market, learner=True), 1, seed=0)
     model = build_model("ppo", venv, seed=0, n_steps=64, batch_size=32)
     model.learn(64)
     dump_config(config, tmp_path / "run" / "config.yaml")
@@ -523,6 +523,36 @@ def test_portfolio_policy_deploys_one_device_per_asset_in_dry_run(tmp_path):
     assert sorted(set(pv["asset"])) == [4, 5] and len(pv) == 6
     grid_w = pv["asset"].map({4: 10e6, 5: 4e6})
     assert (pv["battery_w"] + pv["pv_limit_w"] <= grid_w + 1e-6).all()
+
+
+def test_a_per_asset_portfolio_policy_sets_each_asset_by_its_own_action():
+    """train.per_asset: the policy's action has a row per asset, and each asset trades its own row's entry (a
+    pooled policy moves every asset the same way): here asset 0 sells and asset 1 buys all its room."""
+    from agents.base import Agent
+    from bessgym.data import synthetic
+    from bessgym.data.arrays import MarketArrays
+    from experiments.config import load_config
+    from experiments.deploy import EnvPolicy
+
+    class Opposite(Agent):
+        def act(self, observation: np.ndarray, info: dict) -> np.ndarray:
+            assert policy.env.observation_space.contains(observation)  # the per-asset observation, live
+            a = np.zeros((2, width))
+            a[0, 0], a[1, 0] = 1.0, -1.0
+            return a.ravel()
+
+    assets = [{"power_mw": 1.0, "energy_mwh": 2.0}, {"power_mw": 0.5, "energy_mwh": 0.5}]
+    config = load_config(Path(__file__).resolve().parents[1] / "experiments" / "configs" / "portfolio.yaml")
+    config = config.with_overrides({"portfolio.assets": assets, "train.per_asset": True})
+    market = MarketArrays.from_frame(synthetic.generate("2025-03-01", "2025-03-03", seed=1))
+    policy = EnvPolicy(Opposite(), config, market)
+    width = policy.env.unwrapped.runner.width
+    assert policy.env.action_space.shape == (2 * width,)
+    status = Status(soc_pct=50.0, active_power_w=0.0, max_charge_w=1e6, max_discharge_w=1e6,
+                    state=DeviceState.RUNNING, heartbeat=1, timestamp_s=0.0)
+    setpoints_w = policy.setpoints_w(dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC), {0: status, 1: status})
+    assert setpoints_w[0] > 0 > setpoints_w[1]
+    assert setpoints_w[0] <= 1e6 + 1e-6 and setpoints_w[1] >= -0.5e6 - 1e-6
 
 
 def test_site_policy_deploys_the_battery_within_the_connection_and_logs_pv_limits(tmp_path):

@@ -103,6 +103,44 @@ def test_the_schedule_gives_way_to_a_pos_call_before_the_reserve_is_short():
     assert r["soc_mwh"][0] == pytest.approx(2.0)
 
 
+def test_a_backed_energy_only_offer_is_what_the_soc_delivers_over_the_quarter_hour():
+    # 1.5 MWh above the floor (2 MWh), no reserve held, the whole POS offer called at 200 EUR/MWh; a full
+    # energy-only offer of free power (10 MW) calls more than the battery can give (1.5 x 0.95 / 0.25 = 5.7 MW)
+    products = RESERVES - {"intraday"}
+    full = np.array([[0.0, 1.0, -1.0, 1.0, 0.0, -1.0, 1.0, 1.0, -1.0]])  # POS energy-only: all, priced to clear
+    can = 1.5 * 0.95 / 0.25
+    free = simulator(BatterySpec(soc_initial=3.5 / 20), MarketConfig(products=products),
+                     afrr_activation_pos=1.0, afrr_activation_neg=0.0)
+    c, r = free.deliver(0, full)
+    assert r["undelivered_mwh"][0] == pytest.approx((10.0 - can) * 0.25)
+    assert flows(c)["penalty"] == pytest.approx(-(10.0 - can) * 0.25 * 1000)
+    backed = simulator(BatterySpec(soc_initial=3.5 / 20), MarketConfig(products=products, energy_only_backed=True),
+                       afrr_activation_pos=1.0, afrr_activation_neg=0.0)
+    c, r = backed.deliver(0, full)
+    assert r["power_mw"][0] == pytest.approx(can) and r["undelivered_mwh"][0] == 0.0 and flows(c)["penalty"] == 0.0
+    assert flows(c)["afrr_energy_pos"] == pytest.approx(can * 0.25 * 200)
+    assert r["soc_mwh"][0] == pytest.approx(2.0)
+    # half the volume share: half of what the SoC backs
+    half = simulator(BatterySpec(soc_initial=3.5 / 20), MarketConfig(products=products, energy_only_backed=True),
+                     afrr_activation_pos=1.0, afrr_activation_neg=0.0)
+    c, r = half.deliver(0, np.where(np.arange(9) == 3, 0.5, full))
+    assert r["power_mw"][0] == pytest.approx(can / 2)
+    # 2 MW of aFRR POS held (1 h at 95 %: 2 / 0.95 MWh kept above the floor; its own offer priced out) at 6 MWh:
+    # the energy-only offer is what the SoC above that band gives, (6 - 2 - 2 / 0.95) x 0.95 / 0.25 = 7.2 MW of
+    # the 8 MW the held capacity leaves free
+    held = simulator(BatterySpec(soc_initial=0.3), MarketConfig(products=products, energy_only_backed=True),
+                     afrr_activation_pos=1.0, afrr_activation_neg=0.0)
+    book(held, pos_mw=2.0)
+    c, r = held.deliver(0, full)
+    assert r["afrr_pos_mwh"][0] == pytest.approx((6 - 2 - 2 / 0.95) * 0.95)
+    assert r["soc_mwh"][0] == pytest.approx(2 + 2 / 0.95)
+    # at the ceiling nothing can be charged: a NEG energy-only offer is none
+    top = simulator(BatterySpec(soc_initial=0.9), MarketConfig(products=products, energy_only_backed=True),
+                    afrr_activation_pos=0.0, afrr_activation_neg=1.0)
+    c, r = top.deliver(0, np.array([[0.0, 1.0, -1.0, 0.0, 1.0, -1.0, 1.0, 1.0, -1.0]]))
+    assert r["afrr_neg_mwh"][0] == 0.0 and flows(c)["penalty"] == 0.0
+
+
 def test_auxiliary_load_at_the_floor_is_bought_not_penalised():
     # 1 MW / 4 MWh, 0.05 MW aux, empty, no reserve product: the floor needs 0.05 / 0.95 = 0.0526 MW of charge
     battery = BatterySpec(power_mw=1, energy_mwh=4, soc_min=0.0, soc_max=1.0, soc_initial=0.0, aux_power_mw=0.05)
@@ -240,6 +278,22 @@ def test_no_penalty_beyond_what_physics_forces(soc0, aux, pos, neg, da, seed, ac
         assert (d.lo <= d.hi).all()
     if not forced_discharge:
         assert d.discharged_mwh[0] <= s.fleet.max_daily_discharge_mwh[0] + 1e-7  # 0.1 Wh
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(soc0=st.floats(0.1, 0.9), aux=st.sampled_from([0.0, 0.05, 0.3]), seed=st.integers(0, 1000),
+       actions=st.lists(st.lists(st.floats(-1, 1), min_size=9, max_size=9), min_size=1, max_size=12))
+def test_backed_energy_only_offers_are_never_undelivered(soc0, aux, seed, actions):
+    """The learners' parametrisation: whatever the delivery actions and the calls, an energy-only offer of a
+    battery holding no reserve is never short (it had cost SAC 83 kEUR/MW/year on capacity-2h)."""
+    rng = np.random.default_rng(seed)
+    battery = BatterySpec(power_mw=2.0, energy_mwh=4.0, soc_initial=soc0, aux_power_mw=aux)
+    s = simulator(battery, MarketConfig(products=RESERVES, energy_only_backed=True),
+                  afrr_activation_pos=rng.choice([0.0, 0.5, 1.0], 192), afrr_activation_neg=rng.choice([0.0, 1.0], 192),
+                  afrr_energy_neg_price=rng.choice([-30.0, 300.0], 192))
+    for q in range(s.day.n_qh):
+        c, r = s.deliver(q, np.array([actions[q % len(actions)]]))
+        assert r["undelivered_mwh"][0] == 0.0 and flows(c)["penalty"] == 0.0
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -144,7 +144,8 @@ class Simulator:
         self._terms = tuple(kernels.Terms(config.has("intraday"), pooled, config.intraday_fee_eur_mwh,
                                           config.energy_price_band_eur_mwh, config.afrr_energy_price_cap_eur_mwh,
                                           config.imbalance_markup_eur_mwh,
-                                          config.non_delivery_penalty_eur_mwh, config.unavailability_penalty_eur_mw_h))
+                                          config.non_delivery_penalty_eur_mwh, config.unavailability_penalty_eur_mw_h,
+                                          config.energy_only_backed))
         self._empty = np.zeros((0, 0))
         self._unbounded = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
         self._all, self._none = np.ones(self.n, dtype=bool), np.zeros(self.n, dtype=bool)

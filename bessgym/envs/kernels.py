@@ -108,6 +108,7 @@ class Terms(NamedTuple):
     imbalance_markup_eur_mwh: float
     non_delivery_penalty_eur_mwh: float
     unavailability_penalty_eur_mw_h: float  # on reserve that is held but cannot be delivered
+    energy_only_backed: bool  # energy-only volumes are shares of the power the SoC backs, not of free power
 
 
 @njit(cache=True)
@@ -243,6 +244,12 @@ def deliver(q, t, trade, action, fcr_response, soc, day, bat, market, terms, sit
         schedule = day.committed_mw[i, q] + trade[i]
         free_up = max(day.up_cap_mw[i, q] - max(schedule, 0.0), 0.0)
         free_down = max(day.down_cap_mw[i, q] - max(-schedule, 0.0), 0.0)
+        if terms.energy_only_backed:  # no more than the SoC delivers over the whole quarter-hour beside the
+            # schedule, within the reserves' band: an offer that can never be undelivered
+            backed_lo, backed_hi = power_range(soc[i], min(day.lo_mwh[i, q], soc[i]), max(day.hi_mwh[i, q], soc[i]),
+                                               DT_H, bat.eta_charge[i], bat.eta_discharge[i], bat.aux_power_mw[i])
+            free_up = max(min(free_up, backed_hi - schedule), 0.0)
+            free_down = max(min(free_down, schedule - backed_lo), 0.0)
         act_up = act_down = linked = 0.0
         for e in range(N_ENERGY):
             up, marginal, called = ENERGY_UP[e], market.energy_price[e, t], market.activation[e, t]

@@ -96,7 +96,8 @@ def delivery_layout(products: tuple[ReserveProduct, ...] = RESERVES) -> Layout:
         parts += [(f"{p.name}_offer", 1, f"{p.label} capacity's energy offer: DA price + band x a [EUR/MWh]")
                   for p in activated]
         free = [p for p in activated if p.energy_only]
-        parts += [(f"{p.name}_energy_only_volume", 1, f"{p.label} energy-only volume: a in [0, 1] of free power")
+        parts += [(f"{p.name}_energy_only_volume", 1, f"{p.label} energy-only volume: a in [0, 1] of free power "
+                                                                "(of what the SoC backs: energy_only_backed)")
                   for p in free]
         parts += [(f"{p.name}_energy_only_price", 1, f"{p.label} energy-only offer: DA price + band x a [EUR/MWh]")
                   for p in free]

@@ -81,16 +81,22 @@ class PortfolioPerAssetEnv(PortfolioEnv):
         return self._observation(), reward * self.reward_scale, False, r.done, self._info()
 
     def _observation(self) -> np.ndarray:
-        pooled = super()._observation()
         r = self._runner
-        sim, n = r.sim, r.sim.n
-        q = min(max(r.quarter_hour, 0), sim.day.n_qh - 1)
-        state = np.empty((n, ASSET_STATE), dtype=np.float32)
+        return np.concatenate([super()._observation(), self._asset_state(min(max(r.quarter_hour, 0),
+                                                                             r.sim.day.n_qh - 1))])
+
+    def live_observation(self, q: int, soc_mwh: np.ndarray) -> np.ndarray:
+        """The pooled live observation, then each asset's state with its telemetry SoC (deployment)."""
+        return np.concatenate([super().live_observation(q, soc_mwh), self._asset_state(q)])
+
+    def _asset_state(self, q: int) -> np.ndarray:
+        sim = self._runner.sim
+        state = np.empty((sim.n, ASSET_STATE), dtype=np.float32)
         state[:, 0] = (sim.soc_mwh - sim.fleet.soc_min_mwh) / self._usable
         state[:, 1] = sim.available
         state[:, 2] = sim.day.up_cap[:, q] / sim.fleet.power_mw
         state[:, 3] = sim.day.down_cap[:, q] / sim.fleet.power_mw
-        return np.concatenate([pooled, state.ravel()])
+        return state.ravel()
 
     def _info(self) -> dict[str, Any]:
         info = super()._info()

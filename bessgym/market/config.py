@@ -56,6 +56,11 @@ class MarketConfig:
     wholesale_increments : round day-ahead, intraday-auction and continuous volumes to the exchange's 0.1 MW
         increment (the rule). False trades continuous volumes: a research switch for comparing with
         continuous LPs, whose optimum is not on the grid.
+    energy_only_backed : an energy-only aFRR offer's volume is a share of the power the SoC backs for the whole
+        quarter-hour beside the schedule, inside the reserves' SoC band, instead of a share of the free power:
+        a safe action parametrisation, whose offers are never undelivered (the learners' default, see
+        ``train.backed_energy_offers``; a plan that knows the activated share may offer more than the SoC
+        backs, as only that share is called).
     """
 
     products: frozenset[str] = frozenset(PRODUCTS)
@@ -73,10 +78,12 @@ class MarketConfig:
     unavailability_penalty_eur_mw_h: float = 0.0
     imbalance_markup_eur_mwh: float = 50.0
     wholesale_increments: bool = True
+    energy_only_backed: bool = False
 
     def __post_init__(self) -> None:
         finite("MarketConfig", **{f.name: getattr(self, f.name) for f in fields(self)
-                                  if f.name not in ("products", "fcr_activation", "wholesale_increments")})
+                                  if f.name not in ("products", "fcr_activation", "wholesale_increments",
+                                                     "energy_only_backed")})
         if self.fcr_hold_h is not None and self.fcr_hold_h < 0:
             raise ValueError(f"MarketConfig.fcr_hold_h must be >= 0 (None: the dated rule), got {self.fcr_hold_h}")
         unknown = set(self.products) - set(PRODUCTS)
