@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 # other's core (the suite took 9 min 03 s with the default pools, 7 min 33 s with one thread each)
 TEST_THREADS ?= 1
 
-.PHONY: install run test test-long lint bench calibrate clean
+.PHONY: install run test test-long lint bench calibrate leaderboard clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ test: $(STAMP)
 test-long: $(STAMP)
 	OMP_NUM_THREADS=$(TEST_THREADS) OPENBLAS_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS) \
 		$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m long --durations=0
+
+# the published leaderboard: every agent of every task over its whole test market, three seeds, into the committed
+# benchmarks/results (resumable: a rerun skips what is there), then docs/leaderboard.md from those files; the
+# real-data tasks too where BESSGYM_REAL_DATA names the folder of their files. Days of 2 cores (docs/benchmark.md)
+LEADERBOARD_AGENTS ?= all
+leaderboard: $(STAMP)
+	$(BIN)/bessgym benchmark run --agent $(LEADERBOARD_AGENTS) --workers $(TEST_WORKERS) --out benchmarks/results
+	$(BIN)/bessgym benchmark table --out benchmarks/results --readme docs/leaderboard.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check bessgym agents experiments tests benchmarks scripts

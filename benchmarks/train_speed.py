@@ -1,7 +1,8 @@
-"""PPO training throughput on intraday-2h: SB3's DummyVecEnv of single envs (the default) against the native
-batched env (``train.batched_copies``), side by side in one run, env steps per second of ``model.learn``.
+"""PPO training throughput on a task (default intraday-2h; the co-located site: colocation-1-1-1): SB3's
+DummyVecEnv of single envs (the default) against the native batched env (``train.batched_copies``), side by
+side in one run, env steps per second of ``model.learn``.
 
-    python benchmarks/train_speed.py [--steps 65536]
+    python benchmarks/train_speed.py [--steps 65536] [--task colocation-1-1-1]
 
 Every variant learns with the PPO of ``agents.rl`` (network, learning rate, clipping); what changes is where
 the steps come from and how the update is batched:
@@ -25,21 +26,22 @@ import time
 FAST = {"batch_size": 4096, "n_epochs": 2}
 
 
-def learn_steps_per_s(steps: int, *, batched: tuple[int, int] | None, threads: int = 1, **ppo) -> float:
+def learn_steps_per_s(task: str, steps: int, *, batched: tuple[int, int] | None, threads: int = 1,
+                      **ppo) -> float:
     import torch
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from agents.batched import batched_vec_env
     from agents.rl import build_model, normalized
     from bessgym.data.arrays import MarketArrays
-    from experiments.config import ExperimentConfig
     from experiments.evaluate import make_env, make_vector_env
+    from experiments.tasks import task as find_task
 
     torch.set_num_threads(threads)
-    config = ExperimentConfig()
+    config = find_task(task).config(0)
     market = MarketArrays.from_frame(config.train_market.load())
     if batched is None:
-        base = DummyVecEnv([lambda: make_env(config, market)] * 8)
+        base = DummyVecEnv([lambda: make_env(config, market, learner=True)] * 8)
     else:
         groups, copies = batched
         base = batched_vec_env(lambda k: make_vector_env(config, market, copies), groups)
@@ -53,14 +55,15 @@ def learn_steps_per_s(steps: int, *, batched: tuple[int, int] | None, threads: i
 def main() -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=65_536)
+    parser.add_argument("--task", default="intraday-2h", help="a battery's or a co-located site's task")
     args = parser.parse_args()
+    t, n = args.task, args.steps
     results = {
-        "dummy_8_envs": learn_steps_per_s(args.steps, batched=None, n_steps=512),
-        "dummy_8_envs_2_threads": learn_steps_per_s(args.steps, batched=None, threads=2, n_steps=512),
-        "batched_8x16": learn_steps_per_s(args.steps, batched=(8, 16), n_steps=128),
-        "batched_16x32_fast": learn_steps_per_s(args.steps, batched=(16, 32), n_steps=32, **FAST),
-        "batched_16x32_fast_2_threads": learn_steps_per_s(args.steps, batched=(16, 32), threads=2, n_steps=32,
-                                                          **FAST),
+        "dummy_8_envs": learn_steps_per_s(t, n, batched=None, n_steps=512),
+        "dummy_8_envs_2_threads": learn_steps_per_s(t, n, batched=None, threads=2, n_steps=512),
+        "batched_8x16": learn_steps_per_s(t, n, batched=(8, 16), n_steps=128),
+        "batched_16x32_fast": learn_steps_per_s(t, n, batched=(16, 32), n_steps=32, **FAST),
+        "batched_16x32_fast_2_threads": learn_steps_per_s(t, n, batched=(16, 32), threads=2, n_steps=32, **FAST),
     }
     base = results["dummy_8_envs"]
     for name, value in results.items():

@@ -24,11 +24,12 @@ import pandas as pd
 
 from bessgym import __version__
 from bessgym._io import atomic_path
+from bessgym.data.calendar import MARKET_TZ
 from experiments import baselines, tracking
 from experiments.bound import TOLERANCE
 from experiments.config import ExperimentConfig
 from experiments.evaluate import evaluate_strategies, evaluation_period, not_applicable
-from experiments.tasks import LEARNERS, Task
+from experiments.tasks import PER_ASSET, SYNTHETIC, SYNTHETIC_TRAINING, Task, learner
 
 # the leaderboard's columns: result metric -> heading
 COLUMNS = {"annualised_eur_per_mw_year": "EUR/MW/year", "share_of_pf_lp": "share of the task's PF LP",
@@ -59,14 +60,19 @@ def check_agent(task: Task, agent: str) -> None:
 
 
 def agent_fields(agent: str, overrides: dict[str, Any], train_steps: int | None) -> dict[str, Any]:
-    """The configuration fields of ``agent``: a learner's algorithm and budget; a clone (``bc_``) clones the LP
-    first and is fine-tuned gently (learning rate 1e-4 unless ``overrides`` set one: at PPO's default rate RL
-    unlearns the clone); then ``overrides``."""
+    """The configuration fields of ``agent``: a learner's algorithm and budget, per asset on a portfolio or
+    trained on the synthetic year where it is named so; a clone (``bc_``) clones the LP first and is fine-tuned
+    gently (learning rate 1e-4 unless ``overrides`` set one: at PPO's default rate RL unlearns the clone); then
+    ``overrides``."""
     fields = dict(overrides)
     if train_steps is not None:
         fields["train.total_steps"] = train_steps
-    if agent in LEARNERS:
-        fields["train.algorithm"] = agent.removeprefix("bc_")
+    if learner(agent):
+        fields["train.algorithm"] = learner(agent).removeprefix("bc_")
+    if agent.endswith(PER_ASSET):
+        fields["train.per_asset"] = True
+    if agent.endswith(SYNTHETIC):  # transfer: trained on the synthetic year, tested on the real test days
+        fields["train_market"] = SYNTHETIC_TRAINING.model_dump()
     if agent.startswith("bc_"):
         gentle = {"learning_rate": 1e-4, **fields.get("train.hyperparameters", {})}
         fields = {"train.clone_from": "lp", **fields, "train.hyperparameters": gentle}
@@ -74,16 +80,18 @@ def agent_fields(agent: str, overrides: dict[str, Any], train_steps: int | None)
 
 
 def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | None = None,
-        train_data: Path | None = None, test_data: Path | None = None, train_steps: int | None = None,
-        overrides: dict[str, Any] | None = None,
+        train_data: Path | None = None, test_data: Path | None = None, real_data: Path | None = None,
+        train_steps: int | None = None, overrides: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Run ``agent`` on ``task`` for every seed (see the module docstring); returns the results. ``overrides``:
-    further configuration fields (e.g. a learner's ``train.hyperparameters``)."""
+    """Run ``agent`` on ``task`` for every seed (see the module docstring); returns the results. ``real_data``:
+    the folder of a real-data task's files; ``overrides``: further configuration fields (e.g. a learner's
+    ``train.hyperparameters``)."""
     check_agent(task, agent)
     results = []
     fields = agent_fields(agent, overrides or {}, train_steps)
     for seed in seeds:
-        config = task.config(seed, train_data=train_data, test_data=test_data, days=days, **fields)
+        config = task.config(seed, train_data=train_data, test_data=test_data, days=days, real_data=real_data,
+                             **fields)
         path = result_path(out, task, agent, seed)
         previous = _previous(path, task, config)
         if previous is not None:
@@ -98,14 +106,14 @@ def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | 
 def run_one(task: Task, agent: str, seed: int, config: ExperimentConfig, path: Path) -> dict[str, Any]:
     """One agent on one seed: trained first if it learns, evaluated, written and logged."""
     start = time.perf_counter()
-    strategy = "trained" if agent in LEARNERS else agent
+    strategy = "trained" if learner(agent) else agent
     why = not_applicable(strategy, config)
     if why:
         raise ValueError(f"{agent} cannot run on task {task.id}: {why}")
     period, market = evaluation_period(config, config.eval_market.load())
     reference = baselines.perfect_lp(config, period, market)
     model_dir, train_s = None, 0.0
-    if agent in LEARNERS:
+    if learner(agent):
         from experiments.train import train
 
         trained = train(config, path.parent / f"seed_{seed}_train")
@@ -116,12 +124,13 @@ def run_one(task: Task, agent: str, seed: int, config: ExperimentConfig, path: P
     metrics = evaluation.metrics(lp_eur=reference.reward_eur, index=index)
     metrics["penalties_eur_per_mw_year"] = metrics["penalties_eur"] * 365.0 / metrics["days"] / evaluation.power_mw
     result = {"task": task.id, "agent": agent, "seed": seed, "days": int(metrics["days"]),
-              "period": f"{period.index[0].date()}..{period.index[-1].date()}",
+              "days_requested": config.evaluate.days,
+              "period": "..".join(str(t.date()) for t in period.index[[0, -1]].tz_convert(MARKET_TZ)),
               "train_market": config.train_market.label(), "test_market": config.eval_market.label(),
               "power_mw": evaluation.power_mw, "reference": task.reference, "code_version": code_version(),
               "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "wall_s": time.perf_counter() - start, "train_s": train_s,
-              "train_steps": config.train.total_steps if agent in LEARNERS else 0,
+              "train_steps": config.train.total_steps if learner(agent) else 0,
               "metrics": {k: float(v) for k, v in metrics.items()}}
     with tracking.run(config, f"{task.id}-{agent}-seed{seed}",
                       tags={"kind": "benchmark", "task": task.id, "agent": agent, "seed": str(seed),
@@ -141,10 +150,12 @@ def _previous(path: Path, task: Task, config: ExperimentConfig) -> dict[str, Any
         previous = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    # the days asked for (None: the whole test market), so that a 28-day result is no whole-year one; older
+    # results have only the days they ran
     days = config.evaluate.days
     same = (previous.get("task") == task.id and previous.get("test_market") == config.eval_market.label()
             and previous.get("train_market") == config.train_market.label()
-            and (days is None or previous.get("days") == days))
+            and previous.get("days_requested", previous.get("days")) == days)
     return previous if same else None
 
 

@@ -9,10 +9,13 @@ on a user's real contract tables with ``--train-data`` and ``--test-data``.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bessgym.data.datasets import DATA_ENV, DATASETS
 from experiments.config import ExperimentConfig, TrainConfig
 
 MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.day_ahead_delegate": "none",
@@ -22,6 +25,34 @@ MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.d
 # the env's action mask, 21 levels per action entry (agents.masked); bc_maskable_ppo: MaskablePPO after cloning
 # the LP's levels (agents.imitation)
 LEARNERS = ("ppo", "sac", "bc_ppo", "maskable_ppo", "bc_maskable_ppo")
+PER_ASSET = "_per_asset"  # on a portfolio, a learner that decides per asset (train.per_asset): ppo_per_asset, ...
+SYNTHETIC = "_synthetic"  # on a real-data task, a learner trained on the synthetic year (transfer): ppo_synthetic, ...
+SYNTHETIC_TRAINING = ExperimentConfig().train_market  # synthetic 2024, seed 0: every synthetic task's training year
+
+
+@dataclass(frozen=True)
+class RealData:
+    """A real-data task's market: a dataset of :data:`bessgym.data.datasets.DATASETS`, its training and test
+    delivery days (each [start, end))."""
+
+    dataset: str
+    train: tuple[dt.date, dt.date]
+    test: tuple[dt.date, dt.date]
+
+    def markets(self, folder: Path | None) -> dict[str, dict[str, Any]]:
+        """``train_market`` and ``eval_market`` on the dataset built from the files in ``folder`` (default
+        ``$BESSGYM_REAL_DATA``)."""
+        from experiments.baselines import cache_folder
+
+        folder = folder or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+        dataset = DATASETS[self.dataset]
+        if folder is None:
+            raise ValueError(f"dataset {dataset.name} ({dataset.description}) is built from public files that are "
+                             f"not shipped ({', '.join(f.path for f in dataset.files)}): give the folder that holds "
+                             f"them with --real-data or ${DATA_ENV}")
+        path = dataset.build(folder, cache_folder() / "datasets")
+        return {name: {"path": str(path), "start": start, "end": end}
+                for name, (start, end) in (("train_market", self.train), ("eval_market", self.test))}
 RULES = ("price_threshold", "time_of_day", "idle")
 
 
@@ -39,6 +70,7 @@ class Task:
     baselines: tuple[str, ...]
     seeds: int = 3
     index: bool = True  # compared with the revenue index of its battery (not for a portfolio)
+    data: RealData | None = None  # a real-data task's market (None: the synthetic years)
 
     @property
     def id(self) -> str:
@@ -46,21 +78,29 @@ class Task:
 
     @property
     def agents(self) -> tuple[str, ...]:
-        """The baselines and the learners (a portfolio's LPs decide per asset, which its pooled action cannot
-        clone: no ``bc_`` learner there)."""
-        portfolio = self.overrides.get("env.kind") == "portfolio"
-        return (*self.baselines, *(a for a in LEARNERS if not (portfolio and a.startswith("bc_"))))
+        """The baselines and the learners; on a portfolio each learner on the pooled action and per asset
+        (``<learner>_per_asset``), and no ``bc_`` learner (cloning is of one battery's or site's LP)."""
+        if self.data is not None:
+            return (*self.baselines, *LEARNERS, *(a + SYNTHETIC for a in LEARNERS))
+        if self.overrides.get("env.kind") != "portfolio":
+            return (*self.baselines, *LEARNERS)
+        pooled = tuple(a for a in LEARNERS if not a.startswith("bc_"))
+        return (*self.baselines, *pooled, *(a + PER_ASSET for a in pooled))
 
     def config(self, seed: int = 0, *, train_data: Path | None = None, test_data: Path | None = None,
-               days: int | None = None, **overrides: Any) -> ExperimentConfig:
-        """The task's configuration for one seed (evaluation, training and outages), on the synthetic markets
-        or the given contract tables, over the first ``days`` test days (None: the whole test market)."""
+               days: int | None = None, real_data: Path | None = None, **overrides: Any) -> ExperimentConfig:
+        """The task's configuration for one seed (evaluation, training and outages), on its markets (the
+        synthetic years, or a real-data task's dataset built from the files in ``real_data``) or the given
+        contract tables, over the first ``days`` test days (None: the whole test market)."""
         # a learner's evaluations during training on no more test days than its result (a quick run's 1 day
         # evaluated 14 with their LP at every evaluation)
         shorter = {} if days is None else {"train.eval_days": min(days, TrainConfig().eval_days)}
         values: dict[str, Any] = {"name": f"benchmark-{self.id}", **self.overrides, "evaluate.seed": seed,
                                   "evaluate.noise_seeds": 1, "train.seed": seed, "portfolio.outage_seed": seed,
-                                  "evaluate.days": days, **shorter, **overrides}
+                                  "evaluate.days": days, **shorter}
+        if self.data is not None and (train_data is None or test_data is None):
+            values.update(self.data.markets(real_data))
+        values.update(overrides)
         if train_data is not None:
             values["train_market"] = {"path": str(train_data)}
         if test_data is not None:
@@ -104,10 +144,39 @@ TASKS = _tasks(
          ("lp", "lp_noisy", "lp_per_asset", *RULES), index=False),
 )
 
+D = dt.date
+# on the real files of bessgym.data.datasets, not shipped: run with --real-data (or $BESSGYM_REAL_DATA); a training
+# quarter before a test quarter of the same half-year (2026), or five months before three (2024)
+REAL_TASKS = _tasks(
+    Task("intraday-2h-real", 0, "intraday-2h on real 2026 quarter-hours (EPEX ID3 index as the continuous price, "
+         "reBAP): trained on January-March, tested on April-June 2026", "the intraday LP",
+         {}, ("lp", "lp_noisy", "lp_rolling", *RULES),
+         data=RealData("de-2026h1", (D(2026, 1, 1), D(2026, 4, 1)), (D(2026, 4, 1), D(2026, 6, 29)))),
+    Task("multimarket-2h-real", 0, "1 MW / 2 MWh decides FCR capacity, 15-min day-ahead and intraday (ID3) on real "
+         "2026 (reBAP): trained on January-March, tested on April-June 2026", "the multi-market LP",
+         {**MULTIMARKET, "env.products": ["fcr", "day_ahead", "intraday", "imbalance"]},
+         ("lp", "lp_noisy", "lp_da", "lp_cascade", "rolling_intrinsic", "multimarket", *RULES),
+         data=RealData("de-2026h1", (D(2026, 1, 1), D(2026, 4, 1)), (D(2026, 4, 1), D(2026, 6, 29)))),
+    Task("afrr-da-2h-real", 0, "1 MW / 2 MWh offers aFRR capacity (pay-as-bid) and trades day-ahead on real 2024 "
+         "(SMARD, regelleistung.net): trained on January-May, tested on June-August 2024",
+         "the reserve and day-ahead LP (aFRR capacity offered at the marginal price)",
+         {"env.agent_stages": ["capacity", "day_ahead"], "env.day_ahead_delegate": "none",
+          "env.products": ["afrr_capacity", "day_ahead"]}, ("lp", "lp_noisy", "idle"),
+         data=RealData("de-2024-da-afrr", (D(2024, 1, 1), D(2024, 6, 1)), (D(2024, 6, 1), D(2024, 9, 1)))),
+)
+
+
+def learner(agent: str) -> str | None:
+    """The learner behind a benchmark agent name (``ppo_per_asset``, ``ppo_synthetic`` -> ``ppo``), None for a
+    baseline."""
+    name = agent.removesuffix(PER_ASSET).removesuffix(SYNTHETIC)
+    return name if name in LEARNERS else None
+
 
 def task(name: str) -> Task:
     """The task called ``name`` (with or without its ``-vN``); an unknown name lists the known ones."""
-    found = TASKS.get(name) or next((t for t in TASKS.values() if t.id == name), None)
+    every = {**TASKS, **REAL_TASKS}
+    found = every.get(name) or next((t for t in every.values() if t.id == name), None)
     if found is None:
-        raise KeyError(f"unknown task {name!r}; tasks: {', '.join(t.id for t in TASKS.values())}")
+        raise KeyError(f"unknown task {name!r}; tasks: {', '.join(t.id for t in every.values())}")
     return found

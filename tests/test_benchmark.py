@@ -9,11 +9,13 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from stable_baselines3 import PPO
 from typer.testing import CliRunner
 
 from bessgym.envs.colocated import CoLocatedPVBESSEnv
 from bessgym.envs.portfolio import PortfolioEnv, default_portfolio
 from bessgym.envs.portfolio_agents import PortfolioParallelEnv
+from bessgym.envs.portfolio_per_asset import PortfolioPerAssetEnv
 from bessgym.envs.single_bess import SingleBESSEnv
 from experiments import benchmark
 from experiments.config import ConfigError, ExperimentConfig, load_config
@@ -100,10 +102,19 @@ def test_leaderboard_is_made_from_the_results_mean_and_std_over_seeds(tmp_path, 
 
 
 def test_a_rerun_keeps_the_results_already_there(tmp_path, tracking, monkeypatch):
+    from bessgym.data import synthetic, write_table
+
     t = task("intraday-2h")
     first = benchmark.run(t, "idle", [0], tmp_path, days=1)
+    # a result of the first day is not one of the whole test market (here a table of two days)
+    test = tmp_path / "test.parquet"
+    write_table(synthetic.generate("2025-05-01", "2025-05-03", seed=4), test)
+    [day] = benchmark.run(t, "idle", [0], tmp_path / "users", days=1, test_data=test)
+    [whole] = benchmark.run(t, "idle", [0], tmp_path / "users", test_data=test)
+    assert (day["days"], day["days_requested"], whole["days"], whole["days_requested"]) == (1, 1, 2, None)
     monkeypatch.setattr(benchmark, "run_one", lambda *a: pytest.fail("a finished result was run again"))
     assert benchmark.run(t, "idle", [0], tmp_path, days=1) == first
+    assert benchmark.run(t, "idle", [0], tmp_path / "users", test_data=test) == [whole]
 
 
 def test_a_learner_trains_and_is_evaluated_on_a_task(tmp_path, tracking):
@@ -113,6 +124,11 @@ def test_a_learner_trains_and_is_evaluated_on_a_task(tmp_path, tracking):
     assert (tmp_path / t.id / "ppo" / "seed_0_train" / "model" / "policy.onnx").exists()
     assert np.isfinite(result["metrics"]["share_of_pf_lp"])
     assert not {"bc_ppo", "bc_maskable_ppo"} & set(t.agents)  # its LPs decide per asset: no clone of the pooled action
+    [per_asset] = benchmark.run(t, "ppo_per_asset", [0], tmp_path, days=1, train_steps=256)
+    width = {agent: PPO.load(tmp_path / t.id / agent / "seed_0_train" / "model" / "model.zip").action_space.shape[0]
+             for agent in ("ppo", "ppo_per_asset")}
+    assert width["ppo_per_asset"] == 6 * width["ppo"]  # a row per asset of the six
+    assert np.isfinite(per_asset["metrics"]["share_of_pf_lp"])
     [cloned] = benchmark.run(task("intraday-2h"), "bc_ppo", [0], tmp_path, days=1, train_steps=256,
                              overrides={"train.clone_days": 60})
     history = mlflow.MlflowClient().get_metric_history(
@@ -141,6 +157,17 @@ def test_the_config_selects_each_env_kind():
     assert [s.battery.power_mw for s in env.sites] == [10.0, 2.0, 0.6, 0.4, 10.0, 3.0]
     assert env.sites[5].grid_limit_mw == 4.0 and env.sites[5].pv_mwp == 6.0
     assert env.sites[0].battery.max_cycles_per_day == config.battery.max_cycles_per_day
+    # a learner's env: per asset where asked (the LPs and rules keep the pooled one), with backed energy offers
+    per_asset = config.with_overrides({"train.per_asset": True})
+    assert isinstance(make_env(per_asset, market, learner=True), PortfolioPerAssetEnv)
+    assert type(make_env(per_asset, market)) is PortfolioEnv
+    assert type(make_env(config, market, learner=True)) is PortfolioEnv
+    backed = make_env(ExperimentConfig(), market, learner=True).unwrapped.simulator.config.energy_only_backed
+    assert backed and not make_env(ExperimentConfig(), market).unwrapped.simulator.config.energy_only_backed
+    unbacked = ExperimentConfig().with_overrides({"train.backed_energy_offers": False})
+    assert not make_env(unbacked, market, learner=True).unwrapped.simulator.config.energy_only_backed
+    with pytest.raises(ConfigError, match="train.per_asset"):
+        ExperimentConfig().with_overrides({"train.per_asset": True})
     site = load_config(CONFIGS / "colocation.yaml")
     assert make_env(site, market).site.pv_mwp == 1.0
     with pytest.raises(ConfigError, match="portfolio.assets"):
@@ -208,7 +235,7 @@ def test_a_task_runs_on_the_users_tables(tmp_path, tracking):
     assert config.train_market.path == train and config.eval_market.path == test
     [result] = benchmark.run(t, "lp_noisy", [0], tmp_path / "out", train_data=train, test_data=test)
     assert result["days"] == 2 and str(test) in result["test_market"]
-    assert result["period"].startswith("2025-04-30")  # the first Berlin day starts at 22:00 UTC
+    assert result["period"] == "2025-05-01..2025-05-02"  # Berlin delivery days (the first starts at 22:00 UTC)
 
 
 def test_a_clone_is_fine_tuned_gently_unless_told_otherwise():

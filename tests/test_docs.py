@@ -65,7 +65,8 @@ def page_blocks(page: Path) -> list[tuple[str, int, str]]:
 
 
 def needs_real_data(text: str) -> bool:
-    return "real20" in text or any(name in text for name in REAL_NAMES) or "_Stunde.csv" in text
+    return ("real20" in text or "--real-data" in text or any(name in text for name in REAL_NAMES)
+            or "_Stunde.csv" in text)
 
 
 def shell_for_test(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -23,10 +24,10 @@ def tasks_cmd() -> None:
     """The tasks, their reference LP and their agents."""
     import pandas as pd
 
-    from experiments.tasks import TASKS
+    from experiments.tasks import REAL_TASKS, TASKS
 
-    rows = [{"task": t.id, "what": t.description, "reference": t.reference, "agents": ", ".join(t.agents)}
-            for t in TASKS.values()]
+    rows = [{"task": t.id, "what": t.description + (f" [real data: {t.data.dataset}, --real-data]" if t.data else ""),
+             "reference": t.reference, "agents": ", ".join(t.agents)} for t in (*TASKS.values(), *REAL_TASKS.values())]
     console.print(frame_table(pd.DataFrame(rows), "bessgym benchmark tasks"))
 
 
@@ -41,6 +42,9 @@ def run_cmd(
     train_data: Annotated[Path | None, typer.Option(help="Training contract table (default: synthetic 2024).")]
     = None,
     test_data: Annotated[Path | None, typer.Option(help="Test contract table (default: synthetic 2025).")] = None,
+    real_data: Annotated[Path | None, typer.Option(help="Folder of the public files the real-data tasks are built "
+                                                        "from (default: $BESSGYM_REAL_DATA); with it, all includes "
+                                                        "them.")] = None,
     train_steps: Annotated[int | None, typer.Option(help="Training steps of PPO and SAC (default: the task's).",
                                                     min=1)] = None,
     quick: Annotated[bool, typer.Option("--quick", help=f"Every task's baselines, one seed, the first {QUICK_DAYS} "
@@ -50,17 +54,21 @@ def run_cmd(
     out: OutOption = Path("runs/benchmark"),
 ) -> None:
     """Run agents on tasks over seeds; each result is written and logged to MLflow, then the leaderboard."""
-    from experiments.tasks import TASKS
+    from bessgym.data.datasets import DATA_ENV
+    from experiments.tasks import REAL_TASKS, TASKS
     from experiments.tasks import task as find_task
 
     if quick:
         task, agent, seeds, days = "all", "baselines", seeds or 1, days or QUICK_DAYS
+    real = real_data is not None or bool(os.environ.get(DATA_ENV))
     try:
-        chosen = list(TASKS.values()) if task == "all" else [find_task(task)]
+        every = [*TASKS.values(), *(REAL_TASKS.values() if real and not quick else ())]
+        chosen = every if task == "all" else [find_task(task)]
         plan = [(t, a) for t in chosen for a in _agents(t, agent)]
     except (KeyError, ValueError) as exc:
         raise fail(ValueError(str(exc).strip('"'))) from exc
-    options = {"days": days, "train_data": train_data, "test_data": test_data, "train_steps": train_steps}
+    options = {"days": days, "train_data": train_data, "test_data": test_data, "real_data": real_data,
+               "train_steps": train_steps}
     jobs = [(t.id, [a for u, a in plan if u is t], seeds, out, options) for t in chosen]
     try:
         if workers == 1:
