@@ -3,8 +3,9 @@ the baselines that apply and the metrics' reference, so that two studies report 
 
 A task is an :class:`~experiments.config.ExperimentConfig` with a name and a version; a change that alters its
 numbers (env, assets, markets, products, budget) is a new version, so old results stay what they measured.
-Everything runs offline on the synthetic markets (train: 2024, seed 0; test: 2025, seed 1); the same task runs
-on a user's real contract tables with ``--train-data`` and ``--test-data``.
+The tasks of :data:`TASKS` run offline on the synthetic markets (train: 2024, seed 0; test: 2025, seed 1); the
+same task runs on a user's real contract tables with ``--train-data`` and ``--test-data``. Those of
+:data:`REAL_TASKS` run on a real table built from public files the user has (:mod:`bessgym.data.datasets`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.d
 # the env's action mask, 21 levels per action entry (agents.masked); bc_maskable_ppo: MaskablePPO after cloning
 # the LP's levels (agents.imitation)
 LEARNERS = ("ppo", "sac", "bc_ppo", "maskable_ppo", "bc_maskable_ppo")
+RULES = ("price_threshold", "time_of_day", "idle")
 PER_ASSET = "_per_asset"  # on a portfolio, a learner that decides per asset (train.per_asset): ppo_per_asset, ...
 SYNTHETIC = "_synthetic"  # on a real-data task, a learner trained on the synthetic year (transfer): ppo_synthetic, ...
 SYNTHETIC_TRAINING = ExperimentConfig().train_market  # synthetic 2024, seed 0: every synthetic task's training year
@@ -53,7 +55,6 @@ class RealData:
         path = dataset.build(folder, cache_folder() / "datasets")
         return {name: {"path": str(path), "start": start, "end": end}
                 for name, (start, end) in (("train_market", self.train), ("eval_market", self.test))}
-RULES = ("price_threshold", "time_of_day", "idle")
 
 
 @dataclass(frozen=True)
