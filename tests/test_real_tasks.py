@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bessgym.data import read_table
+from bessgym.data import datasets, read_table
 from bessgym.data.calendar import MARKET_TZ
 from bessgym.data.datasets import DATA_ENV, DATASETS
 from bessgym.errors import MarketDataError
@@ -23,7 +23,7 @@ SPANS = {"de-2024-da-afrr": ("2024-01-01", "2024-08-31", {"da_price", "afrr_cap_
          "de-2026h1": ("2026-01-01", "2026-06-28", {"da_price", "id1_price", "imbalance_price", "fcr_price"})}
 
 
-def test_every_dataset_builds_from_its_checked_files(real_data, tmp_path):
+def test_every_dataset_builds_from_its_checked_files(real_data, tmp_path, monkeypatch):
     for name, dataset in DATASETS.items():
         path = dataset.build(real_data, tmp_path)
         assert path.name == f"{name}-{dataset.digest}.parquet"
@@ -34,7 +34,11 @@ def test_every_dataset_builds_from_its_checked_files(real_data, tmp_path):
         assert len(table) == len(pd.date_range(table.index[0], table.index[-1], freq="15min"))  # no gap
         files = table.attrs["provenance"]["files"]
         assert {f.path: f.sha256 for f in dataset.files} == {k: v["sha256"] for k, v in files.items()}
-        assert dataset.build(real_data, tmp_path) == path  # the second time from the cache
+        built = path.stat().st_mtime_ns
+        assert dataset.build(real_data, tmp_path) == path and path.stat().st_mtime_ns == built  # from the cache
+    # the code that reads the files changed: the table is built again, under the same name
+    monkeypatch.setattr(datasets, "_reader_digest", lambda: "another")
+    assert dataset.build(real_data, tmp_path) == path and read_table(path).attrs["provenance"]["reader"] == "another"
 
 
 def test_a_missing_or_changed_file_is_named_with_what_to_do(real_data, tmp_path):

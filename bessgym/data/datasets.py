@@ -68,13 +68,14 @@ class Dataset:
 
     def build(self, folder: Path, cache: Path) -> Path:
         """The contract table of the files in ``folder`` (checked first), imported once into ``cache`` and read
-        from there afterwards."""
-        from bessgym.data import write_table
+        from there afterwards, until the code that reads the files changes (its name stays, so results on it
+        still name the same table)."""
+        from bessgym.data import read_table, write_table
         from bessgym.data.importer import import_files
 
         self.check(folder)
         out = cache / f"{self.name}-{self.digest}.parquet"
-        if out.exists():
+        if out.exists() and read_table(out).attrs.get("provenance", {}).get("reader") == _reader_digest():
             return out
         formats: dict[str, list[Path]] = {}
         series = []
@@ -84,10 +85,18 @@ class Dataset:
             else:
                 formats.setdefault(f.read_as, []).append(f.find(folder))
         table = import_files(formats, series=series, unit=self.unit).table
-        table.attrs["provenance"] = {"dataset": self.name, "files": {f.path: {"sha256": f.sha256, "source": f.source}
-                                                                     for f in self.files}}
+        table.attrs["provenance"] = {"dataset": self.name, "reader": _reader_digest(),
+                                     "files": {f.path: {"sha256": f.sha256, "source": f.source} for f in self.files}}
         out.parent.mkdir(parents=True, exist_ok=True)
         return write_table(table, out)  # atomically
+
+
+def _reader_digest() -> str:
+    """A hash of the source of :mod:`bessgym.data` (loaders, importer, contract), which the tables are read by."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _sha256(path: Path) -> str:
