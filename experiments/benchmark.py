@@ -67,8 +67,8 @@ def agent_fields(agent: str, overrides: dict[str, Any], train_steps: int | None)
     fields = dict(overrides)
     if train_steps is not None:
         fields["train.total_steps"] = train_steps
-    if learner(agent):
-        fields["train.algorithm"] = learner(agent).removeprefix("bc_")
+    if (name := learner(agent)) is not None:
+        fields["train.algorithm"] = name.removeprefix("bc_")
     if agent.endswith(PER_ASSET):
         fields["train.per_asset"] = True
     if agent.endswith(SYNTHETIC):  # transfer: trained on the synthetic year, tested on the real test days

@@ -79,7 +79,8 @@ class Task:
 
     @property
     def agents(self) -> tuple[str, ...]:
-        """The baselines and the learners; on a portfolio each learner on the pooled action and per asset
+        """The baselines and the learners; on a real-data task each learner also trained on the synthetic year
+        (``<learner>_synthetic``); on a portfolio each learner on the pooled action and per asset
         (``<learner>_per_asset``), and no ``bc_`` learner (cloning is of one battery's or site's LP)."""
         if self.data is not None:
             return (*self.baselines, *LEARNERS, *(a + SYNTHETIC for a in LEARNERS))
