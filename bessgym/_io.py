@@ -25,3 +25,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def source_digest(root: Path, *packages: str) -> str:
+    """A SHA-256 of the Python source under ``root / package`` for each package (every ``.py`` file, with its
+    path relative to ``root``): the key of a cache that code computes, so a changed module is a new key."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for package in packages for p in (root / package).rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from agents.index import IndexResult
-from bessgym import __version__
+from bessgym import __version__, _io
 from bessgym._io import atomic_path
 from bessgym.data.arrays import MarketArrays
 from experiments.config import ExperimentConfig
@@ -39,12 +39,7 @@ def cache_folder() -> Path:
 @functools.cache
 def source_digest() -> str:
     """A hash of the Python source of the packages the cached baselines are computed by (``agents``, ``bessgym``)."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(p for package in ("agents", "bessgym") for p in (root / package).rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return _io.source_digest(Path(__file__).resolve().parents[1], "agents", "bessgym")
 
 
 def cache_key(what: str, config: ExperimentConfig, period: pd.DataFrame, prefixes: tuple[str, ...]) -> str:

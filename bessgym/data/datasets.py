@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from bessgym._io import source_digest
 from bessgym.data.contract import MarketDataError
 
 # where a folder of real files is looked for when no folder is given
@@ -93,10 +94,7 @@ class Dataset:
 
 def _reader_digest() -> str:
     """A hash of the source of :mod:`bessgym.data` (loaders, importer, contract), which the tables are read by."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return source_digest(Path(__file__).parents[1], "data")[:12]
 
 
 def _sha256(path: Path) -> str:
