@@ -26,6 +26,7 @@ from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 from stable_baselines3.sac.policies import SACPolicy
@@ -72,7 +73,14 @@ def build_model(algorithm: str, venv: VecEnv, *, seed: int, **overrides: Any) ->
     kwargs = {**DEFAULTS[algorithm], **overrides}
     if isinstance(venv, VecNormalize):
         venv.gamma = kwargs["gamma"]  # the reward normaliser discounts like the algorithm
-    return ALGORITHMS[algorithm]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
+    return quiet(ALGORITHMS[algorithm]("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs))
+
+
+def quiet(model: BaseAlgorithm) -> BaseAlgorithm:
+    """``model`` with a logger that writes nothing: SB3's default makes an empty folder in the system's temporary
+    directory at every ``learn`` (``SB3-<time>``: hundreds per test run); our metrics go to MLflow."""
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 class RLAgent(Agent):

@@ -29,7 +29,7 @@ from experiments import baselines, tracking
 from experiments.bound import TOLERANCE
 from experiments.config import ExperimentConfig
 from experiments.evaluate import evaluate_strategies, evaluation_period, not_applicable
-from experiments.tasks import PER_ASSET, SYNTHETIC, SYNTHETIC_TRAINING, Task, learner
+from experiments.tasks import CLONE_FINE_TUNING_STEPS, PER_ASSET, SYNTHETIC, SYNTHETIC_TRAINING, Task, learner
 
 # the leaderboard's columns: result metric -> heading
 COLUMNS = {"annualised_eur_per_mw_year": "EUR/MW/year", "share_of_pf_lp": "share of the task's PF LP",
@@ -62,8 +62,8 @@ def check_agent(task: Task, agent: str) -> None:
 def agent_fields(agent: str, overrides: dict[str, Any], train_steps: int | None) -> dict[str, Any]:
     """The configuration fields of ``agent``: a learner's algorithm and budget, per asset on a portfolio or
     trained on the synthetic year where it is named so; a clone (``bc_``) clones the LP first and is fine-tuned
-    gently (learning rate 1e-4 unless ``overrides`` set one: at PPO's default rate RL unlearns the clone); then
-    ``overrides``."""
+    gently (:data:`~experiments.tasks.CLONE_FINE_TUNING_STEPS` unless ``train_steps`` is given, learning rate 1e-4
+    unless ``overrides`` set one: longer or at PPO's default rate RL unlearns the clone); then ``overrides``."""
     fields = dict(overrides)
     if train_steps is not None:
         fields["train.total_steps"] = train_steps
@@ -75,7 +75,8 @@ def agent_fields(agent: str, overrides: dict[str, Any], train_steps: int | None)
         fields["train_market"] = SYNTHETIC_TRAINING.model_dump()
     if agent.startswith("bc_"):
         gentle = {"learning_rate": 1e-4, **fields.get("train.hyperparameters", {})}
-        fields = {"train.clone_from": "lp", **fields, "train.hyperparameters": gentle}
+        fields = {"train.clone_from": "lp", "train.total_steps": CLONE_FINE_TUNING_STEPS, **fields,
+                  "train.hyperparameters": gentle}
     return fields
 
 
@@ -131,6 +132,7 @@ def run_one(task: Task, agent: str, seed: int, config: ExperimentConfig, path: P
               "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "wall_s": time.perf_counter() - start, "train_s": train_s,
               "train_steps": config.train.total_steps if learner(agent) else 0,
+              "train": config.train.model_dump(mode="json") if learner(agent) else {},
               "metrics": {k: float(v) for k, v in metrics.items()}}
     with tracking.run(config, f"{task.id}-{agent}-seed{seed}",
                       tags={"kind": "benchmark", "task": task.id, "agent": agent, "seed": str(seed),
@@ -145,7 +147,8 @@ def run_one(task: Task, agent: str, seed: int, config: ExperimentConfig, path: P
 
 
 def _previous(path: Path, task: Task, config: ExperimentConfig) -> dict[str, Any] | None:
-    """The result already written for the same task version, test days and markets, if any."""
+    """The result already written for the same task version, test days, markets and, for a learner, training
+    (its steps and, where recorded, every ``train`` field), if any."""
     try:
         previous = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -153,9 +156,12 @@ def _previous(path: Path, task: Task, config: ExperimentConfig) -> dict[str, Any
     # the days asked for (None: the whole test market), so that a 28-day result is no whole-year one; older
     # results have only the days they ran
     days = config.evaluate.days
+    trained = previous.get("train_steps", 0) > 0
     same = (previous.get("task") == task.id and previous.get("test_market") == config.eval_market.label()
             and previous.get("train_market") == config.train_market.label()
-            and previous.get("days_requested", previous.get("days")) == days)
+            and previous.get("days_requested", previous.get("days")) == days
+            and (not trained or previous["train_steps"] == config.train.total_steps)
+            and previous.get("train", {}) in ({}, config.train.model_dump(mode="json") if trained else {}))
     return previous if same else None
 
 

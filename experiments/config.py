@@ -215,10 +215,13 @@ class EnvConfig(_Strict):
     observation_features: list[Literal["relative_prices", "quantile_spreads", "time_to_gate"]] = Field(
         default_factory=list)  # appended to the observation (bessgym.envs.observation)
 
-    def market_config(self, *, energy_only_backed: bool = False) -> MarketConfig:
-        """The env's market; ``energy_only_backed``: a learner's safe energy-only offers (``MarketConfig``)."""
+    def market_config(self, *, energy_only_backed: bool = False,
+                      capacity_volumes_nearest: bool = False) -> MarketConfig:
+        """The env's market; ``energy_only_backed``, ``capacity_volumes_nearest``: a learner's action
+        parametrisation (``MarketConfig``)."""
         return MarketConfig(products=frozenset(self.products), intraday_fee_eur_mwh=self.intraday_fee_eur_mwh,
-                            wholesale_increments=self.wholesale_increments, energy_only_backed=energy_only_backed)
+                            wholesale_increments=self.wholesale_increments, energy_only_backed=energy_only_backed,
+                            capacity_volumes_nearest=capacity_volumes_nearest)
 
     def wholesale(self) -> str:
         """The market an LP baseline trades: intraday continuous when configured, else day-ahead."""
@@ -246,6 +249,11 @@ class TrainConfig(_Strict):
     # it cannot offer energy it would fail to deliver (offering free power at an empty SoC cost SAC 83 kEUR/MW/year
     # of penalties on capacity-2h); the baselines' envs keep shares of free power
     backed_energy_offers: bool = True
+    # the learner's capacity volumes go to the product's grid at the nearest step
+    # (MarketConfig.capacity_volumes_nearest): rounded down, a 1 MW battery offers nothing below an action of
+    # exactly 1, and the clones of the LP's offers (a mean of offering and not) offered no capacity on any task;
+    # the baselines' envs round down
+    nearest_capacity_volumes: bool = True
     # env.kind portfolio: the learner decides per asset and sees each asset's state (PortfolioPerAsset-v1) instead
     # of one action for every asset (Portfolio-v1); the LPs and rules are not affected
     per_asset: bool = False

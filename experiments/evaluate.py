@@ -82,10 +82,12 @@ def _check_products(config: ExperimentConfig, market: MarketArrays) -> None:
 def env_options(config: ExperimentConfig, *, forecast: str | None = None, episode_days: int | None = None,
                 start_day=None, learner: bool = False) -> EnvOptions:
     """The configured env's options (``forecast``, ``episode_days``, ``start_day`` override the config's);
-    ``learner``: with the learner's safe energy-only offers where ``train.backed_energy_offers`` asks."""
-    env = config.env
+    ``learner``: with the learner's action parametrisation (``train.backed_energy_offers``,
+    ``train.nearest_capacity_volumes``)."""
+    env, t = config.env, config.train
     delegates = {"day_ahead": SpreadTrader() if env.day_ahead_delegate == "spread" else NoOp()}
-    market = env.market_config(energy_only_backed=learner and config.train.backed_energy_offers)
+    market = env.market_config(energy_only_backed=learner and t.backed_energy_offers,
+                               capacity_volumes_nearest=learner and t.nearest_capacity_volumes)
     return EnvOptions(market, episode_days=episode_days or env.episode_days, start_day=start_day,
                       agent_stages=tuple(env.agent_stages), delegates=delegates, forecast=forecast or env.forecast,
                       forecast_sigma=env.forecast_sigma, horizon_qh=env.horizon_qh, track_soh=False,

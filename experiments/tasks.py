@@ -26,6 +26,8 @@ MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.d
 # the env's action mask, 21 levels per action entry (agents.masked); bc_maskable_ppo: MaskablePPO after cloning
 # the LP's levels (agents.imitation)
 LEARNERS = ("ppo", "sac", "bc_ppo", "maskable_ppo", "bc_maskable_ppo")
+# a clone's RL fine-tuning by default (4 rollouts of 8 envs x 512 steps): longer RL erodes what cloning learnt
+CLONE_FINE_TUNING_STEPS = 16_384
 RULES = ("price_threshold", "time_of_day", "idle")
 PER_ASSET = "_per_asset"  # on a portfolio, a learner that decides per asset (train.per_asset): ppo_per_asset, ...
 SYNTHETIC = "_synthetic"  # on a real-data task, a learner trained on the synthetic year (transfer): ppo_synthetic, ...

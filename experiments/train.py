@@ -28,7 +28,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormali
 
 from agents.batched import batched_vec_env
 from agents.masked import DiscreteActions, DiscreteVecActions
-from agents.rl import ALGORITHMS, DEFAULTS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, normalized
+from agents.rl import ALGORITHMS, DEFAULTS, MODEL_FILE, NORM_FILE, ONNX_FILE, RLAgent, build_model, normalized, quiet
 from bessgym._io import atomic_path
 from bessgym.data.arrays import MarketArrays
 from experiments import tracking
@@ -221,7 +221,7 @@ def train(config: ExperimentConfig, out: Path, *, resume: bool = False,
     else:
         folder = ckpt_root / state["folder"]
         venv = _training_env(config, train_market, folder / NORM_FILE)
-        model = ALGORITHMS[t.algorithm].load(folder / MODEL_FILE, env=venv, device="cpu")
+        model = quiet(ALGORITHMS[t.algorithm].load(folder / MODEL_FILE, env=venv, device="cpu"))
         if (folder / BUFFER_FILE).exists():
             model.load_replay_buffer(folder / BUFFER_FILE)
 

@@ -115,6 +115,17 @@ def test_a_rerun_keeps_the_results_already_there(tmp_path, tracking, monkeypatch
     monkeypatch.setattr(benchmark, "run_one", lambda *a: pytest.fail("a finished result was run again"))
     assert benchmark.run(t, "idle", [0], tmp_path, days=1) == first
     assert benchmark.run(t, "idle", [0], tmp_path / "users", test_data=test) == [whole]
+    # a learner's result is kept for the same training only: other steps or another train field train again
+    config = t.config(0, days=1, **benchmark.agent_fields("ppo", {}, 256))
+    trained = {**first[0], "agent": "ppo", "train_steps": 256, "train": config.train.model_dump(mode="json")}
+    path = benchmark.result_path(tmp_path, t, "ppo", 0)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(trained))
+    assert benchmark.run(t, "ppo", [0], tmp_path, days=1, train_steps=256) == [trained]
+    monkeypatch.setattr(benchmark, "run_one", lambda *a: "trained again")
+    assert benchmark.run(t, "ppo", [0], tmp_path, days=1, train_steps=512) == ["trained again"]
+    assert benchmark.run(t, "ppo", [0], tmp_path, days=1, train_steps=256,
+                         overrides={"train.nearest_capacity_volumes": False}) == ["trained again"]
 
 
 def test_a_learner_trains_and_is_evaluated_on_a_task(tmp_path, tracking):
@@ -162,10 +173,14 @@ def test_the_config_selects_each_env_kind():
     assert isinstance(make_env(per_asset, market, learner=True), PortfolioPerAssetEnv)
     assert type(make_env(per_asset, market)) is PortfolioEnv
     assert type(make_env(config, market, learner=True)) is PortfolioEnv
-    backed = make_env(ExperimentConfig(), market, learner=True).unwrapped.simulator.config.energy_only_backed
-    assert backed and not make_env(ExperimentConfig(), market).unwrapped.simulator.config.energy_only_backed
-    unbacked = ExperimentConfig().with_overrides({"train.backed_energy_offers": False})
-    assert not make_env(unbacked, market, learner=True).unwrapped.simulator.config.energy_only_backed
+    learner, baseline = (make_env(ExperimentConfig(), market, learner=learner).unwrapped.simulator.config
+                         for learner in (True, False))
+    assert learner.energy_only_backed and learner.capacity_volumes_nearest
+    assert not baseline.energy_only_backed and not baseline.capacity_volumes_nearest
+    plain = ExperimentConfig().with_overrides({"train.backed_energy_offers": False,
+                                               "train.nearest_capacity_volumes": False})
+    plain = make_env(plain, market, learner=True).unwrapped.simulator.config
+    assert not plain.energy_only_backed and not plain.capacity_volumes_nearest
     with pytest.raises(ConfigError, match="train.per_asset"):
         ExperimentConfig().with_overrides({"train.per_asset": True})
     site = load_config(CONFIGS / "colocation.yaml")

@@ -53,3 +53,18 @@ def test_volumes_outside_their_room_are_clipped_and_products_off_decode_to_nothi
     assert (fcr == 0).all() and pos == pytest.approx(np.full((1, 6), 9.0)) and (mpos == 0).all()
     offers = CODEC.capacity_prices(np.full((1, 54), -1.0), *(np.full((1, 6), p) for p in (10.0, 4.0, 6.0, 2.0)))
     assert [o[0, 0] for o in offers] == pytest.approx([5.0, 2.0, 3.0, 1.0])
+
+
+def test_nearest_capacity_volumes_round_to_the_closest_step_inside_the_room():
+    """A 1 MW battery's aFRR POS room of 1 MW and NEG room of 0.8 MW (a site's connection), on a 1 MW grid: an
+    action of 0.6 offers 1 MW, 0.4 nothing; NEG's room holds no whole MW, so even a full action offers nothing."""
+    codec = ActionCodec(MarketConfig(products=frozenset({"afrr_capacity", "intraday"})))
+    power, up, down = np.array([1.0]), np.full((1, 6), 1.0), np.full((1, 6), 0.8)
+    action = np.zeros((1, 9, 6))
+    action[0, 1] = [0.6, 0.4, 0.5, 1.0, 0.0, 0.49]  # afrr_pos_volume per block
+    action[0, 2] = 1.0  # afrr_neg_volume
+    _, pos, neg, _, _ = codec.capacity_volumes(action.reshape(1, -1), power, up, down, nearest_step_mw=1.0)
+    np.testing.assert_array_equal(pos, [[1.0, 0.0, 1.0, 1.0, 0.0, 0.0]])  # half a step rounds up
+    np.testing.assert_array_equal(neg, 0.0)
+    _, down_pos, *_ = codec.capacity_volumes(action.reshape(1, -1), power, up, down)  # the default rounds later
+    np.testing.assert_allclose(down_pos, [[0.6, 0.4, 0.5, 1.0, 0.0, 0.49]])

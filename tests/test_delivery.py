@@ -141,6 +141,21 @@ def test_a_backed_energy_only_offer_is_what_the_soc_delivers_over_the_quarter_ho
     assert r["afrr_neg_mwh"][0] == 0.0 and flows(c)["penalty"] == 0.0
 
 
+def test_nearest_capacity_volumes_offer_a_whole_mw_from_a_leaning_action():
+    """1 MW / 2 MWh, aFRR POS capacity at 10 EUR/MW/h (cleared: the marginal price equals the forecast): an
+    action of 0.7 for every block holds nothing rounded down (0.7 MW is below the 1 MW minimum bid) and 1 MW with
+    ``capacity_volumes_nearest``; 0.3 holds nothing either way."""
+    battery = BatterySpec(power_mw=1.0, energy_mwh=2.0, soc_initial=0.5)
+    for nearest, share, held in ((False, 0.7, 0.0), (True, 0.7, 1.0), (True, 0.3, 0.0)):
+        s = simulator(battery, MarketConfig(products=RESERVES, capacity_volumes_nearest=nearest),
+                      afrr_cap_pos_marginal=10.0, afrr_cap_neg_marginal=8.0)
+        a = np.zeros((1, 9, 6))
+        a[0, 1] = share
+        s.apply_capacity(a.reshape(1, -1))
+        np.testing.assert_array_equal(s.day.afrr_pos_mw, held)
+        assert (s.day.afrr_neg_mw == 0).all() and (s.day.fcr_mw == 0).all()
+
+
 def test_auxiliary_load_at_the_floor_is_bought_not_penalised():
     # 1 MW / 4 MWh, 0.05 MW aux, empty, no reserve product: the floor needs 0.05 / 0.95 = 0.0526 MW of charge
     battery = BatterySpec(power_mw=1, energy_mwh=4, soc_min=0.0, soc_max=1.0, soc_initial=0.0, aux_power_mw=0.05)

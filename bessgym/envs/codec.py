@@ -29,6 +29,7 @@ import numpy as np
 from numba import float64, njit, vectorize
 
 from bessgym.envs.layout import CAPACITY, DELIVERY
+from bessgym.market.clearing import GRID_TOLERANCE
 from bessgym.market.config import MarketConfig
 from bessgym.market.products import N_BLOCKS
 from bessgym.market.reserves import BOTH, DOWN, ENERGY, RESERVES, UP, ReserveProduct
@@ -73,11 +74,13 @@ class ActionCodec:
     # ---------------------------------------------------------------------------------- capacity
 
     def capacity_volumes(self, action: np.ndarray, power_mw: np.ndarray, room_up_mw: np.ndarray,
-                         room_down_mw: np.ndarray) -> np.ndarray:
+                         room_down_mw: np.ndarray, nearest_step_mw: float = 0.0) -> np.ndarray:
         """Each product's volume (len(RESERVES), N, 6) [MW] of a capacity action (N, 54), in the table's order,
         within the rooms (N, 6) each direction has for reserves (before the energy window and the products'
         grids): a symmetric product (FCR) a x ``fcr_max_share`` x power within both rooms, a one-way product a x
-        the room the products before it leave in its direction; 0 where its family is not configured."""
+        the room the products before it leave in its direction; 0 where its family is not configured. With
+        ``nearest_step_mw`` each volume is put on that grid at the nearest step within its room
+        (``MarketConfig.capacity_volumes_nearest``)."""
         cfg = self.config
         a = action.reshape(action.shape[0], len(CAPACITY), N_BLOCKS)
         out = np.empty((len(RESERVES), *np.shape(room_up_mw)))
@@ -85,9 +88,15 @@ class ActionCodec:
         for k, (product, row) in enumerate(zip(RESERVES, VOLUME_ROWS, strict=True)):
             wanted = np.clip(a[:, row], 0, 1)
             if product.direction == BOTH:
-                volume = np.minimum(wanted * cfg.fcr_max_share * power_mw[:, None], np.minimum(left_up, left_down))
+                most = np.minimum(cfg.fcr_max_share * power_mw[:, None], np.minimum(left_up, left_down))
+                volume = np.minimum(wanted * cfg.fcr_max_share * power_mw[:, None], most)
             else:
-                volume = wanted * np.maximum(left_up if product.direction == UP else left_down, 0.0)
+                most = np.maximum(left_up if product.direction == UP else left_down, 0.0)
+                volume = wanted * most
+            if nearest_step_mw > 0:
+                steps = np.minimum(np.floor(volume / nearest_step_mw + 0.5),
+                                   np.floor(most / nearest_step_mw + GRID_TOLERANCE))
+                volume = np.maximum(steps, 0.0) * nearest_step_mw
             out[k] = volume * cfg.has(product.family)
             left_up, left_down = _left(product, out[k], left_up, left_down)
         return out

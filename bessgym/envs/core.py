@@ -261,11 +261,12 @@ class Simulator:
     def apply_capacity(self, action: np.ndarray) -> dict[str, np.ndarray]:
         """Offer FCR, aFRR and mFRR capacity for the 6 blocks; price-taker FCR, pay-as-bid aFRR and mFRR."""
         d, f, cfg = self.day, self.fleet, self.config
-        volumes = self.codec.capacity_volumes(action, f.power_mw, *self.capacity_rooms())
+        rules = d.rules
+        nearest = rules.bid_step_mw if cfg.capacity_volumes_nearest and not self.pooling.pooled else 0.0
+        volumes = self.codec.capacity_volumes(action, f.power_mw, *self.capacity_rooms(), nearest_step_mw=nearest)
         # The reserves of a block must fit the usable energy window together.
         up, down = reserve_energy(volumes, cfg.hold_h(d.rules), f.eta_charge[:, None], f.eta_discharge[:, None])
         scale = np.minimum(1.0, (f.soc_max_mwh - f.soc_min_mwh)[:, None] / np.maximum(up + down, 1e-12))
-        rules = d.rules
         starts = d.start + np.searchsorted(d.block, np.arange(N_BLOCKS))
         no_forecast = np.zeros((self.n, d.n_qh))
         offers = dict(zip((p.name for p in PAY_AS_BID), self.codec.capacity_prices(action, *(

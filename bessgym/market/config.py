@@ -61,6 +61,11 @@ class MarketConfig:
         a safe action parametrisation, whose offers are never undelivered (the learners' default, see
         ``train.backed_energy_offers``; a plan that knows the activated share may offer more than the SoC
         backs, as only that share is called).
+    capacity_volumes_nearest : a capacity offer's volume is put on the product's grid at the step nearest the
+        action's (never above the room) instead of rounded down: 0.6 of a 1 MW battery's room offers 1 MW,
+        0.4 offers nothing, so a policy whose mean action only leans towards offering still offers (the
+        learners' default, see ``train.nearest_capacity_volumes``; a pooled portfolio puts its totals on the
+        grid as before). An action exactly on the grid offers the same either way.
     """
 
     products: frozenset[str] = frozenset(PRODUCTS)
@@ -79,11 +84,12 @@ class MarketConfig:
     imbalance_markup_eur_mwh: float = 50.0
     wholesale_increments: bool = True
     energy_only_backed: bool = False
+    capacity_volumes_nearest: bool = False
 
     def __post_init__(self) -> None:
         finite("MarketConfig", **{f.name: getattr(self, f.name) for f in fields(self)
                                   if f.name not in ("products", "fcr_activation", "wholesale_increments",
-                                                     "energy_only_backed")})
+                                                     "energy_only_backed", "capacity_volumes_nearest")})
         if self.fcr_hold_h is not None and self.fcr_hold_h < 0:
             raise ValueError(f"MarketConfig.fcr_hold_h must be >= 0 (None: the dated rule), got {self.fcr_hold_h}")
         unknown = set(self.products) - set(PRODUCTS)
