@@ -125,7 +125,7 @@ def test_a_rerun_keeps_the_results_already_there(tmp_path, tracking, monkeypatch
     monkeypatch.setattr(benchmark, "run_one", lambda *a: "trained again")
     assert benchmark.run(t, "ppo", [0], tmp_path, days=1, train_steps=512) == ["trained again"]
     assert benchmark.run(t, "ppo", [0], tmp_path, days=1, train_steps=256,
-                         overrides={"train.nearest_capacity_volumes": False}) == ["trained again"]
+                         overrides={"train.nearest_capacity_volumes": True}) == ["trained again"]
 
 
 def test_a_learner_trains_and_is_evaluated_on_a_task(tmp_path, tracking):
@@ -175,12 +175,13 @@ def test_the_config_selects_each_env_kind():
     assert type(make_env(config, market, learner=True)) is PortfolioEnv
     learner, baseline = (make_env(ExperimentConfig(), market, learner=learner).unwrapped.simulator.config
                          for learner in (True, False))
-    assert learner.energy_only_backed and learner.capacity_volumes_nearest
+    assert learner.energy_only_backed and not learner.capacity_volumes_nearest
     assert not baseline.energy_only_backed and not baseline.capacity_volumes_nearest
-    plain = ExperimentConfig().with_overrides({"train.backed_energy_offers": False,
-                                               "train.nearest_capacity_volumes": False})
-    plain = make_env(plain, market, learner=True).unwrapped.simulator.config
-    assert not plain.energy_only_backed and not plain.capacity_volumes_nearest
+    other = ExperimentConfig().with_overrides({"train.backed_energy_offers": False,
+                                               "train.nearest_capacity_volumes": True})
+    other = make_env(other, market, learner=True).unwrapped.simulator.config
+    assert not other.energy_only_backed and other.capacity_volumes_nearest
+    assert not make_env(other, market).unwrapped.simulator.config.capacity_volumes_nearest
     with pytest.raises(ConfigError, match="train.per_asset"):
         ExperimentConfig().with_overrides({"train.per_asset": True})
     site = load_config(CONFIGS / "colocation.yaml")

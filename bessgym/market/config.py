@@ -63,9 +63,9 @@ class MarketConfig:
         backs, as only that share is called).
     capacity_volumes_nearest : a capacity offer's volume is put on the product's grid at the step nearest the
         action's (never above the room) instead of rounded down: 0.6 of a 1 MW battery's room offers 1 MW,
-        0.4 offers nothing, so a policy whose mean action only leans towards offering still offers (the
-        learners' default, see ``train.nearest_capacity_volumes``; a pooled portfolio puts its totals on the
-        grid as before). An action exactly on the grid offers the same either way.
+        0.4 offers nothing, so a policy whose mean action only leans towards offering still offers (a learner's
+        option, ``train.nearest_capacity_volumes``; a pooled portfolio puts its totals on the grid as before).
+        An action exactly on the grid offers the same either way.
     """
 
     products: frozenset[str] = frozenset(PRODUCTS)
