@@ -21,10 +21,10 @@ from experiments.config import ExperimentConfig, TrainConfig
 
 MULTIMARKET = {"env.agent_stages": ["capacity", "day_ahead", "delivery"], "env.day_ahead_delegate": "none",
                "env.products": ["fcr", "afrr_capacity", "afrr_energy", "day_ahead", "intraday", "imbalance"]}
-# trained on the task's training market, then evaluated like the baselines; bc_ppo: PPO (learning rate 1e-4)
-# after behaviour cloning of the perfect-foresight LP on 366 random training days; maskable_ppo: MaskablePPO on
-# the env's action mask, 21 levels per action entry (agents.masked); bc_maskable_ppo: MaskablePPO after cloning
-# the LP's levels (agents.imitation)
+# trained on the task's training market, then evaluated like the baselines; bc_ppo: PPO (learning rate 1e-4,
+# CLONE_FINE_TUNING_STEPS) after behaviour cloning of the perfect-foresight LP on 366 random training days;
+# maskable_ppo: MaskablePPO on the env's action mask, 21 levels per action entry (agents.masked); bc_maskable_ppo:
+# MaskablePPO after cloning the LP's levels (agents.imitation), fine-tuned as bc_ppo
 LEARNERS = ("ppo", "sac", "bc_ppo", "maskable_ppo", "bc_maskable_ppo")
 # a clone's RL fine-tuning by default (4 rollouts of 8 envs x 512 steps): longer RL erodes what cloning learnt
 CLONE_FINE_TUNING_STEPS = 16_384

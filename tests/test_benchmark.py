@@ -179,9 +179,10 @@ def test_the_config_selects_each_env_kind():
     assert not baseline.energy_only_backed and not baseline.capacity_volumes_nearest
     other = ExperimentConfig().with_overrides({"train.backed_energy_offers": False,
                                                "train.nearest_capacity_volumes": True})
-    other = make_env(other, market, learner=True).unwrapped.simulator.config
-    assert not other.energy_only_backed and other.capacity_volumes_nearest
-    assert not make_env(other, market).unwrapped.simulator.config.capacity_volumes_nearest
+    learner, baseline = (make_env(other, market, learner=learner).unwrapped.simulator.config
+                         for learner in (True, False))
+    assert not learner.energy_only_backed and learner.capacity_volumes_nearest
+    assert not baseline.capacity_volumes_nearest
     with pytest.raises(ConfigError, match="train.per_asset"):
         ExperimentConfig().with_overrides({"train.per_asset": True})
     site = load_config(CONFIGS / "colocation.yaml")

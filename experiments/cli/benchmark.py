@@ -45,8 +45,8 @@ def run_cmd(
     real_data: Annotated[Path | None, typer.Option(help="Folder of the public files the real-data tasks are built "
                                                         "from (default: $BESSGYM_REAL_DATA); with it, all includes "
                                                         "them.")] = None,
-    train_steps: Annotated[int | None, typer.Option(help="Training steps of PPO and SAC (default: the task's).",
-                                                    min=1)] = None,
+    train_steps: Annotated[int | None, typer.Option(help="Training steps of every learner (default: 400,000; a "
+                                                         "clone's RL after cloning 16,384).", min=1)] = None,
     quick: Annotated[bool, typer.Option("--quick", help=f"Every task's baselines, one seed, the first {QUICK_DAYS} "
                                                         "test days (what `make run` shows).")] = False,
     workers: Annotated[int, typer.Option(help="Processes running tasks side by side (a task's agents run in "
