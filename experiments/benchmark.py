@@ -177,19 +177,22 @@ def load_results(out: Path) -> list[dict[str, Any]]:
 
 
 def leaderboard(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of every metric in :data:`COLUMNS`, one row per task, test period
-    and agent, best first within a task."""
+    """Mean and standard deviation over seeds of every metric in :data:`COLUMNS` and of a learner's training
+    time, one row per task, test period and agent, best first within a task; a learner's training steps (the
+    most of its seeds')."""
     if not results:
         return pd.DataFrame()
     rows = [{"task": r["task"], "days": r["days"], "test_market": r["test_market"], "agent": r["agent"],
-             "seed": r["seed"], "reference": r.get("reference", ""),
+             "seed": r["seed"], "reference": r.get("reference", ""), "train_steps": r.get("train_steps", 0),
+             "train_min": r.get("train_s", 0.0) / 60 if r.get("train_steps") else np.nan,
              **{k: r["metrics"].get(k, np.nan) for k in COLUMNS}} for r in results]
     frame = pd.DataFrame(rows)
     keys = ["task", "days", "test_market", "agent"]
     grouped = frame.groupby(keys, sort=False)
-    table = grouped[list(COLUMNS)].agg(["mean", "std"])
+    table = grouped[[*COLUMNS, "train_min"]].agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
     table["seeds"] = grouped["seed"].nunique()
+    table["train_steps"] = grouped["train_steps"].max()
     table["reference"] = grouped["reference"].first()  # what the task's 100 % is
     table = table.reset_index()
     return table.sort_values(["task", "days", "annualised_eur_per_mw_year_mean"],
@@ -211,6 +214,9 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     for metric, heading in COLUMNS.items():
         out[heading] = [_pm(m, s, share=metric.startswith("share")) for m, s in
                         zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)]
+    out["RL steps"] = [f"{int(n):,}" if n else "-" for n in table["train_steps"]]
+    out["training min"] = [_pm(m, s, share=False) for m, s in
+                           zip(table["train_min_mean"], table["train_min_std"], strict=True)]
     return out
 
 

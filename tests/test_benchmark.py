@@ -84,6 +84,12 @@ def test_leaderboard_is_made_from_the_results_mean_and_std_over_seeds(tmp_path, 
     assert row["annualised_eur_per_mw_year_mean"] == pytest.approx(np.mean(values))
     assert row["annualised_eur_per_mw_year_std"] == pytest.approx(np.std(values, ddof=1))
     assert table["agent"].tolist() == ["lp", "price_threshold"]  # best first
+    assert (table["train_steps"] == 0).all() and table["train_min_mean"].isna().all()  # baselines do not train
+    learned = [{**results[0], "agent": "ppo", "seed": k, "train_steps": 256, "train_s": 60.0 * (k + 1)} for k in (0, 1)]
+    ppo = benchmark.leaderboard(learned).iloc[0]
+    assert (ppo["train_steps"], ppo["train_min_mean"], ppo["train_min_std"]) == (256, 1.5, pytest.approx(0.5 ** 0.5))
+    assert benchmark.formatted(benchmark.leaderboard(learned))[["RL steps", "training min"]].values.tolist() == [
+        ["256", "1.50 ± 0.71"]]
     csv, md = benchmark.write_table(table, tmp_path, command="bessgym benchmark table")
     text = md.read_text()
     assert "bessgym benchmark table" in text and "intraday-2h-v0" in text and " ± " in text
