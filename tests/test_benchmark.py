@@ -20,7 +20,7 @@ from bessgym.envs.single_bess import SingleBESSEnv
 from experiments import benchmark
 from experiments.config import ConfigError, ExperimentConfig, load_config
 from experiments.evaluate import evaluate_strategies, evaluation_period, make_env
-from experiments.tasks import TASKS, task
+from experiments.tasks import CLONE_FINE_TUNING_STEPS, TASKS, task
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
@@ -267,8 +267,10 @@ def test_a_clone_is_fine_tuned_gently_unless_told_otherwise():
     assert fields["train.hyperparameters"] == {"learning_rate": 1e-4, "n_epochs": 2}
     assert fields["train.total_steps"] == 1000
     told = benchmark.agent_fields("bc_ppo", {"train.hyperparameters": {"learning_rate": 3e-4}}, None)
-    assert told["train.hyperparameters"] == {"learning_rate": 3e-4} and "train.total_steps" not in told
-    assert "train.clone_from" not in benchmark.agent_fields("ppo", {}, None)
+    assert told["train.hyperparameters"] == {"learning_rate": 3e-4}
+    assert told["train.total_steps"] == CLONE_FINE_TUNING_STEPS == 16_384  # a clone's short RL unless told
+    plain = benchmark.agent_fields("ppo", {}, None)
+    assert "train.clone_from" not in plain and "train.total_steps" not in plain  # the learner's own budget
 
 
 def test_rows_above_their_reference_are_named_with_why():
