@@ -156,12 +156,12 @@ def _previous(path: Path, task: Task, config: ExperimentConfig) -> dict[str, Any
     # the days asked for (None: the whole test market), so that a 28-day result is no whole-year one; older
     # results have only the days they ran
     days = config.evaluate.days
-    trained = previous.get("train_steps", 0) > 0
     same = (previous.get("task") == task.id and previous.get("test_market") == config.eval_market.label()
             and previous.get("train_market") == config.train_market.label()
-            and previous.get("days_requested", previous.get("days")) == days
-            and (not trained or previous["train_steps"] == config.train.total_steps)
-            and previous.get("train", {}) in ({}, config.train.model_dump(mode="json") if trained else {}))
+            and previous.get("days_requested", previous.get("days")) == days)
+    if previous.get("train_steps", 0) > 0:  # a learner; older results record only their steps
+        same = same and previous["train_steps"] == config.train.total_steps and previous.get("train", {}) in (
+            {}, config.train.model_dump(mode="json"))
     return previous if same else None
 
 
