@@ -66,5 +66,5 @@ def test_nearest_capacity_volumes_round_to_the_closest_step_inside_the_room():
     _, pos, neg, _, _ = codec.capacity_volumes(action.reshape(1, -1), power, up, down, nearest_step_mw=1.0)
     np.testing.assert_array_equal(pos, [[1.0, 0.0, 1.0, 1.0, 0.0, 0.0]])  # half a step rounds up
     np.testing.assert_array_equal(neg, 0.0)
-    _, down_pos, *_ = codec.capacity_volumes(action.reshape(1, -1), power, up, down)  # the default rounds later
+    _, down_pos, *_ = codec.capacity_volumes(action.reshape(1, -1), power, up, down)  # rounded down by the env
     np.testing.assert_allclose(down_pos, [[0.6, 0.4, 0.5, 1.0, 0.0, 0.49]])
