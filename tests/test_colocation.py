@@ -83,8 +83,10 @@ def test_check_env_and_determinism(june, kwargs):
 def test_registered_and_sb3_runs():
     from stable_baselines3 import PPO
 
+    from agents.rl import quiet
+
     env = gym.make("bessgym/CoLocatedPVBESS-v1", agent_stages=("delivery",))
-    PPO("MlpPolicy", env, n_steps=64, batch_size=32, seed=0, device="cpu").learn(128)
+    quiet(PPO("MlpPolicy", env, n_steps=64, batch_size=32, seed=0, device="cpu")).learn(128)
 
 
 # ------------------------------------------------------------------------- the connection limit

@@ -203,8 +203,10 @@ def test_vector_env_batches_assets_of_different_sizes(june):
 def test_stable_baselines3_ppo_runs_2000_steps(june):
     from stable_baselines3 import PPO
 
+    from agents.rl import quiet
+
     env = SingleBESSEnv(june, agent_stages=("delivery",), track_soh=False)
-    model = PPO("MlpPolicy", env, n_steps=500, batch_size=100, n_epochs=1, seed=0, device="cpu", verbose=0)
+    model = quiet(PPO("MlpPolicy", env, n_steps=500, batch_size=100, n_epochs=1, seed=0, device="cpu", verbose=0))
     model.learn(total_timesteps=2_000)
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
