@@ -107,14 +107,15 @@ def run(task: Task, agent: str, seeds: Sequence[int], out: Path, *, days: int | 
 def run_one(task: Task, agent: str, seed: int, config: ExperimentConfig, path: Path) -> dict[str, Any]:
     """One agent on one seed: trained first if it learns, evaluated, written and logged."""
     start = time.perf_counter()
-    strategy = "trained" if learner(agent) else agent
+    learns = learner(agent) is not None
+    strategy = "trained" if learns else agent
     why = not_applicable(strategy, config)
     if why:
         raise ValueError(f"{agent} cannot run on task {task.id}: {why}")
     period, market = evaluation_period(config, config.eval_market.load())
     reference = baselines.perfect_lp(config, period, market)
     model_dir, train_s = None, 0.0
-    if learner(agent):
+    if learns:
         from experiments.train import train
 
         trained = train(config, path.parent / f"seed_{seed}_train")
@@ -131,8 +132,8 @@ def run_one(task: Task, agent: str, seed: int, config: ExperimentConfig, path: P
               "power_mw": evaluation.power_mw, "reference": task.reference, "code_version": code_version(),
               "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "wall_s": time.perf_counter() - start, "train_s": train_s,
-              "train_steps": config.train.total_steps if learner(agent) else 0,
-              "train": config.train.model_dump(mode="json") if learner(agent) else {},
+              "train_steps": config.train.total_steps if learns else 0,
+              "train": config.train.model_dump(mode="json") if learns else {},
               "metrics": {k: float(v) for k, v in metrics.items()}}
     with tracking.run(config, f"{task.id}-{agent}-seed{seed}",
                       tags={"kind": "benchmark", "task": task.id, "agent": agent, "seed": str(seed),
